@@ -1,0 +1,74 @@
+//! The chat's shared crate, compiled twice: natively for the server (feature
+//! `ssr`) and to WebAssembly for the browser (feature `hydrate`).
+//!
+//! Layout:
+//! - [`people`]: `Nick` and `SessionId`, validated nickname and per-tab session.
+//! - [`rooms`]: `RoomName`, the lobby's room list and its server function.
+//! - [`messages`]: `MessageBody`, `ClientId`, the sequenced log `Entry`, the
+//!   history server function.
+//! - [`protocol`]: the WebSocket frames (`ClientFrame`, `ServerFrame`).
+//! - [`socket`]: the browser's shared WebSocket with reconnect (inert in SSR).
+//! - [`lobby`], [`room_view`]: the two pages; [`clock`]: time formatting.
+//! - `backend` (ssr only): the trait through which server functions reach the
+//!   server's store and room hub, provided as context by the `server` crate.
+
+pub mod clock;
+pub mod lobby;
+pub mod messages;
+pub mod people;
+pub mod protocol;
+pub mod room_view;
+pub mod rooms;
+pub mod socket;
+
+#[cfg(feature = "ssr")]
+pub mod backend;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::{SsrMode, path};
+
+/// The HTML document around every page (server side only).
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    ChatSocket::provide();
+    let hydrated = RwSignal::new(false);
+    provide_context(room_view::Hydrated(hydrated));
+    Effect::new(move || hydrated.set(true));
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/chat.css" />
+        <Title text="Chat" />
+        <Router>
+            // Pages wait for their data before the first byte, so the history is
+            // in the HTML itself and readable without JavaScript.
+            <Routes fallback=|| view! { <p>"Page not found."</p> }>
+                <Route path=path!("/") view=lobby::Lobby ssr=SsrMode::Async />
+                <Route path=path!("/r/:room") view=room_view::RoomPage ssr=SsrMode::Async />
+            </Routes>
+        </Router>
+    }
+}
+
+use socket::ChatSocket;

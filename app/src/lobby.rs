@@ -1,0 +1,113 @@
+//! The lobby at `/`: pick a nickname and a room, or open one of the listed rooms.
+
+use crate::people::Nick;
+use crate::rooms::{RoomName, list_rooms};
+use crate::socket::memory;
+use leptos::prelude::*;
+use leptos_router::hooks::use_navigate;
+
+#[component]
+pub fn Lobby() -> impl IntoView {
+    let rooms = Resource::new(|| (), |()| list_rooms());
+    let nick = RwSignal::new(String::new());
+    let room = RwSignal::new(String::from("main"));
+    let problem = RwSignal::new(None::<String>);
+    let navigate = use_navigate();
+
+    // The remembered nickname is only known in the browser, after hydration.
+    Effect::new(move || {
+        if let Some(saved) = memory::nick() {
+            nick.set(saved);
+        }
+    });
+
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let parsed = Nick::parse(&nick.get_untracked())
+            .map_err(|e| e.to_string())
+            .and_then(|n| {
+                RoomName::parse(&room.get_untracked())
+                    .map(|r| (n, r))
+                    .map_err(|e| e.to_string())
+            });
+        match parsed {
+            Ok((n, r)) => {
+                memory::set_nick(n.as_str());
+                navigate(&r.path(), Default::default());
+            }
+            Err(reason) => problem.set(Some(reason)),
+        }
+    };
+
+    view! {
+        <main class="lobby">
+            <h1>"Chat"</h1>
+            <p class="tagline">"Pick a nickname, join a room, talk."</p>
+            // Without JavaScript the form still works: /join redirects to the room.
+            <form class="join-form" action="/join" method="get" on:submit=on_submit>
+                <label>
+                    "Nickname"
+                    <input
+                        name="nick"
+                        autocomplete="nickname"
+                        maxlength="32"
+                        required
+                        prop:value=nick
+                        on:input=move |ev| nick.set(event_target_value(&ev))
+                    />
+                </label>
+                <label>
+                    "Room"
+                    <input
+                        name="room"
+                        maxlength="64"
+                        required
+                        prop:value=room
+                        on:input=move |ev| room.set(event_target_value(&ev))
+                    />
+                </label>
+                <button type="submit">"Join"</button>
+                <p class="problem" role="alert">
+                    {move || problem.get()}
+                </p>
+            </form>
+            <section class="room-list" aria-labelledby="rooms-heading">
+                <h2 id="rooms-heading">"Rooms"</h2>
+                <Suspense fallback=|| view! { <p>"Loading rooms…"</p> }>
+                    {move || Suspend::new(async move {
+                        match rooms.await {
+                            Ok(list) if list.is_empty() => {
+                                view! { <p>"No rooms yet: yours will be the first."</p> }.into_any()
+                            }
+                            Ok(list) => {
+                                view! {
+                                    <ul aria-label="Rooms">
+                                        {list
+                                            .into_iter()
+                                            .map(|summary| {
+                                                let online = format!("{} online", summary.online);
+                                                view! {
+                                                    <li>
+                                                        <a href=summary.name.path()>
+                                                            "#"{summary.name.to_string()}
+                                                        </a>
+                                                        <span class="online-count">{online}</span>
+                                                    </li>
+                                                }
+                                            })
+                                            .collect_view()}
+                                    </ul>
+                                }
+                                    .into_any()
+                            }
+                            Err(_) => {
+                                view! { <p class="problem">"The room list could not be loaded."</p> }
+                                    .into_any()
+                            }
+                        }
+                    })}
+                </Suspense>
+            </section>
+        </main>
+    }
+}

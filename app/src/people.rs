@@ -1,0 +1,155 @@
+//! Who is talking: the validated nickname and the per-tab session that lets a
+//! reconnecting tab be recognised as the same person.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Longest nickname, counted in characters (not bytes) so every script gets the same room.
+pub const NICK_MAX_CHARS: usize = 32;
+
+/// Why a nickname was refused; the text is shown to the person as is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NickError {
+    #[error("Pick a nickname.")]
+    Empty,
+    #[error("A nickname can be at most {NICK_MAX_CHARS} characters.")]
+    TooLong,
+    #[error("A nickname cannot contain control characters.")]
+    ControlChar,
+}
+
+/// A nickname: trimmed, 1 to 32 characters, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Nick(String);
+
+impl Nick {
+    pub fn parse(raw: &str) -> Result<Self, NickError> {
+        let nick = raw.trim();
+        if nick.is_empty() {
+            return Err(NickError::Empty);
+        }
+        if nick.chars().count() > NICK_MAX_CHARS {
+            return Err(NickError::TooLong);
+        }
+        if nick.chars().any(char::is_control) {
+            return Err(NickError::ControlChar);
+        }
+        Ok(Self(nick.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Nick {
+    type Error = NickError;
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        Self::parse(&raw)
+    }
+}
+
+impl From<Nick> for String {
+    fn from(nick: Nick) -> Self {
+        nick.0
+    }
+}
+
+impl fmt::Display for Nick {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Why a token (session or client message id) was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("An id must be 1-64 characters of letters, digits, '-' or '_'.")]
+pub struct TokenError;
+
+/// Checks the shape shared by every client-made random id.
+pub(crate) fn check_token(raw: &str) -> Result<(), TokenError> {
+    let ok = (1..=64).contains(&raw.len())
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok { Ok(()) } else { Err(TokenError) }
+}
+
+/// A browser tab's session: random, kept in `sessionStorage`, so a reload or a
+/// reconnect of the same tab replaces its old connection instead of colliding
+/// with its own nickname.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct SessionId(String);
+
+impl SessionId {
+    pub fn parse(raw: &str) -> Result<Self, TokenError> {
+        check_token(raw).map(|()| Self(raw.to_owned()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for SessionId {
+    type Error = TokenError;
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        check_token(&raw).map(|()| Self(raw))
+    }
+}
+
+impl From<SessionId> for String {
+    fn from(id: SessionId) -> Self {
+        id.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_nickname_is_trimmed() {
+        assert_eq!(Nick::parse("  sadia ").unwrap().as_str(), "sadia");
+    }
+
+    #[test]
+    fn an_empty_or_blank_nickname_is_refused() {
+        assert_eq!(Nick::parse(""), Err(NickError::Empty));
+        assert_eq!(Nick::parse("   \t"), Err(NickError::Empty));
+    }
+
+    #[test]
+    fn thirty_two_characters_fit_but_thirty_three_do_not() {
+        assert!(Nick::parse(&"ü".repeat(32)).is_ok());
+        assert_eq!(Nick::parse(&"a".repeat(33)), Err(NickError::TooLong));
+    }
+
+    #[test]
+    fn control_characters_are_refused() {
+        assert_eq!(Nick::parse("sa\u{0}dia"), Err(NickError::ControlChar));
+        assert_eq!(Nick::parse("sa\ndia"), Err(NickError::ControlChar));
+    }
+
+    #[test]
+    fn unicode_nicknames_are_welcome() {
+        assert_eq!(Nick::parse("Sádia 🌸").unwrap().as_str(), "Sádia 🌸");
+    }
+
+    #[test]
+    fn a_nickname_is_validated_when_decoded() {
+        let err = serde_json::from_str::<Nick>("\"\"").unwrap_err();
+        assert!(err.to_string().contains("Pick a nickname"));
+        let nick: Nick = serde_json::from_str("\" usman \"").unwrap();
+        assert_eq!(nick.as_str(), "usman");
+    }
+
+    #[test]
+    fn session_ids_are_short_safe_tokens() {
+        assert!(SessionId::parse("a1-b2_C3").is_ok());
+        assert!(SessionId::parse("").is_err());
+        assert!(SessionId::parse("has space").is_err());
+        assert!(SessionId::parse(&"x".repeat(65)).is_err());
+    }
+}

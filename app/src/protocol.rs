@@ -1,0 +1,191 @@
+//! The WebSocket protocol: typed JSON frames shared by the server and the
+//! browser. Every frame is an object with a `"type"` field naming its variant.
+//!
+//! A client joins a room, then sends messages to it; the server answers a join
+//! with `Joined` (who is online and the room's head `seq`), replays what the
+//! client missed, then streams every new `Entry` live, in `seq` order. A sender
+//! also receives `Ack { client_id, seq }` once its message is committed.
+
+use crate::messages::{ClientId, Entry, MessageBody, Seq};
+use crate::people::{Nick, SessionId};
+use crate::rooms::RoomName;
+use serde::{Deserialize, Serialize};
+
+/// Largest text frame the server reads; anything bigger closes the socket.
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+
+/// Frames a browser sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientFrame {
+    /// Enter a room as `nick`. `since` is the last `seq` the client already
+    /// shows; entries after it are replayed before live ones. Joining a room
+    /// this connection is already in only refreshes the `Joined` answer.
+    Join {
+        room: RoomName,
+        nick: Nick,
+        session: SessionId,
+        #[serde(default)]
+        since: Option<Seq>,
+    },
+    /// Leave a room (closing the socket leaves every room).
+    Leave { room: RoomName },
+    /// Post a message. A repeated `client_id` is acknowledged with the `seq`
+    /// of the message first stored under it, never stored twice.
+    Send {
+        room: RoomName,
+        client_id: ClientId,
+        body: MessageBody,
+    },
+}
+
+/// Frames the server sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    /// The connection is now in the room. `online` is who was there just
+    /// before this join; `head` is the room's last `seq` at that moment:
+    /// entries up to `head` are history, later ones are live.
+    Joined {
+        room: RoomName,
+        nick: Nick,
+        online: Vec<Nick>,
+        head: Seq,
+    },
+    /// A committed entry of the room's log (replayed or live).
+    Entry { room: RoomName, entry: Entry },
+    /// The sender's message `client_id` is stored as `seq`.
+    Ack {
+        room: RoomName,
+        client_id: ClientId,
+        seq: Seq,
+    },
+    /// A request was refused; the connection stays open.
+    Error {
+        code: ErrorCode,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<RoomName>,
+        message: String,
+    },
+}
+
+/// Machine-readable reason in an `Error` frame; `message` says it for people.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Not JSON, not a known frame, or a field broke its rule.
+    InvalidFrame,
+    /// Someone else in the room already has this nickname.
+    NickInUse,
+    /// Sent to or left a room this connection has not joined.
+    NotInRoom,
+    /// The server could not do it; details are in its log, not here.
+    Internal,
+}
+
+/// The text a person sees when their nickname is taken.
+pub const NICK_IN_USE: &str = "that nickname is already in use in this room";
+
+impl ServerFrame {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("server frames always serialise")
+    }
+}
+
+impl ClientFrame {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("client frames always serialise")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::messages::EntryKind;
+
+    fn room() -> RoomName {
+        RoomName::parse("main").unwrap()
+    }
+
+    #[test]
+    fn every_client_frame_round_trips() {
+        let frames = [
+            ClientFrame::Join {
+                room: room(),
+                nick: Nick::parse("sadia").unwrap(),
+                session: SessionId::parse("s1").unwrap(),
+                since: Some(7),
+            },
+            ClientFrame::Leave { room: room() },
+            ClientFrame::Send {
+                room: room(),
+                client_id: ClientId::parse("c1").unwrap(),
+                body: MessageBody::parse("Hi everyone!").unwrap(),
+            },
+        ];
+        for frame in frames {
+            let json = frame.to_json();
+            assert_eq!(serde_json::from_str::<ClientFrame>(&json).unwrap(), frame);
+        }
+    }
+
+    #[test]
+    fn every_server_frame_round_trips() {
+        let entry = Entry {
+            seq: 3,
+            at: 1_700_000_000_000,
+            nick: Nick::parse("usman").unwrap(),
+            kind: EntryKind::Message {
+                client_id: ClientId::parse("c9").unwrap(),
+                body: MessageBody::parse("Hello Sadia!").unwrap(),
+            },
+        };
+        let frames = [
+            ServerFrame::Joined {
+                room: room(),
+                nick: Nick::parse("usman").unwrap(),
+                online: vec![Nick::parse("sadia").unwrap()],
+                head: 2,
+            },
+            ServerFrame::Entry { room: room(), entry },
+            ServerFrame::Ack {
+                room: room(),
+                client_id: ClientId::parse("c9").unwrap(),
+                seq: 3,
+            },
+            ServerFrame::Error {
+                code: ErrorCode::NickInUse,
+                room: Some(room()),
+                message: NICK_IN_USE.into(),
+            },
+        ];
+        for frame in frames {
+            let json = frame.to_json();
+            assert_eq!(serde_json::from_str::<ServerFrame>(&json).unwrap(), frame);
+        }
+    }
+
+    #[test]
+    fn the_wire_format_is_tagged_snake_case_json() {
+        let json = ClientFrame::Leave { room: room() }.to_json();
+        assert_eq!(json, r#"{"type":"leave","room":"main"}"#);
+    }
+
+    #[test]
+    fn a_frame_with_a_bad_field_is_refused_with_the_rule_it_broke() {
+        let err = serde_json::from_str::<ClientFrame>(
+            r#"{"type":"send","room":"no spaces","client_id":"c","body":"x"}"#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("letters, digits"), "{err}");
+    }
+
+    #[test]
+    fn join_without_since_means_from_the_latest_page() {
+        let frame: ClientFrame = serde_json::from_str(
+            r#"{"type":"join","room":"main","nick":"sadia","session":"s1"}"#,
+        )
+        .unwrap();
+        assert!(matches!(frame, ClientFrame::Join { since: None, .. }));
+    }
+}

@@ -1,0 +1,116 @@
+//! Rooms: the validated room name, the lobby's room list and its server function.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+pub const ROOM_MAX_CHARS: usize = 64;
+
+/// Why a room name was refused; the text is shown to the person as is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RoomNameError {
+    #[error("Pick a room name.")]
+    Empty,
+    #[error("A room name can be at most {ROOM_MAX_CHARS} characters.")]
+    TooLong,
+    #[error("A room name can only use letters, digits, '-' and '_'.")]
+    BadChar,
+}
+
+/// A room name: 1 to 64 ASCII letters, digits, `-` or `_`, so it is its own
+/// URL path segment with no escaping and no look-alike characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct RoomName(String);
+
+impl RoomName {
+    pub fn parse(raw: &str) -> Result<Self, RoomNameError> {
+        let name = raw.trim();
+        if name.is_empty() {
+            return Err(RoomNameError::Empty);
+        }
+        if name.len() > ROOM_MAX_CHARS {
+            return Err(RoomNameError::TooLong);
+        }
+        if !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(RoomNameError::BadChar);
+        }
+        Ok(Self(name.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The room's shareable address.
+    pub fn path(&self) -> String {
+        format!("/r/{}", self.0)
+    }
+}
+
+impl TryFrom<String> for RoomName {
+    type Error = RoomNameError;
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        Self::parse(&raw)
+    }
+}
+
+impl From<RoomName> for String {
+    fn from(room: RoomName) -> Self {
+        room.0
+    }
+}
+
+impl fmt::Display for RoomName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One line of the lobby's room list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomSummary {
+    pub name: RoomName,
+    /// People connected to the room right now.
+    pub online: u32,
+}
+
+/// Every room that has ever been joined, busiest first.
+#[leptos::server(prefix = "/api")]
+pub async fn list_rooms() -> Result<Vec<RoomSummary>, leptos::prelude::ServerFnError> {
+    let backend = crate::backend::from_context()?;
+    backend.rooms().await.map_err(crate::backend::to_server_fn_error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn letters_digits_dash_and_underscore_make_a_room_name() {
+        assert_eq!(RoomName::parse("main").unwrap().as_str(), "main");
+        assert!(RoomName::parse("Team-42_ops").is_ok());
+    }
+
+    #[test]
+    fn surrounding_spaces_are_trimmed() {
+        assert_eq!(RoomName::parse("  main ").unwrap().as_str(), "main");
+    }
+
+    #[test]
+    fn empty_long_or_odd_room_names_are_refused() {
+        assert_eq!(RoomName::parse(""), Err(RoomNameError::Empty));
+        assert!(RoomName::parse(&"a".repeat(64)).is_ok());
+        assert_eq!(RoomName::parse(&"a".repeat(65)), Err(RoomNameError::TooLong));
+        assert_eq!(RoomName::parse("a room"), Err(RoomNameError::BadChar));
+        assert_eq!(RoomName::parse("../etc"), Err(RoomNameError::BadChar));
+        assert_eq!(RoomName::parse("café"), Err(RoomNameError::BadChar));
+    }
+
+    #[test]
+    fn a_room_has_a_shareable_path() {
+        assert_eq!(RoomName::parse("main").unwrap().path(), "/r/main");
+    }
+}

@@ -1,0 +1,11 @@
+//! The browser entry point of the chat.
+//!
+//! Layout: this crate is only a `cdylib` wrapper; every page, component and the
+//! browser socket live in the `app` crate (built with its `hydrate` feature).
+//! `hydrate()` is called by the script cargo-leptos injects into each page.
+
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

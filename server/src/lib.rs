@@ -1,0 +1,119 @@
+//! The chat server: an axum app serving the Leptos pages, their server
+//! functions and the `/ws` WebSocket endpoint, with history in SQLite.
+//!
+//! Layout:
+//! - [`config`]: flags with environment fallbacks (`server --help`).
+//! - [`store`]: the SQLite store (sqlx pool, migrations, durability choice).
+//! - [`hub`]: the room hub: membership, sequence numbers, fan-out.
+//! - [`connection`]: one WebSocket connection's reader, writer and forwarders.
+//! - [`routes`]: the router and the backend that server functions call.
+//! - this file: starting, binding and stopping a server ([`start`]).
+
+pub mod config;
+pub mod connection;
+pub mod hub;
+pub mod routes;
+pub mod store;
+
+use config::Config;
+use hub::RoomHub;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {addr}: {source} (pick another address with --addr or CHAT_ADDR)")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error("server error: {0}")]
+    Serve(std::io::Error),
+}
+
+/// A running server.
+pub struct Server {
+    pub addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<Result<(), StartError>>,
+}
+
+impl Server {
+    /// Tells every connection the server is going away, then waits for it to stop.
+    pub async fn shutdown(self) -> Result<(), StartError> {
+        let _ = self.stop.send(true);
+        self.wait().await
+    }
+
+    /// Waits until the server stops.
+    pub async fn wait(self) -> Result<(), StartError> {
+        match self.task.await {
+            Ok(result) => result,
+            Err(join) => Err(StartError::Serve(std::io::Error::other(join))),
+        }
+    }
+
+    /// A handle that can stop the server from elsewhere (a signal handler).
+    pub fn stopper(&self) -> watch::Sender<bool> {
+        self.stop.clone()
+    }
+}
+
+fn leptos_options(config: &Config, addr: SocketAddr) -> leptos::prelude::LeptosOptions {
+    // Under cargo-leptos this reads its LEPTOS_* variables; run bare (tests, a
+    // copied binary) it falls back to defaults, which we then pin down.
+    let mut options = leptos::prelude::get_configuration(None)
+        .map(|conf| conf.leptos_options)
+        .unwrap_or_else(|_| {
+            leptos::prelude::LeptosOptions::builder()
+                .output_name("chat")
+                .build()
+        });
+    if options.output_name.is_empty() {
+        options.output_name = "chat".into();
+    }
+    options.site_root = config.site_root.as_str().into();
+    options.site_addr = addr;
+    options
+}
+
+/// Opens the store, binds the address and serves in the background.
+pub async fn start(config: Config) -> Result<Server, StartError> {
+    let addr = config.listen_addr();
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })?;
+    let addr = listener.local_addr().map_err(StartError::Serve)?;
+    let store = store::Store::open(&config.database_url).await?;
+    let hub = Arc::new(RoomHub::new(store));
+    let (stop, stopped) = watch::channel(false);
+    let (drain, mut drained) = mpsc::channel::<()>(1);
+    let state = routes::AppState {
+        leptos_options: leptos_options(&config, addr),
+        hub,
+        shutdown: stopped.clone(),
+        drain,
+    };
+    let app = routes::router(state);
+    let task = tokio::spawn(async move {
+        let mut stopped = stopped;
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            })
+            .await
+            .map_err(StartError::Serve)?;
+        // The router (and its drain sender) is gone; wait for open sockets to
+        // send their "going away" close and leave their rooms.
+        let _ = tokio::time::timeout(Duration::from_secs(5), drained.recv()).await;
+        Ok(())
+    });
+    Ok(Server { addr, stop, task })
+}

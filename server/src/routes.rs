@@ -1,0 +1,103 @@
+//! The HTTP surface: Leptos pages and server functions, the WebSocket
+//! endpoint, a health check, the no-JavaScript join redirect, static files.
+
+use crate::connection;
+use crate::hub::RoomHub;
+use app::backend::{Backend, BackendError, ChatBackend};
+use app::messages::{HistoryPage, Seq};
+use app::protocol::MAX_FRAME_BYTES;
+use app::rooms::{RoomName, RoomSummary};
+use axum::Router;
+use axum::extract::{FromRef, Query, State, WebSocketUpgrade};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use futures::future::BoxFuture;
+use leptos::prelude::*;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use std::sync::Arc;
+use tokio::sync::{mpsc, watch};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub hub: Arc<RoomHub>,
+    /// Flips to true when the server starts shutting down.
+    pub shutdown: watch::Receiver<bool>,
+    /// Held by every connection; shutdown waits until all clones are gone.
+    pub drain: mpsc::Sender<()>,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+impl ChatBackend for RoomHub {
+    fn rooms(&self) -> BoxFuture<'_, Result<Vec<RoomSummary>, BackendError>> {
+        Box::pin(async move {
+            self.summaries()
+                .await
+                .map_err(|e| BackendError(e.to_string()))
+        })
+    }
+
+    fn history(
+        &self,
+        room: RoomName,
+        before: Option<Seq>,
+        limit: u32,
+    ) -> BoxFuture<'_, Result<HistoryPage, BackendError>> {
+        Box::pin(async move {
+            let entries = self
+                .store()
+                .page(&room, before, limit)
+                .await
+                .map_err(|e| BackendError(e.to_string()))?;
+            let at_start = entries.first().is_none_or(|e| e.seq == 1);
+            Ok(HistoryPage {
+                room,
+                entries,
+                at_start,
+            })
+        })
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(app::App);
+    let backend = Backend(state.hub.clone() as Arc<dyn ChatBackend>);
+    let context = move || provide_context(backend.clone());
+    let options = state.leptos_options.clone();
+    let shell = move || app::shell(options.clone());
+    Router::new()
+        .route("/ws", get(upgrade))
+        .route("/health", get(|| async { "ok" }))
+        .route("/join", get(join_without_js))
+        .leptos_routes_with_context(&state, routes, context.clone(), shell)
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
+            context,
+            app::shell,
+        ))
+        .with_state(state)
+}
+
+async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+    ws.max_message_size(MAX_FRAME_BYTES)
+        .max_frame_size(MAX_FRAME_BYTES)
+        .on_upgrade(move |socket| connection::serve(socket, state.hub, state.shutdown, state.drain))
+}
+
+#[derive(serde::Deserialize)]
+struct JoinForm {
+    #[serde(default)]
+    room: String,
+}
+
+/// The lobby form's target when JavaScript is off: go to the room to read it.
+async fn join_without_js(Query(form): Query<JoinForm>) -> impl IntoResponse {
+    match RoomName::parse(&form.room) {
+        Ok(room) => Redirect::to(&room.path()),
+        Err(_) => Redirect::to("/"),
+    }
+}
