@@ -89,7 +89,7 @@ pub fn Lobby() -> impl IntoView {
                                                 view! {
                                                     <li>
                                                         <a href=summary.name.path()>
-                                                            "#"{summary.name.to_string()}
+                                                            {format!("#{}", summary.name)}
                                                         </a>
                                                         <span class="online-count">{online}</span>
                                                     </li>

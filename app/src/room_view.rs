@@ -229,7 +229,7 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
                 <a class="back" href="/">
                     "← Rooms"
                 </a>
-                <h1>"#" {room.to_string()}</h1>
+                <h1>{format!("#{room}")}</h1>
                 <span class="status" role="status">
                     {status_text}
                 </span>

@@ -69,16 +69,17 @@ impl Server {
 fn leptos_options(config: &Config, addr: SocketAddr) -> leptos::prelude::LeptosOptions {
     // Under cargo-leptos this reads its LEPTOS_* variables; run bare (tests, a
     // copied binary) it falls back to defaults, which we then pin down.
-    let mut options = leptos::prelude::get_configuration(None)
+    let under_cargo_leptos = std::env::var_os("LEPTOS_OUTPUT_NAME").is_some()
+        || option_env!("LEPTOS_OUTPUT_NAME").is_some();
+    let mut options = under_cargo_leptos
+        .then(|| leptos::prelude::get_configuration(None).ok())
+        .flatten()
         .map(|conf| conf.leptos_options)
-        .unwrap_or_else(|_| {
+        .unwrap_or_else(|| {
             leptos::prelude::LeptosOptions::builder()
                 .output_name("chat")
                 .build()
         });
-    if options.output_name.is_empty() {
-        options.output_name = "chat".into();
-    }
     options.site_root = config.site_root.as_str().into();
     options.site_addr = addr;
     options

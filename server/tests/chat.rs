@@ -1,0 +1,327 @@
+//! The chat end to end over real WebSockets: a real server on port 0, a real
+//! SQLite file, tokio-tungstenite clients.
+
+mod common;
+
+use app::protocol::{ErrorCode, ServerFrame};
+use common::*;
+use std::time::Duration;
+
+#[tokio::test]
+async fn two_people_in_a_room_hear_each_other_in_order() {
+    let app = spawn_app().await;
+    let mut sadia = app.client().await;
+    let (online, _) = sadia.join("main", "sadia").await;
+    assert!(online.is_empty());
+    assert_eq!(notice(&sadia.recv().await).as_deref(), Some("sadia joined"));
+
+    let mut usman = app.client().await;
+    let (online, _) = usman.join("main", "usman").await;
+    assert_eq!(online, vec![nick("sadia")]);
+    let frames = sadia.recv_until(|f| notice(f).is_some()).await;
+    assert_eq!(notice(frames.last().unwrap()).as_deref(), Some("usman joined"));
+
+    let first = sadia.say("main", "Hi everyone!").await;
+    let heard = usman.hear("Hi everyone!").await;
+    assert_eq!(heard.seq, first);
+    assert_eq!(heard.nick, nick("sadia"));
+
+    let second = usman.say("main", "Hello Sadia!").await;
+    assert_eq!(second, first + 1, "sequence numbers count up by one");
+    let heard = sadia.hear("Hello Sadia!").await;
+    assert_eq!((heard.seq, heard.nick), (second, nick("usman")));
+}
+
+#[tokio::test]
+async fn a_message_in_one_room_never_shows_in_another() {
+    let app = spawn_app().await;
+    let mut in_main = app.client().await;
+    in_main.join("main", "sadia").await;
+    let mut in_other = app.client().await;
+    in_other.join("other", "usman").await;
+
+    in_other.say("other", "only for other").await;
+    in_main.say("main", "only for main").await;
+
+    let frames = in_main.recv_until(|f| message_text(f) == Some("only for main")).await;
+    assert!(frames.iter().all(|f| message_text(f) != Some("only for other")));
+    assert!(frames.iter().all(|f| !matches!(f, ServerFrame::Entry { room, .. } if room.as_str() != "main")));
+
+    // Each room numbers its own log from 1.
+    let (_, head) = app.client().await.join("other", "watcher").await;
+    assert_eq!(head, 2, "other has usman's join and one message");
+}
+
+#[tokio::test]
+async fn history_is_there_after_a_restart() {
+    let app = spawn_app().await;
+    let mut sadia = app.client().await;
+    sadia.join("main", "sadia").await;
+    let seq = sadia.say("main", "remember me").await;
+    drop(sadia);
+    let TestApp { server, db, dir } = app;
+    server.shutdown().await.expect("clean shutdown");
+
+    let server = start_on(db).await;
+    let mut late = common::Client::connect(server.addr).await;
+    late.join_since("main", "late", Some(0)).await;
+    let frames = late.recv_until(|f| message_text(f) == Some("remember me")).await;
+    assert!(matches!(frames[0], ServerFrame::Joined { head, .. } if head >= seq));
+
+    // And it is in the server-rendered page, readable without JavaScript.
+    let html = reqwest::get(format!("http://{}/r/main", server.addr))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("remember me"), "{html}");
+    server.shutdown().await.unwrap();
+    drop(dir);
+}
+
+#[tokio::test]
+async fn joining_twice_adds_no_subscription_notice_or_copy() {
+    let app = spawn_app().await;
+    let mut sadia = app.client().await;
+    sadia.join("main", "sadia").await;
+    sadia.recv().await; // her join notice
+    let (_, head) = sadia.join("main", "sadia").await;
+    assert_eq!(head, 1, "the second join stored no notice");
+
+    sadia.say("main", "once").await;
+    sadia.say("main", "probe").await;
+    // Everything up to the probe's entry: "once" must arrive exactly one time.
+    let frames = sadia.recv_until(|f| message_text(f) == Some("probe")).await;
+    let copies = frames.iter().filter(|f| message_text(f) == Some("once")).count();
+    // `say` consumed frames up to each ack; the entry may have come before it.
+    assert!(copies <= 1, "{frames:?}");
+    let mut reader = app.client().await;
+    reader.join_since("main", "reader", Some(0)).await;
+    let frames = reader.recv_until(|f| message_text(f) == Some("probe")).await;
+    assert_eq!(frames.iter().filter(|f| message_text(f) == Some("once")).count(), 1);
+}
+
+#[tokio::test]
+async fn a_resent_client_id_is_stored_once_and_acked_with_the_original_seq() {
+    let app = spawn_app().await;
+    let mut sadia = app.client().await;
+    sadia.join("main", "sadia").await;
+    let mut usman = app.client().await;
+    usman.join("main", "usman").await;
+
+    let id = sadia.new_client_id();
+    sadia.say_with_id("main", &id, "just once").await;
+    sadia.say_with_id("main", &id, "just once").await;
+    let mut acks = vec![];
+    while acks.len() < 2 {
+        if let ServerFrame::Ack { seq, .. } = sadia.recv().await {
+            acks.push(seq);
+        }
+    }
+    assert_eq!(acks[0], acks[1]);
+
+    sadia.say("main", "after").await;
+    let frames = usman.recv_until(|f| message_text(f) == Some("after")).await;
+    let copies = frames.iter().filter(|f| message_text(f) == Some("just once")).count();
+    assert_eq!(copies, 1, "{frames:?}");
+
+    // A fresh reader replaying the whole room sees it once too.
+    let mut reader = app.client().await;
+    reader.join_since("main", "reader", Some(0)).await;
+    let frames = reader.recv_until(|f| message_text(f) == Some("after")).await;
+    assert_eq!(frames.iter().filter(|f| message_text(f) == Some("just once")).count(), 1);
+}
+
+fn error_code(frame: &ServerFrame) -> Option<ErrorCode> {
+    match frame {
+        ServerFrame::Error { code, .. } => Some(*code),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn bad_frames_get_readable_errors_and_the_socket_stays_open() {
+    let app = spawn_app().await;
+    let mut client = app.client().await;
+
+    for (bad, expect) in [
+        ("not json", "invalid frame"),
+        (r#"{"type":"dance"}"#, "unknown variant"),
+        (r#"{"type":"join","room":"a room","nick":"x","session":"s"}"#, "letters, digits"),
+        (r#"{"type":"join","room":"main","nick":"","session":"s"}"#, "Pick a nickname"),
+        (
+            &format!(r#"{{"type":"send","room":"main","client_id":"c","body":"{}"}}"#, "a".repeat(4001)),
+            "at most 4000",
+        ),
+    ] {
+        client.send_text(bad).await;
+        match client.recv().await {
+            ServerFrame::Error { code, message, .. } => {
+                assert_eq!(code, ErrorCode::InvalidFrame);
+                assert!(message.contains(expect), "{bad}: {message}");
+            }
+            other => panic!("{bad}: expected an error, got {other:?}"),
+        }
+    }
+
+    client.ws.send(tokio_tungstenite::tungstenite::Message::binary(vec![1, 2, 3])).await.unwrap();
+    assert_eq!(error_code(&client.recv().await), Some(ErrorCode::InvalidFrame));
+
+    // Sending to a room before joining it is refused, not stored.
+    let id = client.new_client_id();
+    client.say_with_id("main", &id, "sneaky").await;
+    assert_eq!(error_code(&client.recv().await), Some(ErrorCode::NotInRoom));
+
+    // After all that, the same socket still works.
+    client.join("main", "survivor").await;
+    client.say("main", "still here").await;
+}
+
+use futures::SinkExt;
+
+#[tokio::test]
+async fn a_nickname_is_unique_per_room_but_not_across_rooms() {
+    let app = spawn_app().await;
+    let mut first = app.client().await;
+    first.join("main", "sadia").await;
+
+    let mut second = app.client().await;
+    second.join_since("main", "sadia", None).await;
+    match second.recv().await {
+        ServerFrame::Error { code, message, .. } => {
+            assert_eq!(code, ErrorCode::NickInUse);
+            assert_eq!(message, "that nickname is already in use in this room");
+        }
+        other => panic!("expected nick in use, got {other:?}"),
+    }
+    // They can pick another, and the same name is free in another room.
+    second.join("main", "sadia2").await;
+    second.join("other", "sadia").await;
+}
+
+#[tokio::test]
+async fn a_reload_of_the_same_tab_keeps_the_nickname_without_notices() {
+    let app = spawn_app().await;
+    let mut watcher = app.client().await;
+    watcher.join("main", "watcher").await;
+    watcher.recv().await; // own notice
+
+    let mut tab = app.client().await;
+    tab.join("main", "sadia").await;
+    assert_eq!(notice(&watcher.recv().await).as_deref(), Some("sadia joined"));
+
+    // The reloaded page connects before the old socket is gone.
+    let mut reloaded = common::Client::connect(app.addr()).await;
+    reloaded.session = tab.session.clone();
+    reloaded.join("main", "sadia").await;
+    drop(tab);
+    reloaded.say("main", "back again").await;
+
+    let frames = watcher.recv_until(|f| message_text(f) == Some("back again")).await;
+    let notices: Vec<_> = frames.iter().filter_map(notice).collect();
+    assert!(notices.is_empty(), "a reload announced {notices:?}");
+}
+
+#[tokio::test]
+async fn closing_the_socket_announces_the_leave_and_updates_online() {
+    let app = spawn_app().await;
+    let mut sadia = app.client().await;
+    sadia.join("main", "sadia").await;
+    sadia.recv().await;
+    let mut usman = app.client().await;
+    usman.join("main", "usman").await;
+    sadia.recv_until(|f| notice(f).is_some()).await;
+
+    usman.ws.close(None).await.unwrap();
+    let frames = sadia.recv_until(|f| notice(f).is_some()).await;
+    assert_eq!(notice(frames.last().unwrap()).as_deref(), Some("usman left"));
+
+    let (online, _) = app.client().await.join("main", "third").await;
+    assert_eq!(online, vec![nick("sadia")]);
+}
+
+#[tokio::test]
+async fn the_lobby_lists_rooms_with_who_is_online() {
+    let app = spawn_app().await;
+    let mut sadia = app.client().await;
+    sadia.join("main", "sadia").await;
+    let mut usman = app.client().await;
+    usman.join("main", "usman").await;
+    let mut quiet = app.client().await;
+    quiet.join("quiet", "q").await;
+    quiet.ws.close(None).await.unwrap();
+    // The leave is processed asynchronously; wait until the lobby shows it.
+    let mut html = String::new();
+    for _ in 0..50 {
+        html = app.get("/").await.1;
+        if html.contains("0 online") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let main_at = html.find(">#main<").expect("main is listed");
+    let quiet_at = html.find(">#quiet<").expect("quiet is listed");
+    assert!(main_at < quiet_at, "busiest room first");
+    assert!(html.contains("2 online"), "{html}");
+    assert!(html.contains("0 online"), "{html}");
+}
+
+#[tokio::test]
+async fn the_room_page_has_the_latest_fifty_entries_as_html_text() {
+    let app = spawn_app().await;
+    let mut sadia = app.client().await;
+    sadia.join("main", "sadia").await;
+    for n in 1..=60 {
+        sadia.say("main", &format!("message number {n}")).await;
+    }
+    sadia.say("main", "<img src=x onerror=alert(1)>").await;
+    let (status, html) = app.get("/r/main").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("message number 60"));
+    assert!(!html.contains("message number 11<"), "only the latest 50 entries");
+    assert!(html.contains("message number 12<"));
+    assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"), "user HTML is escaped");
+    assert!(!html.contains("<img src=x"), "no user markup in the page");
+}
+
+#[tokio::test]
+async fn an_invalid_room_page_says_so() {
+    let app = spawn_app().await;
+    let (_, html) = app.get("/r/bad%20name").await;
+    assert!(html.contains("No such room"), "{html}");
+}
+
+#[tokio::test]
+async fn the_join_form_works_without_javascript() {
+    let app = spawn_app().await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let res = client
+        .get(format!("http://{}/join?nick=sadia&room=main", app.addr()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["location"], "/r/main");
+}
+
+#[tokio::test]
+async fn shutdown_tells_connected_clients_to_come_back() {
+    let app = spawn_app().await;
+    let mut sadia = app.client().await;
+    sadia.join("main", "sadia").await;
+    let TestApp { server, dir, .. } = app;
+    let stopping = tokio::spawn(server.shutdown());
+    let close = loop {
+        match tokio::time::timeout(WAIT, futures::StreamExt::next(&mut sadia.ws)).await.unwrap() {
+            Some(Ok(tokio_tungstenite::tungstenite::Message::Close(frame))) => break frame,
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(u16::from(close.expect("a close frame with a code").code), 1012);
+    stopping.await.unwrap().unwrap();
+    drop(dir);
+}

@@ -1,0 +1,227 @@
+//! Test harness: a real server on port 0 with a real SQLite file, and real
+//! WebSocket clients speaking the app's protocol.
+
+#![allow(dead_code)]
+
+use app::messages::{ClientId, Entry, EntryKind, MessageBody, Seq};
+use app::people::{Nick, SessionId};
+use app::protocol::{ClientFrame, ServerFrame};
+use app::rooms::RoomName;
+use futures::{SinkExt, StreamExt};
+use server::config::Config;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub const WAIT: Duration = Duration::from_secs(10);
+
+pub struct TestApp {
+    pub server: server::Server,
+    pub db: PathBuf,
+    /// Keeps the database folder alive as long as the app.
+    pub dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    pub fn addr(&self) -> SocketAddr {
+        self.server.addr
+    }
+
+    /// A fresh client connected to `/ws`.
+    pub async fn client(&self) -> Client {
+        Client::connect(self.addr()).await
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let res = reqwest::get(format!("http://{}{path}", self.addr()))
+            .await
+            .expect("GET works");
+        let status = res.status().as_u16();
+        (status, res.text().await.expect("body reads"))
+    }
+}
+
+pub async fn start_on(db: PathBuf) -> server::Server {
+    server::start(Config {
+        addr: Some("127.0.0.1:0".parse().unwrap()),
+        database_url: format!("sqlite://{}", db.display()),
+        site_root: "target/site".into(),
+    })
+    .await
+    .expect("server starts")
+}
+
+/// Starts a server on port 0 with a new SQLite file in a temporary folder.
+pub async fn spawn_app() -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("chat.db");
+    let server = start_on(db.clone()).await;
+    TestApp {
+        server,
+        db,
+        dir,
+    }
+}
+
+pub fn room(name: &str) -> RoomName {
+    RoomName::parse(name).unwrap()
+}
+pub fn nick(name: &str) -> Nick {
+    Nick::parse(name).unwrap()
+}
+
+pub struct Client {
+    pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    pub session: SessionId,
+    next_id: u32,
+}
+
+static SESSIONS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+impl Client {
+    pub async fn connect(addr: SocketAddr) -> Self {
+        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
+            .await
+            .expect("WebSocket connects");
+        let n = SESSIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Self {
+            ws,
+            session: SessionId::parse(&format!("session-{n}")).unwrap(),
+            next_id: 0,
+        }
+    }
+
+    pub async fn send_frame(&mut self, frame: &ClientFrame) {
+        self.send_text(&frame.to_json()).await;
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        self.ws
+            .send(Message::text(text.to_owned()))
+            .await
+            .expect("frame sends");
+    }
+
+    /// The next protocol frame (pings and pongs skipped); panics on timeout.
+    pub async fn recv(&mut self) -> ServerFrame {
+        loop {
+            let message = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("a frame arrives in time")
+                .expect("the socket is open")
+                .expect("the frame reads");
+            match message {
+                Message::Text(text) => {
+                    return serde_json::from_str(&text).expect("server frames parse");
+                }
+                Message::Ping(_) | Message::Pong(_) => continue,
+                other => panic!("unexpected message {other:?}"),
+            }
+        }
+    }
+
+    /// Frames until (and including) the first that matches.
+    pub async fn recv_until(&mut self, done: impl Fn(&ServerFrame) -> bool) -> Vec<ServerFrame> {
+        let mut seen = vec![];
+        loop {
+            let frame = self.recv().await;
+            let stop = done(&frame);
+            seen.push(frame);
+            if stop {
+                return seen;
+            }
+        }
+    }
+
+    pub async fn join_since(&mut self, room_name: &str, nick_name: &str, since: Option<Seq>) {
+        let frame = ClientFrame::Join {
+            room: room(room_name),
+            nick: nick(nick_name),
+            session: self.session.clone(),
+            since,
+        };
+        self.send_frame(&frame).await;
+    }
+
+    /// Joins and waits for the `Joined` answer; returns (online, head).
+    pub async fn join(&mut self, room_name: &str, nick_name: &str) -> (Vec<Nick>, Seq) {
+        self.join_since(room_name, nick_name, None).await;
+        let frames = self
+            .recv_until(|f| match f {
+                ServerFrame::Joined { room, .. } => room.as_str() == room_name,
+                ServerFrame::Error { .. } => true,
+                _ => false,
+            })
+            .await;
+        match frames.into_iter().last() {
+            Some(ServerFrame::Joined { online, head, .. }) => (online, head),
+            other => panic!("expected joined, got {other:?}"),
+        }
+    }
+
+    pub fn new_client_id(&mut self) -> ClientId {
+        self.next_id += 1;
+        ClientId::parse(&format!("{}-m{}", self.session.as_str(), self.next_id)).unwrap()
+    }
+
+    pub async fn say_with_id(&mut self, room_name: &str, client_id: &ClientId, text: &str) {
+        let frame = ClientFrame::Send {
+            room: room(room_name),
+            client_id: client_id.clone(),
+            body: MessageBody::parse(text).unwrap(),
+        };
+        self.send_frame(&frame).await;
+    }
+
+    /// Sends a message and waits for its ack; returns its `seq`.
+    pub async fn say(&mut self, room_name: &str, text: &str) -> Seq {
+        let id = self.new_client_id();
+        self.say_with_id(room_name, &id, text).await;
+        let frames = self
+            .recv_until(|f| matches!(f, ServerFrame::Ack { client_id, .. } if *client_id == id))
+            .await;
+        match frames.last() {
+            Some(ServerFrame::Ack { seq, .. }) => *seq,
+            _ => unreachable!(),
+        }
+    }
+
+    /// Waits for the message entry with this text; returns the entry.
+    pub async fn hear(&mut self, text: &str) -> Entry {
+        let frames = self.recv_until(|f| message_text(f) == Some(text)).await;
+        match frames.into_iter().last() {
+            Some(ServerFrame::Entry { entry, .. }) => entry,
+            _ => unreachable!(),
+        }
+    }
+}
+
+/// The text of a message entry frame.
+pub fn message_text(frame: &ServerFrame) -> Option<&str> {
+    match frame {
+        ServerFrame::Entry {
+            entry:
+                Entry {
+                    kind: EntryKind::Message { body, .. },
+                    ..
+                },
+            ..
+        } => Some(body.as_str()),
+        _ => None,
+    }
+}
+
+/// "nick joined" / "nick left" for notice entries.
+pub fn notice(frame: &ServerFrame) -> Option<String> {
+    match frame {
+        ServerFrame::Entry { entry, .. } => match entry.kind {
+            EntryKind::Joined => Some(format!("{} joined", entry.nick)),
+            EntryKind::Left => Some(format!("{} left", entry.nick)),
+            EntryKind::Message { .. } => None,
+        },
+        _ => None,
+    }
+}
