@@ -41,7 +41,10 @@ impl MessageBody {
         if body.chars().count() > BODY_MAX_CHARS {
             return Err(BodyError::TooLong);
         }
-        if body.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        if body
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t')
+        {
             return Err(BodyError::ControlChar);
         }
         Ok(Self(body.to_owned()))
@@ -164,7 +167,10 @@ mod tests {
     #[test]
     fn four_thousand_characters_fit_but_more_do_not() {
         assert!(MessageBody::parse(&"é".repeat(4000)).is_ok());
-        assert_eq!(MessageBody::parse(&"a".repeat(4001)), Err(BodyError::TooLong));
+        assert_eq!(
+            MessageBody::parse(&"a".repeat(4001)),
+            Err(BodyError::TooLong)
+        );
     }
 
     #[test]

@@ -147,7 +147,10 @@ mod tests {
                 online: vec![Nick::parse("sadia").unwrap()],
                 head: 2,
             },
-            ServerFrame::Entry { room: room(), entry },
+            ServerFrame::Entry {
+                room: room(),
+                entry,
+            },
             ServerFrame::Ack {
                 room: room(),
                 client_id: ClientId::parse("c9").unwrap(),
@@ -182,10 +185,9 @@ mod tests {
 
     #[test]
     fn join_without_since_means_from_the_latest_page() {
-        let frame: ClientFrame = serde_json::from_str(
-            r#"{"type":"join","room":"main","nick":"sadia","session":"s1"}"#,
-        )
-        .unwrap();
+        let frame: ClientFrame =
+            serde_json::from_str(r#"{"type":"join","room":"main","nick":"sadia","session":"s1"}"#)
+                .unwrap();
         assert!(matches!(frame, ClientFrame::Join { since: None, .. }));
     }
 }

@@ -90,7 +90,11 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
     let on_frame = {
         let room = room.clone();
         move |frame: ServerFrame| match frame {
-            ServerFrame::Joined { online: now, head: h, .. } => {
+            ServerFrame::Joined {
+                online: now,
+                head: h,
+                ..
+            } => {
                 head.set_value(h);
                 online.set(now.into_iter().collect());
                 joined.set(true);
@@ -122,7 +126,11 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
             ServerFrame::Ack { client_id, .. } => {
                 pending.update(|p| p.retain(|m| m.client_id != client_id));
             }
-            ServerFrame::Error { code: ErrorCode::NickInUse, message, .. } => {
+            ServerFrame::Error {
+                code: ErrorCode::NickInUse,
+                message,
+                ..
+            } => {
                 socket.leave(&room);
                 joined.set(false);
                 me.set(None);
@@ -173,10 +181,12 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
     // Who we are is only known in the browser, after hydration.
     {
         let join = join.clone();
-        Effect::new(move || match memory::nick().and_then(|n| Nick::parse(&n).ok()) {
-            Some(nick) => join(nick),
-            None => asking_nick.set(true),
-        });
+        Effect::new(
+            move || match memory::nick().and_then(|n| Nick::parse(&n).ok()) {
+                Some(nick) => join(nick),
+                None => asking_nick.set(true),
+            },
+        );
     }
     {
         let room = room.clone();
@@ -204,9 +214,16 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
                         return;
                     };
                     pending.update(|p| {
-                        p.push(Pending { client_id: client_id.clone(), body: body.clone() })
+                        p.push(Pending {
+                            client_id: client_id.clone(),
+                            body: body.clone(),
+                        })
                     });
-                    socket.send(&ClientFrame::Send { room: room.clone(), client_id, body });
+                    socket.send(&ClientFrame::Send {
+                        room: room.clone(),
+                        client_id,
+                        body,
+                    });
                     draft.set(String::new());
                     problem.set(None);
                 }
@@ -404,7 +421,12 @@ mod tests {
     use super::*;
 
     fn entry(seq: Seq) -> Entry {
-        Entry { seq, at: 0, nick: Nick::parse("n").unwrap(), kind: EntryKind::Joined }
+        Entry {
+            seq,
+            at: 0,
+            nick: Nick::parse("n").unwrap(),
+            kind: EntryKind::Joined,
+        }
     }
 
     #[test]

@@ -81,7 +81,10 @@ pub struct RoomSummary {
 #[leptos::server(prefix = "/api")]
 pub async fn list_rooms() -> Result<Vec<RoomSummary>, leptos::prelude::ServerFnError> {
     let backend = crate::backend::from_context()?;
-    backend.rooms().await.map_err(crate::backend::to_server_fn_error)
+    backend
+        .rooms()
+        .await
+        .map_err(crate::backend::to_server_fn_error)
 }
 
 #[cfg(test)]
@@ -103,7 +106,10 @@ mod tests {
     fn empty_long_or_odd_room_names_are_refused() {
         assert_eq!(RoomName::parse(""), Err(RoomNameError::Empty));
         assert!(RoomName::parse(&"a".repeat(64)).is_ok());
-        assert_eq!(RoomName::parse(&"a".repeat(65)), Err(RoomNameError::TooLong));
+        assert_eq!(
+            RoomName::parse(&"a".repeat(65)),
+            Err(RoomNameError::TooLong)
+        );
         assert_eq!(RoomName::parse("a room"), Err(RoomNameError::BadChar));
         assert_eq!(RoomName::parse("../etc"), Err(RoomNameError::BadChar));
         assert_eq!(RoomName::parse("café"), Err(RoomNameError::BadChar));

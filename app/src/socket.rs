@@ -168,7 +168,12 @@ mod live {
         let handlers: Vec<Rc<dyn Fn(ServerFrame)>> = socket.shared.with_value(|shared| {
             let shared = shared.borrow();
             match &room {
-                Some(room) => shared.rooms.get(room).map(|l| l.on_frame.clone()).into_iter().collect(),
+                Some(room) => shared
+                    .rooms
+                    .get(room)
+                    .map(|l| l.on_frame.clone())
+                    .into_iter()
+                    .collect(),
                 None => shared.rooms.values().map(|l| l.on_frame.clone()).collect(),
             }
         });
@@ -212,7 +217,9 @@ mod live {
                     }
                 }
                 // Dropping the last sender ends the writer task above.
-                socket.shared.with_value(|shared| shared.borrow_mut().outbox = None);
+                socket
+                    .shared
+                    .with_value(|shared| shared.borrow_mut().outbox = None);
             }
             socket.status.set(Status::Reconnecting);
             let jitter = 0.5 + js_sys::Math::random();
@@ -269,7 +276,10 @@ pub mod memory {
         #[cfg(feature = "hydrate")]
         {
             let store = web_sys::window().and_then(|w| w.session_storage().ok().flatten());
-            if let Some(id) = store.as_ref().and_then(|s| s.get_item("chat.session").ok().flatten()) {
+            if let Some(id) = store
+                .as_ref()
+                .and_then(|s| s.get_item("chat.session").ok().flatten())
+            {
                 return id;
             }
             let id = super::random_id();

@@ -196,13 +196,21 @@ async fn handle_text(
                 )),
                 Err(HubError::Store(err)) => {
                     tracing::error!(%err, %room, "join failed");
-                    Some(error(ErrorCode::Internal, Some(room), "could not join; try again"))
+                    Some(error(
+                        ErrorCode::Internal,
+                        Some(room),
+                        "could not join; try again",
+                    ))
                 }
             }
         }
         ClientFrame::Leave { room } => {
             let Some(membership) = rooms.remove(&room) else {
-                return Some(error(ErrorCode::NotInRoom, Some(room), "you are not in this room"));
+                return Some(error(
+                    ErrorCode::NotInRoom,
+                    Some(room),
+                    "you are not in this room",
+                ));
             };
             membership.forwarder.abort();
             if let Err(err) = hub.leave(&membership.room, &membership.nick, conn).await {
@@ -216,9 +224,16 @@ async fn handle_text(
             body,
         } => {
             let Some(membership) = rooms.get(&room) else {
-                return Some(error(ErrorCode::NotInRoom, Some(room), "join the room before sending to it"));
+                return Some(error(
+                    ErrorCode::NotInRoom,
+                    Some(room),
+                    "join the room before sending to it",
+                ));
             };
-            match hub.post(&membership.room, &membership.nick, &client_id, &body).await {
+            match hub
+                .post(&membership.room, &membership.nick, &client_id, &body)
+                .await
+            {
                 Ok(seq) => Some(self::frame(&ServerFrame::Ack {
                     room,
                     client_id,
@@ -226,7 +241,11 @@ async fn handle_text(
                 })),
                 Err(err) => {
                     tracing::error!(%err, %room, "send failed");
-                    Some(error(ErrorCode::Internal, Some(room), "the message was not stored; send it again"))
+                    Some(error(
+                        ErrorCode::Internal,
+                        Some(room),
+                        "the message was not stored; send it again",
+                    ))
                 }
             }
         }
@@ -250,7 +269,11 @@ async fn forward(
     let after = since.unwrap_or_else(|| head.saturating_sub(u64::from(PAGE_SIZE)));
     let after = after.max(head.saturating_sub(u64::from(MAX_REPLAY)));
     if after < head {
-        match hub.store().entries_between(room.id(), after, head, MAX_REPLAY).await {
+        match hub
+            .store()
+            .entries_between(room.id(), after, head, MAX_REPLAY)
+            .await
+        {
             Ok(entries) => {
                 for entry in entries {
                     let replayed = ServerFrame::Entry {
@@ -265,7 +288,11 @@ async fn forward(
             Err(err) => {
                 tracing::error!(%err, room = %room.name, "replay failed");
                 let _ = queue
-                    .send(error(ErrorCode::Internal, Some(room.name.clone()), "could not load missed messages"))
+                    .send(error(
+                        ErrorCode::Internal,
+                        Some(room.name.clone()),
+                        "could not load missed messages",
+                    ))
                     .await;
             }
         }
@@ -280,7 +307,10 @@ async fn forward(
             Err(broadcast::error::RecvError::Lagged(missed)) => {
                 tracing::warn!(missed, room = %room.name, "connection fell behind; closing it");
                 let _ = queue
-                    .send(close(CLOSE_TOO_SLOW, "too slow: fell behind the room; reconnect to resume"))
+                    .send(close(
+                        CLOSE_TOO_SLOW,
+                        "too slow: fell behind the room; reconnect to resume",
+                    ))
                     .await;
                 return;
             }

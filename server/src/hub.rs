@@ -179,7 +179,8 @@ impl RoomHub {
                     conn,
                 },
             );
-            room.online.store(state.members.len() as u32, Ordering::Relaxed);
+            room.online
+                .store(state.members.len() as u32, Ordering::Relaxed);
             room.publish(entry);
         }
         drop(state);
@@ -200,7 +201,8 @@ impl RoomHub {
             return Ok(());
         }
         state.members.remove(nick);
-        room.online.store(state.members.len() as u32, Ordering::Relaxed);
+        room.online
+            .store(state.members.len() as u32, Ordering::Relaxed);
         let entry = self
             .store
             .append_notice(room.id, state.head + 1, nick, false)

@@ -273,6 +273,9 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         // A name that no longer validates is skipped rather than failing the lobby.
-        Ok(names.iter().filter_map(|n| RoomName::parse(n).ok()).collect())
+        Ok(names
+            .iter()
+            .filter_map(|n| RoomName::parse(n).ok())
+            .collect())
     }
 }

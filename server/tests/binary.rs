@@ -12,7 +12,14 @@ fn help_documents_every_flag_and_its_environment_variable() {
     let out = server().arg("--help").output().unwrap();
     assert!(out.status.success());
     let help = String::from_utf8(out.stdout).unwrap();
-    for expected in ["--addr", "CHAT_ADDR", "LEPTOS_SITE_ADDR", "--database-url", "DATABASE_URL", "sqlite://chat.db"] {
+    for expected in [
+        "--addr",
+        "CHAT_ADDR",
+        "LEPTOS_SITE_ADDR",
+        "--database-url",
+        "DATABASE_URL",
+        "sqlite://chat.db",
+    ] {
         assert!(help.contains(expected), "help lacks {expected}:\n{help}");
     }
 }
@@ -31,8 +38,15 @@ fn it_announces_its_address_and_refuses_a_port_in_use_with_one_clear_line() {
         .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8(out.stderr).unwrap();
-    assert_eq!(stderr.lines().count(), 1, "one line, no backtrace:\n{stderr}");
-    assert!(stderr.contains(&addr.to_string()) && stderr.contains("--addr"), "{stderr}");
+    assert_eq!(
+        stderr.lines().count(),
+        1,
+        "one line, no backtrace:\n{stderr}"
+    );
+    assert!(
+        stderr.contains(&addr.to_string()) && stderr.contains("--addr"),
+        "{stderr}"
+    );
     drop(taken);
 
     // The same address is fine once free; the first line says where to go.
@@ -43,8 +57,13 @@ fn it_announces_its_address_and_refuses_a_port_in_use_with_one_clear_line() {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    assert_eq!(line.trim(), format!("Chat server listening on http://{addr}"));
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(
+        line.trim(),
+        format!("Chat server listening on http://{addr}")
+    );
 
     // SIGTERM stops it cleanly.
     let _ = Command::new("kill").arg(child.id().to_string()).status();

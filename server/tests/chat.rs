@@ -19,7 +19,10 @@ async fn two_people_in_a_room_hear_each_other_in_order() {
     let (online, _) = usman.join("main", "usman").await;
     assert_eq!(online, vec![nick("sadia")]);
     let frames = sadia.recv_until(|f| notice(f).is_some()).await;
-    assert_eq!(notice(frames.last().unwrap()).as_deref(), Some("usman joined"));
+    assert_eq!(
+        notice(frames.last().unwrap()).as_deref(),
+        Some("usman joined")
+    );
 
     let first = sadia.say("main", "Hi everyone!").await;
     let heard = usman.hear("Hi everyone!").await;
@@ -43,9 +46,19 @@ async fn a_message_in_one_room_never_shows_in_another() {
     in_other.say("other", "only for other").await;
     in_main.say("main", "only for main").await;
 
-    let frames = in_main.recv_until(|f| message_text(f) == Some("only for main")).await;
-    assert!(frames.iter().all(|f| message_text(f) != Some("only for other")));
-    assert!(frames.iter().all(|f| !matches!(f, ServerFrame::Entry { room, .. } if room.as_str() != "main")));
+    let frames = in_main
+        .recv_until(|f| message_text(f) == Some("only for main"))
+        .await;
+    assert!(
+        frames
+            .iter()
+            .all(|f| message_text(f) != Some("only for other"))
+    );
+    assert!(
+        frames
+            .iter()
+            .all(|f| !matches!(f, ServerFrame::Entry { room, .. } if room.as_str() != "main"))
+    );
 
     // Each room numbers its own log from 1.
     let (_, head) = app.client().await.join("other", "watcher").await;
@@ -65,7 +78,9 @@ async fn history_is_there_after_a_restart() {
     let server = start_on(db).await;
     let mut late = common::Client::connect(server.addr).await;
     late.join_since("main", "late", Some(0)).await;
-    let frames = late.recv_until(|f| message_text(f) == Some("remember me")).await;
+    let frames = late
+        .recv_until(|f| message_text(f) == Some("remember me"))
+        .await;
     assert!(matches!(frames[0], ServerFrame::Joined { head, .. } if head >= seq));
 
     // And it is in the server-rendered page, readable without JavaScript.
@@ -93,13 +108,24 @@ async fn joining_twice_adds_no_subscription_notice_or_copy() {
     sadia.say("main", "probe").await;
     // Everything up to the probe's entry: "once" must arrive exactly one time.
     let frames = sadia.recv_until(|f| message_text(f) == Some("probe")).await;
-    let copies = frames.iter().filter(|f| message_text(f) == Some("once")).count();
+    let copies = frames
+        .iter()
+        .filter(|f| message_text(f) == Some("once"))
+        .count();
     // `say` consumed frames up to each ack; the entry may have come before it.
     assert!(copies <= 1, "{frames:?}");
     let mut reader = app.client().await;
     reader.join_since("main", "reader", Some(0)).await;
-    let frames = reader.recv_until(|f| message_text(f) == Some("probe")).await;
-    assert_eq!(frames.iter().filter(|f| message_text(f) == Some("once")).count(), 1);
+    let frames = reader
+        .recv_until(|f| message_text(f) == Some("probe"))
+        .await;
+    assert_eq!(
+        frames
+            .iter()
+            .filter(|f| message_text(f) == Some("once"))
+            .count(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -123,14 +149,25 @@ async fn a_resent_client_id_is_stored_once_and_acked_with_the_original_seq() {
 
     sadia.say("main", "after").await;
     let frames = usman.recv_until(|f| message_text(f) == Some("after")).await;
-    let copies = frames.iter().filter(|f| message_text(f) == Some("just once")).count();
+    let copies = frames
+        .iter()
+        .filter(|f| message_text(f) == Some("just once"))
+        .count();
     assert_eq!(copies, 1, "{frames:?}");
 
     // A fresh reader replaying the whole room sees it once too.
     let mut reader = app.client().await;
     reader.join_since("main", "reader", Some(0)).await;
-    let frames = reader.recv_until(|f| message_text(f) == Some("after")).await;
-    assert_eq!(frames.iter().filter(|f| message_text(f) == Some("just once")).count(), 1);
+    let frames = reader
+        .recv_until(|f| message_text(f) == Some("after"))
+        .await;
+    assert_eq!(
+        frames
+            .iter()
+            .filter(|f| message_text(f) == Some("just once"))
+            .count(),
+        1
+    );
 }
 
 fn error_code(frame: &ServerFrame) -> Option<ErrorCode> {
@@ -148,10 +185,19 @@ async fn bad_frames_get_readable_errors_and_the_socket_stays_open() {
     for (bad, expect) in [
         ("not json", "invalid frame"),
         (r#"{"type":"dance"}"#, "unknown variant"),
-        (r#"{"type":"join","room":"a room","nick":"x","session":"s"}"#, "letters, digits"),
-        (r#"{"type":"join","room":"main","nick":"","session":"s"}"#, "Pick a nickname"),
         (
-            &format!(r#"{{"type":"send","room":"main","client_id":"c","body":"{}"}}"#, "a".repeat(4001)),
+            r#"{"type":"join","room":"a room","nick":"x","session":"s"}"#,
+            "letters, digits",
+        ),
+        (
+            r#"{"type":"join","room":"main","nick":"","session":"s"}"#,
+            "Pick a nickname",
+        ),
+        (
+            &format!(
+                r#"{{"type":"send","room":"main","client_id":"c","body":"{}"}}"#,
+                "a".repeat(4001)
+            ),
             "at most 4000",
         ),
     ] {
@@ -165,8 +211,17 @@ async fn bad_frames_get_readable_errors_and_the_socket_stays_open() {
         }
     }
 
-    client.ws.send(tokio_tungstenite::tungstenite::Message::binary(vec![1, 2, 3])).await.unwrap();
-    assert_eq!(error_code(&client.recv().await), Some(ErrorCode::InvalidFrame));
+    client
+        .ws
+        .send(tokio_tungstenite::tungstenite::Message::binary(vec![
+            1, 2, 3,
+        ]))
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(&client.recv().await),
+        Some(ErrorCode::InvalidFrame)
+    );
 
     // Sending to a room before joining it is refused, not stored.
     let id = client.new_client_id();
@@ -209,7 +264,10 @@ async fn a_reload_of_the_same_tab_keeps_the_nickname_without_notices() {
 
     let mut tab = app.client().await;
     tab.join("main", "sadia").await;
-    assert_eq!(notice(&watcher.recv().await).as_deref(), Some("sadia joined"));
+    assert_eq!(
+        notice(&watcher.recv().await).as_deref(),
+        Some("sadia joined")
+    );
 
     // The reloaded page connects before the old socket is gone.
     let mut reloaded = common::Client::connect(app.addr()).await;
@@ -218,7 +276,9 @@ async fn a_reload_of_the_same_tab_keeps_the_nickname_without_notices() {
     drop(tab);
     reloaded.say("main", "back again").await;
 
-    let frames = watcher.recv_until(|f| message_text(f) == Some("back again")).await;
+    let frames = watcher
+        .recv_until(|f| message_text(f) == Some("back again"))
+        .await;
     let notices: Vec<_> = frames.iter().filter_map(notice).collect();
     assert!(notices.is_empty(), "a reload announced {notices:?}");
 }
@@ -235,7 +295,10 @@ async fn closing_the_socket_announces_the_leave_and_updates_online() {
 
     usman.ws.close(None).await.unwrap();
     let frames = sadia.recv_until(|f| notice(f).is_some()).await;
-    assert_eq!(notice(frames.last().unwrap()).as_deref(), Some("usman left"));
+    assert_eq!(
+        notice(frames.last().unwrap()).as_deref(),
+        Some("usman left")
+    );
 
     let (online, _) = app.client().await.join("main", "third").await;
     assert_eq!(online, vec![nick("sadia")]);
@@ -279,9 +342,15 @@ async fn the_room_page_has_the_latest_fifty_entries_as_html_text() {
     let (status, html) = app.get("/r/main").await;
     assert_eq!(status, 200);
     assert!(html.contains("message number 60"));
-    assert!(!html.contains("message number 11<"), "only the latest 50 entries");
+    assert!(
+        !html.contains("message number 11<"),
+        "only the latest 50 entries"
+    );
     assert!(html.contains("message number 12<"));
-    assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"), "user HTML is escaped");
+    assert!(
+        html.contains("&lt;img src=x onerror=alert(1)&gt;"),
+        "user HTML is escaped"
+    );
     assert!(!html.contains("<img src=x"), "no user markup in the page");
 }
 
@@ -315,13 +384,19 @@ async fn shutdown_tells_connected_clients_to_come_back() {
     let TestApp { server, dir, .. } = app;
     let stopping = tokio::spawn(server.shutdown());
     let close = loop {
-        match tokio::time::timeout(WAIT, futures::StreamExt::next(&mut sadia.ws)).await.unwrap() {
+        match tokio::time::timeout(WAIT, futures::StreamExt::next(&mut sadia.ws))
+            .await
+            .unwrap()
+        {
             Some(Ok(tokio_tungstenite::tungstenite::Message::Close(frame))) => break frame,
             Some(Ok(_)) => continue,
             other => panic!("expected a close frame, got {other:?}"),
         }
     };
-    assert_eq!(u16::from(close.expect("a close frame with a code").code), 1012);
+    assert_eq!(
+        u16::from(close.expect("a close frame with a code").code),
+        1012
+    );
     stopping.await.unwrap().unwrap();
     drop(dir);
 }

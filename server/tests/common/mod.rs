@@ -59,11 +59,7 @@ pub async fn spawn_app() -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("chat.db");
     let server = start_on(db.clone()).await;
-    TestApp {
-        server,
-        db,
-        dir,
-    }
+    TestApp { server, db, dir }
 }
 
 pub fn room(name: &str) -> RoomName {
