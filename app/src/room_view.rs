@@ -131,7 +131,7 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
                 message,
                 ..
             } => {
-                socket.leave(&room);
+                socket.forget(&room);
                 joined.set(false);
                 me.set(None);
                 asking_nick.set(true);

@@ -72,6 +72,14 @@ impl ChatSocket {
         let _ = room;
     }
 
+    /// Stops following `room` without telling the server (it refused the join).
+    pub fn forget(&self, room: &RoomName) {
+        #[cfg(feature = "hydrate")]
+        live::forget(*self, room);
+        #[cfg(not(feature = "hydrate"))]
+        let _ = room;
+    }
+
     /// Sends a frame if the socket is open; returns false when it is not (the
     /// room's `on_connect` is then responsible for sending it later).
     pub fn send(&self, frame: &ClientFrame) -> bool {
@@ -126,6 +134,12 @@ mod live {
         if was_in {
             send(socket, &ClientFrame::Leave { room: room.clone() });
         }
+    }
+
+    pub fn forget(socket: ChatSocket, room: &RoomName) {
+        socket
+            .shared
+            .with_value(|shared| shared.borrow_mut().rooms.remove(room));
     }
 
     pub fn send(socket: ChatSocket, frame: &ClientFrame) -> bool {

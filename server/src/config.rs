@@ -18,6 +18,11 @@ pub struct Config {
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://chat.db")]
     pub database_url: String,
 
+    /// How long a dropped connection keeps its place (milliseconds): a reload
+    /// or a reconnect within it announces no "left"/"joined" pair.
+    #[arg(long, env = "CHAT_RECONNECT_GRACE_MS", default_value_t = 10_000)]
+    pub reconnect_grace_ms: u64,
+
     /// Folder with the built browser bundle (`pkg/`) and public assets.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,

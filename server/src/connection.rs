@@ -116,9 +116,7 @@ pub async fn serve(
 
     for (_, membership) in rooms.drain() {
         membership.forwarder.abort();
-        if let Err(err) = hub.leave(&membership.room, &membership.nick, conn).await {
-            tracing::error!(%err, room = %membership.room.name, "leave failed");
-        }
+        hub.leave_after_grace(membership.room, membership.nick, conn);
     }
     drop(queue);
     // Let the writer send what is queued (a close frame, say), then stop.

@@ -15,6 +15,7 @@ use axum::extract::ws::Utf8Bytes;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
 use tokio::sync::{Mutex, broadcast};
 
 /// Entries a room's feed holds for connections that are behind; a connection
@@ -71,6 +72,8 @@ pub struct Joining {
 
 pub struct RoomHub {
     store: Store,
+    /// How long a dropped connection's member waits for its session to return.
+    grace: Duration,
     rooms: Mutex<HashMap<RoomName, Arc<Room>>>,
     next_conn: AtomicU64,
 }
@@ -95,9 +98,10 @@ impl Room {
 }
 
 impl RoomHub {
-    pub fn new(store: Store) -> Self {
+    pub fn new(store: Store, grace: Duration) -> Self {
         Self {
             store,
+            grace,
             rooms: Mutex::new(HashMap::new()),
             next_conn: AtomicU64::new(1),
         }
@@ -210,6 +214,19 @@ impl RoomHub {
         state.head = entry.seq;
         room.publish(entry);
         Ok(())
+    }
+
+    /// Leaves after the reconnect grace period, for a connection that dropped
+    /// rather than left: if the same session joins again meanwhile, the member
+    /// now belongs to the new connection and nothing is announced.
+    pub fn leave_after_grace(self: &Arc<Self>, room: Arc<Room>, nick: Nick, conn: ConnId) {
+        let hub = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(hub.grace).await;
+            if let Err(err) = hub.leave(&room, &nick, conn).await {
+                tracing::error!(%err, room = %room.name, "leave failed");
+            }
+        });
     }
 
     /// Stores and broadcasts a message; a resent `client_id` returns the

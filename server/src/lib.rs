@@ -93,7 +93,8 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         .map_err(|source| StartError::Bind { addr, source })?;
     let addr = listener.local_addr().map_err(StartError::Serve)?;
     let store = store::Store::open(&config.database_url).await?;
-    let hub = Arc::new(RoomHub::new(store));
+    let grace = Duration::from_millis(config.reconnect_grace_ms);
+    let hub = Arc::new(RoomHub::new(store, grace));
     let (stop, stopped) = watch::channel(false);
     let (drain, mut drained) = mpsc::channel::<()>(1);
     let state = routes::AppState {

@@ -400,3 +400,35 @@ async fn shutdown_tells_connected_clients_to_come_back() {
     stopping.await.unwrap().unwrap();
     drop(dir);
 }
+
+#[tokio::test]
+async fn a_dropped_connection_that_returns_within_the_grace_period_announces_nothing() {
+    let app = spawn_app().await;
+    let mut watcher = app.client().await;
+    watcher.join("main", "watcher").await;
+    let mut tab = app.client().await;
+    tab.join("main", "sadia").await;
+    watcher
+        .recv_until(|f| notice(f).as_deref() == Some("sadia joined"))
+        .await;
+
+    // The old socket is gone before the reloaded page connects.
+    let session = tab.session.clone();
+    drop(tab);
+    tokio::time::sleep(GRACE / 3).await;
+    let mut back = app.client().await;
+    back.session = session;
+    let (online, _) = back.join("main", "sadia").await;
+    assert!(
+        online.contains(&nick("sadia")),
+        "still online during the grace period"
+    );
+    tokio::time::sleep(GRACE * 2).await;
+    back.say("main", "no noise").await;
+
+    let frames = watcher
+        .recv_until(|f| message_text(f) == Some("no noise"))
+        .await;
+    let notices: Vec<_> = frames.iter().filter_map(notice).collect();
+    assert!(notices.is_empty(), "{notices:?}");
+}

@@ -17,6 +17,9 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub const WAIT: Duration = Duration::from_secs(10);
+/// Reconnect grace in tests: long enough to reconnect over loopback, short
+/// enough that a real leave shows up quickly.
+pub const GRACE: Duration = Duration::from_millis(300);
 
 pub struct TestApp {
     pub server: server::Server,
@@ -49,6 +52,7 @@ pub async fn start_on(db: PathBuf) -> server::Server {
         addr: Some("127.0.0.1:0".parse().unwrap()),
         database_url: format!("sqlite://{}", db.display()),
         site_root: "target/site".into(),
+        reconnect_grace_ms: GRACE.as_millis() as u64,
     })
     .await
     .expect("server starts")
