@@ -51,6 +51,11 @@ pub enum ServerFrame {
         nick: Nick,
         online: Vec<Nick>,
         head: Seq,
+        /// The client's `since` was too far behind (or beyond `head`): it
+        /// gets the latest page instead of a replay and should drop what it
+        /// showed before.
+        #[serde(default)]
+        reset: bool,
     },
     /// A committed entry of the room's log (replayed or live).
     Entry { room: RoomName, entry: Entry },
@@ -79,6 +84,8 @@ pub enum ErrorCode {
     NickInUse,
     /// Sent to or left a room this connection has not joined.
     NotInRoom,
+    /// Over the per-connection rate limit; the frame was dropped.
+    RateLimited,
     /// The server could not do it; details are in its log, not here.
     Internal,
 }
@@ -146,6 +153,7 @@ mod tests {
                 nick: Nick::parse("usman").unwrap(),
                 online: vec![Nick::parse("sadia").unwrap()],
                 head: 2,
+                reset: false,
             },
             ServerFrame::Entry {
                 room: room(),

@@ -5,6 +5,7 @@ use crate::clock;
 use crate::messages::{ClientId, Entry, EntryKind, HistoryPage, MessageBody, Seq, room_history};
 use crate::people::{Nick, SessionId};
 use crate::protocol::{ClientFrame, ErrorCode, ServerFrame};
+use crate::rooms::RoomName;
 use crate::socket::{ChatSocket, RoomLink, Status, memory, random_id};
 use leptos::html;
 use leptos::prelude::*;
@@ -84,6 +85,7 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
     let joined = RwSignal::new(false);
     let asking_nick = RwSignal::new(false);
     let problem = RwSignal::new(None::<String>);
+    let info = RwSignal::new(None::<String>);
     let draft = RwSignal::new(String::new());
     let log_ref = NodeRef::<html::Div>::new();
 
@@ -93,8 +95,16 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
             ServerFrame::Joined {
                 online: now,
                 head: h,
+                reset,
                 ..
             } => {
+                if reset {
+                    // Too much was missed to replay: the latest page follows.
+                    log.set(Vec::new());
+                    info.set(Some(
+                        "You were away for a while: showing the latest messages.".into(),
+                    ));
+                }
                 head.set_value(h);
                 online.set(now.into_iter().collect());
                 joined.set(true);
@@ -119,9 +129,16 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
                 if let EntryKind::Message { client_id, .. } = &entry.kind {
                     pending.update(|p| p.retain(|m| &m.client_id != client_id));
                 }
+                let seq = entry.seq;
+                let last = log.with_untracked(|l| l.last().map_or(0, |e| e.seq));
                 log.update(|log| {
                     insert_entry(log, entry);
                 });
+                // A live entry that skips ahead means frames went missing in
+                // between: fetch that range from the history.
+                if seq > head.get_value() && last + 1 < seq {
+                    fill_gap(room.clone(), last, seq, log);
+                }
             }
             ServerFrame::Ack { client_id, .. } => {
                 pending.update(|p| p.retain(|m| m.client_id != client_id));
@@ -283,6 +300,9 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
                     </ul>
                 </aside>
             </div>
+            <p class="info" role="status">
+                {move || info.get()}
+            </p>
             <p class="problem" role="alert">
                 {move || problem.get()}
             </p>
@@ -331,6 +351,20 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
             </Show>
         </main>
     }
+}
+
+/// Loads the entries strictly between `last` and `next` into the log.
+fn fill_gap(room: RoomName, last: Seq, next: Seq, log: RwSignal<Vec<Entry>>) {
+    let missing = (next - last - 1).min(200) as u32;
+    leptos::task::spawn_local(async move {
+        if let Ok(page) = room_history(room.to_string(), Some(next), Some(missing)).await {
+            log.update(|log| {
+                for entry in page.entries {
+                    insert_entry(log, entry);
+                }
+            });
+        }
+    });
 }
 
 /// Asks for a nickname on the room page itself (a shared link, or a taken nick).

@@ -1,12 +1,15 @@
 //! One WebSocket connection: reads client frames, answers them, and forwards
 //! the feeds of the rooms it joined.
 //!
-//! Shape: a writer task owns the socket's sending half and drains a bounded
-//! queue; one forwarder task per joined room copies that room's feed into the
-//! queue; the reader loop (this task) handles client frames. When the writer
-//! ends, for any reason, the connection ends and its rooms are left.
+//! Shape: a writer task owns the socket's sending half and drains the
+//! connection's [`Outbox`]; one forwarder task per joined room copies that
+//! room's feed into the outbox; the reader loop (this task) handles client
+//! frames, pings, evictions and shutdown. Anything that must end the
+//! connection asks the outbox to close with a code; the writer sends that close
+//! frame ahead of anything still queued, and the connection ends.
 
-use crate::hub::{Broadcast, ConnId, HubError, Room, RoomHub};
+use crate::config::Limits;
+use crate::hub::{Broadcast, ConnId, Eviction, HubError, Room, RoomHub};
 use app::messages::{PAGE_SIZE, Seq};
 use app::people::Nick;
 use app::protocol::{ClientFrame, ErrorCode, ServerFrame};
@@ -15,20 +18,148 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures::{SinkExt, StreamExt};
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
-/// Frames waiting for a slow socket before its forwarders wait too (and the
-/// room's feed, not the room, absorbs the delay).
-const QUEUE_FRAMES: usize = 256;
+/// Most entries replayed on join; a client further behind gets the latest
+/// page instead, and is told so (`Joined { reset: true }`).
+pub const MAX_REPLAY: u64 = 1000;
 
-/// Most entries replayed on join; a client further behind reloads the page.
-const MAX_REPLAY: u32 = 1000;
+/// Why a connection is being closed, as sent in the close frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CloseReason {
+    pub code: u16,
+    pub reason: &'static str,
+}
 
-/// Close code when the server shuts down: clients should reconnect.
-pub const CLOSE_RESTART: u16 = 1012;
-/// Close code for a client that fell too far behind its room's feed.
-pub const CLOSE_TOO_SLOW: u16 = 1013;
+/// The server is shutting down: reconnect.
+pub const CLOSE_RESTART: CloseReason = CloseReason {
+    code: 1012,
+    reason: "server restarting; reconnect",
+};
+/// Nothing heard from the client (not even a pong) for the idle timeout.
+pub const CLOSE_IDLE: CloseReason = CloseReason {
+    code: 1001,
+    reason: "idle timeout",
+};
+/// A frame over 64 KiB, or one that is not valid WebSocket.
+pub const CLOSE_BAD_FRAME: CloseReason = CloseReason {
+    code: 1009,
+    reason: "frame too large (max 64 KiB) or malformed",
+};
+/// Flooding: too many frames over the rate limit in a row.
+pub const CLOSE_FLOOD: CloseReason = CloseReason {
+    code: 1008,
+    reason: "too many frames: slow down",
+};
+/// The client did not read fast enough: its queue passed the byte budget, or
+/// it fell behind its room's feed. It resumes from its last `seq` on reconnect.
+pub const CLOSE_SLOW: CloseReason = CloseReason {
+    code: 4008,
+    reason: "slow consumer: reconnect to resume",
+};
+/// The same tab opened a newer connection for every room this one was in.
+pub const CLOSE_REPLACED: CloseReason = CloseReason {
+    code: 4001,
+    reason: "replaced by a newer connection",
+};
+
+/// Over-limit frames in a row after which a connection counts as flooding.
+const FLOOD_STRIKES: u32 = 20;
+
+/// How long a closing connection may take to flush its close frame.
+const CLOSE_DEADLINE: Duration = Duration::from_secs(5);
+
+/// The connection's outbound queue, bounded by bytes, plus its close request.
+#[derive(Clone)]
+pub struct Outbox {
+    queue: mpsc::UnboundedSender<Message>,
+    queued_bytes: Arc<AtomicUsize>,
+    budget: usize,
+    close: Arc<watch::Sender<Option<CloseReason>>>,
+}
+
+impl Outbox {
+    /// Queues a frame; a socket over its byte budget is closed as slow instead.
+    pub fn push(&self, message: Message) -> bool {
+        if self.close.borrow().is_some() {
+            return false;
+        }
+        let size = message_size(&message);
+        let queued = self.queued_bytes.fetch_add(size, Ordering::AcqRel) + size;
+        if queued > self.budget {
+            self.close(CLOSE_SLOW);
+            return false;
+        }
+        self.queue.send(message).is_ok()
+    }
+
+    /// Asks for the connection to end with `reason` (the first request wins).
+    pub fn close(&self, reason: CloseReason) {
+        self.close.send_if_modified(|current| {
+            if current.is_none() {
+                *current = Some(reason);
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    fn closing(&self) -> Option<CloseReason> {
+        *self.close.borrow()
+    }
+}
+
+fn message_size(message: &Message) -> usize {
+    match message {
+        Message::Text(text) => text.len(),
+        Message::Binary(bytes) | Message::Ping(bytes) | Message::Pong(bytes) => bytes.len(),
+        Message::Close(_) => 0,
+    }
+}
+
+/// A steady rate with a burst allowance (token bucket), per connection.
+struct RateLimit {
+    tokens: f64,
+    last: Instant,
+    strikes: u32,
+    limits: Limits,
+}
+
+impl RateLimit {
+    fn new(limits: Limits) -> Self {
+        Self {
+            tokens: limits.rate_burst,
+            last: Instant::now(),
+            strikes: 0,
+            limits,
+        }
+    }
+
+    /// True if one more frame is allowed now.
+    fn allow(&mut self) -> bool {
+        let now = Instant::now();
+        let refill = now.duration_since(self.last).as_secs_f64() * self.limits.rate_per_sec;
+        self.tokens = (self.tokens + refill).min(self.limits.rate_burst);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            self.strikes = 0;
+            true
+        } else {
+            self.strikes += 1;
+            false
+        }
+    }
+
+    fn flooding(&self) -> bool {
+        self.strikes >= FLOOD_STRIKES
+    }
+}
 
 struct Membership {
     room: Arc<Room>,
@@ -48,228 +179,344 @@ fn error(code: ErrorCode, room: Option<RoomName>, message: impl Into<String>) ->
     })
 }
 
-fn close(code: u16, reason: &'static str) -> Message {
-    Message::Close(Some(CloseFrame {
-        code,
-        reason: Utf8Bytes::from_static(reason),
-    }))
+/// Decodes a client's text frame, with a readable reason when it is refused.
+pub fn decode(text: &str) -> Result<ClientFrame, String> {
+    serde_json::from_str::<ClientFrame>(text).map_err(|err| format!("invalid frame: {err}"))
+}
+
+/// Writes queued frames, feed-then-flush so a burst costs one flush; a close
+/// request jumps the queue.
+async fn write(
+    mut sink: futures::stream::SplitSink<WebSocket, Message>,
+    mut queued: mpsc::UnboundedReceiver<Message>,
+    queued_bytes: Arc<AtomicUsize>,
+    mut close: watch::Receiver<Option<CloseReason>>,
+) {
+    loop {
+        tokio::select! {
+            biased;
+            requested = async { close.wait_for(Option::is_some).await.ok().and_then(|r| *r) } => {
+                let Some(reason) = requested else { return };
+                let _ = sink
+                    .send(Message::Close(Some(CloseFrame {
+                        code: reason.code,
+                        reason: Utf8Bytes::from_static(reason.reason),
+                    })))
+                    .await;
+                return;
+            }
+            next = queued.recv() => {
+                let Some(first) = next else { return };
+                let mut batch_bytes = message_size(&first);
+                if sink.feed(first).await.is_err() {
+                    return;
+                }
+                while let Ok(more) = queued.try_recv() {
+                    batch_bytes += message_size(&more);
+                    if sink.feed(more).await.is_err() {
+                        return;
+                    }
+                }
+                if sink.flush().await.is_err() {
+                    return;
+                }
+                queued_bytes.fetch_sub(batch_bytes, Ordering::AcqRel);
+            }
+        }
+    }
 }
 
 /// Serves one upgraded socket until either side ends it or the server stops.
 pub async fn serve(
     socket: WebSocket,
     hub: Arc<RoomHub>,
+    limits: Limits,
     mut shutdown: watch::Receiver<bool>,
     _drain: mpsc::Sender<()>,
 ) {
     let conn = hub.connection_id();
-    let (mut sink, mut stream) = socket.split();
-    let (queue, mut queued) = mpsc::channel::<Message>(QUEUE_FRAMES);
+    let (sink, mut stream) = socket.split();
+    let (queue, queued) = mpsc::unbounded_channel();
+    let (close, mut close_requested) = watch::channel(None);
+    let outbox = Outbox {
+        queue,
+        queued_bytes: Arc::new(AtomicUsize::new(0)),
+        budget: limits.send_queue_bytes,
+        close: Arc::new(close),
+    };
+    let mut writer = tokio::spawn(write(
+        sink,
+        queued,
+        outbox.queued_bytes.clone(),
+        close_requested.clone(),
+    ));
+    let (evictions, mut evicted) = mpsc::unbounded_channel::<Eviction>();
+    let mut session = Session {
+        hub: hub.clone(),
+        conn,
+        outbox: outbox.clone(),
+        evictions,
+        rooms: HashMap::new(),
+        rate: RateLimit::new(limits),
+    };
 
-    // Feed-then-flush: a burst of frames costs one flush, not one per frame.
-    let mut writer = tokio::spawn(async move {
-        while let Some(first) = queued.recv().await {
-            let mut closing = matches!(first, Message::Close(_));
-            if sink.feed(first).await.is_err() {
-                return;
-            }
-            while !closing && let Ok(next) = queued.try_recv() {
-                closing = matches!(next, Message::Close(_));
-                if sink.feed(next).await.is_err() {
-                    return;
-                }
-            }
-            if sink.flush().await.is_err() || closing {
-                return;
-            }
-        }
-    });
-
-    let mut rooms: HashMap<RoomName, Membership> = HashMap::new();
-    loop {
+    let mut pings = tokio::time::interval(limits.idle_timeout / 3);
+    pings.reset();
+    let mut last_heard = Instant::now();
+    let writer_done = loop {
         tokio::select! {
             incoming = stream.next() => {
-                let Some(Ok(message)) = incoming else { break };
-                let reply = match message {
-                    Message::Text(text) => handle_text(&hub, conn, &queue, &mut rooms, &text).await,
-                    Message::Binary(_) => Some(error(
-                        ErrorCode::InvalidFrame,
-                        None,
-                        "frames must be JSON text, not binary",
-                    )),
-                    Message::Close(_) => break,
-                    Message::Ping(_) | Message::Pong(_) => None,
+                let message = match incoming {
+                    Some(Ok(message)) => message,
+                    Some(Err(err)) => {
+                        // Oversize or broken frames; a vanished peer ends up here too.
+                        tracing::debug!(conn, %err, "unreadable frame");
+                        outbox.close(CLOSE_BAD_FRAME);
+                        break false;
+                    }
+                    None => break false,
                 };
-                if let Some(reply) = reply
-                    && queue.send(reply).await.is_err()
-                {
-                    break;
+                last_heard = Instant::now();
+                match message {
+                    Message::Text(text) => session.handle_text(&text).await,
+                    Message::Binary(_) => {
+                        outbox.push(error(ErrorCode::InvalidFrame, None, "frames must be JSON text, not binary"));
+                    }
+                    Message::Close(_) => break false,
+                    Message::Ping(_) | Message::Pong(_) => {}
                 }
             }
-            _ = &mut writer => break,
-            _ = shutdown.changed() => {
-                let _ = queue.send(close(CLOSE_RESTART, "server restarting; reconnect")).await;
-                break;
+            _ = pings.tick() => {
+                if last_heard.elapsed() >= limits.idle_timeout {
+                    outbox.close(CLOSE_IDLE);
+                } else {
+                    outbox.push(Message::Ping(Default::default()));
+                }
+            }
+            Some(eviction) = evicted.recv() => session.evicted(eviction),
+            _ = async { close_requested.wait_for(Option::is_some).await.map(|_| ()) } => break false,
+            _ = &mut writer => break true,
+            _ = async { shutdown.wait_for(|stop| *stop).await.map(|_| ()) } => {
+                outbox.close(CLOSE_RESTART);
+                break false;
             }
         }
+    };
+    if let Some(reason) = outbox.closing() {
+        tracing::debug!(
+            conn,
+            code = reason.code,
+            reason = reason.reason,
+            "closing connection"
+        );
     }
 
-    for (_, membership) in rooms.drain() {
+    for (_, membership) in session.rooms.drain() {
         membership.forwarder.abort();
         hub.leave_after_grace(membership.room, membership.nick, conn);
     }
-    drop(queue);
-    // Let the writer send what is queued (a close frame, say), then stop.
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), writer).await;
+    // Let the writer send its close frame (or what is queued), then stop.
+    if !writer_done
+        && tokio::time::timeout(CLOSE_DEADLINE, &mut writer)
+            .await
+            .is_err()
+    {
+        writer.abort();
+    }
 }
 
-async fn handle_text(
-    hub: &Arc<RoomHub>,
+/// The reader's state: which rooms this connection is in, as whom.
+struct Session {
+    hub: Arc<RoomHub>,
     conn: ConnId,
-    queue: &mpsc::Sender<Message>,
-    rooms: &mut HashMap<RoomName, Membership>,
-    text: &str,
-) -> Option<Message> {
-    let frame = match serde_json::from_str::<ClientFrame>(text) {
-        Ok(frame) => frame,
-        Err(err) => {
-            return Some(error(
-                ErrorCode::InvalidFrame,
-                None,
-                format!("invalid frame: {err}"),
-            ));
-        }
-    };
-    match frame {
-        ClientFrame::Join {
-            room,
-            nick,
-            session,
-            since,
-        } => {
-            if let Some(existing) = rooms.get(&room)
-                && existing.nick != nick
-            {
-                return Some(error(
-                    ErrorCode::InvalidFrame,
-                    Some(room),
-                    format!("you are already in this room as {}", existing.nick),
+    outbox: Outbox,
+    evictions: mpsc::UnboundedSender<Eviction>,
+    rooms: HashMap<RoomName, Membership>,
+    rate: RateLimit,
+}
+
+impl Session {
+    async fn handle_text(&mut self, text: &str) {
+        if !self.rate.allow() {
+            if self.rate.flooding() {
+                self.outbox.close(CLOSE_FLOOD);
+            } else {
+                self.outbox.push(error(
+                    ErrorCode::RateLimited,
+                    None,
+                    "you are sending too fast; that frame was dropped, wait a moment",
                 ));
             }
-            match hub.join(&room, &nick, &session, conn).await {
-                Ok(joining) => {
-                    let joined = ServerFrame::Joined {
-                        room: room.clone(),
-                        nick: nick.clone(),
-                        online: joining.online,
-                        head: joining.head,
-                    };
-                    let Some(feed) = joining.feed else {
-                        // Already in the room: its forwarder keeps going.
-                        return Some(self::frame(&joined));
-                    };
-                    let forwarder = tokio::spawn(forward(
-                        hub.clone(),
-                        joining.room.clone(),
-                        joined,
-                        since,
-                        joining.head,
-                        feed,
-                        queue.clone(),
+            return;
+        }
+        let reply = match decode(text) {
+            Ok(frame) => self.handle(frame).await,
+            Err(reason) => Some(error(ErrorCode::InvalidFrame, None, reason)),
+        };
+        if let Some(reply) = reply {
+            self.outbox.push(reply);
+        }
+    }
+
+    async fn handle(&mut self, frame: ClientFrame) -> Option<Message> {
+        match frame {
+            ClientFrame::Join {
+                room,
+                nick,
+                session,
+                since,
+            } => {
+                if let Some(existing) = self.rooms.get(&room)
+                    && existing.nick != nick
+                {
+                    return Some(error(
+                        ErrorCode::InvalidFrame,
+                        Some(room),
+                        format!("you are already in this room as {}", existing.nick),
                     ));
-                    rooms.insert(
-                        room,
-                        Membership {
-                            room: joining.room,
-                            nick,
-                            forwarder,
-                        },
-                    );
-                    None
                 }
-                Err(HubError::NickInUse) => Some(error(
-                    ErrorCode::NickInUse,
-                    Some(room),
-                    app::protocol::NICK_IN_USE,
-                )),
-                Err(HubError::Store(err)) => {
-                    tracing::error!(%err, %room, "join failed");
-                    Some(error(
-                        ErrorCode::Internal,
-                        Some(room),
-                        "could not join; try again",
-                    ))
-                }
-            }
-        }
-        ClientFrame::Leave { room } => {
-            let Some(membership) = rooms.remove(&room) else {
-                return Some(error(
-                    ErrorCode::NotInRoom,
-                    Some(room),
-                    "you are not in this room",
+                let joining = match self
+                    .hub
+                    .join(&room, &nick, &session, self.conn, self.evictions.clone())
+                    .await
+                {
+                    Ok(joining) => joining,
+                    Err(HubError::NickInUse) => {
+                        return Some(error(
+                            ErrorCode::NickInUse,
+                            Some(room),
+                            app::protocol::NICK_IN_USE,
+                        ));
+                    }
+                    Err(HubError::Store(err)) => {
+                        tracing::error!(%err, %room, "join failed");
+                        return Some(error(
+                            ErrorCode::Internal,
+                            Some(room),
+                            "could not join; try again",
+                        ));
+                    }
+                };
+                let head = joining.head;
+                // Too far behind (or ahead of a log that was reset): start over
+                // from the latest page rather than replaying everything.
+                let reset = since.is_some_and(|s| s > head || head - s > MAX_REPLAY);
+                let joined = ServerFrame::Joined {
+                    room: room.clone(),
+                    nick: nick.clone(),
+                    online: joining.online,
+                    head,
+                    reset,
+                };
+                let Some(feed) = joining.feed else {
+                    // Already in the room: its forwarder keeps going.
+                    return Some(self::frame(&joined));
+                };
+                let after = match since {
+                    Some(since) if !reset => since,
+                    _ => head.saturating_sub(u64::from(PAGE_SIZE)),
+                };
+                let forwarder = tokio::spawn(forward(
+                    self.hub.clone(),
+                    joining.room.clone(),
+                    joined,
+                    after,
+                    head,
+                    feed,
+                    self.outbox.clone(),
                 ));
-            };
-            membership.forwarder.abort();
-            if let Err(err) = hub.leave(&membership.room, &membership.nick, conn).await {
-                tracing::error!(%err, %room, "leave failed");
-            }
-            None
-        }
-        ClientFrame::Send {
-            room,
-            client_id,
-            body,
-        } => {
-            let Some(membership) = rooms.get(&room) else {
-                return Some(error(
-                    ErrorCode::NotInRoom,
-                    Some(room),
-                    "join the room before sending to it",
-                ));
-            };
-            match hub
-                .post(&membership.room, &membership.nick, &client_id, &body)
-                .await
-            {
-                Ok(seq) => Some(self::frame(&ServerFrame::Ack {
+                self.rooms.insert(
                     room,
-                    client_id,
-                    seq,
-                })),
-                Err(err) => {
-                    tracing::error!(%err, %room, "send failed");
-                    Some(error(
-                        ErrorCode::Internal,
+                    Membership {
+                        room: joining.room,
+                        nick,
+                        forwarder,
+                    },
+                );
+                None
+            }
+            ClientFrame::Leave { room } => {
+                let Some(membership) = self.rooms.remove(&room) else {
+                    return Some(error(
+                        ErrorCode::NotInRoom,
                         Some(room),
-                        "the message was not stored; send it again",
-                    ))
+                        "you are not in this room",
+                    ));
+                };
+                membership.forwarder.abort();
+                if let Err(err) = self
+                    .hub
+                    .leave(&membership.room, &membership.nick, self.conn)
+                    .await
+                {
+                    tracing::error!(%err, %room, "leave failed");
+                }
+                None
+            }
+            ClientFrame::Send {
+                room,
+                client_id,
+                body,
+            } => {
+                let Some(membership) = self.rooms.get(&room) else {
+                    return Some(error(
+                        ErrorCode::NotInRoom,
+                        Some(room),
+                        "join the room before sending to it",
+                    ));
+                };
+                match self
+                    .hub
+                    .post(&membership.room, &membership.nick, &client_id, &body)
+                    .await
+                {
+                    Ok(seq) => Some(self::frame(&ServerFrame::Ack {
+                        room,
+                        client_id,
+                        seq,
+                    })),
+                    Err(err) => {
+                        tracing::error!(%err, %room, "send failed");
+                        Some(error(
+                            ErrorCode::Internal,
+                            Some(room),
+                            "the message was not stored; send it again",
+                        ))
+                    }
                 }
             }
         }
     }
+
+    /// A newer connection of the same tab took this room over.
+    fn evicted(&mut self, eviction: Eviction) {
+        if let Some(membership) = self.rooms.remove(&eviction.room) {
+            membership.forwarder.abort();
+        }
+        if self.rooms.is_empty() {
+            self.outbox.close(CLOSE_REPLACED);
+        }
+    }
 }
 
-/// Sends `joined`, replays what the client misses up to `head`, then copies
-/// the live feed (all of it after `head`) into the connection's queue.
+/// Sends `joined`, replays `after < seq <= head` from the store, then copies
+/// the live feed (all of it after `head`) into the connection's outbox.
 async fn forward(
     hub: Arc<RoomHub>,
     room: Arc<Room>,
     joined: ServerFrame,
-    since: Option<Seq>,
+    after: Seq,
     head: Seq,
     mut feed: broadcast::Receiver<Broadcast>,
-    queue: mpsc::Sender<Message>,
+    outbox: Outbox,
 ) {
-    if queue.send(frame(&joined)).await.is_err() {
+    if !outbox.push(frame(&joined)) {
         return;
     }
-    let after = since.unwrap_or_else(|| head.saturating_sub(u64::from(PAGE_SIZE)));
-    let after = after.max(head.saturating_sub(u64::from(MAX_REPLAY)));
     if after < head {
         match hub
             .store()
-            .entries_between(room.id(), after, head, MAX_REPLAY)
+            .entries_between(room.id(), after, head, MAX_REPLAY as u32)
             .await
         {
             Ok(entries) => {
@@ -278,38 +525,32 @@ async fn forward(
                         room: room.name.clone(),
                         entry,
                     };
-                    if queue.send(frame(&replayed)).await.is_err() {
+                    if !outbox.push(frame(&replayed)) {
                         return;
                     }
                 }
             }
             Err(err) => {
                 tracing::error!(%err, room = %room.name, "replay failed");
-                let _ = queue
-                    .send(error(
-                        ErrorCode::Internal,
-                        Some(room.name.clone()),
-                        "could not load missed messages",
-                    ))
-                    .await;
+                outbox.push(error(
+                    ErrorCode::Internal,
+                    Some(room.name.clone()),
+                    "could not load missed messages; reload the page",
+                ));
             }
         }
     }
     loop {
         match feed.recv().await {
             Ok(broadcast) => {
-                if queue.send(Message::Text(broadcast.frame)).await.is_err() {
+                if !outbox.push(Message::Text(broadcast.frame)) {
                     return;
                 }
             }
             Err(broadcast::error::RecvError::Lagged(missed)) => {
-                tracing::warn!(missed, room = %room.name, "connection fell behind; closing it");
-                let _ = queue
-                    .send(close(
-                        CLOSE_TOO_SLOW,
-                        "too slow: fell behind the room; reconnect to resume",
-                    ))
-                    .await;
+                // Never skip silently: the client resumes from its last seq.
+                tracing::warn!(missed, room = %room.name, "connection fell behind its room; closing it");
+                outbox.close(CLOSE_SLOW);
                 return;
             }
             Err(broadcast::error::RecvError::Closed) => return,

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
-use tokio::sync::{Mutex, broadcast};
+use tokio::sync::{Mutex, broadcast, mpsc};
 
 /// Entries a room's feed holds for connections that are behind; a connection
 /// further behind than this is closed (it resumes on reconnect), never skipped.
@@ -44,6 +44,15 @@ pub struct Broadcast {
 struct Member {
     session: SessionId,
     conn: ConnId,
+    /// Tells the member's connection when a newer one takes its place.
+    evictions: mpsc::UnboundedSender<Eviction>,
+}
+
+/// Sent to a connection whose place in `room` a newer connection of the same
+/// session took over (a reload, a reconnect before the old socket died).
+#[derive(Debug)]
+pub struct Eviction {
+    pub room: RoomName,
 }
 
 struct RoomState {
@@ -147,6 +156,7 @@ impl RoomHub {
         nick: &Nick,
         session: &SessionId,
         conn: ConnId,
+        evictions: mpsc::UnboundedSender<Eviction>,
     ) -> Result<Joining, HubError> {
         let room = self.room(name).await?;
         let mut state = room.state.lock().await;
@@ -163,7 +173,9 @@ impl RoomHub {
                 });
             }
             Some(member) if member.session == *session => {
+                let _ = member.evictions.send(Eviction { room: name.clone() });
                 member.conn = conn;
+                member.evictions = evictions.clone();
                 false
             }
             Some(_) => return Err(HubError::NickInUse),
@@ -181,6 +193,7 @@ impl RoomHub {
                 Member {
                     session: session.clone(),
                     conn,
+                    evictions,
                 },
             );
             room.online

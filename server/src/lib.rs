@@ -102,6 +102,8 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         hub,
         shutdown: stopped.clone(),
         drain,
+        limits: config.limits(),
+        allowed_origins: config.allowed_origins.clone().into(),
     };
     let app = routes::router(state);
     let task = tokio::spawn(async move {

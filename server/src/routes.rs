@@ -1,6 +1,7 @@
 //! The HTTP surface: Leptos pages and server functions, the WebSocket
 //! endpoint, a health check, the no-JavaScript join redirect, static files.
 
+use crate::config::Limits;
 use crate::connection;
 use crate::hub::RoomHub;
 use app::backend::{Backend, BackendError, ChatBackend};
@@ -9,6 +10,7 @@ use app::protocol::MAX_FRAME_BYTES;
 use app::rooms::{RoomName, RoomSummary};
 use axum::Router;
 use axum::extract::{FromRef, Query, State, WebSocketUpgrade};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use futures::future::BoxFuture;
@@ -25,6 +27,9 @@ pub struct AppState {
     pub shutdown: watch::Receiver<bool>,
     /// Held by every connection; shutdown waits until all clones are gone.
     pub drain: mpsc::Sender<()>,
+    pub limits: Limits,
+    /// Origins allowed besides the page's own (`--allowed-origin`).
+    pub allowed_origins: Arc<[String]>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -82,10 +87,49 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+async fn upgrade(
+    ws: WebSocketUpgrade,
+    headers: HeaderMap,
+    State(state): State<AppState>,
+) -> Response {
+    if !origin_allowed(&headers, &state.allowed_origins) {
+        tracing::warn!(origin = ?headers.get(header::ORIGIN), "refused a WebSocket from a foreign origin");
+        return (
+            StatusCode::FORBIDDEN,
+            "this origin may not open the chat socket",
+        )
+            .into_response();
+    }
+    // Small buffers: most sockets are idle most of the time, and tens of
+    // thousands of them must fit in memory. Frames above 64 KiB end the socket.
     ws.max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
-        .on_upgrade(move |socket| connection::serve(socket, state.hub, state.shutdown, state.drain))
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(16 * 1024)
+        .max_write_buffer_size(MAX_FRAME_BYTES * 4)
+        .on_upgrade(move |socket| {
+            connection::serve(socket, state.hub, state.limits, state.shutdown, state.drain)
+        })
+}
+
+/// Same origin (the `Origin` matches the `Host` the browser connected to), an
+/// origin from `--allowed-origin`, or no `Origin` at all (not a browser: a
+/// browser always sends one, so cross-site pages cannot use this socket).
+fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let Ok(origin) = origin.to_str() else {
+        return false;
+    };
+    if allowed.iter().any(|a| a.trim_end_matches('/') == origin) {
+        return true;
+    }
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let origin_host = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"));
+    host.is_some() && origin_host == host
 }
 
 #[derive(serde::Deserialize)]

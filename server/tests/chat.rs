@@ -332,7 +332,7 @@ async fn the_lobby_lists_rooms_with_who_is_online() {
 
 #[tokio::test]
 async fn the_room_page_has_the_latest_fifty_entries_as_html_text() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(UNLIMITED).await;
     let mut sadia = app.client().await;
     sadia.join("main", "sadia").await;
     for n in 1..=60 {

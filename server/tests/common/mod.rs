@@ -20,6 +20,8 @@ pub const WAIT: Duration = Duration::from_secs(10);
 /// Reconnect grace in tests: long enough to reconnect over loopback, short
 /// enough that a real leave shows up quickly.
 pub const GRACE: Duration = Duration::from_millis(300);
+/// Flags lifting the per-connection rate limit, for tests that send in bulk.
+pub const UNLIMITED: &[&str] = &["--rate-burst", "100000", "--rate-per-sec", "100000"];
 
 pub struct TestApp {
     pub server: server::Server,
@@ -48,14 +50,34 @@ impl TestApp {
 }
 
 pub async fn start_on(db: PathBuf) -> server::Server {
-    server::start(Config {
-        addr: Some("127.0.0.1:0".parse().unwrap()),
-        database_url: format!("sqlite://{}", db.display()),
-        site_root: "target/site".into(),
-        reconnect_grace_ms: GRACE.as_millis() as u64,
-    })
-    .await
-    .expect("server starts")
+    start_with(db, &[]).await
+}
+
+/// Starts a server on port 0 with `db` and extra command-line flags.
+pub async fn start_with(db: PathBuf, flags: &[&str]) -> server::Server {
+    use clap::Parser;
+    let url = format!("sqlite://{}", db.display());
+    let grace = GRACE.as_millis().to_string();
+    let mut args = vec![
+        "server",
+        "--addr",
+        "127.0.0.1:0",
+        "--database-url",
+        &url,
+        "--reconnect-grace-ms",
+        &grace,
+    ];
+    args.extend_from_slice(flags);
+    let config = Config::try_parse_from(args).expect("test flags parse");
+    server::start(config).await.expect("server starts")
+}
+
+/// Starts a server with extra flags on a new SQLite file.
+pub async fn spawn_app_with(flags: &[&str]) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("chat.db");
+    let server = start_with(db.clone(), flags).await;
+    TestApp { server, db, dir }
 }
 
 /// Starts a server on port 0 with a new SQLite file in a temporary folder.
@@ -86,6 +108,16 @@ impl Client {
         let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
             .await
             .expect("WebSocket connects");
+        let n = SESSIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Self {
+            ws,
+            session: SessionId::parse(&format!("session-{n}")).unwrap(),
+            next_id: 0,
+        }
+    }
+
+    /// Wraps an already connected WebSocket (custom socket options).
+    pub fn from_stream(ws: WebSocketStream<MaybeTlsStream<TcpStream>>) -> Self {
         let n = SESSIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Self {
             ws,
