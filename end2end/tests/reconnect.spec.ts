@@ -1,0 +1,57 @@
+import { test, expect, type Page } from "@playwright/test";
+import { CuttableProxy } from "./proxy";
+
+function bodies(page: Page) {
+  return page.getByRole("log", { name: "Messages" }).locator(".message:not(.pending) .body");
+}
+
+async function join(page: Page, base: string, nick: string, room: string) {
+  await page.goto(`${base}/`);
+  await page.getByRole("textbox", { name: "Nickname" }).fill(nick);
+  await page.getByRole("textbox", { name: "Room" }).fill(room);
+  await page.getByRole("button", { name: "Join" }).click();
+  await expect(page.getByRole("textbox", { name: "Message" })).toBeEnabled();
+}
+
+test("a cut connection catches up exactly once, in order, and delivers what was typed meanwhile", async ({ browser, baseURL }) => {
+  const serverPort = Number(new URL(baseURL!).port);
+  const proxy = new CuttableProxy(serverPort);
+  const viaProxy = await proxy.start();
+
+  const sadia = await (await browser.newContext()).newPage();
+  await join(sadia, baseURL!, "sadia", "resume");
+  const usman = await (await browser.newContext()).newPage();
+  await join(usman, viaProxy, "usman", "resume");
+  const sadiaLog = sadia.getByRole("log", { name: "Messages" });
+  await expect(sadiaLog.getByText("usman joined")).toBeVisible();
+
+  proxy.cut();
+  await expect(usman.getByText("Reconnecting…")).toBeVisible();
+
+  const sadiaBox = sadia.getByRole("textbox", { name: "Message" });
+  for (const text of ["one", "two", "three"]) {
+    await sadiaBox.fill(text);
+    await sadiaBox.press("Enter");
+  }
+  await expect(bodies(sadia)).toHaveText(["one", "two", "three"]);
+
+  // Typed while cut off: shown as pending, not lost.
+  const usmanBox = usman.getByRole("textbox", { name: "Message" });
+  await usmanBox.fill("typed while away");
+  await usmanBox.press("Enter");
+  const pending = usman.locator(".message.pending");
+  await expect(pending).toHaveCount(1);
+  await expect(pending).toContainText("sending…");
+  await expect(pending).toContainText("typed while away");
+
+  proxy.restore();
+  await expect(bodies(usman)).toHaveText(["one", "two", "three", "typed while away"], { timeout: 30_000 });
+  await expect(pending).toHaveCount(0);
+  await expect(usman.getByText("Reconnecting…")).toHaveCount(0);
+  await expect(bodies(sadia)).toHaveText(["one", "two", "three", "typed while away"]);
+
+  // A short drop is not a leave: no "usman left", and one "usman joined".
+  await expect(sadiaLog.getByText("usman left")).toHaveCount(0);
+  await expect(sadiaLog.getByText("usman joined")).toHaveCount(1);
+  await proxy.stop();
+});
