@@ -543,6 +543,10 @@ async fn forward(
     loop {
         match feed.recv().await {
             Ok(broadcast) => {
+                // Already replayed from the store (see the hub's module comment).
+                if broadcast.seq <= head {
+                    continue;
+                }
                 if !outbox.push(Message::Text(broadcast.frame)) {
                     return;
                 }

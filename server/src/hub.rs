@@ -1,11 +1,15 @@
 //! The room hub: who is in which room, and fan-out of each room's entries to
 //! every connection in it.
 //!
-//! Each room serialises its writes behind one async lock, held from choosing
-//! the next `seq` through the commit to the broadcast. That makes broadcast
-//! order equal `seq` order, so a client never sees 5 after 6, and it makes a
-//! membership change and its notice one atomic step.
+//! Entries are numbered, committed and published by the [`Journal`]; the hub
+//! decides membership. A membership change and the enqueueing of its notice
+//! happen under the room's member lock, so notices keep the order of the
+//! changes. A joining connection subscribes to the feed *before* reading the
+//! room's published head, so together the replay (up to head) and the feed
+//! (after head) cover every entry; the forwarder drops the few live entries
+//! at or below head that both can carry.
 
+use crate::journal::{Journal, Record};
 use crate::store::{Appended, Store, StoreError};
 use app::messages::{ClientId, Entry, MessageBody, Seq};
 use app::people::{Nick, SessionId};
@@ -14,6 +18,7 @@ use app::rooms::{RoomName, RoomSummary};
 use axum::extract::ws::Utf8Bytes;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::Mutex as SyncMutex;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::{Mutex, broadcast, mpsc};
@@ -55,17 +60,14 @@ pub struct Eviction {
     pub room: RoomName,
 }
 
-struct RoomState {
-    head: Seq,
-    members: HashMap<Nick, Member>,
-}
-
 pub struct Room {
     pub name: RoomName,
     id: i64,
     feed: broadcast::Sender<Broadcast>,
-    /// Held across the store write: see the module comment.
-    state: Mutex<RoomState>,
+    /// Last `seq` published to the feed (every entry up to it is committed).
+    published: AtomicU64,
+    /// Never held across an await.
+    members: SyncMutex<HashMap<Nick, Member>>,
     /// Members right now, readable without the lock (the lobby shows it).
     online: AtomicU32,
 }
@@ -81,6 +83,7 @@ pub struct Joining {
 
 pub struct RoomHub {
     store: Store,
+    journal: Journal,
     /// How long a dropped connection's member waits for its session to return.
     grace: Duration,
     rooms: Mutex<HashMap<RoomName, Arc<Room>>>,
@@ -88,12 +91,15 @@ pub struct RoomHub {
 }
 
 impl Room {
-    fn publish(&self, entry: Entry) {
+    /// Sends a committed entry to every subscriber; called by the journal in
+    /// `seq` order.
+    pub(crate) fn publish(&self, entry: Entry) {
         let seq = entry.seq;
         let frame = ServerFrame::Entry {
             room: self.name.clone(),
             entry,
         };
+        self.published.store(seq, Ordering::Release);
         // No receivers is fine: the entry is already stored.
         let _ = self.feed.send(Broadcast {
             seq,
@@ -109,6 +115,7 @@ impl Room {
 impl RoomHub {
     pub fn new(store: Store, grace: Duration) -> Self {
         Self {
+            journal: Journal::start(store.pool().clone()),
             store,
             grace,
             rooms: Mutex::new(HashMap::new()),
@@ -135,10 +142,8 @@ impl RoomHub {
             name: name.clone(),
             id: row.id,
             feed: broadcast::channel(FEED_CAPACITY).0,
-            state: Mutex::new(RoomState {
-                head: row.head,
-                members: HashMap::new(),
-            }),
+            published: AtomicU64::new(row.head),
+            members: SyncMutex::new(HashMap::new()),
             online: AtomicU32::new(0),
         });
         rooms.insert(name.clone(), room.clone());
@@ -159,73 +164,74 @@ impl RoomHub {
         evictions: mpsc::UnboundedSender<Eviction>,
     ) -> Result<Joining, HubError> {
         let room = self.room(name).await?;
-        let mut state = room.state.lock().await;
-        let online: Vec<Nick> = state.members.keys().cloned().collect();
-        let head = state.head;
-        let announce = match state.members.get_mut(nick) {
-            Some(member) if member.conn == conn => {
-                drop(state);
-                return Ok(Joining {
-                    room,
-                    feed: None,
-                    online,
-                    head,
-                });
-            }
-            Some(member) if member.session == *session => {
-                let _ = member.evictions.send(Eviction { room: name.clone() });
-                member.conn = conn;
-                member.evictions = evictions.clone();
-                false
-            }
-            Some(_) => return Err(HubError::NickInUse),
-            None => true,
+        let (joining, notice) = {
+            let mut members = room.members.lock().expect("member lock");
+            let online: Vec<Nick> = members.keys().cloned().collect();
+            let announce = match members.get_mut(nick) {
+                Some(member) if member.conn == conn => {
+                    let head = room.published.load(Ordering::Acquire);
+                    drop(members);
+                    return Ok(Joining {
+                        room,
+                        feed: None,
+                        online,
+                        head,
+                    });
+                }
+                Some(member) if member.session == *session => {
+                    let _ = member.evictions.send(Eviction { room: name.clone() });
+                    member.conn = conn;
+                    member.evictions = evictions.clone();
+                    false
+                }
+                Some(_) => return Err(HubError::NickInUse),
+                None => {
+                    members.insert(
+                        nick.clone(),
+                        Member {
+                            session: session.clone(),
+                            conn,
+                            evictions,
+                        },
+                    );
+                    room.online.store(members.len() as u32, Ordering::Relaxed);
+                    true
+                }
+            };
+            let feed = room.feed.subscribe();
+            let head = room.published.load(Ordering::Acquire);
+            let notice = announce.then(|| self.journal.enqueue(&room, nick, Record::Joined));
+            let joining = Joining {
+                room: room.clone(),
+                feed: Some(feed),
+                online,
+                head,
+            };
+            (joining, notice)
         };
-        let feed = room.feed.subscribe();
-        if announce {
-            let entry = self
-                .store
-                .append_notice(room.id, head + 1, nick, true)
-                .await?;
-            state.head = entry.seq;
-            state.members.insert(
-                nick.clone(),
-                Member {
-                    session: session.clone(),
-                    conn,
-                    evictions,
-                },
-            );
-            room.online
-                .store(state.members.len() as u32, Ordering::Relaxed);
-            room.publish(entry);
+        if let Some(notice) = notice
+            && let Err(err) = notice.committed().await
+        {
+            // The person is in; only the notice is missing from the log.
+            tracing::error!(%err, room = %name, "join notice not stored");
         }
-        drop(state);
-        Ok(Joining {
-            room,
-            feed: Some(feed),
-            online,
-            head,
-        })
+        Ok(joining)
     }
 
     /// Takes `nick` out of the room if connection `conn` still holds it, and
     /// announces it. A connection replaced by a newer one of the same session
     /// leaves silently.
-    pub async fn leave(&self, room: &Room, nick: &Nick, conn: ConnId) -> Result<(), HubError> {
-        let mut state = room.state.lock().await;
-        if state.members.get(nick).is_none_or(|m| m.conn != conn) {
-            return Ok(());
-        }
-        state.members.remove(nick);
-        room.online
-            .store(state.members.len() as u32, Ordering::Relaxed);
-        let entry = self
-            .store
-            .append_notice(room.id, state.head + 1, nick, false)
-            .await?;
-        state.head = entry.seq;
-        room.publish(entry);
+    pub async fn leave(&self, room: &Arc<Room>, nick: &Nick, conn: ConnId) -> Result<(), HubError> {
+        let notice = {
+            let mut members = room.members.lock().expect("member lock");
+            if members.get(nick).is_none_or(|m| m.conn != conn) {
+                return Ok(());
+            }
+            members.remove(nick);
+            room.online.store(members.len() as u32, Ordering::Relaxed);
+            self.journal.enqueue(room, nick, Record::Left)
+        };
+        notice.committed().await?;
         Ok(())
     }
 
@@ -246,23 +252,17 @@ impl RoomHub {
     /// original's `seq` without storing or broadcasting again.
     pub async fn post(
         &self,
-        room: &Room,
+        room: &Arc<Room>,
         nick: &Nick,
         client_id: &ClientId,
         body: &MessageBody,
     ) -> Result<Seq, HubError> {
-        let mut state = room.state.lock().await;
-        let seq = state.head + 1;
-        match self
-            .store
-            .append_message(room.id, seq, nick, client_id, body)
-            .await?
-        {
-            Appended::New(entry) => {
-                state.head = seq;
-                room.publish(entry);
-                Ok(seq)
-            }
+        let record = Record::Message {
+            client_id: client_id.clone(),
+            body: body.clone(),
+        };
+        match self.journal.enqueue(room, nick, record).committed().await? {
+            Appended::New(entry) => Ok(entry.seq),
             Appended::Duplicate(original) => Ok(original),
         }
     }

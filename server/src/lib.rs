@@ -4,7 +4,8 @@
 //! Layout:
 //! - [`config`]: flags with environment fallbacks (`server --help`).
 //! - [`store`]: the SQLite store (sqlx pool, migrations, durability choice).
-//! - [`hub`]: the room hub: membership, sequence numbers, fan-out.
+//! - [`journal`]: the single writer: numbers, group-commits and publishes entries.
+//! - [`hub`]: the room hub: membership and fan-out.
 //! - [`connection`]: one WebSocket connection's reader, writer and forwarders.
 //! - [`routes`]: the router and the backend that server functions call.
 //! - this file: starting, binding and stopping a server ([`start`]).
@@ -12,6 +13,7 @@
 pub mod config;
 pub mod connection;
 pub mod hub;
+pub mod journal;
 pub mod routes;
 pub mod store;
 

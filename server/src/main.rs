@@ -20,10 +20,13 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Handlers go in before the announcement, so a signal right after it
+    // is a clean shutdown, not a kill.
+    let stopping = shutdown_signal();
     println!("Chat server listening on http://{}", server.addr);
     let stop = server.stopper();
     tokio::spawn(async move {
-        shutdown_signal().await;
+        stopping.await;
         tracing::info!("shutting down");
         let _ = stop.send(true);
     });
@@ -36,18 +39,22 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+/// Resolves on SIGINT or SIGTERM; the handlers are installed when this is called.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
-        let mut terminate =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                .expect("SIGTERM handler installs");
-        tokio::select! {
-            _ = interrupt => {}
-            _ = terminate.recv() => {}
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt = signal(SignalKind::interrupt()).expect("SIGINT handler installs");
+        let mut terminate = signal(SignalKind::terminate()).expect("SIGTERM handler installs");
+        async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
         }
     }
     #[cfg(not(unix))]
-    let _ = interrupt.await;
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

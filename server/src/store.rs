@@ -22,6 +22,10 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
     Query(#[from] sqlx::Error),
+    #[error("the journal failed to commit a batch: {0}")]
+    Batch(String),
+    #[error("the journal has stopped")]
+    JournalStopped,
     #[error("the database holds an entry that no longer validates (room {room_id}, seq {seq})")]
     Corrupt { room_id: i64, seq: i64 },
 }
@@ -45,7 +49,7 @@ pub struct Store {
     pool: SqlitePool,
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
@@ -109,6 +113,10 @@ impl Store {
         Ok(Self { pool })
     }
 
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
     /// The room's row, created on first use, with the head of its log.
     pub async fn open_room(&self, room: &RoomName) -> Result<RoomRow, StoreError> {
         let name = room.as_str();
@@ -132,87 +140,6 @@ impl Store {
             id: row.id,
             head: row.head as Seq,
         })
-    }
-
-    /// Commits a join or leave notice as entry `seq`.
-    pub async fn append_notice(
-        &self,
-        room_id: i64,
-        seq: Seq,
-        nick: &Nick,
-        joined: bool,
-    ) -> Result<Entry, StoreError> {
-        let at = now_ms();
-        let (seq_i, nick_s) = (seq as i64, nick.as_str());
-        let kind = if joined { "joined" } else { "left" };
-        sqlx::query!(
-            "INSERT INTO entries (room_id, seq, at, nick, kind) VALUES (?1, ?2, ?3, ?4, ?5)",
-            room_id,
-            seq_i,
-            at,
-            nick_s,
-            kind
-        )
-        .execute(&self.pool)
-        .await?;
-        Ok(Entry {
-            seq,
-            at,
-            nick: nick.clone(),
-            kind: if joined {
-                EntryKind::Joined
-            } else {
-                EntryKind::Left
-            },
-        })
-    }
-
-    /// Commits a message as entry `seq`, unless `client_id` was already stored
-    /// in this room: then the original's `seq` comes back and nothing is written.
-    pub async fn append_message(
-        &self,
-        room_id: i64,
-        seq: Seq,
-        nick: &Nick,
-        client_id: &ClientId,
-        body: &MessageBody,
-    ) -> Result<Appended, StoreError> {
-        let at = now_ms();
-        let (seq_i, nick_s, client_s, body_s) =
-            (seq as i64, nick.as_str(), client_id.as_str(), body.as_str());
-        let inserted = sqlx::query!(
-            "INSERT INTO entries (room_id, seq, at, nick, kind, client_id, body)
-             VALUES (?1, ?2, ?3, ?4, 'message', ?5, ?6)
-             ON CONFLICT (room_id, client_id) WHERE client_id IS NOT NULL DO NOTHING",
-            room_id,
-            seq_i,
-            at,
-            nick_s,
-            client_s,
-            body_s
-        )
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        if inserted == 1 {
-            return Ok(Appended::New(Entry {
-                seq,
-                at,
-                nick: nick.clone(),
-                kind: EntryKind::Message {
-                    client_id: client_id.clone(),
-                    body: body.clone(),
-                },
-            }));
-        }
-        let original = sqlx::query_scalar!(
-            r#"SELECT seq AS "seq!: i64" FROM entries WHERE room_id = ?1 AND client_id = ?2"#,
-            room_id,
-            client_s
-        )
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(Appended::Duplicate(original as Seq))
     }
 
     /// Entries with `after < seq <= upto`, oldest first, at most `limit`.

@@ -99,6 +99,8 @@ pub struct Client {
     pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
     pub session: SessionId,
     next_id: u32,
+    /// Frames read while waiting for an ack, handed out by `recv` first.
+    backlog: std::collections::VecDeque<ServerFrame>,
 }
 
 static SESSIONS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
@@ -113,6 +115,7 @@ impl Client {
             ws,
             session: SessionId::parse(&format!("session-{n}")).unwrap(),
             next_id: 0,
+            backlog: Default::default(),
         }
     }
 
@@ -123,6 +126,7 @@ impl Client {
             ws,
             session: SessionId::parse(&format!("session-{n}")).unwrap(),
             next_id: 0,
+            backlog: Default::default(),
         }
     }
 
@@ -139,6 +143,13 @@ impl Client {
 
     /// The next protocol frame (pings and pongs skipped); panics on timeout.
     pub async fn recv(&mut self) -> ServerFrame {
+        if let Some(frame) = self.backlog.pop_front() {
+            return frame;
+        }
+        self.recv_live().await
+    }
+
+    async fn recv_live(&mut self) -> ServerFrame {
         loop {
             let message = tokio::time::timeout(WAIT, self.ws.next())
                 .await
@@ -208,16 +219,16 @@ impl Client {
         self.send_frame(&frame).await;
     }
 
-    /// Sends a message and waits for its ack; returns its `seq`.
+    /// Sends a message and waits for its ack; returns its `seq`. Other frames
+    /// read meanwhile stay queued for `recv`.
     pub async fn say(&mut self, room_name: &str, text: &str) -> Seq {
         let id = self.new_client_id();
         self.say_with_id(room_name, &id, text).await;
-        let frames = self
-            .recv_until(|f| matches!(f, ServerFrame::Ack { client_id, .. } if *client_id == id))
-            .await;
-        match frames.last() {
-            Some(ServerFrame::Ack { seq, .. }) => *seq,
-            _ => unreachable!(),
+        loop {
+            match self.recv_live().await {
+                ServerFrame::Ack { client_id, seq, .. } if client_id == id => return seq,
+                other => self.backlog.push_back(other),
+            }
         }
     }
 
