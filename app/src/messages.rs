@@ -130,7 +130,8 @@ pub struct HistoryPage {
 }
 
 /// The `limit` entries before `before` (or the latest ones), oldest first.
-#[leptos::server(prefix = "/api")]
+// A fixed endpoint (no hash suffix) so tools like `bench` can call it.
+#[leptos::server(prefix = "/api", endpoint = "room_history")]
 pub async fn room_history(
     room: String,
     before: Option<Seq>,

@@ -78,7 +78,8 @@ pub struct RoomSummary {
 }
 
 /// Every room that has ever been joined, busiest first.
-#[leptos::server(prefix = "/api")]
+// A fixed endpoint (no hash suffix) so tools like `bench` can call it.
+#[leptos::server(prefix = "/api", endpoint = "list_rooms")]
 pub async fn list_rooms() -> Result<Vec<RoomSummary>, leptos::prelude::ServerFnError> {
     let backend = crate::backend::from_context()?;
     backend

@@ -1,0 +1,625 @@
+//! `bench`: the chat's load generator. It starts the real server binary as a
+//! separate process on loopback, with a fresh temporary database, speaks the
+//! real protocol over real WebSockets, and prints a summary table.
+//!
+//! Layout:
+//! - `main.rs`: the command line and the scenarios (fanout, rooms, idle,
+//!   history, page, smoke).
+//! - [`target`]: the server process, and its CPU and memory from /proc.
+//! - [`load`]: joining, sending and receiving clients with latency stamps.
+//!
+//! Run it on a release build: `cargo build --release -p server -p bench`, then
+//! `target/release/bench fanout` (see `docs/PERFORMANCE.md`).
+
+mod load;
+mod target;
+
+use clap::{Parser, Subcommand};
+use hdrhistogram::Histogram;
+use indicatif::{ProgressBar, ProgressStyle};
+use load::{Clock, Tally};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+use target::Target;
+
+#[derive(Parser)]
+#[command(name = "bench", about = "Load generator for the chat server")]
+struct Cli {
+    /// The server binary to start.
+    #[arg(long, global = true, default_value = "target/release/server")]
+    server_bin: PathBuf,
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+#[derive(Subcommand)]
+enum Scenario {
+    /// One room, many sockets, a few senders: deliveries/s and latency.
+    Fanout {
+        #[arg(long, default_value_t = 1000)]
+        sockets: usize,
+        #[arg(long, default_value_t = 10)]
+        senders: usize,
+        /// Messages per second, all senders together.
+        #[arg(long, default_value_t = 50.0)]
+        rate: f64,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value_t = 100)]
+        size: usize,
+        /// Raise the rate until p99 passes 100 ms or deliveries fall behind.
+        #[arg(long)]
+        find_max: bool,
+    },
+    /// Many rooms, everyone chatting.
+    Rooms {
+        #[arg(long, default_value_t = 1000)]
+        rooms: usize,
+        #[arg(long, default_value_t = 10)]
+        members: usize,
+        /// Messages per second, all rooms together.
+        #[arg(long, default_value_t = 1000.0)]
+        rate: f64,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+    /// Many idle connections: server memory per connection.
+    Idle {
+        #[arg(long, default_value_t = 20_000)]
+        connections: usize,
+    },
+    /// History server function latency in a room of a million messages.
+    History {
+        #[arg(long, default_value_t = 1_000_000)]
+        messages: u64,
+        #[arg(long, default_value_t = 2000)]
+        requests: usize,
+    },
+    /// Time to first byte and requests/s of a room page with 50 messages.
+    Page {
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+    /// Every scenario, tiny and quick: keeps this tool working (run in tests).
+    Smoke,
+}
+
+type Outcome = Result<(), String>;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    raise_open_files();
+    let result = match cli.scenario {
+        Scenario::Fanout {
+            sockets,
+            senders,
+            rate,
+            seconds,
+            size,
+            find_max,
+        } => {
+            fanout(
+                &cli.server_bin,
+                sockets,
+                senders,
+                rate,
+                seconds,
+                size,
+                find_max,
+            )
+            .await
+        }
+        Scenario::Rooms {
+            rooms,
+            members,
+            rate,
+            seconds,
+        } => rooms_scenario(&cli.server_bin, rooms, members, rate, seconds).await,
+        Scenario::Idle { connections } => idle(&cli.server_bin, connections).await,
+        Scenario::History { messages, requests } => {
+            history(&cli.server_bin, messages, requests).await
+        }
+        Scenario::Page {
+            concurrency,
+            seconds,
+        } => page(&cli.server_bin, concurrency, seconds).await,
+        Scenario::Smoke => smoke(&cli.server_bin).await,
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("bench: {err}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Tens of thousands of sockets need more than the usual 1024 (or 20000)
+/// open files, here and in the server, which inherits the limit.
+fn raise_open_files() {
+    let want = 200_000;
+    if rlimit::setrlimit(rlimit::Resource::NOFILE, want, want).is_err() {
+        let _ = rlimit::increase_nofile_limit(want);
+    }
+}
+
+fn start(bin: &std::path::Path) -> Result<(Target, tempfile::TempDir), String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let target = Target::start(bin, &dir.path().join("bench.db"))?;
+    Ok((target, dir))
+}
+
+fn progress(len: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} {per_sec}")
+            .expect("progress template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(what.to_owned());
+    bar
+}
+
+fn ms(us: u64) -> String {
+    format!("{:.2} ms", us as f64 / 1000.0)
+}
+
+fn table(title: &str, rows: &[(&str, String)]) {
+    let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    println!("\n{title}");
+    println!("{}", "-".repeat(title.len().max(20)));
+    for (key, value) in rows {
+        println!("{key:<width$}  {value}");
+    }
+}
+
+/// One load step's figures.
+struct Step {
+    rate: f64,
+    sent: u64,
+    delivered: u64,
+    expected: u64,
+    latency: Histogram<u64>,
+    errors: u64,
+    seconds: f64,
+    cpu: f64,
+    rss: u64,
+}
+
+impl Step {
+    fn print(&self, title: &str) {
+        let l = &self.latency;
+        table(
+            title,
+            &[
+                ("offered rate", format!("{:.0} msg/s", self.rate)),
+                ("messages sent", self.sent.to_string()),
+                (
+                    "deliveries",
+                    format!("{} of {} expected", self.delivered, self.expected),
+                ),
+                (
+                    "deliveries/s",
+                    format!("{:.0}", self.delivered as f64 / self.seconds),
+                ),
+                ("latency p50", ms(l.value_at_quantile(0.50))),
+                ("latency p90", ms(l.value_at_quantile(0.90))),
+                ("latency p99", ms(l.value_at_quantile(0.99))),
+                ("latency max", ms(l.max())),
+                ("errors", self.errors.to_string()),
+                ("server CPU", format!("{:.0} % of one core", self.cpu)),
+                (
+                    "server RSS",
+                    format!("{:.1} MiB", self.rss as f64 / 1048576.0),
+                ),
+            ],
+        );
+    }
+
+    fn keeps_up(&self) -> bool {
+        self.latency.value_at_quantile(0.99) <= 100_000
+            && self.delivered as f64 >= 0.95 * self.expected as f64
+    }
+}
+
+/// Joins `per_room` receivers and `senders_per_room` senders to each room,
+/// runs the offered `rate` for `seconds`, and measures.
+async fn run_load(
+    target: &mut Target,
+    rooms: usize,
+    per_room: usize,
+    senders_per_room: usize,
+    rate: f64,
+    seconds: u64,
+    size: usize,
+) -> Result<Step, String> {
+    let addr = target.addr;
+    let tally = Arc::new(Tally::default());
+    let clock = Clock::new();
+    let total = rooms * (per_room + senders_per_room);
+    let bar = progress(total as u64, "joining");
+    let mut receivers = vec![];
+    let mut sender_sockets = vec![];
+    for r in 0..rooms {
+        let room = format!("load-{r}");
+        for m in 0..per_room {
+            let ws = load::join(addr, &room, &format!("r{r}-{m}")).await?;
+            receivers.push(tokio::spawn(load::receive(ws, tally.clone(), clock)));
+            bar.inc(1);
+        }
+        for s in 0..senders_per_room {
+            sender_sockets.push((
+                room.clone(),
+                load::join(addr, &room, &format!("s{r}-{s}")).await?,
+            ));
+            bar.inc(1);
+        }
+    }
+    bar.finish_and_clear();
+
+    let per_sender = rate / sender_sockets.len().max(1) as f64;
+    let mut senders = vec![];
+    for (room, ws) in sender_sockets {
+        senders.push(tokio::spawn({
+            let tally = tally.clone();
+            async move { load::send(ws, &room, per_sender, size, tally, clock).await }
+        }));
+    }
+    // A second of warm-up, then measure.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (sent0, delivered0) = (
+        tally.sent.load(Ordering::Relaxed),
+        tally.delivered.load(Ordering::Relaxed),
+    );
+    tally.recording.store(true, Ordering::Relaxed);
+    target.mark_cpu();
+    let started = Instant::now();
+    let bar = progress(seconds, "loading");
+    for _ in 0..seconds {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        bar.inc(1);
+        bar.set_message(format!(
+            "{:.0} del/s",
+            tally.delivered.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+        ));
+    }
+    bar.finish_and_clear();
+    let cpu = target.cpu_percent();
+    let rss = target.rss_bytes();
+    let sent = tally.sent.load(Ordering::Relaxed) - sent0;
+    // Let in-flight deliveries land before counting.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let elapsed = started.elapsed().as_secs_f64() - 0.5;
+    tally.stop.store(true, Ordering::Relaxed);
+    let delivered = tally.delivered.load(Ordering::Relaxed) - delivered0;
+    for sender in senders {
+        let _ = sender.await;
+    }
+    let mut latency =
+        Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");
+    for receiver in receivers {
+        if let Ok(h) = receiver.await {
+            latency.add(h).map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(Step {
+        rate,
+        sent,
+        delivered,
+        expected: sent * per_room as u64,
+        latency,
+        errors: tally.errors.load(Ordering::Relaxed),
+        seconds: elapsed,
+        cpu,
+        rss,
+    })
+}
+
+async fn fanout(
+    bin: &std::path::Path,
+    sockets: usize,
+    senders: usize,
+    rate: f64,
+    seconds: u64,
+    size: usize,
+    find_max: bool,
+) -> Outcome {
+    let (mut target, _dir) = start(bin)?;
+    if !find_max {
+        let step = run_load(&mut target, 1, sockets, senders, rate, seconds, size).await?;
+        step.print(&format!(
+            "fanout: 1 room x {sockets} sockets, {senders} senders, {size}-byte messages"
+        ));
+        target.stop();
+        return Ok(());
+    }
+    drop(target);
+    let mut rate = rate;
+    let mut best: Option<Step> = None;
+    loop {
+        // A fresh server and sockets per step, so one overloaded step does
+        // not leave a backlog for the next.
+        let (mut target, _dir) = start(bin)?;
+        let step = run_load(&mut target, 1, sockets, senders, rate, seconds, size).await?;
+        target.stop();
+        println!(
+            "rate {:>8.0} msg/s: {:>9.0} deliveries/s, p99 {}, delivered {:.1} %",
+            rate,
+            step.delivered as f64 / step.seconds,
+            ms(step.latency.value_at_quantile(0.99)),
+            100.0 * step.delivered as f64 / step.expected.max(1) as f64
+        );
+        if !step.keeps_up() {
+            break;
+        }
+        best = Some(step);
+        rate *= 1.5;
+    }
+    match best {
+        Some(step) => step
+            .print("fanout --find-max: highest sustained rate (p99 <= 100 ms, >= 95 % delivered)"),
+        None => println!("even the starting rate did not keep up"),
+    }
+    Ok(())
+}
+
+async fn rooms_scenario(
+    bin: &std::path::Path,
+    rooms: usize,
+    members: usize,
+    rate: f64,
+    seconds: u64,
+) -> Outcome {
+    let (mut target, _dir) = start(bin)?;
+    // Everyone chats: each member is a sender, every sender's message reaches
+    // the room's other members (counted) and itself (not counted).
+    let step = run_load(
+        &mut target,
+        rooms,
+        members.saturating_sub(1).max(1),
+        1,
+        rate,
+        seconds,
+        100,
+    )
+    .await?;
+    step.print(&format!("rooms: {rooms} rooms x {members} members"));
+    target.stop();
+    Ok(())
+}
+
+async fn idle(bin: &std::path::Path, connections: usize) -> Outcome {
+    let (target, _dir) = start(bin)?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = target.rss_bytes();
+    let bar = progress(connections as u64, "connecting");
+    let mut sockets = Vec::with_capacity(connections);
+    let mut failed = None;
+    for i in 0..connections {
+        match load::join(
+            target.addr,
+            &format!("idle-{}", i / 10),
+            &format!("idle{i}"),
+        )
+        .await
+        {
+            Ok(ws) => sockets.push(ws),
+            Err(err) => {
+                failed = Some(format!("stopped at {i} connections: {err}"));
+                break;
+            }
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = target.rss_bytes();
+    let open = sockets.len().max(1);
+    table(
+        &format!(
+            "idle: {} connections, each joined to a room of 10",
+            sockets.len()
+        ),
+        &[
+            (
+                "server RSS before",
+                format!("{:.1} MiB", before as f64 / 1048576.0),
+            ),
+            (
+                "server RSS after",
+                format!("{:.1} MiB", after as f64 / 1048576.0),
+            ),
+            (
+                "per connection",
+                format!(
+                    "{:.2} KiB",
+                    (after.saturating_sub(before)) as f64 / open as f64 / 1024.0
+                ),
+            ),
+            ("note", failed.unwrap_or_else(|| "all connected".into())),
+        ],
+    );
+    drop(sockets);
+    target.stop();
+    Ok(())
+}
+
+/// Fills room `history` with `messages` entries straight into the database
+/// (the server's own schema, made by starting it once).
+async fn seed(db: &std::path::Path, messages: u64) -> Outcome {
+    use sqlx::Connection;
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .map_err(|e| e.to_string())?;
+    sqlx::query("INSERT INTO rooms (name, created_at) VALUES ('history', 0)")
+        .execute(&mut conn)
+        .await
+        .map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    let batch = 100_000u64;
+    let mut done = 0;
+    let bar = progress(messages, "seeding");
+    while done < messages {
+        let upto = (done + batch).min(messages);
+        sqlx::query(
+            "WITH RECURSIVE n(x) AS (SELECT ?1 UNION ALL SELECT x + 1 FROM n WHERE x < ?2)
+             INSERT INTO entries (room_id, seq, at, nick, kind, client_id, body)
+             SELECT (SELECT id FROM rooms WHERE name = 'history'), x, 1700000000000 + x, 'seeder', 'message',
+                    'seed-' || x, 'message number ' || x || ' with some text to make it about a hundred bytes long....'
+             FROM n",
+        )
+        .bind((done + 1) as i64)
+        .bind(upto as i64)
+        .execute(&mut conn)
+        .await
+        .map_err(|e| e.to_string())?;
+        done = upto;
+        bar.set_position(done);
+    }
+    bar.finish_and_clear();
+    println!(
+        "seeded {messages} messages in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+async fn timed_posts(
+    url: &str,
+    form: &[(&str, String)],
+    requests: usize,
+) -> Result<Histogram<u64>, String> {
+    let client = reqwest::Client::new();
+    let mut latency =
+        Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");
+    for _ in 0..requests {
+        let started = Instant::now();
+        let res = client
+            .post(url)
+            .form(form)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        if !res.status().is_success() {
+            return Err(format!("{url}: HTTP {}", res.status()));
+        }
+        let body = res.bytes().await.map_err(|e| e.to_string())?;
+        let _ = latency.record(started.elapsed().as_micros() as u64);
+        if body.is_empty() {
+            return Err("empty history page".into());
+        }
+    }
+    Ok(latency)
+}
+
+async fn history(bin: &std::path::Path, messages: u64, requests: usize) -> Outcome {
+    let (target, dir) = start(bin)?;
+    let db = target.db.clone();
+    target.stop();
+    seed(&db, messages).await?;
+    let target = Target::start(bin, &db)?;
+    let url = format!("http://{}/api/room_history", target.addr);
+    let latest = timed_posts(&url, &[("room", "history".into())], requests).await?;
+    let older = timed_posts(
+        &url,
+        &[
+            ("room", "history".into()),
+            ("before", (messages / 2).to_string()),
+        ],
+        requests,
+    )
+    .await?;
+    table(
+        &format!(
+            "history: room of {messages} messages, {requests} requests each, 50 entries a page"
+        ),
+        &[
+            ("latest page p50", ms(latest.value_at_quantile(0.5))),
+            ("latest page p99", ms(latest.value_at_quantile(0.99))),
+            ("older page p50", ms(older.value_at_quantile(0.5))),
+            ("older page p99", ms(older.value_at_quantile(0.99))),
+        ],
+    );
+    target.stop();
+    drop(dir);
+    Ok(())
+}
+
+async fn page(bin: &std::path::Path, concurrency: usize, seconds: u64) -> Outcome {
+    let (target, _dir) = start(bin)?;
+    let mut ws = load::join(target.addr, "page", "writer").await?;
+    for n in 0..50 {
+        use futures::SinkExt;
+        let frame = app::protocol::ClientFrame::Send {
+            room: app::rooms::RoomName::parse("page").expect("valid"),
+            client_id: app::messages::ClientId::parse(&format!("p{n}")).expect("valid"),
+            body: app::messages::MessageBody::parse(&load::body(n, 100)).expect("valid"),
+        };
+        ws.send(tokio_tungstenite::tungstenite::Message::text(
+            frame.to_json(),
+        ))
+        .await
+        .map_err(|e| e.to_string())?;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let url = format!("http://{}/r/page", target.addr);
+    let client = reqwest::Client::new();
+    let mut ttfb = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");
+    for _ in 0..200 {
+        let started = Instant::now();
+        let res = client.get(&url).send().await.map_err(|e| e.to_string())?;
+        let _ = ttfb.record(started.elapsed().as_micros() as u64);
+        let html = res.text().await.map_err(|e| e.to_string())?;
+        if !html.contains("t=49 ") {
+            return Err("the room page lacks its latest message".into());
+        }
+    }
+    let done = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let until = Instant::now() + Duration::from_secs(seconds);
+    let mut workers = vec![];
+    for _ in 0..concurrency {
+        let (client, url, done) = (client.clone(), url.clone(), done.clone());
+        workers.push(tokio::spawn(async move {
+            while Instant::now() < until {
+                if let Ok(res) = client.get(&url).send().await
+                    && res.bytes().await.is_ok()
+                {
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    for worker in workers {
+        let _ = worker.await;
+    }
+    table(
+        "page: GET /r/page (50 messages, server-rendered)",
+        &[
+            ("TTFB p50", ms(ttfb.value_at_quantile(0.5))),
+            ("TTFB p99", ms(ttfb.value_at_quantile(0.99))),
+            (
+                "requests/s",
+                format!(
+                    "{:.0} ({concurrency} concurrent)",
+                    done.load(Ordering::Relaxed) as f64 / seconds as f64
+                ),
+            ),
+        ],
+    );
+    target.stop();
+    Ok(())
+}
+
+async fn smoke(bin: &std::path::Path) -> Outcome {
+    fanout(bin, 20, 2, 20.0, 1, 100, false).await?;
+    rooms_scenario(bin, 3, 3, 20.0, 1).await?;
+    idle(bin, 50).await?;
+    history(bin, 2000, 20).await?;
+    page(bin, 2, 1).await?;
+    Ok(())
+}

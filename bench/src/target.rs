@@ -1,0 +1,109 @@
+//! The server under test: a separate process of the real binary on a
+//! loopback port with its own temporary database, and its CPU and memory as
+//! the kernel reports them in /proc.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Instant;
+
+pub struct Target {
+    child: Child,
+    pub addr: SocketAddr,
+    pub db: PathBuf,
+    cpu_mark: (u64, Instant),
+}
+
+/// CPU ticks per second for /proc/<pid>/stat (USER_HZ, 100 on Linux).
+const TICKS_PER_SEC: f64 = 100.0;
+
+impl Target {
+    /// Starts `bin` on 127.0.0.1 (any free port) with the database `db`
+    /// and limits lifted: the load comes from this tool on purpose.
+    pub fn start(bin: &Path, db: &Path) -> Result<Self, String> {
+        let mut child = Command::new(bin)
+            .args(["--addr", "127.0.0.1:0"])
+            .arg("--database-url")
+            .arg(format!("sqlite://{}", db.display()))
+            .args(["--rate-burst", "1000000", "--rate-per-sec", "1000000"])
+            .args(["--send-queue-bytes", "67108864"])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|e| {
+                format!(
+                    "cannot start {}: {e} (build it: cargo build --release -p server)",
+                    bin.display()
+                )
+            })?;
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("piped stdout"))
+            .read_line(&mut line)
+            .map_err(|e| e.to_string())?;
+        let addr = line
+            .trim()
+            .strip_prefix("Chat server listening on http://")
+            .ok_or_else(|| format!("unexpected server output: {line:?}"))?
+            .parse()
+            .map_err(|e| format!("bad address in {line:?}: {e}"))?;
+        let mut target = Self {
+            child,
+            addr,
+            db: db.to_owned(),
+            cpu_mark: (0, Instant::now()),
+        };
+        target.mark_cpu();
+        Ok(target)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn cpu_ticks(&self) -> u64 {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
+        // Fields after the command name (which may contain spaces).
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let utime: u64 = fields.get(11).and_then(|f| f.parse().ok()).unwrap_or(0);
+        let stime: u64 = fields.get(12).and_then(|f| f.parse().ok()).unwrap_or(0);
+        utime + stime
+    }
+
+    /// Starts a CPU measurement window.
+    pub fn mark_cpu(&mut self) {
+        self.cpu_mark = (self.cpu_ticks(), Instant::now());
+    }
+
+    /// Server CPU use since the last mark, in percent of one core.
+    pub fn cpu_percent(&self) -> f64 {
+        let (ticks, since) = self.cpu_mark;
+        let used = (self.cpu_ticks() - ticks) as f64 / TICKS_PER_SEC;
+        100.0 * used / since.elapsed().as_secs_f64().max(1e-9)
+    }
+
+    /// Resident memory of the server process, in bytes.
+    pub fn rss_bytes(&self) -> u64 {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map_or(0, |kb| kb * 1024)
+    }
+
+    pub fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
