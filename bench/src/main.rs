@@ -143,8 +143,9 @@ async fn main() -> std::process::ExitCode {
 /// open files, here and in the server, which inherits the limit.
 fn raise_open_files() {
     let want = 200_000;
-    if rlimit::setrlimit(rlimit::Resource::NOFILE, want, want).is_err() {
-        let _ = rlimit::increase_nofile_limit(want);
+    if let Err(err) = rlimit::setrlimit(rlimit::Resource::NOFILE, want, want) {
+        let got = rlimit::increase_nofile_limit(want).unwrap_or(0);
+        eprintln!("bench: open files limited to {got} here ({err}); each side needs one per socket");
     }
 }
 

@@ -38,9 +38,10 @@ impl Target {
                 )
             })?;
         let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("piped stdout"))
-            .read_line(&mut line)
-            .map_err(|e| e.to_string())?;
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        stdout.read_line(&mut line).map_err(|e| e.to_string())?;
+        // Keep reading so the server never writes into a closed pipe.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
         let addr = line
             .trim()
             .strip_prefix("Chat server listening on http://")

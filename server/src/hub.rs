@@ -23,9 +23,11 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::{Mutex, broadcast, mpsc};
 
-/// Entries a room's feed holds for connections that are behind; a connection
-/// further behind than this is closed (it resumes on reconnect), never skipped.
-const FEED_CAPACITY: usize = 4096;
+/// Entries a room's feed holds for connections whose forwarder is behind; one
+/// further behind is closed (it resumes on reconnect), never skipped. Each
+/// slot is allocated up front for every room, so this is kept modest: the
+/// byte-bounded outbox behind each forwarder is what absorbs slow sockets.
+const FEED_CAPACITY: usize = 512;
 
 /// Identifies one WebSocket connection.
 pub type ConnId = u64;
