@@ -47,9 +47,10 @@ impl Clock {
 }
 
 pub async fn connect(addr: SocketAddr) -> Result<Socket, String> {
-    let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
-        .await
-        .map_err(|e| format!("connect: {e}"))?;
+    let (ws, _) =
+        tokio_tungstenite::connect_async_with_config(format!("ws://{addr}/ws"), None, true)
+            .await
+            .map_err(|e| format!("connect: {e}"))?;
     Ok(ws)
 }
 

@@ -145,7 +145,9 @@ fn raise_open_files() {
     let want = 200_000;
     if let Err(err) = rlimit::setrlimit(rlimit::Resource::NOFILE, want, want) {
         let got = rlimit::increase_nofile_limit(want).unwrap_or(0);
-        eprintln!("bench: open files limited to {got} here ({err}); each side needs one per socket");
+        eprintln!(
+            "bench: open files limited to {got} here ({err}); each side needs one per socket"
+        );
     }
 }
 

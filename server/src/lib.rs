@@ -17,6 +17,7 @@ pub mod journal;
 pub mod routes;
 pub mod store;
 
+use axum::serve::ListenerExt;
 use config::Config;
 use hub::RoomHub;
 use std::net::SocketAddr;
@@ -110,6 +111,12 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
     let app = routes::router(state);
     let task = tokio::spawn(async move {
         let mut stopped = stopped;
+        // Chat frames are small and latency-bound: no Nagle delay on sockets.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(err) = tcp.set_nodelay(true) {
+                tracing::warn!(%err, "cannot set TCP_NODELAY");
+            }
+        });
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 let _ = stopped.wait_for(|stop| *stop).await;
