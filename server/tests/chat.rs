@@ -431,3 +431,20 @@ async fn a_dropped_connection_that_returns_within_the_grace_period_announces_not
     let notices: Vec<_> = frames.iter().filter_map(notice).collect();
     assert!(notices.is_empty(), "{notices:?}");
 }
+
+#[tokio::test]
+async fn pages_are_served_compressed_to_browsers_that_accept_it() {
+    let app = spawn_app().await;
+    let res = reqwest::Client::new()
+        .get(format!("http://{}/", app.addr()))
+        .header("accept-encoding", "br, gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let encoding = res
+        .headers()
+        .get("content-encoding")
+        .map(|v| v.to_str().unwrap().to_owned());
+    assert_eq!(encoding.as_deref(), Some("br"));
+}
