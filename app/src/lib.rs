@@ -25,7 +25,7 @@ pub mod socket;
 pub mod backend;
 
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
@@ -40,6 +40,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="color-scheme" content="light dark" />
                 <link rel="icon" type="image/png" href="/favicon.png" />
                 <AutoReload options=options.clone() />
+                <HashedStylesheet options=options.clone() id="leptos" />
                 <HydrationScripts options />
                 <MetaTags />
             </head>
@@ -59,7 +60,6 @@ pub fn App() -> impl IntoView {
     Effect::new(move || hydrated.set(true));
 
     view! {
-        <Stylesheet id="leptos" href="/pkg/chat.css" />
         <Title text="Chat" />
         <Router>
             // Pages wait for their data before the first byte, so the history is

@@ -83,6 +83,13 @@ fn leptos_options(config: &Config, addr: SocketAddr) -> leptos::prelude::LeptosO
                 .output_name("chat")
                 .build()
         });
+    // cargo-leptos writes the bundle's content hashes beside the binary.
+    let hashes = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.join(options.hash_file.as_ref())));
+    if hashes.is_some_and(|h| h.exists()) {
+        options.hash_files = true;
+    }
     options.site_root = config.site_root.as_str().into();
     options.site_addr = addr;
     options

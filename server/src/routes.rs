@@ -86,8 +86,22 @@ pub fn router(state: AppState) -> Router {
             _,
         >(context, app::shell))
         .with_state(state)
+        .layer(axum::middleware::map_response(cache_bundle))
         // HTML, JSON, JS, CSS and the WASM bundle shrink 3-4x with brotli/gzip.
         .layer(CompressionLayer::new())
+}
+
+/// Bundle files carry a content hash in their names (`hash-files`), so a
+/// browser may keep them for a year; everything else is revalidated.
+async fn cache_bundle(uri: axum::http::Uri, mut response: Response) -> Response {
+    let hashed = uri.path().starts_with("/pkg/") && uri.path().matches('.').count() >= 2;
+    if hashed && response.status().is_success() {
+        response.headers_mut().insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static("public, max-age=31536000, immutable"),
+        );
+    }
+    response
 }
 
 async fn upgrade(

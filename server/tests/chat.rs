@@ -448,3 +448,27 @@ async fn pages_are_served_compressed_to_browsers_that_accept_it() {
         .map(|v| v.to_str().unwrap().to_owned());
     assert_eq!(encoding.as_deref(), Some("br"));
 }
+
+#[tokio::test]
+async fn hashed_bundle_files_are_cached_for_a_year_and_pages_are_not() {
+    let site = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(site.path().join("pkg")).unwrap();
+    std::fs::write(site.path().join("pkg/chat.0123abcd.js"), "console.log(1)").unwrap();
+    let app = spawn_app_with(&["--site-root", site.path().to_str().unwrap()]).await;
+    let get = |path: &'static str| {
+        let url = format!("http://{}{path}", app.addr());
+        async move { reqwest::get(url).await.unwrap() }
+    };
+    let bundle = get("/pkg/chat.0123abcd.js").await;
+    assert_eq!(bundle.status(), 200);
+    assert_eq!(
+        bundle.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    let page = get("/").await;
+    assert!(
+        page.headers()
+            .get("cache-control")
+            .is_none_or(|v| !v.to_str().unwrap().contains("immutable"))
+    );
+}
