@@ -465,25 +465,30 @@ impl Session {
                         "join the room before sending to it",
                     ));
                 };
-                match self
+                let posting = self
                     .hub
-                    .post(&membership.room, &membership.nick, &client_id, &body)
-                    .await
-                {
-                    Ok(seq) => Some(self::frame(&ServerFrame::Ack {
-                        room,
-                        client_id,
-                        seq,
-                    })),
-                    Err(err) => {
-                        tracing::error!(%err, %room, "send failed");
-                        Some(error(
-                            ErrorCode::Internal,
-                            Some(room),
-                            "the message was not stored; send it again",
-                        ))
-                    }
-                }
+                    .post(&membership.room, &membership.nick, &client_id, &body);
+                // The ack waits for the commit, but the reader does not.
+                let outbox = self.outbox.clone();
+                tokio::spawn(async move {
+                    let reply = match posting.committed().await {
+                        Ok(seq) => self::frame(&ServerFrame::Ack {
+                            room,
+                            client_id,
+                            seq,
+                        }),
+                        Err(err) => {
+                            tracing::error!(%err, %room, "send failed");
+                            error(
+                                ErrorCode::Internal,
+                                Some(room),
+                                "the message was not stored; send it again",
+                            )
+                        }
+                    };
+                    outbox.push(reply);
+                });
+                None
             }
         }
     }

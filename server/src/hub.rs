@@ -74,6 +74,19 @@ pub struct Room {
     online: AtomicU32,
 }
 
+/// A message on its way into the log.
+pub struct Posting(crate::journal::Pending);
+
+impl Posting {
+    /// Waits for the commit; returns the message's `seq`.
+    pub async fn committed(self) -> Result<Seq, HubError> {
+        match self.0.committed().await? {
+            Appended::New(entry) => Ok(entry.seq),
+            Appended::Duplicate(original) => Ok(original),
+        }
+    }
+}
+
 /// What a connection gets for joining.
 pub struct Joining {
     pub room: Arc<Room>,
@@ -250,23 +263,22 @@ impl RoomHub {
         });
     }
 
-    /// Stores and broadcasts a message; a resent `client_id` returns the
-    /// original's `seq` without storing or broadcasting again.
-    pub async fn post(
+    /// Queues a message for the journal, which stores and broadcasts it; the
+    /// outcome is its `seq`, or the original's for a resent `client_id`.
+    /// Synchronous, so a connection's messages keep their order while the
+    /// connection goes on reading (many messages in flight, bigger batches).
+    pub fn post(
         &self,
         room: &Arc<Room>,
         nick: &Nick,
         client_id: &ClientId,
         body: &MessageBody,
-    ) -> Result<Seq, HubError> {
+    ) -> Posting {
         let record = Record::Message {
             client_id: client_id.clone(),
             body: body.clone(),
         };
-        match self.journal.enqueue(room, nick, record).committed().await? {
-            Appended::New(entry) => Ok(entry.seq),
-            Appended::Duplicate(original) => Ok(original),
-        }
+        Posting(self.journal.enqueue(room, nick, record))
     }
 
     /// Every known room with how many people are in it, busiest first.
