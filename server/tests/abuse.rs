@@ -4,20 +4,9 @@ mod common;
 
 use app::protocol::{ErrorCode, ServerFrame};
 use common::*;
-use futures::{SinkExt, StreamExt};
+use futures::SinkExt;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-
-async fn close_code(client: &mut common::Client) -> Option<u16> {
-    loop {
-        match tokio::time::timeout(WAIT, client.ws.next()).await.unwrap() {
-            Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
-            Some(Ok(_)) => continue,
-            Some(Err(err)) => panic!("expected a close frame, got {err}"),
-            None => return None,
-        }
-    }
-}
 
 /// The server still serves a fresh client end to end.
 async fn still_up(app: &TestApp) {
@@ -31,7 +20,7 @@ async fn an_oversize_frame_closes_that_socket_only() {
     let app = spawn_app().await;
     let mut big = app.client().await;
     big.send_text(&"x".repeat(70 * 1024)).await;
-    assert_eq!(close_code(&mut big).await, Some(1009));
+    assert_eq!(big.close_code().await, Some(1009));
     still_up(&app).await;
 }
 
@@ -59,7 +48,7 @@ async fn flooding_is_refused_then_closed_and_nothing_extra_is_stored() {
         let id = flooder.new_client_id();
         flooder.say_with_id("main", &id, "flood").await;
     }
-    assert_eq!(close_code(&mut flooder).await, Some(1008));
+    assert_eq!(flooder.close_code().await, Some(1008));
 
     let mut reader = app.client().await;
     reader.join_since("health", "reader", None).await;

@@ -5,6 +5,7 @@ mod common;
 
 use app::protocol::{ErrorCode, ServerFrame};
 use common::*;
+use futures::SinkExt;
 use std::time::Duration;
 
 #[tokio::test]
@@ -232,8 +233,6 @@ async fn bad_frames_get_readable_errors_and_the_socket_stays_open() {
     client.say("main", "still here").await;
 }
 
-use futures::SinkExt;
-
 #[tokio::test]
 async fn a_nickname_is_unique_per_room_but_not_across_rooms() {
     let app = spawn_app().await;
@@ -382,20 +381,7 @@ async fn shutdown_tells_connected_clients_to_come_back() {
     sadia.join("main", "sadia").await;
     let TestApp { server, dir, .. } = app;
     let stopping = tokio::spawn(server.shutdown());
-    let close = loop {
-        match tokio::time::timeout(WAIT, futures::StreamExt::next(&mut sadia.ws))
-            .await
-            .unwrap()
-        {
-            Some(Ok(tokio_tungstenite::tungstenite::Message::Close(frame))) => break frame,
-            Some(Ok(_)) => continue,
-            other => panic!("expected a close frame, got {other:?}"),
-        }
-    };
-    assert_eq!(
-        u16::from(close.expect("a close frame with a code").code),
-        1012
-    );
+    assert_eq!(sadia.close_code().await, Some(1012));
     stopping.await.unwrap().unwrap();
     drop(dir);
 }

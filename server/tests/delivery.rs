@@ -6,8 +6,6 @@ mod common;
 use app::messages::Seq;
 use app::protocol::ServerFrame;
 use common::*;
-use futures::StreamExt;
-use tokio_tungstenite::tungstenite::Message;
 
 fn entry_seq(frame: &ServerFrame) -> Option<Seq> {
     match frame {
@@ -93,13 +91,7 @@ async fn a_slow_consumer_is_closed_while_the_room_keeps_flowing() {
     }
 
     // The slow reader, reading at last, finds a close with the slow code.
-    let code = loop {
-        match tokio::time::timeout(WAIT, slow.ws.next()).await.unwrap() {
-            Some(Ok(Message::Close(frame))) => break frame.map(|f| u16::from(f.code)),
-            Some(Ok(_)) => continue,
-            other => panic!("expected a close frame, got {other:?}"),
-        }
-    };
+    let code = slow.close_code().await;
     assert_eq!(code, Some(4008));
 }
 
@@ -127,13 +119,7 @@ async fn a_replaced_connection_is_closed_and_the_new_one_keeps_the_nickname() {
     let mut new = app.client().await;
     new.session = old.session.clone();
     new.join("main", "sadia").await;
-    let code = loop {
-        match tokio::time::timeout(WAIT, old.ws.next()).await.unwrap() {
-            Some(Ok(Message::Close(frame))) => break frame.map(|f| u16::from(f.code)),
-            Some(Ok(_)) => continue,
-            other => panic!("expected a close frame, got {other:?}"),
-        }
-    };
+    let code = old.close_code().await;
     assert_eq!(code, Some(4001));
     tokio::time::sleep(GRACE * 2).await;
     let (online, _) = app.client().await.join("main", "other").await;

@@ -110,12 +110,20 @@ impl Client {
         let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
             .await
             .expect("WebSocket connects");
-        let n = SESSIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Self {
-            ws,
-            session: SessionId::parse(&format!("session-{n}")).unwrap(),
-            next_id: 0,
-            backlog: Default::default(),
+        Self::from_stream(ws)
+    }
+
+    /// Reads until the server's close frame; returns its code.
+    pub async fn close_code(&mut self) -> Option<u16> {
+        loop {
+            match tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("a close frame in time")
+            {
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                Some(Ok(_)) => continue,
+                other => panic!("expected a close frame, got {other:?}"),
+            }
         }
     }
 
