@@ -55,3 +55,30 @@ test("a cut connection catches up exactly once, in order, and delivers what was 
   await expect(sadiaLog.getByText("usman joined")).toHaveCount(1);
   await proxy.stop();
 });
+
+test("a client that missed more than the replay limit gets the latest page and is told", async ({ browser, baseURL }) => {
+  // The test server replays at most 5 entries (--max-replay 5 in playwright.config.ts).
+  const proxy = new CuttableProxy(Number(new URL(baseURL!).port));
+  const viaProxy = await proxy.start();
+  const sadia = await (await browser.newContext()).newPage();
+  await join(sadia, baseURL!, "sadia", "away");
+  const usman = await (await browser.newContext()).newPage();
+  await join(usman, viaProxy, "usman", "away");
+  await expect(sadia.getByRole("log", { name: "Messages" }).getByText("usman joined")).toBeVisible();
+
+  proxy.cut();
+  await expect(usman.getByText("Reconnecting…")).toBeVisible();
+  const box = sadia.getByRole("textbox", { name: "Message" });
+  const sent = ["m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8"];
+  for (const text of sent) {
+    await box.fill(text);
+    await box.press("Enter");
+  }
+  await expect(bodies(sadia)).toHaveText(sent);
+
+  proxy.restore();
+  await expect(usman.getByText("You were away for a while: showing the latest messages.")).toBeVisible({ timeout: 30_000 });
+  await expect(bodies(usman)).toHaveText(sent);
+  await expect(usman.getByText("Reconnecting…")).toHaveCount(0);
+  await proxy.stop();
+});

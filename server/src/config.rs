@@ -49,6 +49,11 @@ pub struct Config {
     #[arg(long, env = "CHAT_IDLE_TIMEOUT_SECS", default_value_t = 60)]
     pub idle_timeout_secs: u64,
 
+    /// Most entries replayed to a client resuming with `since`; further
+    /// behind, it gets the latest page instead (and is told so).
+    #[arg(long, env = "CHAT_MAX_REPLAY", default_value_t = 1000)]
+    pub max_replay: u64,
+
     /// Folder with the built browser bundle (`pkg/`) and public assets.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,
@@ -62,6 +67,7 @@ impl Config {
             rate_per_sec: self.rate_per_sec.max(0.01),
             send_queue_bytes: self.send_queue_bytes.max(64 * 1024),
             idle_timeout: std::time::Duration::from_secs(self.idle_timeout_secs.max(3)),
+            max_replay: self.max_replay.clamp(1, 100_000),
         }
     }
 
@@ -80,4 +86,5 @@ pub struct Limits {
     pub rate_per_sec: f64,
     pub send_queue_bytes: usize,
     pub idle_timeout: std::time::Duration,
+    pub max_replay: u64,
 }

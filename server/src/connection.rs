@@ -24,10 +24,6 @@ use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-/// Most entries replayed on join; a client further behind gets the latest
-/// page instead, and is told so (`Joined { reset: true }`).
-pub const MAX_REPLAY: u64 = 1000;
-
 /// Why a connection is being closed, as sent in the close frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CloseReason {
@@ -400,7 +396,8 @@ impl Session {
                 let head = joining.head;
                 // Too far behind (or ahead of a log that was reset): start over
                 // from the latest page rather than replaying everything.
-                let reset = since.is_some_and(|s| s > head || head - s > MAX_REPLAY);
+                let max_replay = self.rate.limits.max_replay;
+                let reset = since.is_some_and(|s| s > head || head - s > max_replay);
                 let joined = ServerFrame::Joined {
                     room: room.clone(),
                     nick: nick.clone(),
@@ -521,7 +518,7 @@ async fn forward(
     if after < head {
         match hub
             .store()
-            .entries_between(room.id(), after, head, MAX_REPLAY as u32)
+            .entries_between(room.id(), after, head, (head - after) as u32)
             .await
         {
             Ok(entries) => {
