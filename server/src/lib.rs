@@ -20,12 +20,16 @@ pub mod store;
 use axum::serve::ListenerExt;
 use config::Config;
 use hub::RoomHub;
+use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
+
+/// How long a stopping server waits for open connections to finish.
+const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -116,20 +120,29 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         allowed_origins: config.allowed_origins.clone().into(),
     };
     let app = routes::router(state);
+    // Chat frames are small and latency-bound: no Nagle delay on sockets.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(err) = tcp.set_nodelay(true) {
+            tracing::warn!(%err, "cannot set TCP_NODELAY");
+        }
+    });
     let task = tokio::spawn(async move {
+        let mut deadline = stopped.clone();
         let mut stopped = stopped;
-        // Chat frames are small and latency-bound: no Nagle delay on sockets.
-        let listener = listener.tap_io(|tcp| {
-            if let Err(err) = tcp.set_nodelay(true) {
-                tracing::warn!(%err, "cannot set TCP_NODELAY");
-            }
-        });
-        axum::serve(listener, app)
+        let serving = axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 let _ = stopped.wait_for(|stop| *stop).await;
             })
-            .await
-            .map_err(StartError::Serve)?;
+            .into_future();
+        // Graceful, but bounded: a connection that will not finish must not
+        // keep a stopping server alive forever.
+        tokio::select! {
+            served = serving => served.map_err(StartError::Serve)?,
+            _ = async {
+                let _ = deadline.wait_for(|stop| *stop).await;
+                tokio::time::sleep(SHUTDOWN_DEADLINE).await;
+            } => tracing::warn!("connections still open at the shutdown deadline; stopping anyway"),
+        }
         // The router (and its drain sender) is gone; wait for open sockets to
         // send their "going away" close and leave their rooms.
         let _ = tokio::time::timeout(Duration::from_secs(5), drained.recv()).await;

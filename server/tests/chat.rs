@@ -85,7 +85,12 @@ async fn history_is_there_after_a_restart() {
     assert!(matches!(frames[0], ServerFrame::Joined { head, .. } if head >= seq));
 
     // And it is in the server-rendered page, readable without JavaScript.
-    let html = reqwest::get(format!("http://{}/r/main", server.addr))
+    let html = reqwest::Client::builder()
+        .timeout(WAIT)
+        .build()
+        .unwrap()
+        .get(format!("http://{}/r/main", server.addr))
+        .send()
         .await
         .unwrap()
         .text()
