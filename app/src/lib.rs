@@ -8,17 +8,28 @@
 //!   history server function.
 //! - [`protocol`]: the WebSocket frames (`ClientFrame`, `ServerFrame`).
 //! - [`socket`]: the browser's shared WebSocket with reconnect (inert in SSR).
+//! - [`conversation`]: one joined room's state in the browser (log, online,
+//!   typing, unread), fed by the socket whether or not it is on screen.
+//! - [`sidebar`]: the joined rooms (kept across reloads) with unread counts.
+//! - [`markup`]: the message formatting parser (bold, italic, code, links).
+//! - [`emoji`]: the picker's palette and `:shortcode:` completion.
+//! - [`alerts`]: desktop notifications and sound while the tab is hidden.
 //! - [`lobby`], [`room_view`]: the two pages; [`clock`]: time formatting.
 //! - `backend` (ssr only): the trait through which server functions reach the
 //!   server's store and room hub, provided as context by the `server` crate.
 
+pub mod alerts;
 pub mod clock;
+pub mod conversation;
+pub mod emoji;
 pub mod lobby;
+pub mod markup;
 pub mod messages;
 pub mod people;
 pub mod protocol;
 pub mod room_view;
 pub mod rooms;
+pub mod sidebar;
 pub mod socket;
 
 #[cfg(feature = "ssr")]
@@ -55,19 +66,34 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     ChatSocket::provide();
+    alerts::Alerts::provide();
+    sidebar::JoinedRooms::provide();
     let hydrated = RwSignal::new(false);
     provide_context(room_view::Hydrated(hydrated));
-    Effect::new(move || hydrated.set(true));
+    let now = RwSignal::new(0);
+    provide_context(room_view::Now(now));
+    Effect::new(move || {
+        hydrated.set(true);
+        now.set(clock::now_ms());
+        // Relative times ("5 min ago") move on by themselves.
+        let _ = set_interval_with_handle(
+            move || now.set(clock::now_ms()),
+            std::time::Duration::from_secs(30),
+        );
+    });
 
     view! {
         <Title text="Chat" />
         <Router>
-            // Pages wait for their data before the first byte, so the history is
-            // in the HTML itself and readable without JavaScript.
-            <Routes fallback=|| view! { <p>"Page not found."</p> }>
-                <Route path=path!("/") view=lobby::Lobby ssr=SsrMode::Async />
-                <Route path=path!("/r/:room") view=room_view::RoomPage ssr=SsrMode::Async />
-            </Routes>
+            <div class="shell">
+                <sidebar::Sidebar />
+                // Pages wait for their data before the first byte, so the history is
+                // in the HTML itself and readable without JavaScript.
+                <Routes fallback=|| view! { <p>"Page not found."</p> }>
+                    <Route path=path!("/") view=lobby::Lobby ssr=SsrMode::Async />
+                    <Route path=path!("/r/:room") view=room_view::RoomPage ssr=SsrMode::Async />
+                </Routes>
+            </div>
         </Router>
     }
 }

@@ -1,9 +1,11 @@
 //! The lobby at `/`: pick a nickname and a room, or open one of the listed rooms.
 
 use crate::people::Nick;
+use crate::sidebar::{JoinedRooms, unread_prefix};
 use crate::rooms::{RoomName, list_rooms};
 use crate::socket::memory;
 use leptos::prelude::*;
+use leptos_meta::Title;
 use leptos_router::hooks::use_navigate;
 
 #[component]
@@ -39,7 +41,11 @@ pub fn Lobby() -> impl IntoView {
         }
     };
 
+    let joined = JoinedRooms::from_context();
+    let title = move || format!("{}Chat", unread_prefix(joined.total_unread()));
+
     view! {
+        <Title text=title />
         <main class="lobby">
             <h1>"Chat"</h1>
             <p class="tagline">"Pick a nickname, join a room, talk."</p>

@@ -37,6 +37,9 @@ pub enum ClientFrame {
         client_id: ClientId,
         body: MessageBody,
     },
+    /// The person is typing in `room`; others see it for a few seconds.
+    /// Browsers send it at most every couple of seconds while typing.
+    Typing { room: RoomName },
 }
 
 /// Frames the server sends.
@@ -65,6 +68,8 @@ pub enum ServerFrame {
         client_id: ClientId,
         seq: Seq,
     },
+    /// `nick` is typing in `room` (not stored; it fades unless repeated).
+    Typing { room: RoomName, nick: Nick },
     /// A request was refused; the connection stays open.
     Error {
         code: ErrorCode,
@@ -129,6 +134,7 @@ mod tests {
                 client_id: ClientId::parse("c1").unwrap(),
                 body: MessageBody::parse("Hi everyone!").unwrap(),
             },
+            ClientFrame::Typing { room: room() },
         ];
         for frame in frames {
             let json = frame.to_json();
@@ -163,6 +169,10 @@ mod tests {
                 room: room(),
                 client_id: ClientId::parse("c9").unwrap(),
                 seq: 3,
+            },
+            ServerFrame::Typing {
+                room: room(),
+                nick: Nick::parse("usman").unwrap(),
             },
             ServerFrame::Error {
                 code: ErrorCode::NickInUse,

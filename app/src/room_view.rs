@@ -1,18 +1,21 @@
 //! The room page at `/r/:room`: the log (history rendered on the server, then
-//! live entries over the socket), who is online, and the composer.
+//! live entries over the socket, older pages as the reader scrolls up), who is
+//! online and typing, and the composer with emoji. The room's state itself is
+//! a [`Conversation`] that outlives this page.
 
+use crate::alerts::Alerts;
 use crate::clock;
-use crate::messages::{ClientId, Entry, EntryKind, HistoryPage, MessageBody, Seq, room_history};
-use crate::people::{Nick, SessionId};
-use crate::protocol::{ClientFrame, ErrorCode, ServerFrame};
-use crate::rooms::RoomName;
-use crate::socket::{ChatSocket, RoomLink, Status, memory, random_id};
+use crate::conversation::{Conversation, typing_text};
+use crate::emoji::{self, EmojiChoice};
+use crate::markup::{self, Block, Inline};
+use crate::messages::{Entry, EntryKind, HistoryPage, room_history};
+use crate::people::Nick;
+use crate::sidebar::{JoinedRooms, unread_prefix};
+use crate::socket::{ChatSocket, Status, memory};
 use leptos::html;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
-use std::collections::BTreeSet;
-use std::rc::Rc;
 
 #[component]
 pub fn RoomPage() -> impl IntoView {
@@ -43,328 +46,572 @@ pub fn RoomPage() -> impl IntoView {
     }
 }
 
-/// A message shown before the server has acknowledged it.
+/// A log line with what its neighbours decide about it.
 #[derive(Clone, PartialEq)]
-struct Pending {
-    client_id: ClientId,
-    body: MessageBody,
+struct Row {
+    entry: Entry,
+    /// Same author as the message just above, within a few minutes: shown
+    /// without repeating the name and time.
+    grouped: bool,
+    /// The first entry of a calendar day gets a separator above it.
+    day: Option<i64>,
 }
 
-/// Inserts `entry` in `seq` order unless the log already has it.
-fn insert_entry(log: &mut Vec<Entry>, entry: Entry) -> bool {
-    match log.last() {
-        Some(last) if last.seq < entry.seq => {
-            log.push(entry);
-            true
-        }
-        None => {
-            log.push(entry);
-            true
-        }
-        _ => match log.binary_search_by_key(&entry.seq, |e| e.seq) {
-            Ok(_) => false,
-            Err(at) => {
-                log.insert(at, entry);
-                true
-            }
-        },
+/// Messages closer than this to the previous one by the same author are grouped.
+const GROUP_WITHIN_MS: i64 = 5 * 60_000;
+
+fn rows(log: &[Entry], local: bool) -> Vec<Row> {
+    let mut rows: Vec<Row> = Vec::with_capacity(log.len());
+    let mut previous: Option<(&Entry, i64)> = None;
+    for entry in log {
+        let day = clock::day_number(entry.at, clock::zone_offset_ms(entry.at, local));
+        let new_day = previous.is_none_or(|(_, d)| d != day);
+        let grouped = !new_day
+            && matches!(entry.kind, EntryKind::Message { .. })
+            && previous.is_some_and(|(p, _)| {
+                matches!(p.kind, EntryKind::Message { .. })
+                    && p.nick == entry.nick
+                    && entry.at - p.at < GROUP_WITHIN_MS
+            });
+        rows.push(Row {
+            entry: entry.clone(),
+            grouped,
+            day: new_day.then_some(day),
+        });
+        previous = Some((entry, day));
     }
+    rows
 }
+
+/// Within this many pixels of an edge counts as being at that edge.
+const EDGE_PX: i32 = 48;
 
 #[component]
 fn RoomView(page: HistoryPage) -> impl IntoView {
     let socket = ChatSocket::from_context();
+    let alerts = Alerts::from_context();
+    let joined = JoinedRooms::from_context();
     let room = page.room.clone();
-    let log = RwSignal::new(page.entries);
-    let pending = RwSignal::new(Vec::<Pending>::new());
-    let online = RwSignal::new(BTreeSet::<Nick>::new());
-    // Entries at or below `head` were already in the room when we joined; only
-    // later ones change who is online.
-    let head = StoredValue::new(Seq::MAX);
-    let me = RwSignal::new(None::<Nick>);
-    let joined = RwSignal::new(false);
-    let asking_nick = RwSignal::new(false);
-    let problem = RwSignal::new(None::<String>);
-    let info = RwSignal::new(None::<String>);
-    let draft = RwSignal::new(String::new());
+    let conv = joined.conversation(room.clone(), page.entries, page.at_start);
+    let local = use_context::<Hydrated>().map(|h| h.0);
     let log_ref = NodeRef::<html::Div>::new();
+    // Follow new entries only while the reader is at the bottom; otherwise
+    // count them on the "N new messages" button.
+    let stuck = StoredValue::new(true);
+    let new_below = RwSignal::new(0u32);
+    let last_shown = StoredValue::new(conv.log.with_untracked(|l| l.last().map_or(0, |e| e.seq)));
 
-    let on_frame = {
+    conv.set_on_screen(true);
+    joined.active.set(Some(room.clone()));
+    {
         let room = room.clone();
-        move |frame: ServerFrame| match frame {
-            ServerFrame::Joined {
-                online: now,
-                head: h,
-                reset,
-                ..
-            } => {
-                if reset {
-                    // Too much was missed to replay: the latest page follows.
-                    log.set(Vec::new());
-                    info.set(Some(
-                        "You were away for a while: showing the latest messages.".into(),
-                    ));
+        on_cleanup(move || {
+            conv.set_on_screen(false);
+            joined.active.update(|a| {
+                if a.as_ref() == Some(&room) {
+                    *a = None;
                 }
-                head.set_value(h);
-                online.set(now.into_iter().collect());
-                joined.set(true);
-                problem.set(None);
-            }
-            ServerFrame::Entry { entry, .. } => {
-                if entry.seq > head.get_value() {
-                    match &entry.kind {
-                        EntryKind::Joined => {
-                            online.update(|o| {
-                                o.insert(entry.nick.clone());
-                            });
-                        }
-                        EntryKind::Left => {
-                            online.update(|o| {
-                                o.remove(&entry.nick);
-                            });
-                        }
-                        EntryKind::Message { .. } => {}
-                    }
-                }
-                if let EntryKind::Message { client_id, .. } = &entry.kind {
-                    pending.update(|p| p.retain(|m| &m.client_id != client_id));
-                }
-                let seq = entry.seq;
-                let last = log.with_untracked(|l| l.last().map_or(0, |e| e.seq));
-                log.update(|log| {
-                    insert_entry(log, entry);
-                });
-                // A live entry that skips ahead means frames went missing in
-                // between: fetch that range from the history.
-                if seq > head.get_value() && last + 1 < seq {
-                    fill_gap(room.clone(), last, seq, log);
-                }
-            }
-            ServerFrame::Ack { client_id, .. } => {
-                pending.update(|p| p.retain(|m| m.client_id != client_id));
-            }
-            ServerFrame::Error {
-                code: ErrorCode::NickInUse,
-                message,
-                ..
-            } => {
-                socket.forget(&room);
-                joined.set(false);
-                me.set(None);
-                asking_nick.set(true);
-                problem.set(Some(message));
-            }
-            ServerFrame::Error { message, .. } => problem.set(Some(message)),
-        }
-    };
-
-    let join = {
-        let room = room.clone();
-        move |nick: Nick| {
-            let session = SessionId::parse(&memory::session()).ok();
-            let Some(session) = session else {
-                problem.set(Some("This browser cannot keep a session.".into()));
-                return;
-            };
-            me.set(Some(nick.clone()));
-            asking_nick.set(false);
-            let on_frame = on_frame.clone();
-            let room_for_join = room.clone();
-            socket.enter(
-                room.clone(),
-                RoomLink {
-                    on_connect: Rc::new(move || {
-                        let mut frames = vec![ClientFrame::Join {
-                            room: room_for_join.clone(),
-                            nick: nick.clone(),
-                            session: session.clone(),
-                            since: Some(log.with_untracked(|l| l.last().map_or(0, |e| e.seq))),
-                        }];
-                        frames.extend(pending.get_untracked().into_iter().map(|p| {
-                            ClientFrame::Send {
-                                room: room_for_join.clone(),
-                                client_id: p.client_id,
-                                body: p.body,
-                            }
-                        }));
-                        frames
-                    }),
-                    on_frame: Rc::new(on_frame),
-                },
-            );
-        }
-    };
+            });
+        });
+    }
 
     // Who we are is only known in the browser, after hydration.
     {
-        let join = join.clone();
-        Effect::new(
-            move || match memory::nick().and_then(|n| Nick::parse(&n).ok()) {
-                Some(nick) => join(nick),
-                None => asking_nick.set(true),
-            },
-        );
-    }
-    {
         let room = room.clone();
-        on_cleanup(move || socket.leave(&room));
+        Effect::new(move || {
+            joined.remember(&room);
+            if conv.me.get_untracked().is_some() || conv.asking_nick.get_untracked() {
+                return;
+            }
+            match memory::nick().and_then(|n| Nick::parse(&n).ok()) {
+                Some(nick) => conv.connect(socket, alerts, nick),
+                None => conv.asking_nick.set(true),
+            }
+        });
     }
 
-    // Keep the newest entry in view.
-    Effect::new(move || {
-        log.track();
-        pending.track();
-        if let Some(el) = log_ref.get() {
+    let scroll_to_bottom = move || {
+        if let Some(el) = log_ref.get_untracked() {
             el.set_scroll_top(el.scroll_height());
+        }
+    };
+
+    Effect::new(move || {
+        let me = conv.me.get_untracked();
+        let (last, fresh) = conv.log.with(|log| {
+            let since = last_shown.get_value();
+            let fresh = log
+                .iter()
+                .rev()
+                .take_while(|e| e.seq > since)
+                .filter(|e| {
+                    matches!(e.kind, EntryKind::Message { .. }) && Some(&e.nick) != me.as_ref()
+                })
+                .count() as u32;
+            (log.last().map_or(0, |e| e.seq), fresh)
+        });
+        let mine = conv.pending.with(|p| !p.is_empty());
+        last_shown.set_value(last);
+        if stuck.get_value() || mine {
+            scroll_to_bottom();
+        } else {
+            new_below.update(|n| *n += fresh);
         }
     });
 
-    let send = {
-        let room = room.clone();
-        move || {
-            if !joined.get_untracked() {
-                return;
+    let load_older = move || {
+        leptos::task::spawn_local(async move {
+            let before = log_ref
+                .get_untracked()
+                .map(|el| el.scroll_height() - el.scroll_top());
+            if conv.load_older().await
+                && let Some(distance) = before
+            {
+                // Keep the entry the reader was looking at in place once the
+                // older page has been drawn above it.
+                request_animation_frame(move || {
+                    if let Some(el) = log_ref.get_untracked() {
+                        el.set_scroll_top(el.scroll_height() - distance);
+                    }
+                });
             }
-            match MessageBody::parse(&draft.get_untracked()) {
-                Ok(body) => {
-                    let Ok(client_id) = ClientId::parse(&random_id()) else {
-                        return;
-                    };
-                    pending.update(|p| {
-                        p.push(Pending {
-                            client_id: client_id.clone(),
-                            body: body.clone(),
-                        })
-                    });
-                    socket.send(&ClientFrame::Send {
-                        room: room.clone(),
-                        client_id,
-                        body,
-                    });
-                    draft.set(String::new());
-                    problem.set(None);
-                }
-                Err(reason) => problem.set(Some(reason.to_string())),
-            }
+        });
+    };
+
+    let on_scroll = move |_| {
+        let Some(el) = log_ref.get_untracked() else {
+            return;
+        };
+        let at_bottom = el.scroll_height() - el.scroll_top() - el.client_height() < EDGE_PX;
+        stuck.set_value(at_bottom);
+        if at_bottom {
+            new_below.set(0);
+        }
+        if el.scroll_top() < EDGE_PX {
+            load_older();
         }
     };
 
-    let status_text = move || match (socket.status().get(), joined.get()) {
-        (Status::Reconnecting, _) => Some("Reconnecting…"),
-        (_, false) if me.get().is_some() => Some("Connecting…"),
-        _ => None,
+    let jump_to_latest = move |_| {
+        stuck.set_value(true);
+        new_below.set(0);
+        scroll_to_bottom();
     };
 
-    let title = format!("#{} · Chat", room);
+    let status_text = move || match (socket.status().get(), conv.joined.get()) {
+        (Status::Reconnecting, _) => Some("Reconnecting…"),
+        (_, false) if conv.me.get().is_some() => Some("Connecting…"),
+        _ => None,
+    };
+    let typing = move || {
+        let nicks: Vec<Nick> = conv.typing.with(|t| t.iter().map(|(n, _)| n.clone()).collect());
+        typing_text(&nicks)
+    };
+    let title = {
+        let room = room.clone();
+        move || format!("{}#{room} · Chat", unread_prefix(joined.total_unread()))
+    };
+    let start_text = format!("This is the start of #{room}.");
+
     view! {
         <Title text=title />
         <main class="room">
             <header class="room-header">
-                <a class="back" href="/">
-                    "← Rooms"
-                </a>
                 <h1>{format!("#{room}")}</h1>
                 <span class="status" role="status">
                     {status_text}
                 </span>
-                <span class="me">{move || me.get().map(|n| format!("You are {n}"))}</span>
+                <span class="me">{move || conv.me.get().map(|n| format!("You are {n}"))}</span>
             </header>
             <div class="room-body">
-                <div
-                    class="log"
-                    role="log"
-                    aria-label="Messages"
-                    aria-live="polite"
-                    node_ref=log_ref
-                    tabindex="0"
-                >
-                    <For each=move || log.get() key=|entry| entry.seq let:entry>
-                        <EntryLine entry />
-                    </For>
-                    <For each=move || pending.get() key=|p| p.client_id.clone() let:p>
-                        <div class="message pending" aria-label="Sending">
-                            <span class="author">{move || me.get().map(|n| n.to_string())}</span>
-                            <span class="sending">"sending…"</span>
-                            <p class="body">{p.body.as_str().to_owned()}</p>
-                        </div>
-                    </For>
+                <div class="log-column">
+                    <div
+                        class="log"
+                        role="log"
+                        aria-label="Messages"
+                        aria-live="polite"
+                        node_ref=log_ref
+                        tabindex="0"
+                        on:scroll=on_scroll
+                    >
+                        <Show
+                            when=move || conv.at_start.get()
+                            fallback=move || {
+                                view! {
+                                    <button
+                                        type="button"
+                                        class="older"
+                                        prop:disabled=move || conv.loading_older.get()
+                                        on:click=move |_| load_older()
+                                    >
+                                        {move || {
+                                            if conv.loading_older.get() {
+                                                "Loading earlier messages…"
+                                            } else {
+                                                "Load earlier messages"
+                                            }
+                                        }}
+                                    </button>
+                                }
+                            }
+                        >
+                            <p class="room-start">{start_text.clone()}</p>
+                        </Show>
+                        <For
+                            each=move || {
+                                let local = local.is_some_and(|l| l.get());
+                                conv.log.with(|log| rows(log, local))
+                            }
+                            key=|row| (row.entry.seq, row.grouped, row.day)
+                            let:row
+                        >
+                            {row.day.map(|day| view! { <DaySeparator day /> })}
+                            <EntryLine entry=row.entry grouped=row.grouped me=conv.me />
+                        </For>
+                        <For each=move || conv.pending.get() key=|p| p.client_id.clone() let:p>
+                            <div class="message pending" aria-label="Sending">
+                                <span class="author">
+                                    {move || conv.me.get().map(|n| n.to_string())}
+                                </span>
+                                <span class="sending">"sending…"</span>
+                                <div class="body">{body_view(p.body.as_str())}</div>
+                            </div>
+                        </For>
+                    </div>
+                    <Show when=move || { new_below.get() > 0 }>
+                        <button type="button" class="jump" on:click=jump_to_latest>
+                            {move || match new_below.get() {
+                                1 => "1 new message ↓".to_string(),
+                                n => format!("{n} new messages ↓"),
+                            }}
+                        </button>
+                    </Show>
                 </div>
-                <aside class="online">
+                <aside class="online" aria-labelledby="online-heading">
                     <h2 id="online-heading">
-                        "Online " <span class="count">{move || online.with(|o| o.len())}</span>
+                        "Online " <span class="count">{move || conv.online.with(|o| o.len())}</span>
                     </h2>
                     <ul aria-label="Online">
-                        <For each=move || online.get() key=|n| n.clone() let:nick>
+                        <For each=move || conv.online.get() key=|n| n.clone() let:nick>
                             <li>{nick.to_string()}</li>
                         </For>
                     </ul>
                 </aside>
             </div>
+            <p class="typing" aria-live="polite">
+                {typing}
+            </p>
             <p class="info" role="status">
-                {move || info.get()}
+                {move || conv.info.get()}
             </p>
             <p class="problem" role="alert">
-                {move || problem.get()}
+                {move || conv.problem.get()}
             </p>
             <Show
-                when=move || asking_nick.get()
-                fallback=move || {
-                    let send = send.clone();
-                    let send_on_enter = send.clone();
-                    view! {
-                        <form
-                            class="composer"
-                            on:submit=move |ev: leptos::ev::SubmitEvent| {
-                                ev.prevent_default();
-                                send();
-                            }
-                        >
-                            <textarea
-                                aria-label="Message"
-                                placeholder=move || {
-                                    if joined.get() { "Write a message" } else { "Connecting…" }
-                                }
-                                rows="1"
-                                maxlength="4000"
-                                prop:disabled=move || !joined.get()
-                                prop:value=move || draft.get()
-                                on:input=move |ev| draft.set(event_target_value(&ev))
-                                on:keydown=move |ev: leptos::ev::KeyboardEvent| {
-                                    // Enter sends; Shift+Enter is a newline; an IME
-                                    // composing text (keyCode 229) keeps its Enter.
-                                    if ev.key() == "Enter" && !ev.shift_key()
-                                        && !ev.is_composing() && ev.key_code() != 229
-                                    {
-                                        ev.prevent_default();
-                                        send_on_enter();
-                                    }
-                                }
-                            ></textarea>
-                            <button type="submit" prop:disabled=move || !joined.get()>
-                                "Send"
-                            </button>
-                        </form>
-                    }
-                }
+                when=move || conv.asking_nick.get()
+                fallback=move || view! { <Composer conv /> }
             >
-                <NickForm on_pick=join.clone() />
+                <NickForm on_pick=move |nick| conv.connect(socket, alerts, nick) />
             </Show>
         </main>
     }
 }
 
-/// Loads the entries strictly between `last` and `next` into the log.
-fn fill_gap(room: RoomName, last: Seq, next: Seq, log: RwSignal<Vec<Entry>>) {
-    let missing = (next - last - 1).min(200) as u32;
-    leptos::task::spawn_local(async move {
-        if let Ok(page) = room_history(room.to_string(), Some(next), Some(missing)).await {
-            log.update(|log| {
-                for entry in page.entries {
-                    insert_entry(log, entry);
-                }
-            });
+/// The message box with its emoji picker and `:shortcode:` completion.
+#[component]
+fn Composer(conv: Conversation) -> impl IntoView {
+    let socket = ChatSocket::from_context();
+    let box_ref = NodeRef::<html::Textarea>::new();
+    let picker_open = RwSignal::new(false);
+    let suggestions = RwSignal::new(Vec::<EmojiChoice>::new());
+    let chosen = RwSignal::new(0usize);
+    // The shortcode being completed: (byte range in the draft, code).
+    let completing = StoredValue::new(None::<(usize, usize, String)>);
+
+    // Puts `emoji` in place of `range` of the draft and the caret after it.
+    let put = move |range: (usize, usize), emoji: &str| {
+        let draft = conv.draft.get_untracked();
+        let (from, to) = (range.0.min(draft.len()), range.1.min(draft.len()));
+        let text = format!("{}{emoji}{}", &draft[..from], &draft[to..]);
+        let caret = utf16_len(&draft[..from]) + utf16_len(emoji);
+        conv.draft.set(text.clone());
+        if let Some(el) = box_ref.get_untracked() {
+            el.set_value(&text);
+            let _ = el.focus();
+            let _ = el.set_selection_range(caret, caret);
         }
-    });
+        suggestions.set(vec![]);
+        completing.set_value(None);
+    };
+
+    let accept = move |i: usize| {
+        let Some(choice) = suggestions.with_untracked(|s| s.get(i).cloned()) else {
+            return;
+        };
+        if let Some((from, to, _)) = completing.get_value() {
+            put((from, to), &choice.emoji);
+        }
+    };
+
+    let complete = move || {
+        let Some(el) = box_ref.get_untracked() else {
+            return;
+        };
+        let text = el.value();
+        let caret = byte_index(&text, el.selection_start().ok().flatten().unwrap_or(0));
+        let Some((colon, code)) = emoji::shortcode_before(&text, caret) else {
+            suggestions.set(vec![]);
+            completing.set_value(None);
+            return;
+        };
+        let code = code.to_owned();
+        completing.set_value(Some((colon, caret, code.clone())));
+        leptos::task::spawn_local(async move {
+            let found = emoji::emoji_matches(code.clone()).await.unwrap_or_default();
+            // Only the answer for what is typed now counts.
+            if completing.with_value(|c| c.as_ref().is_some_and(|(_, _, now)| *now == code)) {
+                chosen.set(0);
+                suggestions.set(found);
+            }
+        });
+    };
+
+    let send = move || {
+        alerts_unlock();
+        conv.send_draft(socket);
+        suggestions.set(vec![]);
+    };
+
+    let on_keydown = move |ev: leptos::ev::KeyboardEvent| {
+        let offered = suggestions.with_untracked(|s| s.len());
+        if offered > 0 {
+            match ev.key().as_str() {
+                "ArrowDown" => {
+                    ev.prevent_default();
+                    chosen.update(|c| *c = (*c + 1) % offered);
+                    return;
+                }
+                "ArrowUp" => {
+                    ev.prevent_default();
+                    chosen.update(|c| *c = (*c + offered - 1) % offered);
+                    return;
+                }
+                "Enter" | "Tab" if !ev.shift_key() => {
+                    ev.prevent_default();
+                    accept(chosen.get_untracked());
+                    return;
+                }
+                "Escape" => {
+                    suggestions.set(vec![]);
+                    return;
+                }
+                _ => {}
+            }
+        }
+        // Enter sends; Shift+Enter is a newline; an IME composing text
+        // (keyCode 229) keeps its Enter.
+        if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() && ev.key_code() != 229 {
+            ev.prevent_default();
+            send();
+        }
+    };
+
+    let pick = move |emoji: String| {
+        let range = box_ref
+            .get_untracked()
+            .map(|el| {
+                let text = el.value();
+                let start = el.selection_start().ok().flatten().unwrap_or(utf16_len(&text));
+                let end = el.selection_end().ok().flatten().unwrap_or(start);
+                (byte_index(&text, start), byte_index(&text, end))
+            })
+            .unwrap_or((usize::MAX, usize::MAX));
+        put(range, &emoji);
+    };
+
+    view! {
+        <form
+            class="composer"
+            on:submit=move |ev: leptos::ev::SubmitEvent| {
+                ev.prevent_default();
+                send();
+            }
+        >
+            <Show when=move || suggestions.with(|s| !s.is_empty())>
+                <ul class="emoji-suggestions" role="listbox" aria-label="Emoji suggestions">
+                    {move || {
+                        suggestions
+                            .get()
+                            .into_iter()
+                            .enumerate()
+                            .map(|(i, choice)| {
+                                view! {
+                                    <li
+                                        role="option"
+                                        aria-selected=move || (chosen.get() == i).to_string()
+                                        on:mousedown=move |ev| {
+                                            ev.prevent_default();
+                                            accept(i);
+                                        }
+                                    >
+                                        <span class="emoji">{choice.emoji}</span>
+                                        {format!(":{}:", choice.shortcode)}
+                                    </li>
+                                }
+                            })
+                            .collect_view()
+                    }}
+                </ul>
+            </Show>
+            <textarea
+                aria-label="Message"
+                node_ref=box_ref
+                placeholder=move || {
+                    if conv.joined.get() { "Write a message" } else { "Connecting…" }
+                }
+                rows="1"
+                maxlength="4000"
+                prop:disabled=move || !conv.joined.get()
+                prop:value=move || conv.draft.get()
+                on:input=move |ev| {
+                    let text = event_target_value(&ev);
+                    if !text.trim().is_empty() {
+                        conv.note_typing(socket);
+                    }
+                    conv.draft.set(text);
+                    complete();
+                }
+                on:keydown=on_keydown
+                on:blur=move |_| suggestions.set(vec![])
+            ></textarea>
+            <button
+                type="button"
+                class="emoji-button"
+                aria-label="Emoji"
+                aria-expanded=move || picker_open.get().to_string()
+                on:click=move |_| picker_open.update(|o| *o = !*o)
+            >
+                <span aria-hidden="true">"🙂"</span>
+            </button>
+            <button type="submit" prop:disabled=move || !conv.joined.get()>
+                "Send"
+            </button>
+            <Show when=move || picker_open.get()>
+                <EmojiPicker
+                    on_pick=move |emoji| {
+                        picker_open.set(false);
+                        pick(emoji);
+                    }
+                    on_close=move || picker_open.set(false)
+                />
+            </Show>
+        </form>
+    }
+}
+
+fn alerts_unlock() {
+    // Sending is a click or a key press: a moment browsers allow audio to start.
+    if Alerts::from_context().sound.get_untracked() {
+        crate::alerts::unlock_audio();
+    }
+}
+
+/// The palette, fetched on first open; the first page keeps the WASM lean.
+#[component]
+fn EmojiPicker(
+    on_pick: impl Fn(String) + Copy + Send + Sync + 'static,
+    on_close: impl Fn() + Copy + 'static,
+) -> impl IntoView {
+    let palette = LocalResource::new(emoji::emoji_palette);
+    let filter = RwSignal::new(String::new());
+    view! {
+        <div
+            class="emoji-picker"
+            role="dialog"
+            aria-label="Emoji picker"
+            on:keydown=move |ev: leptos::ev::KeyboardEvent| {
+                if ev.key() == "Escape" {
+                    ev.prevent_default();
+                    on_close();
+                }
+            }
+        >
+            <input
+                class="emoji-filter"
+                aria-label="Search emoji"
+                placeholder="Search emoji"
+                autofocus
+                prop:value=filter
+                on:input=move |ev| filter.set(event_target_value(&ev).to_ascii_lowercase())
+            />
+            <Suspense fallback=|| view! { <p>"Loading emoji…"</p> }>
+                {move || Suspend::new(async move {
+                    let groups = palette.await.unwrap_or_default();
+                    view! {
+                        <div class="emoji-groups">
+                            {move || {
+                                let wanted = filter.get();
+                                groups
+                                    .iter()
+                                    .map(|group| {
+                                        let shown: Vec<EmojiChoice> = group
+                                            .emojis
+                                            .iter()
+                                            .filter(|e| e.shortcode.contains(wanted.as_str()))
+                                            .cloned()
+                                            .collect();
+                                        (!shown.is_empty())
+                                            .then(|| {
+                                                view! {
+                                                    <section>
+                                                        <h3>{group.name.clone()}</h3>
+                                                        <div class="emoji-grid">
+                                                            {shown
+                                                                .into_iter()
+                                                                .map(|e| {
+                                                                    let code = format!(":{}:", e.shortcode);
+                                                                    let emoji = e.emoji.clone();
+                                                                    view! {
+                                                                        <button
+                                                                            type="button"
+                                                                            aria-label=code.clone()
+                                                                            title=code
+                                                                            on:click=move |_| on_pick(emoji.clone())
+                                                                        >
+                                                                            {e.emoji}
+                                                                        </button>
+                                                                    }
+                                                                })
+                                                                .collect_view()}
+                                                        </div>
+                                                    </section>
+                                                }
+                                            })
+                                    })
+                                    .collect_view()
+                            }}
+                        </div>
+                    }
+                })}
+            </Suspense>
+        </div>
+    }
+}
+
+/// The byte offset in `text` of a UTF-16 offset (what the DOM counts in).
+fn byte_index(text: &str, utf16: u32) -> usize {
+    let mut units = 0;
+    for (i, c) in text.char_indices() {
+        if units >= utf16 {
+            return i;
+        }
+        units += c.len_utf16() as u32;
+    }
+    text.len()
+}
+
+fn utf16_len(text: &str) -> u32 {
+    text.encode_utf16().count() as u32
 }
 
 /// Asks for a nickname on the room page itself (a shared link, or a taken nick).
@@ -401,32 +648,79 @@ fn NickForm(on_pick: impl Fn(Nick) + Clone + 'static) -> impl IntoView {
     }
 }
 
+/// "Today", "Yesterday" or the date, between the days of the log.
+#[component]
+fn DaySeparator(day: i64) -> impl IntoView {
+    let local = use_context::<Hydrated>().map(|h| h.0);
+    let now = use_context::<Now>().map(|n| n.0);
+    let label = move || {
+        let local = local.is_some_and(|l| l.get());
+        // "Today" needs the reader's clock, which the server does not have.
+        let today = now
+            .filter(|_| local)
+            .map(|n| n.get())
+            .map(|now| clock::day_number(now, clock::zone_offset_ms(now, true)));
+        clock::day_label(day, today)
+    };
+    view! {
+        <div class="day" role="separator">
+            <span>{label}</span>
+        </div>
+    }
+}
+
 /// One line of the log: a message, or a join/leave notice.
 #[component]
-fn EntryLine(entry: Entry) -> impl IntoView {
+fn EntryLine(entry: Entry, grouped: bool, me: RwSignal<Option<Nick>>) -> impl IntoView {
     let at = entry.at;
     let local = use_context::<Hydrated>().map(|h| h.0);
-    let shown_time = move || {
-        #[cfg(feature = "hydrate")]
-        if local.is_some_and(|l| l.get()) {
-            return clock::hhmm_local(at);
-        }
-        let _ = local;
-        clock::hhmm_utc(at)
+    let now = use_context::<Now>().map(|n| n.0);
+    let is_local = move || local.is_some_and(|l| l.get());
+    let offset = move || clock::zone_offset_ms(at, is_local());
+    let shown_time = move || match now.filter(|_| is_local()) {
+        Some(now) => clock::relative(at, now.get(), offset()),
+        None => clock::hhmm(at, offset()),
     };
     let time = view! {
-        <time datetime=clock::iso_utc(at)>{shown_time}</time>
+        <time datetime=clock::iso_utc(at) title=move || clock::exact(at, offset())>
+            {shown_time}
+        </time>
     };
     let nick = entry.nick.to_string();
     match entry.kind {
-        EntryKind::Message { body, .. } => view! {
-            <div class="message" data-seq=entry.seq>
-                <span class="author">{nick}</span>
-                {time}
-                <p class="body">{String::from(body)}</p>
-            </div>
+        EntryKind::Message { body, .. } => {
+            let mentioned = {
+                let body = body.clone();
+                move || {
+                    me.with(|me| {
+                        me.as_ref()
+                            .is_some_and(|me| markup::mentions(body.as_str(), me.as_str()))
+                    })
+                }
+            };
+            let hover_time = view! {
+                <time class="hover-time" datetime=clock::iso_utc(at) title=move || clock::exact(at, offset())>
+                    {move || clock::hhmm(at, offset())}
+                </time>
+            };
+            view! {
+                <div class="message" class:grouped=grouped class:mention=mentioned data-seq=entry.seq>
+                    {if grouped {
+                        hover_time.into_any()
+                    } else {
+                        view! {
+                            <div class="meta">
+                                <span class="author">{nick}</span>
+                                {time}
+                            </div>
+                        }
+                            .into_any()
+                    }}
+                    <div class="body">{body_view(body.as_str())}</div>
+                </div>
+            }
+            .into_any()
         }
-        .into_any(),
         EntryKind::Joined => view! {
             <div class="notice" data-seq=entry.seq>
                 <span>{format!("{nick} joined")}</span>
@@ -444,31 +738,87 @@ fn EntryLine(entry: Entry) -> impl IntoView {
     }
 }
 
+/// A message body drawn from its parsed tree: every piece of text goes into
+/// the DOM as text, so nothing a person types can become markup.
+fn body_view(body: &str) -> AnyView {
+    markup::parse(body)
+        .into_iter()
+        .map(|block| match block {
+            Block::Paragraph(inlines) => view! { <p>{inlines_view(inlines)}</p> }.into_any(),
+            Block::CodeBlock { lang, code } => view! {
+                <pre data-lang=(!lang.is_empty()).then_some(lang)>
+                    <code>{code}</code>
+                </pre>
+            }
+            .into_any(),
+        })
+        .collect_view()
+        .into_any()
+}
+
+fn inlines_view(inlines: Vec<Inline>) -> AnyView {
+    inlines
+        .into_iter()
+        .map(|inline| match inline {
+            Inline::Text(text) => text.into_any(),
+            Inline::Bold(inner) => view! { <strong>{inlines_view(inner)}</strong> }.into_any(),
+            Inline::Italic(inner) => view! { <em>{inlines_view(inner)}</em> }.into_any(),
+            Inline::Code(code) => view! { <code>{code}</code> }.into_any(),
+            Inline::Link { href } => {
+                let text = href.clone();
+                view! {
+                    <a href=href target="_blank" rel="noopener noreferrer nofollow">
+                        {text}
+                    </a>
+                }
+                .into_any()
+            }
+        })
+        .collect_view()
+        .into_any()
+}
+
 /// Flips to true once the browser has taken over the server-rendered page, so
 /// views can switch to browser-only formatting (local time) without breaking
 /// hydration.
 #[derive(Clone, Copy)]
 pub struct Hydrated(pub RwSignal<bool>);
 
+/// The browser's clock, ticking every half minute, for relative times.
+#[derive(Clone, Copy)]
+pub struct Now(pub RwSignal<i64>);
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::messages::Seq;
 
-    fn entry(seq: Seq) -> Entry {
+    fn message(seq: Seq, at: i64, nick: &str) -> Entry {
         Entry {
             seq,
-            at: 0,
-            nick: Nick::parse("n").unwrap(),
-            kind: EntryKind::Joined,
+            at,
+            nick: Nick::parse(nick).unwrap(),
+            kind: EntryKind::Message {
+                client_id: crate::messages::ClientId::parse(&format!("c{seq}")).unwrap(),
+                body: crate::messages::MessageBody::parse("hi").unwrap(),
+            },
         }
     }
 
     #[test]
-    fn entries_stay_in_seq_order_and_unique() {
-        let mut log = vec![];
-        for seq in [1, 3, 2, 3, 1, 4] {
-            insert_entry(&mut log, entry(seq));
-        }
-        assert_eq!(log.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2, 3, 4]);
+    fn consecutive_messages_of_one_author_are_grouped_within_a_day() {
+        let day = 86_400_000 * 20_000;
+        let log = [
+            message(1, day + 1_000, "sadia"),
+            message(2, day + 2_000, "sadia"),
+            message(3, day + 3_000, "usman"),
+            message(4, day + 3_000 + GROUP_WITHIN_MS, "usman"),
+            message(5, day + 86_400_000, "usman"),
+        ];
+        let rows = rows(&log, false);
+        let grouped: Vec<bool> = rows.iter().map(|r| r.grouped).collect();
+        assert_eq!(grouped, [false, true, false, false, false]);
+        let days: Vec<Option<i64>> = rows.iter().map(|r| r.day).collect();
+        assert_eq!(days, [Some(20_000), None, None, None, Some(20_001)]);
     }
 }

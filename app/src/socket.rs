@@ -176,7 +176,8 @@ mod live {
         let room = match &frame {
             ServerFrame::Joined { room, .. }
             | ServerFrame::Entry { room, .. }
-            | ServerFrame::Ack { room, .. } => Some(room.clone()),
+            | ServerFrame::Ack { room, .. }
+            | ServerFrame::Typing { room, .. } => Some(room.clone()),
             ServerFrame::Error { room, .. } => room.clone(),
         };
         let handlers: Vec<Rc<dyn Fn(ServerFrame)>> = socket.shared.with_value(|shared| {

@@ -450,6 +450,17 @@ impl Session {
                 }
                 None
             }
+            ClientFrame::Typing { room } => {
+                let Some(membership) = self.rooms.get(&room) else {
+                    return Some(error(
+                        ErrorCode::NotInRoom,
+                        Some(room),
+                        "join the room before typing in it",
+                    ));
+                };
+                membership.room.typing(&membership.nick);
+                None
+            }
             ClientFrame::Send {
                 room,
                 client_id,
@@ -546,7 +557,7 @@ async fn forward(
         match feed.recv().await {
             Ok(broadcast) => {
                 // Already replayed from the store (see the hub's module comment).
-                if broadcast.seq <= head {
+                if broadcast.seq.is_some_and(|seq| seq <= head) {
                     continue;
                 }
                 if !outbox.push(Message::Text(broadcast.frame)) {

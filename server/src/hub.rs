@@ -41,10 +41,12 @@ pub enum HubError {
     Store(#[from] StoreError),
 }
 
-/// A broadcast entry: serialised once, shared by every recipient.
+/// A broadcast frame: serialised once, shared by every recipient.
 #[derive(Clone, Debug)]
 pub struct Broadcast {
-    pub seq: Seq,
+    /// The entry's `seq`; `None` for a passing signal (typing) that is
+    /// neither stored nor replayed.
+    pub seq: Option<Seq>,
     pub frame: Utf8Bytes,
 }
 
@@ -117,7 +119,19 @@ impl Room {
         self.published.store(seq, Ordering::Release);
         // No receivers is fine: the entry is already stored.
         let _ = self.feed.send(Broadcast {
-            seq,
+            seq: Some(seq),
+            frame: frame.to_json().into(),
+        });
+    }
+
+    /// Tells everyone in the room that `nick` is typing.
+    pub fn typing(&self, nick: &Nick) {
+        let frame = ServerFrame::Typing {
+            room: self.name.clone(),
+            nick: nick.clone(),
+        };
+        let _ = self.feed.send(Broadcast {
+            seq: None,
             frame: frame.to_json().into(),
         });
     }

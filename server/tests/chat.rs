@@ -463,3 +463,55 @@ async fn hashed_bundle_files_are_cached_for_a_year_and_pages_are_not() {
             .is_none_or(|v| !v.to_str().unwrap().contains("immutable"))
     );
 }
+
+#[tokio::test]
+async fn typing_reaches_the_others_in_the_room_and_is_never_stored() {
+    let app = spawn_app().await;
+    let mut sadia = app.client().await;
+    sadia.join("main", "sadia").await;
+    let mut usman = app.client().await;
+    usman.join("main", "usman").await;
+    let mut elsewhere = app.client().await;
+    elsewhere.join("other", "omar").await;
+
+    usman
+        .send_frame(&app::protocol::ClientFrame::Typing { room: room("main") })
+        .await;
+    let frames = sadia
+        .recv_until(|f| matches!(f, ServerFrame::Typing { .. }))
+        .await;
+    assert_eq!(
+        frames.last(),
+        Some(&ServerFrame::Typing {
+            room: room("main"),
+            nick: nick("usman")
+        })
+    );
+
+    // A marker after the typing frame: the other room saw nothing before it.
+    elsewhere.say("other", "marker").await;
+    let frames = elsewhere.recv_until(|f| message_text(f) == Some("marker")).await;
+    assert!(
+        !frames.iter().any(|f| matches!(f, ServerFrame::Typing { .. })),
+        "{frames:?}"
+    );
+
+    // Typing is not part of the history a newcomer replays.
+    let mut late = app.client().await;
+    late.join("main", "late").await;
+    sadia.say("main", "after typing").await;
+    let frames = late.recv_until(|f| message_text(f) == Some("after typing")).await;
+    assert!(
+        !frames.iter().any(|f| matches!(f, ServerFrame::Typing { .. })),
+        "{frames:?}"
+    );
+
+    // Typing in a room one has not joined is refused.
+    elsewhere
+        .send_frame(&app::protocol::ClientFrame::Typing { room: room("main") })
+        .await;
+    let frames = elsewhere
+        .recv_until(|f| matches!(f, ServerFrame::Error { .. }))
+        .await;
+    assert_eq!(error_code(frames.last().unwrap()), Some(ErrorCode::NotInRoom));
+}

@@ -1,0 +1,253 @@
+//! Getting a person's attention while the tab is hidden: a desktop
+//! notification and a short sound per new message, each behind a toggle that
+//! the browser remembers. Permission is only asked for after a click on the
+//! bell, never on load (browsers penalise sites that ask unprompted).
+
+use crate::markup;
+use crate::messages::{Entry, EntryKind};
+use crate::people::Nick;
+use crate::rooms::RoomName;
+use leptos::prelude::*;
+
+const NOTIFY_KEY: &str = "chat.notify";
+const SOUND_KEY: &str = "chat.sound";
+
+/// The two toggles; cheap to copy.
+#[derive(Clone, Copy)]
+pub struct Alerts {
+    pub notify: RwSignal<bool>,
+    pub sound: RwSignal<bool>,
+    /// Why notifications could not be turned on, for the person.
+    pub problem: RwSignal<Option<String>>,
+}
+
+impl Alerts {
+    pub fn provide() -> Self {
+        let alerts = Self {
+            notify: RwSignal::new(false),
+            sound: RwSignal::new(false),
+            problem: RwSignal::new(None),
+        };
+        provide_context(alerts);
+        // Saved choices are only readable in the browser, after hydration.
+        Effect::new(move || {
+            alerts.notify.set(browser::load(NOTIFY_KEY) && browser::permitted());
+            alerts.sound.set(browser::load(SOUND_KEY));
+        });
+        alerts
+    }
+
+    pub fn from_context() -> Self {
+        expect_context::<Self>()
+    }
+
+    /// A message from someone else arrived in `room`.
+    pub fn on_message(&self, room: &RoomName, entry: &Entry, me: Option<&Nick>) {
+        if !browser::hidden() {
+            return;
+        }
+        let EntryKind::Message { body, .. } = &entry.kind else {
+            return;
+        };
+        if self.notify.get_untracked() {
+            let mentioned = me.is_some_and(|me| markup::mentions(body.as_str(), me.as_str()));
+            let title = if mentioned {
+                format!("{} mentioned you in #{room}", entry.nick)
+            } else {
+                format!("{} in #{room}", entry.nick)
+            };
+            let text = markup::plain_text(&markup::parse(body.as_str()));
+            browser::notify(&title, &text, room.as_str());
+        }
+        if self.sound.get_untracked() {
+            browser::beep();
+        }
+    }
+
+    fn toggle_notify(self) {
+        if self.notify.get_untracked() {
+            self.notify.set(false);
+            browser::save(NOTIFY_KEY, false);
+            return;
+        }
+        #[cfg(feature = "hydrate")]
+        leptos::task::spawn_local(async move {
+            if browser::ask_permission().await {
+                self.notify.set(true);
+                self.problem.set(None);
+                browser::save(NOTIFY_KEY, true);
+            } else {
+                self.problem.set(Some(
+                    "Notifications are blocked for this site in the browser's settings.".into(),
+                ));
+            }
+        });
+    }
+
+    fn toggle_sound(self) {
+        let on = !self.sound.get_untracked();
+        if on {
+            // Created inside the click, browsers let it play later on.
+            browser::unlock_audio();
+        }
+        self.sound.set(on);
+        browser::save(SOUND_KEY, on);
+    }
+}
+
+/// Lets sound play later: call it inside a click or key press.
+pub fn unlock_audio() {
+    browser::unlock_audio();
+}
+
+/// The bell and sound toggles.
+#[component]
+pub fn AlertToggles() -> impl IntoView {
+    let alerts = Alerts::from_context();
+    view! {
+        <div class="alert-toggles">
+            <button
+                type="button"
+                class="toggle"
+                aria-label="Notifications"
+                title="Desktop notifications while this tab is hidden"
+                aria-pressed=move || alerts.notify.get().to_string()
+                on:click=move |_| alerts.toggle_notify()
+            >
+                <span aria-hidden="true">{move || if alerts.notify.get() { "🔔" } else { "🔕" }}</span>
+            </button>
+            <button
+                type="button"
+                class="toggle"
+                aria-label="Sound"
+                title="A short sound for new messages while this tab is hidden"
+                aria-pressed=move || alerts.sound.get().to_string()
+                on:click=move |_| alerts.toggle_sound()
+            >
+                <span aria-hidden="true">{move || if alerts.sound.get() { "🔊" } else { "🔈" }}</span>
+            </button>
+            <p class="problem" role="alert">
+                {move || alerts.problem.get()}
+            </p>
+        </div>
+    }
+}
+
+#[cfg(feature = "hydrate")]
+mod browser {
+    use std::cell::RefCell;
+    use wasm_bindgen::JsCast;
+    use web_sys::{AudioContext, Notification, NotificationOptions, NotificationPermission};
+
+    thread_local! {
+        static AUDIO: RefCell<Option<AudioContext>> = const { RefCell::new(None) };
+    }
+
+    fn storage() -> Option<web_sys::Storage> {
+        web_sys::window()?.local_storage().ok()?
+    }
+
+    pub fn load(key: &str) -> bool {
+        storage()
+            .and_then(|s| s.get_item(key).ok().flatten())
+            .is_some_and(|v| v == "on")
+    }
+
+    pub fn save(key: &str, on: bool) {
+        if let Some(s) = storage() {
+            let _ = s.set_item(key, if on { "on" } else { "off" });
+        }
+    }
+
+    pub fn hidden() -> bool {
+        web_sys::window()
+            .and_then(|w| w.document())
+            .is_some_and(|d| d.visibility_state() == web_sys::VisibilityState::Hidden)
+    }
+
+    fn supported() -> bool {
+        js_sys::Reflect::has(&js_sys::global(), &"Notification".into()).unwrap_or(false)
+    }
+
+    pub fn permitted() -> bool {
+        supported() && Notification::permission() == NotificationPermission::Granted
+    }
+
+    pub async fn ask_permission() -> bool {
+        if !supported() {
+            return false;
+        }
+        if Notification::permission() == NotificationPermission::Granted {
+            return true;
+        }
+        let Ok(promise) = Notification::request_permission() else {
+            return false;
+        };
+        match wasm_bindgen_futures::JsFuture::from(promise).await {
+            Ok(answer) => answer.as_string().as_deref() == Some("granted"),
+            Err(_) => false,
+        }
+    }
+
+    pub fn notify(title: &str, body: &str, tag: &str) {
+        if !permitted() {
+            return;
+        }
+        let options = NotificationOptions::new();
+        options.set_body(body);
+        options.set_tag(tag);
+        let _ = Notification::new_with_options(title, &options);
+    }
+
+    pub fn unlock_audio() {
+        AUDIO.with(|audio| {
+            let mut audio = audio.borrow_mut();
+            if audio.is_none() {
+                *audio = AudioContext::new().ok();
+            }
+            if let Some(ctx) = audio.as_ref() {
+                let _ = ctx.resume();
+            }
+        });
+    }
+
+    /// A soft 150 ms tone.
+    pub fn beep() {
+        unlock_audio();
+        AUDIO.with(|audio| {
+            let Some(ctx) = audio.borrow().clone() else {
+                return;
+            };
+            let play = || -> Result<(), wasm_bindgen::JsValue> {
+                let tone = ctx.create_oscillator()?;
+                let volume = ctx.create_gain()?;
+                tone.frequency().set_value(880.0);
+                volume.gain().set_value(0.08);
+                tone.connect_with_audio_node(&volume)?;
+                volume.connect_with_audio_node(&ctx.destination())?;
+                let source: &web_sys::AudioScheduledSourceNode = tone.unchecked_ref();
+                source.start()?;
+                source.stop_with_when(ctx.current_time() + 0.15)?;
+                Ok(())
+            };
+            let _ = play();
+        });
+    }
+}
+
+#[cfg(not(feature = "hydrate"))]
+mod browser {
+    pub fn load(_key: &str) -> bool {
+        false
+    }
+    pub fn save(_key: &str, _on: bool) {}
+    pub fn hidden() -> bool {
+        false
+    }
+    pub fn permitted() -> bool {
+        false
+    }
+    pub fn notify(_title: &str, _body: &str, _tag: &str) {}
+    pub fn unlock_audio() {}
+    pub fn beep() {}
+}

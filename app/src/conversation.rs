@@ -1,0 +1,397 @@
+//! One joined room as this browser holds it: its log, who is online and
+//! typing, messages on their way, how many arrived unseen. A conversation
+//! lives as long as the app, not the page, so a room keeps receiving (and
+//! counting unread) while the person looks at another one.
+
+use crate::alerts::Alerts;
+use crate::clock;
+use crate::messages::{ClientId, Entry, EntryKind, MessageBody, Seq, room_history};
+use crate::people::{Nick, SessionId};
+use crate::protocol::{ClientFrame, ErrorCode, ServerFrame};
+use crate::rooms::RoomName;
+use crate::socket::{ChatSocket, RoomLink, memory, random_id};
+use leptos::prelude::*;
+use std::collections::BTreeSet;
+use std::rc::Rc;
+
+/// How long "x is typing…" stays without a fresh typing frame.
+pub const TYPING_SHOWN_MS: i64 = 4_000;
+/// The least time between two typing frames from this browser.
+pub const TYPING_EVERY_MS: i64 = 2_000;
+
+/// A message shown before the server has acknowledged it.
+#[derive(Clone, PartialEq)]
+pub struct Pending {
+    pub client_id: ClientId,
+    pub body: MessageBody,
+}
+
+/// Handle to a room's state; every field is a signal, so it is cheap to copy.
+#[derive(Clone, Copy)]
+pub struct Conversation {
+    pub room: StoredValue<RoomName>,
+    pub log: RwSignal<Vec<Entry>>,
+    pub pending: RwSignal<Vec<Pending>>,
+    pub online: RwSignal<BTreeSet<Nick>>,
+    /// Who is typing, with when their notice expires (ms since the epoch).
+    pub typing: RwSignal<Vec<(Nick, i64)>>,
+    /// Messages from others that arrived while the room was not on screen.
+    pub unread: RwSignal<u32>,
+    pub me: RwSignal<Option<Nick>>,
+    pub joined: RwSignal<bool>,
+    pub asking_nick: RwSignal<bool>,
+    pub problem: RwSignal<Option<String>>,
+    pub info: RwSignal<Option<String>>,
+    pub draft: RwSignal<String>,
+    /// The log reaches the room's first entry.
+    pub at_start: RwSignal<bool>,
+    pub loading_older: RwSignal<bool>,
+    /// Entries at or below `head` were already in the room when we joined;
+    /// only later ones change who is online or count as new.
+    head: StoredValue<Seq>,
+    typing_sent: StoredValue<i64>,
+    /// Set while the room is the one on screen.
+    on_screen: RwSignal<bool>,
+}
+
+/// Inserts `entry` in `seq` order unless the log already has it.
+pub fn insert_entry(log: &mut Vec<Entry>, entry: Entry) -> bool {
+    match log.last() {
+        Some(last) if last.seq < entry.seq => {
+            log.push(entry);
+            true
+        }
+        None => {
+            log.push(entry);
+            true
+        }
+        _ => match log.binary_search_by_key(&entry.seq, |e| e.seq) {
+            Ok(_) => false,
+            Err(at) => {
+                log.insert(at, entry);
+                true
+            }
+        },
+    }
+}
+
+impl Conversation {
+    pub fn new(room: RoomName, entries: Vec<Entry>, at_start: bool) -> Self {
+        Self {
+            room: StoredValue::new(room),
+            log: RwSignal::new(entries),
+            pending: RwSignal::new(vec![]),
+            online: RwSignal::new(BTreeSet::new()),
+            typing: RwSignal::new(vec![]),
+            unread: RwSignal::new(0),
+            me: RwSignal::new(None),
+            joined: RwSignal::new(false),
+            asking_nick: RwSignal::new(false),
+            problem: RwSignal::new(None),
+            info: RwSignal::new(None),
+            draft: RwSignal::new(String::new()),
+            at_start: RwSignal::new(at_start),
+            loading_older: RwSignal::new(false),
+            head: StoredValue::new(Seq::MAX),
+            typing_sent: StoredValue::new(0),
+            on_screen: RwSignal::new(false),
+        }
+    }
+
+    pub fn room(&self) -> RoomName {
+        self.room.get_value()
+    }
+
+    /// Adds a page of history fetched for the room page.
+    pub fn merge(&self, entries: Vec<Entry>, at_start: bool) {
+        let reaches_back = self.log.with_untracked(|log| {
+            log.first()
+                .is_none_or(|first| entries.first().is_some_and(|e| e.seq <= first.seq))
+        });
+        self.log.update(|log| {
+            for entry in entries {
+                insert_entry(log, entry);
+            }
+        });
+        if reaches_back {
+            self.at_start.set(at_start);
+        }
+    }
+
+    pub fn set_on_screen(&self, on: bool) {
+        self.on_screen.set(on);
+        if on {
+            self.unread.set(0);
+        }
+    }
+
+    /// Joins the room as `nick` over the shared socket (now and after every
+    /// reconnect), resuming after the last entry the log shows.
+    pub fn connect(self, socket: ChatSocket, alerts: Alerts, nick: Nick) {
+        let Ok(session) = SessionId::parse(&memory::session()) else {
+            self.problem
+                .set(Some("This browser cannot keep a session.".into()));
+            return;
+        };
+        self.me.set(Some(nick.clone()));
+        self.asking_nick.set(false);
+        let room = self.room();
+        socket.enter(
+            room.clone(),
+            RoomLink {
+                on_connect: Rc::new(move || {
+                    let room = self.room();
+                    let since = self.log.with_untracked(|l| l.last().map(|e| e.seq));
+                    let mut frames = vec![ClientFrame::Join {
+                        room: room.clone(),
+                        nick: nick.clone(),
+                        session: session.clone(),
+                        since,
+                    }];
+                    frames.extend(self.pending.get_untracked().into_iter().map(|p| {
+                        ClientFrame::Send {
+                            room: room.clone(),
+                            client_id: p.client_id,
+                            body: p.body,
+                        }
+                    }));
+                    frames
+                }),
+                on_frame: Rc::new(move |frame| self.on_frame(socket, alerts, frame)),
+            },
+        );
+    }
+
+    fn on_frame(self, socket: ChatSocket, alerts: Alerts, frame: ServerFrame) {
+        match frame {
+            ServerFrame::Joined {
+                online, head, reset, ..
+            } => {
+                if reset {
+                    // Too much was missed to replay: the latest page follows.
+                    self.log.set(Vec::new());
+                    self.at_start.set(false);
+                    self.info.set(Some(
+                        "You were away for a while: showing the latest messages.".into(),
+                    ));
+                }
+                self.head.set_value(head);
+                self.online.set(online.into_iter().collect());
+                self.joined.set(true);
+                self.problem.set(None);
+            }
+            ServerFrame::Entry { entry, .. } => self.on_entry(alerts, entry),
+            ServerFrame::Ack { client_id, .. } => {
+                self.pending
+                    .update(|p| p.retain(|m| m.client_id != client_id));
+            }
+            ServerFrame::Typing { nick, .. } => {
+                if self.me.get_untracked().as_ref() == Some(&nick) {
+                    return;
+                }
+                let until = clock::now_ms() + TYPING_SHOWN_MS;
+                self.typing.update(|t| {
+                    t.retain(|(n, _)| n != &nick);
+                    t.push((nick, until));
+                });
+                set_timeout(
+                    move || {
+                        let now = clock::now_ms();
+                        self.typing.update(|t| t.retain(|(_, until)| *until > now));
+                    },
+                    std::time::Duration::from_millis(TYPING_SHOWN_MS as u64 + 50),
+                );
+            }
+            ServerFrame::Error {
+                code: ErrorCode::NickInUse,
+                message,
+                ..
+            } => {
+                socket.forget(&self.room());
+                self.joined.set(false);
+                self.me.set(None);
+                self.asking_nick.set(true);
+                self.problem.set(Some(message));
+            }
+            ServerFrame::Error { message, .. } => self.problem.set(Some(message)),
+        }
+    }
+
+    fn on_entry(self, alerts: Alerts, entry: Entry) {
+        let live = entry.seq > self.head.get_value();
+        if live {
+            match &entry.kind {
+                EntryKind::Joined => self.online.update(|o| {
+                    o.insert(entry.nick.clone());
+                }),
+                EntryKind::Left => self.online.update(|o| {
+                    o.remove(&entry.nick);
+                }),
+                EntryKind::Message { .. } => {}
+            }
+        }
+        if let EntryKind::Message { client_id, .. } = &entry.kind {
+            self.pending
+                .update(|p| p.retain(|m| &m.client_id != client_id));
+            // Their message is out: they are no longer typing it.
+            self.typing.update(|t| t.retain(|(n, _)| n != &entry.nick));
+        }
+        let seq = entry.seq;
+        let last = self.log.with_untracked(|l| l.last().map_or(0, |e| e.seq));
+        let from_other = self.me.get_untracked().as_ref() != Some(&entry.nick);
+        let message = matches!(entry.kind, EntryKind::Message { .. });
+        let mut added = false;
+        let copy = (live && message && from_other).then(|| entry.clone());
+        self.log.update(|log| added = insert_entry(log, entry));
+        if let Some(entry) = copy.filter(|_| added) {
+            if !self.on_screen.get_untracked() {
+                self.unread.update(|n| *n += 1);
+            }
+            alerts.on_message(&self.room(), &entry, self.me.get_untracked().as_ref());
+        }
+        // A live entry that skips ahead means frames went missing in
+        // between: fetch that range from the history.
+        if live && last + 1 < seq {
+            self.fill_gap(last, seq);
+        }
+    }
+
+    /// Loads the entries strictly between `last` and `next` into the log.
+    fn fill_gap(self, last: Seq, next: Seq) {
+        let missing = (next - last - 1).min(200) as u32;
+        let room = self.room();
+        leptos::task::spawn_local(async move {
+            if let Ok(page) = room_history(room.to_string(), Some(next), Some(missing)).await {
+                self.log.update(|log| {
+                    for entry in page.entries {
+                        insert_entry(log, entry);
+                    }
+                });
+            }
+        });
+    }
+
+    /// Fetches the page before the oldest entry shown; returns once it is in
+    /// the log (false when there was nothing to fetch).
+    pub async fn load_older(self) -> bool {
+        if self.at_start.get_untracked() || self.loading_older.get_untracked() {
+            return false;
+        }
+        let Some(first) = self.log.with_untracked(|l| l.first().map(|e| e.seq)) else {
+            return false;
+        };
+        self.loading_older.set(true);
+        let page = room_history(self.room().to_string(), Some(first), None).await;
+        let loaded = match page {
+            Ok(page) => {
+                self.log.update(|log| {
+                    for entry in page.entries {
+                        insert_entry(log, entry);
+                    }
+                });
+                self.at_start.set(page.at_start);
+                true
+            }
+            Err(_) => {
+                self.problem
+                    .set(Some("Earlier messages could not be loaded.".into()));
+                false
+            }
+        };
+        self.loading_older.set(false);
+        loaded
+    }
+
+    /// Tells the room this person is typing, at most every couple of seconds.
+    pub fn note_typing(&self, socket: ChatSocket) {
+        if !self.joined.get_untracked() {
+            return;
+        }
+        let now = clock::now_ms();
+        if now - self.typing_sent.get_value() >= TYPING_EVERY_MS {
+            self.typing_sent.set_value(now);
+            socket.send(&ClientFrame::Typing { room: self.room() });
+        }
+    }
+
+    /// Sends the draft; it shows as pending until the server acknowledges it.
+    pub fn send_draft(&self, socket: ChatSocket) {
+        if !self.joined.get_untracked() {
+            return;
+        }
+        match MessageBody::parse(&self.draft.get_untracked()) {
+            Ok(body) => {
+                let Ok(client_id) = ClientId::parse(&random_id()) else {
+                    return;
+                };
+                self.pending.update(|p| {
+                    p.push(Pending {
+                        client_id: client_id.clone(),
+                        body: body.clone(),
+                    })
+                });
+                socket.send(&ClientFrame::Send {
+                    room: self.room(),
+                    client_id,
+                    body,
+                });
+                self.draft.set(String::new());
+                self.problem.set(None);
+                // The next keystroke starts a new "typing" at once.
+                self.typing_sent.set_value(0);
+            }
+            Err(reason) => self.problem.set(Some(reason.to_string())),
+        }
+    }
+}
+
+/// "usman is typing…", "usman and sadia are typing…", "Several people are typing…".
+pub fn typing_text(nicks: &[Nick]) -> Option<String> {
+    match nicks {
+        [] => None,
+        [one] => Some(format!("{one} is typing…")),
+        [a, b] => Some(format!("{a} and {b} are typing…")),
+        _ => Some("Several people are typing…".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(seq: Seq) -> Entry {
+        Entry {
+            seq,
+            at: 0,
+            nick: Nick::parse("n").unwrap(),
+            kind: EntryKind::Joined,
+        }
+    }
+
+    #[test]
+    fn entries_stay_in_seq_order_and_unique() {
+        let mut log = vec![];
+        for seq in [1, 3, 2, 3, 1, 4] {
+            insert_entry(&mut log, entry(seq));
+        }
+        assert_eq!(log.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn typing_names_up_to_two_people() {
+        let n = |s| Nick::parse(s).unwrap();
+        assert_eq!(typing_text(&[]), None);
+        assert_eq!(
+            typing_text(&[n("usman")]).unwrap(),
+            "usman is typing…"
+        );
+        assert_eq!(
+            typing_text(&[n("usman"), n("sadia")]).unwrap(),
+            "usman and sadia are typing…"
+        );
+        assert_eq!(
+            typing_text(&[n("a"), n("b"), n("c")]).unwrap(),
+            "Several people are typing…"
+        );
+    }
+}

@@ -1,0 +1,167 @@
+//! Emoji: the picker's palette and `:shortcode:` completion.
+//!
+//! The emoji data (names, GitHub shortcodes, groups) comes from the `emojis`
+//! crate and stays on the server: the browser asks for it through two server
+//! functions, so the table never grows the WebAssembly bundle every visitor
+//! downloads. The palette is fetched once, on the first open of the picker.
+
+use serde::{Deserialize, Serialize};
+
+/// One emoji as offered to a person: the character(s) and its shortcode.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmojiChoice {
+    pub emoji: String,
+    pub shortcode: String,
+}
+
+/// A titled section of the picker ("Smileys & Emotion", ...).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmojiGroup {
+    pub name: String,
+    pub emojis: Vec<EmojiChoice>,
+}
+
+/// How many completions are offered at once.
+pub const MAX_MATCHES: usize = 8;
+
+/// Emojis whose shortcode starts with `prefix` (best first), then those that
+/// merely contain it: `:smile` offers 😄 first.
+#[leptos::server(prefix = "/api", endpoint = "emoji_matches")]
+pub async fn emoji_matches(
+    prefix: String,
+) -> Result<Vec<EmojiChoice>, leptos::prelude::ServerFnError> {
+    Ok(data::matches(&prefix))
+}
+
+/// Every emoji, by group, for the picker.
+#[leptos::server(prefix = "/api", endpoint = "emoji_palette")]
+pub async fn emoji_palette() -> Result<Vec<EmojiGroup>, leptos::prelude::ServerFnError> {
+    Ok(data::palette().to_vec())
+}
+
+/// The text before the cursor ends in a shortcode being typed (`:smi`):
+/// returns where its colon is and the code typed so far (at least two chars,
+/// so a time like `10:3` or a lone colon offers nothing).
+pub fn shortcode_before(text: &str, cursor: usize) -> Option<(usize, &str)> {
+    let before = text.get(..cursor)?;
+    let colon = before.rfind(':')?;
+    let code = &before[colon + 1..];
+    let word_start = colon == 0
+        || before[..colon]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_whitespace() || "([{".contains(c));
+    let well_formed = code.len() >= 2
+        && code
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '+' || c == '-');
+    (word_start && well_formed).then_some((colon, code))
+}
+
+#[cfg(feature = "ssr")]
+mod data {
+    use super::{EmojiChoice, EmojiGroup, MAX_MATCHES};
+    use std::sync::OnceLock;
+
+    fn choice(emoji: &emojis::Emoji, shortcode: &str) -> EmojiChoice {
+        EmojiChoice {
+            emoji: emoji.as_str().to_owned(),
+            shortcode: shortcode.to_owned(),
+        }
+    }
+
+    pub fn matches(prefix: &str) -> Vec<EmojiChoice> {
+        let prefix = prefix.trim_matches(':').to_ascii_lowercase();
+        if prefix.is_empty() {
+            return vec![];
+        }
+        let mut starts = vec![];
+        let mut contains = vec![];
+        for emoji in emojis::iter() {
+            for code in emoji.shortcodes() {
+                if code.starts_with(&prefix) {
+                    starts.push(choice(emoji, code));
+                } else if code.contains(&prefix) {
+                    contains.push(choice(emoji, code));
+                }
+            }
+        }
+        // Shorter first: `smile` before `smiley_cat`.
+        starts.sort_by_key(|c| c.shortcode.len());
+        starts.extend(contains);
+        starts.truncate(MAX_MATCHES);
+        starts
+    }
+
+    fn group_name(group: emojis::Group) -> &'static str {
+        use emojis::Group::*;
+        match group {
+            SmileysAndEmotion => "Smileys & Emotion",
+            PeopleAndBody => "People & Body",
+            AnimalsAndNature => "Animals & Nature",
+            FoodAndDrink => "Food & Drink",
+            TravelAndPlaces => "Travel & Places",
+            Activities => "Activities",
+            Objects => "Objects",
+            Symbols => "Symbols",
+            Flags => "Flags",
+        }
+    }
+
+    pub fn palette() -> &'static [EmojiGroup] {
+        static PALETTE: OnceLock<Vec<EmojiGroup>> = OnceLock::new();
+        PALETTE.get_or_init(|| {
+            emojis::Group::iter()
+                .map(|group| EmojiGroup {
+                    name: group_name(group).to_owned(),
+                    emojis: group
+                        .emojis()
+                        .filter_map(|e| Some(choice(e, e.shortcode()?)))
+                        .collect(),
+                })
+                .collect()
+        })
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn smile_is_offered_first_for_smile() {
+            let found = matches("smile");
+            assert_eq!(found[0].emoji, "😄");
+            assert_eq!(found[0].shortcode, "smile");
+            assert!(found.len() <= MAX_MATCHES);
+        }
+
+        #[test]
+        fn the_palette_has_every_group_with_shortcodes() {
+            let palette = palette();
+            assert_eq!(palette.len(), 9);
+            assert!(palette.iter().all(|g| !g.emojis.is_empty()));
+            assert!(palette[0].emojis.iter().any(|e| e.shortcode == "grinning"));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shortcode_before;
+
+    #[test]
+    fn a_shortcode_is_found_right_before_the_cursor() {
+        assert_eq!(shortcode_before("hi :smi", 7), Some((3, "smi")));
+        assert_eq!(shortcode_before(":+1", 3), Some((0, "+1")));
+        assert_eq!(shortcode_before("(:tada", 6), Some((1, "tada")));
+    }
+
+    #[test]
+    fn times_urls_and_short_codes_offer_nothing() {
+        assert_eq!(shortcode_before("at 10:30", 8), None);
+        assert_eq!(shortcode_before("see http://x", 12), None);
+        assert_eq!(shortcode_before("hi :s", 5), None);
+        assert_eq!(shortcode_before("hi :smile done", 14), None);
+        assert_eq!(shortcode_before("é:é", 1), None);
+    }
+}

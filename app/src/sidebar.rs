@@ -1,0 +1,289 @@
+//! The rooms this person has joined: kept in the browser across reloads,
+//! each followed in the background with an unread count, listed in the
+//! sidebar with a way to join, create and leave rooms. The total unread count
+//! goes into the page title.
+
+use crate::alerts::{AlertToggles, Alerts};
+use crate::conversation::Conversation;
+use crate::messages::Entry;
+use crate::people::Nick;
+use crate::rooms::RoomName;
+use crate::socket::{ChatSocket, memory};
+use leptos::prelude::*;
+use leptos_router::hooks::use_navigate;
+use std::collections::HashMap;
+
+const ROOMS_KEY: &str = "chat.rooms";
+
+/// The joined rooms and their conversations; cheap to copy.
+#[derive(Clone, Copy)]
+pub struct JoinedRooms {
+    /// In the order they were joined.
+    pub list: RwSignal<Vec<RoomName>>,
+    /// The room on screen, if any.
+    pub active: RwSignal<Option<RoomName>>,
+    conversations: StoredValue<HashMap<RoomName, Conversation>>,
+    socket: ChatSocket,
+    /// Conversations outlive the page that opened them, so they belong to
+    /// the app's owner, not to a page's.
+    owner: StoredValue<Owner>,
+}
+
+impl JoinedRooms {
+    pub fn provide() -> Self {
+        let socket = ChatSocket::from_context();
+        let joined = Self {
+            list: RwSignal::new(vec![]),
+            active: RwSignal::new(None),
+            conversations: StoredValue::new(HashMap::new()),
+            socket,
+            owner: StoredValue::new(Owner::current().expect("created inside the app")),
+        };
+        provide_context(joined);
+        let alerts = Alerts::from_context();
+        // The saved list is only readable in the browser, after hydration:
+        // follow every saved room that no page has opened yet.
+        Effect::new(move || {
+            let saved = load_list();
+            let nick = memory::nick().and_then(|n| Nick::parse(&n).ok());
+            for room in saved {
+                let fresh = joined
+                    .conversations
+                    .with_value(|c| !c.contains_key(&room));
+                if fresh {
+                    let conversation = joined.conversation(room.clone(), vec![], false);
+                    if let Some(nick) = nick.clone() {
+                        conversation.connect(socket, alerts, nick);
+                    }
+                }
+                joined.remember(&room);
+            }
+        });
+        joined
+    }
+
+    pub fn from_context() -> Self {
+        expect_context::<Self>()
+    }
+
+    /// The room's conversation, created (with `entries`) if it is new, else
+    /// merged with them.
+    pub fn conversation(&self, room: RoomName, entries: Vec<Entry>, at_start: bool) -> Conversation {
+        if let Some(existing) = self.get(&room) {
+            existing.merge(entries, at_start);
+            return existing;
+        }
+        let conversation = self
+            .owner
+            .with_value(|owner| owner.with(|| Conversation::new(room.clone(), entries, at_start)));
+        self.conversations.update_value(|c| {
+            c.insert(room, conversation);
+        });
+        conversation
+    }
+
+    pub fn get(&self, room: &RoomName) -> Option<Conversation> {
+        self.conversations.with_value(|c| c.get(room).copied())
+    }
+
+    /// Adds the room to the sidebar (and the saved list) if it is not there.
+    pub fn remember(&self, room: &RoomName) {
+        if self.list.with_untracked(|l| l.contains(room)) {
+            return;
+        }
+        self.list.update(|l| l.push(room.clone()));
+        save_list(&self.list.get_untracked());
+    }
+
+    /// Leaves the room for good: the server hears it, the sidebar drops it.
+    pub fn leave(&self, room: &RoomName) {
+        self.socket.leave(room);
+        if let Some(conversation) = self.conversations.try_update_value(|c| c.remove(room)).flatten()
+        {
+            conversation.joined.set(false);
+        }
+        self.list.update(|l| l.retain(|r| r != room));
+        save_list(&self.list.get_untracked());
+    }
+
+    /// Unread messages over every joined room.
+    pub fn total_unread(&self) -> u32 {
+        self.list.with(|list| {
+            list.iter()
+                .filter_map(|room| self.get(room))
+                .map(|c| c.unread.get())
+                .sum()
+        })
+    }
+}
+
+fn load_list() -> Vec<RoomName> {
+    #[cfg(feature = "hydrate")]
+    {
+        let saved = web_sys::window()
+            .and_then(|w| w.local_storage().ok().flatten())
+            .and_then(|s| s.get_item(ROOMS_KEY).ok().flatten())
+            .unwrap_or_default();
+        saved
+            .split(',')
+            .filter_map(|name| RoomName::parse(name).ok())
+            .collect()
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = ROOMS_KEY;
+        vec![]
+    }
+}
+
+fn save_list(list: &[RoomName]) {
+    #[cfg(feature = "hydrate")]
+    if let Some(store) = web_sys::window().and_then(|w| w.local_storage().ok().flatten()) {
+        let names: Vec<&str> = list.iter().map(RoomName::as_str).collect();
+        let _ = store.set_item(ROOMS_KEY, &names.join(","));
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = list;
+}
+
+/// "(3) " in front of the title when something is unread.
+pub fn unread_prefix(total: u32) -> String {
+    if total == 0 {
+        String::new()
+    } else {
+        format!("({total}) ")
+    }
+}
+
+#[component]
+pub fn Sidebar() -> impl IntoView {
+    let joined = JoinedRooms::from_context();
+    // Behind a button on narrow screens; always shown on wide ones (CSS).
+    let open = RwSignal::new(false);
+    let new_room = RwSignal::new(String::new());
+    let problem = RwSignal::new(None::<String>);
+    let navigate = use_navigate();
+
+    let go = {
+        let navigate = navigate.clone();
+        move |ev: leptos::ev::SubmitEvent| {
+            ev.prevent_default();
+            match RoomName::parse(&new_room.get_untracked()) {
+                Ok(room) => {
+                    new_room.set(String::new());
+                    problem.set(None);
+                    open.set(false);
+                    navigate(&room.path(), Default::default());
+                }
+                Err(reason) => problem.set(Some(reason.to_string())),
+            }
+        }
+    };
+
+    view! {
+        <button
+            type="button"
+            class="sidebar-toggle"
+            aria-controls="sidebar"
+            aria-expanded=move || open.get().to_string()
+            on:click=move |_| open.update(|o| *o = !*o)
+        >
+            "Rooms"
+            <span class="unread" aria-hidden="true">
+                {move || {
+                    let total = joined.total_unread();
+                    (total > 0).then(|| total.to_string())
+                }}
+            </span>
+        </button>
+        <nav id="sidebar" class="sidebar" class:open=move || open.get() aria-label="Joined rooms">
+            <h2 class="sidebar-heading">"Your rooms"</h2>
+            <ul class="joined-rooms">
+                <For each=move || joined.list.get() key=|room| room.clone() let:room>
+                    <JoinedRoom room=room on_open=move || open.set(false) />
+                </For>
+            </ul>
+            <form class="new-room" on:submit=go>
+                <label>
+                    "Join or create a room"
+                    <input
+                        maxlength="64"
+                        placeholder="room-name"
+                        prop:value=new_room
+                        on:input=move |ev| new_room.set(event_target_value(&ev))
+                    />
+                </label>
+                <button type="submit">"Go"</button>
+                <p class="problem" role="alert">
+                    {move || problem.get()}
+                </p>
+            </form>
+            <a class="all-rooms" href="/" on:click=move |_| open.set(false)>
+                "All rooms"
+            </a>
+            <AlertToggles />
+        </nav>
+    }
+}
+
+#[component]
+fn JoinedRoom(room: RoomName, on_open: impl Fn() + Copy + 'static) -> impl IntoView {
+    let joined = JoinedRooms::from_context();
+    let navigate = use_navigate();
+    let unread = {
+        let room = room.clone();
+        move || joined.get(&room).map_or(0, |c| c.unread.get())
+    };
+    let current = {
+        let room = room.clone();
+        move || joined.active.with(|a| a.as_ref() == Some(&room))
+    };
+    let leave = {
+        let room = room.clone();
+        move |_| {
+            let was_current = joined.active.with_untracked(|a| a.as_ref() == Some(&room));
+            joined.leave(&room);
+            if was_current {
+                navigate("/", Default::default());
+            }
+        }
+    };
+    let label = {
+        let room = room.clone();
+        let unread = unread.clone();
+        move || match unread() {
+            0 => format!("#{room}"),
+            n => format!("#{room}, {n} unread"),
+        }
+    };
+    view! {
+        <li class="joined-room" class:current=current.clone()>
+            <a
+                href=room.path()
+                aria-label=label
+                aria-current={
+                    let current = current.clone();
+                    move || current().then_some("page")
+                }
+                on:click=move |_| on_open()
+            >
+                <span class="name">{format!("#{room}")}</span>
+                <span class="unread" aria-hidden="true">
+                    {move || {
+                        let n = unread();
+                        (n > 0).then(|| n.to_string())
+                    }}
+                </span>
+            </a>
+            <button
+                type="button"
+                class="leave"
+                aria-label=format!("Leave #{room}")
+                title=format!("Leave #{room}")
+                on:click=leave
+            >
+                "×"
+            </button>
+        </li>
+    }
+}

@@ -1,0 +1,350 @@
+import { test, expect, type Browser, type BrowserContextOptions, type Page } from "@playwright/test";
+
+// The pleasant parts of the chat, one test per feature a person can see.
+
+async function enter(browser: Browser, nick: string, room: string, options: BrowserContextOptions = {}): Promise<Page> {
+  const context = await browser.newContext(options);
+  const page = await context.newPage();
+  await page.goto("/");
+  await page.getByRole("textbox", { name: "Nickname" }).fill(nick);
+  await page.getByRole("textbox", { name: "Room", exact: true }).fill(room);
+  await page.getByRole("button", { name: "Join", exact: true }).click();
+  await expect(page).toHaveURL(new RegExp(`/r/${room}$`));
+  await expectJoined(page);
+  return page;
+}
+
+async function expectJoined(page: Page) {
+  await expect(page.getByRole("textbox", { name: "Message" })).toBeEnabled();
+}
+
+function log(page: Page) {
+  return page.getByRole("log", { name: "Messages" });
+}
+
+function bodies(page: Page) {
+  return log(page).locator(".message:not(.pending) .body");
+}
+
+async function say(page: Page, text: string) {
+  const box = page.getByRole("textbox", { name: "Message" });
+  await box.fill(text);
+  await box.press("Enter");
+  await expect(box).toHaveValue("");
+}
+
+/** Posts `texts` to `room` straight over a WebSocket opened in `page`. */
+async function seed(page: Page, room: string, nick: string, texts: string[]) {
+  await page.evaluate(
+    async ({ room, nick, texts }) => {
+      const ws = new WebSocket(`ws://${location.host}/ws`);
+      await new Promise((resolve) => (ws.onopen = resolve));
+      const session = "seed" + Math.random().toString(16).slice(2);
+      let acked = 0;
+      const done = new Promise<void>((resolve) => {
+        ws.onmessage = (event) => {
+          if (JSON.parse(event.data).type === "ack" && ++acked === texts.length) resolve();
+        };
+      });
+      ws.send(JSON.stringify({ type: "join", room, nick, session }));
+      texts.forEach((body, i) => ws.send(JSON.stringify({ type: "send", room, client_id: `${session}-${i}`, body })));
+      await done;
+      ws.close();
+    },
+    { room, nick, texts },
+  );
+}
+
+function sidebar(page: Page) {
+  return page.getByRole("navigation", { name: "Joined rooms" });
+}
+
+test("the sidebar keeps joined rooms across reloads, counts unread and leaves rooms", async ({ browser }) => {
+  const sadia = await enter(browser, "sadia", "alpha");
+  await sidebar(sadia).getByRole("textbox", { name: "Join or create a room" }).fill("beta");
+  await sidebar(sadia).getByRole("button", { name: "Go" }).click();
+  await expect(sadia).toHaveURL(/\/r\/beta$/);
+  await expectJoined(sadia);
+  await expect(sidebar(sadia).getByRole("link", { name: /^#/ })).toHaveText(["#alpha", "#beta"]);
+  await expect(sidebar(sadia).getByRole("link", { name: "#beta" })).toHaveAttribute("aria-current", "page");
+
+  // Messages in alpha while sadia looks at beta raise alpha's count and the title.
+  const usman = await enter(browser, "usman", "alpha");
+  await say(usman, "first for alpha");
+  await say(usman, "second for alpha");
+  await expect(sidebar(sadia).getByRole("link", { name: "#alpha, 2 unread" })).toBeVisible();
+  await expect(sadia).toHaveTitle("(2) #beta · Chat");
+
+  // The list survives a reload.
+  await sadia.reload();
+  await expectJoined(sadia);
+  await expect(sidebar(sadia).getByRole("link", { name: /^#/ })).toHaveText(["#alpha", "#beta"]);
+  await say(usman, "third for alpha");
+  await expect(sidebar(sadia).getByRole("link", { name: "#alpha, 1 unread" })).toBeVisible();
+
+  // Opening the room shows the messages and clears the count.
+  await sidebar(sadia).getByRole("link", { name: /^#alpha/ }).click();
+  await expect(sadia).toHaveURL(/\/r\/alpha$/);
+  await expect(bodies(sadia)).toHaveText(["first for alpha", "second for alpha", "third for alpha"]);
+  await expect(sidebar(sadia).getByRole("link", { name: "#alpha", exact: true })).toBeVisible();
+  await expect(sadia).toHaveTitle("#alpha · Chat");
+
+  // Leaving a room drops it from the sidebar for good, and the others see it.
+  await sidebar(sadia).getByRole("button", { name: "Leave #beta" }).click();
+  await expect(sidebar(sadia).getByRole("link", { name: /^#/ })).toHaveText(["#alpha"]);
+  await sadia.reload();
+  await expectJoined(sadia);
+  await expect(sidebar(sadia).getByRole("link", { name: /^#/ })).toHaveText(["#alpha"]);
+});
+
+test("the others see who is typing, until the message is sent or typing stops", async ({ browser }) => {
+  const sadia = await enter(browser, "sadia", "typing");
+  const usman = await enter(browser, "usman", "typing");
+  const indicator = sadia.getByText("usman is typing…");
+
+  const box = usman.getByRole("textbox", { name: "Message" });
+  await box.pressSequentially("hello the");
+  await expect(indicator).toBeVisible();
+  await expect(usman.getByText("usman is typing…")).toHaveCount(0);
+  await box.pressSequentially("re");
+  await box.press("Enter");
+  await expect(bodies(sadia)).toHaveText(["hello there"]);
+  await expect(indicator).toHaveCount(0);
+
+  // Typing that stops fades by itself after a few seconds.
+  await box.pressSequentially("wait");
+  await expect(indicator).toBeVisible();
+  await expect(indicator).toHaveCount(0, { timeout: 15_000 });
+});
+
+test("the online list and its count follow people joining and leaving", async ({ browser }) => {
+  const sadia = await enter(browser, "sadia", "presence");
+  const online = sadia.getByRole("list", { name: "Online" });
+  const count = sadia.locator(".online .count");
+  await expect(count).toHaveText("1");
+  await expect(online).toHaveText("sadia");
+
+  const usman = await enter(browser, "usman", "presence");
+  await expect(count).toHaveText("2");
+  await expect(online.getByRole("listitem")).toHaveText(["sadia", "usman"]);
+
+  await sidebar(usman).getByRole("button", { name: "Leave #presence" }).click();
+  await expect(count).toHaveText("1");
+  await expect(online.getByRole("listitem")).toHaveText(["sadia"]);
+  await expect(log(sadia).getByText("usman left")).toBeVisible();
+});
+
+test("scrolling up loads older pages in place, and new messages wait behind a button", async ({ browser }) => {
+  const sadia = await enter(browser, "sadia", "long");
+  const texts = Array.from({ length: 120 }, (_, i) => `history ${i + 1}`);
+  await seed(sadia, "long", "seeder", texts);
+  await sadia.reload();
+  await expectJoined(sadia);
+  const messages = bodies(sadia);
+  await expect(messages.last()).toHaveText("history 120");
+  // The room page starts with the latest page only.
+  await expect(messages).toHaveCount(50);
+  await expect(log(sadia).getByText("This is the start of #long.")).toHaveCount(0);
+
+  // Scrolling to the top fetches the page before; what was in view stays put.
+  const anchor = log(sadia).locator(".body", { hasText: /^history 71$/ });
+  const before = await anchor.boundingBox();
+  await log(sadia).evaluate((el) => (el.scrollTop = 0));
+  await expect(messages).toHaveCount(100);
+  const after = await anchor.boundingBox();
+  expect(Math.abs(after!.y - before!.y)).toBeLessThan(5);
+
+  await log(sadia).evaluate((el) => (el.scrollTop = 0));
+  await expect(messages).toHaveCount(120);
+  await log(sadia).evaluate((el) => (el.scrollTop = 0));
+  await expect(log(sadia).getByText("This is the start of #long.")).toBeVisible();
+  await expect(messages.first()).toHaveText("history 1");
+
+  // Reading old messages: new ones do not pull the view down.
+  await log(sadia).evaluate((el) => (el.scrollTop = 0));
+  await seed(sadia, "long", "seeder", ["news 1", "news 2"]);
+  const jump = sadia.getByRole("button", { name: "2 new messages ↓" });
+  await expect(jump).toBeVisible();
+  await expect(log(sadia).getByText("This is the start of #long.")).toBeInViewport();
+  await jump.click();
+  await expect(log(sadia).getByText("news 2")).toBeInViewport();
+  await expect(jump).toHaveCount(0);
+});
+
+test("emoji come from the picker at the cursor and from :shortcode: completion", async ({ browser }) => {
+  const sadia = await enter(browser, "sadia", "emoji");
+  const box = sadia.getByRole("textbox", { name: "Message" });
+
+  await box.pressSequentially("I am :smile");
+  const suggestions = sadia.getByRole("listbox", { name: "Emoji suggestions" });
+  await expect(suggestions.getByRole("option").first()).toContainText("😄");
+  await expect(suggestions.getByRole("option").first()).toContainText(":smile:");
+  await box.press("Enter");
+  await expect(box).toHaveValue("I am 😄");
+  await expect(suggestions).toHaveCount(0);
+
+  // The picker inserts where the cursor is.
+  await box.fill("ab");
+  await box.evaluate((el: HTMLTextAreaElement) => el.setSelectionRange(1, 1));
+  await sadia.getByRole("button", { name: "Emoji", exact: true }).click();
+  const picker = sadia.getByRole("dialog", { name: "Emoji picker" });
+  await picker.getByRole("textbox", { name: "Search emoji" }).fill("tada");
+  await picker.getByRole("button", { name: ":tada:" }).click();
+  await expect(box).toHaveValue("a🎉b");
+  await expect(picker).toHaveCount(0);
+  await box.press("End");
+  await box.press("Enter");
+  await expect(bodies(sadia)).toHaveText(["a🎉b"]);
+});
+
+// Stand-ins for the browser's notification, audio and visibility APIs, so the
+// test can see what the page asked for.
+const recorder = () => {
+  const w = window as any;
+  w.__asked = 0;
+  w.__notes = [];
+  w.__beeps = 0;
+  w.__hidden = false;
+  class FakeNotification {
+    static permission = "default";
+    static async requestPermission() {
+      w.__asked++;
+      FakeNotification.permission = "granted";
+      return "granted";
+    }
+    constructor(title: string, options: { body?: string }) {
+      w.__notes.push({ title, body: options?.body });
+    }
+  }
+  w.Notification = FakeNotification;
+  if (localStorage.getItem("chat.notify") === "on") FakeNotification.permission = "granted";
+  class FakeAudioContext {
+    currentTime = 0;
+    destination = {};
+    resume() { return Promise.resolve(); }
+    createGain() { return { gain: { setValueAtTime() {}, set value(_: number) {} }, connect() {} }; }
+    createOscillator() {
+      return { frequency: { set value(_: number) {} }, connect() {}, start() { w.__beeps++; }, stop() {} };
+    }
+  }
+  w.AudioContext = FakeAudioContext;
+  Object.defineProperty(document, "visibilityState", { get: () => (w.__hidden ? "hidden" : "visible") });
+  Object.defineProperty(document, "hidden", { get: () => w.__hidden });
+};
+
+test("a hidden tab notifies and chimes after the bell is turned on; mentions stand out", async ({ browser }) => {
+  const context = await browser.newContext();
+  await context.addInitScript(recorder);
+  const sadia = await context.newPage();
+  await sadia.goto("/");
+  await sadia.getByRole("textbox", { name: "Nickname" }).fill("sadia");
+  await sadia.getByRole("textbox", { name: "Room", exact: true }).fill("alerts");
+  await sadia.getByRole("button", { name: "Join", exact: true }).click();
+  await expectJoined(sadia);
+  const usman = await enter(browser, "usman", "alerts");
+
+  // Nothing is asked on load; a click on the bell asks once.
+  const bell = sidebar(sadia).getByRole("button", { name: "Notifications" });
+  const sound = sidebar(sadia).getByRole("button", { name: "Sound" });
+  await expect(bell).toHaveAttribute("aria-pressed", "false");
+  expect(await sadia.evaluate(() => (window as any).__asked)).toBe(0);
+  await bell.click();
+  await expect(bell).toHaveAttribute("aria-pressed", "true");
+  await sound.click();
+  await expect(sound).toHaveAttribute("aria-pressed", "true");
+  expect(await sadia.evaluate(() => (window as any).__asked)).toBe(1);
+
+  // While the tab is visible, no notification.
+  await say(usman, "visible tab");
+  await expect(bodies(sadia).last()).toHaveText("visible tab");
+  expect(await sadia.evaluate(() => (window as any).__notes.length)).toBe(0);
+
+  // Hidden: a notification and a chime per message; a mention says so.
+  await sadia.evaluate(() => ((window as any).__hidden = true));
+  await say(usman, "are you there @sadia? **urgent**");
+  await expect.poll(() => sadia.evaluate(() => (window as any).__notes)).toEqual([
+    { title: "usman mentioned you in #alerts", body: "are you there @sadia? urgent" },
+  ]);
+  expect(await sadia.evaluate(() => (window as any).__beeps)).toBe(1);
+
+  // The mention is highlighted for sadia only.
+  await expect(log(sadia).locator(".message.mention")).toHaveCount(1);
+  await expect(log(sadia).locator(".message.mention .body")).toHaveText("are you there @sadia? urgent");
+  await expect(log(usman).locator(".message.mention")).toHaveCount(0);
+
+  // The toggles are remembered.
+  await sadia.reload();
+  await expectJoined(sadia);
+  await expect(bell).toHaveAttribute("aria-pressed", "true");
+  await expect(sound).toHaveAttribute("aria-pressed", "true");
+  expect(await sadia.evaluate(() => (window as any).__asked)).toBe(0);
+});
+
+test("messages are formatted from a parsed tree, grouped by author, under day separators", async ({ browser }, testInfo) => {
+  const sadia = await enter(browser, "sadia", "format");
+  const usman = await enter(browser, "usman", "format");
+  await say(usman, "**bold** and _italic_ and `x < y` see https://example.com/a_b_(c).");
+  await say(usman, "```rust\nfn main() {}\n```");
+  await say(usman, "<b>not bold</b> <script>window.__pwned = 1</script>");
+  await say(sadia, "my turn");
+
+  const first = log(sadia).locator(".message").first();
+  await expect(first.locator("strong")).toHaveText("bold");
+  await expect(first.locator("em")).toHaveText("italic");
+  await expect(first.locator("code")).toHaveText("x < y");
+  const link = first.getByRole("link", { name: "https://example.com/a_b_(c)" });
+  await expect(link).toHaveAttribute("href", "https://example.com/a_b_(c)");
+  await expect(link).toHaveAttribute("rel", "noopener noreferrer nofollow");
+  await expect(link).toHaveAttribute("target", "_blank");
+  await expect(log(sadia).locator("pre code")).toHaveText("fn main() {}");
+  await expect(log(sadia).getByText("<b>not bold</b> <script>window.__pwned = 1</script>")).toBeVisible();
+  await expect(log(sadia).locator(".body b, .body script")).toHaveCount(0);
+  expect(await sadia.evaluate(() => (window as any).__pwned)).toBeUndefined();
+
+  // usman's three messages form one group: his name shows once.
+  await expect(log(sadia).locator(".message .author")).toHaveText(["usman", "sadia"]);
+  await expect(log(sadia).locator(".message.grouped")).toHaveCount(2);
+
+  // A day separator and relative times with the exact time on hover.
+  await expect(log(sadia).getByRole("separator")).toHaveText(["Today"]);
+  const time = log(sadia).locator(".message .meta time").first();
+  await expect(time).toHaveText("just now");
+  await expect(time).toHaveAttribute("title", /^\w+day \d{1,2} \w+ \d{4}, \d\d:\d\d:\d\d$/);
+  await sadia.screenshot({ path: testInfo.outputPath("desktop.png") });
+});
+
+test("at 360 px the sidebar folds behind a button; dark theme and keyboard work", async ({ browser }, testInfo) => {
+  const usman = await enter(browser, "usman", "mobile");
+  await say(usman, "hello from a desktop");
+  const sadia = await enter(browser, "sadia", "mobile", { viewport: { width: 360, height: 740 }, colorScheme: "dark" });
+
+  // Dark theme from prefers-color-scheme.
+  const background = await sadia.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  const [r, g, b] = background.match(/\d+/g)!.map(Number);
+  expect(r + g + b).toBeLessThan(150);
+
+  // The sidebar hides behind "Rooms" and nothing spills sideways.
+  const toggle = sadia.getByRole("button", { name: "Rooms" });
+  await expect(sidebar(sadia)).toBeHidden();
+  expect(await sadia.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
+  await toggle.click();
+  await expect(toggle).toHaveAttribute("aria-expanded", "true");
+  await expect(sidebar(sadia).getByRole("link", { name: "#mobile" })).toBeVisible();
+  await toggle.click();
+  await expect(sidebar(sadia)).toBeHidden();
+
+  // Keyboard only: tab into the composer, type, Enter sends; focus is visible.
+  const box = sadia.getByRole("textbox", { name: "Message" });
+  await sadia.locator("body").click({ position: { x: 180, y: 400 } });
+  for (let i = 0; i < 30 && !(await box.evaluate((el) => el === document.activeElement)); i++) {
+    await sadia.keyboard.press("Tab");
+  }
+  await expect(box).toBeFocused();
+  expect(await box.evaluate((el) => getComputedStyle(el).outlineStyle)).not.toBe("none");
+  await sadia.keyboard.type("hello from a phone");
+  await sadia.keyboard.press("Enter");
+  await expect(bodies(usman)).toHaveText(["hello from a desktop", "hello from a phone"]);
+  await expect(bodies(sadia)).toHaveText(["hello from a desktop", "hello from a phone"]);
+  await expect(log(sadia)).toHaveAttribute("aria-live", "polite");
+  await sadia.screenshot({ path: testInfo.outputPath("mobile.png") });
+});
