@@ -50,6 +50,9 @@ pub struct Conversation {
     /// only later ones change who is online or count as new.
     head: StoredValue<Seq>,
     typing_sent: StoredValue<i64>,
+    /// The last join resumed from entries the log already had, so replayed
+    /// messages are news; a first join's replay is just the latest page.
+    resumed: StoredValue<bool>,
     /// Set while the room is the one on screen.
     on_screen: RwSignal<bool>,
 }
@@ -94,6 +97,7 @@ impl Conversation {
             loading_older: RwSignal::new(false),
             head: StoredValue::new(Seq::MAX),
             typing_sent: StoredValue::new(0),
+            resumed: StoredValue::new(false),
             on_screen: RwSignal::new(false),
         }
     }
@@ -142,6 +146,7 @@ impl Conversation {
                 on_connect: Rc::new(move || {
                     let room = self.room();
                     let since = self.log.with_untracked(|l| l.last().map(|e| e.seq));
+                    self.resumed.set_value(since.is_some());
                     let mut frames = vec![ClientFrame::Join {
                         room: room.clone(),
                         nick: nick.clone(),
@@ -241,13 +246,17 @@ impl Conversation {
         let from_other = self.me.get_untracked().as_ref() != Some(&entry.nick);
         let message = matches!(entry.kind, EntryKind::Message { .. });
         let mut added = false;
-        let copy = (live && message && from_other).then(|| entry.clone());
+        let news = message && from_other && (live || self.resumed.get_value());
+        let copy = news.then(|| entry.clone());
         self.log.update(|log| added = insert_entry(log, entry));
         if let Some(entry) = copy.filter(|_| added) {
             if !self.on_screen.get_untracked() {
                 self.unread.update(|n| *n += 1);
             }
-            alerts.on_message(&self.room(), &entry, self.me.get_untracked().as_ref());
+            // Only what arrives now is worth a chime, not a catch-up burst.
+            if live {
+                alerts.on_message(&self.room(), &entry, self.me.get_untracked().as_ref());
+            }
         }
         // A live entry that skips ahead means frames went missing in
         // between: fetch that range from the history.
