@@ -31,7 +31,9 @@ impl Alerts {
         provide_context(alerts);
         // Saved choices are only readable in the browser, after hydration.
         Effect::new(move || {
-            alerts.notify.set(browser::load(NOTIFY_KEY) && browser::permitted());
+            alerts
+                .notify
+                .set(browser::load(NOTIFY_KEY) && browser::permitted());
             alerts.sound.set(browser::load(SOUND_KEY));
         });
         alerts
@@ -68,8 +70,12 @@ impl Alerts {
         if self.notify.get_untracked() {
             self.notify.set(false);
             browser::save(NOTIFY_KEY, false);
-            return;
+        } else {
+            self.ask_and_turn_on();
         }
+    }
+
+    fn ask_and_turn_on(self) {
         #[cfg(feature = "hydrate")]
         leptos::task::spawn_local(async move {
             if browser::ask_permission().await {

@@ -165,7 +165,10 @@ mod tests {
         assert_eq!(day_label(day, None), "Wednesday 25 November 2026");
         assert_eq!(exact(at, 0), "Wednesday 25 November 2026, 20:05:48");
         // Four hours ahead, it is already Thursday.
-        assert_eq!(exact(at, 4 * 3_600_000), "Thursday 26 November 2026, 00:05:48");
+        assert_eq!(
+            exact(at, 4 * 3_600_000),
+            "Thursday 26 November 2026, 00:05:48"
+        );
     }
 
     #[test]

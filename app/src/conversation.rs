@@ -170,7 +170,10 @@ impl Conversation {
     fn on_frame(self, socket: ChatSocket, alerts: Alerts, frame: ServerFrame) {
         match frame {
             ServerFrame::Joined {
-                online, head, reset, ..
+                online,
+                head,
+                reset,
+                ..
             } => {
                 if reset {
                     // Too much was missed to replay: the latest page follows.
@@ -390,10 +393,7 @@ mod tests {
     fn typing_names_up_to_two_people() {
         let n = |s| Nick::parse(s).unwrap();
         assert_eq!(typing_text(&[]), None);
-        assert_eq!(
-            typing_text(&[n("usman")]).unwrap(),
-            "usman is typing…"
-        );
+        assert_eq!(typing_text(&[n("usman")]).unwrap(), "usman is typing…");
         assert_eq!(
             typing_text(&[n("usman"), n("sadia")]).unwrap(),
             "usman and sadia are typing…"

@@ -1,8 +1,8 @@
 //! The lobby at `/`: pick a nickname and a room, or open one of the listed rooms.
 
 use crate::people::Nick;
-use crate::sidebar::{JoinedRooms, unread_prefix};
 use crate::rooms::{RoomName, list_rooms};
+use crate::sidebar::{JoinedRooms, unread_prefix};
 use crate::socket::memory;
 use leptos::prelude::*;
 use leptos_meta::Title;

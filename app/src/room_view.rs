@@ -204,7 +204,9 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
         _ => None,
     };
     let typing = move || {
-        let nicks: Vec<Nick> = conv.typing.with(|t| t.iter().map(|(n, _)| n.clone()).collect());
+        let nicks: Vec<Nick> = conv
+            .typing
+            .with(|t| t.iter().map(|(n, _)| n.clone()).collect());
         typing_text(&nicks)
     };
     let title = {
@@ -421,7 +423,11 @@ fn Composer(conv: Conversation) -> impl IntoView {
             .get_untracked()
             .map(|el| {
                 let text = el.value();
-                let start = el.selection_start().ok().flatten().unwrap_or(utf16_len(&text));
+                let start = el
+                    .selection_start()
+                    .ok()
+                    .flatten()
+                    .unwrap_or(utf16_len(&text));
                 let end = el.selection_end().ok().flatten().unwrap_or(start);
                 (byte_index(&text, start), byte_index(&text, end))
             })

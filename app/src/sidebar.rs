@@ -47,9 +47,7 @@ impl JoinedRooms {
             let saved = load_list();
             let nick = memory::nick().and_then(|n| Nick::parse(&n).ok());
             for room in saved {
-                let fresh = joined
-                    .conversations
-                    .with_value(|c| !c.contains_key(&room));
+                let fresh = joined.conversations.with_value(|c| !c.contains_key(&room));
                 if fresh {
                     let conversation = joined.conversation(room.clone(), vec![], false);
                     if let Some(nick) = nick.clone() {
@@ -68,7 +66,12 @@ impl JoinedRooms {
 
     /// The room's conversation, created (with `entries`) if it is new, else
     /// merged with them.
-    pub fn conversation(&self, room: RoomName, entries: Vec<Entry>, at_start: bool) -> Conversation {
+    pub fn conversation(
+        &self,
+        room: RoomName,
+        entries: Vec<Entry>,
+        at_start: bool,
+    ) -> Conversation {
         if let Some(existing) = self.get(&room) {
             existing.merge(entries, at_start);
             return existing;
@@ -98,7 +101,10 @@ impl JoinedRooms {
     /// Leaves the room for good: the server hears it, the sidebar drops it.
     pub fn leave(&self, room: &RoomName) {
         self.socket.leave(room);
-        if let Some(conversation) = self.conversations.try_update_value(|c| c.remove(room)).flatten()
+        if let Some(conversation) = self
+            .conversations
+            .try_update_value(|c| c.remove(room))
+            .flatten()
         {
             conversation.joined.set(false);
         }
@@ -205,7 +211,7 @@ pub fn Sidebar() -> impl IntoView {
             </ul>
             <form class="new-room" on:submit=go>
                 <label>
-                    "Join or create a room"
+                    "Open or create"
                     <input
                         maxlength="64"
                         placeholder="room-name"

@@ -62,7 +62,7 @@ function sidebar(page: Page) {
 
 test("the sidebar keeps joined rooms across reloads, counts unread and leaves rooms", async ({ browser }) => {
   const sadia = await enter(browser, "sadia", "alpha");
-  await sidebar(sadia).getByRole("textbox", { name: "Join or create a room" }).fill("beta");
+  await sidebar(sadia).getByRole("textbox", { name: "Open or create" }).fill("beta");
   await sidebar(sadia).getByRole("button", { name: "Go" }).click();
   await expect(sadia).toHaveURL(/\/r\/beta$/);
   await expectJoined(sadia);

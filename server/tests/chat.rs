@@ -490,9 +490,13 @@ async fn typing_reaches_the_others_in_the_room_and_is_never_stored() {
 
     // A marker after the typing frame: the other room saw nothing before it.
     elsewhere.say("other", "marker").await;
-    let frames = elsewhere.recv_until(|f| message_text(f) == Some("marker")).await;
+    let frames = elsewhere
+        .recv_until(|f| message_text(f) == Some("marker"))
+        .await;
     assert!(
-        !frames.iter().any(|f| matches!(f, ServerFrame::Typing { .. })),
+        !frames
+            .iter()
+            .any(|f| matches!(f, ServerFrame::Typing { .. })),
         "{frames:?}"
     );
 
@@ -500,9 +504,13 @@ async fn typing_reaches_the_others_in_the_room_and_is_never_stored() {
     let mut late = app.client().await;
     late.join("main", "late").await;
     sadia.say("main", "after typing").await;
-    let frames = late.recv_until(|f| message_text(f) == Some("after typing")).await;
+    let frames = late
+        .recv_until(|f| message_text(f) == Some("after typing"))
+        .await;
     assert!(
-        !frames.iter().any(|f| matches!(f, ServerFrame::Typing { .. })),
+        !frames
+            .iter()
+            .any(|f| matches!(f, ServerFrame::Typing { .. })),
         "{frames:?}"
     );
 
@@ -513,5 +521,8 @@ async fn typing_reaches_the_others_in_the_room_and_is_never_stored() {
     let frames = elsewhere
         .recv_until(|f| matches!(f, ServerFrame::Error { .. }))
         .await;
-    assert_eq!(error_code(frames.last().unwrap()), Some(ErrorCode::NotInRoom));
+    assert_eq!(
+        error_code(frames.last().unwrap()),
+        Some(ErrorCode::NotInRoom)
+    );
 }
