@@ -4,7 +4,8 @@ import * as path from "node:path";
 
 // The real server binary (built by `cargo leptos build --release`) on its own
 // port, with a fresh SQLite file for every run. A replay limit of 5 lets a
-// test miss "too much" with a handful of messages.
+// test miss "too much" with a handful of messages; a roomy rate limit lets a
+// test seed a long history quickly (flooding is covered by server tests).
 const port = Number(process.env.E2E_PORT ?? 3917);
 const db = path.join(os.tmpdir(), `chat-e2e-${process.pid}-${Date.now()}.db`);
 
@@ -34,7 +35,7 @@ export default defineConfig({
     },
   },
   webServer: {
-    command: `../target/release/server --addr 127.0.0.1:${port} --database-url sqlite://${db} --site-root ../target/site --max-replay 5`,
+    command: `../target/release/server --addr 127.0.0.1:${port} --database-url sqlite://${db} --site-root ../target/site --max-replay 5 --rate-burst 1000 --rate-per-sec 1000`,
     url: `http://127.0.0.1:${port}/health`,
     reuseExistingServer: false,
     timeout: 60_000,

@@ -226,6 +226,7 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
                 <span class="me">{move || conv.me.get().map(|n| format!("You are {n}"))}</span>
             </header>
             <div class="room-body">
+                {view! {
                 <div class="log-column">
                     <div
                         class="log"
@@ -289,6 +290,8 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
                         </button>
                     </Show>
                 </div>
+                }.into_any()}
+                {view! {
                 <aside class="online" aria-labelledby="online-heading">
                     <h2 id="online-heading">
                         "Online " <span class="count">{move || conv.online.with(|o| o.len())}</span>
@@ -299,6 +302,7 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
                         </For>
                     </ul>
                 </aside>
+                }.into_any()}
             </div>
             <p class="typing" aria-live="polite">
                 {typing}
