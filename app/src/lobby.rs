@@ -11,24 +11,31 @@ use leptos_router::hooks::use_navigate;
 #[component]
 pub fn Lobby() -> impl IntoView {
     let rooms = Resource::new(|| (), |()| list_rooms());
-    let nick = RwSignal::new(String::new());
-    let room = RwSignal::new(String::from("main"));
+    // The inputs keep their own values (no `prop:value`): what a person types
+    // before the page has hydrated must not be reset by hydration.
+    let nick_ref = NodeRef::<leptos::html::Input>::new();
+    let room_ref = NodeRef::<leptos::html::Input>::new();
     let problem = RwSignal::new(None::<String>);
     let navigate = use_navigate();
 
     // The remembered nickname is only known in the browser, after hydration.
     Effect::new(move || {
-        if let Some(saved) = memory::nick() {
-            nick.set(saved);
+        if let (Some(saved), Some(input)) = (memory::nick(), nick_ref.get())
+            && input.value().is_empty()
+        {
+            input.set_value(&saved);
         }
     });
 
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let parsed = Nick::parse(&nick.get_untracked())
+        let value = |input: NodeRef<leptos::html::Input>| {
+            input.get_untracked().map(|i| i.value()).unwrap_or_default()
+        };
+        let parsed = Nick::parse(&value(nick_ref))
             .map_err(|e| e.to_string())
             .and_then(|n| {
-                RoomName::parse(&room.get_untracked())
+                RoomName::parse(&value(room_ref))
                     .map(|r| (n, r))
                     .map_err(|e| e.to_string())
             });
@@ -58,8 +65,7 @@ pub fn Lobby() -> impl IntoView {
                         autocomplete="nickname"
                         maxlength="32"
                         required
-                        prop:value=nick
-                        on:input=move |ev| nick.set(event_target_value(&ev))
+                        node_ref=nick_ref
                     />
                 </label>
                 <label>
@@ -68,8 +74,8 @@ pub fn Lobby() -> impl IntoView {
                         name="room"
                         maxlength="64"
                         required
-                        prop:value=room
-                        on:input=move |ev| room.set(event_target_value(&ev))
+                        value="main"
+                        node_ref=room_ref
                     />
                 </label>
                 <button type="submit">"Join"</button>
