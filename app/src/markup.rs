@@ -550,6 +550,53 @@ fn push_text(inlines: &mut Vec<Inline>, text: &str) {
     }
 }
 
+/// What a run of inline text is, once emphasis is taken out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    Text(String),
+    Code(String),
+    Link(String),
+}
+
+/// A run of inline text with the emphasis around it. The UI draws a flat
+/// list of these rather than the nested tree: a fixed set of element shapes
+/// keeps the WebAssembly small (no type-erased views per nesting level).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Span {
+    pub piece: Piece,
+    pub bold: bool,
+    pub italic: bool,
+}
+
+/// Flattens a paragraph's inlines into spans, in reading order.
+pub fn spans(inlines: &[Inline]) -> Vec<Span> {
+    fn walk(inlines: &[Inline], bold: bool, italic: bool, out: &mut Vec<Span>) {
+        for inline in inlines {
+            let piece = match inline {
+                Inline::Text(t) => Piece::Text(t.clone()),
+                Inline::Code(c) => Piece::Code(c.clone()),
+                Inline::Link { href } => Piece::Link(href.clone()),
+                Inline::Bold(inner) => {
+                    walk(inner, true, italic, out);
+                    continue;
+                }
+                Inline::Italic(inner) => {
+                    walk(inner, bold, true, out);
+                    continue;
+                }
+            };
+            out.push(Span {
+                piece,
+                bold,
+                italic,
+            });
+        }
+    }
+    let mut out = Vec::new();
+    walk(inlines, false, false, &mut out);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1008,5 +1055,29 @@ mod tests {
         ] {
             assert_keeps_alphanumerics(&body);
         }
+    }
+
+    #[test]
+    fn spans_flatten_emphasis_in_reading_order() {
+        let blocks = parse("a **b _c_ `d`** https://x.org");
+        let Block::Paragraph(inlines) = &blocks[0] else {
+            panic!("{blocks:?}");
+        };
+        let flat: Vec<(Piece, bool, bool)> = spans(inlines)
+            .into_iter()
+            .map(|s| (s.piece, s.bold, s.italic))
+            .collect();
+        assert_eq!(
+            flat,
+            [
+                (Piece::Text("a ".into()), false, false),
+                (Piece::Text("b ".into()), true, false),
+                (Piece::Text("c".into()), true, true),
+                (Piece::Text(" ".into()), true, false),
+                (Piece::Code("d".into()), true, false),
+                (Piece::Text(" ".into()), false, false),
+                (Piece::Link("https://x.org".into()), false, false),
+            ]
+        );
     }
 }

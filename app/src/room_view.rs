@@ -7,7 +7,8 @@ use crate::alerts::Alerts;
 use crate::clock;
 use crate::conversation::{Conversation, typing_text};
 use crate::emoji::{self, EmojiChoice};
-use crate::markup::{self, Block, Inline};
+use crate::markup::{self, Block, Piece, Span};
+use leptos::either::{Either, EitherOf3};
 use crate::messages::{Entry, EntryKind, HistoryPage, room_history};
 use crate::people::Nick;
 use crate::sidebar::{JoinedRooms, unread_prefix};
@@ -226,7 +227,6 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
                 <span class="me">{move || conv.me.get().map(|n| format!("You are {n}"))}</span>
             </header>
             <div class="room-body">
-                {view! {
                 <div class="log-column">
                     <div
                         class="log"
@@ -289,9 +289,10 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
                             }}
                         </button>
                     </Show>
+                    <p class="typing" aria-live="polite">
+                        {typing}
+                    </p>
                 </div>
-                }.into_any()}
-                {view! {
                 <aside class="online" aria-labelledby="online-heading">
                     <h2 id="online-heading">
                         "Online " <span class="count">{move || conv.online.with(|o| o.len())}</span>
@@ -302,11 +303,7 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
                         </For>
                     </ul>
                 </aside>
-                }.into_any()}
             </div>
-            <p class="typing" aria-live="polite">
-                {typing}
-            </p>
             <p class="info" role="status">
                 {move || conv.info.get()}
             </p>
@@ -697,7 +694,7 @@ fn EntryLine(entry: Entry, grouped: bool, me: RwSignal<Option<Nick>>) -> impl In
         </time>
     };
     let nick = entry.nick.to_string();
-    match entry.kind {
+    let notice = match entry.kind {
         EntryKind::Message { body, .. } => {
             let mentioned = {
                 let body = body.clone();
@@ -708,84 +705,83 @@ fn EntryLine(entry: Entry, grouped: bool, me: RwSignal<Option<Nick>>) -> impl In
                     })
                 }
             };
-            let hover_time = view! {
-                <time class="hover-time" datetime=clock::iso_utc(at) title=move || clock::exact(at, offset())>
-                    {move || clock::hhmm(at, offset())}
-                </time>
+            let meta = if grouped {
+                Either::Left(view! {
+                    <time
+                        class="hover-time"
+                        datetime=clock::iso_utc(at)
+                        title=move || clock::exact(at, offset())
+                    >
+                        {move || clock::hhmm(at, offset())}
+                    </time>
+                })
+            } else {
+                Either::Right(view! {
+                    <div class="meta">
+                        <span class="author">{nick}</span>
+                        {time}
+                    </div>
+                })
             };
-            view! {
+            return Either::Left(view! {
                 <div class="message" class:grouped=grouped class:mention=mentioned data-seq=entry.seq>
-                    {if grouped {
-                        hover_time.into_any()
-                    } else {
-                        view! {
-                            <div class="meta">
-                                <span class="author">{nick}</span>
-                                {time}
-                            </div>
-                        }
-                            .into_any()
-                    }}
+                    {meta}
                     <div class="body">{body_view(body.as_str())}</div>
                 </div>
-            }
-            .into_any()
+            });
         }
-        EntryKind::Joined => view! {
-            <div class="notice" data-seq=entry.seq>
-                <span>{format!("{nick} joined")}</span>
-                {time}
-            </div>
-        }
-        .into_any(),
-        EntryKind::Left => view! {
-            <div class="notice" data-seq=entry.seq>
-                <span>{format!("{nick} left")}</span>
-                {time}
-            </div>
-        }
-        .into_any(),
-    }
+        EntryKind::Joined => format!("{nick} joined"),
+        EntryKind::Left => format!("{nick} left"),
+    };
+    Either::Right(view! {
+        <div class="notice" data-seq=entry.seq>
+            <span>{notice}</span>
+            {time}
+        </div>
+    })
 }
 
 /// A message body drawn from its parsed tree: every piece of text goes into
 /// the DOM as text, so nothing a person types can become markup.
-fn body_view(body: &str) -> AnyView {
+fn body_view(body: &str) -> impl IntoView + use<> {
     markup::parse(body)
         .into_iter()
         .map(|block| match block {
-            Block::Paragraph(inlines) => view! { <p>{inlines_view(inlines)}</p> }.into_any(),
-            Block::CodeBlock { lang, code } => view! {
+            Block::Paragraph(inlines) => Either::Left(view! {
+                <p>{markup::spans(&inlines).into_iter().map(span_view).collect_view()}</p>
+            }),
+            Block::CodeBlock { lang, code } => Either::Right(view! {
                 <pre data-lang=(!lang.is_empty()).then_some(lang)>
                     <code>{code}</code>
                 </pre>
-            }
-            .into_any(),
+            }),
         })
         .collect_view()
-        .into_any()
 }
 
-fn inlines_view(inlines: Vec<Inline>) -> AnyView {
-    inlines
-        .into_iter()
-        .map(|inline| match inline {
-            Inline::Text(text) => text.into_any(),
-            Inline::Bold(inner) => view! { <strong>{inlines_view(inner)}</strong> }.into_any(),
-            Inline::Italic(inner) => view! { <em>{inlines_view(inner)}</em> }.into_any(),
-            Inline::Code(code) => view! { <code>{code}</code> }.into_any(),
-            Inline::Link { href } => {
-                let text = href.clone();
-                view! {
-                    <a href=href target="_blank" rel="noopener noreferrer nofollow">
-                        {text}
-                    </a>
-                }
-                .into_any()
-            }
-        })
-        .collect_view()
-        .into_any()
+fn span_view(span: Span) -> impl IntoView {
+    let piece = match span.piece {
+        Piece::Text(text) => EitherOf3::A(text),
+        Piece::Code(code) => EitherOf3::B(view! { <code>{code}</code> }),
+        Piece::Link(href) => {
+            let text = href.clone();
+            EitherOf3::C(view! {
+                <a href=href target="_blank" rel="noopener noreferrer nofollow">
+                    {text}
+                </a>
+            })
+        }
+    };
+    let piece = if span.italic {
+        Either::Left(view! { <em>{piece}</em> })
+    } else {
+        Either::Right(piece)
+    };
+    if span.bold {
+        Either::Left(view! { <strong>{piece}</strong> })
+    } else {
+        Either::Right(piece)
+    }
 }
 
 /// Flips to true once the browser has taken over the server-rendered page, so

@@ -4,6 +4,10 @@
 //! browser socket live in the `app` crate (built with its `hydrate` feature).
 //! `hydrate()` is called by the script cargo-leptos injects into each page.
 
+// The room page is one deeply nested view type; its layout query needs more
+// depth than the default 128.
+#![recursion_limit = "256"]
+
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
