@@ -101,6 +101,11 @@ impl Alerts {
     }
 }
 
+/// The tab is in the background (another tab, a minimised window).
+pub fn tab_hidden() -> bool {
+    browser::hidden()
+}
+
 /// Lets sound play later: call it inside a click or key press.
 pub fn unlock_audio() {
     browser::unlock_audio();

@@ -253,7 +253,8 @@ impl Conversation {
         let copy = news.then(|| entry.clone());
         self.log.update(|log| added = insert_entry(log, entry));
         if let Some(entry) = copy.filter(|_| added) {
-            if !self.on_screen.get_untracked() {
+            // On screen in a background tab is unseen too: the title shows it.
+            if !self.on_screen.get_untracked() || crate::alerts::tab_hidden() {
                 self.unread.update(|n| *n += 1);
             }
             // Only what arrives now is worth a chime, not a catch-up burst.

@@ -8,11 +8,11 @@ use crate::clock;
 use crate::conversation::{Conversation, typing_text};
 use crate::emoji::{self, EmojiChoice};
 use crate::markup::{self, Block, Piece, Span};
-use leptos::either::{Either, EitherOf3};
 use crate::messages::{Entry, EntryKind, HistoryPage, room_history};
 use crate::people::Nick;
 use crate::sidebar::{JoinedRooms, unread_prefix};
 use crate::socket::{ChatSocket, Status, memory};
+use leptos::either::{Either, EitherOf3};
 use leptos::html;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -509,7 +509,12 @@ fn Composer(conv: Conversation) -> impl IntoView {
                         picker_open.set(false);
                         pick(emoji);
                     }
-                    on_close=move || picker_open.set(false)
+                    on_close=move || {
+                        picker_open.set(false);
+                        if let Some(el) = box_ref.get_untracked() {
+                            let _ = el.focus();
+                        }
+                    }
                 />
             </Show>
         </form>
@@ -531,6 +536,13 @@ fn EmojiPicker(
 ) -> impl IntoView {
     let palette = LocalResource::new(emoji::emoji_palette);
     let filter = RwSignal::new(String::new());
+    let search_ref = NodeRef::<html::Input>::new();
+    // Opening the picker puts the keyboard in its search box.
+    Effect::new(move || {
+        if let Some(el) = search_ref.get() {
+            let _ = el.focus();
+        }
+    });
     view! {
         <div
             class="emoji-picker"
@@ -547,7 +559,7 @@ fn EmojiPicker(
                 class="emoji-filter"
                 aria-label="Search emoji"
                 placeholder="Search emoji"
-                autofocus
+                node_ref=search_ref
                 prop:value=filter
                 on:input=move |ev| filter.set(event_target_value(&ev).to_ascii_lowercase())
             />

@@ -57,6 +57,20 @@ impl JoinedRooms {
                 joined.remember(&room);
             }
         });
+        // Coming back to the tab means the room on screen has been seen.
+        #[cfg(feature = "hydrate")]
+        {
+            let handle = window_event_listener_untyped("visibilitychange", move |_| {
+                if crate::alerts::tab_hidden() {
+                    return;
+                }
+                let active = joined.active.get_untracked();
+                if let Some(conversation) = active.and_then(|room| joined.get(&room)) {
+                    conversation.unread.set(0);
+                }
+            });
+            on_cleanup(move || handle.remove());
+        }
         joined
     }
 

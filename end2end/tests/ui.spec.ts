@@ -198,11 +198,18 @@ test("emoji come from the picker at the cursor and from :shortcode: completion",
   await expect(box).toHaveValue("I am 😄");
   await expect(suggestions).toHaveCount(0);
 
+  // The picker opens with the keyboard in its search box; Escape closes it.
+  const picker = sadia.getByRole("dialog", { name: "Emoji picker" });
+  await sadia.getByRole("button", { name: "Emoji", exact: true }).click();
+  await expect(picker.getByRole("textbox", { name: "Search emoji" })).toBeFocused();
+  await sadia.keyboard.press("Escape");
+  await expect(picker).toHaveCount(0);
+  await expect(box).toBeFocused();
+
   // The picker inserts where the cursor is.
   await box.fill("ab");
   await box.evaluate((el: HTMLTextAreaElement) => el.setSelectionRange(1, 1));
   await sadia.getByRole("button", { name: "Emoji", exact: true }).click();
-  const picker = sadia.getByRole("dialog", { name: "Emoji picker" });
   await picker.getByRole("textbox", { name: "Search emoji" }).fill("tada");
   await picker.getByRole("button", { name: ":tada:" }).click();
   await expect(box).toHaveValue("a🎉b");
@@ -281,6 +288,13 @@ test("a hidden tab notifies and chimes after the bell is turned on; mentions sta
     { title: "usman mentioned you in #alerts", body: "are you there @sadia? urgent" },
   ]);
   expect(await sadia.evaluate(() => (window as any).__beeps)).toBe(1);
+  // Unseen in a background tab: the title counts it until the tab is back.
+  await expect(sadia).toHaveTitle("(1) #alerts · Chat");
+  await sadia.evaluate(() => {
+    (window as any).__hidden = false;
+    document.dispatchEvent(new Event("visibilitychange", { bubbles: true }));
+  });
+  await expect(sadia).toHaveTitle("#alerts · Chat");
 
   // The mention is highlighted for sadia only.
   await expect(log(sadia).locator(".message.mention")).toHaveCount(1);
