@@ -58,6 +58,13 @@ pub fn shortcode_before(text: &str, cursor: usize) -> Option<(usize, &str)> {
     (word_start && well_formed).then_some((colon, code))
 }
 
+/// The text before the cursor ends in a finished shortcode (`:tada:`):
+/// returns where its first colon is and the code, for replacing it whole.
+pub fn finished_shortcode(text: &str, cursor: usize) -> Option<(usize, &str)> {
+    let before = text.get(..cursor)?.strip_suffix(':')?;
+    shortcode_before(before, before.len())
+}
+
 #[cfg(feature = "ssr")]
 mod data {
     use super::{EmojiChoice, EmojiGroup, MAX_MATCHES};
@@ -154,6 +161,14 @@ mod tests {
         assert_eq!(shortcode_before("hi :smi", 7), Some((3, "smi")));
         assert_eq!(shortcode_before(":+1", 3), Some((0, "+1")));
         assert_eq!(shortcode_before("(:tada", 6), Some((1, "tada")));
+    }
+
+    #[test]
+    fn a_finished_shortcode_is_found_with_both_colons() {
+        use super::finished_shortcode;
+        assert_eq!(finished_shortcode("yay :tada:", 10), Some((4, "tada")));
+        assert_eq!(finished_shortcode("yay :tada", 9), None);
+        assert_eq!(finished_shortcode("at 10:30:", 9), None);
     }
 
     #[test]

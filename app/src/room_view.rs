@@ -362,6 +362,24 @@ fn Composer(conv: Conversation) -> impl IntoView {
         };
         let text = el.value();
         let caret = byte_index(&text, el.selection_start().ok().flatten().unwrap_or(0));
+        // A whole `:tada:` typed out turns into 🎉 once the server knows it.
+        if let Some((colon, code)) = emoji::finished_shortcode(&text, caret) {
+            let (code, typed) = (code.to_owned(), text[colon..caret].to_owned());
+            suggestions.set(vec![]);
+            completing.set_value(None);
+            leptos::task::spawn_local(async move {
+                let found = emoji::emoji_matches(code.clone()).await.unwrap_or_default();
+                let still_there = conv
+                    .draft
+                    .with_untracked(|d| d.get(colon..caret) == Some(typed.as_str()));
+                if let Some(exact) = found.into_iter().find(|c| c.shortcode == code)
+                    && still_there
+                {
+                    put((colon, caret), &exact.emoji);
+                }
+            });
+            return;
+        }
         let Some((colon, code)) = emoji::shortcode_before(&text, caret) else {
             suggestions.set(vec![]);
             completing.set_value(None);

@@ -217,6 +217,10 @@ test("emoji come from the picker at the cursor and from :shortcode: completion",
   await box.press("End");
   await box.press("Enter");
   await expect(bodies(sadia)).toHaveText(["a🎉b"]);
+
+  // A shortcode typed out in full becomes its emoji.
+  await box.pressSequentially("party :tada:");
+  await expect(box).toHaveValue("party 🎉");
 });
 
 // Stand-ins for the browser's notification, audio and visibility APIs, so the
