@@ -108,6 +108,18 @@ impl Conversation {
 
     /// Adds a page of history fetched for the room page.
     pub fn merge(&self, entries: Vec<Entry>, at_start: bool) {
+        // A page that does not touch what is held (a room left unconnected
+        // for long) replaces it: the log never keeps a silent hole.
+        let detached = self.log.with_untracked(|log| {
+            log.last()
+                .zip(entries.first())
+                .is_some_and(|(held, fresh)| fresh.seq > held.seq + 1)
+        });
+        if detached {
+            self.log.set(entries);
+            self.at_start.set(at_start);
+            return;
+        }
         let reaches_back = self.log.with_untracked(|log| {
             log.first()
                 .is_none_or(|first| entries.first().is_some_and(|e| e.seq <= first.seq))
@@ -176,7 +188,9 @@ impl Conversation {
                 ..
             } => {
                 if reset {
-                    // Too much was missed to replay: the latest page follows.
+                    // Too much was missed to replay: the latest page follows,
+                    // and it is not all news.
+                    self.resumed.set_value(false);
                     self.log.set(Vec::new());
                     self.at_start.set(false);
                     self.info.set(Some(

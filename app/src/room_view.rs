@@ -170,8 +170,9 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
             {
                 // Keep the entry the reader was looking at in place once the
                 // older page has been drawn above it.
+                // The page may be gone by now (another room was opened).
                 request_animation_frame(move || {
-                    if let Some(el) = log_ref.get_untracked() {
+                    if let Some(el) = log_ref.try_get_untracked().flatten() {
                         el.set_scroll_top(el.scroll_height() - distance);
                     }
                 });
@@ -364,16 +365,16 @@ fn Composer(conv: Conversation) -> impl IntoView {
         let caret = byte_index(&text, el.selection_start().ok().flatten().unwrap_or(0));
         // A whole `:tada:` typed out turns into 🎉 once the server knows it.
         if let Some((colon, code)) = emoji::finished_shortcode(&text, caret) {
-            let (code, typed) = (code.to_owned(), text[colon..caret].to_owned());
+            let code = code.to_owned();
             suggestions.set(vec![]);
             completing.set_value(None);
-            leptos::task::spawn_local(async move {
+            // Cancelled with the page; and only applied if nothing was typed
+            // meanwhile, so the caret never jumps under the person's fingers.
+            leptos::task::spawn_local_scoped_with_cancellation(async move {
                 let found = emoji::emoji_matches(code.clone()).await.unwrap_or_default();
-                let still_there = conv
-                    .draft
-                    .with_untracked(|d| d.get(colon..caret) == Some(typed.as_str()));
+                let unchanged = conv.draft.with_untracked(|d| *d == text);
                 if let Some(exact) = found.into_iter().find(|c| c.shortcode == code)
-                    && still_there
+                    && unchanged
                 {
                     put((colon, caret), &exact.emoji);
                 }
@@ -387,7 +388,7 @@ fn Composer(conv: Conversation) -> impl IntoView {
         };
         let code = code.to_owned();
         completing.set_value(Some((colon, caret, code.clone())));
-        leptos::task::spawn_local(async move {
+        leptos::task::spawn_local_scoped_with_cancellation(async move {
             let found = emoji::emoji_matches(code.clone()).await.unwrap_or_default();
             // Only the answer for what is typed now counts.
             if completing.with_value(|c| c.as_ref().is_some_and(|(_, _, now)| *now == code)) {
@@ -417,7 +418,7 @@ fn Composer(conv: Conversation) -> impl IntoView {
                     chosen.update(|c| *c = (*c + offered - 1) % offered);
                     return;
                 }
-                "Enter" | "Tab" if !ev.shift_key() => {
+                "Enter" | "Tab" if !ev.shift_key() && !ev.is_composing() => {
                     ev.prevent_default();
                     accept(chosen.get_untracked());
                     return;
@@ -737,6 +738,8 @@ fn EntryLine(entry: Entry, grouped: bool, me: RwSignal<Option<Nick>>) -> impl In
             };
             let meta = if grouped {
                 Either::Left(view! {
+                    // Heard by screen readers, not shown: the group's first line names them.
+                    <span class="author visually-hidden">{nick}</span>
                     <time
                         class="hover-time"
                         datetime=clock::iso_utc(at)

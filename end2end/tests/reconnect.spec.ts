@@ -8,8 +8,8 @@ function bodies(page: Page) {
 async function join(page: Page, base: string, nick: string, room: string) {
   await page.goto(`${base}/`);
   await page.getByRole("textbox", { name: "Nickname" }).fill(nick);
-  await page.getByRole("textbox", { name: "Room", exact: true }).fill(room);
-  await page.getByRole("button", { name: "Join", exact: true }).click();
+  await page.getByRole("textbox", { name: "Room" }).fill(room);
+  await page.getByRole("button", { name: "Join" }).click();
   await expect(page.getByRole("textbox", { name: "Message" })).toBeEnabled();
 }
 

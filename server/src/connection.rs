@@ -161,7 +161,13 @@ struct Membership {
     room: Arc<Room>,
     nick: Nick,
     forwarder: JoinHandle<()>,
+    /// When this member's last typing signal went out to the room.
+    typing_sent: Option<Instant>,
 }
+
+/// Typing signals from one member reach the room at most this often, so a
+/// client that sends them on every keystroke cannot crowd the room's feed.
+const TYPING_EVERY: Duration = Duration::from_secs(1);
 
 fn frame(frame: &ServerFrame) -> Message {
     Message::Text(frame.to_json().into())
@@ -428,6 +434,7 @@ impl Session {
                         room: joining.room,
                         nick,
                         forwarder,
+                        typing_sent: None,
                     },
                 );
                 None
@@ -451,14 +458,21 @@ impl Session {
                 None
             }
             ClientFrame::Typing { room } => {
-                let Some(membership) = self.rooms.get(&room) else {
+                let Some(membership) = self.rooms.get_mut(&room) else {
                     return Some(error(
                         ErrorCode::NotInRoom,
                         Some(room),
                         "join the room before typing in it",
                     ));
                 };
-                membership.room.typing(&membership.nick);
+                let now = Instant::now();
+                if membership
+                    .typing_sent
+                    .is_none_or(|sent| now.duration_since(sent) >= TYPING_EVERY)
+                {
+                    membership.typing_sent = Some(now);
+                    membership.room.typing(&membership.nick);
+                }
                 None
             }
             ClientFrame::Send {
