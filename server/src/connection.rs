@@ -480,13 +480,15 @@ impl Session {
                 client_id,
                 body,
             } => {
-                let Some(membership) = self.rooms.get(&room) else {
+                let Some(membership) = self.rooms.get_mut(&room) else {
                     return Some(error(
                         ErrorCode::NotInRoom,
                         Some(room),
                         "join the room before sending to it",
                     ));
                 };
+                // A sent message ends the typing: the next keystroke is news.
+                membership.typing_sent = None;
                 let posting = self
                     .hub
                     .post(&membership.room, &membership.nick, &client_id, &body);

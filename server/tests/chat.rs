@@ -494,6 +494,18 @@ async fn typing_reaches_the_others_in_the_room_and_is_never_stored() {
         }]
     );
 
+    // After a message, the next typing signal goes out at once.
+    usman
+        .send_frame(&app::protocol::ClientFrame::Typing { room: room("main") })
+        .await;
+    let frames = sadia
+        .recv_until(|f| matches!(f, ServerFrame::Typing { .. }))
+        .await;
+    assert!(
+        frames.iter().all(|f| message_text(f).is_none()),
+        "{frames:?}"
+    );
+
     // A marker after the typing frame: the other room saw nothing before it.
     elsewhere.say("other", "marker").await;
     let frames = elsewhere
