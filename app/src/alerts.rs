@@ -117,30 +117,47 @@ pub fn AlertToggles() -> impl IntoView {
     let alerts = Alerts::from_context();
     view! {
         <div class="alert-toggles">
-            <button
-                type="button"
-                class="toggle"
-                aria-label="Notifications"
-                title="Desktop notifications while this tab is hidden"
-                aria-pressed=move || alerts.notify.get().to_string()
-                on:click=move |_| alerts.toggle_notify()
-            >
-                <span aria-hidden="true">{move || if alerts.notify.get() { "🔔" } else { "🔕" }}</span>
-            </button>
-            <button
-                type="button"
-                class="toggle"
-                aria-label="Sound"
-                title="A short sound for new messages while this tab is hidden"
-                aria-pressed=move || alerts.sound.get().to_string()
-                on:click=move |_| alerts.toggle_sound()
-            >
-                <span aria-hidden="true">{move || if alerts.sound.get() { "🔊" } else { "🔈" }}</span>
-            </button>
+            <Toggle
+                name="Notifications"
+                hint="Desktop notifications while this tab is hidden"
+                on=alerts.notify
+                icons=("🔔", "🔕")
+                flip=move || alerts.toggle_notify()
+            />
+            <Toggle
+                name="Sound"
+                hint="A short sound for new messages while this tab is hidden"
+                on=alerts.sound
+                icons=("🔊", "🔈")
+                flip=move || alerts.toggle_sound()
+            />
             <p class="problem" role="alert">
                 {move || alerts.problem.get()}
             </p>
         </div>
+    }
+}
+
+/// A pressed/unpressed button named for screen readers, shown as an icon.
+#[component]
+fn Toggle(
+    name: &'static str,
+    hint: &'static str,
+    on: RwSignal<bool>,
+    icons: (&'static str, &'static str),
+    flip: impl Fn() + 'static,
+) -> impl IntoView {
+    view! {
+        <button
+            type="button"
+            class="toggle"
+            aria-label=name
+            title=hint
+            aria-pressed=move || on.get().to_string()
+            on:click=move |_| flip()
+        >
+            <span aria-hidden="true">{move || if on.get() { icons.0 } else { icons.1 }}</span>
+        </button>
     }
 }
 

@@ -1,30 +1,5 @@
-import { test, expect, type Browser, type Page } from "@playwright/test";
-
-/** Opens the lobby in a new browser context and joins `room` as `nick`. */
-async function joinFromLobby(browser: Browser, nick: string, room: string): Promise<Page> {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  await page.goto("/");
-  await page.getByRole("textbox", { name: "Nickname" }).fill(nick);
-  await page.getByRole("textbox", { name: "Room" }).fill(room);
-  await page.getByRole("button", { name: "Join" }).click();
-  await expect(page).toHaveURL(new RegExp(`/r/${room}$`));
-  await expectJoined(page);
-  return page;
-}
-
-/** The composer is enabled once the server confirmed the join. */
-async function expectJoined(page: Page) {
-  await expect(page.getByRole("textbox", { name: "Message" })).toBeEnabled();
-}
-
-function log(page: Page) {
-  return page.getByRole("log", { name: "Messages" });
-}
-
-function bodies(page: Page) {
-  return log(page).locator(".message:not(.pending) .body");
-}
+import { test, expect } from "@playwright/test";
+import { bodies, expectJoined, joinFromLobby, log } from "./people";
 
 test("sadia and usman talk in main, in order, and a reload keeps it all", async ({ browser }) => {
   const sadia = await joinFromLobby(browser, "sadia", "main");

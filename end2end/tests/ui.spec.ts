@@ -1,37 +1,7 @@
-import { test, expect, type Browser, type BrowserContextOptions, type Page } from "@playwright/test";
+import { test, expect, type Page } from "@playwright/test";
+import { bodies, expectJoined, joinFromLobby, joinOn, log, say } from "./people";
 
 // The pleasant parts of the chat, one test per feature a person can see.
-
-async function enter(browser: Browser, nick: string, room: string, options: BrowserContextOptions = {}): Promise<Page> {
-  const context = await browser.newContext(options);
-  const page = await context.newPage();
-  await page.goto("/");
-  await page.getByRole("textbox", { name: "Nickname" }).fill(nick);
-  await page.getByRole("textbox", { name: "Room" }).fill(room);
-  await page.getByRole("button", { name: "Join" }).click();
-  await expect(page).toHaveURL(new RegExp(`/r/${room}$`));
-  await expectJoined(page);
-  return page;
-}
-
-async function expectJoined(page: Page) {
-  await expect(page.getByRole("textbox", { name: "Message" })).toBeEnabled();
-}
-
-function log(page: Page) {
-  return page.getByRole("log", { name: "Messages" });
-}
-
-function bodies(page: Page) {
-  return log(page).locator(".message:not(.pending) .body");
-}
-
-async function say(page: Page, text: string) {
-  const box = page.getByRole("textbox", { name: "Message" });
-  await box.fill(text);
-  await box.press("Enter");
-  await expect(box).toHaveValue("");
-}
 
 /** Posts `texts` to `room` straight over a WebSocket opened in `page`. */
 async function seed(page: Page, room: string, nick: string, texts: string[]) {
@@ -61,7 +31,7 @@ function sidebar(page: Page) {
 }
 
 test("the sidebar keeps joined rooms across reloads, counts unread and leaves rooms", async ({ browser }) => {
-  const sadia = await enter(browser, "sadia", "alpha");
+  const sadia = await joinFromLobby(browser, "sadia", "alpha");
   await sidebar(sadia).getByRole("textbox", { name: "Open or create" }).fill("beta");
   await sidebar(sadia).getByRole("button", { name: "Go" }).click();
   await expect(sadia).toHaveURL(/\/r\/beta$/);
@@ -70,7 +40,7 @@ test("the sidebar keeps joined rooms across reloads, counts unread and leaves ro
   await expect(sidebar(sadia).getByRole("link", { name: "#beta" })).toHaveAttribute("aria-current", "page");
 
   // Messages in alpha while sadia looks at beta raise alpha's count and the title.
-  const usman = await enter(browser, "usman", "alpha");
+  const usman = await joinFromLobby(browser, "usman", "alpha");
   await say(usman, "first for alpha");
   await say(usman, "second for alpha");
   await expect(sidebar(sadia).getByRole("link", { name: "#alpha, 2 unread" })).toBeVisible();
@@ -99,8 +69,8 @@ test("the sidebar keeps joined rooms across reloads, counts unread and leaves ro
 });
 
 test("the others see who is typing, until the message is sent or typing stops", async ({ browser }) => {
-  const sadia = await enter(browser, "sadia", "typing");
-  const usman = await enter(browser, "usman", "typing");
+  const sadia = await joinFromLobby(browser, "sadia", "typing");
+  const usman = await joinFromLobby(browser, "usman", "typing");
   const indicator = sadia.getByText("usman is typing…");
 
   const box = usman.getByRole("textbox", { name: "Message" });
@@ -119,13 +89,13 @@ test("the others see who is typing, until the message is sent or typing stops", 
 });
 
 test("the online list and its count follow people joining and leaving", async ({ browser }) => {
-  const sadia = await enter(browser, "sadia", "presence");
+  const sadia = await joinFromLobby(browser, "sadia", "presence");
   const online = sadia.getByRole("list", { name: "Online" });
   const count = sadia.locator(".online .count");
   await expect(count).toHaveText("1");
   await expect(online).toHaveText("sadia");
 
-  const usman = await enter(browser, "usman", "presence");
+  const usman = await joinFromLobby(browser, "usman", "presence");
   await expect(count).toHaveText("2");
   await expect(online.getByRole("listitem")).toHaveText(["sadia", "usman"]);
 
@@ -136,7 +106,7 @@ test("the online list and its count follow people joining and leaving", async ({
 });
 
 test("scrolling up loads older pages in place, and new messages wait behind a button", async ({ browser }) => {
-  const sadia = await enter(browser, "sadia", "long");
+  const sadia = await joinFromLobby(browser, "sadia", "long");
   const texts = Array.from({ length: 120 }, (_, i) => `history ${i + 1}`);
   await seed(sadia, "long", "seeder", texts);
   await sadia.reload();
@@ -187,7 +157,7 @@ test("scrolling up loads older pages in place, and new messages wait behind a bu
 });
 
 test("emoji come from the picker at the cursor and from :shortcode: completion", async ({ browser }) => {
-  const sadia = await enter(browser, "sadia", "emoji");
+  const sadia = await joinFromLobby(browser, "sadia", "emoji");
   const box = sadia.getByRole("textbox", { name: "Message" });
 
   await box.pressSequentially("I am :smile");
@@ -262,12 +232,8 @@ test("a hidden tab notifies and chimes after the bell is turned on; mentions sta
   const context = await browser.newContext();
   await context.addInitScript(recorder);
   const sadia = await context.newPage();
-  await sadia.goto("/");
-  await sadia.getByRole("textbox", { name: "Nickname" }).fill("sadia");
-  await sadia.getByRole("textbox", { name: "Room" }).fill("alerts");
-  await sadia.getByRole("button", { name: "Join" }).click();
-  await expectJoined(sadia);
-  const usman = await enter(browser, "usman", "alerts");
+  await joinOn(sadia, "sadia", "alerts");
+  const usman = await joinFromLobby(browser, "usman", "alerts");
 
   // Nothing is asked on load; a click on the bell asks once.
   const bell = sidebar(sadia).getByRole("button", { name: "Notifications" });
@@ -314,8 +280,8 @@ test("a hidden tab notifies and chimes after the bell is turned on; mentions sta
 });
 
 test("messages are formatted from a parsed tree, grouped by author, under day separators", async ({ browser }, testInfo) => {
-  const sadia = await enter(browser, "sadia", "format");
-  const usman = await enter(browser, "usman", "format");
+  const sadia = await joinFromLobby(browser, "sadia", "format");
+  const usman = await joinFromLobby(browser, "usman", "format");
   await say(usman, "**bold** and _italic_ and `x < y` see https://example.com/a_b_(c).");
   await say(usman, "```rust\nfn main() {}\n```");
   await say(usman, "<b>not bold</b> <script>window.__pwned = 1</script>");
@@ -349,9 +315,9 @@ test("messages are formatted from a parsed tree, grouped by author, under day se
 });
 
 test("at 360 px the sidebar folds behind a button; dark theme and keyboard work", async ({ browser }, testInfo) => {
-  const usman = await enter(browser, "usman", "mobile");
+  const usman = await joinFromLobby(browser, "usman", "mobile");
   await say(usman, "hello from a desktop");
-  const sadia = await enter(browser, "sadia", "mobile", { viewport: { width: 360, height: 740 }, colorScheme: "dark" });
+  const sadia = await joinFromLobby(browser, "sadia", "mobile", { viewport: { width: 360, height: 740 }, colorScheme: "dark" });
 
   // Dark theme from prefers-color-scheme.
   const background = await sadia.evaluate(() => getComputedStyle(document.body).backgroundColor);

@@ -476,9 +476,7 @@ async fn typing_reaches_the_others_in_the_room_and_is_never_stored() {
 
     // Two signals in quick succession reach the room once.
     for _ in 0..2 {
-        usman
-            .send_frame(&app::protocol::ClientFrame::Typing { room: room("main") })
-            .await;
+        usman.typing("main").await;
     }
     usman.say("main", "typed").await;
     let frames = sadia.recv_until(|f| message_text(f) == Some("typed")).await;
@@ -495,9 +493,7 @@ async fn typing_reaches_the_others_in_the_room_and_is_never_stored() {
     );
 
     // After a message, the next typing signal goes out at once.
-    usman
-        .send_frame(&app::protocol::ClientFrame::Typing { room: room("main") })
-        .await;
+    usman.typing("main").await;
     let frames = sadia
         .recv_until(|f| matches!(f, ServerFrame::Typing { .. }))
         .await;
@@ -533,9 +529,7 @@ async fn typing_reaches_the_others_in_the_room_and_is_never_stored() {
     );
 
     // Typing in a room one has not joined is refused.
-    elsewhere
-        .send_frame(&app::protocol::ClientFrame::Typing { room: room("main") })
-        .await;
+    elsewhere.typing("main").await;
     let frames = elsewhere
         .recv_until(|f| matches!(f, ServerFrame::Error { .. }))
         .await;

@@ -227,6 +227,14 @@ impl Client {
         self.send_frame(&frame).await;
     }
 
+    /// Tells `room_name` this client is typing.
+    pub async fn typing(&mut self, room_name: &str) {
+        self.send_frame(&ClientFrame::Typing {
+            room: room(room_name),
+        })
+        .await;
+    }
+
     /// Sends a message and waits for its ack; returns its `seq`. Other frames
     /// read meanwhile stay queued for `recv`.
     pub async fn say(&mut self, room_name: &str, text: &str) -> Seq {

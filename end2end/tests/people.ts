@@ -1,0 +1,47 @@
+import { expect, type Browser, type BrowserContextOptions, type Page } from "@playwright/test";
+
+// What the specs do as a person would: join from the lobby, find the log, say something.
+
+/** Joins `room` as `nick` from the lobby in `page`, and waits for the server's confirmation. */
+export async function joinOn(page: Page, nick: string, room: string) {
+  await page.goto("/");
+  await page.getByRole("textbox", { name: "Nickname" }).fill(nick);
+  await page.getByRole("textbox", { name: "Room" }).fill(room);
+  await page.getByRole("button", { name: "Join" }).click();
+  await expect(page).toHaveURL(new RegExp(`/r/${room}$`));
+  await expectJoined(page);
+}
+
+/** Opens the lobby in a new browser context and joins `room` as `nick`. */
+export async function joinFromLobby(
+  browser: Browser,
+  nick: string,
+  room: string,
+  options: BrowserContextOptions = {},
+): Promise<Page> {
+  const page = await (await browser.newContext(options)).newPage();
+  await joinOn(page, nick, room);
+  return page;
+}
+
+/** The composer is enabled once the server confirmed the join. */
+export async function expectJoined(page: Page) {
+  await expect(page.getByRole("textbox", { name: "Message" })).toBeEnabled();
+}
+
+export function log(page: Page) {
+  return page.getByRole("log", { name: "Messages" });
+}
+
+/** The texts of the messages the server confirmed. */
+export function bodies(page: Page) {
+  return log(page).locator(".message:not(.pending) .body");
+}
+
+/** Sends `text` with Enter and waits for the box to clear. */
+export async function say(page: Page, text: string) {
+  const box = page.getByRole("textbox", { name: "Message" });
+  await box.fill(text);
+  await box.press("Enter");
+  await expect(box).toHaveValue("");
+}
