@@ -14,7 +14,12 @@ use std::sync::Arc;
 pub struct BackendError(pub String);
 
 pub trait ChatBackend: Send + Sync + 'static {
-    fn rooms(&self) -> BoxFuture<'_, Result<Vec<RoomSummary>, BackendError>>;
+    /// The busiest rooms whose name contains `search`, at most `limit`.
+    fn rooms(
+        &self,
+        search: String,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<RoomSummary>, BackendError>>;
     fn history(
         &self,
         room: RoomName,

@@ -19,6 +19,9 @@ pub const TYPING_SHOWN_MS: i64 = 4_000;
 /// The least time between two typing frames from this browser.
 pub const TYPING_EVERY_MS: i64 = 2_000;
 
+/// How long a message the server could not store waits before going again.
+const RETRY_AFTER_MS: u64 = 2_000;
+
 /// A message shown before the server has acknowledged it.
 #[derive(Clone, PartialEq)]
 pub struct Pending {
@@ -235,6 +238,11 @@ impl Conversation {
                 self.asking_nick.set(true);
                 self.problem.set(Some(message));
             }
+            ServerFrame::Error {
+                code: ErrorCode::Internal,
+                client_id: Some(client_id),
+                ..
+            } => self.retry_later(socket, client_id),
             ServerFrame::Error { message, .. } => self.problem.set(Some(message)),
         }
     }
@@ -281,6 +289,27 @@ impl Conversation {
         if live && last + 1 < seq {
             self.fill_gap(last, seq);
         }
+    }
+
+    /// The server could not store a message this time: it stays pending and
+    /// goes again with the same id (stored once, whatever happened before).
+    fn retry_later(self, socket: ChatSocket, client_id: ClientId) {
+        set_timeout(
+            move || {
+                let Some(pending) = self
+                    .pending
+                    .with_untracked(|p| p.iter().find(|m| m.client_id == client_id).cloned())
+                else {
+                    return;
+                };
+                socket.send(&ClientFrame::Send {
+                    room: self.room(),
+                    client_id: pending.client_id,
+                    body: pending.body,
+                });
+            },
+            std::time::Duration::from_millis(RETRY_AFTER_MS),
+        );
     }
 
     /// Loads the entries strictly between `last` and `next` into the log.

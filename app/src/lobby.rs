@@ -10,7 +10,7 @@ use leptos_router::hooks::use_navigate;
 
 #[component]
 pub fn Lobby() -> impl IntoView {
-    let rooms = Resource::new(|| (), |()| list_rooms());
+    let rooms = Resource::new(|| (), |()| list_rooms(None));
     // The inputs keep their own values (no `prop:value`): what a person types
     // before the page has hydrated must not be reset by hydration.
     let nick_ref = NodeRef::<leptos::html::Input>::new();

@@ -16,9 +16,34 @@ pub enum NickError {
     TooLong,
     #[error("A nickname cannot contain control characters.")]
     ControlChar,
+    #[error("A nickname cannot contain invisible or text-direction characters.")]
+    Invisible,
 }
 
-/// A nickname: trimmed, 1 to 32 characters, no control characters.
+/// Characters that draw nothing or reorder the text around them (zero-width
+/// spaces and joiners, bidi overrides and isolates, soft hyphen, tags, ...):
+/// the Unicode Default_Ignorable_Code_Point set plus the bidi controls. Names
+/// made with them look like other names, or scramble the line they sit in.
+fn invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}'..='\u{1160}'
+        | '\u{17B4}'..='\u{17B5}' | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}'
+        | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{3164}'
+        | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}' | '\u{FFF0}'..='\u{FFF8}'
+        | '\u{1BCA0}'..='\u{1BCA3}' | '\u{1D173}'..='\u{1D17A}' | '\u{E0000}'..='\u{E0FFF}')
+}
+
+/// Emoji sequences need a few of those: the zero-width joiner (👩‍💻) and the
+/// emoji presentation selectors (❤️), which are fine right after a symbol.
+fn joins_emoji(previous: Option<char>, c: char) -> bool {
+    matches!(c, '\u{200D}' | '\u{FE0E}' | '\u{FE0F}')
+        && previous.is_some_and(|p| !p.is_alphanumeric() && !p.is_whitespace() && !p.is_ascii())
+}
+
+/// A nickname: trimmed, 1 to 32 characters, no control or invisible
+/// characters. On the server it is also put in Unicode NFC, so one name has
+/// one spelling (the browser leaves that to the server: the tables would
+/// weigh on every download).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Nick(String);
@@ -35,6 +60,19 @@ impl Nick {
         if nick.chars().any(char::is_control) {
             return Err(NickError::ControlChar);
         }
+        let mut previous = None;
+        for c in nick.chars() {
+            if invisible(c) && !joins_emoji(previous, c) {
+                return Err(NickError::Invisible);
+            }
+            previous = Some(c);
+        }
+        #[cfg(feature = "ssr")]
+        {
+            use unicode_normalization::UnicodeNormalization;
+            Ok(Self(nick.nfc().collect()))
+        }
+        #[cfg(not(feature = "ssr"))]
         Ok(Self(nick.to_owned()))
     }
 
@@ -130,6 +168,34 @@ mod tests {
     fn control_characters_are_refused() {
         assert_eq!(Nick::parse("sa\u{0}dia"), Err(NickError::ControlChar));
         assert_eq!(Nick::parse("sa\ndia"), Err(NickError::ControlChar));
+    }
+
+    #[test]
+    fn invisible_and_direction_characters_are_refused() {
+        for sneaky in [
+            "ad\u{200B}min",
+            "\u{202E}nimda",
+            "sa\u{2066}dia\u{2069}",
+            "so\u{00AD}ft",
+            "\u{FEFF}bom",
+            "tag\u{E0041}",
+            "a\u{200D}b",
+        ] {
+            assert_eq!(Nick::parse(sneaky), Err(NickError::Invisible), "{sneaky:?}");
+        }
+    }
+
+    #[test]
+    fn emoji_sequences_keep_their_joiners() {
+        assert!(Nick::parse("dev 👩\u{200D}💻").is_ok());
+        assert!(Nick::parse("\u{2764}\u{FE0F} fan").is_ok());
+    }
+
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn the_server_stores_one_spelling_of_a_name() {
+        let decomposed = Nick::parse("Se\u{0301}verine").unwrap();
+        assert_eq!(decomposed.as_str(), "S\u{00E9}verine");
     }
 
     #[test]

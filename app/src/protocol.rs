@@ -75,6 +75,10 @@ pub enum ServerFrame {
         code: ErrorCode,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         room: Option<RoomName>,
+        /// The message a refused `send` carried, so the browser knows which
+        /// one to try again (with the same id: it is never stored twice).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_id: Option<ClientId>,
         message: String,
     },
 }
@@ -89,8 +93,11 @@ pub enum ErrorCode {
     NickInUse,
     /// Sent to or left a room this connection has not joined.
     NotInRoom,
-    /// Over the per-connection rate limit; the frame was dropped.
+    /// Over the connection's or its address's rate limit (frames, or joins
+    /// that announce someone); the frame was dropped.
     RateLimited,
+    /// The connection is already in as many rooms as it may be.
+    TooManyRooms,
     /// The server could not do it; details are in its log, not here.
     Internal,
 }
@@ -177,6 +184,7 @@ mod tests {
             ServerFrame::Error {
                 code: ErrorCode::NickInUse,
                 room: Some(room()),
+                client_id: None,
                 message: NICK_IN_USE.into(),
             },
         ];

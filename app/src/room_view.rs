@@ -300,7 +300,7 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
                     </h2>
                     <ul aria-label="Online">
                         <For each=move || conv.online.get() key=|n| n.clone() let:nick>
-                            <li>{nick.to_string()}</li>
+                            <li><bdi>{nick.to_string()}</bdi></li>
                         </For>
                     </ul>
                 </aside>
@@ -739,7 +739,7 @@ fn EntryLine(entry: Entry, grouped: bool, me: RwSignal<Option<Nick>>) -> impl In
             let meta = if grouped {
                 Either::Left(view! {
                     // Heard by screen readers, not shown: the group's first line names them.
-                    <span class="author visually-hidden">{nick}</span>
+                    <bdi class="author visually-hidden">{nick}</bdi>
                     <time
                         class="hover-time"
                         datetime=clock::iso_utc(at)
@@ -751,7 +751,7 @@ fn EntryLine(entry: Entry, grouped: bool, me: RwSignal<Option<Nick>>) -> impl In
             } else {
                 Either::Right(view! {
                     <div class="meta">
-                        <span class="author">{nick}</span>
+                        <bdi class="author">{nick}</bdi>
                         {time}
                     </div>
                 })
@@ -763,12 +763,14 @@ fn EntryLine(entry: Entry, grouped: bool, me: RwSignal<Option<Nick>>) -> impl In
                 </div>
             });
         }
-        EntryKind::Joined => format!("{nick} joined"),
-        EntryKind::Left => format!("{nick} left"),
+        EntryKind::Joined => " joined",
+        EntryKind::Left => " left",
     };
+    // The name is isolated, so a right-to-left name cannot reorder the words
+    // around it.
     Either::Right(view! {
         <div class="notice" data-seq=entry.seq>
-            <span>{notice}</span>
+            <span><bdi>{nick}</bdi>{notice}</span>
             {time}
         </div>
     })

@@ -77,13 +77,25 @@ pub struct RoomSummary {
     pub online: u32,
 }
 
-/// Every room that has ever been joined, busiest first.
+/// Rooms the lobby lists at most.
+pub const LOBBY_ROOMS: usize = 50;
+
+/// The busiest rooms (most people in them, then the most recently active),
+/// at most [`LOBBY_ROOMS`], those whose name contains `search` if given.
 // A fixed endpoint (no hash suffix) so tools like `bench` can call it.
 #[leptos::server(prefix = "/api", endpoint = "list_rooms")]
-pub async fn list_rooms() -> Result<Vec<RoomSummary>, leptos::prelude::ServerFnError> {
+pub async fn list_rooms(
+    search: Option<String>,
+) -> Result<Vec<RoomSummary>, leptos::prelude::ServerFnError> {
+    let search: String = search
+        .unwrap_or_default()
+        .trim()
+        .chars()
+        .take(ROOM_MAX_CHARS)
+        .collect();
     let backend = crate::backend::from_context()?;
     backend
-        .rooms()
+        .rooms(search, LOBBY_ROOMS)
         .await
         .map_err(crate::backend::to_server_fn_error)
 }

@@ -1,5 +1,6 @@
 //! Configuration: command-line flags, each with an environment fallback.
 
+use crate::peers::AddressLimits;
 use clap::Parser;
 use std::net::SocketAddr;
 
@@ -23,8 +24,16 @@ pub struct Config {
     #[arg(long, env = "CHAT_RECONNECT_GRACE_MS", default_value_t = 10_000)]
     pub reconnect_grace_ms: u64,
 
-    /// Another origin allowed to open the WebSocket (repeatable), e.g.
-    /// `https://chat.example.com`. The page's own origin is always allowed.
+    /// The address people use to reach the chat, e.g. `https://chat.example.com`
+    /// (repeatable). Requests must name one of these hosts (or a loopback
+    /// name: localhost, 127.0.0.1, [::1]); any other `Host` is refused, which
+    /// stops DNS-rebinding pages from talking to the server.
+    #[arg(long = "public-url", env = "CHAT_PUBLIC_URLS", value_delimiter = ',')]
+    pub public_urls: Vec<String>,
+
+    /// Another origin allowed to open the WebSocket and call server functions
+    /// (repeatable), e.g. `https://chat.example.com`. The page's own origin is
+    /// always allowed.
     #[arg(
         long = "allowed-origin",
         env = "CHAT_ALLOWED_ORIGINS",
@@ -39,6 +48,53 @@ pub struct Config {
     /// Frames per second a connection may send, sustained.
     #[arg(long, env = "CHAT_RATE_PER_SEC", default_value_t = 5.0)]
     pub rate_per_sec: f64,
+
+    /// Rooms one connection may be in at once.
+    #[arg(long, env = "CHAT_MAX_ROOMS", default_value_t = 50)]
+    pub max_rooms: usize,
+
+    /// Announced joins ("NICK joined") a connection may make at once, before
+    /// the steady rate applies; a burst of join/leave pairs is refused past it.
+    #[arg(long, env = "CHAT_JOIN_BURST", default_value_t = 10)]
+    pub join_burst: u32,
+
+    /// Announced joins per second a connection may make, sustained.
+    #[arg(long, env = "CHAT_JOINS_PER_SEC", default_value_t = 0.2)]
+    pub joins_per_sec: f64,
+
+    /// Frames all connections from one address may send at once (their
+    /// shared burst), so more sockets never buy a bigger budget.
+    #[arg(long, env = "CHAT_ADDRESS_RATE_BURST", default_value_t = 60)]
+    pub address_rate_burst: u32,
+
+    /// Frames per second all connections from one address may send, sustained.
+    #[arg(long, env = "CHAT_ADDRESS_RATE_PER_SEC", default_value_t = 10.0)]
+    pub address_rate_per_sec: f64,
+
+    /// Announced joins all connections from one address may make at once.
+    #[arg(long, env = "CHAT_ADDRESS_JOIN_BURST", default_value_t = 20)]
+    pub address_join_burst: u32,
+
+    /// Announced joins per second from one address, sustained.
+    #[arg(long, env = "CHAT_ADDRESS_JOINS_PER_SEC", default_value_t = 0.5)]
+    pub address_joins_per_sec: f64,
+
+    /// Open connections (pages and sockets) the server accepts in all.
+    #[arg(long, env = "CHAT_MAX_CONNECTIONS", default_value_t = 20_000)]
+    pub max_connections: usize,
+
+    /// Open connections one address may hold.
+    #[arg(long, env = "CHAT_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 64)]
+    pub max_connections_per_address: u32,
+
+    /// Seconds a client has to send a request's headers (a half-sent
+    /// request is dropped after this).
+    #[arg(long, env = "CHAT_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_timeout_secs: u64,
+
+    /// Seconds a page or server function may take before the request fails.
+    #[arg(long, env = "CHAT_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
 
     /// Bytes queued for one slow socket before it is closed as a slow consumer.
     #[arg(long, env = "CHAT_SEND_QUEUE_BYTES", default_value_t = 1024 * 1024)]
@@ -68,6 +124,21 @@ impl Config {
             send_queue_bytes: self.send_queue_bytes.max(64 * 1024),
             idle_timeout: std::time::Duration::from_secs(self.idle_timeout_secs.max(3)),
             max_replay: self.max_replay.clamp(1, 100_000),
+            max_rooms: self.max_rooms.max(1),
+            join_burst: f64::from(self.join_burst.max(1)),
+            joins_per_sec: self.joins_per_sec.max(0.001),
+        }
+    }
+
+    /// The limits every address gets.
+    pub fn address_limits(&self) -> AddressLimits {
+        AddressLimits {
+            max_connections: self.max_connections.max(1),
+            max_per_address: self.max_connections_per_address.max(1),
+            frame_burst: f64::from(self.address_rate_burst.max(1)),
+            frames_per_sec: self.address_rate_per_sec.max(0.01),
+            join_burst: f64::from(self.address_join_burst.max(1)),
+            joins_per_sec: self.address_joins_per_sec.max(0.001),
         }
     }
 
@@ -87,4 +158,7 @@ pub struct Limits {
     pub send_queue_bytes: usize,
     pub idle_timeout: std::time::Duration,
     pub max_replay: u64,
+    pub max_rooms: usize,
+    pub join_burst: f64,
+    pub joins_per_sec: f64,
 }

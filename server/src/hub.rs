@@ -1,60 +1,68 @@
-//! The room hub: who is in which room, and fan-out of each room's entries to
-//! every connection in it.
+//! The room hub: who is in which room, under which name, and the rooms held
+//! in memory while anyone is in them.
 //!
-//! Entries are numbered, committed and published by the [`Journal`]; the hub
-//! decides membership. A membership change and the enqueueing of its notice
-//! happen under the room's member lock, so notices keep the order of the
-//! changes. A joining connection subscribes to the feed *before* reading the
-//! room's published head, so together the replay (up to head) and the feed
-//! (after head) cover every entry; the forwarder drops the few live entries
-//! at or below head that both can carry.
+//! Entries are numbered, committed and published by the [`Journal`]; each
+//! room's fan-out is its [`Feed`] from the [`Bus`]; the hub decides membership.
+//! A membership change and the enqueueing of its notice happen under the
+//! room's member lock, so notices keep the order of the changes. A joining
+//! connection subscribes to the feed *before* reading the room's published
+//! head, so together the replay (up to head) and the feed (after head) cover
+//! every entry.
+//!
+//! A room nobody is in is dropped from memory (its feed and member map with
+//! it) once its last notice is committed; the next join loads it again.
+//!
+//! Nicknames are unique per room by their [`nick_key`]: letters that look
+//! alike, or differ only in case or Unicode form, are the same name.
 
-use crate::journal::{Journal, Record};
-use crate::store::{Appended, Store, StoreError};
-use app::messages::{ClientId, Entry, MessageBody, Seq};
+use crate::bus::{Broadcast, Bus, Feed};
+use crate::journal::{Commit, Journal};
+use crate::store::{Appended, Departed, Draft, Store, StoreError};
+use app::messages::{ClientId, EntryKind, MessageBody, Seq};
 use app::people::{Nick, SessionId};
-use app::protocol::ServerFrame;
 use app::rooms::{RoomName, RoomSummary};
-use axum::extract::ws::Utf8Bytes;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::Mutex as SyncMutex;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::{Mutex, broadcast, mpsc};
 
-/// Entries a room's feed holds for connections whose forwarder is behind; one
-/// further behind is closed (it resumes on reconnect), never skipped. Each
-/// slot is allocated up front for every room, so this is kept modest: the
-/// byte-bounded outbox behind each forwarder is what absorbs slow sockets.
-const FEED_CAPACITY: usize = 512;
-
 /// Identifies one WebSocket connection.
 pub type ConnId = u64;
+
+/// Stands for a member who was in the room when the server last stopped and
+/// has not come back yet; no real connection has this id.
+const RETURNING: ConnId = 0;
 
 /// Hub failures.
 #[derive(Debug, thiserror::Error)]
 pub enum HubError {
     #[error("that nickname is already in use in this room")]
     NickInUse,
+    /// The joiner may not announce another arrival yet; try after this long.
+    #[error("too many joins; try again in {0:?}")]
+    TooManyJoins(Duration),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
-/// A broadcast frame: serialised once, shared by every recipient.
-#[derive(Clone, Debug)]
-pub struct Broadcast {
-    /// The entry's `seq`; `None` for a passing signal (typing) that is
-    /// neither stored nor replayed.
-    pub seq: Option<Seq>,
-    pub frame: Utf8Bytes,
+/// The name under which nicknames are compared for uniqueness: NFC, then the
+/// Unicode confusable skeleton (UTS #39), case folded, so `Ana`, `ana`, `АNA`
+/// (Cyrillic A) and `ᎪNA` are one name.
+pub fn nick_key(nick: &Nick) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let once: String =
+        unicode_security::skeleton(&nick.as_str().nfc().collect::<String>()).collect();
+    unicode_security::skeleton(&once.to_lowercase()).collect()
 }
 
 struct Member {
+    nick: Nick,
     session: SessionId,
     conn: ConnId,
     /// Tells the member's connection when a newer one takes its place.
-    evictions: mpsc::UnboundedSender<Eviction>,
+    evictions: Option<mpsc::UnboundedSender<Eviction>>,
 }
 
 /// Sent to a connection whose place in `room` a newer connection of the same
@@ -67,22 +75,29 @@ pub struct Eviction {
 pub struct Room {
     pub name: RoomName,
     id: i64,
-    feed: broadcast::Sender<Broadcast>,
-    /// Last `seq` published to the feed (every entry up to it is committed).
-    published: AtomicU64,
-    /// Never held across an await.
-    members: SyncMutex<HashMap<Nick, Member>>,
+    pub feed: Arc<Feed>,
+    /// Members by [`nick_key`]. Never held across an await.
+    members: SyncMutex<HashMap<String, Member>>,
     /// Members right now, readable without the lock (the lobby shows it).
     online: AtomicU32,
+    /// Set (under the member lock) when the hub drops the room from memory:
+    /// a join that finds it set starts over with a fresh room.
+    retired: AtomicBool,
+}
+
+impl Room {
+    pub fn id(&self) -> i64 {
+        self.id
+    }
 }
 
 /// A message on its way into the log.
-pub struct Posting(crate::journal::Pending);
+pub struct Posting(Commit);
 
 impl Posting {
     /// Waits for the commit; returns the message's `seq`.
     pub async fn committed(self) -> Result<Seq, HubError> {
-        match self.0.committed().await? {
+        match self.0.outcome().await? {
             Appended::New(entry) => Ok(entry.seq),
             Appended::Duplicate(original) => Ok(original),
         }
@@ -100,55 +115,29 @@ pub struct Joining {
 
 pub struct RoomHub {
     store: Store,
+    bus: Bus,
     journal: Journal,
     /// How long a dropped connection's member waits for its session to return.
     grace: Duration,
+    /// Rooms someone is in (or was, a moment ago). Never held across a
+    /// database call.
     rooms: Mutex<HashMap<RoomName, Arc<Room>>>,
     next_conn: AtomicU64,
-}
-
-impl Room {
-    /// Sends a committed entry to every subscriber; called by the journal in
-    /// `seq` order.
-    pub(crate) fn publish(&self, entry: Entry) {
-        let seq = entry.seq;
-        let frame = ServerFrame::Entry {
-            room: self.name.clone(),
-            entry,
-        };
-        self.published.store(seq, Ordering::Release);
-        // No receivers is fine: the entry is already stored.
-        let _ = self.feed.send(Broadcast {
-            seq: Some(seq),
-            frame: frame.to_json().into(),
-        });
-    }
-
-    /// Tells everyone in the room that `nick` is typing.
-    pub fn typing(&self, nick: &Nick) {
-        let frame = ServerFrame::Typing {
-            room: self.name.clone(),
-            nick: nick.clone(),
-        };
-        let _ = self.feed.send(Broadcast {
-            seq: None,
-            frame: frame.to_json().into(),
-        });
-    }
-
-    pub fn id(&self) -> i64 {
-        self.id
-    }
+    /// Set when the server starts stopping: members whose connections close
+    /// now are kept for the restart instead of announced as gone.
+    stopping: AtomicBool,
 }
 
 impl RoomHub {
-    pub fn new(store: Store, grace: Duration) -> Self {
+    pub fn new(store: Store, bus: Bus, grace: Duration) -> Self {
         Self {
-            journal: Journal::start(store.pool().clone()),
+            journal: Journal::start(store.clone()),
             store,
+            bus,
             grace,
             rooms: Mutex::new(HashMap::new()),
             next_conn: AtomicU64::new(1),
+            stopping: AtomicBool::new(false),
         }
     }
 
@@ -156,34 +145,46 @@ impl RoomHub {
         &self.store
     }
 
+    pub fn journal(&self) -> &Journal {
+        &self.journal
+    }
+
     pub fn connection_id(&self) -> ConnId {
         self.next_conn.fetch_add(1, Ordering::Relaxed)
     }
 
+    /// Rooms held in memory right now.
+    pub async fn rooms_in_memory(&self) -> usize {
+        self.rooms.lock().await.len()
+    }
+
     /// The room in memory, loaded from (or created in) the store on first use.
     async fn room(&self, name: &RoomName) -> Result<Arc<Room>, HubError> {
-        let mut rooms = self.rooms.lock().await;
-        if let Some(room) = rooms.get(name) {
+        if let Some(room) = self.rooms.lock().await.get(name) {
             return Ok(room.clone());
         }
+        // Outside the hub lock: creating a room must not stall every other join.
         let row = self.store.open_room(name).await?;
-        let room = Arc::new(Room {
-            name: name.clone(),
-            id: row.id,
-            feed: broadcast::channel(FEED_CAPACITY).0,
-            published: AtomicU64::new(row.head),
-            members: SyncMutex::new(HashMap::new()),
-            online: AtomicU32::new(0),
+        let mut rooms = self.rooms.lock().await;
+        let room = rooms.entry(name.clone()).or_insert_with(|| {
+            Arc::new(Room {
+                name: name.clone(),
+                id: row.id,
+                feed: self.bus.feed(name, row.head),
+                members: SyncMutex::new(HashMap::new()),
+                online: AtomicU32::new(0),
+                retired: AtomicBool::new(false),
+            })
         });
-        rooms.insert(name.clone(), room.clone());
-        Ok(room)
+        Ok(room.clone())
     }
 
     /// Puts `nick` in the room for connection `conn`.
     ///
     /// The same session on another connection (a reload, a reconnect) takes the
     /// nickname over silently; another session gets [`HubError::NickInUse`].
-    /// Only a real arrival is announced with a "joined" entry.
+    /// Only a real arrival is announced with a "joined" entry, and only if
+    /// `may_announce` (the joiner's budget of announced joins) allows it.
     pub async fn join(
         &self,
         name: &RoomName,
@@ -191,14 +192,19 @@ impl RoomHub {
         session: &SessionId,
         conn: ConnId,
         evictions: mpsc::UnboundedSender<Eviction>,
+        may_announce: &mut (dyn FnMut() -> Result<(), Duration> + Send),
     ) -> Result<Joining, HubError> {
-        let room = self.room(name).await?;
-        let (joining, notice) = {
+        let key = nick_key(nick);
+        let (joining, notice) = loop {
+            let room = self.room(name).await?;
             let mut members = room.members.lock().expect("member lock");
-            let online: Vec<Nick> = members.keys().cloned().collect();
-            let announce = match members.get_mut(nick) {
+            if room.retired.load(Ordering::Acquire) {
+                continue;
+            }
+            let online: Vec<Nick> = members.values().map(|m| m.nick.clone()).collect();
+            let announce = match members.get_mut(&key) {
                 Some(member) if member.conn == conn => {
-                    let head = room.published.load(Ordering::Acquire);
+                    let head = room.feed.head();
                     drop(members);
                     return Ok(Joining {
                         room,
@@ -208,38 +214,43 @@ impl RoomHub {
                     });
                 }
                 Some(member) if member.session == *session => {
-                    let _ = member.evictions.send(Eviction { room: name.clone() });
+                    if let Some(old) = &member.evictions {
+                        let _ = old.send(Eviction { room: name.clone() });
+                    }
                     member.conn = conn;
-                    member.evictions = evictions.clone();
+                    member.nick = nick.clone();
+                    member.evictions = Some(evictions.clone());
                     false
                 }
                 Some(_) => return Err(HubError::NickInUse),
                 None => {
+                    may_announce().map_err(HubError::TooManyJoins)?;
                     members.insert(
-                        nick.clone(),
+                        key,
                         Member {
+                            nick: nick.clone(),
                             session: session.clone(),
                             conn,
-                            evictions,
+                            evictions: Some(evictions),
                         },
                     );
                     room.online.store(members.len() as u32, Ordering::Relaxed);
                     true
                 }
             };
-            let feed = room.feed.subscribe();
-            let head = room.published.load(Ordering::Acquire);
-            let notice = announce.then(|| self.journal.enqueue(&room, nick, Record::Joined));
+            let (feed, head) = room.feed.subscribe();
+            let notice = announce.then(|| self.notice(&room, nick, EntryKind::Joined));
+            drop(members);
             let joining = Joining {
-                room: room.clone(),
+                room,
                 feed: Some(feed),
                 online,
                 head,
             };
-            (joining, notice)
+            break (joining, notice);
         };
         if let Some(notice) = notice
-            && let Err(err) = notice.committed().await
+            && let Err(err) = notice.outcome().await
         {
             // The person is in; only the notice is missing from the log.
             tracing::error!(%err, room = %name, "join notice not stored");
@@ -247,30 +258,62 @@ impl RoomHub {
         Ok(joining)
     }
 
+    fn notice(&self, room: &Room, nick: &Nick, kind: EntryKind) -> Commit {
+        let draft = Draft {
+            room_id: room.id,
+            nick: nick.clone(),
+            kind,
+        };
+        self.journal.enqueue(&room.feed, draft)
+    }
+
     /// Takes `nick` out of the room if connection `conn` still holds it, and
     /// announces it. A connection replaced by a newer one of the same session
     /// leaves silently.
     pub async fn leave(&self, room: &Arc<Room>, nick: &Nick, conn: ConnId) -> Result<(), HubError> {
+        let key = nick_key(nick);
         let notice = {
             let mut members = room.members.lock().expect("member lock");
-            if members.get(nick).is_none_or(|m| m.conn != conn) {
+            let Some(member) = members.get(&key).filter(|m| m.conn == conn) else {
                 return Ok(());
-            }
-            members.remove(nick);
+            };
+            let nick = member.nick.clone();
+            members.remove(&key);
             room.online.store(members.len() as u32, Ordering::Relaxed);
-            self.journal.enqueue(room, nick, Record::Left)
+            self.notice(room, &nick, EntryKind::Left)
         };
-        notice.committed().await?;
+        let stored = notice.outcome().await;
+        // Only after the notice is published: a join meanwhile still finds
+        // this room (and its feed) in memory.
+        self.retire_if_empty(room).await;
+        stored?;
         Ok(())
+    }
+
+    /// Drops an empty room from memory.
+    async fn retire_if_empty(&self, room: &Arc<Room>) {
+        let mut rooms = self.rooms.lock().await;
+        let members = room.members.lock().expect("member lock");
+        if members.is_empty() && rooms.get(&room.name).is_some_and(|r| Arc::ptr_eq(r, room)) {
+            room.retired.store(true, Ordering::Release);
+            rooms.remove(&room.name);
+        }
     }
 
     /// Leaves after the reconnect grace period, for a connection that dropped
     /// rather than left: if the same session joins again meanwhile, the member
-    /// now belongs to the new connection and nothing is announced.
+    /// belongs to the new connection and nothing is announced. While the
+    /// server stops, nobody leaves: the restart gives them the grace instead.
     pub fn leave_after_grace(self: &Arc<Self>, room: Arc<Room>, nick: Nick, conn: ConnId) {
+        if self.stopping.load(Ordering::Acquire) {
+            return;
+        }
         let hub = self.clone();
         tokio::spawn(async move {
             tokio::time::sleep(hub.grace).await;
+            if hub.stopping.load(Ordering::Acquire) {
+                return;
+            }
             if let Err(err) = hub.leave(&room, &nick, conn).await {
                 tracing::error!(%err, room = %room.name, "leave failed");
             }
@@ -288,27 +331,94 @@ impl RoomHub {
         client_id: &ClientId,
         body: &MessageBody,
     ) -> Posting {
-        let record = Record::Message {
+        let kind = EntryKind::Message {
             client_id: client_id.clone(),
             body: body.clone(),
         };
-        Posting(self.journal.enqueue(room, nick, record))
+        Posting(self.notice(room, nick, kind))
     }
 
-    /// Every known room with how many people are in it, busiest first.
-    pub async fn summaries(&self) -> Result<Vec<RoomSummary>, HubError> {
-        let names = self.store.room_names().await?;
-        let rooms = self.rooms.lock().await;
-        let mut list: Vec<RoomSummary> = names
-            .into_iter()
-            .map(|name| {
-                let online = rooms
-                    .get(&name)
-                    .map_or(0, |r| r.online.load(Ordering::Relaxed));
-                RoomSummary { name, online }
-            })
-            .collect();
-        list.sort_by(|a, b| b.online.cmp(&a.online).then_with(|| a.name.cmp(&b.name)));
+    /// The busiest rooms first (most people in them now, then the most
+    /// recently active), at most `limit`, those whose name contains `search`.
+    pub async fn summaries(
+        &self,
+        search: &str,
+        limit: usize,
+    ) -> Result<Vec<RoomSummary>, HubError> {
+        let recent = self.store.room_names(search, limit as u32).await?;
+        let needle = search.to_lowercase();
+        let mut list: Vec<RoomSummary> = {
+            let rooms = self.rooms.lock().await;
+            let mut live: Vec<RoomSummary> = rooms
+                .values()
+                .map(|r| RoomSummary {
+                    name: r.name.clone(),
+                    online: r.online.load(Ordering::Relaxed),
+                })
+                .filter(|r| r.online > 0 && r.name.as_str().to_lowercase().contains(&needle))
+                .collect();
+            live.sort_by(|a, b| b.online.cmp(&a.online).then_with(|| a.name.cmp(&b.name)));
+            live.truncate(limit);
+            live
+        };
+        for name in recent {
+            if list.len() >= limit {
+                break;
+            }
+            if !list.iter().any(|r| r.name == name) {
+                list.push(RoomSummary { name, online: 0 });
+            }
+        }
         Ok(list)
+    }
+
+    /// The server is stopping: remember who is in which room, so that their
+    /// return after the restart is not news (see [`RoomHub::expect_returning`]).
+    pub async fn stop(&self) {
+        self.stopping.store(true, Ordering::Release);
+        let departed: Vec<Departed> = {
+            let rooms = self.rooms.lock().await;
+            rooms
+                .values()
+                .flat_map(|room| {
+                    let members = room.members.lock().expect("member lock");
+                    members
+                        .values()
+                        .map(|m| Departed {
+                            room: room.name.clone(),
+                            nick: m.nick.clone(),
+                            session: m.session.as_str().to_owned(),
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .collect()
+        };
+        if let Err(err) = self.store.save_departed(&departed).await {
+            tracing::error!(%err, "could not record who was online at shutdown");
+        }
+    }
+
+    /// After a restart: the members recorded at the last stop hold their names
+    /// for the reconnect grace; those who come back (same tab session) resume
+    /// silently, the others are announced as gone when it ends.
+    pub async fn expect_returning(self: &Arc<Self>) -> Result<(), HubError> {
+        for departed in self.store.take_departed().await? {
+            let Ok(session) = SessionId::parse(&departed.session) else {
+                continue;
+            };
+            let room = self.room(&departed.room).await?;
+            {
+                let mut members = room.members.lock().expect("member lock");
+                members.entry(nick_key(&departed.nick)).or_insert(Member {
+                    nick: departed.nick.clone(),
+                    session,
+                    conn: RETURNING,
+                    evictions: None,
+                });
+                room.online.store(members.len() as u32, Ordering::Relaxed);
+            }
+            self.leave_after_grace(room, departed.nick, RETURNING);
+        }
+        Ok(())
     }
 }

@@ -1,43 +1,45 @@
 //! The journal: the one task that writes every room's log, committing many
 //! entries per transaction (group commit).
 //!
-//! Callers enqueue a record and wait for its outcome. The journal takes
-//! whatever is queued (up to [`MAX_BATCH`]), numbers each entry with its
-//! room's next `seq`, writes them all in one transaction, commits (one fsync),
-//! and only then publishes each entry to its room's feed, in `seq` order, and
-//! answers its caller. So an ack always follows a durable commit, broadcast
-//! order is `seq` order, and under load one fsync covers hundreds of messages.
+//! Callers enqueue a draft and wait for its outcome. The journal takes
+//! whatever is queued (up to [`MAX_BATCH`]), has the store number and write
+//! them all in one transaction, and only after the commit publishes each entry
+//! to its room's feed, in `seq` order, and answers its caller. So an ack always
+//! follows a durable commit, broadcast order is `seq` order, and under load one
+//! fsync covers hundreds of messages.
 //!
-//! Being the only writer, it also owns `seq` assignment: each room's head is
-//! read from the store once, then kept here.
+//! A batch that fails for a passing reason (the database briefly locked or
+//! unreachable) is tried again with backoff rather than lost; one that keeps
+//! failing is answered with the error, and the journal goes on with the next.
+//! Health probes go through the same queue, so a stuck journal fails them.
 
-use crate::hub::Room;
-use crate::store::{Appended, StoreError, now_ms};
-use app::messages::{ClientId, Entry, EntryKind, MessageBody, Seq};
-use app::people::Nick;
-use sqlx::SqlitePool;
-use std::collections::HashMap;
+use crate::bus::Feed;
+use crate::store::{Appended, Draft, Heads, Store, StoreError};
+use futures::FutureExt;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 /// Most entries committed in one transaction.
 const MAX_BATCH: usize = 2048;
 
-/// What to append to a room's log.
-pub enum Record {
-    Message {
-        client_id: ClientId,
-        body: MessageBody,
-    },
-    Joined,
-    Left,
-}
+/// Tries of one batch before its callers are told it failed; the waits
+/// between them double from [`FIRST_RETRY`] (about 6 s in all).
+const TRIES: u32 = 7;
+const FIRST_RETRY: Duration = Duration::from_millis(100);
 
-struct Job {
-    room: Arc<Room>,
-    nick: Nick,
-    record: Record,
-    done: oneshot::Sender<Result<Appended, StoreError>>,
+/// Rooms whose head the journal remembers; past this it forgets them all and
+/// reads each again on its next entry (rooms come and go).
+const HEADS_KEPT: usize = 10_000;
+
+enum Job {
+    Append {
+        feed: Arc<Feed>,
+        draft: Draft,
+        done: oneshot::Sender<Result<Appended, StoreError>>,
+    },
+    Probe(oneshot::Sender<Result<(), StoreError>>),
 }
 
 /// Handle to the journal task; cheap to clone.
@@ -46,152 +48,119 @@ pub struct Journal {
     jobs: mpsc::UnboundedSender<Job>,
 }
 
-/// The outcome of an enqueued record, once committed.
-pub struct Pending(oneshot::Receiver<Result<Appended, StoreError>>);
+/// An enqueued entry's outcome, once its batch is committed.
+pub struct Commit(oneshot::Receiver<Result<Appended, StoreError>>);
 
-impl Pending {
-    pub async fn committed(self) -> Result<Appended, StoreError> {
+impl Commit {
+    pub async fn outcome(self) -> Result<Appended, StoreError> {
         self.0.await.unwrap_or(Err(StoreError::JournalStopped))
     }
 }
 
 impl Journal {
-    /// Starts the journal task on `pool`.
-    pub fn start(pool: SqlitePool) -> Self {
+    /// Starts the journal task on `store`.
+    pub fn start(store: Store) -> Self {
         let (jobs, queue) = mpsc::unbounded_channel();
-        tokio::spawn(run(pool, queue));
+        tokio::spawn(run(store, queue));
         Self { jobs }
     }
 
-    /// Queues a record. Synchronous on purpose: callers enqueue while holding
-    /// a room's membership lock, so notices keep the order of the changes.
-    pub fn enqueue(&self, room: &Arc<Room>, nick: &Nick, record: Record) -> Pending {
+    /// Queues a draft for `feed`'s room. Synchronous on purpose: callers
+    /// enqueue while holding a room's membership lock, so notices keep the
+    /// order of the changes.
+    pub fn enqueue(&self, feed: &Arc<Feed>, draft: Draft) -> Commit {
         let (done, outcome) = oneshot::channel();
-        let job = Job {
-            room: room.clone(),
-            nick: nick.clone(),
-            record,
+        let job = Job::Append {
+            feed: feed.clone(),
+            draft,
             done,
         };
-        if let Err(mpsc::error::SendError(job)) = self.jobs.send(job) {
-            let _ = job.done.send(Err(StoreError::JournalStopped));
+        if let Err(mpsc::error::SendError(Job::Append { done, .. })) = self.jobs.send(job) {
+            let _ = done.send(Err(StoreError::JournalStopped));
         }
-        Pending(outcome)
+        Commit(outcome)
+    }
+
+    /// Commits a write behind everything already queued: proof that the
+    /// journal moves and the database takes writes.
+    pub async fn probe(&self) -> Result<(), StoreError> {
+        let (done, outcome) = oneshot::channel();
+        self.jobs
+            .send(Job::Probe(done))
+            .map_err(|_| StoreError::JournalStopped)?;
+        outcome.await.unwrap_or(Err(StoreError::JournalStopped))
     }
 }
 
-async fn run(pool: SqlitePool, mut queue: mpsc::UnboundedReceiver<Job>) {
-    let mut heads: HashMap<i64, Seq> = HashMap::new();
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        match write_batch(&pool, &mut heads, &batch).await {
-            Ok(outcomes) => {
-                for (job, outcome) in batch.drain(..).zip(outcomes) {
-                    if let Appended::New(entry) = &outcome {
-                        job.room.publish(entry.clone());
+async fn run(store: Store, mut queue: mpsc::UnboundedReceiver<Job>) {
+    let mut heads = Heads::new();
+    let mut jobs = Vec::with_capacity(MAX_BATCH);
+    while queue.recv_many(&mut jobs, MAX_BATCH).await > 0 {
+        let mut appends = Vec::with_capacity(jobs.len());
+        let mut probes = vec![];
+        for job in jobs.drain(..) {
+            match job {
+                Job::Append { feed, draft, done } => appends.push((feed, draft, done)),
+                Job::Probe(done) => probes.push(done),
+            }
+        }
+        if heads.len() > HEADS_KEPT {
+            heads.clear();
+        }
+        if !appends.is_empty() {
+            let drafts: Vec<&Draft> = appends.iter().map(|(_, draft, _)| draft).collect();
+            match write_with_retries(&store, &mut heads, &drafts).await {
+                Ok(outcomes) => {
+                    for ((feed, _, done), outcome) in appends.into_iter().zip(outcomes) {
+                        if let Appended::New(entry) = &outcome {
+                            feed.publish(entry.clone());
+                        }
+                        let _ = done.send(Ok(outcome));
                     }
-                    let _ = job.done.send(Ok(outcome));
                 }
+                Err(err) => {
+                    tracing::error!(%err, entries = appends.len(), "journal gave up on a batch");
+                    for (_, _, done) in appends {
+                        let _ = done.send(Err(StoreError::Batch(err.to_string())));
+                    }
+                }
+            }
+        }
+        for done in probes {
+            let _ = done.send(store.probe().await);
+        }
+    }
+}
+
+/// Writes one batch, trying again while the failure is a passing one. A
+/// panic inside the store is caught and counts as a failed try, so the
+/// journal task itself never dies.
+async fn write_with_retries(
+    store: &Store,
+    heads: &mut Heads,
+    drafts: &[&Draft],
+) -> Result<Vec<Appended>, StoreError> {
+    let mut wait = FIRST_RETRY;
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let attempt = AssertUnwindSafe(store.append(heads, drafts))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| Err(StoreError::Batch("the store panicked".into())));
+        match attempt {
+            Ok(outcomes) => return Ok(outcomes),
+            Err(err) if tries < TRIES && (err.is_transient() || tries == 1) => {
+                // A rolled-back batch may have read heads that are now stale.
+                heads.clear();
+                tracing::warn!(%err, tries, "journal batch failed; trying again");
+                tokio::time::sleep(wait).await;
+                wait *= 2;
             }
             Err(err) => {
-                tracing::error!(%err, entries = batch.len(), "journal commit failed");
-                // Rolled back: forget the heads, re-read them next time.
                 heads.clear();
-                for job in batch.drain(..) {
-                    let _ = job.done.send(Err(StoreError::Batch(err.to_string())));
-                }
+                return Err(err);
             }
         }
     }
-}
-
-async fn write_batch(
-    pool: &SqlitePool,
-    heads: &mut HashMap<i64, Seq>,
-    batch: &[Job],
-) -> Result<Vec<Appended>, StoreError> {
-    let mut tx = pool.begin().await?;
-    let mut outcomes = Vec::with_capacity(batch.len());
-    let mut next_heads: HashMap<i64, Seq> = HashMap::new();
-    for job in batch {
-        let room_id = job.room.id();
-        let head = match next_heads.get(&room_id).or(heads.get(&room_id)) {
-            Some(head) => *head,
-            None => sqlx::query_scalar!(
-                r#"SELECT COALESCE(MAX(seq), 0) AS "head!: i64" FROM entries WHERE room_id = ?1"#,
-                room_id
-            )
-            .fetch_one(&mut *tx)
-            .await? as Seq,
-        };
-        let seq = head + 1;
-        let (seq_i, at, nick) = (seq as i64, now_ms(), job.nick.as_str());
-        let kind = match &job.record {
-            Record::Message { client_id, body } => {
-                let (client_s, body_s) = (client_id.as_str(), body.as_str());
-                let inserted = sqlx::query!(
-                    "INSERT INTO entries (room_id, seq, at, nick, kind, client_id, body)
-                     VALUES (?1, ?2, ?3, ?4, 'message', ?5, ?6)
-                     ON CONFLICT (room_id, client_id) WHERE client_id IS NOT NULL DO NOTHING",
-                    room_id,
-                    seq_i,
-                    at,
-                    nick,
-                    client_s,
-                    body_s
-                )
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if inserted == 0 {
-                    let original = sqlx::query_scalar!(
-                        r#"SELECT seq AS "seq!: i64" FROM entries WHERE room_id = ?1 AND client_id = ?2"#,
-                        room_id,
-                        client_s
-                    )
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    next_heads.insert(room_id, head);
-                    outcomes.push(Appended::Duplicate(original as Seq));
-                    continue;
-                }
-                EntryKind::Message {
-                    client_id: client_id.clone(),
-                    body: body.clone(),
-                }
-            }
-            Record::Joined | Record::Left => {
-                let kind = if matches!(job.record, Record::Joined) {
-                    "joined"
-                } else {
-                    "left"
-                };
-                sqlx::query!(
-                    "INSERT INTO entries (room_id, seq, at, nick, kind) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    room_id,
-                    seq_i,
-                    at,
-                    nick,
-                    kind
-                )
-                .execute(&mut *tx)
-                .await?;
-                if matches!(job.record, Record::Joined) {
-                    EntryKind::Joined
-                } else {
-                    EntryKind::Left
-                }
-            }
-        };
-        next_heads.insert(room_id, seq);
-        outcomes.push(Appended::New(Entry {
-            seq,
-            at,
-            nick: job.nick.clone(),
-            kind,
-        }));
-    }
-    tx.commit().await?;
-    heads.extend(next_heads);
-    Ok(outcomes)
 }

@@ -1,35 +1,38 @@
 //! The chat server: an axum app serving the Leptos pages, their server
 //! functions and the `/ws` WebSocket endpoint, with history in SQLite.
 //!
-//! Layout:
+//! Layout (a message's path: connection -> hub -> journal -> store, then
+//! journal -> bus -> every connection in the room):
 //! - [`config`]: flags with environment fallbacks (`server --help`).
-//! - [`store`]: the SQLite store (sqlx pool, migrations, durability choice).
+//! - [`store`]: the store seam and its SQLite implementation; all SQL.
+//! - [`bus`]: the bus seam: each room's feed (fan-out), in-process for now.
 //! - [`journal`]: the single writer: numbers, group-commits and publishes entries.
-//! - [`hub`]: the room hub: membership and fan-out.
+//! - [`hub`]: rooms in memory, membership and nicknames.
 //! - [`connection`]: one WebSocket connection's reader, writer and forwarders.
-//! - [`routes`]: the router and the backend that server functions call.
+//! - [`peers`]: limits per address (connections, send and join budgets).
+//! - [`routes`]: the router, request checks (Host, Origin, CSRF, security
+//!   headers) and the backend that server functions call.
+//! - [`listener`]: accepting connections: admission, header timeouts, shutdown.
 //! - this file: starting, binding and stopping a server ([`start`]).
 
+pub mod bus;
 pub mod config;
 pub mod connection;
 pub mod hub;
 pub mod journal;
+pub mod listener;
+pub mod peers;
 pub mod routes;
 pub mod store;
 
-use axum::serve::ListenerExt;
 use config::Config;
 use hub::RoomHub;
-use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
-
-/// How long a stopping server waits for open connections to finish.
-const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +44,8 @@ pub enum StartError {
     },
     #[error(transparent)]
     Store(#[from] store::StoreError),
+    #[error(transparent)]
+    Hub(#[from] hub::HubError),
     #[error("server error: {0}")]
     Serve(std::io::Error),
 }
@@ -108,43 +113,48 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
     let addr = listener.local_addr().map_err(StartError::Serve)?;
     let store = store::Store::open(&config.database_url).await?;
     let grace = Duration::from_millis(config.reconnect_grace_ms);
-    let hub = Arc::new(RoomHub::new(store, grace));
+    let hub = Arc::new(RoomHub::new(store, bus::Bus::default(), grace));
+    hub.expect_returning().await?;
+    let peers = peers::Peers::new(config.address_limits());
     let (stop, stopped) = watch::channel(false);
     let (drain, mut drained) = mpsc::channel::<()>(1);
     let state = routes::AppState {
         leptos_options: leptos_options(&config, addr),
-        hub,
-        shutdown: stopped.clone(),
-        drain,
-        limits: config.limits(),
-        allowed_origins: config.allowed_origins.clone().into(),
+        sockets: connection::Shared {
+            hub: hub.clone(),
+            peers: peers.clone(),
+            limits: config.limits(),
+            shutdown: stopped.clone(),
+            drain,
+        },
+        allowed_origins: config
+            .allowed_origins
+            .iter()
+            .chain(&config.public_urls)
+            .map(|o| o.trim_end_matches('/').to_owned())
+            .collect(),
+        hosts: routes::Hosts::new(&config.public_urls, addr),
+        request_timeout: Duration::from_secs(config.request_timeout_secs.max(1)),
     };
     let app = routes::router(state);
-    // Chat frames are small and latency-bound: no Nagle delay on sockets.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(err) = tcp.set_nodelay(true) {
-            tracing::warn!(%err, "cannot set TCP_NODELAY");
-        }
-    });
+    let accepting = listener::Accepting {
+        peers,
+        header_timeout: Duration::from_secs(config.header_timeout_secs.max(1)),
+    };
     let task = tokio::spawn(async move {
-        let mut deadline = stopped.clone();
-        let mut stopped = stopped;
-        let serving = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.wait_for(|stop| *stop).await;
-            })
-            .into_future();
-        // Graceful, but bounded: a connection that will not finish must not
-        // keep a stopping server alive forever.
-        tokio::select! {
-            served = serving => served.map_err(StartError::Serve)?,
-            _ = async {
-                let _ = deadline.wait_for(|stop| *stop).await;
-                tokio::time::sleep(SHUTDOWN_DEADLINE).await;
-            } => tracing::warn!("connections still open at the shutdown deadline; stopping anyway"),
-        }
+        let mut stopping = stopped.clone();
+        let hub_stopping = async move {
+            let _ = stopping.wait_for(|stop| *stop).await;
+            // First, before any socket closes: who is here stays here.
+            hub.stop().await;
+        };
+        let (_, served) = tokio::join!(
+            hub_stopping,
+            listener::serve(listener, app, accepting, stopped)
+        );
+        served.map_err(StartError::Serve)?;
         // The router (and its drain sender) is gone; wait for open sockets to
-        // send their "going away" close and leave their rooms.
+        // send their "going away" close.
         let _ = tokio::time::timeout(Duration::from_secs(5), drained.recv()).await;
         Ok(())
     });

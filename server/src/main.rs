@@ -15,6 +15,7 @@ async fn main() -> ExitCode {
         )
         .init();
     let config = Config::parse();
+    raise_open_files_limit();
     let server = match server::start(config).await {
         Ok(server) => server,
         Err(err) => {
@@ -58,5 +59,14 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(not(unix))]
     async {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Every connection is a file descriptor: take the whole hard limit, not the
+/// (often 1024) soft one, so the connection caps, not the OS, decide.
+fn raise_open_files_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "open files limit"),
+        Err(err) => tracing::warn!(%err, "cannot raise the open files limit"),
     }
 }

@@ -1,36 +1,42 @@
 //! The HTTP surface: Leptos pages and server functions, the WebSocket
-//! endpoint, a health check, the no-JavaScript join redirect, static files.
+//! endpoint, a readiness check, the no-JavaScript join redirect, static files;
+//! and the checks every request passes first: a `Host` this server serves,
+//! same-origin writes (CSRF), security headers with a per-page CSP nonce.
 
-use crate::config::Limits;
-use crate::connection;
+use crate::connection::{self, Shared};
 use crate::hub::RoomHub;
+use crate::listener::Admitted;
 use app::backend::{Backend, BackendError, ChatBackend};
 use app::messages::{HistoryPage, Seq};
 use app::protocol::MAX_FRAME_BYTES;
 use app::rooms::{RoomName, RoomSummary};
 use axum::Router;
-use axum::extract::{FromRef, Query, State, WebSocketUpgrade};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{ConnectInfo, FromRef, Query, Request, State, WebSocketUpgrade};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use futures::future::BoxFuture;
 use leptos::prelude::*;
-use leptos_axum::{LeptosRoutes, generate_route_list};
+use leptos_axum::{LeptosRoutes, ResponseOptions, generate_route_list};
+use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio::sync::{mpsc, watch};
+use std::time::Duration;
 use tower_http::compression::CompressionLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+
+/// How long `/health` waits for the journal to commit a probe.
+const HEALTH_DEADLINE: Duration = Duration::from_secs(2);
 
 #[derive(Clone)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
-    pub hub: Arc<RoomHub>,
-    /// Flips to true when the server starts shutting down.
-    pub shutdown: watch::Receiver<bool>,
-    /// Held by every connection; shutdown waits until all clones are gone.
-    pub drain: mpsc::Sender<()>,
-    pub limits: Limits,
-    /// Origins allowed besides the page's own (`--allowed-origin`).
+    pub sockets: Shared,
+    /// Origins allowed besides the page's own (`--allowed-origin`, `--public-url`).
     pub allowed_origins: Arc<[String]>,
+    pub hosts: Hosts,
+    pub request_timeout: Duration,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -39,10 +45,58 @@ impl FromRef<AppState> for LeptosOptions {
     }
 }
 
+/// The host names this server answers to.
+#[derive(Clone, Debug)]
+pub struct Hosts {
+    names: Arc<[String]>,
+}
+
+impl Hosts {
+    /// The hosts of `public_urls`, plus loopback names; IP literals are always
+    /// fine (a rebinding attack needs a name it controls).
+    pub fn new(public_urls: &[String], _listening: SocketAddr) -> Self {
+        let mut names: Vec<String> = public_urls
+            .iter()
+            .filter_map(|url| {
+                let rest = url.split_once("://").map_or(url.as_str(), |(_, r)| r);
+                let authority = rest.split('/').next()?;
+                Some(host_only(authority).to_ascii_lowercase())
+            })
+            .collect();
+        names.push("localhost".into());
+        Self {
+            names: names.into(),
+        }
+    }
+
+    fn allows(&self, host: &str) -> bool {
+        let name = host_only(host).to_ascii_lowercase();
+        let name = name.trim_end_matches('.');
+        name.parse::<std::net::IpAddr>().is_ok()
+            || name
+                .strip_prefix('[')
+                .and_then(|n| n.strip_suffix(']'))
+                .is_some_and(|n| n.parse::<std::net::Ipv6Addr>().is_ok())
+            || self.names.iter().any(|n| n == name)
+    }
+}
+
+/// `host` without its `:port`.
+fn host_only(authority: &str) -> &str {
+    if authority.starts_with('[') {
+        return authority.split_inclusive(']').next().unwrap_or(authority);
+    }
+    authority.split(':').next().unwrap_or(authority)
+}
+
 impl ChatBackend for RoomHub {
-    fn rooms(&self) -> BoxFuture<'_, Result<Vec<RoomSummary>, BackendError>> {
+    fn rooms(
+        &self,
+        search: String,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<RoomSummary>, BackendError>> {
         Box::pin(async move {
-            self.summaries()
+            self.summaries(&search, limit)
                 .await
                 .map_err(|e| BackendError(e.to_string()))
         })
@@ -70,15 +124,40 @@ impl ChatBackend for RoomHub {
     }
 }
 
+/// The page's Content-Security-Policy: scripts only with this response's
+/// nonce (Leptos puts it on its hydration scripts), WebAssembly allowed to
+/// compile, nothing framed, nothing loaded from elsewhere.
+fn content_security_policy(nonce: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'nonce-{nonce}' 'strict-dynamic' 'wasm-unsafe-eval'; \
+         style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
+         base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
+/// For everything that is not a page (files, JSON, errors): nothing runs.
+const STRICT_POLICY: &str = "default-src 'none'; frame-ancestors 'none'; sandbox";
+
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(app::App);
-    let backend = Backend(state.hub.clone() as Arc<dyn ChatBackend>);
-    let context = move || provide_context(backend.clone());
+    let backend = Backend(state.sockets.hub.clone() as Arc<dyn ChatBackend>);
+    let context = move || {
+        provide_context(backend.clone());
+        // Leptos made this response's nonce before calling us; the header
+        // must name the same one.
+        if let (Some(nonce), Some(response)) = (use_nonce(), use_context::<ResponseOptions>())
+            && let Ok(policy) = HeaderValue::from_str(&content_security_policy(&nonce.to_string()))
+        {
+            response.insert_header(header::CONTENT_SECURITY_POLICY, policy);
+        }
+    };
     let options = state.leptos_options.clone();
     let shell = move || app::shell(options.clone());
+    let timeout = state.request_timeout;
+    let guard_state = state.clone();
     Router::new()
         .route("/ws", get(upgrade))
-        .route("/health", get(|| async { "ok" }))
+        .route("/health", get(health))
         .route("/join", get(join_without_js))
         .leptos_routes_with_context(&state, routes, context.clone(), shell)
         .fallback(leptos_axum::file_and_error_handler_with_context::<
@@ -89,6 +168,101 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::map_response(cache_bundle))
         // HTML, JSON, JS, CSS and the WASM bundle shrink 3-4x with brotli/gzip.
         .layer(CompressionLayer::new())
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            timeout,
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(STRICT_POLICY),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(axum::middleware::from_fn_with_state(guard_state, guard))
+}
+
+/// Refuses requests for a host this server does not serve (421: a DNS
+/// rebinding page, or a misdirected proxy) and cross-site writes (403: a
+/// form or script on another site posting with the visitor's browser).
+async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| request.uri().authority().map(|a| a.as_str()));
+    if !host.is_some_and(|h| state.hosts.allows(h)) {
+        tracing::warn!(
+            ?host,
+            "refused a request for a host this server does not serve"
+        );
+        return (
+            StatusCode::MISDIRECTED_REQUEST,
+            "this server does not serve that host name\n",
+        )
+            .into_response();
+    }
+    let writes = !matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
+    if writes && !same_site_write(headers, &state.allowed_origins) {
+        tracing::warn!(origin = ?headers.get(header::ORIGIN), "refused a cross-site request");
+        return (
+            StatusCode::FORBIDDEN,
+            "cross-site requests are not allowed\n",
+        )
+            .into_response();
+    }
+    next.run(request).await
+}
+
+/// A write from this site: the browser says so (`Sec-Fetch-Site`), or its
+/// `Origin` is ours; a request with neither header is not from a browser.
+fn same_site_write(headers: &HeaderMap, allowed: &[String]) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site") {
+        if matches!(site.as_bytes(), b"same-origin" | b"none") {
+            return true;
+        }
+        // A cross-site browser request can still be one of our own origins
+        // (`--allowed-origin`); only the Origin can tell.
+        return headers.contains_key(header::ORIGIN) && origin_allowed(headers, allowed);
+    }
+    origin_allowed(headers, allowed)
+}
+
+/// Ready when the journal commits a probe write in time: a store that cannot
+/// commit, or a stuck journal, makes the server not ready (503).
+async fn health(State(state): State<AppState>) -> Response {
+    let probe = state.sockets.hub.journal().probe();
+    match tokio::time::timeout(HEALTH_DEADLINE, probe).await {
+        Ok(Ok(())) => (StatusCode::OK, "ok\n").into_response(),
+        Ok(Err(err)) => {
+            tracing::error!(%err, "health: the store cannot commit");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not ready: the database is not taking writes\n",
+            )
+                .into_response()
+        }
+        Err(_) => {
+            tracing::error!("health: the journal did not commit a probe in time");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not ready: writes are stalled\n",
+            )
+                .into_response()
+        }
+    }
 }
 
 /// Bundle files carry a content hash in their names (`hash-files`), so a
@@ -107,6 +281,8 @@ async fn cache_bundle(uri: axum::http::Uri, mut response: Response) -> Response 
 async fn upgrade(
     ws: WebSocketUpgrade,
     headers: HeaderMap,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    admitted: Option<axum::Extension<Admitted>>,
     State(state): State<AppState>,
 ) -> Response {
     if !origin_allowed(&headers, &state.allowed_origins) {
@@ -124,12 +300,14 @@ async fn upgrade(
         .read_buffer_size(4 * 1024)
         .write_buffer_size(16 * 1024)
         .max_write_buffer_size(MAX_FRAME_BYTES * 4)
-        .on_upgrade(move |socket| {
-            connection::serve(socket, state.hub, state.limits, state.shutdown, state.drain)
+        .on_upgrade(move |socket| async move {
+            // The connection's place in the caps lasts as long as the socket.
+            let _admitted = admitted;
+            connection::serve(socket, peer.ip(), state.sockets).await
         })
 }
 
-/// Same origin (the `Origin` matches the `Host` the browser connected to), an
+/// Same origin (scheme and host with port, as the browser connected), an
 /// origin from `--allowed-origin`, or no `Origin` at all (not a browser: a
 /// browser always sends one, so cross-site pages cannot use this socket).
 fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {

@@ -1,10 +1,8 @@
 //! The chat end to end over real WebSockets: a real server on port 0, a real
 //! SQLite file, tokio-tungstenite clients.
 
-mod common;
-
+use crate::common::*;
 use app::protocol::{ErrorCode, ServerFrame};
-use common::*;
 use futures::SinkExt;
 use std::time::Duration;
 
@@ -77,7 +75,7 @@ async fn history_is_there_after_a_restart() {
     server.shutdown().await.expect("clean shutdown");
 
     let server = start_on(db).await;
-    let mut late = common::Client::connect(server.addr).await;
+    let mut late = crate::common::Client::connect(server.addr).await;
     late.join_since("main", "late", Some(0)).await;
     let frames = late
         .recv_until(|f| message_text(f) == Some("remember me"))
@@ -175,13 +173,6 @@ async fn a_resent_client_id_is_stored_once_and_acked_with_the_original_seq() {
     );
 }
 
-fn error_code(frame: &ServerFrame) -> Option<ErrorCode> {
-    match frame {
-        ServerFrame::Error { code, .. } => Some(*code),
-        _ => None,
-    }
-}
-
 #[tokio::test]
 async fn bad_frames_get_readable_errors_and_the_socket_stays_open() {
     let app = spawn_app().await;
@@ -273,7 +264,7 @@ async fn a_reload_of_the_same_tab_keeps_the_nickname_without_notices() {
     );
 
     // The reloaded page connects before the old socket is gone.
-    let mut reloaded = common::Client::connect(app.addr()).await;
+    let mut reloaded = crate::common::Client::connect(app.addr()).await;
     reloaded.session = tab.session.clone();
     reloaded.join("main", "sadia").await;
     drop(tab);

@@ -1,12 +1,9 @@
 //! Fault test: the real binary is killed with SIGKILL mid-stream and restarted
 //! on the same database; every acknowledged message is there, none twice.
 
-mod common;
-
+use crate::common::*;
 use app::protocol::ServerFrame;
-use common::*;
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 
@@ -18,16 +15,7 @@ fn start_binary(db: &str) -> (Child, SocketAddr) {
         .stdout(Stdio::piped())
         .spawn()
         .expect("the server binary starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("Chat server listening on http://")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .parse()
-        .unwrap();
+    let addr = read_start_line(child.stdout.take().unwrap());
     (child, addr)
 }
 
@@ -43,7 +31,7 @@ async fn every_acknowledged_message_survives_kill_9() {
     for n in 0..3 {
         let acked = acked_tx.clone();
         senders.push(tokio::spawn(async move {
-            let mut client = common::Client::connect(addr).await;
+            let mut client = crate::common::Client::connect(addr).await;
             client.join("main", &format!("sender{n}")).await;
             for i in 0.. {
                 let id = client.new_client_id();
@@ -83,7 +71,7 @@ async fn every_acknowledged_message_survives_kill_9() {
     }
 
     let (mut child, addr) = start_binary(&db);
-    let mut reader = common::Client::connect(addr).await;
+    let mut reader = crate::common::Client::connect(addr).await;
     reader.join_since("main", "auditor", Some(0)).await;
     let frames = reader
         .recv_until(|f| notice(f).as_deref() == Some("auditor joined"))
@@ -106,7 +94,7 @@ async fn every_acknowledged_message_survives_kill_9() {
 
     // Resending acked ids after the restart stores nothing new.
     let (id, seq) = acked.iter().next().unwrap();
-    let mut resender = common::Client::connect(addr).await;
+    let mut resender = crate::common::Client::connect(addr).await;
     resender.join("main", "resender").await;
     let id = app::messages::ClientId::parse(id).unwrap();
     resender.say_with_id("main", &id, "again").await;

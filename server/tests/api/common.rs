@@ -1,8 +1,6 @@
 //! Test harness: a real server on port 0 with a real SQLite file, and real
 //! WebSocket clients speaking the app's protocol.
 
-#![allow(dead_code)]
-
 use app::messages::{ClientId, Entry, EntryKind, MessageBody, Seq};
 use app::people::{Nick, SessionId};
 use app::protocol::{ClientFrame, ServerFrame};
@@ -21,7 +19,16 @@ pub const WAIT: Duration = Duration::from_secs(10);
 /// enough that a real leave shows up quickly.
 pub const GRACE: Duration = Duration::from_millis(300);
 /// Flags lifting the per-connection rate limit, for tests that send in bulk.
-pub const UNLIMITED: &[&str] = &["--rate-burst", "100000", "--rate-per-sec", "100000"];
+pub const UNLIMITED: &[&str] = &[
+    "--rate-burst",
+    "100000",
+    "--rate-per-sec",
+    "100000",
+    "--address-rate-burst",
+    "100000",
+    "--address-rate-per-sec",
+    "100000",
+];
 
 pub struct TestApp {
     pub server: server::Server,
@@ -283,4 +290,34 @@ pub fn notice(frame: &ServerFrame) -> Option<String> {
         },
         _ => None,
     }
+}
+
+/// The code of an error frame.
+pub fn error_code(frame: &ServerFrame) -> Option<app::protocol::ErrorCode> {
+    match frame {
+        ServerFrame::Error { code, .. } => Some(*code),
+        _ => None,
+    }
+}
+
+/// The `seq` of an entry frame.
+pub fn entry_seq(frame: &ServerFrame) -> Option<Seq> {
+    match frame {
+        ServerFrame::Entry { entry, .. } => Some(entry.seq),
+        _ => None,
+    }
+}
+
+/// The address in the binary's first line, `Chat server listening on http://ADDR`.
+pub fn read_start_line(stdout: std::process::ChildStdout) -> SocketAddr {
+    use std::io::BufRead;
+    let mut line = String::new();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("the start line reads");
+    line.trim()
+        .strip_prefix("Chat server listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .parse()
+        .expect("the start line holds an address")
 }

@@ -1,9 +1,7 @@
 //! Bad input and abuse: each gets its documented answer, and the server stays up.
 
-mod common;
-
+use crate::common::*;
 use app::protocol::{ErrorCode, ServerFrame};
-use common::*;
 use futures::SinkExt;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;

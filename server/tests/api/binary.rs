@@ -1,6 +1,6 @@
 //! The `server` binary as a person runs it: help, the start line, a port in use.
 
-use std::io::{BufRead, BufReader};
+use crate::common::read_start_line;
 use std::process::{Command, Stdio};
 
 fn server() -> Command {
@@ -56,14 +56,7 @@ fn it_announces_its_address_and_refuses_a_port_in_use_with_one_clear_line() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(
-        line.trim(),
-        format!("Chat server listening on http://{addr}")
-    );
+    assert_eq!(read_start_line(child.stdout.take().unwrap()), addr);
 
     // SIGTERM stops it cleanly.
     let _ = Command::new("kill").arg(child.id().to_string()).status();

@@ -1,18 +1,9 @@
 //! The delivery promise: every acknowledged message reaches every member of
 //! the room exactly once, in sequence order, across drops and slow readers.
 
-mod common;
-
+use crate::common::*;
 use app::messages::Seq;
 use app::protocol::ServerFrame;
-use common::*;
-
-fn entry_seq(frame: &ServerFrame) -> Option<Seq> {
-    match frame {
-        ServerFrame::Entry { entry, .. } => Some(entry.seq),
-        _ => None,
-    }
-}
 
 #[tokio::test]
 async fn a_client_that_drops_mid_stream_resumes_with_every_message_once_in_order() {
@@ -64,7 +55,7 @@ async fn a_slow_consumer_is_closed_while_the_room_keeps_flowing() {
     )
     .await
     .unwrap();
-    let mut slow = common::Client::from_stream(ws);
+    let mut slow = crate::common::Client::from_stream(ws);
     slow.join("main", "slow").await;
 
     let mut fast = app.client().await;

@@ -1,0 +1,147 @@
+//! One WebSocket connection: reads client frames, answers them, and forwards
+//! the feeds of the rooms it joined.
+//!
+//! Shape: a writer task ([`outbox::write`]) owns the socket's sending half and
+//! drains the connection's [`Outbox`]; one forwarder task per joined room
+//! ([`replay::forward`]) copies that room's feed into the outbox; the loop here
+//! reads frames (handled by the [`reader::Reader`]), sends pings, and reacts to
+//! evictions and shutdown. Anything that must end the connection asks the
+//! outbox to close with a code ([`close`]); the writer sends that close frame
+//! ahead of anything still queued, and the connection ends. Send budgets per
+//! connection and per address are in [`rate`].
+//!
+//! - [`close`]: close codes and reasons.
+//! - [`outbox`]: the byte-bounded outbound queue and the writer.
+//! - [`rate`]: the send and join budgets.
+//! - [`reader`]: client frames and their answers.
+//! - [`replay`]: a joined room's replay, then its live feed.
+
+pub mod close;
+pub mod outbox;
+pub mod rate;
+pub mod reader;
+pub mod replay;
+
+use crate::config::Limits;
+use crate::hub::{Eviction, RoomHub};
+use crate::peers::Peers;
+use axum::extract::ws::{Message, WebSocket};
+use close::{CLOSE_BAD_FRAME, CLOSE_IDLE, CLOSE_REPLACED, CLOSE_RESTART};
+use futures::StreamExt;
+use outbox::Outbox;
+use reader::Reader;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+pub use reader::decode;
+
+/// How long a closing connection may take to flush its close frame.
+const CLOSE_DEADLINE: Duration = Duration::from_secs(5);
+
+/// What every connection shares.
+#[derive(Clone)]
+pub struct Shared {
+    pub hub: Arc<RoomHub>,
+    pub peers: Arc<Peers>,
+    pub limits: Limits,
+    pub shutdown: watch::Receiver<bool>,
+    /// Held by every connection; shutdown waits until all clones are gone.
+    pub drain: mpsc::Sender<()>,
+}
+
+/// Serves one upgraded socket from `ip` until either side ends it or the
+/// server stops.
+pub async fn serve(socket: WebSocket, ip: IpAddr, shared: Shared) {
+    let Shared {
+        hub,
+        peers,
+        limits,
+        mut shutdown,
+        drain: _drain,
+    } = shared;
+    let conn = hub.connection_id();
+    let (sink, mut stream) = socket.split();
+    let (outbox, drain) = Outbox::new(limits.send_queue_bytes);
+    let mut close_requested = drain.close.clone();
+    let mut writer = tokio::spawn(outbox::write(sink, drain));
+    let (evictions, mut evicted) = mpsc::unbounded_channel::<Eviction>();
+    let mut reader = Reader {
+        hub: hub.clone(),
+        conn,
+        outbox: outbox.clone(),
+        evictions,
+        rooms: HashMap::new(),
+        rate: rate::RateLimit::new(&limits, peers, ip),
+        limits,
+    };
+
+    let mut pings = tokio::time::interval(limits.idle_timeout / 3);
+    pings.reset();
+    let mut last_heard = Instant::now();
+    let writer_done = loop {
+        tokio::select! {
+            incoming = stream.next() => {
+                let message = match incoming {
+                    Some(Ok(message)) => message,
+                    Some(Err(err)) => {
+                        // Oversize or broken frames; a vanished peer ends up here too.
+                        tracing::debug!(conn, %err, "unreadable frame");
+                        outbox.close(CLOSE_BAD_FRAME);
+                        break false;
+                    }
+                    None => break false,
+                };
+                last_heard = Instant::now();
+                match message {
+                    Message::Text(text) => reader.handle_text(&text).await,
+                    Message::Binary(_) => reader.handle_binary(),
+                    Message::Close(_) => break false,
+                    Message::Ping(_) | Message::Pong(_) => {}
+                }
+            }
+            _ = pings.tick() => {
+                if last_heard.elapsed() >= limits.idle_timeout {
+                    outbox.close(CLOSE_IDLE);
+                } else {
+                    outbox.push(Message::Ping(Default::default()));
+                }
+            }
+            Some(eviction) = evicted.recv() => {
+                if reader.evicted(eviction) {
+                    outbox.close(CLOSE_REPLACED);
+                }
+            }
+            _ = async { close_requested.wait_for(Option::is_some).await.map(|_| ()) } => break false,
+            _ = &mut writer => break true,
+            _ = async { shutdown.wait_for(|stop| *stop).await.map(|_| ()) } => {
+                outbox.close(CLOSE_RESTART);
+                break false;
+            }
+        }
+    };
+    if let Some(reason) = outbox.closing() {
+        tracing::debug!(
+            conn,
+            code = reason.code,
+            reason = reason.reason,
+            "closing connection"
+        );
+    }
+
+    for (_, membership) in reader.rooms.drain() {
+        membership.forwarder.abort();
+        hub.leave_after_grace(membership.room, membership.nick, conn);
+    }
+    // Let the writer send its close frame (or what is queued), then stop.
+    if !writer_done
+        && tokio::time::timeout(CLOSE_DEADLINE, &mut writer)
+            .await
+            .is_err()
+    {
+        writer.abort();
+    }
+}

@@ -1,0 +1,314 @@
+//! The reader's side of a connection: which rooms it is in, as whom, and the
+//! answer to each client frame.
+
+use super::close::CLOSE_FLOOD;
+use super::outbox::Outbox;
+use super::rate::RateLimit;
+use super::replay::forward;
+use crate::config::Limits;
+use crate::hub::{ConnId, Eviction, HubError, Room, RoomHub};
+use app::messages::{ClientId, PAGE_SIZE};
+use app::people::Nick;
+use app::protocol::{ClientFrame, ErrorCode, ServerFrame};
+use app::rooms::RoomName;
+use axum::extract::ws::Message;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+/// Typing signals from one member reach the room at most this often, so a
+/// client that sends them on every keystroke cannot crowd the room's feed.
+const TYPING_EVERY: Duration = Duration::from_secs(1);
+
+pub fn frame(frame: &ServerFrame) -> Message {
+    Message::Text(frame.to_json().into())
+}
+
+pub fn error(code: ErrorCode, room: Option<RoomName>, message: impl Into<String>) -> Message {
+    frame(&ServerFrame::Error {
+        code,
+        room,
+        client_id: None,
+        message: message.into(),
+    })
+}
+
+/// Decodes a client's text frame, with a readable reason when it is refused.
+pub fn decode(text: &str) -> Result<ClientFrame, String> {
+    serde_json::from_str::<ClientFrame>(text).map_err(|err| format!("invalid frame: {err}"))
+}
+
+/// One room this connection is in.
+pub struct Membership {
+    pub room: Arc<Room>,
+    pub nick: Nick,
+    pub forwarder: JoinHandle<()>,
+    /// When this member's last typing signal went out to the room.
+    typing_sent: Option<Instant>,
+}
+
+/// What the reader knows about its connection.
+pub struct Reader {
+    pub hub: Arc<RoomHub>,
+    pub conn: ConnId,
+    pub outbox: Outbox,
+    pub evictions: mpsc::UnboundedSender<Eviction>,
+    pub rooms: HashMap<RoomName, Membership>,
+    pub rate: RateLimit,
+    pub limits: Limits,
+}
+
+impl Reader {
+    /// Counts a frame against the send budgets; over them it is dropped (with
+    /// an error), and a flood of them ends the connection. True if allowed.
+    pub fn admit_frame(&mut self) -> bool {
+        if self.rate.allow() {
+            return true;
+        }
+        if self.rate.flooding() {
+            self.outbox.close(CLOSE_FLOOD);
+        } else {
+            self.outbox.push(error(
+                ErrorCode::RateLimited,
+                None,
+                "you are sending too fast; that frame was dropped, wait a moment",
+            ));
+        }
+        false
+    }
+
+    pub async fn handle_text(&mut self, text: &str) {
+        if !self.admit_frame() {
+            return;
+        }
+        let reply = match decode(text) {
+            Ok(frame) => self.handle(frame).await,
+            Err(reason) => Some(error(ErrorCode::InvalidFrame, None, reason)),
+        };
+        if let Some(reply) = reply {
+            self.outbox.push(reply);
+        }
+    }
+
+    pub fn handle_binary(&mut self) {
+        if self.admit_frame() {
+            self.outbox.push(error(
+                ErrorCode::InvalidFrame,
+                None,
+                "frames must be JSON text, not binary",
+            ));
+        }
+    }
+
+    async fn handle(&mut self, frame: ClientFrame) -> Option<Message> {
+        match frame {
+            ClientFrame::Join {
+                room,
+                nick,
+                session,
+                since,
+            } => self.join(room, nick, session, since).await,
+            ClientFrame::Leave { room } => {
+                let Some(membership) = self.rooms.remove(&room) else {
+                    return Some(error(
+                        ErrorCode::NotInRoom,
+                        Some(room),
+                        "you are not in this room",
+                    ));
+                };
+                membership.forwarder.abort();
+                if let Err(err) = self
+                    .hub
+                    .leave(&membership.room, &membership.nick, self.conn)
+                    .await
+                {
+                    tracing::error!(%err, %room, "leave failed");
+                }
+                None
+            }
+            ClientFrame::Typing { room } => {
+                let Some(membership) = self.rooms.get_mut(&room) else {
+                    return Some(error(
+                        ErrorCode::NotInRoom,
+                        Some(room),
+                        "join the room before typing in it",
+                    ));
+                };
+                let now = Instant::now();
+                if membership
+                    .typing_sent
+                    .is_none_or(|sent| now.duration_since(sent) >= TYPING_EVERY)
+                {
+                    membership.typing_sent = Some(now);
+                    membership.room.feed.typing(&membership.nick);
+                }
+                None
+            }
+            ClientFrame::Send {
+                room,
+                client_id,
+                body,
+            } => {
+                let Some(membership) = self.rooms.get_mut(&room) else {
+                    return Some(error(
+                        ErrorCode::NotInRoom,
+                        Some(room),
+                        "join the room before sending to it",
+                    ));
+                };
+                // A sent message ends the typing: the next keystroke is news.
+                membership.typing_sent = None;
+                let posting = self
+                    .hub
+                    .post(&membership.room, &membership.nick, &client_id, &body);
+                // The ack waits for the commit, but the reader does not.
+                let outbox = self.outbox.clone();
+                tokio::spawn(async move {
+                    let reply = match posting.committed().await {
+                        Ok(seq) => ServerFrame::Ack {
+                            room,
+                            client_id,
+                            seq,
+                        },
+                        Err(err) => {
+                            tracing::error!(%err, %room, "send failed");
+                            not_stored(room, client_id)
+                        }
+                    };
+                    outbox.push(self::frame(&reply));
+                });
+                None
+            }
+        }
+    }
+
+    async fn join(
+        &mut self,
+        room: RoomName,
+        nick: Nick,
+        session: app::people::SessionId,
+        since: Option<u64>,
+    ) -> Option<Message> {
+        if let Some(existing) = self.rooms.get(&room)
+            && existing.nick != nick
+        {
+            return Some(error(
+                ErrorCode::InvalidFrame,
+                Some(room),
+                format!("you are already in this room as {}", existing.nick),
+            ));
+        }
+        if !self.rooms.contains_key(&room) && self.rooms.len() >= self.limits.max_rooms {
+            return Some(error(
+                ErrorCode::TooManyRooms,
+                Some(room),
+                format!(
+                    "you are in {} rooms already; leave one to join another",
+                    self.limits.max_rooms
+                ),
+            ));
+        }
+        let rate = &mut self.rate;
+        let joined = self
+            .hub
+            .join(
+                &room,
+                &nick,
+                &session,
+                self.conn,
+                self.evictions.clone(),
+                &mut || rate.allow_join(),
+            )
+            .await;
+        let joining = match joined {
+            Ok(joining) => joining,
+            Err(HubError::NickInUse) => {
+                return Some(error(
+                    ErrorCode::NickInUse,
+                    Some(room),
+                    app::protocol::NICK_IN_USE,
+                ));
+            }
+            Err(HubError::TooManyJoins(wait)) => {
+                return Some(error(
+                    ErrorCode::RateLimited,
+                    Some(room),
+                    format!(
+                        "you are joining rooms too fast; try again in {} s",
+                        wait.as_secs().max(1)
+                    ),
+                ));
+            }
+            Err(HubError::Store(err)) => {
+                tracing::error!(%err, %room, "join failed");
+                return Some(error(
+                    ErrorCode::Internal,
+                    Some(room),
+                    "could not join right now; trying again shortly",
+                ));
+            }
+        };
+        let head = joining.head;
+        // Too far behind (or ahead of a log that was reset): start over
+        // from the latest page rather than replaying everything.
+        let max_replay = self.limits.max_replay;
+        let reset = since.is_some_and(|s| s > head || head - s > max_replay);
+        let joined = ServerFrame::Joined {
+            room: room.clone(),
+            nick: nick.clone(),
+            online: joining.online,
+            head,
+            reset,
+        };
+        let Some(feed) = joining.feed else {
+            // Already in the room: its forwarder keeps going.
+            return Some(frame(&joined));
+        };
+        let after = match since {
+            Some(since) if !reset => since,
+            _ => head.saturating_sub(u64::from(PAGE_SIZE)),
+        };
+        let forwarder = tokio::spawn(forward(
+            self.hub.clone(),
+            joining.room.clone(),
+            joined,
+            after,
+            head,
+            feed,
+            self.outbox.clone(),
+        ));
+        self.rooms.insert(
+            room,
+            Membership {
+                room: joining.room,
+                nick,
+                forwarder,
+                typing_sent: None,
+            },
+        );
+        None
+    }
+
+    /// A newer connection of the same tab took this room over; true when
+    /// this connection is left in no room at all.
+    pub fn evicted(&mut self, eviction: Eviction) -> bool {
+        if let Some(membership) = self.rooms.remove(&eviction.room) {
+            membership.forwarder.abort();
+        }
+        self.rooms.is_empty()
+    }
+}
+
+/// The answer to a message the store would not take, even after retrying:
+/// the browser keeps it and sends it again with the same id.
+fn not_stored(room: RoomName, client_id: ClientId) -> ServerFrame {
+    ServerFrame::Error {
+        code: ErrorCode::Internal,
+        room: Some(room),
+        client_id: Some(client_id),
+        message: "the server could not store this message yet; it will be sent again".into(),
+    }
+}

@@ -1,0 +1,76 @@
+//! One joined room's forwarder: the `joined` answer, the replay of what the
+//! client missed, then the live feed, all into the connection's outbox.
+
+use super::close::CLOSE_SLOW;
+use super::outbox::Outbox;
+use super::reader::{error, frame};
+use crate::bus::Broadcast;
+use crate::hub::{Room, RoomHub};
+use app::messages::Seq;
+use app::protocol::{ErrorCode, ServerFrame};
+use axum::extract::ws::Message;
+use std::sync::Arc;
+use tokio::sync::broadcast;
+
+/// Sends `joined`, replays `after < seq <= head` from the store, then copies
+/// the live feed (all of it after `head`) into the connection's outbox.
+pub async fn forward(
+    hub: Arc<RoomHub>,
+    room: Arc<Room>,
+    joined: ServerFrame,
+    after: Seq,
+    head: Seq,
+    mut feed: broadcast::Receiver<Broadcast>,
+    outbox: Outbox,
+) {
+    if !outbox.push(frame(&joined)) {
+        return;
+    }
+    if after < head {
+        match hub
+            .store()
+            .entries_between(room.id(), after, head, (head - after) as u32)
+            .await
+        {
+            Ok(entries) => {
+                for entry in entries {
+                    let replayed = ServerFrame::Entry {
+                        room: room.name.clone(),
+                        entry,
+                    };
+                    if !outbox.push(frame(&replayed)) {
+                        return;
+                    }
+                }
+            }
+            Err(err) => {
+                tracing::error!(%err, room = %room.name, "replay failed");
+                outbox.push(error(
+                    ErrorCode::Internal,
+                    Some(room.name.clone()),
+                    "could not load missed messages; reload the page",
+                ));
+            }
+        }
+    }
+    loop {
+        match feed.recv().await {
+            Ok(broadcast) => {
+                // Already replayed from the store (see the hub's module comment).
+                if broadcast.seq.is_some_and(|seq| seq <= head) {
+                    continue;
+                }
+                if !outbox.push(Message::Text(broadcast.frame)) {
+                    return;
+                }
+            }
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                // Never skip silently: the client resumes from its last seq.
+                tracing::warn!(missed, room = %room.name, "connection fell behind its room; closing it");
+                outbox.close(CLOSE_SLOW);
+                return;
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}

@@ -1,0 +1,242 @@
+//! Limits per address: how many connections one address may hold, and the
+//! send and join budgets all of its connections share, so that opening more
+//! sockets never buys more room to flood.
+//!
+//! [`Peers`] is consulted when a TCP connection is accepted ([`Peers::admit`],
+//! which holds a [`PeerPass`] for as long as the connection lives) and by each
+//! WebSocket for every frame and every announced join.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Addresses remembered with no connection open; past this, those quiet
+/// for [`FORGET_AFTER`] are forgotten.
+const REMEMBERED: usize = 4096;
+const FORGET_AFTER: Duration = Duration::from_secs(120);
+
+/// A steady rate with a burst allowance.
+#[derive(Debug, Clone)]
+pub struct TokenBucket {
+    tokens: f64,
+    last: Instant,
+    burst: f64,
+    per_sec: f64,
+}
+
+impl TokenBucket {
+    pub fn new(burst: f64, per_sec: f64) -> Self {
+        Self {
+            tokens: burst,
+            last: Instant::now(),
+            burst,
+            per_sec,
+        }
+    }
+
+    fn refill(&mut self) {
+        let now = Instant::now();
+        let refill = now.duration_since(self.last).as_secs_f64() * self.per_sec;
+        self.tokens = (self.tokens + refill).min(self.burst);
+        self.last = now;
+    }
+
+    /// Takes one token if there is one.
+    pub fn take(&mut self) -> bool {
+        self.refill();
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// How long until a token is there.
+    pub fn wait(&self) -> Duration {
+        let missing = (1.0 - self.tokens).max(0.0);
+        Duration::from_secs_f64(missing / self.per_sec)
+    }
+
+    fn full(&mut self) -> bool {
+        self.refill();
+        self.tokens >= self.burst
+    }
+}
+
+/// The per-address limits, from the configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct AddressLimits {
+    /// Open TCP connections (pages and sockets alike), all addresses together.
+    pub max_connections: usize,
+    /// Open TCP connections from one address.
+    pub max_per_address: u32,
+    /// Frames per second all sockets of one address may send, and their burst.
+    pub frame_burst: f64,
+    pub frames_per_sec: f64,
+    /// Announced joins ("NICK joined") per second from one address, and burst.
+    pub join_burst: f64,
+    pub joins_per_sec: f64,
+}
+
+struct Peer {
+    connections: u32,
+    frames: TokenBucket,
+    joins: TokenBucket,
+    seen: Instant,
+}
+
+/// Why a connection was not admitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("the server is at its connection limit")]
+    Full,
+    #[error("this address has too many connections open")]
+    AddressFull,
+}
+
+pub struct Peers {
+    limits: AddressLimits,
+    open: AtomicUsize,
+    addresses: Mutex<HashMap<IpAddr, Peer>>,
+}
+
+/// One admitted connection; gives its place back when dropped.
+pub struct PeerPass {
+    peers: Arc<Peers>,
+    ip: IpAddr,
+}
+
+impl Drop for PeerPass {
+    fn drop(&mut self) {
+        self.peers.open.fetch_sub(1, Ordering::AcqRel);
+        let mut addresses = self.peers.addresses.lock().expect("peer lock");
+        if let Some(peer) = addresses.get_mut(&self.ip) {
+            peer.connections = peer.connections.saturating_sub(1);
+            peer.seen = Instant::now();
+        }
+    }
+}
+
+impl Peers {
+    pub fn new(limits: AddressLimits) -> Arc<Self> {
+        Arc::new(Self {
+            limits,
+            open: AtomicUsize::new(0),
+            addresses: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Connections open right now.
+    pub fn open(&self) -> usize {
+        self.open.load(Ordering::Acquire)
+    }
+
+    fn with_peer<T>(&self, ip: IpAddr, f: impl FnOnce(&mut Peer) -> T) -> T {
+        let mut addresses = self.addresses.lock().expect("peer lock");
+        if addresses.len() >= REMEMBERED && !addresses.contains_key(&ip) {
+            addresses.retain(|_, p| {
+                p.connections > 0
+                    || p.seen.elapsed() < FORGET_AFTER
+                    || !(p.frames.full() && p.joins.full())
+            });
+        }
+        let limits = self.limits;
+        let peer = addresses.entry(ip).or_insert_with(|| Peer {
+            connections: 0,
+            frames: TokenBucket::new(limits.frame_burst, limits.frames_per_sec),
+            joins: TokenBucket::new(limits.join_burst, limits.joins_per_sec),
+            seen: Instant::now(),
+        });
+        peer.seen = Instant::now();
+        f(peer)
+    }
+
+    /// Admits a new connection from `ip`, or says why not.
+    pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<PeerPass, Refusal> {
+        if self.open.fetch_add(1, Ordering::AcqRel) >= self.limits.max_connections {
+            self.open.fetch_sub(1, Ordering::AcqRel);
+            return Err(Refusal::Full);
+        }
+        let admitted = self.with_peer(ip, |peer| {
+            if peer.connections >= self.limits.max_per_address {
+                false
+            } else {
+                peer.connections += 1;
+                true
+            }
+        });
+        if !admitted {
+            self.open.fetch_sub(1, Ordering::AcqRel);
+            return Err(Refusal::AddressFull);
+        }
+        Ok(PeerPass {
+            peers: self.clone(),
+            ip,
+        })
+    }
+
+    /// Takes one frame from `ip`'s shared send budget.
+    pub fn allow_frame(&self, ip: IpAddr) -> bool {
+        self.with_peer(ip, |peer| peer.frames.take())
+    }
+
+    /// Takes one announced join from `ip`'s budget; otherwise how long until
+    /// one is allowed.
+    pub fn allow_join(&self, ip: IpAddr) -> Result<(), Duration> {
+        self.with_peer(ip, |peer| {
+            if peer.joins.take() {
+                Ok(())
+            } else {
+                Err(peer.joins.wait())
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> AddressLimits {
+        AddressLimits {
+            max_connections: 3,
+            max_per_address: 2,
+            frame_burst: 2.0,
+            frames_per_sec: 0.001,
+            join_burst: 1.0,
+            joins_per_sec: 0.001,
+        }
+    }
+
+    #[tokio::test]
+    async fn connections_are_capped_per_address_and_in_all() {
+        let peers = Peers::new(limits());
+        let (a, b) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+        let first = peers.admit(a).unwrap();
+        let _second = peers.admit(a).unwrap();
+        assert_eq!(peers.admit(a).err(), Some(Refusal::AddressFull));
+        let _third = peers.admit(b).unwrap();
+        assert_eq!(peers.admit(b).err(), Some(Refusal::Full));
+        drop(first);
+        assert!(
+            peers.admit(a).is_ok(),
+            "a closed connection frees its place"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_send_budget_is_shared_by_an_address() {
+        let peers = Peers::new(limits());
+        let ip = "10.0.0.1".parse().unwrap();
+        assert!(peers.allow_frame(ip));
+        assert!(peers.allow_frame(ip));
+        assert!(!peers.allow_frame(ip));
+        assert!(peers.allow_frame("10.0.0.2".parse().unwrap()));
+        assert!(peers.allow_join(ip).is_ok());
+        assert!(peers.allow_join(ip).unwrap_err() > Duration::from_secs(60));
+    }
+}

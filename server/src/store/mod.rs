@@ -1,0 +1,187 @@
+//! The store: every room's log, and the only place that speaks SQL.
+//!
+//! [`Store`] is the seam callers use; each database is a variant behind it
+//! ([`sqlite`] today, PostgreSQL beside it later), so callers never know which
+//! one they talk to. Every write goes through one writer (the journal's batches
+//! and room creation alike), so writers never race for the database lock.
+
+mod sqlite;
+
+use app::messages::{Entry, EntryKind, Seq};
+use app::people::Nick;
+use app::rooms::RoomName;
+use std::collections::HashMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub use sqlite::SqliteStore;
+
+/// Store failures; the detail goes to the log, never to a browser.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the database {url}: {source}")]
+    Open { url: String, source: sqlx::Error },
+    #[error("unsupported database URL {0:?} (expected sqlite://PATH)")]
+    UnsupportedUrl(String),
+    #[error("cannot migrate the database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database error: {0}")]
+    Query(#[from] sqlx::Error),
+    #[error("the journal gave up on a batch: {0}")]
+    Batch(String),
+    #[error("the journal has stopped")]
+    JournalStopped,
+    #[error("the database holds an entry that no longer validates (room {room_id}, seq {seq})")]
+    Corrupt { room_id: i64, seq: i64 },
+}
+
+impl StoreError {
+    /// Worth trying again: another writer held the lock, or the database was
+    /// briefly unavailable. Malformed data is not.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Query(sqlx::Error::Database(db)) => {
+                // SQLITE_BUSY (5) and SQLITE_LOCKED (6) with their extended codes.
+                db.code()
+                    .and_then(|code| code.parse::<i64>().ok())
+                    .is_some_and(|code| matches!(code & 0xff, 5 | 6))
+            }
+            StoreError::Query(
+                sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::WorkerCrashed,
+            ) => true,
+            _ => false,
+        }
+    }
+}
+
+/// A room's row id and the last `seq` of its log.
+#[derive(Debug, Clone, Copy)]
+pub struct RoomRow {
+    pub id: i64,
+    pub head: Seq,
+}
+
+/// An entry on its way into a room's log, before it has a `seq`.
+#[derive(Debug, Clone)]
+pub struct Draft {
+    pub room_id: i64,
+    pub nick: Nick,
+    pub kind: EntryKind,
+}
+
+/// Result of appending a draft: new, or the original of a resent message.
+#[derive(Debug, Clone)]
+pub enum Appended {
+    New(Entry),
+    Duplicate(Seq),
+}
+
+/// The last `seq` of each room the journal has written to, so a batch reads a
+/// room's head from the database only once. Only ever updated after a commit.
+pub type Heads = HashMap<i64, Seq>;
+
+/// Who was in a room when the server stopped, so their return after a restart
+/// is a reconnect rather than news.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Departed {
+    pub room: RoomName,
+    pub nick: Nick,
+    pub session: String,
+}
+
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// The store the server was started with.
+#[derive(Clone)]
+pub enum Store {
+    Sqlite(SqliteStore),
+}
+
+impl Store {
+    /// Opens (creating if missing) the database named by `url` and brings its
+    /// schema up to date.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("sqlite:") {
+            Ok(Store::Sqlite(SqliteStore::open(url).await?))
+        } else {
+            Err(StoreError::UnsupportedUrl(url.to_owned()))
+        }
+    }
+
+    /// The room's row, created on first use, with the head of its log.
+    pub async fn open_room(&self, room: &RoomName) -> Result<RoomRow, StoreError> {
+        match self {
+            Store::Sqlite(db) => db.open_room(room).await,
+        }
+    }
+
+    /// Entries with `after < seq <= upto`, oldest first, at most `limit`.
+    pub async fn entries_between(
+        &self,
+        room_id: i64,
+        after: Seq,
+        upto: Seq,
+        limit: u32,
+    ) -> Result<Vec<Entry>, StoreError> {
+        match self {
+            Store::Sqlite(db) => db.entries_between(room_id, after, upto, limit).await,
+        }
+    }
+
+    /// Up to `limit` entries before `before` (or the latest), oldest first.
+    pub async fn page(
+        &self,
+        room: &RoomName,
+        before: Option<Seq>,
+        limit: u32,
+    ) -> Result<Vec<Entry>, StoreError> {
+        match self {
+            Store::Sqlite(db) => db.page(room, before, limit).await,
+        }
+    }
+
+    /// Up to `limit` room names containing `search` (all when empty), the
+    /// most recently active first.
+    pub async fn room_names(&self, search: &str, limit: u32) -> Result<Vec<RoomName>, StoreError> {
+        match self {
+            Store::Sqlite(db) => db.room_names(search, limit).await,
+        }
+    }
+
+    /// Numbers and writes `drafts` in one transaction, in order; a message
+    /// whose client id the room already has is not stored again. `heads` is
+    /// read and, after the commit only, advanced.
+    pub async fn append(
+        &self,
+        heads: &mut Heads,
+        drafts: &[&Draft],
+    ) -> Result<Vec<Appended>, StoreError> {
+        match self {
+            Store::Sqlite(db) => db.append(heads, drafts).await,
+        }
+    }
+
+    /// Proves the store can still commit a write transaction.
+    pub async fn probe(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(db) => db.probe().await,
+        }
+    }
+
+    /// Replaces the record of who was in which room at shutdown.
+    pub async fn save_departed(&self, departed: &[Departed]) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(db) => db.save_departed(departed).await,
+        }
+    }
+
+    /// Takes (and forgets) the record of who was in which room at shutdown.
+    pub async fn take_departed(&self) -> Result<Vec<Departed>, StoreError> {
+        match self {
+            Store::Sqlite(db) => db.take_departed().await,
+        }
+    }
+}

@@ -1,0 +1,350 @@
+//! The SQLite store: one writer connection for every write, a pool of
+//! read-only connections for pages and replays.
+//!
+//! Durability: WAL with `synchronous = FULL`, so a transaction is fsynced to
+//! the WAL before its commit returns. An acknowledged message therefore
+//! survives `kill -9` of the server *and* a power cut; NORMAL would survive only
+//! the former, and "acknowledged" must mean "kept".
+//!
+//! Concurrency: SQLite allows one writer at a time. Writers that share the
+//! single writer connection queue in the pool instead of failing with
+//! "database is locked", and each write transaction starts with
+//! `BEGIN IMMEDIATE`, so it takes the lock up front instead of upgrading a read
+//! (which fails at once, whatever the busy timeout, if anyone else wrote).
+
+use super::{Appended, Departed, Draft, Heads, RoomRow, StoreError, now_ms};
+use app::messages::{ClientId, Entry, EntryKind, MessageBody, Seq};
+use app::people::Nick;
+use app::rooms::RoomName;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Sqlite, Transaction};
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Read-only connections serving pages and replays at once.
+const READERS: u32 = 8;
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    /// The one connection that writes.
+    writer: SqlitePool,
+    readers: SqlitePool,
+}
+
+struct EntryRow {
+    room_id: i64,
+    seq: i64,
+    at: i64,
+    nick: String,
+    kind: String,
+    client_id: Option<String>,
+    body: Option<String>,
+}
+
+impl EntryRow {
+    fn into_entry(self) -> Result<Entry, StoreError> {
+        let corrupt = || StoreError::Corrupt {
+            room_id: self.room_id,
+            seq: self.seq,
+        };
+        let nick = Nick::parse(&self.nick).map_err(|_| corrupt())?;
+        let kind = match (self.kind.as_str(), &self.client_id, &self.body) {
+            ("message", Some(client_id), Some(body)) => EntryKind::Message {
+                client_id: ClientId::parse(client_id).map_err(|_| corrupt())?,
+                body: MessageBody::parse(body).map_err(|_| corrupt())?,
+            },
+            ("joined", _, _) => EntryKind::Joined,
+            ("left", _, _) => EntryKind::Left,
+            _ => return Err(corrupt()),
+        };
+        Ok(Entry {
+            seq: self.seq as Seq,
+            at: self.at,
+            nick,
+            kind,
+        })
+    }
+}
+
+/// The `kind` column's word for an entry kind.
+fn kind_word(kind: &EntryKind) -> &'static str {
+    match kind {
+        EntryKind::Message { .. } => "message",
+        EntryKind::Joined => "joined",
+        EntryKind::Left => "left",
+    }
+}
+
+impl SqliteStore {
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let open_err = |source| StoreError::Open {
+            url: url.to_owned(),
+            source,
+        };
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(open_err)?
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            // Writers queue here while a batch commits; long enough for a
+            // slow disk, short enough that a stuck one is noticed.
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options.clone().create_if_missing(true))
+            .await
+            .map_err(open_err)?;
+        sqlx::migrate!("./migrations").run(&writer).await?;
+        let readers = SqlitePoolOptions::new()
+            .max_connections(READERS)
+            .connect_with(options.read_only(true))
+            .await
+            .map_err(open_err)?;
+        Ok(Self { writer, readers })
+    }
+
+    /// A write transaction holding the database's write lock from its start.
+    async fn write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    pub async fn open_room(&self, room: &RoomName) -> Result<RoomRow, StoreError> {
+        let name = room.as_str();
+        if let Some(row) = self.room_row(name).await? {
+            return Ok(row);
+        }
+        let now = now_ms();
+        let mut tx = self.write().await?;
+        sqlx::query!(
+            "INSERT INTO rooms (name, created_at, active_at) VALUES (?1, ?2, ?2)
+             ON CONFLICT (name) DO NOTHING",
+            name,
+            now
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        self.room_row(name)
+            .await?
+            .ok_or_else(|| StoreError::Batch(format!("room {name} vanished after its creation")))
+    }
+
+    async fn room_row(&self, name: &str) -> Result<Option<RoomRow>, StoreError> {
+        let row = sqlx::query!(
+            r#"SELECT id AS "id!: i64",
+                      (SELECT COALESCE(MAX(seq), 0) FROM entries WHERE room_id = rooms.id) AS "head!: i64"
+               FROM rooms WHERE name = ?1"#,
+            name
+        )
+        .fetch_optional(&self.readers)
+        .await?;
+        Ok(row.map(|row| RoomRow {
+            id: row.id,
+            head: row.head as Seq,
+        }))
+    }
+
+    pub async fn entries_between(
+        &self,
+        room_id: i64,
+        after: Seq,
+        upto: Seq,
+        limit: u32,
+    ) -> Result<Vec<Entry>, StoreError> {
+        let (after, upto) = (after as i64, upto as i64);
+        sqlx::query_as!(
+            EntryRow,
+            "SELECT room_id, seq, at, nick, kind, client_id, body FROM entries
+             WHERE room_id = ?1 AND seq > ?2 AND seq <= ?3 ORDER BY seq LIMIT ?4",
+            room_id,
+            after,
+            upto,
+            limit
+        )
+        .fetch_all(&self.readers)
+        .await?
+        .into_iter()
+        .map(EntryRow::into_entry)
+        .collect()
+    }
+
+    pub async fn page(
+        &self,
+        room: &RoomName,
+        before: Option<Seq>,
+        limit: u32,
+    ) -> Result<Vec<Entry>, StoreError> {
+        let name = room.as_str();
+        let before = before.map_or(i64::MAX, |b| b.min(i64::MAX as u64) as i64);
+        let mut entries = sqlx::query_as!(
+            EntryRow,
+            "SELECT room_id, seq, at, nick, kind, client_id, body FROM entries
+             WHERE room_id = (SELECT id FROM rooms WHERE name = ?1) AND seq < ?2
+             ORDER BY seq DESC LIMIT ?3",
+            name,
+            before,
+            limit
+        )
+        .fetch_all(&self.readers)
+        .await?
+        .into_iter()
+        .map(EntryRow::into_entry)
+        .collect::<Result<Vec<_>, _>>()?;
+        entries.reverse();
+        Ok(entries)
+    }
+
+    pub async fn room_names(&self, search: &str, limit: u32) -> Result<Vec<RoomName>, StoreError> {
+        // A substring match with LIKE's wildcards escaped: any input is literal.
+        let pattern = format!(
+            "%{}%",
+            search
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        let names = sqlx::query_scalar!(
+            r#"SELECT name FROM rooms WHERE lower(name) LIKE ?1 ESCAPE '\'
+               ORDER BY active_at DESC, name LIMIT ?2"#,
+            pattern,
+            limit
+        )
+        .fetch_all(&self.readers)
+        .await?;
+        // A name that no longer validates is skipped rather than failing the lobby.
+        Ok(names
+            .iter()
+            .filter_map(|n| RoomName::parse(n).ok())
+            .collect())
+    }
+
+    pub async fn append(
+        &self,
+        heads: &mut Heads,
+        drafts: &[&Draft],
+    ) -> Result<Vec<Appended>, StoreError> {
+        let mut tx = self.write().await?;
+        let mut outcomes = Vec::with_capacity(drafts.len());
+        let mut next_heads: HashMap<i64, Seq> = HashMap::new();
+        let at = now_ms();
+        for draft in drafts {
+            let room_id = draft.room_id;
+            let head = match next_heads.get(&room_id).or(heads.get(&room_id)) {
+                Some(head) => *head,
+                None => sqlx::query_scalar!(
+                    r#"SELECT COALESCE(MAX(seq), 0) AS "head!: i64" FROM entries WHERE room_id = ?1"#,
+                    room_id
+                )
+                .fetch_one(&mut *tx)
+                .await? as Seq,
+            };
+            let seq = head + 1;
+            let (seq_i, nick, kind) = (seq as i64, draft.nick.as_str(), kind_word(&draft.kind));
+            let (client_id, body) = match &draft.kind {
+                EntryKind::Message { client_id, body } => {
+                    (Some(client_id.as_str()), Some(body.as_str()))
+                }
+                EntryKind::Joined | EntryKind::Left => (None, None),
+            };
+            let inserted = sqlx::query!(
+                "INSERT INTO entries (room_id, seq, at, nick, kind, client_id, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (room_id, client_id) WHERE client_id IS NOT NULL DO NOTHING",
+                room_id,
+                seq_i,
+                at,
+                nick,
+                kind,
+                client_id,
+                body
+            )
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if inserted == 0 {
+                let original = sqlx::query_scalar!(
+                    r#"SELECT seq AS "seq!: i64" FROM entries WHERE room_id = ?1 AND client_id = ?2"#,
+                    room_id,
+                    client_id
+                )
+                .fetch_one(&mut *tx)
+                .await?;
+                next_heads.insert(room_id, head);
+                outcomes.push(Appended::Duplicate(original as Seq));
+                continue;
+            }
+            next_heads.insert(room_id, seq);
+            outcomes.push(Appended::New(Entry {
+                seq,
+                at,
+                nick: draft.nick.clone(),
+                kind: draft.kind.clone(),
+            }));
+        }
+        for room_id in next_heads.keys() {
+            sqlx::query!("UPDATE rooms SET active_at = ?1 WHERE id = ?2", at, room_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        heads.extend(next_heads);
+        Ok(outcomes)
+    }
+
+    pub async fn probe(&self) -> Result<(), StoreError> {
+        let now = now_ms();
+        let mut tx = self.write().await?;
+        sqlx::query!("UPDATE health SET probed_at = ?1 WHERE id = 1", now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn save_departed(&self, departed: &[Departed]) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        sqlx::query!("DELETE FROM departed")
+            .execute(&mut *tx)
+            .await?;
+        for d in departed {
+            let (room, nick, session) = (d.room.as_str(), d.nick.as_str(), d.session.as_str());
+            sqlx::query!(
+                "INSERT INTO departed (room, nick, session) VALUES (?1, ?2, ?3)",
+                room,
+                nick,
+                session
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn take_departed(&self) -> Result<Vec<Departed>, StoreError> {
+        let mut tx = self.write().await?;
+        let rows = sqlx::query!("SELECT room, nick, session FROM departed")
+            .fetch_all(&mut *tx)
+            .await?;
+        sqlx::query!("DELETE FROM departed")
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|row| {
+                Some(Departed {
+                    room: RoomName::parse(&row.room).ok()?,
+                    nick: Nick::parse(&row.nick).ok()?,
+                    session: row.session,
+                })
+            })
+            .collect())
+    }
+}

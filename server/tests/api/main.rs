@@ -1,0 +1,19 @@
+//! The server's integration tests, linked once: a real server on port 0 with a
+//! real SQLite file, real WebSocket clients, and the real binary where a test
+//! needs a process (signals, `kill -9`).
+//!
+//! - [`common`]: the harness (test apps, clients, frame helpers).
+//! - [`chat`]: rooms, messages, notices, pages.
+//! - [`delivery`]: exactly-once, in-order delivery across drops and slow readers.
+//! - [`abuse`]: oversize frames, floods, foreign origins, idle peers.
+//! - [`fault`]: `kill -9` mid-stream and restart.
+//! - [`binary`]: the binary's command line, start line and signals.
+//! - [`frames`]: property tests of frame decoding.
+
+mod abuse;
+mod binary;
+mod chat;
+mod common;
+mod delivery;
+mod fault;
+mod frames;
