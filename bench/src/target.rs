@@ -27,6 +27,16 @@ impl Target {
             .arg("--database-url")
             .arg(format!("sqlite://{}", db.display()))
             .args(["--rate-burst", "1000000", "--rate-per-sec", "1000000"])
+            // Every socket comes from 127.0.0.1: lift the per-address limits too.
+            .args([
+                "--address-rate-burst",
+                "1000000",
+                "--address-rate-per-sec",
+                "1000000",
+            ])
+            .args(["--join-burst", "1000000", "--address-join-burst", "1000000"])
+            .args(["--max-connections", "1000000"])
+            .args(["--max-connections-per-address", "1000000"])
             .args(["--send-queue-bytes", "67108864"])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())

@@ -53,6 +53,7 @@ pub enum StartError {
 /// A running server.
 pub struct Server {
     pub addr: SocketAddr,
+    hub: Arc<RoomHub>,
     stop: watch::Sender<bool>,
     task: JoinHandle<Result<(), StartError>>,
 }
@@ -70,6 +71,11 @@ impl Server {
             Ok(result) => result,
             Err(join) => Err(StartError::Serve(std::io::Error::other(join))),
         }
+    }
+
+    /// The room hub, for looking inside (rooms held in memory, the store).
+    pub fn hub(&self) -> &Arc<RoomHub> {
+        &self.hub
     }
 
     /// A handle that can stop the server from elsewhere (a signal handler).
@@ -141,6 +147,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         peers,
         header_timeout: Duration::from_secs(config.header_timeout_secs.max(1)),
     };
+    let server_hub = hub.clone();
     let task = tokio::spawn(async move {
         let mut stopping = stopped.clone();
         let hub_stopping = async move {
@@ -158,5 +165,10 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         let _ = tokio::time::timeout(Duration::from_secs(5), drained.recv()).await;
         Ok(())
     });
-    Ok(Server { addr, stop, task })
+    Ok(Server {
+        addr,
+        hub: server_hub,
+        stop,
+        task,
+    })
 }

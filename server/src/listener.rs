@@ -19,14 +19,14 @@ use hyper_util::service::TowerToHyperService;
 use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tower::ServiceExt;
 
 /// How long a stopping server lets HTTP requests in flight finish.
-const HTTP_DRAIN: Duration = Duration::from_secs(1);
+const HTTP_DRAIN: Duration = Duration::from_millis(750);
 
 /// The admitted connection, in every request's extensions: a WebSocket keeps
 /// it (and so its place in the caps) for as long as the socket lives.
@@ -123,8 +123,13 @@ async fn refuse(mut tcp: TcpStream, why: String) {
         body.len()
     );
     let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        // Read the request first (a client that sees its request unread gets
+        // a reset instead of the answer), answer, then let it hang up.
+        let mut request = [0u8; 4096];
+        let _ = tokio::time::timeout(Duration::from_millis(500), tcp.read(&mut request)).await;
         let _ = tcp.write_all(response.as_bytes()).await;
         let _ = tcp.shutdown().await;
+        while matches!(tcp.read(&mut request).await, Ok(n) if n > 0) {}
     })
     .await;
 }

@@ -7,6 +7,11 @@ pub struct CloseReason {
     pub reason: &'static str,
 }
 
+/// The client said goodbye (or vanished): answer its close and end.
+pub const CLOSE_NORMAL: CloseReason = CloseReason {
+    code: 1000,
+    reason: "goodbye",
+};
 /// The server is shutting down: reconnect.
 pub const CLOSE_RESTART: CloseReason = CloseReason {
     code: 1012,

@@ -26,7 +26,7 @@ use crate::config::Limits;
 use crate::hub::{Eviction, RoomHub};
 use crate::peers::Peers;
 use axum::extract::ws::{Message, WebSocket};
-use close::{CLOSE_BAD_FRAME, CLOSE_IDLE, CLOSE_REPLACED, CLOSE_RESTART};
+use close::{CLOSE_BAD_FRAME, CLOSE_IDLE, CLOSE_NORMAL, CLOSE_REPLACED, CLOSE_RESTART};
 use futures::StreamExt;
 use outbox::Outbox;
 use reader::Reader;
@@ -93,13 +93,19 @@ pub async fn serve(socket: WebSocket, ip: IpAddr, shared: Shared) {
                         outbox.close(CLOSE_BAD_FRAME);
                         break false;
                     }
-                    None => break false,
+                    None => {
+                        outbox.close(CLOSE_NORMAL);
+                        break false;
+                    }
                 };
                 last_heard = Instant::now();
                 match message {
                     Message::Text(text) => reader.handle_text(&text).await,
                     Message::Binary(_) => reader.handle_binary(),
-                    Message::Close(_) => break false,
+                    Message::Close(_) => {
+                        outbox.close(CLOSE_NORMAL);
+                        break false;
+                    }
                     Message::Ping(_) | Message::Pong(_) => {}
                 }
             }

@@ -54,6 +54,21 @@ impl TestApp {
         let status = res.status().as_u16();
         (status, res.text().await.expect("body reads"))
     }
+
+    /// POSTs a form from this site (as the page's own script would).
+    pub async fn post_form(&self, path: &str, form: &str) -> (u16, String) {
+        let origin = format!("http://{}", self.addr());
+        let res = reqwest::Client::new()
+            .post(format!("{origin}{path}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("origin", &origin)
+            .body(form.to_owned())
+            .send()
+            .await
+            .expect("POST works");
+        let status = res.status().as_u16();
+        (status, res.text().await.expect("body reads"))
+    }
 }
 
 pub async fn start_on(db: PathBuf) -> server::Server {
@@ -117,6 +132,21 @@ impl Client {
         let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
             .await
             .expect("WebSocket connects");
+        Self::from_stream(ws)
+    }
+
+    /// Connects from another loopback address (any 127.x.y.z reaches the
+    /// server), so per-address limits see a different person.
+    pub async fn connect_from(addr: SocketAddr, source: std::net::Ipv4Addr) -> Self {
+        let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+        socket
+            .bind(SocketAddr::new(source.into(), 0))
+            .expect("binds to the loopback source");
+        let tcp = socket.connect(addr).await.expect("connects");
+        let (ws, _) =
+            tokio_tungstenite::client_async(format!("ws://{addr}/ws"), MaybeTlsStream::Plain(tcp))
+                .await
+                .expect("WebSocket connects");
         Self::from_stream(ws)
     }
 
@@ -234,6 +264,27 @@ impl Client {
         self.send_frame(&frame).await;
     }
 
+    /// Leaves `room_name` (no answer when it works).
+    pub async fn leave(&mut self, room_name: &str) {
+        self.send_frame(&ClientFrame::Leave {
+            room: room(room_name),
+        })
+        .await;
+    }
+
+    /// Joins and returns the answer: `Joined`, or the error that refused it.
+    pub async fn try_join(&mut self, room_name: &str, nick_name: &str) -> ServerFrame {
+        self.join_since(room_name, nick_name, None).await;
+        let frames = self
+            .recv_until(|f| match f {
+                ServerFrame::Joined { room, .. } => room.as_str() == room_name,
+                ServerFrame::Error { .. } => true,
+                _ => false,
+            })
+            .await;
+        frames.into_iter().last().expect("an answer")
+    }
+
     /// Tells `room_name` this client is typing.
     pub async fn typing(&mut self, room_name: &str) {
         self.send_frame(&ClientFrame::Typing {
@@ -291,6 +342,28 @@ pub fn notice(frame: &ServerFrame) -> Option<String> {
         _ => None,
     }
 }
+
+/// Every entry of `room_name`'s log, oldest first, read from the store.
+pub async fn log_of(app: &TestApp, room_name: &str) -> Vec<Entry> {
+    app.server
+        .hub()
+        .store()
+        .page(&room(room_name), None, 10_000)
+        .await
+        .expect("the log reads")
+}
+
+/// "nick joined" / "nick left" for notice entries, "nick: text" for messages.
+pub fn line(entry: &Entry) -> String {
+    match &entry.kind {
+        EntryKind::Joined => format!("{} joined", entry.nick),
+        EntryKind::Left => format!("{} left", entry.nick),
+        EntryKind::Message { body, .. } => format!("{}: {}", entry.nick, body.as_str()),
+    }
+}
+
+/// Lifts the budgets of announced joins, for tests that join many rooms.
+pub const MANY_JOINS: &[&str] = &["--join-burst", "100000", "--address-join-burst", "100000"];
 
 /// The code of an error frame.
 pub fn error_code(frame: &ServerFrame) -> Option<app::protocol::ErrorCode> {

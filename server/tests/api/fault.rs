@@ -105,3 +105,127 @@ async fn every_acknowledged_message_survives_kill_9() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+#[tokio::test]
+async fn rooms_created_in_a_crowd_while_others_talk_lose_nothing() {
+    let flags: Vec<&str> = UNLIMITED.iter().chain(MANY_JOINS).copied().collect();
+    let app = spawn_app_with(&flags).await;
+    let addr = app.addr();
+    let mut talker = app.client().await;
+    talker.join("main", "talker").await;
+    let talking = tokio::spawn(async move {
+        let mut seqs = vec![];
+        for i in 0..300 {
+            seqs.push(talker.say("main", &format!("t{i}")).await);
+        }
+        seqs
+    });
+    let mut creators = vec![];
+    for c in 0..20 {
+        creators.push(tokio::spawn(async move {
+            let mut client = crate::common::Client::connect(addr).await;
+            for r in 0..10 {
+                let answer = client
+                    .try_join(&format!("new-{c}-{r}"), &format!("c{c}"))
+                    .await;
+                assert!(
+                    matches!(answer, ServerFrame::Joined { .. }),
+                    "room creation failed: {answer:?}"
+                );
+            }
+            client
+        }));
+    }
+    let mut clients = vec![];
+    for creator in creators {
+        clients.push(creator.await.expect("every room was created"));
+    }
+    let seqs = talking.await.expect("every message was acked");
+    assert_eq!(seqs, (2..302).collect::<Vec<u64>>(), "in order, no gap");
+    for c in 0..20 {
+        for r in 0..10 {
+            let log = log_of(&app, &format!("new-{c}-{r}")).await;
+            let lines: Vec<String> = log.iter().map(line).collect();
+            assert_eq!(lines, [format!("c{c} joined")], "the join notice is stored");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_locked_database_stalls_writes_says_so_and_loses_nothing() {
+    use sqlx::Connection;
+    let app = spawn_app().await;
+    let mut sadia = app.client().await;
+    sadia.join("main", "sadia").await;
+    assert_eq!(app.get("/health").await.0, 200);
+
+    // Another process takes the database's write lock and keeps it a while.
+    let url = format!("sqlite://{}", app.db.display());
+    let mut intruder = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut intruder)
+        .await
+        .unwrap();
+    let id = sadia.new_client_id();
+    sadia.say_with_id("main", &id, "patience").await;
+    let (status, body) = app.get("/health").await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.starts_with("not ready"), "{body}");
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    sqlx::query("ROLLBACK")
+        .execute(&mut intruder)
+        .await
+        .unwrap();
+
+    // Once the lock is gone the message goes through, once, and all is well.
+    let frames = sadia
+        .recv_until(|f| matches!(f, ServerFrame::Ack { .. } | ServerFrame::Error { .. }))
+        .await;
+    assert!(
+        matches!(frames.last(), Some(ServerFrame::Ack { client_id, .. }) if *client_id == id),
+        "{frames:?}"
+    );
+    assert_eq!(app.get("/health").await.0, 200);
+    let lines: Vec<String> = log_of(&app, "main").await.iter().map(line).collect();
+    assert_eq!(lines, ["sadia joined", "sadia: patience"]);
+}
+
+#[tokio::test]
+async fn a_restart_is_quiet_for_those_who_come_back() {
+    let app = spawn_app().await;
+    let mut back = app.client().await;
+    back.join("main", "back").await;
+    let mut gone = app.client().await;
+    gone.join("main", "gone").await;
+    let (db, dir) = (app.db.clone(), app.dir);
+    app.server.shutdown().await.unwrap();
+    assert_eq!(back.close_code().await, Some(1012));
+
+    let server = start_on(db).await;
+    let app = TestApp {
+        server,
+        db: app.db,
+        dir,
+    };
+    // The same tab reconnects at once; the other one never does.
+    let mut again = Client::connect(app.addr()).await;
+    again.session = back.session.clone();
+    let (online, _) = again.join("main", "back").await;
+    assert!(
+        online.contains(&nick("back")) && online.contains(&nick("gone")),
+        "{online:?}"
+    );
+    let mut lines = vec![];
+    for _ in 0..50 {
+        lines = log_of(&app, "main").await.iter().map(line).collect();
+        if lines.last().map(String::as_str) == Some("gone left") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        lines,
+        ["back joined", "gone joined", "gone left"],
+        "no second 'back joined'; 'gone left' once the grace is over"
+    );
+}

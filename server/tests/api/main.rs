@@ -9,6 +9,7 @@
 //! - [`fault`]: `kill -9` mid-stream and restart.
 //! - [`binary`]: the binary's command line, start line and signals.
 //! - [`frames`]: property tests of frame decoding.
+//! - [`http`]: hosts, cross-site calls, security headers, half-sent requests, caps.
 
 mod abuse;
 mod binary;
@@ -17,3 +18,4 @@ mod common;
 mod delivery;
 mod fault;
 mod frames;
+mod http;
