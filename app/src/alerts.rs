@@ -7,10 +7,8 @@ use crate::markup;
 use crate::messages::{Entry, EntryKind};
 use crate::people::Nick;
 use crate::rooms::RoomName;
+use crate::storage::{self, NOTIFY, SOUND};
 use leptos::prelude::*;
-
-const NOTIFY_KEY: &str = "chat.notify";
-const SOUND_KEY: &str = "chat.sound";
 
 /// The two toggles; cheap to copy.
 #[derive(Clone, Copy)]
@@ -33,8 +31,8 @@ impl Alerts {
         Effect::new(move || {
             alerts
                 .notify
-                .set(browser::load(NOTIFY_KEY) && browser::permitted());
-            alerts.sound.set(browser::load(SOUND_KEY));
+                .set(storage::flag(NOTIFY) && browser::permitted());
+            alerts.sound.set(storage::flag(SOUND));
         });
         alerts
     }
@@ -69,7 +67,7 @@ impl Alerts {
     fn toggle_notify(self) {
         if self.notify.get_untracked() {
             self.notify.set(false);
-            browser::save(NOTIFY_KEY, false);
+            storage::set_flag(NOTIFY, false);
         } else {
             self.ask_and_turn_on();
         }
@@ -81,7 +79,7 @@ impl Alerts {
             if browser::ask_permission().await {
                 self.notify.set(true);
                 self.problem.set(None);
-                browser::save(NOTIFY_KEY, true);
+                storage::set_flag(NOTIFY, true);
             } else {
                 self.problem.set(Some(
                     "Notifications are blocked for this site in the browser's settings.".into(),
@@ -97,7 +95,7 @@ impl Alerts {
             browser::unlock_audio();
         }
         self.sound.set(on);
-        browser::save(SOUND_KEY, on);
+        storage::set_flag(SOUND, on);
     }
 }
 
@@ -169,22 +167,6 @@ mod browser {
 
     thread_local! {
         static AUDIO: RefCell<Option<AudioContext>> = const { RefCell::new(None) };
-    }
-
-    fn storage() -> Option<web_sys::Storage> {
-        web_sys::window()?.local_storage().ok()?
-    }
-
-    pub fn load(key: &str) -> bool {
-        storage()
-            .and_then(|s| s.get_item(key).ok().flatten())
-            .is_some_and(|v| v == "on")
-    }
-
-    pub fn save(key: &str, on: bool) {
-        if let Some(s) = storage() {
-            let _ = s.set_item(key, if on { "on" } else { "off" });
-        }
     }
 
     pub fn hidden() -> bool {
@@ -265,10 +247,6 @@ mod browser {
 
 #[cfg(not(feature = "hydrate"))]
 mod browser {
-    pub fn load(_key: &str) -> bool {
-        false
-    }
-    pub fn save(_key: &str, _on: bool) {}
     pub fn hidden() -> bool {
         false
     }

@@ -2,6 +2,10 @@
 //! once hydrated the browser re-renders them in local time, relative to now
 //! ("5 min ago"). Both sides agree on the machine-readable `datetime`
 //! attribute so hydration finds the same DOM.
+//!
+//! Also the two clock contexts the views read, [`Hydrated`] and [`Now`].
+
+use leptos::prelude::*;
 
 const DAY_MS: i64 = 86_400_000;
 const WEEKDAYS: [&str; 7] = [
@@ -137,6 +141,34 @@ pub fn relative(at_ms: i64, now_ms: i64, offset_ms: i64) -> String {
         3_600_000..DAY_MS => format!("{} h ago", ago / 3_600_000),
         _ => hhmm(at_ms, offset_ms),
     }
+}
+
+/// Flips to true once the browser has taken over the server-rendered page, so
+/// views can switch to browser-only formatting (local time) without breaking
+/// hydration.
+#[derive(Clone, Copy)]
+pub struct Hydrated(pub RwSignal<bool>);
+
+/// The browser's clock, ticking every half minute, for relative times.
+#[derive(Clone, Copy)]
+pub struct Now(pub RwSignal<i64>);
+
+/// Puts [`Hydrated`] and [`Now`] in context; both start as the server sees
+/// them (not hydrated, time 0) so the first render matches the server's.
+pub fn provide() {
+    let hydrated = RwSignal::new(false);
+    provide_context(Hydrated(hydrated));
+    let now = RwSignal::new(0);
+    provide_context(Now(now));
+    Effect::new(move || {
+        hydrated.set(true);
+        now.set(now_ms());
+        // Relative times ("5 min ago") move on by themselves.
+        let _ = set_interval_with_handle(
+            move || now.set(now_ms()),
+            std::time::Duration::from_secs(30),
+        );
+    });
 }
 
 #[cfg(test)]

@@ -9,7 +9,8 @@ use crate::messages::{ClientId, Entry, EntryKind, MessageBody, Seq, room_history
 use crate::people::{Nick, SessionId};
 use crate::protocol::{ClientFrame, ErrorCode, ServerFrame};
 use crate::rooms::RoomName;
-use crate::socket::{ChatSocket, RoomLink, memory, random_id};
+use crate::socket::{ChatSocket, RoomLink, random_id};
+use crate::storage;
 use leptos::prelude::*;
 use std::collections::BTreeSet;
 use std::rc::Rc;
@@ -147,7 +148,7 @@ impl Conversation {
     /// Joins the room as `nick` over the shared socket (now and after every
     /// reconnect), resuming after the last entry the log shows.
     pub fn connect(self, socket: ChatSocket, alerts: Alerts, nick: Nick) {
-        let Ok(session) = SessionId::parse(&memory::session()) else {
+        let Ok(session) = SessionId::parse(&storage::session()) else {
             self.problem
                 .set(Some("This browser cannot keep a session.".into()));
             return;

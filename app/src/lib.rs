@@ -8,13 +8,17 @@
 //!   history server function.
 //! - [`protocol`]: the WebSocket frames (`ClientFrame`, `ServerFrame`).
 //! - [`socket`]: the browser's shared WebSocket with reconnect (inert in SSR).
+//! - [`storage`]: everything the browser remembers (nickname, session, joined
+//!   rooms, alert toggles), its keys in one place (inert in SSR).
 //! - [`conversation`]: one joined room's state in the browser (log, online,
 //!   typing, unread), fed by the socket whether or not it is on screen.
 //! - [`sidebar`]: the joined rooms (kept across reloads) with unread counts.
 //! - [`markup`]: the message formatting parser (bold, italic, code, links).
 //! - [`emoji`]: the picker's palette and `:shortcode:` completion.
 //! - [`alerts`]: desktop notifications and sound while the tab is hidden.
-//! - [`lobby`], [`room_view`]: the two pages; [`clock`]: time formatting.
+//! - [`lobby`], [`room`]: the two pages (the room page is a folder: page, log,
+//!   composer, emoji picker); [`nick_form`]: the nickname field both share.
+//! - [`clock`]: time formatting, and the `Hydrated`/`Now` contexts.
 //! - `backend` (ssr only): the trait through which server functions reach the
 //!   server's store and room hub, provided as context by the `server` crate.
 
@@ -25,12 +29,14 @@ pub mod emoji;
 pub mod lobby;
 pub mod markup;
 pub mod messages;
+pub mod nick_form;
 pub mod people;
 pub mod protocol;
-pub mod room_view;
+pub mod room;
 pub mod rooms;
 pub mod sidebar;
 pub mod socket;
+pub mod storage;
 
 #[cfg(feature = "ssr")]
 pub mod backend;
@@ -68,19 +74,7 @@ pub fn App() -> impl IntoView {
     ChatSocket::provide();
     alerts::Alerts::provide();
     sidebar::JoinedRooms::provide();
-    let hydrated = RwSignal::new(false);
-    provide_context(room_view::Hydrated(hydrated));
-    let now = RwSignal::new(0);
-    provide_context(room_view::Now(now));
-    Effect::new(move || {
-        hydrated.set(true);
-        now.set(clock::now_ms());
-        // Relative times ("5 min ago") move on by themselves.
-        let _ = set_interval_with_handle(
-            move || now.set(clock::now_ms()),
-            std::time::Duration::from_secs(30),
-        );
-    });
+    clock::provide();
 
     view! {
         <Title text="Chat" />
@@ -91,7 +85,7 @@ pub fn App() -> impl IntoView {
                 // in the HTML itself and readable without JavaScript.
                 <Routes fallback=|| view! { <p>"Page not found."</p> }>
                     <Route path=path!("/") view=lobby::Lobby ssr=SsrMode::Async />
-                    <Route path=path!("/r/:room") view=room_view::RoomPage ssr=SsrMode::Async />
+                    <Route path=path!("/r/:room") view=room::RoomPage ssr=SsrMode::Async />
                 </Routes>
             </div>
         </Router>

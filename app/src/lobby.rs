@@ -1,9 +1,10 @@
 //! The lobby at `/`: pick a nickname and a room, or open one of the listed rooms.
 
+use crate::nick_form::NickField;
 use crate::people::Nick;
-use crate::rooms::{RoomName, list_rooms};
+use crate::rooms::{ROOM_MAX_CHARS, RoomName, list_rooms};
 use crate::sidebar::{JoinedRooms, unread_prefix};
-use crate::socket::memory;
+use crate::storage;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_navigate;
@@ -17,15 +18,6 @@ pub fn Lobby() -> impl IntoView {
     let room_ref = NodeRef::<leptos::html::Input>::new();
     let problem = RwSignal::new(None::<String>);
     let navigate = use_navigate();
-
-    // The remembered nickname is only known in the browser, after hydration.
-    Effect::new(move || {
-        if let (Some(saved), Some(input)) = (memory::nick(), nick_ref.get())
-            && input.value().is_empty()
-        {
-            input.set_value(&saved);
-        }
-    });
 
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -41,7 +33,7 @@ pub fn Lobby() -> impl IntoView {
             });
         match parsed {
             Ok((n, r)) => {
-                memory::set_nick(n.as_str());
+                storage::set_nick(n.as_str());
                 navigate(&r.path(), Default::default());
             }
             Err(reason) => problem.set(Some(reason)),
@@ -58,21 +50,12 @@ pub fn Lobby() -> impl IntoView {
             <p class="tagline">"Pick a nickname, join a room, talk."</p>
             // Without JavaScript the form still works: /join redirects to the room.
             <form class="join-form" action="/join" method="get" on:submit=on_submit>
-                <label>
-                    "Nickname"
-                    <input
-                        name="nick"
-                        autocomplete="nickname"
-                        maxlength="32"
-                        required
-                        node_ref=nick_ref
-                    />
-                </label>
+                <NickField input=nick_ref plain_form=true />
                 <label>
                     "Room"
                     <input
                         name="room"
-                        maxlength="64"
+                        maxlength=ROOM_MAX_CHARS
                         required
                         value="main"
                         node_ref=room_ref

@@ -7,13 +7,12 @@ use crate::alerts::{AlertToggles, Alerts};
 use crate::conversation::Conversation;
 use crate::messages::Entry;
 use crate::people::Nick;
-use crate::rooms::RoomName;
-use crate::socket::{ChatSocket, memory};
+use crate::rooms::{ROOM_MAX_CHARS, RoomName};
+use crate::socket::ChatSocket;
+use crate::storage;
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 use std::collections::HashMap;
-
-const ROOMS_KEY: &str = "chat.rooms";
 
 /// The joined rooms and their conversations; cheap to copy.
 #[derive(Clone, Copy)]
@@ -44,8 +43,8 @@ impl JoinedRooms {
         // The saved list is only readable in the browser, after hydration:
         // follow every saved room that no page has opened yet.
         Effect::new(move || {
-            let saved = load_list();
-            let nick = memory::nick().and_then(|n| Nick::parse(&n).ok());
+            let saved = storage::rooms();
+            let nick = storage::nick().and_then(|n| Nick::parse(&n).ok());
             for room in saved {
                 let fresh = joined.conversations.with_value(|c| !c.contains_key(&room));
                 if fresh {
@@ -109,7 +108,7 @@ impl JoinedRooms {
             return;
         }
         self.list.update(|l| l.push(room.clone()));
-        save_list(&self.list.get_untracked());
+        storage::set_rooms(&self.list.get_untracked());
     }
 
     /// Leaves the room for good: the server hears it, the sidebar drops it.
@@ -123,7 +122,7 @@ impl JoinedRooms {
             conversation.joined.set(false);
         }
         self.list.update(|l| l.retain(|r| r != room));
-        save_list(&self.list.get_untracked());
+        storage::set_rooms(&self.list.get_untracked());
     }
 
     /// Unread messages over every joined room.
@@ -135,35 +134,6 @@ impl JoinedRooms {
                 .sum()
         })
     }
-}
-
-fn load_list() -> Vec<RoomName> {
-    #[cfg(feature = "hydrate")]
-    {
-        let saved = web_sys::window()
-            .and_then(|w| w.local_storage().ok().flatten())
-            .and_then(|s| s.get_item(ROOMS_KEY).ok().flatten())
-            .unwrap_or_default();
-        saved
-            .split(',')
-            .filter_map(|name| RoomName::parse(name).ok())
-            .collect()
-    }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        let _ = ROOMS_KEY;
-        vec![]
-    }
-}
-
-fn save_list(list: &[RoomName]) {
-    #[cfg(feature = "hydrate")]
-    if let Some(store) = web_sys::window().and_then(|w| w.local_storage().ok().flatten()) {
-        let names: Vec<&str> = list.iter().map(RoomName::as_str).collect();
-        let _ = store.set_item(ROOMS_KEY, &names.join(","));
-    }
-    #[cfg(not(feature = "hydrate"))]
-    let _ = list;
 }
 
 /// "(3) " in front of the title when something is unread.
@@ -227,7 +197,7 @@ pub fn Sidebar() -> impl IntoView {
                 <label>
                     "Open or create"
                     <input
-                        maxlength="64"
+                        maxlength=ROOM_MAX_CHARS
                         placeholder="room-name"
                         prop:value=new_room
                         on:input=move |ev| new_room.set(event_target_value(&ev))

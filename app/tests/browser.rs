@@ -5,7 +5,8 @@
 
 use app::clock;
 use app::protocol::{ErrorCode, ServerFrame};
-use app::socket::{memory, random_id};
+use app::socket::random_id;
+use app::storage;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -23,8 +24,8 @@ fn random_ids_are_128_bit_hex_and_differ() {
 
 #[wasm_bindgen_test]
 fn the_nickname_is_remembered_in_local_storage() {
-    memory::set_nick("sadia");
-    assert_eq!(memory::nick().as_deref(), Some("sadia"));
+    storage::set_nick("sadia");
+    assert_eq!(storage::nick().as_deref(), Some("sadia"));
     let stored = web_sys::window()
         .unwrap()
         .local_storage()
@@ -37,8 +38,8 @@ fn the_nickname_is_remembered_in_local_storage() {
 
 #[wasm_bindgen_test]
 fn a_tab_keeps_one_session_id() {
-    let first = memory::session();
-    assert_eq!(memory::session(), first);
+    let first = storage::session();
+    assert_eq!(storage::session(), first);
     assert!(app::people::SessionId::parse(&first).is_ok());
 }
 

@@ -1,0 +1,254 @@
+//! The message box: Enter sends, `:shortcode:` completion as one types, the
+//! button that opens the emoji picker, and the caret arithmetic between the
+//! draft (UTF-8) and the DOM's selection offsets (UTF-16).
+
+use super::emoji_picker::EmojiPicker;
+use crate::alerts::Alerts;
+use crate::conversation::Conversation;
+use crate::emoji::{self, EmojiChoice};
+use crate::messages::BODY_MAX_CHARS;
+use crate::socket::ChatSocket;
+use leptos::html;
+use leptos::prelude::*;
+
+/// The message box with its emoji picker and `:shortcode:` completion.
+#[component]
+pub(super) fn Composer(conv: Conversation) -> impl IntoView {
+    let socket = ChatSocket::from_context();
+    let box_ref = NodeRef::<html::Textarea>::new();
+    let picker_open = RwSignal::new(false);
+    let suggestions = RwSignal::new(Vec::<EmojiChoice>::new());
+    let chosen = RwSignal::new(0usize);
+    // The shortcode being completed: (byte range in the draft, code).
+    let completing = StoredValue::new(None::<(usize, usize, String)>);
+
+    // Puts `emoji` in place of `range` of the draft and the caret after it.
+    let put = move |range: (usize, usize), emoji: &str| {
+        let draft = conv.draft.get_untracked();
+        let (from, to) = (range.0.min(draft.len()), range.1.min(draft.len()));
+        let text = format!("{}{emoji}{}", &draft[..from], &draft[to..]);
+        let caret = utf16_len(&draft[..from]) + utf16_len(emoji);
+        conv.draft.set(text.clone());
+        if let Some(el) = box_ref.get_untracked() {
+            el.set_value(&text);
+            let _ = el.focus();
+            let _ = el.set_selection_range(caret, caret);
+        }
+        suggestions.set(vec![]);
+        completing.set_value(None);
+    };
+
+    let accept = move |i: usize| {
+        let Some(choice) = suggestions.with_untracked(|s| s.get(i).cloned()) else {
+            return;
+        };
+        if let Some((from, to, _)) = completing.get_value() {
+            put((from, to), &choice.emoji);
+        }
+    };
+
+    let complete = move || {
+        let Some(el) = box_ref.get_untracked() else {
+            return;
+        };
+        let text = el.value();
+        let caret = byte_index(&text, el.selection_start().ok().flatten().unwrap_or(0));
+        // A whole `:tada:` typed out turns into 🎉 once the server knows it.
+        if let Some((colon, code)) = emoji::finished_shortcode(&text, caret) {
+            let code = code.to_owned();
+            suggestions.set(vec![]);
+            completing.set_value(None);
+            // Cancelled with the page; and only applied if nothing was typed
+            // meanwhile, so the caret never jumps under the person's fingers.
+            leptos::task::spawn_local_scoped_with_cancellation(async move {
+                let found = emoji::emoji_matches(code.clone()).await.unwrap_or_default();
+                let unchanged = conv.draft.with_untracked(|d| *d == text);
+                if let Some(exact) = found.into_iter().find(|c| c.shortcode == code)
+                    && unchanged
+                {
+                    put((colon, caret), &exact.emoji);
+                }
+            });
+            return;
+        }
+        let Some((colon, code)) = emoji::shortcode_before(&text, caret) else {
+            suggestions.set(vec![]);
+            completing.set_value(None);
+            return;
+        };
+        let code = code.to_owned();
+        completing.set_value(Some((colon, caret, code.clone())));
+        leptos::task::spawn_local_scoped_with_cancellation(async move {
+            let found = emoji::emoji_matches(code.clone()).await.unwrap_or_default();
+            // Only the answer for what is typed now counts.
+            if completing.with_value(|c| c.as_ref().is_some_and(|(_, _, now)| *now == code)) {
+                chosen.set(0);
+                suggestions.set(found);
+            }
+        });
+    };
+
+    let send = move || {
+        alerts_unlock();
+        conv.send_draft(socket);
+        suggestions.set(vec![]);
+    };
+
+    let on_keydown = move |ev: leptos::ev::KeyboardEvent| {
+        let offered = suggestions.with_untracked(|s| s.len());
+        if offered > 0 {
+            match ev.key().as_str() {
+                "ArrowDown" => {
+                    ev.prevent_default();
+                    chosen.update(|c| *c = (*c + 1) % offered);
+                    return;
+                }
+                "ArrowUp" => {
+                    ev.prevent_default();
+                    chosen.update(|c| *c = (*c + offered - 1) % offered);
+                    return;
+                }
+                "Enter" | "Tab" if !ev.shift_key() && !ev.is_composing() => {
+                    ev.prevent_default();
+                    accept(chosen.get_untracked());
+                    return;
+                }
+                "Escape" => {
+                    suggestions.set(vec![]);
+                    return;
+                }
+                _ => {}
+            }
+        }
+        // Enter sends; Shift+Enter is a newline; an IME composing text
+        // (keyCode 229) keeps its Enter.
+        if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() && ev.key_code() != 229 {
+            ev.prevent_default();
+            send();
+        }
+    };
+
+    let pick = move |emoji: String| {
+        let range = box_ref
+            .get_untracked()
+            .map(|el| {
+                let text = el.value();
+                let start = el
+                    .selection_start()
+                    .ok()
+                    .flatten()
+                    .unwrap_or(utf16_len(&text));
+                let end = el.selection_end().ok().flatten().unwrap_or(start);
+                (byte_index(&text, start), byte_index(&text, end))
+            })
+            .unwrap_or((usize::MAX, usize::MAX));
+        put(range, &emoji);
+    };
+
+    view! {
+        <form
+            class="composer"
+            on:submit=move |ev: leptos::ev::SubmitEvent| {
+                ev.prevent_default();
+                send();
+            }
+        >
+            <Show when=move || suggestions.with(|s| !s.is_empty())>
+                <ul class="emoji-suggestions" role="listbox" aria-label="Emoji suggestions">
+                    {move || {
+                        suggestions
+                            .get()
+                            .into_iter()
+                            .enumerate()
+                            .map(|(i, choice)| {
+                                view! {
+                                    <li
+                                        role="option"
+                                        aria-selected=move || (chosen.get() == i).to_string()
+                                        on:mousedown=move |ev| {
+                                            ev.prevent_default();
+                                            accept(i);
+                                        }
+                                    >
+                                        <span class="emoji">{choice.emoji}</span>
+                                        {format!(":{}:", choice.shortcode)}
+                                    </li>
+                                }
+                            })
+                            .collect_view()
+                    }}
+                </ul>
+            </Show>
+            <textarea
+                aria-label="Message"
+                node_ref=box_ref
+                placeholder=move || {
+                    if conv.joined.get() { "Write a message" } else { "Connecting…" }
+                }
+                rows="1"
+                maxlength=BODY_MAX_CHARS
+                prop:disabled=move || !conv.joined.get()
+                prop:value=move || conv.draft.get()
+                on:input=move |ev| {
+                    let text = event_target_value(&ev);
+                    if !text.trim().is_empty() {
+                        conv.note_typing(socket);
+                    }
+                    conv.draft.set(text);
+                    complete();
+                }
+                on:keydown=on_keydown
+                on:blur=move |_| suggestions.set(vec![])
+            ></textarea>
+            <button
+                type="button"
+                class="emoji-button"
+                aria-label="Emoji"
+                aria-expanded=move || picker_open.get().to_string()
+                on:click=move |_| picker_open.update(|o| *o = !*o)
+            >
+                <span aria-hidden="true">"🙂"</span>
+            </button>
+            <button type="submit" prop:disabled=move || !conv.joined.get()>
+                "Send"
+            </button>
+            <Show when=move || picker_open.get()>
+                <EmojiPicker
+                    on_pick=move |emoji| {
+                        picker_open.set(false);
+                        pick(emoji);
+                    }
+                    on_close=move || {
+                        picker_open.set(false);
+                        if let Some(el) = box_ref.get_untracked() {
+                            let _ = el.focus();
+                        }
+                    }
+                />
+            </Show>
+        </form>
+    }
+}
+
+fn alerts_unlock() {
+    // Sending is a click or a key press: a moment browsers allow audio to start.
+    if Alerts::from_context().sound.get_untracked() {
+        crate::alerts::unlock_audio();
+    }
+}
+
+/// The byte offset in `text` of a UTF-16 offset (what the DOM counts in).
+fn byte_index(text: &str, utf16: u32) -> usize {
+    let mut units = 0;
+    for (i, c) in text.char_indices() {
+        if units >= utf16 {
+            return i;
+        }
+        units += c.len_utf16() as u32;
+    }
+    text.len()
+}
+
+fn utf16_len(text: &str) -> u32 {
+    text.encode_utf16().count() as u32
+}

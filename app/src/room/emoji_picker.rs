@@ -1,0 +1,95 @@
+//! The emoji picker: a searchable palette, fetched from the server the first
+//! time it opens.
+
+use crate::emoji::{self, EmojiChoice};
+use leptos::html;
+use leptos::prelude::*;
+
+/// The palette, fetched on first open; the first page keeps the WASM lean.
+#[component]
+pub(super) fn EmojiPicker(
+    on_pick: impl Fn(String) + Copy + Send + Sync + 'static,
+    on_close: impl Fn() + Copy + 'static,
+) -> impl IntoView {
+    let palette = LocalResource::new(emoji::emoji_palette);
+    let filter = RwSignal::new(String::new());
+    let search_ref = NodeRef::<html::Input>::new();
+    // Opening the picker puts the keyboard in its search box.
+    Effect::new(move || {
+        if let Some(el) = search_ref.get() {
+            let _ = el.focus();
+        }
+    });
+    view! {
+        <div
+            class="emoji-picker"
+            role="dialog"
+            aria-label="Emoji picker"
+            on:keydown=move |ev: leptos::ev::KeyboardEvent| {
+                if ev.key() == "Escape" {
+                    ev.prevent_default();
+                    on_close();
+                }
+            }
+        >
+            <input
+                class="emoji-filter"
+                aria-label="Search emoji"
+                placeholder="Search emoji"
+                node_ref=search_ref
+                prop:value=filter
+                on:input=move |ev| filter.set(event_target_value(&ev).to_ascii_lowercase())
+            />
+            <Suspense fallback=|| view! { <p>"Loading emoji…"</p> }>
+                {move || Suspend::new(async move {
+                    let groups = palette.await.unwrap_or_default();
+                    view! {
+                        <div class="emoji-groups">
+                            {move || {
+                                let wanted = filter.get();
+                                groups
+                                    .iter()
+                                    .map(|group| {
+                                        let shown: Vec<EmojiChoice> = group
+                                            .emojis
+                                            .iter()
+                                            .filter(|e| e.shortcode.contains(wanted.as_str()))
+                                            .cloned()
+                                            .collect();
+                                        (!shown.is_empty())
+                                            .then(|| {
+                                                view! {
+                                                    <section>
+                                                        <h3>{group.name.clone()}</h3>
+                                                        <div class="emoji-grid">
+                                                            {shown
+                                                                .into_iter()
+                                                                .map(|e| {
+                                                                    let code = format!(":{}:", e.shortcode);
+                                                                    let emoji = e.emoji.clone();
+                                                                    view! {
+                                                                        <button
+                                                                            type="button"
+                                                                            aria-label=code.clone()
+                                                                            title=code
+                                                                            on:click=move |_| on_pick(emoji.clone())
+                                                                        >
+                                                                            {e.emoji}
+                                                                        </button>
+                                                                    }
+                                                                })
+                                                                .collect_view()}
+                                                        </div>
+                                                    </section>
+                                                }
+                                            })
+                                    })
+                                    .collect_view()
+                            }}
+                        </div>
+                    }
+                })}
+            </Suspense>
+        </div>
+    }
+}

@@ -1,0 +1,301 @@
+//! The room page at `/r/:room`: the log (history rendered on the server, then
+//! live entries over the socket, older pages as the reader scrolls up), who is
+//! online and typing, and the composer with emoji. The room's state itself is
+//! a [`Conversation`](crate::conversation::Conversation) that outlives this
+//! page.
+//!
+//! Files:
+//! - `mod.rs`: the page ([`RoomPage`]) and its layout, scrolling and status.
+//! - `log.rs`: the log's rows: entry lines, grouping, day separators, and
+//!   message bodies drawn from their parsed markup.
+//! - `composer.rs`: the message box with `:shortcode:` completion.
+//! - `emoji_picker.rs`: the emoji palette opened from the composer.
+//!
+//! The nickname form shown when the room has no nickname yet is shared with
+//! the lobby, in [`crate::nick_form`].
+
+mod composer;
+mod emoji_picker;
+mod log;
+
+use crate::alerts::Alerts;
+use crate::clock::Hydrated;
+use crate::conversation::typing_text;
+use crate::messages::{EntryKind, HistoryPage, room_history};
+use crate::nick_form::NickForm;
+use crate::people::Nick;
+use crate::sidebar::{JoinedRooms, unread_prefix};
+use crate::socket::{ChatSocket, Status};
+use crate::storage;
+use composer::Composer;
+use leptos::html;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+use log::{DaySeparator, EntryLine, body_view, rows};
+
+#[component]
+pub fn RoomPage() -> impl IntoView {
+    let params = use_params_map();
+    let room = move || params.read().get("room").unwrap_or_default();
+    let history = Resource::new(room, |room| room_history(room, None, None));
+
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"Loading the room…"</p> }>
+            {move || Suspend::new(async move {
+                match history.await {
+                    Ok(page) => view! { <RoomView page /> }.into_any(),
+                    Err(_) => {
+                        view! {
+                            <main class="lobby">
+                                <h1>"No such room"</h1>
+                                <p class="problem">
+                                    "A room name uses only letters, digits, '-' and '_'."
+                                </p>
+                                <a href="/">"Back to the lobby"</a>
+                            </main>
+                        }
+                            .into_any()
+                    }
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// Within this many pixels of an edge counts as being at that edge.
+const EDGE_PX: i32 = 48;
+
+#[component]
+fn RoomView(page: HistoryPage) -> impl IntoView {
+    let socket = ChatSocket::from_context();
+    let alerts = Alerts::from_context();
+    let joined = JoinedRooms::from_context();
+    let room = page.room.clone();
+    let conv = joined.conversation(room.clone(), page.entries, page.at_start);
+    let local = use_context::<Hydrated>().map(|h| h.0);
+    let log_ref = NodeRef::<html::Div>::new();
+    // Follow new entries only while the reader is at the bottom; otherwise
+    // count them on the "N new messages" button.
+    let stuck = StoredValue::new(true);
+    let new_below = RwSignal::new(0u32);
+    let last_shown = StoredValue::new(conv.log.with_untracked(|l| l.last().map_or(0, |e| e.seq)));
+
+    conv.set_on_screen(true);
+    joined.active.set(Some(room.clone()));
+    {
+        let room = room.clone();
+        on_cleanup(move || {
+            conv.set_on_screen(false);
+            joined.active.update(|a| {
+                if a.as_ref() == Some(&room) {
+                    *a = None;
+                }
+            });
+        });
+    }
+
+    // Who we are is only known in the browser, after hydration.
+    {
+        let room = room.clone();
+        Effect::new(move || {
+            joined.remember(&room);
+            if conv.me.get_untracked().is_some() || conv.asking_nick.get_untracked() {
+                return;
+            }
+            match storage::nick().and_then(|n| Nick::parse(&n).ok()) {
+                Some(nick) => conv.connect(socket, alerts, nick),
+                None => conv.asking_nick.set(true),
+            }
+        });
+    }
+
+    let scroll_to_bottom = move || {
+        if let Some(el) = log_ref.get_untracked() {
+            el.set_scroll_top(el.scroll_height());
+        }
+    };
+
+    Effect::new(move || {
+        let me = conv.me.get_untracked();
+        let (last, fresh) = conv.log.with(|log| {
+            let since = last_shown.get_value();
+            let fresh = log
+                .iter()
+                .rev()
+                .take_while(|e| e.seq > since)
+                .filter(|e| {
+                    matches!(e.kind, EntryKind::Message { .. }) && Some(&e.nick) != me.as_ref()
+                })
+                .count() as u32;
+            (log.last().map_or(0, |e| e.seq), fresh)
+        });
+        let mine = conv.pending.with(|p| !p.is_empty());
+        last_shown.set_value(last);
+        if stuck.get_value() || mine {
+            scroll_to_bottom();
+        } else {
+            new_below.update(|n| *n += fresh);
+        }
+    });
+
+    let load_older = move || {
+        leptos::task::spawn_local(async move {
+            let before = log_ref
+                .get_untracked()
+                .map(|el| el.scroll_height() - el.scroll_top());
+            if conv.load_older().await
+                && let Some(distance) = before
+            {
+                // Keep the entry the reader was looking at in place once the
+                // older page has been drawn above it.
+                // The page may be gone by now (another room was opened).
+                request_animation_frame(move || {
+                    if let Some(el) = log_ref.try_get_untracked().flatten() {
+                        el.set_scroll_top(el.scroll_height() - distance);
+                    }
+                });
+            }
+        });
+    };
+
+    let on_scroll = move |_| {
+        let Some(el) = log_ref.get_untracked() else {
+            return;
+        };
+        let at_bottom = el.scroll_height() - el.scroll_top() - el.client_height() < EDGE_PX;
+        stuck.set_value(at_bottom);
+        if at_bottom {
+            new_below.set(0);
+        }
+        if el.scroll_top() < EDGE_PX {
+            load_older();
+        }
+    };
+
+    let jump_to_latest = move |_| {
+        stuck.set_value(true);
+        new_below.set(0);
+        scroll_to_bottom();
+    };
+
+    let status_text = move || match (socket.status().get(), conv.joined.get()) {
+        (Status::Reconnecting, _) => Some("Reconnecting…"),
+        (_, false) if conv.me.get().is_some() => Some("Connecting…"),
+        _ => None,
+    };
+    let typing = move || {
+        let nicks: Vec<Nick> = conv
+            .typing
+            .with(|t| t.iter().map(|(n, _)| n.clone()).collect());
+        typing_text(&nicks)
+    };
+    let title = {
+        let room = room.clone();
+        move || format!("{}#{room} · Chat", unread_prefix(joined.total_unread()))
+    };
+    let start_text = format!("This is the start of #{room}.");
+
+    view! {
+        <Title text=title />
+        <main class="room">
+            <header class="room-header">
+                <h1>{format!("#{room}")}</h1>
+                <span class="status" role="status">
+                    {status_text}
+                </span>
+                <span class="me">{move || conv.me.get().map(|n| format!("You are {n}"))}</span>
+            </header>
+            <div class="room-body">
+                <div class="log-column">
+                    <div
+                        class="log"
+                        role="log"
+                        aria-label="Messages"
+                        aria-live="polite"
+                        node_ref=log_ref
+                        tabindex="0"
+                        on:scroll=on_scroll
+                    >
+                        <Show
+                            when=move || conv.at_start.get()
+                            fallback=move || {
+                                view! {
+                                    <button
+                                        type="button"
+                                        class="older"
+                                        prop:disabled=move || conv.loading_older.get()
+                                        on:click=move |_| load_older()
+                                    >
+                                        {move || {
+                                            if conv.loading_older.get() {
+                                                "Loading earlier messages…"
+                                            } else {
+                                                "Load earlier messages"
+                                            }
+                                        }}
+                                    </button>
+                                }
+                            }
+                        >
+                            <p class="room-start">{start_text.clone()}</p>
+                        </Show>
+                        <For
+                            each=move || {
+                                let local = local.is_some_and(|l| l.get());
+                                conv.log.with(|log| rows(log, local))
+                            }
+                            key=|row| (row.entry.seq, row.grouped, row.day)
+                            let:row
+                        >
+                            {row.day.map(|day| view! { <DaySeparator day /> })}
+                            <EntryLine entry=row.entry grouped=row.grouped me=conv.me />
+                        </For>
+                        <For each=move || conv.pending.get() key=|p| p.client_id.clone() let:p>
+                            <div class="message pending" aria-label="Sending">
+                                <span class="author">
+                                    {move || conv.me.get().map(|n| n.to_string())}
+                                </span>
+                                <span class="sending">"sending…"</span>
+                                <div class="body">{body_view(p.body.as_str())}</div>
+                            </div>
+                        </For>
+                    </div>
+                    <Show when=move || { new_below.get() > 0 }>
+                        <button type="button" class="jump" on:click=jump_to_latest>
+                            {move || match new_below.get() {
+                                1 => "1 new message ↓".to_string(),
+                                n => format!("{n} new messages ↓"),
+                            }}
+                        </button>
+                    </Show>
+                    <p class="typing" aria-live="polite">
+                        {typing}
+                    </p>
+                </div>
+                <aside class="online" aria-labelledby="online-heading">
+                    <h2 id="online-heading">
+                        "Online " <span class="count">{move || conv.online.with(|o| o.len())}</span>
+                    </h2>
+                    <ul aria-label="Online">
+                        <For each=move || conv.online.get() key=|n| n.clone() let:nick>
+                            <li><bdi>{nick.to_string()}</bdi></li>
+                        </For>
+                    </ul>
+                </aside>
+            </div>
+            <p class="info" role="status">
+                {move || conv.info.get()}
+            </p>
+            <p class="problem" role="alert">
+                {move || conv.problem.get()}
+            </p>
+            <Show
+                when=move || conv.asking_nick.get()
+                fallback=move || view! { <Composer conv /> }
+            >
+                <NickForm on_pick=move |nick| conv.connect(socket, alerts, nick) />
+            </Show>
+        </main>
+    }
+}
