@@ -55,7 +55,7 @@ pub struct Config {
 
     /// Announced joins ("NICK joined") a connection may make at once, before
     /// the steady rate applies; a burst of join/leave pairs is refused past it.
-    #[arg(long, env = "CHAT_JOIN_BURST", default_value_t = 10)]
+    #[arg(long, env = "CHAT_JOIN_BURST", default_value_t = 20)]
     pub join_burst: u32,
 
     /// Announced joins per second a connection may make, sustained.
@@ -72,7 +72,7 @@ pub struct Config {
     pub address_rate_per_sec: f64,
 
     /// Announced joins all connections from one address may make at once.
-    #[arg(long, env = "CHAT_ADDRESS_JOIN_BURST", default_value_t = 20)]
+    #[arg(long, env = "CHAT_ADDRESS_JOIN_BURST", default_value_t = 30)]
     pub address_join_burst: u32,
 
     /// Announced joins per second from one address, sustained.

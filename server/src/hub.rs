@@ -338,6 +338,37 @@ impl RoomHub {
         Posting(self.notice(room, nick, kind))
     }
 
+    /// Stores a message sent without a socket (a plain form post, for people
+    /// without JavaScript), like a socket's `send`: numbered, committed,
+    /// broadcast, and stored once per `client_id`. The poster is not a member;
+    /// a name a member of the room holds is theirs, so it is refused.
+    pub async fn post_without_socket(
+        &self,
+        name: &RoomName,
+        nick: &Nick,
+        client_id: &ClientId,
+        body: &MessageBody,
+    ) -> Result<Seq, HubError> {
+        let key = nick_key(nick);
+        let posting = loop {
+            let room = self.room(name).await?;
+            let members = room.members.lock().expect("member lock");
+            if room.retired.load(Ordering::Acquire) {
+                continue;
+            }
+            if members.contains_key(&key) {
+                return Err(HubError::NickInUse);
+            }
+            drop(members);
+            let posting = self.post(&room, nick, client_id, body);
+            break (posting, room);
+        };
+        let (posting, room) = posting;
+        let seq = posting.committed().await;
+        self.retire_if_empty(&room).await;
+        seq
+    }
+
     /// The busiest rooms first (most people in them now, then the most
     /// recently active), at most `limit`, those whose name contains `search`.
     pub async fn summaries(

@@ -4,14 +4,15 @@
 //! same-origin writes (CSRF), security headers with a per-page CSP nonce.
 
 use crate::connection::{self, Shared};
-use crate::hub::RoomHub;
+use crate::hub::{HubError, RoomHub};
 use crate::listener::Admitted;
 use app::backend::{Backend, BackendError, ChatBackend};
-use app::messages::{HistoryPage, Seq};
+use app::messages::{ClientId, HistoryPage, MessageBody, Seq};
+use app::people::Nick;
 use app::protocol::MAX_FRAME_BYTES;
 use app::rooms::{RoomName, RoomSummary};
 use axum::Router;
-use axum::extract::{ConnectInfo, FromRef, Query, Request, State, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, FromRef, Path, Query, Request, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -127,10 +128,14 @@ impl ChatBackend for RoomHub {
 /// The page's Content-Security-Policy: scripts only with this response's
 /// nonce (Leptos puts it on its hydration scripts), WebAssembly allowed to
 /// compile, nothing framed, nothing loaded from elsewhere.
-fn content_security_policy(nonce: &str) -> String {
+fn content_security_policy(nonce: &str, live_reload: Option<u32>) -> String {
+    // Under `cargo leptos watch` the page also talks to the reload socket.
+    let reload = live_reload
+        .map(|port| format!(" ws://localhost:{port} ws://127.0.0.1:{port}"))
+        .unwrap_or_default();
     format!(
         "default-src 'self'; script-src 'nonce-{nonce}' 'strict-dynamic' 'wasm-unsafe-eval'; \
-         style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
+         style-src 'self'; img-src 'self' data:; connect-src 'self'{reload}; object-src 'none'; \
          base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     )
 }
@@ -141,12 +146,16 @@ const STRICT_POLICY: &str = "default-src 'none'; frame-ancestors 'none'; sandbox
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(app::App);
     let backend = Backend(state.sockets.hub.clone() as Arc<dyn ChatBackend>);
+    let live_reload = std::env::var_os("LEPTOS_WATCH")
+        .is_some()
+        .then_some(state.leptos_options.reload_port);
     let context = move || {
         provide_context(backend.clone());
         // Leptos made this response's nonce before calling us; the header
         // must name the same one.
         if let (Some(nonce), Some(response)) = (use_nonce(), use_context::<ResponseOptions>())
-            && let Ok(policy) = HeaderValue::from_str(&content_security_policy(&nonce.to_string()))
+            && let Ok(policy) =
+                HeaderValue::from_str(&content_security_policy(&nonce.to_string(), live_reload))
         {
             response.insert_header(header::CONTENT_SECURITY_POLICY, policy);
         }
@@ -159,6 +168,7 @@ pub fn router(state: AppState) -> Router {
         .route("/ws", get(upgrade))
         .route("/health", get(health))
         .route("/join", get(join_without_js))
+        .route("/r/{room}/post", axum::routing::post(post_without_js))
         .leptos_routes_with_context(&state, routes, context.clone(), shell)
         .fallback(leptos_axum::file_and_error_handler_with_context::<
             AppState,
@@ -331,12 +341,113 @@ fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
 struct JoinForm {
     #[serde(default)]
     room: String,
+    #[serde(default)]
+    nick: String,
 }
 
-/// The lobby form's target when JavaScript is off: go to the room to read it.
+/// The lobby form's target when JavaScript is off (or not loaded yet): go to
+/// the room, carrying the nickname so the room page need not ask again.
 async fn join_without_js(Query(form): Query<JoinForm>) -> impl IntoResponse {
-    match RoomName::parse(&form.room) {
-        Ok(room) => Redirect::to(&room.path()),
-        Err(_) => Redirect::to("/"),
+    let Ok(room) = RoomName::parse(&form.room) else {
+        return Redirect::to("/");
+    };
+    match Nick::parse(&form.nick) {
+        Ok(nick) => Redirect::to(&format!(
+            "{}?nick={}",
+            room.path(),
+            query_escape(nick.as_str())
+        )),
+        Err(_) => Redirect::to(&room.path()),
+    }
+}
+
+/// Percent-encodes everything but unreserved characters.
+fn query_escape(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[derive(serde::Deserialize)]
+struct PostForm {
+    #[serde(default)]
+    nick: String,
+    #[serde(default)]
+    body: String,
+    #[serde(default)]
+    client_id: String,
+}
+
+/// The room page's message form when JavaScript is off: stored like a
+/// socket's `send` (a resubmitted form carries the same id, so it is stored
+/// once), then back to the room page, which shows it.
+async fn post_without_js(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(room): Path<String>,
+    axum::Form(form): axum::Form<PostForm>,
+) -> Response {
+    let refused = |status: StatusCode, why: String| {
+        (
+            status,
+            format!("Your message was not sent: {why}\nGo back to the room and try again.\n"),
+        )
+            .into_response()
+    };
+    let Ok(room) = RoomName::parse(&room) else {
+        return refused(StatusCode::NOT_FOUND, "there is no such room.".into());
+    };
+    let nick = match Nick::parse(&form.nick) {
+        Ok(nick) => nick,
+        Err(err) => return refused(StatusCode::BAD_REQUEST, err.to_string()),
+    };
+    let body = match MessageBody::parse(&form.body) {
+        Ok(body) => body,
+        Err(err) => return refused(StatusCode::BAD_REQUEST, err.to_string()),
+    };
+    let Ok(client_id) = ClientId::parse(&form.client_id) else {
+        return refused(
+            StatusCode::BAD_REQUEST,
+            "the form is incomplete; reload the page.".into(),
+        );
+    };
+    if !state.sockets.peers.allow_frame(peer.ip()) {
+        let mut response = refused(
+            StatusCode::TOO_MANY_REQUESTS,
+            "you are sending too fast; wait a moment.".into(),
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        return response;
+    }
+    match state
+        .sockets
+        .hub
+        .post_without_socket(&room, &nick, &client_id, &body)
+        .await
+    {
+        Ok(_) => Redirect::to(&format!(
+            "{}?nick={}",
+            room.path(),
+            query_escape(nick.as_str())
+        ))
+        .into_response(),
+        Err(HubError::NickInUse) => refused(
+            StatusCode::CONFLICT,
+            format!("someone in #{room} is using the nickname {nick}; pick another."),
+        ),
+        Err(err) => {
+            tracing::error!(%err, %room, "form post failed");
+            refused(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the server could not store it right now.".into(),
+            )
+        }
     }
 }

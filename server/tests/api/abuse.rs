@@ -221,12 +221,12 @@ async fn join_and_leave_bursts_are_refused_and_the_log_stays_short() {
             other => panic!("unexpected answer {other:?}"),
         }
     }
-    assert!(refused >= 80, "only a burst gets in: {refused} refused");
+    assert!(refused >= 70, "only a burst gets in: {refused} refused");
     let notices = log_of(&app, "door").await.len();
-    assert!(notices <= 30, "{notices} notices for 100 join/leave pairs");
+    assert!(notices <= 60, "{notices} notices for 100 join/leave pairs");
 
     // Other connections from the same address share its budget: each alone
-    // could announce 10 arrivals, three together far fewer.
+    // could announce 10 arrivals here, three together far fewer.
     let mut joined = 0;
     for c in 0..3 {
         let mut other = app.client().await;

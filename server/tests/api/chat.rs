@@ -529,3 +529,81 @@ async fn typing_reaches_the_others_in_the_room_and_is_never_stored() {
         Some(ErrorCode::NotInRoom)
     );
 }
+
+#[tokio::test]
+async fn without_javascript_the_join_carries_the_nickname_and_a_form_posts() {
+    let app = spawn_app().await;
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let joined = no_redirects
+        .get(format!(
+            "http://{}/join?room=main&nick=S%C3%A1dia+K",
+            app.addr()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        joined.headers()["location"].to_str().unwrap(),
+        "/r/main?nick=S%C3%A1dia%20K"
+    );
+
+    let mut listener = app.client().await;
+    listener.join("main", "listener").await;
+    let post = |form: &'static str| {
+        let client = no_redirects.clone();
+        let url = format!("http://{}/r/main/post", app.addr());
+        let origin = format!("http://{}", app.addr());
+        async move {
+            let res = client
+                .post(url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("origin", origin)
+                .body(form)
+                .send()
+                .await
+                .unwrap();
+            let status = res.status().as_u16();
+            let location = res
+                .headers()
+                .get("location")
+                .map(|l| l.to_str().unwrap().to_owned());
+            (status, location, res.text().await.unwrap())
+        }
+    };
+    let sent = post("nick=plain&body=hello+from+a+form&client_id=form-1").await;
+    assert_eq!(
+        (sent.0, sent.1.as_deref()),
+        (303, Some("/r/main?nick=plain"))
+    );
+    let entry = listener.hear("hello from a form").await;
+    assert_eq!(
+        entry.nick,
+        nick("plain"),
+        "stored and broadcast like a send"
+    );
+
+    // A resubmitted form (same id) is stored once.
+    assert_eq!(
+        post("nick=plain&body=hello+from+a+form&client_id=form-1")
+            .await
+            .0,
+        303
+    );
+    let lines: Vec<String> = log_of(&app, "main").await.iter().map(line).collect();
+    assert_eq!(lines, ["listener joined", "plain: hello from a form"]);
+
+    // Clear refusals: a name in use, an empty message.
+    let taken = post("nick=listener&body=hi&client_id=form-2").await;
+    assert_eq!(taken.0, 409);
+    assert!(
+        taken.2.contains("using the nickname listener"),
+        "{}",
+        taken.2
+    );
+    let empty = post("nick=plain&body=+&client_id=form-3").await;
+    assert_eq!(empty.0, 400);
+    assert!(empty.2.contains("cannot be empty"), "{}", empty.2);
+}
