@@ -42,14 +42,21 @@ pub fn NickField(input: NodeRef<html::Input>, #[prop(optional)] plain_form: bool
     }
 }
 
-/// Asks for a nickname on the room page itself (a shared link, or a taken nick).
+/// Asks for a nickname on the room page itself (a shared link, or a taken
+/// nick). Without JavaScript it reloads the room page with `?nick=`.
 #[component]
-pub fn NickForm(on_pick: impl Fn(Nick) + Clone + 'static) -> impl IntoView {
+pub fn NickForm(
+    on_pick: impl Fn(Nick) + Clone + 'static,
+    /// The room page's own path.
+    action: String,
+) -> impl IntoView {
     let nick_ref = NodeRef::<html::Input>::new();
     let problem = RwSignal::new(None::<String>);
     view! {
         <form
             class="nick-form"
+            method="get"
+            action=action
             on:submit=move |ev: leptos::ev::SubmitEvent| {
                 ev.prevent_default();
                 let typed = nick_ref.get_untracked().map(|i| i.value()).unwrap_or_default();
@@ -62,7 +69,7 @@ pub fn NickForm(on_pick: impl Fn(Nick) + Clone + 'static) -> impl IntoView {
                 }
             }
         >
-            <NickField input=nick_ref />
+            <NickField input=nick_ref plain_form=true />
             <button type="submit">"Join"</button>
             <span class="problem">{move || problem.get()}</span>
         </form>

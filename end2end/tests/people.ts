@@ -24,9 +24,10 @@ export async function joinFromLobby(
   return page;
 }
 
-/** The composer is enabled once the server confirmed the join. */
+/** Send is enabled once the server confirmed the join (the box itself is
+ * always open, so nothing typed early is lost). */
 export async function expectJoined(page: Page) {
-  await expect(page.getByRole("textbox", { name: "Message" })).toBeEnabled();
+  await expect(page.getByRole("button", { name: "Send" })).toBeEnabled();
 }
 
 export function log(page: Page) {

@@ -7,15 +7,44 @@ use crate::alerts::Alerts;
 use crate::conversation::Conversation;
 use crate::emoji::{self, EmojiChoice};
 use crate::messages::BODY_MAX_CHARS;
+use crate::people::Nick;
 use crate::socket::ChatSocket;
 use leptos::html;
 use leptos::prelude::*;
 
 /// The message box with its emoji picker and `:shortcode:` completion.
 #[component]
-pub(super) fn Composer(conv: Conversation) -> impl IntoView {
+pub(super) fn Composer(
+    conv: Conversation,
+    /// Where the form posts when JavaScript is off (`/r/ROOM/post`).
+    action: String,
+    /// The nickname the page's link carries, for that plain post.
+    plain_nick: Option<Nick>,
+) -> impl IntoView {
     let socket = ChatSocket::from_context();
     let box_ref = NodeRef::<html::Textarea>::new();
+
+    // The box keeps its own value (no `prop:value`): hydration must not wipe
+    // what was typed into the server-rendered box, so on first sight the
+    // draft takes the box's text, and afterwards the box follows the draft.
+    let adopted = StoredValue::new(false);
+    Effect::new(move || {
+        let draft = conv.draft.get();
+        let Some(el) = box_ref.get() else {
+            return;
+        };
+        if !adopted.get_value() {
+            adopted.set_value(true);
+            let typed = el.value();
+            if !typed.is_empty() && draft.is_empty() {
+                conv.draft.set(typed);
+                return;
+            }
+        }
+        if el.value() != draft {
+            el.set_value(&draft);
+        }
+    });
     let picker_open = RwSignal::new(false);
     let suggestions = RwSignal::new(Vec::<EmojiChoice>::new());
     let chosen = RwSignal::new(0usize);
@@ -148,6 +177,8 @@ pub(super) fn Composer(conv: Conversation) -> impl IntoView {
     view! {
         <form
             class="composer"
+            method="post"
+            action=action
             on:submit=move |ev: leptos::ev::SubmitEvent| {
                 ev.prevent_default();
                 send();
@@ -185,10 +216,9 @@ pub(super) fn Composer(conv: Conversation) -> impl IntoView {
                 placeholder=move || {
                     if conv.joined.get() { "Write a message" } else { "Connecting…" }
                 }
+                name="body"
                 rows="1"
                 maxlength=BODY_MAX_CHARS
-                prop:disabled=move || !conv.joined.get()
-                prop:value=move || conv.draft.get()
                 on:input=move |ev| {
                     let text = event_target_value(&ev);
                     if !text.trim().is_empty() {
@@ -209,6 +239,13 @@ pub(super) fn Composer(conv: Conversation) -> impl IntoView {
             >
                 <span aria-hidden="true">"🙂"</span>
             </button>
+            {plain_nick
+                .map(|nick| {
+                    view! {
+                        <input type="hidden" name="nick" value=nick.to_string() />
+                        <input type="hidden" name="client_id" value=form_message_id() />
+                    }
+                })}
             <button type="submit" prop:disabled=move || !conv.joined.get()>
                 "Send"
             </button>
@@ -251,4 +288,20 @@ fn byte_index(text: &str, utf16: u32) -> usize {
 
 fn utf16_len(text: &str) -> u32 {
     text.encode_utf16().count() as u32
+}
+
+/// The id of a message posted with the plain form: made when the page is
+/// rendered, so submitting the same page twice stores the message once.
+fn form_message_id() -> String {
+    #[cfg(feature = "ssr")]
+    {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static MADE: AtomicU64 = AtomicU64::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        format!("form-{nanos:x}-{:x}", MADE.fetch_add(1, Ordering::Relaxed))
+    }
+    #[cfg(not(feature = "ssr"))]
+    crate::socket::random_id()
 }

@@ -31,7 +31,7 @@ use composer::Composer;
 use leptos::html;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 use log::{DaySeparator, EntryLine, body_view, rows};
 
 #[component]
@@ -95,15 +95,38 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
         });
     }
 
-    // Who we are is only known in the browser, after hydration.
+    // A link may carry the nickname (`?nick=`): the lobby's form sends one
+    // when it is submitted before the page is interactive, or without
+    // JavaScript at all.
+    let link_nick = use_query_map()
+        .with_untracked(|q| q.get("nick"))
+        .and_then(|n| Nick::parse(&n).ok());
+    let hydrated = use_context::<Hydrated>().is_some_and(|h| h.0.get_untracked());
+    // Asking since an earlier visit (a nickname that was taken): keep asking.
+    let asked_before = hydrated && conv.asking_nick.get_untracked();
+    if !hydrated && conv.me.get_untracked().is_none() {
+        // The server's render (and so the first one in the browser): without
+        // a nickname in the link, the page asks for one with a plain form.
+        conv.asking_nick.set(link_nick.is_none());
+    }
+
+    // Who we are is only known for sure in the browser, after hydration.
     {
         let room = room.clone();
+        let link_nick = link_nick.clone();
         Effect::new(move || {
             joined.remember(&room);
-            if conv.me.get_untracked().is_some() || conv.asking_nick.get_untracked() {
+            if let Some(nick) = &link_nick {
+                storage::set_nick(nick.as_str());
+                forget_link_nick(&room);
+            }
+            if conv.me.get_untracked().is_some() || asked_before {
                 return;
             }
-            match storage::nick().and_then(|n| Nick::parse(&n).ok()) {
+            let nick = link_nick
+                .clone()
+                .or_else(|| storage::nick().and_then(|n| Nick::parse(&n).ok()));
+            match nick {
                 Some(nick) => conv.connect(socket, alerts, nick),
                 None => conv.asking_nick.set(true),
             }
@@ -195,6 +218,8 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
         move || format!("{}#{room} · Chat", unread_prefix(joined.total_unread()))
     };
     let start_text = format!("This is the start of #{room}.");
+    let room_path = room.path();
+    let post_path = format!("{}/post", room.path());
 
     view! {
         <Title text=title />
@@ -292,10 +317,33 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
             </p>
             <Show
                 when=move || conv.asking_nick.get()
-                fallback=move || view! { <Composer conv /> }
+                fallback=move || {
+                    view! {
+                        <Composer
+                            conv
+                            action=post_path.clone()
+                            plain_nick=link_nick.clone()
+                        />
+                    }
+                }
             >
-                <NickForm on_pick=move |nick| conv.connect(socket, alerts, nick) />
+                <NickForm
+                    on_pick=move |nick| conv.connect(socket, alerts, nick)
+                    action=room_path.clone()
+                />
             </Show>
         </main>
     }
+}
+
+/// Takes `?nick=` out of the address bar once the nickname is remembered, so
+/// the room's address stays the one to share.
+fn forget_link_nick(room: &crate::rooms::RoomName) {
+    #[cfg(feature = "hydrate")]
+    if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
+        let _ =
+            history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&room.path()));
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = room;
 }
