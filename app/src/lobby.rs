@@ -7,11 +7,15 @@ use crate::sidebar::{JoinedRooms, unread_prefix};
 use crate::storage;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_navigate;
+use leptos_router::hooks::{use_navigate, use_query_map};
 
 #[component]
 pub fn Lobby() -> impl IntoView {
-    let rooms = Resource::new(|| (), |()| list_rooms(None));
+    // `?q=` narrows the list to rooms whose name holds it (a plain GET form,
+    // so it works without JavaScript too).
+    let query = use_query_map();
+    let search = move || query.with(|q| q.get("q")).filter(|q| !q.trim().is_empty());
+    let rooms = Resource::new(search, list_rooms);
     // The inputs keep their own values (no `prop:value`): what a person types
     // before the page has hydrated must not be reset by hydration.
     let nick_ref = NodeRef::<leptos::html::Input>::new();
@@ -68,9 +72,24 @@ pub fn Lobby() -> impl IntoView {
             </form>
             <section class="room-list" aria-labelledby="rooms-heading">
                 <h2 id="rooms-heading">"Rooms"</h2>
+                <form class="room-search" role="search" action="/" method="get">
+                    <input
+                        type="search"
+                        name="q"
+                        aria-label="Find a room"
+                        placeholder="Find a room"
+                        maxlength=ROOM_MAX_CHARS
+                        value=search
+                    />
+                    <button type="submit">"Find"</button>
+                </form>
                 <Suspense fallback=|| view! { <p>"Loading rooms…"</p> }>
                     {move || Suspend::new(async move {
                         match rooms.await {
+                            Ok(list) if list.is_empty() && search().is_some() => {
+                                view! { <p>"No room by that name yet: join it to create it."</p> }
+                                    .into_any()
+                            }
                             Ok(list) if list.is_empty() => {
                                 view! { <p>"No rooms yet: yours will be the first."</p> }.into_any()
                             }

@@ -69,10 +69,25 @@ test("without JavaScript a person can pick a nickname, read and post", async ({ 
   // Everyone in the room hears it live, as text.
   await expect(bodies(reader)).toHaveText(["posted <b>without</b> script"]);
 
-  // A shared link without a nickname asks for one, with a plain form too.
+  // A shared link without a nickname asks for one in the same plain form.
   await page.goto("/r/plain");
   await page.getByRole("textbox", { name: "Nickname" }).fill("second");
-  await page.getByRole("button", { name: "Join" }).click();
+  await page.getByRole("textbox", { name: "Message" }).fill("me too");
+  await page.getByRole("button", { name: "Send" }).click();
   await expect(page).toHaveURL(/\/r\/plain\?nick=second$/);
-  await expect(page.getByRole("textbox", { name: "Message" })).toBeVisible();
+  await expect(bodies(reader)).toHaveText(["posted <b>without</b> script", "me too"]);
+});
+
+test("the lobby lists the busiest rooms and finds any room by name", async ({ browser }) => {
+  await joinFromLobby(browser, "finder", "needle-in-haystack");
+  const page = await (await browser.newContext({ javaScriptEnabled: false })).newPage();
+  await page.goto("/");
+  const rooms = page.getByRole("list", { name: "Rooms" });
+  await expect(rooms).toContainText("#needle-in-haystack");
+  await page.getByRole("searchbox", { name: "Find a room" }).fill("NEEDLE");
+  await page.getByRole("button", { name: "Find" }).click();
+  await expect(page).toHaveURL(/\/\?q=NEEDLE$/);
+  await expect(rooms.getByRole("link")).toHaveText(["#needle-in-haystack"]);
+  await page.goto("/?q=%25_");
+  await expect(page.getByText("No room by that name yet")).toBeVisible();
 });

@@ -7,6 +7,7 @@ use crate::alerts::Alerts;
 use crate::conversation::Conversation;
 use crate::emoji::{self, EmojiChoice};
 use crate::messages::BODY_MAX_CHARS;
+use crate::nick_form::NickField;
 use crate::people::Nick;
 use crate::socket::ChatSocket;
 use leptos::html;
@@ -20,7 +21,10 @@ pub(super) fn Composer(
     action: String,
     /// The nickname the page's link carries, for that plain post.
     plain_nick: Option<Nick>,
+    /// Shows a nickname field for that plain post (no nickname known yet).
+    plain_nick_field: RwSignal<bool>,
 ) -> impl IntoView {
+    let plain_nick_ref = NodeRef::<html::Input>::new();
     let socket = ChatSocket::from_context();
     let box_ref = NodeRef::<html::Textarea>::new();
 
@@ -209,6 +213,9 @@ pub(super) fn Composer(
                             .collect_view()
                     }}
                 </ul>
+            </Show>
+            <Show when=move || plain_nick_field.get()>
+                <NickField input=plain_nick_ref plain_form=true />
             </Show>
             <textarea
                 aria-label="Message"

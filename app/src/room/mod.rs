@@ -104,17 +104,19 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
     let hydrated = use_context::<Hydrated>().is_some_and(|h| h.0.get_untracked());
     // Asking since an earlier visit (a nickname that was taken): keep asking.
     let asked_before = hydrated && conv.asking_nick.get_untracked();
-    if !hydrated && conv.me.get_untracked().is_none() {
-        // The server's render (and so the first one in the browser): without
-        // a nickname in the link, the page asks for one with a plain form.
-        conv.asking_nick.set(link_nick.is_none());
-    }
+    // The server's render (and so the first one in the browser) cannot know
+    // a remembered nickname: without one in the link, the composer also has
+    // a nickname field, for a person without JavaScript. The browser drops
+    // it as soon as it knows who this is (or asks with its own form).
+    let plain_nick_field =
+        RwSignal::new(!hydrated && link_nick.is_none() && conv.me.get_untracked().is_none());
 
     // Who we are is only known for sure in the browser, after hydration.
     {
         let room = room.clone();
         let link_nick = link_nick.clone();
         Effect::new(move || {
+            plain_nick_field.set(false);
             joined.remember(&room);
             if let Some(nick) = &link_nick {
                 storage::set_nick(nick.as_str());
@@ -323,6 +325,7 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
                             conv
                             action=post_path.clone()
                             plain_nick=link_nick.clone()
+                            plain_nick_field
                         />
                     }
                 }
