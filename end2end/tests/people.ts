@@ -24,9 +24,11 @@ export async function joinFromLobby(
   return page;
 }
 
-/** Send is enabled once the server confirmed the join (the box itself is
- * always open, so nothing typed early is lost). */
+/** The box invites a message once the server confirmed the join (it is
+ * open before that, so nothing typed early is lost, and Send waits). */
 export async function expectJoined(page: Page) {
+  const box = page.getByRole("textbox", { name: "Message" });
+  await expect(box).toHaveAttribute("placeholder", "Write a message");
   await expect(page.getByRole("button", { name: "Send" })).toBeEnabled();
 }
 

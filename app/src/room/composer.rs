@@ -247,12 +247,8 @@ pub(super) fn Composer(
                 <span aria-hidden="true">"🙂"</span>
             </button>
             {plain_nick
-                .map(|nick| {
-                    view! {
-                        <input type="hidden" name="nick" value=nick.to_string() />
-                        <input type="hidden" name="client_id" value=form_message_id() />
-                    }
-                })}
+                .map(|nick| view! { <input type="hidden" name="nick" value=nick.to_string() /> })}
+            <input type="hidden" name="client_id" value=form_message_id() />
             <button type="submit" prop:disabled=move || !conv.joined.get()>
                 "Send"
             </button>
