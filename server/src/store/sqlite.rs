@@ -22,16 +22,24 @@ use sqlx::sqlite::{
 use sqlx::{Sqlite, Transaction};
 use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Read-only connections serving pages and replays at once.
 const READERS: u32 = 8;
+
+/// How often a busy room's `active_at` is brought up to date.
+const STAMP_EVERY_MS: i64 = 60_000;
+/// Rooms whose last stamp is remembered (then all are forgotten).
+const STAMPS_KEPT: usize = 10_000;
 
 #[derive(Clone)]
 pub struct SqliteStore {
     /// The one connection that writes.
     writer: SqlitePool,
     readers: SqlitePool,
+    /// When each room's `active_at` was last written.
+    stamped: Arc<Mutex<HashMap<i64, i64>>>,
 }
 
 struct EntryRow {
@@ -105,7 +113,11 @@ impl SqliteStore {
             .connect_with(options.read_only(true))
             .await
             .map_err(open_err)?;
-        Ok(Self { writer, readers })
+        Ok(Self {
+            writer,
+            readers,
+            stamped: Arc::default(),
+        })
     }
 
     /// A write transaction holding the database's write lock from its start.
@@ -287,13 +299,28 @@ impl SqliteStore {
                 kind: draft.kind.clone(),
             }));
         }
-        for room_id in next_heads.keys() {
+        // The lobby's "recently active" order needs minutes, not
+        // milliseconds: a room is stamped at most once a minute.
+        let due: Vec<i64> = {
+            let stamped = self.stamped.lock().expect("stamp lock");
+            next_heads
+                .keys()
+                .filter(|id| stamped.get(id).is_none_or(|t| at - t >= STAMP_EVERY_MS))
+                .copied()
+                .collect()
+        };
+        for room_id in &due {
             sqlx::query!("UPDATE rooms SET active_at = ?1 WHERE id = ?2", at, room_id)
                 .execute(&mut *tx)
                 .await?;
         }
         tx.commit().await?;
         heads.extend(next_heads);
+        let mut stamped = self.stamped.lock().expect("stamp lock");
+        if stamped.len() > STAMPS_KEPT {
+            stamped.clear();
+        }
+        stamped.extend(due.into_iter().map(|id| (id, at)));
         Ok(outcomes)
     }
 

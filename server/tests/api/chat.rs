@@ -362,12 +362,18 @@ async fn the_join_form_works_without_javascript() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let res = client
-        .get(format!("http://{}/join?nick=sadia&room=main", app.addr()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.headers()["location"], "/r/main");
+    let location = |query: &'static str| {
+        let client = client.clone();
+        let url = format!("http://{}/join?{query}", app.addr());
+        async move {
+            let res = client.get(url).send().await.unwrap();
+            res.headers()["location"].to_str().unwrap().to_owned()
+        }
+    };
+    assert_eq!(location("nick=sadia&room=main").await, "/r/main?nick=sadia");
+    // A nickname the room page would refuse is left for the page to ask.
+    assert_eq!(location("nick=%E2%80%AEx&room=main").await, "/r/main");
+    assert_eq!(location("nick=sadia&room=no+spaces").await, "/");
 }
 
 #[tokio::test]
