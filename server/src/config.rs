@@ -110,6 +110,12 @@ pub struct Config {
     #[arg(long, env = "CHAT_MAX_REPLAY", default_value_t = 1000)]
     pub max_replay: u64,
 
+    /// Times the journal tries to commit a batch the database refused (it
+    /// was locked, say), with doubling waits, before the senders are told
+    /// (their browsers send again later, with the same message ids).
+    #[arg(long, env = "CHAT_JOURNAL_TRIES", default_value_t = 7)]
+    pub journal_tries: u32,
+
     /// Folder with the built browser bundle (`pkg/`) and public assets.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,

@@ -89,6 +89,12 @@ impl Room {
     pub fn id(&self) -> i64 {
         self.id
     }
+
+    /// True while connection `conn` holds `nick`'s place in this room.
+    pub fn held_by(&self, nick: &Nick, conn: ConnId) -> bool {
+        let members = self.members.lock().expect("member lock");
+        members.get(&nick_key(nick)).is_some_and(|m| m.conn == conn)
+    }
 }
 
 /// A message on its way into the log.
@@ -129,9 +135,9 @@ pub struct RoomHub {
 }
 
 impl RoomHub {
-    pub fn new(store: Store, bus: Bus, grace: Duration) -> Self {
+    pub fn new(store: Store, bus: Bus, grace: Duration, journal_tries: u32) -> Self {
         Self {
-            journal: Journal::start(store.clone()),
+            journal: Journal::start(store.clone(), journal_tries),
             store,
             bus,
             grace,

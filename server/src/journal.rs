@@ -24,9 +24,8 @@ use tokio::sync::{mpsc, oneshot};
 /// Most entries committed in one transaction.
 const MAX_BATCH: usize = 2048;
 
-/// Tries of one batch before its callers are told it failed; the waits
-/// between them double from [`FIRST_RETRY`] (about 6 s in all).
-const TRIES: u32 = 7;
+/// The waits between tries of a failed batch double from this (7 tries, the
+/// default, wait about 6 s in all, besides the database's own busy timeout).
 const FIRST_RETRY: Duration = Duration::from_millis(100);
 
 /// Rooms whose head the journal remembers; past this it forgets them all and
@@ -39,7 +38,7 @@ enum Job {
         draft: Draft,
         done: oneshot::Sender<Result<Appended, StoreError>>,
     },
-    Probe(oneshot::Sender<Result<(), StoreError>>),
+    Probe(oneshot::Sender<Result<(), String>>),
 }
 
 /// Handle to the journal task; cheap to clone.
@@ -58,10 +57,11 @@ impl Commit {
 }
 
 impl Journal {
-    /// Starts the journal task on `store`.
-    pub fn start(store: Store) -> Self {
+    /// Starts the journal task on `store`; a failed batch is tried up to
+    /// `tries` times before its callers are told.
+    pub fn start(store: Store, tries: u32) -> Self {
         let (jobs, queue) = mpsc::unbounded_channel();
-        tokio::spawn(run(store, queue));
+        tokio::spawn(run(store, queue, tries.max(1)));
         Self { jobs }
     }
 
@@ -83,16 +83,15 @@ impl Journal {
 
     /// Commits a write behind everything already queued: proof that the
     /// journal moves and the database takes writes.
-    pub async fn probe(&self) -> Result<(), StoreError> {
+    pub async fn probe(&self) -> Result<(), String> {
+        let stopped = || StoreError::JournalStopped.to_string();
         let (done, outcome) = oneshot::channel();
-        self.jobs
-            .send(Job::Probe(done))
-            .map_err(|_| StoreError::JournalStopped)?;
-        outcome.await.unwrap_or(Err(StoreError::JournalStopped))
+        self.jobs.send(Job::Probe(done)).map_err(|_| stopped())?;
+        outcome.await.unwrap_or_else(|_| Err(stopped()))
     }
 }
 
-async fn run(store: Store, mut queue: mpsc::UnboundedReceiver<Job>) {
+async fn run(store: Store, mut queue: mpsc::UnboundedReceiver<Job>, tries: u32) {
     let mut heads = Heads::new();
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut jobs, MAX_BATCH).await > 0 {
@@ -109,7 +108,7 @@ async fn run(store: Store, mut queue: mpsc::UnboundedReceiver<Job>) {
         }
         if !appends.is_empty() {
             let drafts: Vec<&Draft> = appends.iter().map(|(_, draft, _)| draft).collect();
-            match write_with_retries(&store, &mut heads, &drafts).await {
+            match write_with_retries(&store, &mut heads, &drafts, tries).await {
                 Ok(outcomes) => {
                     for ((feed, _, done), outcome) in appends.into_iter().zip(outcomes) {
                         if let Appended::New(entry) = &outcome {
@@ -126,8 +125,13 @@ async fn run(store: Store, mut queue: mpsc::UnboundedReceiver<Job>) {
                 }
             }
         }
-        for done in probes {
-            let _ = done.send(store.probe().await);
+        // However many asked, one probe write per batch answers them all, so
+        // health checks can never crowd out messages.
+        if !probes.is_empty() {
+            let outcome = store.probe().await.map_err(|err| err.to_string());
+            for done in probes {
+                let _ = done.send(outcome.clone());
+            }
         }
     }
 }
@@ -139,6 +143,7 @@ async fn write_with_retries(
     store: &Store,
     heads: &mut Heads,
     drafts: &[&Draft],
+    most: u32,
 ) -> Result<Vec<Appended>, StoreError> {
     let mut wait = FIRST_RETRY;
     let mut tries = 0;
@@ -150,7 +155,7 @@ async fn write_with_retries(
             .unwrap_or_else(|_| Err(StoreError::Batch("the store panicked".into())));
         match attempt {
             Ok(outcomes) => return Ok(outcomes),
-            Err(err) if tries < TRIES && (err.is_transient() || tries == 1) => {
+            Err(err) if tries < most && (err.is_transient() || tries == 1) => {
                 // A rolled-back batch may have read heads that are now stale.
                 heads.clear();
                 tracing::warn!(%err, tries, "journal batch failed; trying again");

@@ -119,7 +119,12 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
     let addr = listener.local_addr().map_err(StartError::Serve)?;
     let store = store::Store::open(&config.database_url).await?;
     let grace = Duration::from_millis(config.reconnect_grace_ms);
-    let hub = Arc::new(RoomHub::new(store, bus::Bus::default(), grace));
+    let hub = Arc::new(RoomHub::new(
+        store,
+        bus::Bus::default(),
+        grace,
+        config.journal_tries,
+    ));
     hub.expect_returning().await?;
     let peers = peers::Peers::new(config.address_limits());
     let (stop, stopped) = watch::channel(false);

@@ -98,6 +98,18 @@ pub enum Refusal {
     AddressFull,
 }
 
+/// Who counts as one address: an IPv4 address (IPv4-mapped IPv6 included),
+/// or an IPv6 /64, the block one subscriber usually holds whole.
+fn address_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(bits.into())
+        }
+        v4 => v4,
+    }
+}
+
 pub struct Peers {
     limits: AddressLimits,
     open: AtomicUsize,
@@ -114,7 +126,7 @@ impl Drop for PeerPass {
     fn drop(&mut self) {
         self.peers.open.fetch_sub(1, Ordering::AcqRel);
         let mut addresses = self.peers.addresses.lock().expect("peer lock");
-        if let Some(peer) = addresses.get_mut(&self.ip) {
+        if let Some(peer) = addresses.get_mut(&address_key(self.ip)) {
             peer.connections = peer.connections.saturating_sub(1);
             peer.seen = Instant::now();
         }
@@ -136,6 +148,7 @@ impl Peers {
     }
 
     fn with_peer<T>(&self, ip: IpAddr, f: impl FnOnce(&mut Peer) -> T) -> T {
+        let ip = address_key(ip);
         let mut addresses = self.addresses.lock().expect("peer lock");
         if addresses.len() >= REMEMBERED && !addresses.contains_key(&ip) {
             addresses.retain(|_, p| {
@@ -226,6 +239,21 @@ mod tests {
             peers.admit(a).is_ok(),
             "a closed connection frees its place"
         );
+    }
+
+    #[tokio::test]
+    async fn an_ipv6_subscriber_block_is_one_address() {
+        let peers = Peers::new(limits());
+        let _a = peers.admit("2001:db8:1:2::1".parse().unwrap()).unwrap();
+        let _b = peers
+            .admit("2001:db8:1:2:ffff::9".parse().unwrap())
+            .unwrap();
+        assert_eq!(
+            peers.admit("2001:db8:1:2::77".parse().unwrap()).err(),
+            Some(Refusal::AddressFull),
+            "the same /64"
+        );
+        assert!(peers.admit("2001:db8:1:3::1".parse().unwrap()).is_ok());
     }
 
     #[tokio::test]

@@ -247,7 +247,7 @@ impl Reader {
                 return Some(error(
                     ErrorCode::Internal,
                     Some(room),
-                    "could not join right now; trying again shortly",
+                    "could not join this room right now; try again in a moment",
                 ));
             }
         };
@@ -280,7 +280,7 @@ impl Reader {
             feed,
             self.outbox.clone(),
         ));
-        self.rooms.insert(
+        let replaced = self.rooms.insert(
             room,
             Membership {
                 room: joining.room,
@@ -289,13 +289,22 @@ impl Reader {
                 typing_sent: None,
             },
         );
+        // This connection took its place back after losing it: one forwarder.
+        if let Some(old) = replaced {
+            old.forwarder.abort();
+        }
         None
     }
 
     /// A newer connection of the same tab took this room over; true when
-    /// this connection is left in no room at all.
+    /// this connection is left in no room at all. An eviction that is out of
+    /// date (this connection took the place back since) is ignored.
     pub fn evicted(&mut self, eviction: Eviction) -> bool {
-        if let Some(membership) = self.rooms.remove(&eviction.room) {
+        let stale = self
+            .rooms
+            .get(&eviction.room)
+            .is_some_and(|m| m.room.held_by(&m.nick, self.conn));
+        if !stale && let Some(membership) = self.rooms.remove(&eviction.room) {
             membership.forwarder.abort();
         }
         self.rooms.is_empty()

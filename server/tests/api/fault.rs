@@ -229,3 +229,58 @@ async fn a_restart_is_quiet_for_those_who_come_back() {
         "no second 'back joined'; 'gone left' once the grace is over"
     );
 }
+
+#[tokio::test]
+async fn a_message_the_store_refuses_is_answered_with_its_id_and_a_resend_stores_it_once() {
+    use sqlx::Connection;
+    // One try: the journal gives up as soon as the database refuses.
+    let app = spawn_app_with(&["--journal-tries", "1"]).await;
+    let mut sadia = app.client().await;
+    sadia.join("main", "sadia").await;
+    let url = format!("sqlite://{}", app.db.display());
+    let mut intruder = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut intruder)
+        .await
+        .unwrap();
+    let id = sadia.new_client_id();
+    sadia.say_with_id("main", &id, "stubborn").await;
+    // The database's busy timeout (5 s) passes, then the refusal names the message.
+    let frames = sadia
+        .recv_until(|f| matches!(f, ServerFrame::Ack { .. } | ServerFrame::Error { .. }))
+        .await;
+    match frames.last() {
+        Some(ServerFrame::Error {
+            code: app::protocol::ErrorCode::Internal,
+            client_id: Some(refused),
+            message,
+            ..
+        }) => {
+            assert_eq!(*refused, id);
+            assert!(!message.contains("send it again"), "{message}");
+            assert!(!message.contains("database"), "no internals: {message}");
+        }
+        other => panic!("expected a refusal naming the message, got {other:?}"),
+    }
+    sqlx::query("ROLLBACK")
+        .execute(&mut intruder)
+        .await
+        .unwrap();
+
+    // What the browser then does: the same message, the same id, later.
+    sadia.say_with_id("main", &id, "stubborn").await;
+    let frames = sadia
+        .recv_until(|f| matches!(f, ServerFrame::Ack { .. } | ServerFrame::Error { .. }))
+        .await;
+    assert!(
+        matches!(frames.last(), Some(ServerFrame::Ack { client_id, .. }) if *client_id == id),
+        "{frames:?}"
+    );
+    // And once more, as after a reconnect: acknowledged, not stored again.
+    sadia.say_with_id("main", &id, "stubborn").await;
+    sadia
+        .recv_until(|f| matches!(f, ServerFrame::Ack { client_id, .. } if *client_id == id))
+        .await;
+    let lines: Vec<String> = log_of(&app, "main").await.iter().map(line).collect();
+    assert_eq!(lines, ["sadia joined", "sadia: stubborn"], "stored once");
+}
