@@ -83,6 +83,9 @@ pub struct Room {
     /// Set (under the member lock) when the hub drops the room from memory:
     /// a join that finds it set starts over with a fresh room.
     retired: AtomicBool,
+    /// Form posts on their way into this room's log: it is not dropped (and
+    /// a fresh copy with an older head made) until they are published.
+    posting: AtomicU32,
 }
 
 impl Room {
@@ -132,6 +135,9 @@ pub struct RoomHub {
     /// Set when the server starts stopping: members whose connections close
     /// now are kept for the restart instead of announced as gone.
     stopping: AtomicBool,
+    /// Rooms dropped from memory so far: a room loaded while one was dropped
+    /// may carry a head that is already old, so it is loaded again.
+    retirements: AtomicU64,
 }
 
 impl RoomHub {
@@ -144,6 +150,7 @@ impl RoomHub {
             rooms: Mutex::new(HashMap::new()),
             next_conn: AtomicU64::new(1),
             stopping: AtomicBool::new(false),
+            retirements: AtomicU64::new(0),
         }
     }
 
@@ -166,23 +173,35 @@ impl RoomHub {
 
     /// The room in memory, loaded from (or created in) the store on first use.
     async fn room(&self, name: &RoomName) -> Result<Arc<Room>, HubError> {
-        if let Some(room) = self.rooms.lock().await.get(name) {
-            return Ok(room.clone());
-        }
-        // Outside the hub lock: creating a room must not stall every other join.
-        let row = self.store.open_room(name).await?;
-        let mut rooms = self.rooms.lock().await;
-        let room = rooms.entry(name.clone()).or_insert_with(|| {
-            Arc::new(Room {
+        loop {
+            let retired_before = {
+                let rooms = self.rooms.lock().await;
+                if let Some(room) = rooms.get(name) {
+                    return Ok(room.clone());
+                }
+                self.retirements.load(Ordering::Acquire)
+            };
+            // Outside the hub lock: creating a room must not stall every other join.
+            let row = self.store.open_room(name).await?;
+            let mut rooms = self.rooms.lock().await;
+            if let Some(room) = rooms.get(name) {
+                return Ok(room.clone());
+            }
+            if self.retirements.load(Ordering::Acquire) != retired_before {
+                continue;
+            }
+            let room = Arc::new(Room {
                 name: name.clone(),
                 id: row.id,
                 feed: self.bus.feed(name, row.head),
                 members: SyncMutex::new(HashMap::new()),
                 online: AtomicU32::new(0),
                 retired: AtomicBool::new(false),
-            })
-        });
-        Ok(room.clone())
+                posting: AtomicU32::new(0),
+            });
+            rooms.insert(name.clone(), room.clone());
+            return Ok(room);
+        }
     }
 
     /// Puts `nick` in the room for connection `conn`.
@@ -300,8 +319,12 @@ impl RoomHub {
     async fn retire_if_empty(&self, room: &Arc<Room>) {
         let mut rooms = self.rooms.lock().await;
         let members = room.members.lock().expect("member lock");
-        if members.is_empty() && rooms.get(&room.name).is_some_and(|r| Arc::ptr_eq(r, room)) {
+        if members.is_empty()
+            && room.posting.load(Ordering::Acquire) == 0
+            && rooms.get(&room.name).is_some_and(|r| Arc::ptr_eq(r, room))
+        {
             room.retired.store(true, Ordering::Release);
+            self.retirements.fetch_add(1, Ordering::AcqRel);
             rooms.remove(&room.name);
         }
     }
@@ -365,12 +388,14 @@ impl RoomHub {
             if members.contains_key(&key) {
                 return Err(HubError::NickInUse);
             }
-            drop(members);
+            room.posting.fetch_add(1, Ordering::AcqRel);
             let posting = self.post(&room, nick, client_id, body);
+            drop(members);
             break (posting, room);
         };
         let (posting, room) = posting;
         let seq = posting.committed().await;
+        room.posting.fetch_sub(1, Ordering::AcqRel);
         self.retire_if_empty(&room).await;
         seq
     }
@@ -443,17 +468,24 @@ impl RoomHub {
             let Ok(session) = SessionId::parse(&departed.session) else {
                 continue;
             };
-            let room = self.room(&departed.room).await?;
-            {
+            let room = loop {
+                let room = self.room(&departed.room).await?;
                 let mut members = room.members.lock().expect("member lock");
-                members.entry(nick_key(&departed.nick)).or_insert(Member {
-                    nick: departed.nick.clone(),
-                    session,
-                    conn: RETURNING,
-                    evictions: None,
-                });
+                if room.retired.load(Ordering::Acquire) {
+                    continue;
+                }
+                members
+                    .entry(nick_key(&departed.nick))
+                    .or_insert_with(|| Member {
+                        nick: departed.nick.clone(),
+                        session: session.clone(),
+                        conn: RETURNING,
+                        evictions: None,
+                    });
                 room.online.store(members.len() as u32, Ordering::Relaxed);
-            }
+                drop(members);
+                break room;
+            };
             self.leave_after_grace(room, departed.nick, RETURNING);
         }
         Ok(())
