@@ -144,7 +144,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
             .chain(&config.public_urls)
             .map(|o| o.trim_end_matches('/').to_owned())
             .collect(),
-        hosts: routes::Hosts::new(&config.public_urls, addr),
+        hosts: routes::Hosts::new(&config.public_urls),
         request_timeout: Duration::from_secs(config.request_timeout_secs.max(1)),
     };
     let app = routes::router(state);

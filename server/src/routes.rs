@@ -55,7 +55,7 @@ pub struct Hosts {
 impl Hosts {
     /// The hosts of `public_urls`, plus loopback names; IP literals are always
     /// fine (a rebinding attack needs a name it controls).
-    pub fn new(public_urls: &[String], _listening: SocketAddr) -> Self {
+    pub fn new(public_urls: &[String]) -> Self {
         let mut names: Vec<String> = public_urls
             .iter()
             .filter_map(|url| {
@@ -361,16 +361,16 @@ async fn join_without_js(Query(form): Query<JoinForm>) -> impl IntoResponse {
     }
 }
 
-/// Percent-encodes everything but unreserved characters.
+/// Everything but the unreserved characters of RFC 3986 is escaped.
+const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// `text` as a query value.
 fn query_escape(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    percent_encoding::utf8_percent_encode(text, QUERY_VALUE).to_string()
 }
 
 #[derive(serde::Deserialize)]

@@ -236,16 +236,8 @@ impl Client {
 
     /// Joins and waits for the `Joined` answer; returns (online, head).
     pub async fn join(&mut self, room_name: &str, nick_name: &str) -> (Vec<Nick>, Seq) {
-        self.join_since(room_name, nick_name, None).await;
-        let frames = self
-            .recv_until(|f| match f {
-                ServerFrame::Joined { room, .. } => room.as_str() == room_name,
-                ServerFrame::Error { .. } => true,
-                _ => false,
-            })
-            .await;
-        match frames.into_iter().last() {
-            Some(ServerFrame::Joined { online, head, .. }) => (online, head),
+        match self.try_join(room_name, nick_name).await {
+            ServerFrame::Joined { online, head, .. } => (online, head),
             other => panic!("expected joined, got {other:?}"),
         }
     }
@@ -359,6 +351,27 @@ pub fn line(entry: &Entry) -> String {
         EntryKind::Joined => format!("{} joined", entry.nick),
         EntryKind::Left => format!("{} left", entry.nick),
         EntryKind::Message { body, .. } => format!("{}: {}", entry.nick, body.as_str()),
+    }
+}
+
+/// Another process's hold on the database's write lock, as a stuck writer or
+/// a backup would take it.
+pub struct DatabaseLock(sqlx::SqliteConnection);
+
+impl DatabaseLock {
+    pub async fn take(app: &TestApp) -> Self {
+        use sqlx::Connection;
+        let url = format!("sqlite://{}", app.db.display());
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        Self(conn)
+    }
+
+    pub async fn release(mut self) {
+        sqlx::query("ROLLBACK").execute(&mut self.0).await.unwrap();
     }
 }
 

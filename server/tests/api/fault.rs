@@ -153,29 +153,20 @@ async fn rooms_created_in_a_crowd_while_others_talk_lose_nothing() {
 
 #[tokio::test]
 async fn a_locked_database_stalls_writes_says_so_and_loses_nothing() {
-    use sqlx::Connection;
     let app = spawn_app().await;
     let mut sadia = app.client().await;
     sadia.join("main", "sadia").await;
     assert_eq!(app.get("/health").await.0, 200);
 
     // Another process takes the database's write lock and keeps it a while.
-    let url = format!("sqlite://{}", app.db.display());
-    let mut intruder = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    sqlx::query("BEGIN IMMEDIATE")
-        .execute(&mut intruder)
-        .await
-        .unwrap();
+    let intruder = DatabaseLock::take(&app).await;
     let id = sadia.new_client_id();
     sadia.say_with_id("main", &id, "patience").await;
     let (status, body) = app.get("/health").await;
     assert_eq!(status, 503, "{body}");
     assert!(body.starts_with("not ready"), "{body}");
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-    sqlx::query("ROLLBACK")
-        .execute(&mut intruder)
-        .await
-        .unwrap();
+    intruder.release().await;
 
     // Once the lock is gone the message goes through, once, and all is well.
     let frames = sadia
@@ -232,17 +223,11 @@ async fn a_restart_is_quiet_for_those_who_come_back() {
 
 #[tokio::test]
 async fn a_message_the_store_refuses_is_answered_with_its_id_and_a_resend_stores_it_once() {
-    use sqlx::Connection;
     // One try: the journal gives up as soon as the database refuses.
     let app = spawn_app_with(&["--journal-tries", "1"]).await;
     let mut sadia = app.client().await;
     sadia.join("main", "sadia").await;
-    let url = format!("sqlite://{}", app.db.display());
-    let mut intruder = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    sqlx::query("BEGIN IMMEDIATE")
-        .execute(&mut intruder)
-        .await
-        .unwrap();
+    let intruder = DatabaseLock::take(&app).await;
     let id = sadia.new_client_id();
     sadia.say_with_id("main", &id, "stubborn").await;
     // The database's busy timeout (5 s) passes, then the refusal names the message.
@@ -262,10 +247,7 @@ async fn a_message_the_store_refuses_is_answered_with_its_id_and_a_resend_stores
         }
         other => panic!("expected a refusal naming the message, got {other:?}"),
     }
-    sqlx::query("ROLLBACK")
-        .execute(&mut intruder)
-        .await
-        .unwrap();
+    intruder.release().await;
 
     // What the browser then does: the same message, the same id, later.
     sadia.say_with_id("main", &id, "stubborn").await;
