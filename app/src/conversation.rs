@@ -12,7 +12,7 @@ use crate::rooms::RoomName;
 use crate::socket::{ChatSocket, RoomLink, random_id};
 use crate::storage;
 use leptos::prelude::*;
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
 /// How long "x is typing…" stays without a fresh typing frame.
@@ -36,7 +36,8 @@ pub struct Conversation {
     pub room: StoredValue<RoomName>,
     pub log: RwSignal<Vec<Entry>>,
     pub pending: RwSignal<Vec<Pending>>,
-    pub online: RwSignal<BTreeSet<Nick>>,
+    /// Who is in the room, and whether each is signed in (else a guest).
+    pub online: RwSignal<BTreeMap<Nick, bool>>,
     /// Who is typing, with when their notice expires (ms since the epoch).
     pub typing: RwSignal<Vec<(Nick, i64)>>,
     /// Messages from others that arrived while the room was not on screen.
@@ -88,7 +89,7 @@ impl Conversation {
             room: StoredValue::new(room),
             log: RwSignal::new(entries),
             pending: RwSignal::new(vec![]),
-            online: RwSignal::new(BTreeSet::new()),
+            online: RwSignal::new(BTreeMap::new()),
             typing: RwSignal::new(vec![]),
             unread: RwSignal::new(0),
             me: RwSignal::new(None),
@@ -202,7 +203,8 @@ impl Conversation {
                     ));
                 }
                 self.head.set_value(head);
-                self.online.set(online.into_iter().collect());
+                self.online
+                    .set(online.into_iter().map(|p| (p.nick, p.account)).collect());
                 self.joined.set(true);
                 self.problem.set(None);
             }
@@ -229,7 +231,7 @@ impl Conversation {
                 );
             }
             ServerFrame::Error {
-                code: ErrorCode::NickInUse,
+                code: ErrorCode::NickInUse | ErrorCode::NameReserved,
                 message,
                 ..
             } => {
@@ -244,6 +246,16 @@ impl Conversation {
                 client_id: Some(client_id),
                 ..
             } => self.retry_later(socket, client_id),
+            ServerFrame::Error {
+                code: ErrorCode::AccountsOnly,
+                message,
+                ..
+            } => {
+                // Rejoining would only be refused again.
+                socket.forget(&self.room());
+                self.joined.set(false);
+                self.problem.set(Some(message));
+            }
             ServerFrame::Error { message, .. } => self.problem.set(Some(message)),
         }
     }
@@ -253,7 +265,7 @@ impl Conversation {
         if live {
             match &entry.kind {
                 EntryKind::Joined => self.online.update(|o| {
-                    o.insert(entry.nick.clone());
+                    o.insert(entry.nick.clone(), entry.account);
                 }),
                 EntryKind::Left => self.online.update(|o| {
                     o.remove(&entry.nick);
@@ -422,6 +434,7 @@ mod tests {
             at: 0,
             nick: Nick::parse("n").unwrap(),
             kind: EntryKind::Joined,
+            account: false,
         }
     }
 

@@ -3,6 +3,8 @@
 //!
 //! Layout:
 //! - [`people`]: `Nick` and `SessionId`, validated nickname and per-tab session.
+//! - [`accounts`]: username and password rules, who the page is signed in
+//!   as, the account links (the account forms themselves are server pages).
 //! - [`rooms`]: `RoomName`, the lobby's room list and its server function.
 //! - [`messages`]: `MessageBody`, `ClientId`, the sequenced log `Entry`, the
 //!   history server function.
@@ -22,6 +24,7 @@
 //! - `backend` (ssr only): the trait through which server functions reach the
 //!   server's store and room hub, provided as context by the `server` crate.
 
+pub mod accounts;
 pub mod alerts;
 pub mod clock;
 pub mod conversation;
@@ -71,6 +74,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    accounts::Viewer::provide();
     ChatSocket::provide();
     alerts::Alerts::provide();
     sidebar::JoinedRooms::provide();

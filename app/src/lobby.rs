@@ -1,5 +1,6 @@
 //! The lobby at `/`: pick a nickname and a room, or open one of the listed rooms.
 
+use crate::accounts::{AccountLinks, Viewer};
 use crate::nick_form::NickField;
 use crate::people::Nick;
 use crate::rooms::{ROOM_MAX_CHARS, RoomName, list_rooms};
@@ -22,13 +23,17 @@ pub fn Lobby() -> impl IntoView {
     let room_ref = NodeRef::<leptos::html::Input>::new();
     let problem = RwSignal::new(None::<String>);
     let navigate = use_navigate();
+    let viewer = Viewer::from_context();
 
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let value = |input: NodeRef<leptos::html::Input>| {
             input.get_untracked().map(|i| i.value()).unwrap_or_default()
         };
-        let parsed = Nick::parse(&value(nick_ref))
+        // Signed in, the account's name is the nickname.
+        let account = viewer.0.get_untracked().flatten();
+        let parsed = account
+            .map_or_else(|| Nick::parse(&value(nick_ref)), Ok)
             .map_err(|e| e.to_string())
             .and_then(|n| {
                 RoomName::parse(&value(room_ref))
@@ -52,9 +57,24 @@ pub fn Lobby() -> impl IntoView {
         <main class="lobby">
             <h1>"Chat"</h1>
             <p class="tagline">"Pick a nickname, join a room, talk."</p>
+            <AccountLinks />
             // Without JavaScript the form still works: /join redirects to the room.
             <form class="join-form" action="/join" method="get" on:submit=on_submit>
-                <NickField input=nick_ref plain_form=true />
+                <Suspense>
+                    {move || Suspend::new(async move {
+                        match viewer.0.await {
+                            Some(name) => {
+                                view! {
+                                    <p class="joining-as">
+                                        "Joining as " <strong>{name.to_string()}</strong>
+                                    </p>
+                                }
+                                    .into_any()
+                            }
+                            None => view! { <NickField input=nick_ref plain_form=true /> }.into_any(),
+                        }
+                    })}
+                </Suspense>
                 <label>
                     "Room"
                     <input

@@ -118,6 +118,9 @@ pub struct Entry {
     pub at: i64,
     pub nick: Nick,
     pub kind: EntryKind,
+    /// Written by a signed-in account; otherwise by a guest.
+    #[serde(default, skip_serializing_if = "crate::people::is_false")]
+    pub account: bool,
 }
 
 /// A slice of a room's log in ascending `seq` order.

@@ -100,6 +100,19 @@ impl fmt::Display for Nick {
     }
 }
 
+/// Someone in a room as everyone sees them: the name, and whether it belongs
+/// to an account (signed in) or to a guest (a nickname for this visit).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Person {
+    pub nick: Nick,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub account: bool,
+}
+
+pub(crate) fn is_false(b: &bool) -> bool {
+    !b
+}
+
 /// Why a token (session or client message id) was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("An id must be 1-64 characters of letters, digits, '-' or '_'.")]

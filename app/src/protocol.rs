@@ -7,7 +7,7 @@
 //! also receives `Ack { client_id, seq }` once its message is committed.
 
 use crate::messages::{ClientId, Entry, MessageBody, Seq};
-use crate::people::{Nick, SessionId};
+use crate::people::{Nick, Person, SessionId};
 use crate::rooms::RoomName;
 use serde::{Deserialize, Serialize};
 
@@ -18,7 +18,8 @@ pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ClientFrame {
-    /// Enter a room as `nick`. `since` is the last `seq` the client already
+    /// Enter a room as `nick` (a signed-in connection enters under its
+    /// account's name whatever `nick` says). `since` is the last `seq` the client already
     /// shows; entries after it are replayed before live ones. Joining a room
     /// this connection is already in only refreshes the `Joined` answer.
     Join {
@@ -52,7 +53,7 @@ pub enum ServerFrame {
     Joined {
         room: RoomName,
         nick: Nick,
-        online: Vec<Nick>,
+        online: Vec<Person>,
         head: Seq,
         /// The client's `since` was too far behind (or beyond `head`): it
         /// gets the latest page instead of a replay and should drop what it
@@ -91,6 +92,11 @@ pub enum ErrorCode {
     InvalidFrame,
     /// Someone else in the room already has this nickname.
     NickInUse,
+    /// A guest asked for a name an account has registered (compared like
+    /// nicknames: case, Unicode form and look-alike letters do not matter).
+    NameReserved,
+    /// The room's owner has closed it to guests: sign in to join.
+    AccountsOnly,
     /// Sent to or left a room this connection has not joined.
     NotInRoom,
     /// Over the connection's or its address's rate limit (frames, or joins
@@ -159,12 +165,16 @@ mod tests {
                 client_id: ClientId::parse("c9").unwrap(),
                 body: MessageBody::parse("Hello Sadia!").unwrap(),
             },
+            account: false,
         };
         let frames = [
             ServerFrame::Joined {
                 room: room(),
                 nick: Nick::parse("usman").unwrap(),
-                online: vec![Nick::parse("sadia").unwrap()],
+                online: vec![Person {
+                    nick: Nick::parse("sadia").unwrap(),
+                    account: true,
+                }],
                 head: 2,
                 reset: false,
             },

@@ -3,6 +3,7 @@
 //! sidebar with a way to join, create and leave rooms. The total unread count
 //! goes into the page title.
 
+use crate::accounts::AccountLinks;
 use crate::alerts::{AlertToggles, Alerts};
 use crate::conversation::Conversation;
 use crate::messages::Entry;
@@ -212,6 +213,7 @@ pub fn Sidebar() -> impl IntoView {
                 "All rooms"
             </a>
             <AlertToggles />
+            <AccountLinks />
         </nav>
     }
 }

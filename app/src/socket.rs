@@ -103,6 +103,8 @@ mod live {
 
     const FIRST_RETRY: Duration = Duration::from_millis(500);
     const LAST_RETRY: Duration = Duration::from_secs(30);
+    /// The server's close code for a socket whose signed-in session ended.
+    const SIGNED_OUT: u16 = 4003;
 
     #[derive(Default)]
     pub struct Shared {
@@ -221,7 +223,20 @@ mod live {
                         }
                     }
                 });
-                while let Some(Ok(message)) = read.next().await {
+                loop {
+                    let message = match read.next().await {
+                        Some(Ok(message)) => message,
+                        // The session this page signed in with ended (logged
+                        // out, password changed elsewhere): the page must
+                        // become whoever this browser is now.
+                        Some(Err(gloo_net::websocket::WebSocketError::ConnectionClose(close)))
+                            if close.code == SIGNED_OUT =>
+                        {
+                            let _ = window().location().reload();
+                            return;
+                        }
+                        _ => break,
+                    };
                     retry = FIRST_RETRY;
                     socket.status.set(Status::Connected);
                     if let Message::Text(text) = message {

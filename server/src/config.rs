@@ -116,6 +116,41 @@ pub struct Config {
     #[arg(long, env = "CHAT_JOURNAL_TRIES", default_value_t = 7)]
     pub journal_tries: u32,
 
+    /// Send the session cookie over plain HTTP too (no `Secure` flag, no
+    /// `__Host-` prefix): only for local use without TLS. `./scripts/serve`
+    /// sets it, since it serves http://127.0.0.1:3000.
+    #[arg(long, env = "CHAT_INSECURE_COOKIES")]
+    pub insecure_cookies: bool,
+
+    /// Days a signed-in session lasts without being used.
+    #[arg(long, env = "CHAT_SESSION_IDLE_DAYS", default_value_t = 14)]
+    pub session_idle_days: u64,
+
+    /// Days a signed-in session lasts at most, however much it is used.
+    #[arg(long, env = "CHAT_SESSION_MAX_DAYS", default_value_t = 30)]
+    pub session_max_days: u64,
+
+    /// Password hashes computed at once (each takes 19 MiB and a core for
+    /// tens of milliseconds); more logins wait their turn.
+    #[arg(long, env = "CHAT_HASH_CONCURRENCY", default_value_t = 2)]
+    pub hash_concurrency: usize,
+
+    /// Signup and login attempts one address may make at once, before one
+    /// per `--login-address-every-secs` applies.
+    #[arg(long, env = "CHAT_LOGIN_ADDRESS_BURST", default_value_t = 20)]
+    pub login_address_burst: u32,
+
+    #[arg(long, env = "CHAT_LOGIN_ADDRESS_EVERY_SECS", default_value_t = 6.0)]
+    pub login_address_every_secs: f64,
+
+    /// Login attempts on one username at once (from anywhere), before one
+    /// per `--login-username-every-secs` applies.
+    #[arg(long, env = "CHAT_LOGIN_USERNAME_BURST", default_value_t = 5)]
+    pub login_username_burst: u32,
+
+    #[arg(long, env = "CHAT_LOGIN_USERNAME_EVERY_SECS", default_value_t = 30.0)]
+    pub login_username_every_secs: f64,
+
     /// Folder with the built browser bundle (`pkg/`) and public assets.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,
@@ -145,6 +180,26 @@ impl Config {
             frames_per_sec: self.address_rate_per_sec.max(0.01),
             join_burst: f64::from(self.address_join_burst.max(1)),
             joins_per_sec: self.address_joins_per_sec.max(0.001),
+        }
+    }
+
+    /// Session lifetimes, cookie flags and login budgets.
+    pub fn account_policy(&self) -> crate::accounts::AccountPolicy {
+        use std::time::Duration;
+        let day = 24 * 60 * 60;
+        let absolute = Duration::from_secs(self.session_max_days.max(1) * day);
+        crate::accounts::AccountPolicy {
+            cookie: crate::accounts::cookie::CookiePolicy {
+                secure: !self.insecure_cookies,
+                max_age: absolute,
+            },
+            idle: Duration::from_secs(self.session_idle_days.max(1) * day),
+            absolute,
+            hash_concurrency: self.hash_concurrency.clamp(1, 64),
+            address_burst: self.login_address_burst.max(1),
+            address_every: Duration::from_secs_f64(self.login_address_every_secs.max(0.001)),
+            username_burst: self.login_username_burst.max(1),
+            username_every: Duration::from_secs_f64(self.login_username_every_secs.max(0.001)),
         }
     }
 

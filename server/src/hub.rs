@@ -13,13 +13,17 @@
 //! it) once its last notice is committed; the next join loads it again.
 //!
 //! Nicknames are unique per room by their [`nick_key`]: letters that look
-//! alike, or differ only in case or Unicode form, are the same name.
+//! alike, or differ only in case or Unicode form, are the same name. A name
+//! an account registered is that account's in every room: a guest cannot take
+//! it. A guest's place is held by one connection (a newer one from the same
+//! tab takes it over); an account's by all its connections at once (tabs,
+//! browsers), and it leaves when the last one does.
 
 use crate::bus::{Broadcast, Bus, Feed};
 use crate::journal::{Commit, Journal};
-use crate::store::{Appended, Departed, Draft, Store, StoreError};
+use crate::store::{Appended, Author, Departed, Draft, Store, StoreError};
 use app::messages::{ClientId, EntryKind, MessageBody, Seq};
-use app::people::{Nick, SessionId};
+use app::people::{Nick, Person};
 use app::rooms::{RoomName, RoomSummary};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -40,6 +44,10 @@ const RETURNING: ConnId = 0;
 pub enum HubError {
     #[error("that nickname is already in use in this room")]
     NickInUse,
+    #[error("{0} is a registered name: log in to use it, or pick another nickname")]
+    NameReserved(Nick),
+    #[error("#{0} is for signed-in people only: log in or sign up to join it")]
+    AccountsOnly(RoomName),
     /// The joiner may not announce another arrival yet; try after this long.
     #[error("too many joins; try again in {0:?}")]
     TooManyJoins(Duration),
@@ -47,22 +55,48 @@ pub enum HubError {
     Store(#[from] StoreError),
 }
 
-/// The name under which nicknames are compared for uniqueness: NFC, then the
-/// Unicode confusable skeleton (UTS #39), case folded, so `Ana`, `ana`, `АNA`
-/// (Cyrillic A) and `ᎪNA` are one name.
+/// The name under which nicknames (and usernames) are compared for
+/// uniqueness: NFC, then the Unicode confusable skeleton (UTS #39), case
+/// folded, so `Ana`, `ana`, `АNA` (Cyrillic A) and `ᎪNA` are one name.
+///
+/// The skeleton turns a capital `I` into `l` (they look alike), which would
+/// make `SADIA` and `sadia` two names; so `i` and `l` count as one letter.
 pub fn nick_key(nick: &Nick) -> String {
     use unicode_normalization::UnicodeNormalization;
     let once: String =
         unicode_security::skeleton(&nick.as_str().nfc().collect::<String>()).collect();
-    unicode_security::skeleton(&once.to_lowercase()).collect()
+    let folded: String = unicode_security::skeleton(&once.to_lowercase()).collect();
+    folded.replace('i', "l")
 }
+
+/// What entries by a deleted account show as; nobody can take this name.
+pub const DELETED_USER: &str = "deleted user";
 
 struct Member {
     nick: Nick,
-    session: SessionId,
+    author: Author,
+    /// The connections in the room under this name: one for a guest, any
+    /// number for an account.
+    holders: Vec<Holder>,
+}
+
+struct Holder {
     conn: ConnId,
-    /// Tells the member's connection when a newer one takes its place.
+    /// Tells the connection when a newer one takes its place.
     evictions: Option<mpsc::UnboundedSender<Eviction>>,
+}
+
+impl Member {
+    fn held_by(&self, conn: ConnId) -> bool {
+        self.holders.iter().any(|h| h.conn == conn)
+    }
+
+    fn person(&self) -> Person {
+        Person {
+            nick: self.nick.clone(),
+            account: self.author.is_account(),
+        }
+    }
 }
 
 /// Sent to a connection whose place in `room` a newer connection of the same
@@ -86,6 +120,8 @@ pub struct Room {
     /// Form posts on their way into this room's log: it is not dropped (and
     /// a fresh copy with an older head made) until they are published.
     posting: AtomicU32,
+    /// Closed to guests by its owner.
+    accounts_only: AtomicBool,
 }
 
 impl Room {
@@ -96,7 +132,9 @@ impl Room {
     /// True while connection `conn` holds `nick`'s place in this room.
     pub fn held_by(&self, nick: &Nick, conn: ConnId) -> bool {
         let members = self.members.lock().expect("member lock");
-        members.get(&nick_key(nick)).is_some_and(|m| m.conn == conn)
+        members
+            .get(&nick_key(nick))
+            .is_some_and(|m| m.held_by(conn))
     }
 }
 
@@ -118,7 +156,7 @@ pub struct Joining {
     pub room: Arc<Room>,
     /// `None` when this connection was already in the room: it keeps its feed.
     pub feed: Option<broadcast::Receiver<Broadcast>>,
-    pub online: Vec<Nick>,
+    pub online: Vec<Person>,
     pub head: Seq,
 }
 
@@ -171,8 +209,9 @@ impl RoomHub {
         self.rooms.lock().await.len()
     }
 
-    /// The room in memory, loaded from (or created in) the store on first use.
-    async fn room(&self, name: &RoomName) -> Result<Arc<Room>, HubError> {
+    /// The room in memory, loaded from (or created in) the store on first
+    /// use; a room created by a signed-in person (`creator`) is theirs.
+    async fn room(&self, name: &RoomName, creator: Option<i64>) -> Result<Arc<Room>, HubError> {
         loop {
             let retired_before = {
                 let rooms = self.rooms.lock().await;
@@ -182,7 +221,7 @@ impl RoomHub {
                 self.retirements.load(Ordering::Acquire)
             };
             // Outside the hub lock: creating a room must not stall every other join.
-            let row = self.store.open_room(name).await?;
+            let row = self.store.open_room(name, creator).await?;
             let mut rooms = self.rooms.lock().await;
             if let Some(room) = rooms.get(name) {
                 return Ok(room.clone());
@@ -198,37 +237,50 @@ impl RoomHub {
                 online: AtomicU32::new(0),
                 retired: AtomicBool::new(false),
                 posting: AtomicU32::new(0),
+                accounts_only: AtomicBool::new(row.accounts_only),
             });
             rooms.insert(name.clone(), room.clone());
             return Ok(room);
         }
     }
 
-    /// Puts `nick` in the room for connection `conn`.
+    /// Puts `nick` in the room for connection `conn`, written as `author`.
     ///
-    /// The same session on another connection (a reload, a reconnect) takes the
-    /// nickname over silently; another session gets [`HubError::NickInUse`].
+    /// The same guest session on another connection (a reload, a reconnect)
+    /// takes the nickname over silently; another connection of the same
+    /// account joins it; anyone else gets [`HubError::NickInUse`]. A guest
+    /// cannot take a registered name, nor enter a room closed to guests.
     /// Only a real arrival is announced with a "joined" entry, and only if
     /// `may_announce` (the joiner's budget of announced joins) allows it.
     pub async fn join(
         &self,
         name: &RoomName,
         nick: &Nick,
-        session: &SessionId,
+        author: &Author,
         conn: ConnId,
         evictions: mpsc::UnboundedSender<Eviction>,
         may_announce: &mut (dyn FnMut() -> Result<(), Duration> + Send),
     ) -> Result<Joining, HubError> {
         let key = nick_key(nick);
+        let creator = match author {
+            Author::Account(id) => Some(*id),
+            Author::Guest(_) => {
+                self.check_guest_name(nick, &key).await?;
+                None
+            }
+        };
         let (joining, notice) = loop {
-            let room = self.room(name).await?;
+            let room = self.room(name, creator).await?;
             let mut members = room.members.lock().expect("member lock");
             if room.retired.load(Ordering::Acquire) {
                 continue;
             }
-            let online: Vec<Nick> = members.values().map(|m| m.nick.clone()).collect();
+            if !author.is_account() && room.accounts_only.load(Ordering::Acquire) {
+                return Err(HubError::AccountsOnly(name.clone()));
+            }
+            let online: Vec<Person> = members.values().map(Member::person).collect();
             let announce = match members.get_mut(&key) {
-                Some(member) if member.conn == conn => {
+                Some(member) if member.held_by(conn) => {
                     let head = room.feed.head();
                     drop(members);
                     return Ok(Joining {
@@ -238,13 +290,25 @@ impl RoomHub {
                         head,
                     });
                 }
-                Some(member) if member.session == *session => {
-                    if let Some(old) = &member.evictions {
-                        let _ = old.send(Eviction { room: name.clone() });
+                Some(member) if member.author == *author => {
+                    let holder = Holder {
+                        conn,
+                        evictions: Some(evictions.clone()),
+                    };
+                    match author {
+                        Author::Guest(_) => {
+                            for old in member.holders.drain(..) {
+                                if let Some(old) = old.evictions {
+                                    let _ = old.send(Eviction { room: name.clone() });
+                                }
+                            }
+                        }
+                        // Every tab of an account stays; one that was
+                        // expected back after a restart is here now.
+                        Author::Account(_) => member.holders.retain(|h| h.conn != RETURNING),
                     }
-                    member.conn = conn;
+                    member.holders.push(holder);
                     member.nick = nick.clone();
-                    member.evictions = Some(evictions.clone());
                     false
                 }
                 Some(_) => return Err(HubError::NickInUse),
@@ -254,9 +318,11 @@ impl RoomHub {
                         key,
                         Member {
                             nick: nick.clone(),
-                            session: session.clone(),
-                            conn,
-                            evictions: Some(evictions),
+                            author: author.clone(),
+                            holders: vec![Holder {
+                                conn,
+                                evictions: Some(evictions),
+                            }],
                         },
                     );
                     room.online.store(members.len() as u32, Ordering::Relaxed);
@@ -264,7 +330,7 @@ impl RoomHub {
                 }
             };
             let (feed, head) = room.feed.subscribe();
-            let notice = announce.then(|| self.notice(&room, nick, EntryKind::Joined));
+            let notice = announce.then(|| self.notice(&room, nick, author, EntryKind::Joined));
             drop(members);
             let joining = Joining {
                 room,
@@ -283,29 +349,52 @@ impl RoomHub {
         Ok(joining)
     }
 
-    fn notice(&self, room: &Room, nick: &Nick, kind: EntryKind) -> Commit {
+    /// A guest's nickname must not be a registered username (nor the name
+    /// deleted accounts' messages show).
+    async fn check_guest_name(&self, nick: &Nick, key: &str) -> Result<(), HubError> {
+        let deleted = Nick::parse(DELETED_USER).map(|n| nick_key(&n));
+        if deleted.as_deref() == Ok(key) || self.store.account_by_key(key).await?.is_some() {
+            return Err(HubError::NameReserved(nick.clone()));
+        }
+        Ok(())
+    }
+
+    /// Opens or closes a loaded room to guests (the store holds the setting;
+    /// a room loaded later reads it from there).
+    pub async fn set_accounts_only(&self, name: &RoomName, on: bool) {
+        if let Some(room) = self.rooms.lock().await.get(name) {
+            room.accounts_only.store(on, Ordering::Release);
+        }
+    }
+
+    fn notice(&self, room: &Room, nick: &Nick, author: &Author, kind: EntryKind) -> Commit {
         let draft = Draft {
             room_id: room.id,
             nick: nick.clone(),
+            author: author.clone(),
             kind,
         };
         self.journal.enqueue(&room.feed, draft)
     }
 
-    /// Takes `nick` out of the room if connection `conn` still holds it, and
-    /// announces it. A connection replaced by a newer one of the same session
-    /// leaves silently.
+    /// Takes connection `conn` out of `nick`'s place in the room; when it was
+    /// the last one holding it, the person is gone, and that is announced. A
+    /// connection replaced by a newer one of the same session leaves silently.
     pub async fn leave(&self, room: &Arc<Room>, nick: &Nick, conn: ConnId) -> Result<(), HubError> {
         let key = nick_key(nick);
         let notice = {
             let mut members = room.members.lock().expect("member lock");
-            let Some(member) = members.get(&key).filter(|m| m.conn == conn) else {
+            let Some(member) = members.get_mut(&key).filter(|m| m.held_by(conn)) else {
                 return Ok(());
             };
-            let nick = member.nick.clone();
+            member.holders.retain(|h| h.conn != conn);
+            if !member.holders.is_empty() {
+                return Ok(());
+            }
+            let (nick, author) = (member.nick.clone(), member.author.clone());
             members.remove(&key);
             room.online.store(members.len() as u32, Ordering::Relaxed);
-            self.notice(room, &nick, EntryKind::Left)
+            self.notice(room, &nick, &author, EntryKind::Left)
         };
         let stored = notice.outcome().await;
         // Only after the notice is published: a join meanwhile still finds
@@ -357,6 +446,7 @@ impl RoomHub {
         &self,
         room: &Arc<Room>,
         nick: &Nick,
+        author: &Author,
         client_id: &ClientId,
         body: &MessageBody,
     ) -> Posting {
@@ -364,7 +454,7 @@ impl RoomHub {
             client_id: client_id.clone(),
             body: body.clone(),
         };
-        Posting(self.notice(room, nick, kind))
+        Posting(self.notice(room, nick, author, kind))
     }
 
     /// Stores a message sent without a socket (a plain form post, for people
@@ -375,21 +465,32 @@ impl RoomHub {
         &self,
         name: &RoomName,
         nick: &Nick,
+        author: &Author,
         client_id: &ClientId,
         body: &MessageBody,
     ) -> Result<Seq, HubError> {
         let key = nick_key(nick);
+        let creator = match author {
+            Author::Account(id) => Some(*id),
+            Author::Guest(_) => {
+                self.check_guest_name(nick, &key).await?;
+                None
+            }
+        };
         let posting = loop {
-            let room = self.room(name).await?;
+            let room = self.room(name, creator).await?;
             let members = room.members.lock().expect("member lock");
             if room.retired.load(Ordering::Acquire) {
                 continue;
             }
-            if members.contains_key(&key) {
+            if !author.is_account() && room.accounts_only.load(Ordering::Acquire) {
+                return Err(HubError::AccountsOnly(name.clone()));
+            }
+            if members.get(&key).is_some_and(|m| m.author != *author) {
                 return Err(HubError::NickInUse);
             }
             room.posting.fetch_add(1, Ordering::AcqRel);
-            let posting = self.post(&room, nick, client_id, body);
+            let posting = self.post(&room, nick, author, client_id, body);
             drop(members);
             break (posting, room);
         };
@@ -449,7 +550,7 @@ impl RoomHub {
                         .map(|m| Departed {
                             room: room.name.clone(),
                             nick: m.nick.clone(),
-                            session: m.session.as_str().to_owned(),
+                            session: m.author.column(),
                         })
                         .collect::<Vec<_>>()
                 })
@@ -465,11 +566,11 @@ impl RoomHub {
     /// silently, the others are announced as gone when it ends.
     pub async fn expect_returning(self: &Arc<Self>) -> Result<(), HubError> {
         for departed in self.store.take_departed().await? {
-            let Ok(session) = SessionId::parse(&departed.session) else {
+            let Some(author) = Author::from_column(&departed.session) else {
                 continue;
             };
             let room = loop {
-                let room = self.room(&departed.room).await?;
+                let room = self.room(&departed.room, None).await?;
                 let mut members = room.members.lock().expect("member lock");
                 if room.retired.load(Ordering::Acquire) {
                     continue;
@@ -478,9 +579,11 @@ impl RoomHub {
                     .entry(nick_key(&departed.nick))
                     .or_insert_with(|| Member {
                         nick: departed.nick.clone(),
-                        session: session.clone(),
-                        conn: RETURNING,
-                        evictions: None,
+                        author: author.clone(),
+                        holders: vec![Holder {
+                            conn: RETURNING,
+                            evictions: None,
+                        }],
                     });
                 room.online.store(members.len() as u32, Ordering::Relaxed);
                 drop(members);

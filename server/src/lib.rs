@@ -4,6 +4,7 @@
 //! Layout (a message's path: connection -> hub -> journal -> store, then
 //! journal -> bus -> every connection in the room):
 //! - [`config`]: flags with environment fallbacks (`server --help`).
+//! - [`accounts`]: sign up, log in, sessions (cookie), the account pages.
 //! - [`store`]: the store seam and its SQLite implementation; all SQL.
 //! - [`bus`]: the bus seam: each room's feed (fan-out), in-process for now.
 //! - [`journal`]: the single writer: numbers, group-commits and publishes entries.
@@ -15,6 +16,7 @@
 //! - [`listener`]: accepting connections: admission, header timeouts, shutdown.
 //! - this file: starting, binding and stopping a server ([`start`]).
 
+pub mod accounts;
 pub mod bus;
 pub mod config;
 pub mod connection;
@@ -126,6 +128,8 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         config.journal_tries,
     ));
     hub.expect_returning().await?;
+    let accounts = accounts::Accounts::new(hub.clone(), config.account_policy());
+    accounts.purge_expired_sessions();
     let peers = peers::Peers::new(config.address_limits());
     let (stop, stopped) = watch::channel(false);
     let (drain, mut drained) = mpsc::channel::<()>(1);
@@ -133,6 +137,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         leptos_options: leptos_options(&config, addr),
         sockets: connection::Shared {
             hub: hub.clone(),
+            accounts,
             peers: peers.clone(),
             limits: config.limits(),
             shutdown: stopped.clone(),

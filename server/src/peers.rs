@@ -61,7 +61,7 @@ impl TokenBucket {
         Duration::from_secs_f64(missing / self.per_sec)
     }
 
-    fn full(&mut self) -> bool {
+    pub fn full(&mut self) -> bool {
         self.refill();
         self.tokens >= self.burst
     }
@@ -100,7 +100,7 @@ pub enum Refusal {
 
 /// Who counts as one address: an IPv4 address (IPv4-mapped IPv6 included),
 /// or an IPv6 /64, the block one subscriber usually holds whole.
-fn address_key(ip: IpAddr) -> IpAddr {
+pub fn address_key(ip: IpAddr) -> IpAddr {
     match ip.to_canonical() {
         IpAddr::V6(v6) => {
             let bits = u128::from(v6) & !((1u128 << 64) - 1);

@@ -3,9 +3,11 @@
 //! and the checks every request passes first: a `Host` this server serves,
 //! same-origin writes (CSRF), security headers with a per-page CSP nonce.
 
+use crate::accounts::{self, Accounts};
 use crate::connection::{self, Shared};
 use crate::hub::{HubError, RoomHub};
 use crate::listener::Admitted;
+use crate::store::Author;
 use app::backend::{Backend, BackendError, ChatBackend};
 use app::messages::{ClientId, HistoryPage, MessageBody, Seq};
 use app::people::Nick;
@@ -90,14 +92,21 @@ fn host_only(authority: &str) -> &str {
     authority.split(':').next().unwrap_or(authority)
 }
 
-impl ChatBackend for RoomHub {
+/// What server functions reach: the room hub and the accounts.
+struct ServerBackend {
+    hub: Arc<RoomHub>,
+    accounts: Arc<Accounts>,
+}
+
+impl ChatBackend for ServerBackend {
     fn rooms(
         &self,
         search: String,
         limit: usize,
     ) -> BoxFuture<'_, Result<Vec<RoomSummary>, BackendError>> {
         Box::pin(async move {
-            self.summaries(&search, limit)
+            self.hub
+                .summaries(&search, limit)
                 .await
                 .map_err(|e| BackendError(e.to_string()))
         })
@@ -111,6 +120,7 @@ impl ChatBackend for RoomHub {
     ) -> BoxFuture<'_, Result<HistoryPage, BackendError>> {
         Box::pin(async move {
             let entries = self
+                .hub
                 .store()
                 .page(&room, before, limit)
                 .await
@@ -121,6 +131,20 @@ impl ChatBackend for RoomHub {
                 entries,
                 at_start,
             })
+        })
+    }
+
+    fn signed_in_as(
+        &self,
+        cookies: Option<String>,
+    ) -> BoxFuture<'_, Result<Option<Nick>, BackendError>> {
+        Box::pin(async move {
+            let signed_in = self
+                .accounts
+                .signed_in(cookies.as_deref())
+                .await
+                .map_err(|e| BackendError(e.to_string()))?;
+            Ok(signed_in.map(|s| s.name))
         })
     }
 }
@@ -145,7 +169,10 @@ const STRICT_POLICY: &str = "default-src 'none'; frame-ancestors 'none'; sandbox
 
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(app::App);
-    let backend = Backend(state.sockets.hub.clone() as Arc<dyn ChatBackend>);
+    let backend = Backend(Arc::new(ServerBackend {
+        hub: state.sockets.hub.clone(),
+        accounts: state.sockets.accounts.clone(),
+    }) as Arc<dyn ChatBackend>);
     let live_reload = std::env::var_os("LEPTOS_WATCH")
         .is_some()
         .then_some(state.leptos_options.reload_port);
@@ -169,6 +196,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/join", get(join_without_js))
         .route("/r/{room}/post", axum::routing::post(post_without_js))
+        .merge(accounts::routes::routes())
         .leptos_routes_with_context(&state, routes, context.clone(), shell)
         .fallback(leptos_axum::file_and_error_handler_with_context::<
             AppState,
@@ -303,6 +331,9 @@ async fn upgrade(
         )
             .into_response();
     }
+    // The cookie says who this is, once, at the upgrade: a session that
+    // ends later closes the socket (see `accounts::sockets`).
+    let signed_in = accounts::routes::signed_in(&state.sockets.accounts, &headers).await;
     // Small buffers: most sockets are idle most of the time, and tens of
     // thousands of them must fit in memory. Frames above 64 KiB end the socket.
     ws.max_message_size(MAX_FRAME_BYTES)
@@ -313,7 +344,7 @@ async fn upgrade(
         .on_upgrade(move |socket| async move {
             // The connection's place in the caps lasts as long as the socket.
             let _admitted = admitted;
-            connection::serve(socket, peer.ip(), state.sockets).await
+            connection::serve(socket, peer.ip(), signed_in, state.sockets).await
         })
 }
 
@@ -346,7 +377,8 @@ struct JoinForm {
 }
 
 /// The lobby form's target when JavaScript is off (or not loaded yet): go to
-/// the room, carrying the nickname so the room page need not ask again.
+/// the room, carrying the nickname so the room page need not ask again (a
+/// signed-in person's name comes from their session instead).
 async fn join_without_js(Query(form): Query<JoinForm>) -> impl IntoResponse {
     let Ok(room) = RoomName::parse(&form.room) else {
         return Redirect::to("/");
@@ -389,6 +421,7 @@ struct PostForm {
 async fn post_without_js(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     Path(room): Path<String>,
     axum::Form(form): axum::Form<PostForm>,
 ) -> Response {
@@ -402,9 +435,15 @@ async fn post_without_js(
     let Ok(room) = RoomName::parse(&room) else {
         return refused(StatusCode::NOT_FOUND, "there is no such room.".into());
     };
-    let nick = match Nick::parse(&form.nick) {
-        Ok(nick) => nick,
-        Err(err) => return refused(StatusCode::BAD_REQUEST, err.to_string()),
+    // Signed in, the message is the account's; a guest's carries the
+    // form's nickname and its own id (one form, one guest).
+    let signed_in = accounts::routes::signed_in(&state.sockets.accounts, &headers).await;
+    let (nick, author) = match signed_in {
+        Some(account) => (account.name, Author::Account(account.account_id)),
+        None => match Nick::parse(&form.nick) {
+            Ok(nick) => (nick, Author::Guest(form_guest(&form.client_id))),
+            Err(err) => return refused(StatusCode::BAD_REQUEST, err.to_string()),
+        },
     };
     let body = match MessageBody::parse(&form.body) {
         Ok(body) => body,
@@ -429,7 +468,7 @@ async fn post_without_js(
     match state
         .sockets
         .hub
-        .post_without_socket(&room, &nick, &client_id, &body)
+        .post_without_socket(&room, &nick, &author, &client_id, &body)
         .await
     {
         Ok(_) => Redirect::to(&format!(
@@ -442,6 +481,9 @@ async fn post_without_js(
             StatusCode::CONFLICT,
             format!("someone in #{room} is using the nickname {nick}; pick another."),
         ),
+        Err(err @ (HubError::NameReserved(_) | HubError::AccountsOnly(_))) => {
+            refused(StatusCode::FORBIDDEN, format!("{err}."))
+        }
         Err(err) => {
             tracing::error!(%err, %room, "form post failed");
             refused(
@@ -450,4 +492,11 @@ async fn post_without_js(
             )
         }
     }
+}
+
+/// A guest posting without a socket has no tab session; the form's message
+/// id stands in for one (it is random and used once).
+fn form_guest(client_id: &str) -> app::people::SessionId {
+    app::people::SessionId::parse(client_id)
+        .unwrap_or_else(|_| app::people::SessionId::parse("form").expect("a valid id"))
 }

@@ -34,6 +34,7 @@ pub(super) fn rows(log: &[Entry], local: bool) -> Vec<Row> {
             && previous.is_some_and(|(p, _)| {
                 matches!(p.kind, EntryKind::Message { .. })
                     && p.nick == entry.nick
+                    && p.account == entry.account
                     && entry.at - p.at < GROUP_WITHIN_MS
             });
         rows.push(Row {
@@ -85,6 +86,8 @@ pub(super) fn EntryLine(entry: Entry, grouped: bool, me: RwSignal<Option<Nick>>)
         </time>
     };
     let nick = entry.nick.to_string();
+    // Guests pick any free nickname for a visit; an account's name is theirs.
+    let guest = (!entry.account).then(|| view! { <span class="guest">"guest"</span> });
     let notice = match entry.kind {
         EntryKind::Message { body, .. } => {
             let mentioned = {
@@ -112,6 +115,7 @@ pub(super) fn EntryLine(entry: Entry, grouped: bool, me: RwSignal<Option<Nick>>)
                 Either::Right(view! {
                     <div class="meta">
                         <bdi class="author">{nick}</bdi>
+                        {guest}
                         {time}
                     </div>
                 })
@@ -130,7 +134,7 @@ pub(super) fn EntryLine(entry: Entry, grouped: bool, me: RwSignal<Option<Nick>>)
     // around it.
     Either::Right(view! {
         <div class="notice" data-seq=entry.seq>
-            <span><bdi>{nick}</bdi>{notice}</span>
+            <span><bdi>{nick}</bdi>{guest}{notice}</span>
             {time}
         </div>
     })
@@ -193,6 +197,7 @@ mod tests {
                 client_id: crate::messages::ClientId::parse(&format!("c{seq}")).unwrap(),
                 body: crate::messages::MessageBody::parse("hi").unwrap(),
             },
+            account: false,
         }
     }
 

@@ -18,6 +18,7 @@ mod composer;
 mod emoji_picker;
 mod log;
 
+use crate::accounts::Viewer;
 use crate::alerts::Alerts;
 use crate::clock::Hydrated;
 use crate::conversation::typing_text;
@@ -115,7 +116,12 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
     {
         let room = room.clone();
         let link_nick = link_nick.clone();
+        let viewer = Viewer::from_context();
         Effect::new(move || {
+            // Who is signed in comes with the page's data; wait for it.
+            let Some(account) = viewer.0.get() else {
+                return;
+            };
             plain_nick_field.set(false);
             joined.remember(&room);
             if let Some(nick) = &link_nick {
@@ -125,8 +131,9 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
             if conv.me.get_untracked().is_some() || asked_before {
                 return;
             }
-            let nick = link_nick
-                .clone()
+            // Signed in, the account's name is the nickname: no question.
+            let nick = account
+                .or_else(|| link_nick.clone())
                 .or_else(|| storage::nick().and_then(|n| Nick::parse(&n).ok()));
             match nick {
                 Some(nick) => conv.connect(socket, alerts, nick),
@@ -305,8 +312,11 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
                         "Online " <span class="count">{move || conv.online.with(|o| o.len())}</span>
                     </h2>
                     <ul aria-label="Online">
-                        <For each=move || conv.online.get() key=|n| n.clone() let:nick>
-                            <li><bdi>{nick.to_string()}</bdi></li>
+                        <For each=move || conv.online.get() key=|p| p.clone() let:person>
+                            <li>
+                                <bdi>{person.0.to_string()}</bdi>
+                                {(!person.1).then(|| view! { <span class="guest">" guest"</span> })}
+                            </li>
                         </For>
                     </ul>
                 </aside>

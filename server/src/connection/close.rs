@@ -44,3 +44,10 @@ pub const CLOSE_REPLACED: CloseReason = CloseReason {
     code: 4001,
     reason: "replaced by a newer connection",
 };
+/// The session this socket was signed in with ended (logged out, password
+/// changed elsewhere, account deleted): reload to continue as whoever the
+/// browser is now.
+pub const CLOSE_SIGNED_OUT: CloseReason = CloseReason {
+    code: 4003,
+    reason: "signed out",
+};

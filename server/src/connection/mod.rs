@@ -22,6 +22,7 @@ pub mod rate;
 pub mod reader;
 pub mod replay;
 
+use crate::accounts::{Accounts, SignedIn};
 use crate::config::Limits;
 use crate::hub::{Eviction, RoomHub};
 use crate::peers::Peers;
@@ -46,6 +47,7 @@ const CLOSE_DEADLINE: Duration = Duration::from_secs(5);
 #[derive(Clone)]
 pub struct Shared {
     pub hub: Arc<RoomHub>,
+    pub accounts: Arc<Accounts>,
     pub peers: Arc<Peers>,
     pub limits: Limits,
     pub shutdown: watch::Receiver<bool>,
@@ -54,10 +56,11 @@ pub struct Shared {
 }
 
 /// Serves one upgraded socket from `ip` until either side ends it or the
-/// server stops.
-pub async fn serve(socket: WebSocket, ip: IpAddr, shared: Shared) {
+/// server stops; `signed_in` is the session its upgrade request carried.
+pub async fn serve(socket: WebSocket, ip: IpAddr, signed_in: Option<SignedIn>, shared: Shared) {
     let Shared {
         hub,
+        accounts,
         peers,
         limits,
         mut shutdown,
@@ -69,7 +72,14 @@ pub async fn serve(socket: WebSocket, ip: IpAddr, shared: Shared) {
     let mut close_requested = drain.close.clone();
     let mut writer = tokio::spawn(outbox::write(sink, drain));
     let (evictions, mut evicted) = mpsc::unbounded_channel::<Eviction>();
+    // Signing out elsewhere closes this socket through its outbox.
+    let _registration = signed_in.as_ref().map(|s| {
+        accounts
+            .sockets
+            .register(s.account_id, &s.token_hash, conn, outbox.clone())
+    });
     let mut reader = Reader {
+        signed_in,
         hub: hub.clone(),
         conn,
         outbox: outbox.clone(),

@@ -5,8 +5,10 @@ use super::close::CLOSE_FLOOD;
 use super::outbox::Outbox;
 use super::rate::RateLimit;
 use super::replay::forward;
+use crate::accounts::SignedIn;
 use crate::config::Limits;
 use crate::hub::{ConnId, Eviction, HubError, Room, RoomHub};
+use crate::store::Author;
 use app::messages::{ClientId, PAGE_SIZE};
 use app::people::Nick;
 use app::protocol::{ClientFrame, ErrorCode, ServerFrame};
@@ -45,6 +47,7 @@ pub fn decode(text: &str) -> Result<ClientFrame, String> {
 pub struct Membership {
     pub room: Arc<Room>,
     pub nick: Nick,
+    pub author: Author,
     pub forwarder: JoinHandle<()>,
     /// When this member's last typing signal went out to the room.
     typing_sent: Option<Instant>,
@@ -52,6 +55,9 @@ pub struct Membership {
 
 /// What the reader knows about its connection.
 pub struct Reader {
+    /// The account the connection signed in as (from its upgrade's cookie);
+    /// without one it is a guest.
+    pub signed_in: Option<SignedIn>,
     pub hub: Arc<RoomHub>,
     pub conn: ConnId,
     pub outbox: Outbox,
@@ -161,9 +167,13 @@ impl Reader {
                 };
                 // A sent message ends the typing: the next keystroke is news.
                 membership.typing_sent = None;
-                let posting = self
-                    .hub
-                    .post(&membership.room, &membership.nick, &client_id, &body);
+                let posting = self.hub.post(
+                    &membership.room,
+                    &membership.nick,
+                    &membership.author,
+                    &client_id,
+                    &body,
+                );
                 // The ack waits for the commit, but the reader does not.
                 let outbox = self.outbox.clone();
                 tokio::spawn(async move {
@@ -192,6 +202,11 @@ impl Reader {
         session: app::people::SessionId,
         since: Option<u64>,
     ) -> Option<Message> {
+        // Signed in, the account's name is the nickname, whatever was asked.
+        let (nick, author) = match &self.signed_in {
+            Some(account) => (account.name.clone(), Author::Account(account.account_id)),
+            None => (nick, Author::Guest(session)),
+        };
         if let Some(existing) = self.rooms.get(&room)
             && existing.nick != nick
         {
@@ -217,7 +232,7 @@ impl Reader {
             .join(
                 &room,
                 &nick,
-                &session,
+                &author,
                 self.conn,
                 self.evictions.clone(),
                 &mut || rate.allow_join(),
@@ -231,6 +246,12 @@ impl Reader {
                     Some(room),
                     app::protocol::NICK_IN_USE,
                 ));
+            }
+            Err(err @ HubError::NameReserved(_)) => {
+                return Some(error(ErrorCode::NameReserved, Some(room), err.to_string()));
+            }
+            Err(err @ HubError::AccountsOnly(_)) => {
+                return Some(error(ErrorCode::AccountsOnly, Some(room), err.to_string()));
             }
             Err(HubError::TooManyJoins(wait)) => {
                 return Some(error(
@@ -285,6 +306,7 @@ impl Reader {
             Membership {
                 room: joining.room,
                 nick,
+                author,
                 forwarder,
                 typing_sent: None,
             },

@@ -8,7 +8,7 @@
 mod sqlite;
 
 use app::messages::{Entry, EntryKind, Seq};
-use app::people::Nick;
+use app::people::{Nick, SessionId};
 use app::rooms::RoomName;
 use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -58,6 +58,67 @@ impl StoreError {
 pub struct RoomRow {
     pub id: i64,
     pub head: Seq,
+    /// The account that created the room, if it was created signed in.
+    pub owner: Option<i64>,
+    /// Closed to guests by its owner.
+    pub accounts_only: bool,
+}
+
+/// Who wrote an entry, whatever name it shows. Stored as `account:ID` or
+/// `guest:SESSION`, never sent to browsers (a guest's session is what lets
+/// a reconnecting tab take its nickname back).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Author {
+    Account(i64),
+    Guest(SessionId),
+}
+
+impl Author {
+    pub fn column(&self) -> String {
+        match self {
+            Author::Account(id) => format!("account:{id}"),
+            Author::Guest(session) => format!("guest:{}", session.as_str()),
+        }
+    }
+
+    /// Reads [`Author::column`] back; a bare session is a guest's (rows
+    /// recorded before accounts existed).
+    pub fn from_column(text: &str) -> Option<Self> {
+        if let Some(id) = text.strip_prefix("account:") {
+            return id.parse().ok().map(Author::Account);
+        }
+        let session = text.strip_prefix("guest:").unwrap_or(text);
+        SessionId::parse(session).ok().map(Author::Guest)
+    }
+
+    pub fn is_account(&self) -> bool {
+        matches!(self, Author::Account(_))
+    }
+}
+
+/// A registered account as stored.
+#[derive(Debug, Clone)]
+pub struct AccountRow {
+    pub id: i64,
+    pub name: Nick,
+    /// Argon2id, as a PHC string (`$argon2id$v=19$m=...`).
+    pub password_hash: String,
+}
+
+/// A signed-in browser's session, with its account's name.
+#[derive(Debug, Clone)]
+pub struct SessionRow {
+    pub account_id: i64,
+    pub name: Nick,
+    pub created_at: i64,
+    pub seen_at: i64,
+}
+
+/// A room an account owns, for its account page.
+#[derive(Debug, Clone)]
+pub struct OwnedRoom {
+    pub name: RoomName,
+    pub accounts_only: bool,
 }
 
 /// An entry on its way into a room's log, before it has a `seq`.
@@ -65,6 +126,7 @@ pub struct RoomRow {
 pub struct Draft {
     pub room_id: i64,
     pub nick: Nick,
+    pub author: Author,
     pub kind: EntryKind,
 }
 
@@ -112,9 +174,14 @@ impl Store {
     }
 
     /// The room's row, created on first use, with the head of its log.
-    pub async fn open_room(&self, room: &RoomName) -> Result<RoomRow, StoreError> {
+    /// The room's row, created (owned by `creator`) if it does not exist yet.
+    pub async fn open_room(
+        &self,
+        room: &RoomName,
+        creator: Option<i64>,
+    ) -> Result<RoomRow, StoreError> {
         match self {
-            Store::Sqlite(db) => db.open_room(room).await,
+            Store::Sqlite(db) => db.open_room(room, creator).await,
         }
     }
 
@@ -182,6 +249,111 @@ impl Store {
     pub async fn take_departed(&self) -> Result<Vec<Departed>, StoreError> {
         match self {
             Store::Sqlite(db) => db.take_departed().await,
+        }
+    }
+
+    /// Registers a name; `None` when an account already holds its key.
+    pub async fn create_account(
+        &self,
+        name: &Nick,
+        key: &str,
+        password_hash: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        match self {
+            Store::Sqlite(db) => db.create_account(name, key, password_hash).await,
+        }
+    }
+
+    pub async fn account_by_key(&self, key: &str) -> Result<Option<AccountRow>, StoreError> {
+        match self {
+            Store::Sqlite(db) => db.account_by_key(key).await,
+        }
+    }
+
+    pub async fn account_by_id(&self, id: i64) -> Result<Option<AccountRow>, StoreError> {
+        match self {
+            Store::Sqlite(db) => db.account_by_id(id).await,
+        }
+    }
+
+    pub async fn set_password(&self, id: i64, password_hash: &str) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(db) => db.set_password(id, password_hash).await,
+        }
+    }
+
+    /// Removes the account; its entries stay, shown as `shown_as`.
+    pub async fn delete_account(&self, id: i64, shown_as: &str) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(db) => db.delete_account(id, shown_as).await,
+        }
+    }
+
+    pub async fn create_session(
+        &self,
+        token_hash: &str,
+        account_id: i64,
+    ) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(db) => db.create_session(token_hash, account_id).await,
+        }
+    }
+
+    pub async fn session(&self, token_hash: &str) -> Result<Option<SessionRow>, StoreError> {
+        match self {
+            Store::Sqlite(db) => db.session(token_hash).await,
+        }
+    }
+
+    pub async fn touch_session(&self, token_hash: &str) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(db) => db.touch_session(token_hash).await,
+        }
+    }
+
+    pub async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(db) => db.delete_session(token_hash).await,
+        }
+    }
+
+    /// Ends every session of the account but `except`.
+    pub async fn delete_sessions(
+        &self,
+        account_id: i64,
+        except: Option<&str>,
+    ) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(db) => db.delete_sessions(account_id, except).await,
+        }
+    }
+
+    /// Deletes sessions idle since, or created before, these times (ms); how many.
+    pub async fn purge_sessions(
+        &self,
+        seen_before: i64,
+        created_before: i64,
+    ) -> Result<u64, StoreError> {
+        match self {
+            Store::Sqlite(db) => db.purge_sessions(seen_before, created_before).await,
+        }
+    }
+
+    pub async fn owned_rooms(&self, account_id: i64) -> Result<Vec<OwnedRoom>, StoreError> {
+        match self {
+            Store::Sqlite(db) => db.owned_rooms(account_id).await,
+        }
+    }
+
+    /// False when `owner` does not own the room.
+    pub async fn set_accounts_only(
+        &self,
+        room: &RoomName,
+        owner: i64,
+        on: bool,
+    ) -> Result<bool, StoreError> {
+        match self {
+            Store::Sqlite(db) => db.set_accounts_only(room, owner, on).await,
         }
     }
 }

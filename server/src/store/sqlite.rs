@@ -12,7 +12,10 @@
 //! `BEGIN IMMEDIATE`, so it takes the lock up front instead of upgrading a read
 //! (which fails at once, whatever the busy timeout, if anyone else wrote).
 
-use super::{Appended, Departed, Draft, Heads, RoomRow, StoreError, now_ms};
+use super::{
+    AccountRow, Appended, Departed, Draft, Heads, OwnedRoom, RoomRow, SessionRow, StoreError,
+    now_ms,
+};
 use app::messages::{ClientId, Entry, EntryKind, MessageBody, Seq};
 use app::people::Nick;
 use app::rooms::RoomName;
@@ -50,6 +53,7 @@ struct EntryRow {
     kind: String,
     client_id: Option<String>,
     body: Option<String>,
+    account: bool,
 }
 
 impl EntryRow {
@@ -73,6 +77,7 @@ impl EntryRow {
             at: self.at,
             nick,
             kind,
+            account: self.account,
         })
     }
 }
@@ -125,7 +130,11 @@ impl SqliteStore {
         Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
     }
 
-    pub async fn open_room(&self, room: &RoomName) -> Result<RoomRow, StoreError> {
+    pub async fn open_room(
+        &self,
+        room: &RoomName,
+        creator: Option<i64>,
+    ) -> Result<RoomRow, StoreError> {
         let name = room.as_str();
         if let Some(row) = self.room_row(name).await? {
             return Ok(row);
@@ -133,10 +142,11 @@ impl SqliteStore {
         let now = now_ms();
         let mut tx = self.write().await?;
         sqlx::query!(
-            "INSERT INTO rooms (name, created_at, active_at) VALUES (?1, ?2, ?2)
+            "INSERT INTO rooms (name, created_at, active_at, owner_id) VALUES (?1, ?2, ?2, ?3)
              ON CONFLICT (name) DO NOTHING",
             name,
-            now
+            now,
+            creator
         )
         .execute(&mut *tx)
         .await?;
@@ -149,7 +159,8 @@ impl SqliteStore {
     async fn room_row(&self, name: &str) -> Result<Option<RoomRow>, StoreError> {
         let row = sqlx::query!(
             r#"SELECT id AS "id!: i64",
-                      (SELECT COALESCE(MAX(seq), 0) FROM entries WHERE room_id = rooms.id) AS "head!: i64"
+                      (SELECT COALESCE(MAX(seq), 0) FROM entries WHERE room_id = rooms.id) AS "head!: i64",
+                      owner_id, accounts_only AS "accounts_only!: bool"
                FROM rooms WHERE name = ?1"#,
             name
         )
@@ -158,6 +169,8 @@ impl SqliteStore {
         Ok(row.map(|row| RoomRow {
             id: row.id,
             head: row.head as Seq,
+            owner: row.owner_id,
+            accounts_only: row.accounts_only,
         }))
     }
 
@@ -171,8 +184,9 @@ impl SqliteStore {
         let (after, upto) = (after as i64, upto as i64);
         sqlx::query_as!(
             EntryRow,
-            "SELECT room_id, seq, at, nick, kind, client_id, body FROM entries
-             WHERE room_id = ?1 AND seq > ?2 AND seq <= ?3 ORDER BY seq LIMIT ?4",
+            r#"SELECT room_id, seq, at, nick, kind, client_id, body,
+                      author LIKE 'account:%' AS "account!: bool" FROM entries
+             WHERE room_id = ?1 AND seq > ?2 AND seq <= ?3 ORDER BY seq LIMIT ?4"#,
             room_id,
             after,
             upto,
@@ -195,9 +209,10 @@ impl SqliteStore {
         let before = before.map_or(i64::MAX, |b| b.min(i64::MAX as u64) as i64);
         let mut entries = sqlx::query_as!(
             EntryRow,
-            "SELECT room_id, seq, at, nick, kind, client_id, body FROM entries
+            r#"SELECT room_id, seq, at, nick, kind, client_id, body,
+                      author LIKE 'account:%' AS "account!: bool" FROM entries
              WHERE room_id = (SELECT id FROM rooms WHERE name = ?1) AND seq < ?2
-             ORDER BY seq DESC LIMIT ?3",
+             ORDER BY seq DESC LIMIT ?3"#,
             name,
             before,
             limit
@@ -258,6 +273,7 @@ impl SqliteStore {
             };
             let seq = head + 1;
             let (seq_i, nick, kind) = (seq as i64, draft.nick.as_str(), kind_word(&draft.kind));
+            let author = draft.author.column();
             let (client_id, body) = match &draft.kind {
                 EntryKind::Message { client_id, body } => {
                     (Some(client_id.as_str()), Some(body.as_str()))
@@ -265,8 +281,8 @@ impl SqliteStore {
                 EntryKind::Joined | EntryKind::Left => (None, None),
             };
             let inserted = sqlx::query!(
-                "INSERT INTO entries (room_id, seq, at, nick, kind, client_id, body)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                "INSERT INTO entries (room_id, seq, at, nick, kind, client_id, body, author)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                  ON CONFLICT (room_id, client_id) WHERE client_id IS NOT NULL DO NOTHING",
                 room_id,
                 seq_i,
@@ -274,7 +290,8 @@ impl SqliteStore {
                 nick,
                 kind,
                 client_id,
-                body
+                body,
+                author
             )
             .execute(&mut *tx)
             .await?
@@ -297,6 +314,7 @@ impl SqliteStore {
                 at,
                 nick: draft.nick.clone(),
                 kind: draft.kind.clone(),
+                account: draft.author.is_account(),
             }));
         }
         // The lobby's "recently active" order needs minutes, not
@@ -373,5 +391,229 @@ impl SqliteStore {
                 })
             })
             .collect())
+    }
+
+    pub async fn create_account(
+        &self,
+        name: &Nick,
+        key: &str,
+        password_hash: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        let (name, now) = (name.as_str(), now_ms());
+        let mut tx = self.write().await?;
+        let id = sqlx::query_scalar!(
+            r#"INSERT INTO accounts (name, name_key, password_hash, created_at)
+               VALUES (?1, ?2, ?3, ?4) ON CONFLICT (name_key) DO NOTHING
+               RETURNING id AS "id!: i64""#,
+            name,
+            key,
+            password_hash,
+            now
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    pub async fn account_by_key(&self, key: &str) -> Result<Option<AccountRow>, StoreError> {
+        let row = sqlx::query!(
+            r#"SELECT id AS "id!: i64", name, password_hash FROM accounts WHERE name_key = ?1"#,
+            key
+        )
+        .fetch_optional(&self.readers)
+        .await?;
+        Ok(row.and_then(|r| {
+            Some(AccountRow {
+                id: r.id,
+                name: Nick::parse(&r.name).ok()?,
+                password_hash: r.password_hash,
+            })
+        }))
+    }
+
+    pub async fn account_by_id(&self, id: i64) -> Result<Option<AccountRow>, StoreError> {
+        let row = sqlx::query!(
+            r#"SELECT id AS "id!: i64", name, password_hash FROM accounts WHERE id = ?1"#,
+            id
+        )
+        .fetch_optional(&self.readers)
+        .await?;
+        Ok(row.and_then(|r| {
+            Some(AccountRow {
+                id: r.id,
+                name: Nick::parse(&r.name).ok()?,
+                password_hash: r.password_hash,
+            })
+        }))
+    }
+
+    pub async fn set_password(&self, id: i64, password_hash: &str) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        sqlx::query!(
+            "UPDATE accounts SET password_hash = ?1 WHERE id = ?2",
+            password_hash,
+            id
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn delete_account(&self, id: i64, shown_as: &str) -> Result<(), StoreError> {
+        let (author, gone) = (format!("account:{id}"), format!("deleted:{id}"));
+        let mut tx = self.write().await?;
+        sqlx::query!(
+            "UPDATE entries SET nick = ?1, author = ?2 WHERE author = ?3",
+            shown_as,
+            gone,
+            author
+        )
+        .execute(&mut *tx)
+        .await?;
+        // Sessions go with it (ON DELETE CASCADE); its rooms lose their owner.
+        sqlx::query!("DELETE FROM accounts WHERE id = ?1", id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn create_session(
+        &self,
+        token_hash: &str,
+        account_id: i64,
+    ) -> Result<(), StoreError> {
+        let now = now_ms();
+        let mut tx = self.write().await?;
+        sqlx::query!(
+            "INSERT INTO sessions (token_hash, account_id, created_at, seen_at) VALUES (?1, ?2, ?3, ?3)",
+            token_hash,
+            account_id,
+            now
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn session(&self, token_hash: &str) -> Result<Option<SessionRow>, StoreError> {
+        let row = sqlx::query!(
+            r#"SELECT s.account_id AS "account_id!: i64", a.name, s.created_at, s.seen_at
+               FROM sessions s JOIN accounts a ON a.id = s.account_id
+               WHERE s.token_hash = ?1"#,
+            token_hash
+        )
+        .fetch_optional(&self.readers)
+        .await?;
+        Ok(row.and_then(|r| {
+            Some(SessionRow {
+                account_id: r.account_id,
+                name: Nick::parse(&r.name).ok()?,
+                created_at: r.created_at,
+                seen_at: r.seen_at,
+            })
+        }))
+    }
+
+    pub async fn touch_session(&self, token_hash: &str) -> Result<(), StoreError> {
+        let now = now_ms();
+        let mut tx = self.write().await?;
+        sqlx::query!(
+            "UPDATE sessions SET seen_at = ?1 WHERE token_hash = ?2",
+            now,
+            token_hash
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        sqlx::query!("DELETE FROM sessions WHERE token_hash = ?1", token_hash)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn delete_sessions(
+        &self,
+        account_id: i64,
+        except: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let except = except.unwrap_or("");
+        let mut tx = self.write().await?;
+        sqlx::query!(
+            "DELETE FROM sessions WHERE account_id = ?1 AND token_hash <> ?2",
+            account_id,
+            except
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn purge_sessions(
+        &self,
+        seen_before: i64,
+        created_before: i64,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.write().await?;
+        let gone = sqlx::query!(
+            "DELETE FROM sessions WHERE seen_at < ?1 OR created_at < ?2",
+            seen_before,
+            created_before
+        )
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(gone)
+    }
+
+    pub async fn owned_rooms(&self, account_id: i64) -> Result<Vec<OwnedRoom>, StoreError> {
+        let rows = sqlx::query!(
+            r#"SELECT name, accounts_only AS "accounts_only!: bool" FROM rooms
+               WHERE owner_id = ?1 ORDER BY name"#,
+            account_id
+        )
+        .fetch_all(&self.readers)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| {
+                Some(OwnedRoom {
+                    name: RoomName::parse(&r.name).ok()?,
+                    accounts_only: r.accounts_only,
+                })
+            })
+            .collect())
+    }
+
+    pub async fn set_accounts_only(
+        &self,
+        room: &RoomName,
+        owner: i64,
+        on: bool,
+    ) -> Result<bool, StoreError> {
+        let name = room.as_str();
+        let mut tx = self.write().await?;
+        let changed = sqlx::query!(
+            "UPDATE rooms SET accounts_only = ?1 WHERE name = ?2 AND owner_id = ?3",
+            on,
+            name,
+            owner
+        )
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(changed == 1)
     }
 }

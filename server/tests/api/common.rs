@@ -237,7 +237,9 @@ impl Client {
     /// Joins and waits for the `Joined` answer; returns (online, head).
     pub async fn join(&mut self, room_name: &str, nick_name: &str) -> (Vec<Nick>, Seq) {
         match self.try_join(room_name, nick_name).await {
-            ServerFrame::Joined { online, head, .. } => (online, head),
+            ServerFrame::Joined { online, head, .. } => {
+                (online.into_iter().map(|p| p.nick).collect(), head)
+            }
             other => panic!("expected joined, got {other:?}"),
         }
     }

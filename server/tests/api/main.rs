@@ -3,6 +3,7 @@
 //! needs a process (signals, `kill -9`).
 //!
 //! - [`common`]: the harness (test apps, clients, frame helpers).
+//! - [`accounts`]: sign up, log in, sessions, reserved names, owners' rooms.
 //! - [`chat`]: rooms, messages, notices, pages.
 //! - [`delivery`]: exactly-once, in-order delivery across drops and slow readers.
 //! - [`abuse`]: oversize frames, floods, foreign origins, idle peers.
@@ -12,6 +13,7 @@
 //! - [`http`]: hosts, cross-site calls, security headers, half-sent requests, caps.
 
 mod abuse;
+mod accounts;
 mod binary;
 mod chat;
 mod common;

@@ -1,0 +1,149 @@
+//! Accounts as the pages see them: the rules for usernames and passwords
+//! (checked by the server's forms), who this browser is signed in as, and the
+//! links and "Log out" button that follow from it.
+//!
+//! Signing up, in and out are plain HTML forms the server renders and handles
+//! (`/signup`, `/login`, `/logout`, `/account`), so they work without
+//! JavaScript and add nothing to the browser's download; the session lives in
+//! an HttpOnly cookie the page's code never sees.
+
+use crate::people::{NICK_MAX_CHARS, Nick};
+use leptos::prelude::*;
+
+/// Shortest username, in characters.
+pub const USERNAME_MIN_CHARS: usize = 2;
+/// Password length limits, in characters (OWASP: at least 8, allow long
+/// passphrases, cap what one hash has to chew on).
+pub const PASSWORD_MIN_CHARS: usize = 8;
+pub const PASSWORD_MAX_CHARS: usize = 128;
+
+/// Why a username was refused; the text is shown on the form as is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UsernameError {
+    #[error(
+        "A username is {USERNAME_MIN_CHARS} to {NICK_MAX_CHARS} characters: letters, digits, '.', '_' or '-', starting with a letter or digit."
+    )]
+    Rules,
+}
+
+/// Why a password was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PasswordError {
+    #[error("The password is too short: use at least {PASSWORD_MIN_CHARS} characters.")]
+    TooShort,
+    #[error("The password is too long: use at most {PASSWORD_MAX_CHARS} characters.")]
+    TooLong,
+}
+
+/// A username is a nickname that stays someone's: stricter rules (no spaces
+/// or symbols, so it reads the same everywhere it is shown or typed).
+pub fn parse_username(raw: &str) -> Result<Nick, UsernameError> {
+    let name = raw.trim();
+    let count = name.chars().count();
+    let allowed = |c: char| c.is_alphanumeric() || matches!(c, '.' | '_' | '-');
+    if !(USERNAME_MIN_CHARS..=NICK_MAX_CHARS).contains(&count)
+        || !name.chars().all(allowed)
+        || !name.chars().next().is_some_and(char::is_alphanumeric)
+    {
+        return Err(UsernameError::Rules);
+    }
+    Nick::parse(name).map_err(|_| UsernameError::Rules)
+}
+
+pub fn check_password(password: &str) -> Result<(), PasswordError> {
+    match password.chars().count() {
+        n if n < PASSWORD_MIN_CHARS => Err(PasswordError::TooShort),
+        n if n > PASSWORD_MAX_CHARS => Err(PasswordError::TooLong),
+        _ => Ok(()),
+    }
+}
+
+/// The account this request's session cookie belongs to, if any.
+#[leptos::server(prefix = "/api", endpoint = "signed_in_as")]
+pub async fn signed_in_as() -> Result<Option<Nick>, ServerFnError> {
+    let cookies = use_context::<http::request::Parts>()
+        .and_then(|parts| parts.headers.get(http::header::COOKIE).cloned())
+        .and_then(|value| value.to_str().ok().map(str::to_owned));
+    let backend = crate::backend::from_context()?;
+    backend
+        .signed_in_as(cookies)
+        .await
+        .map_err(crate::backend::to_server_fn_error)
+}
+
+/// Who this page is for, loaded with the page (part of its HTML, so the
+/// hydrated page agrees with it).
+#[derive(Clone, Copy)]
+pub struct Viewer(pub Resource<Option<Nick>>);
+
+impl Viewer {
+    pub fn provide() {
+        let viewer = Resource::new(|| (), |_| async { signed_in_as().await.ok().flatten() });
+        provide_context(Viewer(viewer));
+    }
+
+    pub fn from_context() -> Self {
+        expect_context()
+    }
+}
+
+/// "Signed in as NAME" with "Account" and "Log out", or for a guest the
+/// links to sign up and log in.
+#[component]
+pub fn AccountLinks() -> impl IntoView {
+    let viewer = Viewer::from_context();
+    view! {
+        <Suspense>
+            {move || Suspend::new(async move {
+                match viewer.0.await {
+                    Some(name) => {
+                        view! {
+                            <div class="account-links">
+                                <span>"Signed in as " <strong>{name.to_string()}</strong></span>
+                                <a href="/account" rel="external">"Account"</a>
+                                <form method="post" action="/logout">
+                                    <button type="submit">"Log out"</button>
+                                </form>
+                            </div>
+                        }
+                            .into_any()
+                    }
+                    None => {
+                        view! {
+                            <div class="account-links">
+                                <a href="/signup" rel="external">"Sign up"</a>
+                                <a href="/login" rel="external">"Log in"</a>
+                            </div>
+                        }
+                            .into_any()
+                    }
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_are_letters_digits_and_a_few_marks() {
+        assert_eq!(parse_username(" sadia ").unwrap().as_str(), "sadia");
+        assert!(parse_username("Sádia.k_2-x").is_ok());
+        for bad in ["s", "sa dia", "-sadia", "sadia!", "<b>", &"a".repeat(33)] {
+            assert_eq!(parse_username(bad), Err(UsernameError::Rules), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn passwords_are_eight_to_a_hundred_and_twenty_eight_characters() {
+        assert_eq!(check_password("seven77"), Err(PasswordError::TooShort));
+        assert!(check_password("eight888").is_ok());
+        assert!(check_password(&"é".repeat(128)).is_ok());
+        assert_eq!(
+            check_password(&"x".repeat(129)),
+            Err(PasswordError::TooLong)
+        );
+    }
+}

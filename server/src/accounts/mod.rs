@@ -1,0 +1,369 @@
+//! Accounts: signing up, logging in and out, the session behind the cookie,
+//! and everything an account page does (password change, log out everywhere,
+//! deletion, rooms closed to guests).
+//!
+//! - [`password`]: Argon2id hashing on blocking threads, a few at a time.
+//! - [`cookie`]: the session token, its stored hash, the cookie's flags.
+//! - [`throttle`]: attempt budgets per address and per username.
+//! - [`sockets`]: the open WebSockets of each signed-in session, so signing
+//!   out (or a password change) can close them.
+//! - [`pages`]: the server-rendered forms (no JavaScript needed, none sent).
+//! - [`routes`]: the form handlers.
+//!
+//! Sessions are rows in the chat's own database (table `sessions`), found by
+//! the hash of the cookie's token; a session ends when logged out, when idle
+//! longer than `--session-idle-days`, or `--session-max-days` after login.
+//! A new session (new token) is made at every login: a token planted before
+//! login is worth nothing after it.
+
+pub mod cookie;
+pub mod pages;
+pub mod password;
+pub mod routes;
+pub mod sockets;
+pub mod throttle;
+
+use crate::hub::{RoomHub, nick_key};
+use crate::store::{AccountRow, OwnedRoom, StoreError, now_ms};
+use app::accounts::{PasswordError, UsernameError, check_password, parse_username};
+use app::people::Nick;
+use app::rooms::RoomName;
+use cookie::CookiePolicy;
+use password::{HashError, Hasher};
+use sockets::SignedInSockets;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use throttle::Throttle;
+
+/// A session's `seen_at` is written at most this often (not on every request).
+const TOUCH_EVERY_MS: i64 = 60 * 60 * 1000;
+
+/// Why an account action was refused; the text is what the form shows.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error(transparent)]
+    Username(#[from] UsernameError),
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+    #[error("That username is taken (names that look alike count as the same); pick another.")]
+    NameTaken,
+    /// The same answer for an unknown user and a wrong password.
+    #[error("Wrong username or password.")]
+    WrongCredentials,
+    #[error("The current password is wrong.")]
+    WrongPassword,
+    #[error("Too many attempts; try again in {} seconds.", .0.as_secs().max(1))]
+    TooManyAttempts(Duration),
+    #[error("You are not signed in (or your session ended); log in again.")]
+    NotSignedIn,
+    #[error("The server is busy; try again in a moment.")]
+    Busy,
+    #[error("Something went wrong on the server; try again in a moment.")]
+    Internal(String),
+}
+
+impl From<StoreError> for AccountError {
+    fn from(err: StoreError) -> Self {
+        AccountError::Internal(err.to_string())
+    }
+}
+
+impl From<HashError> for AccountError {
+    fn from(err: HashError) -> Self {
+        match err {
+            HashError::Busy => AccountError::Busy,
+            HashError::Failed(why) => AccountError::Internal(why),
+        }
+    }
+}
+
+/// A request's signed-in session.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub account_id: i64,
+    pub name: Nick,
+    /// The session's stored token hash: which session to end or keep.
+    pub token_hash: String,
+}
+
+/// Session lifetimes, attempt budgets and cookie flags, from the configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct AccountPolicy {
+    pub cookie: CookiePolicy,
+    pub idle: Duration,
+    pub absolute: Duration,
+    pub hash_concurrency: usize,
+    /// Attempts per address: a burst, then one every `address_every`.
+    pub address_burst: u32,
+    pub address_every: Duration,
+    /// Attempts per username.
+    pub username_burst: u32,
+    pub username_every: Duration,
+}
+
+pub struct Accounts {
+    hub: Arc<RoomHub>,
+    hasher: Hasher,
+    per_address: Throttle,
+    per_username: Throttle,
+    pub policy: AccountPolicy,
+    pub sockets: Arc<SignedInSockets>,
+}
+
+impl Accounts {
+    pub fn new(hub: Arc<RoomHub>, policy: AccountPolicy) -> Arc<Self> {
+        Arc::new(Self {
+            hub,
+            hasher: Hasher::new(policy.hash_concurrency),
+            per_address: Throttle::new(policy.address_burst, policy.address_every),
+            per_username: Throttle::new(policy.username_burst, policy.username_every),
+            policy,
+            sockets: Arc::default(),
+        })
+    }
+
+    /// Counts a signup or login attempt against the address's and the
+    /// name's budgets (a name is counted by its comparison key, so look-alike
+    /// spellings share one budget).
+    fn attempt(&self, ip: IpAddr, name_key: &str) -> Result<(), AccountError> {
+        let address = crate::peers::address_key(ip).to_string();
+        self.per_address
+            .attempt(&address)
+            .and_then(|()| self.per_username.attempt(name_key))
+            .map_err(AccountError::TooManyAttempts)
+    }
+
+    /// Registers `username` and signs the new account in; the new session's
+    /// cookie token is returned.
+    pub async fn sign_up(
+        &self,
+        ip: IpAddr,
+        username: &str,
+        password: &str,
+    ) -> Result<(SignedIn, String), AccountError> {
+        let name = parse_username(username)?;
+        let key = nick_key(&name);
+        self.attempt(ip, &key)?;
+        check_password(password)?;
+        if Nick::parse(crate::hub::DELETED_USER).is_ok_and(|d| nick_key(&d) == key) {
+            return Err(AccountError::NameTaken);
+        }
+        let store = self.hub.store();
+        if store.account_by_key(&key).await?.is_some() {
+            return Err(AccountError::NameTaken);
+        }
+        let hash = self.hasher.hash(password.to_owned()).await?;
+        let id = store
+            .create_account(&name, &key, &hash)
+            .await?
+            .ok_or(AccountError::NameTaken)?;
+        tracing::info!(account = id, "account created");
+        self.start_session(id, name).await
+    }
+
+    /// Checks the password and starts a new session.
+    pub async fn log_in(
+        &self,
+        ip: IpAddr,
+        username: &str,
+        password: &str,
+    ) -> Result<(SignedIn, String), AccountError> {
+        // Any text is a possible name here: rules are for new names only.
+        let key = Nick::parse(username)
+            .map(|n| nick_key(&n))
+            .unwrap_or_default();
+        self.attempt(ip, &key)?;
+        let account = match key.is_empty() {
+            true => None,
+            false => self.hub.store().account_by_key(&key).await?,
+        };
+        let (id, name, hash) = match account {
+            Some(AccountRow {
+                id,
+                name,
+                password_hash,
+            }) => (Some(id), Some(name), Some(password_hash)),
+            None => (None, None, None),
+        };
+        let matches = self
+            .hasher
+            .verify(password.chars().take(1024).collect(), hash)
+            .await?;
+        match (matches, id, name) {
+            (true, Some(id), Some(name)) => self.start_session(id, name).await,
+            _ => Err(AccountError::WrongCredentials),
+        }
+    }
+
+    async fn start_session(&self, id: i64, name: Nick) -> Result<(SignedIn, String), AccountError> {
+        let (token, token_hash) =
+            cookie::new_token().map_err(|e| AccountError::Internal(e.to_string()))?;
+        self.hub.store().create_session(&token_hash, id).await?;
+        Ok((
+            SignedIn {
+                account_id: id,
+                name,
+                token_hash,
+            },
+            token,
+        ))
+    }
+
+    /// The session a request's `Cookie` header carries, if it is still valid.
+    pub async fn signed_in(&self, cookies: Option<&str>) -> Result<Option<SignedIn>, StoreError> {
+        let Some(token) = cookies.and_then(|c| self.policy.cookie.token(c)) else {
+            return Ok(None);
+        };
+        let token_hash = cookie::token_hash(token);
+        let store = self.hub.store();
+        let Some(session) = store.session(&token_hash).await? else {
+            return Ok(None);
+        };
+        let now = now_ms();
+        let expired = now - session.seen_at > self.policy.idle.as_millis() as i64
+            || now - session.created_at > self.policy.absolute.as_millis() as i64;
+        if expired {
+            store.delete_session(&token_hash).await?;
+            return Ok(None);
+        }
+        if now - session.seen_at > TOUCH_EVERY_MS {
+            store.touch_session(&token_hash).await?;
+        }
+        Ok(Some(SignedIn {
+            account_id: session.account_id,
+            name: session.name,
+            token_hash,
+        }))
+    }
+
+    /// Ends this session and closes its sockets.
+    pub async fn log_out(&self, signed_in: &SignedIn) -> Result<(), AccountError> {
+        self.hub
+            .store()
+            .delete_session(&signed_in.token_hash)
+            .await?;
+        self.sockets
+            .close(signed_in.account_id, |t| t == signed_in.token_hash);
+        Ok(())
+    }
+
+    /// Ends every session of the account (this one too) and closes their sockets.
+    pub async fn log_out_everywhere(&self, signed_in: &SignedIn) -> Result<(), AccountError> {
+        self.hub
+            .store()
+            .delete_sessions(signed_in.account_id, None)
+            .await?;
+        self.sockets.close(signed_in.account_id, |_| true);
+        Ok(())
+    }
+
+    async fn check_current(&self, signed_in: &SignedIn, current: &str) -> Result<(), AccountError> {
+        let account = self
+            .hub
+            .store()
+            .account_by_id(signed_in.account_id)
+            .await?
+            .ok_or(AccountError::NotSignedIn)?;
+        let matches = self
+            .hasher
+            .verify(
+                current.chars().take(1024).collect(),
+                Some(account.password_hash),
+            )
+            .await?;
+        if matches {
+            Ok(())
+        } else {
+            Err(AccountError::WrongPassword)
+        }
+    }
+
+    /// Changes the password; every other session ends and its sockets close
+    /// (whoever else knew the old password is out), this one stays.
+    pub async fn change_password(
+        &self,
+        ip: IpAddr,
+        signed_in: &SignedIn,
+        current: &str,
+        new: &str,
+    ) -> Result<(), AccountError> {
+        self.attempt(ip, &nick_key(&signed_in.name))?;
+        self.check_current(signed_in, current).await?;
+        check_password(new)?;
+        let hash = self.hasher.hash(new.to_owned()).await?;
+        let store = self.hub.store();
+        store.set_password(signed_in.account_id, &hash).await?;
+        store
+            .delete_sessions(signed_in.account_id, Some(&signed_in.token_hash))
+            .await?;
+        self.sockets
+            .close(signed_in.account_id, |t| t != signed_in.token_hash);
+        tracing::info!(account = signed_in.account_id, "password changed");
+        Ok(())
+    }
+
+    /// Deletes the account after checking its password; its messages stay,
+    /// shown as "deleted user", and its name is free again.
+    pub async fn delete(
+        &self,
+        ip: IpAddr,
+        signed_in: &SignedIn,
+        password: &str,
+    ) -> Result<(), AccountError> {
+        self.attempt(ip, &nick_key(&signed_in.name))?;
+        self.check_current(signed_in, password).await?;
+        self.sockets.close(signed_in.account_id, |_| true);
+        self.hub
+            .store()
+            .delete_account(signed_in.account_id, crate::hub::DELETED_USER)
+            .await?;
+        tracing::info!(account = signed_in.account_id, "account deleted");
+        Ok(())
+    }
+
+    pub async fn owned_rooms(&self, signed_in: &SignedIn) -> Result<Vec<OwnedRoom>, AccountError> {
+        Ok(self.hub.store().owned_rooms(signed_in.account_id).await?)
+    }
+
+    /// Opens or closes one of the account's rooms to guests; false if the
+    /// room is not theirs.
+    pub async fn set_accounts_only(
+        &self,
+        signed_in: &SignedIn,
+        room: &RoomName,
+        on: bool,
+    ) -> Result<bool, AccountError> {
+        let changed = self
+            .hub
+            .store()
+            .set_accounts_only(room, signed_in.account_id, on)
+            .await?;
+        if changed {
+            self.hub.set_accounts_only(room, on).await;
+        }
+        Ok(changed)
+    }
+
+    /// Deletes expired sessions now and then, for as long as the server runs.
+    pub fn purge_expired_sessions(self: &Arc<Self>) {
+        let accounts = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(3600));
+            loop {
+                every.tick().await;
+                let Some(accounts) = accounts.upgrade() else {
+                    return;
+                };
+                let now = now_ms();
+                let idle = now - accounts.policy.idle.as_millis() as i64;
+                let old = now - accounts.policy.absolute.as_millis() as i64;
+                match accounts.hub.store().purge_sessions(idle, old).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(sessions = n, "expired sessions deleted"),
+                    Err(err) => tracing::warn!(%err, "could not delete expired sessions"),
+                }
+            }
+        });
+    }
+}

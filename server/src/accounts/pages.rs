@@ -1,0 +1,239 @@
+//! The account pages, rendered on the server as plain HTML forms: they work
+//! with JavaScript off and cost the browser bundle nothing. Leptos's `view!`
+//! renders them, so every value is escaped like the rest of the chat's pages.
+
+use crate::store::OwnedRoom;
+use app::accounts::{PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS, USERNAME_MIN_CHARS};
+use app::people::{NICK_MAX_CHARS, Nick};
+use leptos::prelude::*;
+use leptos_meta::HashedStylesheet;
+
+/// Account pages run no script: styles from this site, forms to this site.
+pub const PAGE_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
+     form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+fn document(options: &LeptosOptions, title: &str, main: AnyView) -> String {
+    let options = options.clone();
+    let title = format!("{title} · Chat");
+    let owner = Owner::new();
+    owner.with(move || {
+        view! {
+            <!DOCTYPE html>
+            <html lang="en">
+                <head>
+                    <meta charset="utf-8" />
+                    <meta name="viewport" content="width=device-width, initial-scale=1" />
+                    <meta name="color-scheme" content="light dark" />
+                    <link rel="icon" type="image/png" href="/favicon.png" />
+                    <title>{title}</title>
+                    <HashedStylesheet options id="leptos" />
+                </head>
+                <body>
+                    <main class="account-page">{main}</main>
+                </body>
+            </html>
+        }
+        .to_html()
+    })
+}
+
+fn problem_line(problem: Option<String>) -> impl IntoView {
+    view! { <p class="problem" role="alert">{problem}</p> }
+}
+
+fn username_hint() -> String {
+    format!(
+        "{USERNAME_MIN_CHARS} to {NICK_MAX_CHARS} characters: letters, digits, '.', '_' or '-'."
+    )
+}
+
+fn password_hint() -> String {
+    format!("{PASSWORD_MIN_CHARS} to {PASSWORD_MAX_CHARS} characters.")
+}
+
+/// Sign up (`signing_up`) or log in: the same two fields, different promises.
+pub fn credentials(
+    options: &LeptosOptions,
+    signing_up: bool,
+    username: &str,
+    problem: Option<String>,
+) -> String {
+    let (title, action, button, password_autocomplete) = if signing_up {
+        ("Sign up", "/signup", "Sign up", "new-password")
+    } else {
+        ("Log in", "/login", "Log in", "current-password")
+    };
+    let other = if signing_up {
+        view! { <p>"Already have an account? " <a href="/login">"Log in"</a></p> }.into_any()
+    } else {
+        view! { <p>"New here? " <a href="/signup">"Sign up"</a></p> }.into_any()
+    };
+    let hints = signing_up.then(|| {
+        view! {
+            <p class="hint" id="username-hint">{username_hint()}</p>
+        }
+    });
+    let password_hint = signing_up.then(|| {
+        view! {
+            <p class="hint" id="password-hint">{password_hint()}</p>
+        }
+    });
+    let main = view! {
+        <h1>{title}</h1>
+        <form method="post" action=action>
+            <label>
+                "Username"
+                <input
+                    name="username"
+                    autocomplete="username"
+                    required
+                    maxlength=NICK_MAX_CHARS
+                    value=username.to_owned()
+                />
+            </label>
+            {hints}
+            <label>
+                "Password"
+                <input
+                    type="password"
+                    name="password"
+                    autocomplete=password_autocomplete
+                    required
+                    maxlength=PASSWORD_MAX_CHARS
+                />
+            </label>
+            {password_hint}
+            {problem_line(problem)}
+            <button type="submit">{button}</button>
+        </form>
+        {other}
+        <p>
+            <a href="/">"Back to the chat"</a>
+            " (you can also chat as a guest, with just a nickname)."
+        </p>
+    }
+    .into_any();
+    document(options, title, main)
+}
+
+/// What the account page says after a change went through.
+#[derive(Debug, Clone, Copy)]
+pub enum Done {
+    Password,
+    Room,
+}
+
+pub struct AccountView<'a> {
+    pub name: &'a Nick,
+    pub rooms: &'a [OwnedRoom],
+    pub done: Option<Done>,
+    pub problem: Option<String>,
+}
+
+pub fn account(options: &LeptosOptions, page: AccountView<'_>) -> String {
+    let done = page.done.map(|done| match done {
+        Done::Password => "Your password is changed; every other session was logged out.",
+        Done::Room => "The room's setting is saved.",
+    });
+    let rooms = if page.rooms.is_empty() {
+        view! { <p>"Rooms you create while signed in are listed here."</p> }.into_any()
+    } else {
+        let items = page
+            .rooms
+            .iter()
+            .map(|room| {
+                let name = room.name.to_string();
+                let (state, button, value) = if room.accounts_only {
+                    ("accounts only", format!("Open #{name} to guests"), "off")
+                } else {
+                    (
+                        "open to guests",
+                        format!("Make #{name} accounts only"),
+                        "on",
+                    )
+                };
+                view! {
+                    <li>
+                        <a href=room.name.path()>{format!("#{name}")}</a>
+                        {format!(" ({state}) ")}
+                        <form method="post" action="/account/rooms">
+                            <input type="hidden" name="room" value=name />
+                            <input type="hidden" name="accounts_only" value=value />
+                            <button type="submit">{button}</button>
+                        </form>
+                    </li>
+                }
+            })
+            .collect_view();
+        view! { <ul aria-label="Your rooms">{items}</ul> }.into_any()
+    };
+    let main = view! {
+        <h1>"Account"</h1>
+        <p>"Signed in as " <strong>{page.name.to_string()}</strong></p>
+        <p class="done" role="status">{done}</p>
+        {problem_line(page.problem)}
+        <section aria-labelledby="password-heading">
+            <h2 id="password-heading">"Change password"</h2>
+            <form method="post" action="/account/password">
+                <label>
+                    "Current password"
+                    <input
+                        type="password"
+                        name="current"
+                        autocomplete="current-password"
+                        required
+                        maxlength=PASSWORD_MAX_CHARS
+                    />
+                </label>
+                <label>
+                    "New password"
+                    <input
+                        type="password"
+                        name="new"
+                        autocomplete="new-password"
+                        required
+                        maxlength=PASSWORD_MAX_CHARS
+                    />
+                </label>
+                <p class="hint">{password_hint()} " Every other session is logged out."</p>
+                <button type="submit">"Change password"</button>
+            </form>
+        </section>
+        <section aria-labelledby="rooms-heading">
+            <h2 id="rooms-heading">"Your rooms"</h2>
+            <p class="hint">"A room closed to guests lets only signed-in people join."</p>
+            {rooms}
+        </section>
+        <section aria-labelledby="sessions-heading">
+            <h2 id="sessions-heading">"Sessions"</h2>
+            <form method="post" action="/logout">
+                <button type="submit">"Log out"</button>
+            </form>
+            <form method="post" action="/account/logout-everywhere">
+                <button type="submit">"Log out everywhere"</button>
+            </form>
+        </section>
+        <section aria-labelledby="delete-heading">
+            <h2 id="delete-heading">"Delete account"</h2>
+            <p class="hint">
+                "Your messages stay, shown as written by “deleted user”; your name becomes free."
+            </p>
+            <form method="post" action="/account/delete">
+                <label>
+                    "Confirm with your password"
+                    <input
+                        type="password"
+                        name="password"
+                        autocomplete="current-password"
+                        required
+                        maxlength=PASSWORD_MAX_CHARS
+                    />
+                </label>
+                <button type="submit">"Delete account"</button>
+            </form>
+        </section>
+        <p><a href="/">"Back to the chat"</a></p>
+    }
+    .into_any();
+    document(options, "Account", main)
+}

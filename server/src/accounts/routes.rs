@@ -1,0 +1,332 @@
+//! The account forms' handlers. Every one is a plain form post answered with
+//! a redirect (303, so a reload does not post again) or the form again with
+//! what went wrong; all of them pass the router's CSRF check first.
+
+use super::pages::{self, AccountView, Done, PAGE_POLICY};
+use super::{AccountError, Accounts, SignedIn};
+use crate::routes::AppState;
+use app::rooms::RoomName;
+use axum::Form;
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub fn routes() -> axum::Router<AppState> {
+    axum::Router::new()
+        .route("/signup", get(signup_page).post(sign_up))
+        .route("/login", get(login_page).post(log_in))
+        .route("/logout", post(log_out))
+        .route("/account", get(account_page))
+        .route("/account/password", post(change_password))
+        .route("/account/logout-everywhere", post(log_out_everywhere))
+        .route("/account/delete", post(delete_account))
+        .route("/account/rooms", post(room_setting))
+}
+
+fn accounts(state: &AppState) -> &Arc<Accounts> {
+    &state.sockets.accounts
+}
+
+fn cookies(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::COOKIE).and_then(|c| c.to_str().ok())
+}
+
+/// The request's session, or `None` (also when the store cannot tell: the
+/// person is then treated as a guest, and the failure logged).
+pub async fn signed_in(accounts: &Accounts, headers: &HeaderMap) -> Option<SignedIn> {
+    match accounts.signed_in(cookies(headers)).await {
+        Ok(signed_in) => signed_in,
+        Err(err) => {
+            tracing::error!(%err, "could not look up a session");
+            None
+        }
+    }
+}
+
+fn page(status: StatusCode, html: String) -> Response {
+    let mut response = (status, Html(html)).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(PAGE_POLICY),
+    );
+    // Pages about one person's session are nobody else's to keep.
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn status_of(err: &AccountError) -> StatusCode {
+    match err {
+        AccountError::Username(_) | AccountError::Password(_) => StatusCode::BAD_REQUEST,
+        AccountError::NameTaken => StatusCode::CONFLICT,
+        AccountError::WrongCredentials | AccountError::WrongPassword => StatusCode::UNAUTHORIZED,
+        AccountError::NotSignedIn => StatusCode::UNAUTHORIZED,
+        AccountError::TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
+        AccountError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+        AccountError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// The form again, saying what went wrong (internal detail only in the log).
+fn refused(err: &AccountError, html: impl FnOnce(String) -> String) -> Response {
+    if let AccountError::Internal(detail) = err {
+        tracing::error!(%detail, "account request failed");
+    }
+    let mut response = page(status_of(err), html(err.to_string()));
+    if let AccountError::TooManyAttempts(wait) = err {
+        let secs = wait.as_secs().max(1).to_string();
+        if let Ok(value) = HeaderValue::from_str(&secs) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+    }
+    response
+}
+
+/// Back to `to` with the new session's cookie.
+fn signed_in_redirect(state: &AppState, to: &str, token: &str) -> Response {
+    let mut response = Redirect::to(to).into_response();
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, accounts(state).policy.cookie.set(token));
+    response
+}
+
+fn signed_out_redirect(state: &AppState) -> Response {
+    let mut response = Redirect::to("/").into_response();
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, accounts(state).policy.cookie.clear());
+    response
+}
+
+#[derive(serde::Deserialize)]
+struct Credentials {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+}
+
+async fn signup_page(State(state): State<AppState>) -> Response {
+    page(
+        StatusCode::OK,
+        pages::credentials(&state.leptos_options, true, "", None),
+    )
+}
+
+async fn login_page(State(state): State<AppState>) -> Response {
+    page(
+        StatusCode::OK,
+        pages::credentials(&state.leptos_options, false, "", None),
+    )
+}
+
+async fn sign_up(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<Credentials>,
+) -> Response {
+    let accounts = accounts(&state);
+    match accounts
+        .sign_up(peer.ip(), &form.username, &form.password)
+        .await
+    {
+        Ok((_, token)) => {
+            end_previous_session(accounts, &headers).await;
+            signed_in_redirect(&state, "/", &token)
+        }
+        Err(err) => refused(&err, |problem| {
+            pages::credentials(&state.leptos_options, true, &form.username, Some(problem))
+        }),
+    }
+}
+
+async fn log_in(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<Credentials>,
+) -> Response {
+    let accounts = accounts(&state);
+    match accounts
+        .log_in(peer.ip(), &form.username, &form.password)
+        .await
+    {
+        Ok((_, token)) => {
+            end_previous_session(accounts, &headers).await;
+            signed_in_redirect(&state, "/", &token)
+        }
+        Err(err) => refused(&err, |problem| {
+            pages::credentials(&state.leptos_options, false, &form.username, Some(problem))
+        }),
+    }
+}
+
+/// A session the browser held before this login ends: one browser, one session.
+async fn end_previous_session(accounts: &Accounts, headers: &HeaderMap) {
+    if let Some(previous) = signed_in(accounts, headers).await
+        && let Err(err) = accounts.log_out(&previous).await
+    {
+        tracing::warn!(%err, "could not end the session replaced by a login");
+    }
+}
+
+async fn log_out(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let accounts = accounts(&state);
+    if let Some(signed_in) = signed_in(accounts, &headers).await
+        && let Err(err) = accounts.log_out(&signed_in).await
+    {
+        tracing::error!(%err, "logout failed");
+        return page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "The server could not log you out; try again.".into(),
+        );
+    }
+    signed_out_redirect(&state)
+}
+
+#[derive(serde::Deserialize)]
+struct AccountQuery {
+    done: Option<String>,
+}
+
+async fn account_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<AccountQuery>,
+) -> Response {
+    let done = match query.done.as_deref() {
+        Some("password") => Some(Done::Password),
+        Some("room") => Some(Done::Room),
+        _ => None,
+    };
+    render_account(&state, &headers, done, None).await
+}
+
+async fn render_account(
+    state: &AppState,
+    headers: &HeaderMap,
+    done: Option<Done>,
+    problem: Option<&AccountError>,
+) -> Response {
+    let accounts = accounts(state);
+    let Some(signed_in) = signed_in(accounts, headers).await else {
+        return Redirect::to("/login").into_response();
+    };
+    let rooms = match accounts.owned_rooms(&signed_in).await {
+        Ok(rooms) => rooms,
+        Err(err) => {
+            tracing::error!(%err, "could not list an account's rooms");
+            vec![]
+        }
+    };
+    let view = |problem: Option<String>| {
+        pages::account(
+            &state.leptos_options,
+            AccountView {
+                name: &signed_in.name,
+                rooms: &rooms,
+                done,
+                problem,
+            },
+        )
+    };
+    match problem {
+        Some(err) => refused(err, |p| view(Some(p))),
+        None => page(StatusCode::OK, view(None)),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct PasswordChange {
+    #[serde(default)]
+    current: String,
+    #[serde(default)]
+    new: String,
+}
+
+async fn change_password(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<PasswordChange>,
+) -> Response {
+    let accounts = accounts(&state);
+    let Some(signed_in) = signed_in(accounts, &headers).await else {
+        return Redirect::to("/login").into_response();
+    };
+    match accounts
+        .change_password(peer.ip(), &signed_in, &form.current, &form.new)
+        .await
+    {
+        Ok(()) => Redirect::to("/account?done=password").into_response(),
+        Err(err) => render_account(&state, &headers, None, Some(&err)).await,
+    }
+}
+
+async fn log_out_everywhere(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let accounts = accounts(&state);
+    if let Some(signed_in) = signed_in(accounts, &headers).await
+        && let Err(err) = accounts.log_out_everywhere(&signed_in).await
+    {
+        return render_account(&state, &headers, None, Some(&err)).await;
+    }
+    signed_out_redirect(&state)
+}
+
+#[derive(serde::Deserialize)]
+struct Confirm {
+    #[serde(default)]
+    password: String,
+}
+
+async fn delete_account(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<Confirm>,
+) -> Response {
+    let accounts = accounts(&state);
+    let Some(signed_in) = signed_in(accounts, &headers).await else {
+        return Redirect::to("/login").into_response();
+    };
+    match accounts.delete(peer.ip(), &signed_in, &form.password).await {
+        Ok(()) => signed_out_redirect(&state),
+        Err(err) => render_account(&state, &headers, None, Some(&err)).await,
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct RoomSetting {
+    #[serde(default)]
+    room: String,
+    #[serde(default)]
+    accounts_only: String,
+}
+
+async fn room_setting(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<RoomSetting>,
+) -> Response {
+    let accounts = accounts(&state);
+    let Some(signed_in) = signed_in(accounts, &headers).await else {
+        return Redirect::to("/login").into_response();
+    };
+    let Ok(room) = RoomName::parse(&form.room) else {
+        return (StatusCode::BAD_REQUEST, "no such room\n").into_response();
+    };
+    match accounts
+        .set_accounts_only(&signed_in, &room, form.accounts_only == "on")
+        .await
+    {
+        Ok(true) => Redirect::to("/account?done=room").into_response(),
+        Ok(false) => (StatusCode::FORBIDDEN, "that room is not yours\n").into_response(),
+        Err(err) => render_account(&state, &headers, None, Some(&err)).await,
+    }
+}

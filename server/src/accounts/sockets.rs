@@ -1,0 +1,76 @@
+//! The open WebSockets of signed-in sessions, by account: logging out closes
+//! that session's sockets, a password change every other session's, deleting
+//! the account all of them. A closed socket's tab finds out at once (close
+//! code 4003) instead of chatting on under a session that is gone.
+
+use crate::connection::close::CLOSE_SIGNED_OUT;
+use crate::connection::outbox::Outbox;
+use crate::hub::ConnId;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+struct Socket {
+    conn: ConnId,
+    token_hash: String,
+    outbox: Outbox,
+}
+
+#[derive(Default)]
+pub struct SignedInSockets {
+    by_account: Mutex<HashMap<i64, Vec<Socket>>>,
+}
+
+/// A socket's place in the registry, given up when dropped (the socket ended).
+pub struct Registration {
+    sockets: Arc<SignedInSockets>,
+    account_id: i64,
+    conn: ConnId,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let mut by_account = self.sockets.by_account.lock().expect("sockets lock");
+        if let Some(list) = by_account.get_mut(&self.account_id) {
+            list.retain(|s| s.conn != self.conn);
+            if list.is_empty() {
+                by_account.remove(&self.account_id);
+            }
+        }
+    }
+}
+
+impl SignedInSockets {
+    pub fn register(
+        self: &Arc<Self>,
+        account_id: i64,
+        token_hash: &str,
+        conn: ConnId,
+        outbox: Outbox,
+    ) -> Registration {
+        self.by_account
+            .lock()
+            .expect("sockets lock")
+            .entry(account_id)
+            .or_default()
+            .push(Socket {
+                conn,
+                token_hash: token_hash.to_owned(),
+                outbox,
+            });
+        Registration {
+            sockets: self.clone(),
+            account_id,
+            conn,
+        }
+    }
+
+    /// Closes the account's sockets whose session `which` picks.
+    pub fn close(&self, account_id: i64, which: impl Fn(&str) -> bool) {
+        let by_account = self.by_account.lock().expect("sockets lock");
+        for socket in by_account.get(&account_id).into_iter().flatten() {
+            if which(&socket.token_hash) {
+                socket.outbox.close(CLOSE_SIGNED_OUT);
+            }
+        }
+    }
+}

@@ -1,0 +1,571 @@
+//! Accounts from the outside: forms posted like a browser posts them, the
+//! session cookie they set, and WebSockets opened with (or without) it.
+
+use crate::common::*;
+use app::protocol::{ErrorCode, ServerFrame};
+use reqwest::header;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+/// The form handlers' answer, not followed (its `Set-Cookie` and `Location`
+/// matter).
+struct Answer {
+    status: u16,
+    location: Option<String>,
+    set_cookie: Option<String>,
+    retry_after: Option<String>,
+    body: String,
+}
+
+impl Answer {
+    /// `name=value` of the session cookie this answer sets.
+    fn cookie(&self) -> String {
+        let set = self.set_cookie.as_deref().expect("a session cookie is set");
+        set.split(';').next().unwrap().to_owned()
+    }
+}
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+async fn answer(res: reqwest::Response) -> Answer {
+    let text = |name: header::HeaderName| {
+        res.headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let (location, set_cookie, retry_after) = (
+        text(header::LOCATION),
+        text(header::SET_COOKIE),
+        text(header::RETRY_AFTER),
+    );
+    Answer {
+        status: res.status().as_u16(),
+        location,
+        set_cookie,
+        retry_after,
+        body: res.text().await.unwrap(),
+    }
+}
+
+/// POSTs a form from this site, as the browser does, with `cookie` if given.
+async fn post(app: &TestApp, path: &str, form: &[(&str, &str)], cookie: Option<&str>) -> Answer {
+    let origin = format!("http://{}", app.addr());
+    let mut request = no_redirects()
+        .post(format!("{origin}{path}"))
+        .header(header::ORIGIN, &origin)
+        .form(form);
+    if let Some(cookie) = cookie {
+        request = request.header(header::COOKIE, cookie);
+    }
+    answer(request.send().await.unwrap()).await
+}
+
+async fn get(app: &TestApp, path: &str, cookie: Option<&str>) -> Answer {
+    let mut request = no_redirects().get(format!("http://{}{path}", app.addr()));
+    if let Some(cookie) = cookie {
+        request = request.header(header::COOKIE, cookie);
+    }
+    answer(request.send().await.unwrap()).await
+}
+
+async fn sign_up(app: &TestApp, name: &str, password: &str) -> String {
+    let answer = post(
+        app,
+        "/signup",
+        &[("username", name), ("password", password)],
+        None,
+    )
+    .await;
+    assert_eq!(answer.status, 303, "{}", answer.body);
+    answer.cookie()
+}
+
+async fn log_in(app: &TestApp, name: &str, password: &str) -> Answer {
+    post(
+        app,
+        "/login",
+        &[("username", name), ("password", password)],
+        None,
+    )
+    .await
+}
+
+/// A WebSocket opened with the session cookie, as a signed-in page opens it.
+async fn signed_in_client(app: &TestApp, cookie: &str) -> Client {
+    let mut request = format!("ws://{}/ws", app.addr())
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("cookie", cookie.parse().unwrap());
+    let (ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    Client::from_stream(ws)
+}
+
+async fn signed_in_name(app: &TestApp, cookie: Option<&str>) -> Option<String> {
+    let page = get(app, "/account", cookie).await;
+    if page.status != 200 {
+        return None;
+    }
+    let start = page.body.find("Signed in as <strong>")? + "Signed in as <strong>".len();
+    let end = page.body[start..].find('<')?;
+    Some(page.body[start..start + end].to_owned())
+}
+
+const PASSWORD: &str = "correct horse battery";
+
+#[tokio::test]
+async fn sign_up_log_out_and_log_in_again() {
+    let app = spawn_app().await;
+    let cookie = sign_up(&app, "sadia", PASSWORD).await;
+    assert_eq!(
+        signed_in_name(&app, Some(&cookie)).await.as_deref(),
+        Some("sadia")
+    );
+
+    let out = post(&app, "/logout", &[], Some(&cookie)).await;
+    assert_eq!(out.status, 303);
+    assert!(
+        out.set_cookie.unwrap().contains("Max-Age=0"),
+        "the cookie is cleared"
+    );
+    assert_eq!(
+        signed_in_name(&app, Some(&cookie)).await,
+        None,
+        "the old cookie is dead"
+    );
+    assert_eq!(
+        get(&app, "/account", Some(&cookie))
+            .await
+            .location
+            .as_deref(),
+        Some("/login")
+    );
+
+    let again = log_in(&app, "Sadia", PASSWORD).await;
+    assert_eq!(again.status, 303, "{}", again.body);
+    assert_eq!(again.location.as_deref(), Some("/"));
+    assert_eq!(
+        signed_in_name(&app, Some(&again.cookie())).await.as_deref(),
+        Some("sadia")
+    );
+}
+
+#[tokio::test]
+async fn the_session_cookie_is_http_only_lax_and_secure_by_default() {
+    let app = spawn_app().await;
+    let answer = post(
+        &app,
+        "/signup",
+        &[("username", "sadia"), ("password", PASSWORD)],
+        None,
+    )
+    .await;
+    let set = answer.set_cookie.unwrap();
+    assert!(set.starts_with("__Host-chat_session="), "{set}");
+    for flag in ["HttpOnly", "SameSite=Lax", "Secure", "Path=/", "Max-Age="] {
+        assert!(set.contains(flag), "{set} lacks {flag}");
+    }
+
+    let local = spawn_app_with(&["--insecure-cookies"]).await;
+    let answer = post(
+        &local,
+        "/signup",
+        &[("username", "sadia"), ("password", PASSWORD)],
+        None,
+    )
+    .await;
+    let set = answer.set_cookie.unwrap();
+    assert!(
+        set.starts_with("chat_session=") && !set.contains("Secure"),
+        "{set}"
+    );
+}
+
+#[tokio::test]
+async fn every_login_gets_a_new_session_and_ends_the_one_it_replaces() {
+    let app = spawn_app().await;
+    let first = sign_up(&app, "sadia", PASSWORD).await;
+    let login = post(
+        &app,
+        "/login",
+        &[("username", "sadia"), ("password", PASSWORD)],
+        Some(&first),
+    )
+    .await;
+    let second = login.cookie();
+    assert_ne!(first, second, "the session id changes at login");
+    assert_eq!(signed_in_name(&app, Some(&first)).await, None);
+    assert_eq!(
+        signed_in_name(&app, Some(&second)).await.as_deref(),
+        Some("sadia")
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_password_and_an_unknown_user_get_the_same_answer() {
+    let app = spawn_app().await;
+    sign_up(&app, "sadia", PASSWORD).await;
+    let wrong = log_in(&app, "sadia", "not the password").await;
+    let unknown = log_in(&app, "nobody", "not the password").await;
+    assert_eq!(wrong.status, 401);
+    assert_eq!(unknown.status, 401);
+    assert!(wrong.body.contains("Wrong username or password."));
+    assert_eq!(
+        wrong.body.replace("sadia", "nobody"),
+        unknown.body,
+        "nothing tells the two apart"
+    );
+    assert!(wrong.set_cookie.is_none() && unknown.set_cookie.is_none());
+}
+
+#[tokio::test]
+async fn signup_forms_say_exactly_what_is_wrong() {
+    let app = spawn_app().await;
+    sign_up(&app, "sadia", PASSWORD).await;
+    let cases = [
+        ("SADIA", PASSWORD, 409, "That username is taken"),
+        ("ѕadia", PASSWORD, 409, "That username is taken"),
+        ("sa dia", PASSWORD, 400, "A username is 2 to 32 characters"),
+        ("usman", "short", 400, "too short: use at least 8"),
+        ("usman", &"x".repeat(129), 400, "too long: use at most 128"),
+    ];
+    for (name, password, status, says) in cases {
+        let answer = post(
+            &app,
+            "/signup",
+            &[("username", name), ("password", password)],
+            None,
+        )
+        .await;
+        assert_eq!(answer.status, status, "{name}: {}", answer.body);
+        assert!(answer.body.contains(says), "{name}: {}", answer.body);
+        assert!(answer.body.contains("role=\"alert\""));
+    }
+}
+
+#[tokio::test]
+async fn login_attempts_are_throttled_per_username_and_per_address() {
+    let app = spawn_app_with(&["--login-username-burst", "4", "--login-address-burst", "6"]).await;
+    // The signup counts as the name's first attempt.
+    sign_up(&app, "sadia", PASSWORD).await;
+    for _ in 0..3 {
+        assert_eq!(log_in(&app, "sadia", "guess guess").await.status, 401);
+    }
+    let refused = log_in(&app, "SADIA", PASSWORD).await;
+    assert_eq!(refused.status, 429, "look-alike spellings share the budget");
+    assert!(refused.body.contains("Too many attempts; try again in"));
+    let wait: u64 = refused.retry_after.expect("Retry-After").parse().unwrap();
+    assert!(wait >= 1);
+
+    // Another name from the same address has its own budget, until the
+    // address's runs out (1 signup + 4 logins so far).
+    assert_eq!(log_in(&app, "usman", "guess guess").await.status, 401);
+    assert_eq!(log_in(&app, "amara", "guess guess").await.status, 429);
+}
+
+#[tokio::test]
+async fn the_stored_password_is_an_argon2id_hash_with_owasp_parameters() {
+    use sqlx::Connection;
+    let app = spawn_app().await;
+    sign_up(&app, "sadia", PASSWORD).await;
+    let mut db = sqlx::SqliteConnection::connect(&format!("sqlite://{}", app.db.display()))
+        .await
+        .unwrap();
+    let (hash,): (String,) = sqlx::query_as("SELECT password_hash FROM accounts")
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    assert!(
+        hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{hash}"
+    );
+    assert!(!hash.contains(PASSWORD));
+}
+
+#[tokio::test]
+async fn a_socket_with_the_cookie_talks_as_the_account_and_without_it_as_a_guest() {
+    let app = spawn_app().await;
+    let cookie = sign_up(&app, "sadia", PASSWORD).await;
+    let mut sadia = signed_in_client(&app, &cookie).await;
+    // The nickname in the frame does not matter: the session says who this is.
+    match sadia.try_join("main", "whoever").await {
+        ServerFrame::Joined { nick, .. } => assert_eq!(nick.as_str(), "sadia"),
+        other => panic!("expected joined, got {other:?}"),
+    }
+    let mut usman = app.client().await;
+    let online = match usman.try_join("main", "usman").await {
+        ServerFrame::Joined { online, .. } => online,
+        other => panic!("expected joined, got {other:?}"),
+    };
+    assert!(
+        online
+            .iter()
+            .any(|p| p.nick.as_str() == "sadia" && p.account)
+    );
+    sadia.say("main", "Hello from an account").await;
+    let heard = usman.hear("Hello from an account").await;
+    assert!(heard.account && heard.nick.as_str() == "sadia");
+    usman.say("main", "Hello from a guest").await;
+    let heard = sadia.hear("Hello from a guest").await;
+    assert!(!heard.account && heard.nick.as_str() == "usman");
+
+    // Each entry keeps who wrote it, beyond the name it shows.
+    use sqlx::Connection;
+    let mut db = sqlx::SqliteConnection::connect(&format!("sqlite://{}", app.db.display()))
+        .await
+        .unwrap();
+    let authors: Vec<(String, String)> =
+        sqlx::query_as("SELECT nick, author FROM entries WHERE kind = 'message' ORDER BY seq")
+            .fetch_all(&mut db)
+            .await
+            .unwrap();
+    assert!(authors[0].1.starts_with("account:"), "{authors:?}");
+    assert_eq!(authors[1].1, format!("guest:{}", usman.session.as_str()));
+}
+
+#[tokio::test]
+async fn an_account_in_two_browsers_is_one_person_in_the_room() {
+    let app = spawn_app().await;
+    let first = sign_up(&app, "sadia", PASSWORD).await;
+    let second = log_in(&app, "sadia", PASSWORD).await.cookie();
+    let mut usman = app.client().await;
+    usman.join("main", "usman").await;
+    let mut laptop = signed_in_client(&app, &first).await;
+    laptop.join("main", "sadia").await;
+    let mut phone = signed_in_client(&app, &second).await;
+    let (online, _) = phone.join("main", "sadia").await;
+    assert!(online.iter().any(|n| n.as_str() == "sadia"));
+    phone.say("main", "from my phone").await;
+    laptop.hear("from my phone").await;
+    // Closing one of them is not leaving: the other is still there.
+    drop(phone);
+    laptop.say("main", "still here").await;
+    let frames = usman
+        .recv_until(|f| message_text(f) == Some("still here"))
+        .await;
+    assert!(
+        frames
+            .iter()
+            .all(|f| notice(f).is_none_or(|n| !n.contains("left"))),
+        "{frames:?}"
+    );
+    let sadia_joins = log_of(&app, "main")
+        .await
+        .iter()
+        .filter(|e| line(e) == "sadia joined")
+        .count();
+    assert_eq!(sadia_joins, 1);
+}
+
+#[tokio::test]
+async fn a_guest_cannot_take_a_registered_name_however_it_is_spelled() {
+    let app = spawn_app().await;
+    sign_up(&app, "sadia", PASSWORD).await;
+    for spelling in ["sadia", "SADIA", "ѕadia", "deleted user"] {
+        let mut guest = app.client().await;
+        let frame = guest.try_join("main", spelling).await;
+        assert_eq!(
+            error_code(&frame),
+            Some(ErrorCode::NameReserved),
+            "{spelling}"
+        );
+        let ServerFrame::Error { message, .. } = frame else {
+            unreachable!()
+        };
+        assert!(message.contains("registered name"), "{message}");
+    }
+    // Without a socket too.
+    let (status, body) = app
+        .post_form("/r/main/post", "nick=Sadia&body=hi&client_id=f1")
+        .await;
+    assert_eq!(status, 403, "{body}");
+}
+
+#[tokio::test]
+async fn an_owner_can_close_a_room_to_guests() {
+    let app = spawn_app().await;
+    let owner = sign_up(&app, "sadia", PASSWORD).await;
+    let member = sign_up(&app, "usman", PASSWORD).await;
+    let mut sadia = signed_in_client(&app, &owner).await;
+    sadia.join("club", "sadia").await;
+
+    let not_owner = post(
+        &app,
+        "/account/rooms",
+        &[("room", "club"), ("accounts_only", "on")],
+        Some(&member),
+    )
+    .await;
+    assert_eq!(not_owner.status, 403);
+    let page = get(&app, "/account", Some(&owner)).await;
+    assert!(
+        page.body.contains("Make #club accounts only"),
+        "{}",
+        page.body
+    );
+    let closed = post(
+        &app,
+        "/account/rooms",
+        &[("room", "club"), ("accounts_only", "on")],
+        Some(&owner),
+    )
+    .await;
+    assert_eq!(closed.status, 303);
+
+    let mut guest = app.client().await;
+    let frame = guest.try_join("club", "amara").await;
+    assert_eq!(error_code(&frame), Some(ErrorCode::AccountsOnly));
+    let mut usman = signed_in_client(&app, &member).await;
+    assert!(matches!(
+        usman.try_join("club", "usman").await,
+        ServerFrame::Joined { .. }
+    ));
+    // Other rooms stay open to guests.
+    assert!(matches!(
+        guest.try_join("main", "amara").await,
+        ServerFrame::Joined { .. }
+    ));
+}
+
+#[tokio::test]
+async fn a_password_change_logs_out_every_other_session_and_closes_its_sockets() {
+    let app = spawn_app_with(&["--login-username-burst", "100"]).await;
+    let here = sign_up(&app, "sadia", PASSWORD).await;
+    let elsewhere = log_in(&app, "sadia", PASSWORD).await.cookie();
+    let mut stale = signed_in_client(&app, &elsewhere).await;
+    stale.join("main", "sadia").await;
+    let mut current = signed_in_client(&app, &here).await;
+    current.join("main", "sadia").await;
+
+    let wrong = post(
+        &app,
+        "/account/password",
+        &[("current", "not it at all"), ("new", "a new passphrase")],
+        Some(&here),
+    )
+    .await;
+    assert_eq!(wrong.status, 401);
+    assert!(wrong.body.contains("The current password is wrong."));
+
+    let changed = post(
+        &app,
+        "/account/password",
+        &[("current", PASSWORD), ("new", "a new passphrase")],
+        Some(&here),
+    )
+    .await;
+    assert_eq!(changed.location.as_deref(), Some("/account?done=password"));
+    assert_eq!(stale.close_code().await, Some(4003));
+    assert_eq!(signed_in_name(&app, Some(&elsewhere)).await, None);
+    assert_eq!(
+        signed_in_name(&app, Some(&here)).await.as_deref(),
+        Some("sadia")
+    );
+    current.say("main", "still connected").await;
+    assert_eq!(log_in(&app, "sadia", PASSWORD).await.status, 401);
+    assert_eq!(log_in(&app, "sadia", "a new passphrase").await.status, 303);
+
+    // Logging out closes that session's sockets too.
+    post(&app, "/logout", &[], Some(&here)).await;
+    assert_eq!(current.close_code().await, Some(4003));
+}
+
+#[tokio::test]
+async fn a_deleted_account_leaves_its_messages_to_a_deleted_user_and_frees_its_name() {
+    let app = spawn_app().await;
+    let cookie = sign_up(&app, "sadia", PASSWORD).await;
+    let mut sadia = signed_in_client(&app, &cookie).await;
+    sadia.join("main", "sadia").await;
+    sadia.say("main", "remember me").await;
+    let refused = post(
+        &app,
+        "/account/delete",
+        &[("password", "wrong one!")],
+        Some(&cookie),
+    )
+    .await;
+    assert_eq!(refused.status, 401);
+    let deleted = post(
+        &app,
+        "/account/delete",
+        &[("password", PASSWORD)],
+        Some(&cookie),
+    )
+    .await;
+    assert_eq!(deleted.status, 303);
+    assert_eq!(sadia.close_code().await, Some(4003));
+    assert!(
+        log_of(&app, "main")
+            .await
+            .iter()
+            .any(|e| line(e) == "deleted user: remember me")
+    );
+    assert_eq!(signed_in_name(&app, Some(&cookie)).await, None);
+    sign_up(&app, "sadia", "someone else entirely").await;
+}
+
+#[tokio::test]
+async fn account_forms_from_another_site_are_refused() {
+    let app = spawn_app().await;
+    let res = no_redirects()
+        .post(format!("http://{}/login", app.addr()))
+        .header(header::ORIGIN, "https://evil.example")
+        .header("sec-fetch-site", "cross-site")
+        .form(&[("username", "sadia"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 403);
+}
+
+#[tokio::test]
+async fn a_database_from_before_accounts_migrates_and_keeps_its_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("chat.db");
+    let old = dir.path().join("migrations");
+    std::fs::create_dir(&old).unwrap();
+    for name in [
+        "0001_rooms_and_entries.sql",
+        "0002_activity_and_departures.sql",
+    ] {
+        let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("migrations")
+            .join(name);
+        std::fs::copy(source, old.join(name)).unwrap();
+    }
+    {
+        use sqlx::Connection;
+        let url = format!("sqlite://{}?mode=rwc", db.display());
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::migrate::Migrator::new(old.as_path())
+            .await
+            .unwrap()
+            .run(&mut conn)
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO rooms (id, name, created_at) VALUES (1, 'main', 0)")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO entries (room_id, seq, at, nick, kind, client_id, body)
+             VALUES (1, 1, 0, 'usman', 'message', 'c1', 'from the old days')",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    let server = start_on(db.clone()).await;
+    let app = TestApp { server, db, dir };
+    let log = log_of(&app, "main").await;
+    assert_eq!(line(&log[0]), "usman: from the old days");
+    assert!(!log[0].account, "old entries were guests'");
+    let mut client = app.client().await;
+    client.join("main", "usman").await;
+    client.say("main", "and from today").await;
+}
