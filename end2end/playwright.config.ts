@@ -37,7 +37,7 @@ export default defineConfig({
   webServer: {
     // Every browser here comes from 127.0.0.1, so the per-address budgets
     // are lifted; the server's integration tests check them at their defaults.
-    command: `../target/release/server --addr 127.0.0.1:${port} --database-url sqlite://${db} --site-root ../target/site --max-replay 5 --rate-burst 1000 --rate-per-sec 1000 --address-rate-burst 10000 --address-rate-per-sec 10000 --join-burst 1000 --address-join-burst 1000 --max-connections-per-address 1000`,
+    command: `../target/release/server --addr 127.0.0.1:${port} --database-url sqlite://${db} --site-root ../target/site --max-replay 5 --rate-burst 1000 --rate-per-sec 1000 --address-rate-burst 10000 --address-rate-per-sec 10000 --join-burst 1000 --address-join-burst 1000 --max-connections-per-address 1000 --insecure-cookies --login-address-burst 1000`,
     url: `http://127.0.0.1:${port}/health`,
     reuseExistingServer: false,
     timeout: 60_000,

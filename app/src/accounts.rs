@@ -58,68 +58,77 @@ pub fn check_password(password: &str) -> Result<(), PasswordError> {
     }
 }
 
-/// The account this request's session cookie belongs to, if any.
-#[leptos::server(prefix = "/api", endpoint = "signed_in_as")]
-pub async fn signed_in_as() -> Result<Option<Nick>, ServerFnError> {
-    let cookies = use_context::<http::request::Parts>()
-        .and_then(|parts| parts.headers.get(http::header::COOKIE).cloned())
-        .and_then(|value| value.to_str().ok().map(str::to_owned));
-    let backend = crate::backend::from_context()?;
-    backend
-        .signed_in_as(cookies)
-        .await
-        .map_err(crate::backend::to_server_fn_error)
-}
+/// Who the page is for: the server looks the session cookie up before
+/// rendering and puts the name in request extensions ([`SignedInAs`]); the page
+/// carries it in a `<meta name="chat-viewer">` for the browser, so the hydrated
+/// page starts out agreeing with the server's HTML without a round trip.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedInAs(pub Nick);
 
-/// Who this page is for, loaded with the page (part of its HTML, so the
-/// hydrated page agrees with it).
-#[derive(Clone, Copy)]
-pub struct Viewer(pub Resource<Option<Nick>>);
+/// The name of the meta tag carrying the signed-in name to the browser.
+pub const VIEWER_META: &str = "chat-viewer";
+
+#[derive(Clone, Debug)]
+pub struct Viewer(pub Option<Nick>);
 
 impl Viewer {
     pub fn provide() {
-        let viewer = Resource::new(|| (), |_| async { signed_in_as().await.ok().flatten() });
-        provide_context(Viewer(viewer));
+        provide_context(Viewer(Self::read()));
+    }
+
+    #[cfg(feature = "ssr")]
+    fn read() -> Option<Nick> {
+        use_context::<http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<SignedInAs>().cloned())
+            .map(|s| s.0)
+    }
+
+    #[cfg(not(feature = "ssr"))]
+    fn read() -> Option<Nick> {
+        let meta = document()
+            .query_selector(&format!("meta[name='{VIEWER_META}']"))
+            .ok()
+            .flatten()?;
+        Nick::parse(&meta.get_attribute("content")?).ok()
     }
 
     pub fn from_context() -> Self {
-        expect_context()
+        use_context().unwrap_or(Viewer(None))
     }
+
+    /// The signed-in name, if any.
+    pub fn name(&self) -> Option<&Nick> {
+        self.0.as_ref()
+    }
+}
+
+/// The `<meta>` that hands the signed-in name to the browser (server shell only).
+// The shell's head renders before the app provides its context: read the
+// request itself.
+#[component]
+pub fn ViewerMeta() -> impl IntoView {
+    Viewer::read().map(|name| view! { <meta name=VIEWER_META content=name.to_string() /> })
 }
 
 /// "Signed in as NAME" with "Account" and "Log out", or for a guest the
 /// links to sign up and log in.
+///
+/// One structure whoever reads it (the other half is `hidden`): the page
+/// hydrates the same nodes either way, and the bundle carries one view.
 #[component]
 pub fn AccountLinks() -> impl IntoView {
-    let viewer = Viewer::from_context();
+    let name = Viewer::from_context().0;
+    let guest = name.is_none();
     view! {
-        <Suspense>
-            {move || Suspend::new(async move {
-                match viewer.0.await {
-                    Some(name) => {
-                        view! {
-                            <div class="account-links">
-                                <span>"Signed in as " <strong>{name.to_string()}</strong></span>
-                                <a href="/account" rel="external">"Account"</a>
-                                <form method="post" action="/logout">
-                                    <button type="submit">"Log out"</button>
-                                </form>
-                            </div>
-                        }
-                            .into_any()
-                    }
-                    None => {
-                        view! {
-                            <div class="account-links">
-                                <a href="/signup" rel="external">"Sign up"</a>
-                                <a href="/login" rel="external">"Log in"</a>
-                            </div>
-                        }
-                            .into_any()
-                    }
-                }
-            })}
-        </Suspense>
+        <div class="account-links">
+            <span hidden=guest>"Signed in as " <strong>{name.map(|n| n.to_string())}</strong></span>
+            <a href="/account" rel="external" hidden=guest>"Account"</a>
+            <form method="post" action="/logout" hidden=guest>
+                <button type="submit">"Log out"</button>
+            </form>
+            <a href="/signup" rel="external" hidden=!guest>"Sign up"</a>
+            <a href="/login" rel="external" hidden=!guest>"Log in"</a>
+        </div>
     }
 }
 

@@ -3,7 +3,6 @@
 //! needs no database or socket code of its own.
 
 use crate::messages::{HistoryPage, Seq};
-use crate::people::Nick;
 use crate::rooms::{RoomName, RoomSummary};
 use futures::future::BoxFuture;
 use leptos::prelude::*;
@@ -27,11 +26,6 @@ pub trait ChatBackend: Send + Sync + 'static {
         before: Option<Seq>,
         limit: u32,
     ) -> BoxFuture<'_, Result<HistoryPage, BackendError>>;
-    /// The account whose session the request's `Cookie` header carries.
-    fn signed_in_as(
-        &self,
-        cookies: Option<String>,
-    ) -> BoxFuture<'_, Result<Option<Nick>, BackendError>>;
 }
 
 /// The backend as stored in Leptos context.

@@ -63,6 +63,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <HashedStylesheet options=options.clone() id="leptos" />
                 <HydrationScripts options />
                 <MetaTags />
+                <accounts::ViewerMeta />
             </head>
             <body>
                 <App />

@@ -23,7 +23,8 @@ pub fn Lobby() -> impl IntoView {
     let room_ref = NodeRef::<leptos::html::Input>::new();
     let problem = RwSignal::new(None::<String>);
     let navigate = use_navigate();
-    let viewer = Viewer::from_context();
+    let signed_in = Viewer::from_context().0;
+    let joining_as = signed_in.clone();
 
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -31,7 +32,7 @@ pub fn Lobby() -> impl IntoView {
             input.get_untracked().map(|i| i.value()).unwrap_or_default()
         };
         // Signed in, the account's name is the nickname.
-        let account = viewer.0.get_untracked().flatten();
+        let account = signed_in.clone();
         let parsed = account
             .map_or_else(|| Nick::parse(&value(nick_ref)), Ok)
             .map_err(|e| e.to_string())
@@ -60,21 +61,14 @@ pub fn Lobby() -> impl IntoView {
             <AccountLinks />
             // Without JavaScript the form still works: /join redirects to the room.
             <form class="join-form" action="/join" method="get" on:submit=on_submit>
-                <Suspense>
-                    {move || Suspend::new(async move {
-                        match viewer.0.await {
-                            Some(name) => {
-                                view! {
-                                    <p class="joining-as">
-                                        "Joining as " <strong>{name.to_string()}</strong>
-                                    </p>
-                                }
-                                    .into_any()
-                            }
-                            None => view! { <NickField input=nick_ref plain_form=true /> }.into_any(),
-                        }
-                    })}
-                </Suspense>
+                // Signed in, the account's name is the nickname (the field
+                // stays, hidden, so the page has one shape for everyone).
+                <p class="joining-as" hidden=joining_as.is_none()>
+                    "Joining as " <strong>{joining_as.as_ref().map(|n| n.to_string())}</strong>
+                </p>
+                <div class="nick-field" hidden=joining_as.is_some()>
+                    <NickField input=nick_ref plain_form=joining_as.is_none() />
+                </div>
                 <label>
                     "Room"
                     <input

@@ -18,22 +18,22 @@ test("a cut connection catches up exactly once, in order, and delivers what was 
   const proxy = new CuttableProxy(serverPort);
   const viaProxy = await proxy.start();
 
-  const sadia = await (await browser.newContext()).newPage();
-  await join(sadia, baseURL!, "sadia", "resume");
+  const sana = await (await browser.newContext()).newPage();
+  await join(sana, baseURL!, "sana", "resume");
   const usman = await (await browser.newContext()).newPage();
   await join(usman, viaProxy, "usman", "resume");
-  const sadiaLog = sadia.getByRole("log", { name: "Messages" });
+  const sadiaLog = sana.getByRole("log", { name: "Messages" });
   await expect(sadiaLog.getByText("usman joined")).toBeVisible();
 
   proxy.cut();
   await expect(usman.getByText("Reconnecting…")).toBeVisible();
 
-  const sadiaBox = sadia.getByRole("textbox", { name: "Message" });
+  const sadiaBox = sana.getByRole("textbox", { name: "Message" });
   for (const text of ["one", "two", "three"]) {
     await sadiaBox.fill(text);
     await sadiaBox.press("Enter");
   }
-  await expect(bodies(sadia)).toHaveText(["one", "two", "three"]);
+  await expect(bodies(sana)).toHaveText(["one", "two", "three"]);
 
   // Typed while cut off: shown as pending, not lost.
   const usmanBox = usman.getByRole("textbox", { name: "Message" });
@@ -48,7 +48,7 @@ test("a cut connection catches up exactly once, in order, and delivers what was 
   await expect(bodies(usman)).toHaveText(["one", "two", "three", "typed while away"], { timeout: 30_000 });
   await expect(pending).toHaveCount(0);
   await expect(usman.getByText("Reconnecting…")).toHaveCount(0);
-  await expect(bodies(sadia)).toHaveText(["one", "two", "three", "typed while away"]);
+  await expect(bodies(sana)).toHaveText(["one", "two", "three", "typed while away"]);
 
   // A short drop is not a leave: no "usman left", and one "usman joined".
   await expect(sadiaLog.getByText("usman left")).toHaveCount(0);
@@ -60,21 +60,21 @@ test("a client that missed more than the replay limit gets the latest page and i
   // The test server replays at most 5 entries (--max-replay 5 in playwright.config.ts).
   const proxy = new CuttableProxy(Number(new URL(baseURL!).port));
   const viaProxy = await proxy.start();
-  const sadia = await (await browser.newContext()).newPage();
-  await join(sadia, baseURL!, "sadia", "away");
+  const sana = await (await browser.newContext()).newPage();
+  await join(sana, baseURL!, "sana", "away");
   const usman = await (await browser.newContext()).newPage();
   await join(usman, viaProxy, "usman", "away");
-  await expect(sadia.getByRole("log", { name: "Messages" }).getByText("usman joined")).toBeVisible();
+  await expect(sana.getByRole("log", { name: "Messages" }).getByText("usman joined")).toBeVisible();
 
   proxy.cut();
   await expect(usman.getByText("Reconnecting…")).toBeVisible();
-  const box = sadia.getByRole("textbox", { name: "Message" });
+  const box = sana.getByRole("textbox", { name: "Message" });
   const sent = ["m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8"];
   for (const text of sent) {
     await box.fill(text);
     await box.press("Enter");
   }
-  await expect(bodies(sadia)).toHaveText(sent);
+  await expect(bodies(sana)).toHaveText(sent);
 
   proxy.restore();
   await expect(usman.getByText("You were away for a while: showing the latest messages.")).toBeVisible({ timeout: 30_000 });

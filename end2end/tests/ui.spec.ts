@@ -31,47 +31,47 @@ function sidebar(page: Page) {
 }
 
 test("the sidebar keeps joined rooms across reloads, counts unread and leaves rooms", async ({ browser }) => {
-  const sadia = await joinFromLobby(browser, "sadia", "alpha");
-  await sidebar(sadia).getByRole("textbox", { name: "Open or create" }).fill("beta");
-  await sidebar(sadia).getByRole("button", { name: "Go" }).click();
-  await expect(sadia).toHaveURL(/\/r\/beta$/);
-  await expectJoined(sadia);
-  await expect(sidebar(sadia).getByRole("link", { name: /^#/ })).toHaveText(["#alpha", "#beta"]);
-  await expect(sidebar(sadia).getByRole("link", { name: "#beta" })).toHaveAttribute("aria-current", "page");
+  const sana = await joinFromLobby(browser, "sana", "alpha");
+  await sidebar(sana).getByRole("textbox", { name: "Open or create" }).fill("beta");
+  await sidebar(sana).getByRole("button", { name: "Go" }).click();
+  await expect(sana).toHaveURL(/\/r\/beta$/);
+  await expectJoined(sana);
+  await expect(sidebar(sana).getByRole("link", { name: /^#/ })).toHaveText(["#alpha", "#beta"]);
+  await expect(sidebar(sana).getByRole("link", { name: "#beta" })).toHaveAttribute("aria-current", "page");
 
-  // Messages in alpha while sadia looks at beta raise alpha's count and the title.
+  // Messages in alpha while sana looks at beta raise alpha's count and the title.
   const usman = await joinFromLobby(browser, "usman", "alpha");
   await say(usman, "first for alpha");
   await say(usman, "second for alpha");
-  await expect(sidebar(sadia).getByRole("link", { name: "#alpha, 2 unread" })).toBeVisible();
-  await expect(sadia).toHaveTitle("(2) #beta · Chat");
+  await expect(sidebar(sana).getByRole("link", { name: "#alpha, 2 unread" })).toBeVisible();
+  await expect(sana).toHaveTitle("(2) #beta · Chat");
 
   // The list survives a reload.
-  await sadia.reload();
-  await expectJoined(sadia);
-  await expect(sidebar(sadia).getByRole("link", { name: /^#/ })).toHaveText(["#alpha", "#beta"]);
+  await sana.reload();
+  await expectJoined(sana);
+  await expect(sidebar(sana).getByRole("link", { name: /^#/ })).toHaveText(["#alpha", "#beta"]);
   await say(usman, "third for alpha");
-  await expect(sidebar(sadia).getByRole("link", { name: "#alpha, 1 unread" })).toBeVisible();
+  await expect(sidebar(sana).getByRole("link", { name: "#alpha, 1 unread" })).toBeVisible();
 
   // Opening the room shows the messages and clears the count.
-  await sidebar(sadia).getByRole("link", { name: /^#alpha/ }).click();
-  await expect(sadia).toHaveURL(/\/r\/alpha$/);
-  await expect(bodies(sadia)).toHaveText(["first for alpha", "second for alpha", "third for alpha"]);
-  await expect(sidebar(sadia).getByRole("link", { name: "#alpha", exact: true })).toBeVisible();
-  await expect(sadia).toHaveTitle("#alpha · Chat");
+  await sidebar(sana).getByRole("link", { name: /^#alpha/ }).click();
+  await expect(sana).toHaveURL(/\/r\/alpha$/);
+  await expect(bodies(sana)).toHaveText(["first for alpha", "second for alpha", "third for alpha"]);
+  await expect(sidebar(sana).getByRole("link", { name: "#alpha", exact: true })).toBeVisible();
+  await expect(sana).toHaveTitle("#alpha · Chat");
 
   // Leaving a room drops it from the sidebar for good, and the others see it.
-  await sidebar(sadia).getByRole("button", { name: "Leave #beta" }).click();
-  await expect(sidebar(sadia).getByRole("link", { name: /^#/ })).toHaveText(["#alpha"]);
-  await sadia.reload();
-  await expectJoined(sadia);
-  await expect(sidebar(sadia).getByRole("link", { name: /^#/ })).toHaveText(["#alpha"]);
+  await sidebar(sana).getByRole("button", { name: "Leave #beta" }).click();
+  await expect(sidebar(sana).getByRole("link", { name: /^#/ })).toHaveText(["#alpha"]);
+  await sana.reload();
+  await expectJoined(sana);
+  await expect(sidebar(sana).getByRole("link", { name: /^#/ })).toHaveText(["#alpha"]);
 });
 
 test("the others see who is typing, until the message is sent or typing stops", async ({ browser }) => {
-  const sadia = await joinFromLobby(browser, "sadia", "typing");
+  const sana = await joinFromLobby(browser, "sana", "typing");
   const usman = await joinFromLobby(browser, "usman", "typing");
-  const indicator = sadia.getByText("usman is typing…");
+  const indicator = sana.getByText("usman is typing…");
 
   const box = usman.getByRole("textbox", { name: "Message" });
   await box.pressSequentially("hello the");
@@ -79,7 +79,7 @@ test("the others see who is typing, until the message is sent or typing stops", 
   await expect(usman.getByText("usman is typing…")).toHaveCount(0);
   await box.pressSequentially("re");
   await box.press("Enter");
-  await expect(bodies(sadia)).toHaveText(["hello there"]);
+  await expect(bodies(sana)).toHaveText(["hello there"]);
   await expect(indicator).toHaveCount(0);
 
   // Typing that stops fades by itself after a few seconds.
@@ -89,41 +89,41 @@ test("the others see who is typing, until the message is sent or typing stops", 
 });
 
 test("the online list and its count follow people joining and leaving", async ({ browser }) => {
-  const sadia = await joinFromLobby(browser, "sadia", "presence");
-  const online = sadia.getByRole("list", { name: "Online" });
-  const count = sadia.locator(".online .count");
+  const sana = await joinFromLobby(browser, "sana", "presence");
+  const online = sana.getByRole("list", { name: "Online" });
+  const count = sana.locator(".online .count");
   await expect(count).toHaveText("1");
-  await expect(online).toHaveText("sadia");
+  await expect(online).toHaveText("sana guest");
 
   const usman = await joinFromLobby(browser, "usman", "presence");
   await expect(count).toHaveText("2");
-  await expect(online.getByRole("listitem")).toHaveText(["sadia", "usman"]);
+  await expect(online.getByRole("listitem")).toHaveText(["sana guest", "usman guest"]);
 
   await sidebar(usman).getByRole("button", { name: "Leave #presence" }).click();
   await expect(count).toHaveText("1");
-  await expect(online.getByRole("listitem")).toHaveText(["sadia"]);
-  await expect(log(sadia).getByText("usman left")).toBeVisible();
+  await expect(online.getByRole("listitem")).toHaveText(["sana guest"]);
+  await expect(log(sana).getByText("usman left")).toBeVisible();
 });
 
 test("scrolling up loads older pages in place, and new messages wait behind a button", async ({ browser }) => {
-  const sadia = await joinFromLobby(browser, "sadia", "long");
+  const sana = await joinFromLobby(browser, "sana", "long");
   const texts = Array.from({ length: 120 }, (_, i) => `history ${i + 1}`);
-  await seed(sadia, "long", "seeder", texts);
-  await sadia.reload();
-  await expectJoined(sadia);
-  const messages = bodies(sadia);
+  await seed(sana, "long", "seeder", texts);
+  await sana.reload();
+  await expectJoined(sana);
+  const messages = bodies(sana);
   await expect(messages.last()).toHaveText("history 120");
   // The room page starts with the latest page only.
   const firstShown = (await messages.first().textContent())!;
   const shown = await messages.count();
   expect(shown).toBeLessThanOrEqual(50);
-  await expect(log(sadia).getByText("This is the start of #long.")).toHaveCount(0);
+  await expect(log(sana).getByText("This is the start of #long.")).toHaveCount(0);
 
   // Scrolling to the top fetches the page before; what was in view stays put.
-  const anchor = log(sadia).locator(".body", { hasText: new RegExp(`^${firstShown}$`) });
+  const anchor = log(sana).locator(".body", { hasText: new RegExp(`^${firstShown}$`) });
   // Where the oldest shown message sits once scrolled to the top, before the
   // scroll event has had a chance to load anything.
-  const before = await log(sadia).evaluate((el, text) => {
+  const before = await log(sana).evaluate((el, text) => {
     el.scrollTop = 0;
     const body = [...el.querySelectorAll(".message .body")].find((b) => b.textContent === text)!;
     return body.getBoundingClientRect().top;
@@ -134,10 +134,10 @@ test("scrolling up loads older pages in place, and new messages wait behind a bu
   expect(Math.abs(after!.y - before)).toBeLessThan(5);
 
   // Further up until the start of the room, marked as such.
-  const start = log(sadia).getByText("This is the start of #long.");
+  const start = log(sana).getByText("This is the start of #long.");
   await expect
     .poll(async () => {
-      await log(sadia).evaluate((el) => (el.scrollTop = 0));
+      await log(sana).evaluate((el) => (el.scrollTop = 0));
       return start.count();
     })
     .toBe(1);
@@ -146,22 +146,22 @@ test("scrolling up loads older pages in place, and new messages wait behind a bu
   await expect(messages.first()).toHaveText("history 1");
 
   // Reading old messages: new ones do not pull the view down.
-  await log(sadia).evaluate((el) => (el.scrollTop = 0));
-  await seed(sadia, "long", "seeder", ["news 1", "news 2"]);
-  const jump = sadia.getByRole("button", { name: "2 new messages ↓" });
+  await log(sana).evaluate((el) => (el.scrollTop = 0));
+  await seed(sana, "long", "seeder", ["news 1", "news 2"]);
+  const jump = sana.getByRole("button", { name: "2 new messages ↓" });
   await expect(jump).toBeVisible();
-  await expect(log(sadia).getByText("This is the start of #long.")).toBeInViewport();
+  await expect(log(sana).getByText("This is the start of #long.")).toBeInViewport();
   await jump.click();
-  await expect(log(sadia).getByText("news 2")).toBeInViewport();
+  await expect(log(sana).getByText("news 2")).toBeInViewport();
   await expect(jump).toHaveCount(0);
 });
 
 test("emoji come from the picker at the cursor and from :shortcode: completion", async ({ browser }) => {
-  const sadia = await joinFromLobby(browser, "sadia", "emoji");
-  const box = sadia.getByRole("textbox", { name: "Message" });
+  const sana = await joinFromLobby(browser, "sana", "emoji");
+  const box = sana.getByRole("textbox", { name: "Message" });
 
   await box.pressSequentially("I am :smile");
-  const suggestions = sadia.getByRole("listbox", { name: "Emoji suggestions" });
+  const suggestions = sana.getByRole("listbox", { name: "Emoji suggestions" });
   await expect(suggestions.getByRole("option").first()).toContainText("😄");
   await expect(suggestions.getByRole("option").first()).toContainText(":smile:");
   await box.press("Enter");
@@ -169,24 +169,24 @@ test("emoji come from the picker at the cursor and from :shortcode: completion",
   await expect(suggestions).toHaveCount(0);
 
   // The picker opens with the keyboard in its search box; Escape closes it.
-  const picker = sadia.getByRole("dialog", { name: "Emoji picker" });
-  await sadia.getByRole("button", { name: "Emoji", exact: true }).click();
+  const picker = sana.getByRole("dialog", { name: "Emoji picker" });
+  await sana.getByRole("button", { name: "Emoji", exact: true }).click();
   await expect(picker.getByRole("textbox", { name: "Search emoji" })).toBeFocused();
-  await sadia.keyboard.press("Escape");
+  await sana.keyboard.press("Escape");
   await expect(picker).toHaveCount(0);
   await expect(box).toBeFocused();
 
   // The picker inserts where the cursor is.
   await box.fill("ab");
   await box.evaluate((el: HTMLTextAreaElement) => el.setSelectionRange(1, 1));
-  await sadia.getByRole("button", { name: "Emoji", exact: true }).click();
+  await sana.getByRole("button", { name: "Emoji", exact: true }).click();
   await picker.getByRole("textbox", { name: "Search emoji" }).fill("tada");
   await picker.getByRole("button", { name: ":tada:" }).click();
   await expect(box).toHaveValue("a🎉b");
   await expect(picker).toHaveCount(0);
   await box.press("End");
   await box.press("Enter");
-  await expect(bodies(sadia)).toHaveText(["a🎉b"]);
+  await expect(bodies(sana)).toHaveText(["a🎉b"]);
 
   // A shortcode typed out in full becomes its emoji.
   await box.pressSequentially("party :tada:");
@@ -231,63 +231,63 @@ const recorder = () => {
 test("a hidden tab notifies and chimes after the bell is turned on; mentions stand out", async ({ browser }) => {
   const context = await browser.newContext();
   await context.addInitScript(recorder);
-  const sadia = await context.newPage();
-  await joinOn(sadia, "sadia", "alerts");
+  const sana = await context.newPage();
+  await joinOn(sana, "sana", "alerts");
   const usman = await joinFromLobby(browser, "usman", "alerts");
 
   // Nothing is asked on load; a click on the bell asks once.
-  const bell = sidebar(sadia).getByRole("button", { name: "Notifications" });
-  const sound = sidebar(sadia).getByRole("button", { name: "Sound" });
+  const bell = sidebar(sana).getByRole("button", { name: "Notifications" });
+  const sound = sidebar(sana).getByRole("button", { name: "Sound" });
   await expect(bell).toHaveAttribute("aria-pressed", "false");
-  expect(await sadia.evaluate(() => (window as any).__asked)).toBe(0);
+  expect(await sana.evaluate(() => (window as any).__asked)).toBe(0);
   await bell.click();
   await expect(bell).toHaveAttribute("aria-pressed", "true");
   await sound.click();
   await expect(sound).toHaveAttribute("aria-pressed", "true");
-  expect(await sadia.evaluate(() => (window as any).__asked)).toBe(1);
+  expect(await sana.evaluate(() => (window as any).__asked)).toBe(1);
 
   // While the tab is visible, no notification.
   await say(usman, "visible tab");
-  await expect(bodies(sadia).last()).toHaveText("visible tab");
-  expect(await sadia.evaluate(() => (window as any).__notes.length)).toBe(0);
+  await expect(bodies(sana).last()).toHaveText("visible tab");
+  expect(await sana.evaluate(() => (window as any).__notes.length)).toBe(0);
 
   // Hidden: a notification and a chime per message; a mention says so.
-  await sadia.evaluate(() => ((window as any).__hidden = true));
-  await say(usman, "are you there @sadia? **urgent**");
-  await expect.poll(() => sadia.evaluate(() => (window as any).__notes)).toEqual([
-    { title: "usman mentioned you in #alerts", body: "are you there @sadia? urgent" },
+  await sana.evaluate(() => ((window as any).__hidden = true));
+  await say(usman, "are you there @sana? **urgent**");
+  await expect.poll(() => sana.evaluate(() => (window as any).__notes)).toEqual([
+    { title: "usman mentioned you in #alerts", body: "are you there @sana? urgent" },
   ]);
-  expect(await sadia.evaluate(() => (window as any).__beeps)).toBe(1);
+  expect(await sana.evaluate(() => (window as any).__beeps)).toBe(1);
   // Unseen in a background tab: the title counts it until the tab is back.
-  await expect(sadia).toHaveTitle("(1) #alerts · Chat");
-  await sadia.evaluate(() => {
+  await expect(sana).toHaveTitle("(1) #alerts · Chat");
+  await sana.evaluate(() => {
     (window as any).__hidden = false;
     document.dispatchEvent(new Event("visibilitychange", { bubbles: true }));
   });
-  await expect(sadia).toHaveTitle("#alerts · Chat");
+  await expect(sana).toHaveTitle("#alerts · Chat");
 
-  // The mention is highlighted for sadia only.
-  await expect(log(sadia).locator(".message.mention")).toHaveCount(1);
-  await expect(log(sadia).locator(".message.mention .body")).toHaveText("are you there @sadia? urgent");
+  // The mention is highlighted for sana only.
+  await expect(log(sana).locator(".message.mention")).toHaveCount(1);
+  await expect(log(sana).locator(".message.mention .body")).toHaveText("are you there @sana? urgent");
   await expect(log(usman).locator(".message.mention")).toHaveCount(0);
 
   // The toggles are remembered.
-  await sadia.reload();
-  await expectJoined(sadia);
+  await sana.reload();
+  await expectJoined(sana);
   await expect(bell).toHaveAttribute("aria-pressed", "true");
   await expect(sound).toHaveAttribute("aria-pressed", "true");
-  expect(await sadia.evaluate(() => (window as any).__asked)).toBe(0);
+  expect(await sana.evaluate(() => (window as any).__asked)).toBe(0);
 });
 
 test("messages are formatted from a parsed tree, grouped by author, under day separators", async ({ browser }, testInfo) => {
-  const sadia = await joinFromLobby(browser, "sadia", "format");
+  const sana = await joinFromLobby(browser, "sana", "format");
   const usman = await joinFromLobby(browser, "usman", "format");
   await say(usman, "**bold** and _italic_ and `x < y` see https://example.com/a_b_(c).");
   await say(usman, "```rust\nfn main() {}\n```");
   await say(usman, "<b>not bold</b> <script>window.__pwned = 1</script>");
-  await say(sadia, "my turn");
+  await say(sana, "my turn");
 
-  const first = log(sadia).locator(".message").first();
+  const first = log(sana).locator(".message").first();
   await expect(first.locator("strong")).toHaveText("bold");
   await expect(first.locator("em")).toHaveText("italic");
   await expect(first.locator("code")).toHaveText("x < y");
@@ -295,57 +295,57 @@ test("messages are formatted from a parsed tree, grouped by author, under day se
   await expect(link).toHaveAttribute("href", "https://example.com/a_b_(c)");
   await expect(link).toHaveAttribute("rel", "noopener noreferrer nofollow");
   await expect(link).toHaveAttribute("target", "_blank");
-  await expect(log(sadia).locator("pre code")).toHaveText("fn main() {}");
-  await expect(log(sadia).getByText("<b>not bold</b> <script>window.__pwned = 1</script>")).toBeVisible();
-  await expect(log(sadia).locator(".body b, .body script")).toHaveCount(0);
-  expect(await sadia.evaluate(() => (window as any).__pwned)).toBeUndefined();
+  await expect(log(sana).locator("pre code")).toHaveText("fn main() {}");
+  await expect(log(sana).getByText("<b>not bold</b> <script>window.__pwned = 1</script>")).toBeVisible();
+  await expect(log(sana).locator(".body b, .body script")).toHaveCount(0);
+  expect(await sana.evaluate(() => (window as any).__pwned)).toBeUndefined();
 
   // usman's three messages form one group: his name shows once.
-  await expect(log(sadia).locator(".message:not(.grouped) .author")).toHaveText(["usman", "sadia"]);
+  await expect(log(sana).locator(".message:not(.grouped) .author")).toHaveText(["usman", "sana"]);
   // Grouped lines still name their author for screen readers.
-  await expect(log(sadia).locator(".message.grouped .author")).toHaveText(["usman", "usman"]);
-  await expect(log(sadia).locator(".message.grouped")).toHaveCount(2);
+  await expect(log(sana).locator(".message.grouped .author")).toHaveText(["usman", "usman"]);
+  await expect(log(sana).locator(".message.grouped")).toHaveCount(2);
 
   // A day separator and relative times with the exact time on hover.
-  await expect(log(sadia).getByRole("separator")).toHaveText(["Today"]);
-  const time = log(sadia).locator(".message .meta time").first();
+  await expect(log(sana).getByRole("separator")).toHaveText(["Today"]);
+  const time = log(sana).locator(".message .meta time").first();
   await expect(time).toHaveText("just now");
   await expect(time).toHaveAttribute("title", /^\w+day \d{1,2} \w+ \d{4}, \d\d:\d\d:\d\d$/);
-  await sadia.screenshot({ path: testInfo.outputPath("desktop.png") });
+  await sana.screenshot({ path: testInfo.outputPath("desktop.png") });
 });
 
 test("at 360 px the sidebar folds behind a button; dark theme and keyboard work", async ({ browser }, testInfo) => {
   const usman = await joinFromLobby(browser, "usman", "mobile");
   await say(usman, "hello from a desktop");
-  const sadia = await joinFromLobby(browser, "sadia", "mobile", { viewport: { width: 360, height: 740 }, colorScheme: "dark" });
+  const sana = await joinFromLobby(browser, "sana", "mobile", { viewport: { width: 360, height: 740 }, colorScheme: "dark" });
 
   // Dark theme from prefers-color-scheme.
-  const background = await sadia.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  const background = await sana.evaluate(() => getComputedStyle(document.body).backgroundColor);
   const [r, g, b] = background.match(/\d+/g)!.map(Number);
   expect(r + g + b).toBeLessThan(150);
 
   // The sidebar hides behind "Rooms" and nothing spills sideways.
-  const toggle = sadia.getByRole("button", { name: "Rooms" });
-  await expect(sidebar(sadia)).toBeHidden();
-  expect(await sadia.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
+  const toggle = sana.getByRole("button", { name: "Rooms" });
+  await expect(sidebar(sana)).toBeHidden();
+  expect(await sana.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
   await toggle.click();
   await expect(toggle).toHaveAttribute("aria-expanded", "true");
-  await expect(sidebar(sadia).getByRole("link", { name: "#mobile" })).toBeVisible();
+  await expect(sidebar(sana).getByRole("link", { name: "#mobile" })).toBeVisible();
   await toggle.click();
-  await expect(sidebar(sadia)).toBeHidden();
+  await expect(sidebar(sana)).toBeHidden();
 
   // Keyboard only: tab into the composer, type, Enter sends; focus is visible.
-  const box = sadia.getByRole("textbox", { name: "Message" });
-  await sadia.locator("body").click({ position: { x: 180, y: 400 } });
+  const box = sana.getByRole("textbox", { name: "Message" });
+  await sana.locator("body").click({ position: { x: 180, y: 400 } });
   for (let i = 0; i < 30 && !(await box.evaluate((el) => el === document.activeElement)); i++) {
-    await sadia.keyboard.press("Tab");
+    await sana.keyboard.press("Tab");
   }
   await expect(box).toBeFocused();
   expect(await box.evaluate((el) => getComputedStyle(el).outlineStyle)).not.toBe("none");
-  await sadia.keyboard.type("hello from a phone");
-  await sadia.keyboard.press("Enter");
+  await sana.keyboard.type("hello from a phone");
+  await sana.keyboard.press("Enter");
   await expect(bodies(usman)).toHaveText(["hello from a desktop", "hello from a phone"]);
-  await expect(bodies(sadia)).toHaveText(["hello from a desktop", "hello from a phone"]);
-  await expect(log(sadia)).toHaveAttribute("aria-live", "polite");
-  await sadia.screenshot({ path: testInfo.outputPath("mobile.png") });
+  await expect(bodies(sana)).toHaveText(["hello from a desktop", "hello from a phone"]);
+  await expect(log(sana)).toHaveAttribute("aria-live", "polite");
+  await sana.screenshot({ path: testInfo.outputPath("mobile.png") });
 });

@@ -3,7 +3,7 @@
 //! and the checks every request passes first: a `Host` this server serves,
 //! same-origin writes (CSRF), security headers with a per-page CSP nonce.
 
-use crate::accounts::{self, Accounts};
+use crate::accounts;
 use crate::connection::{self, Shared};
 use crate::hub::{HubError, RoomHub};
 use crate::listener::Admitted;
@@ -92,21 +92,14 @@ fn host_only(authority: &str) -> &str {
     authority.split(':').next().unwrap_or(authority)
 }
 
-/// What server functions reach: the room hub and the accounts.
-struct ServerBackend {
-    hub: Arc<RoomHub>,
-    accounts: Arc<Accounts>,
-}
-
-impl ChatBackend for ServerBackend {
+impl ChatBackend for RoomHub {
     fn rooms(
         &self,
         search: String,
         limit: usize,
     ) -> BoxFuture<'_, Result<Vec<RoomSummary>, BackendError>> {
         Box::pin(async move {
-            self.hub
-                .summaries(&search, limit)
+            self.summaries(&search, limit)
                 .await
                 .map_err(|e| BackendError(e.to_string()))
         })
@@ -120,7 +113,6 @@ impl ChatBackend for ServerBackend {
     ) -> BoxFuture<'_, Result<HistoryPage, BackendError>> {
         Box::pin(async move {
             let entries = self
-                .hub
                 .store()
                 .page(&room, before, limit)
                 .await
@@ -131,20 +123,6 @@ impl ChatBackend for ServerBackend {
                 entries,
                 at_start,
             })
-        })
-    }
-
-    fn signed_in_as(
-        &self,
-        cookies: Option<String>,
-    ) -> BoxFuture<'_, Result<Option<Nick>, BackendError>> {
-        Box::pin(async move {
-            let signed_in = self
-                .accounts
-                .signed_in(cookies.as_deref())
-                .await
-                .map_err(|e| BackendError(e.to_string()))?;
-            Ok(signed_in.map(|s| s.name))
         })
     }
 }
@@ -169,10 +147,7 @@ const STRICT_POLICY: &str = "default-src 'none'; frame-ancestors 'none'; sandbox
 
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(app::App);
-    let backend = Backend(Arc::new(ServerBackend {
-        hub: state.sockets.hub.clone(),
-        accounts: state.sockets.accounts.clone(),
-    }) as Arc<dyn ChatBackend>);
+    let backend = Backend(state.sockets.hub.clone() as Arc<dyn ChatBackend>);
     let live_reload = std::env::var_os("LEPTOS_WATCH")
         .is_some()
         .then_some(state.leptos_options.reload_port);
@@ -191,6 +166,7 @@ pub fn router(state: AppState) -> Router {
     let shell = move || app::shell(options.clone());
     let timeout = state.request_timeout;
     let guard_state = state.clone();
+    let reader_state = state.clone();
     Router::new()
         .route("/ws", get(upgrade))
         .route("/health", get(health))
@@ -204,6 +180,10 @@ pub fn router(state: AppState) -> Router {
         >(context, app::shell))
         .with_state(state)
         .layer(axum::middleware::map_response(cache_bundle))
+        .layer(axum::middleware::from_fn_with_state(
+            reader_state,
+            who_is_reading,
+        ))
         // HTML, JSON, JS, CSS and the WASM bundle shrink 3-4x with brotli/gzip.
         .layer(CompressionLayer::new())
         .layer(TimeoutLayer::with_status_code(
@@ -227,6 +207,28 @@ pub fn router(state: AppState) -> Router {
             HeaderValue::from_static("DENY"),
         ))
         .layer(axum::middleware::from_fn_with_state(guard_state, guard))
+}
+
+/// Before a page renders: the signed-in name its session cookie carries,
+/// for the page to show (and hand to the browser). Only for page reads with a
+/// cookie; everything else (and every guest) skips the lookup.
+async fn who_is_reading(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let page_read = matches!(*request.method(), Method::GET | Method::HEAD)
+        && !request.uri().path().starts_with("/pkg/")
+        && request.headers().contains_key(header::COOKIE);
+    if page_read
+        && let Some(signed_in) =
+            accounts::routes::signed_in(&state.sockets.accounts, request.headers()).await
+    {
+        request
+            .extensions_mut()
+            .insert(app::accounts::SignedInAs(signed_in.name));
+    }
+    next.run(request).await
 }
 
 /// Refuses requests for a host this server does not serve (421: a DNS

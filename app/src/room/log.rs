@@ -86,8 +86,6 @@ pub(super) fn EntryLine(entry: Entry, grouped: bool, me: RwSignal<Option<Nick>>)
         </time>
     };
     let nick = entry.nick.to_string();
-    // Guests pick any free nickname for a visit; an account's name is theirs.
-    let guest = (!entry.account).then(|| view! { <span class="guest">"guest"</span> });
     let notice = match entry.kind {
         EntryKind::Message { body, .. } => {
             let mentioned = {
@@ -99,6 +97,8 @@ pub(super) fn EntryLine(entry: Entry, grouped: bool, me: RwSignal<Option<Nick>>)
                     })
                 }
             };
+            // Guests pick any free nickname for a visit; an account's name is theirs.
+            let guest = (!entry.account).then(|| view! { <span class="guest">"guest"</span> });
             let meta = if grouped {
                 Either::Left(view! {
                     // Heard by screen readers, not shown: the group's first line names them.
@@ -134,7 +134,7 @@ pub(super) fn EntryLine(entry: Entry, grouped: bool, me: RwSignal<Option<Nick>>)
     // around it.
     Either::Right(view! {
         <div class="notice" data-seq=entry.seq>
-            <span><bdi>{nick}</bdi>{guest}{notice}</span>
+            <span><bdi>{nick}</bdi>{notice}</span>
             {time}
         </div>
     })

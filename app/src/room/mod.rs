@@ -109,19 +109,21 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
     // a remembered nickname: without one in the link, the composer also has
     // a nickname field, for a person without JavaScript. The browser drops
     // it as soon as it knows who this is (or asks with its own form).
-    let plain_nick_field =
-        RwSignal::new(!hydrated && link_nick.is_none() && conv.me.get_untracked().is_none());
+    // Signed in, the session says who posts: no nickname field at all.
+    let signed_in = Viewer::from_context().0;
+    let plain_nick_field = RwSignal::new(
+        !hydrated
+            && link_nick.is_none()
+            && conv.me.get_untracked().is_none()
+            && signed_in.is_none(),
+    );
 
     // Who we are is only known for sure in the browser, after hydration.
     {
         let room = room.clone();
         let link_nick = link_nick.clone();
-        let viewer = Viewer::from_context();
         Effect::new(move || {
-            // Who is signed in comes with the page's data; wait for it.
-            let Some(account) = viewer.0.get() else {
-                return;
-            };
+            let account = signed_in.clone();
             plain_nick_field.set(false);
             joined.remember(&room);
             if let Some(nick) = &link_nick {

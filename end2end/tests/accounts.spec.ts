@@ -1,0 +1,135 @@
+import { test, expect, type Browser, type BrowserContextOptions, type Page } from "@playwright/test";
+import { bodies, expectJoined, log, say } from "./people";
+
+// Accounts as people use them: sign up, talk, log in elsewhere, log out; and
+// the guests around them.
+
+const PASSWORD = "a long enough passphrase";
+
+async function fillCredentials(page: Page, username: string, password: string) {
+  await page.getByRole("textbox", { name: "Username" }).fill(username);
+  await page.getByLabel("Password", { exact: true }).fill(password);
+}
+
+async function signUp(browser: Browser, username: string, options: BrowserContextOptions = {}) {
+  const page = await (await browser.newContext(options)).newPage();
+  await page.goto("/");
+  await page.getByRole("main").getByRole("link", { name: "Sign up" }).click();
+  await expect(page).toHaveURL(/\/signup$/);
+  await fillCredentials(page, username, PASSWORD);
+  await page.getByRole("button", { name: "Sign up" }).click();
+  await expect(page).toHaveURL(/\/$/);
+  await expect(page.getByRole("main").getByText(`Signed in as ${username}`)).toBeVisible();
+  return page;
+}
+
+async function logIn(page: Page, username: string, password: string) {
+  await page.goto("/login");
+  await fillCredentials(page, username, password);
+  await page.getByRole("button", { name: "Log in" }).click();
+}
+
+/** Joins `room` from the lobby, signed in: no nickname to pick. */
+async function joinSignedIn(page: Page, room: string) {
+  await expect(page.getByRole("textbox", { name: "Nickname" })).toHaveCount(0);
+  await page.getByRole("textbox", { name: "Room" }).fill(room);
+  await page.getByRole("button", { name: "Join" }).click();
+  await expect(page).toHaveURL(new RegExp(`/r/${room}$`));
+  await expectJoined(page);
+}
+
+test("sadia signs up, talks, and is the same person in a second browser", async ({ browser }) => {
+  const laptop = await signUp(browser, "sadia");
+  await joinSignedIn(laptop, "accounts");
+  await say(laptop, "Hello from my laptop");
+  const mine = log(laptop).locator(".message").last();
+  await expect(mine.locator(".author")).toHaveText("sadia");
+  await expect(mine.locator(".guest")).toHaveCount(0);
+
+  // A guest is marked as one, in the log and in the online list.
+  const guestPage = await (await browser.newContext()).newPage();
+  await guestPage.goto("/");
+  await guestPage.getByRole("textbox", { name: "Nickname" }).fill("usman");
+  await guestPage.getByRole("textbox", { name: "Room" }).fill("accounts");
+  await guestPage.getByRole("button", { name: "Join" }).click();
+  await expectJoined(guestPage);
+  await say(guestPage, "Hi, I am just visiting");
+  await expect(log(laptop).locator(".message").last().locator(".guest")).toHaveText("guest");
+  const online = laptop.getByRole("list", { name: "Online" });
+  await expect(online.getByRole("listitem")).toHaveText(["sadia", "usman guest"]);
+
+  // Logged in from another browser, she is the same person: one place in
+  // the online list, her history, her name, no question asked.
+  const phone = await (await browser.newContext()).newPage();
+  await logIn(phone, "sadia", PASSWORD);
+  await expect(phone).toHaveURL(/\/$/);
+  await joinSignedIn(phone, "accounts");
+  await expect(bodies(phone)).toContainText(["Hello from my laptop"]);
+  await expect(phone.getByRole("list", { name: "Online" }).getByRole("listitem")).toHaveText([
+    "sadia",
+    "usman guest",
+  ]);
+  await say(phone, "and from my phone");
+  await expect(bodies(laptop).last()).toHaveText("and from my phone");
+  await expect(log(laptop).getByText("sadia joined")).toHaveCount(1);
+
+  // A reload is still her.
+  await phone.reload();
+  await expectJoined(phone);
+  await expect(phone.getByRole("navigation").getByText("Signed in as sadia")).toBeVisible();
+});
+
+test("a guest cannot take a registered name and is told why", async ({ browser }) => {
+  await signUp(browser, "amara");
+  const page = await (await browser.newContext()).newPage();
+  await page.goto("/");
+  await page.getByRole("textbox", { name: "Nickname" }).fill("Amara");
+  await page.getByRole("textbox", { name: "Room" }).fill("reserved");
+  await page.getByRole("button", { name: "Join" }).click();
+  await expect(page.getByText("Amara is a registered name: log in to use it, or pick another nickname")).toBeVisible();
+  await page.getByRole("textbox", { name: "Nickname" }).fill("amara2");
+  await page.getByRole("button", { name: "Join" }).click();
+  await expectJoined(page);
+});
+
+test("a wrong password is refused, and logging out makes a guest again", async ({ browser }) => {
+  const page = await signUp(browser, "kemal");
+  const other = await (await browser.newContext()).newPage();
+  await logIn(other, "kemal", "not my password at all");
+  await expect(other.getByRole("alert")).toHaveText("Wrong username or password.");
+  await logIn(other, "nobody-here", "not my password at all");
+  await expect(other.getByRole("alert")).toHaveText("Wrong username or password.");
+
+  await page.getByRole("main").getByRole("button", { name: "Log out" }).click();
+  await expect(page).toHaveURL(/\/$/);
+  await expect(page.getByRole("main").getByRole("link", { name: "Log in" })).toBeVisible();
+  await expect(page.getByRole("textbox", { name: "Nickname" })).toBeVisible();
+  await expect(page.getByRole("main").getByText("Signed in as")).toBeHidden();
+});
+
+test("signing up, logging in and out work with JavaScript disabled", async ({ browser }) => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  await page.goto("/signup");
+  await fillCredentials(page, "nojs", "short");
+  await page.getByRole("button", { name: "Sign up" }).click();
+  await expect(page.getByRole("alert")).toHaveText("The password is too short: use at least 8 characters.");
+  await expect(page.getByRole("textbox", { name: "Username" })).toHaveValue("nojs");
+  await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign up" }).click();
+  await expect(page.getByRole("main").getByText("Signed in as nojs")).toBeVisible();
+
+  await page.getByRole("main").getByRole("button", { name: "Log out" }).click();
+  await expect(page.getByRole("main").getByRole("link", { name: "Log in" })).toBeVisible();
+
+  await logIn(page, "nojs", PASSWORD);
+  await expect(page.getByRole("main").getByText("Signed in as nojs")).toBeVisible();
+  await page.goto("/account");
+  await expect(page.getByRole("heading", { name: "Account", exact: true })).toBeVisible();
+  await page.getByLabel("Current password").fill(PASSWORD);
+  await page.getByLabel("New password").fill("an even longer passphrase");
+  await page.getByRole("button", { name: "Change password" }).click();
+  await expect(page.getByRole("status")).toHaveText(
+    "Your password is changed; every other session was logged out.",
+  );
+});
