@@ -111,19 +111,19 @@ test("signing up, logging in and out work with JavaScript disabled", async ({ br
   const context = await browser.newContext({ javaScriptEnabled: false });
   const page = await context.newPage();
   await page.goto("/signup");
-  await fillCredentials(page, "nojs", "short");
+  await fillCredentials(page, "quiet-reader", "short");
   await page.getByRole("button", { name: "Sign up" }).click();
   await expect(page.getByRole("alert")).toHaveText("The password is too short: use at least 8 characters.");
-  await expect(page.getByRole("textbox", { name: "Username" })).toHaveValue("nojs");
+  await expect(page.getByRole("textbox", { name: "Username" })).toHaveValue("quiet-reader");
   await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
   await page.getByRole("button", { name: "Sign up" }).click();
-  await expect(page.getByRole("main").getByText("Signed in as nojs")).toBeVisible();
+  await expect(page.getByRole("main").getByText("Signed in as quiet-reader")).toBeVisible();
 
   await page.getByRole("main").getByRole("button", { name: "Log out" }).click();
   await expect(page.getByRole("main").getByRole("link", { name: "Log in" })).toBeVisible();
 
-  await logIn(page, "nojs", PASSWORD);
-  await expect(page.getByRole("main").getByText("Signed in as nojs")).toBeVisible();
+  await logIn(page, "quiet-reader", PASSWORD);
+  await expect(page.getByRole("main").getByText("Signed in as quiet-reader")).toBeVisible();
   await page.goto("/account");
   await expect(page.getByRole("heading", { name: "Account", exact: true })).toBeVisible();
   await page.getByLabel("Current password").fill(PASSWORD);
