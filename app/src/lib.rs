@@ -55,12 +55,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
         <!DOCTYPE html>
         <html lang="en">
             <head>
-                <meta charset="utf-8" />
-                <meta name="viewport" content="width=device-width, initial-scale=1" />
-                <meta name="color-scheme" content="light dark" />
-                <link rel="icon" type="image/png" href="/favicon.png" />
+                <CommonHead options=options.clone() />
                 <AutoReload options=options.clone() />
-                <HashedStylesheet options=options.clone() id="leptos" />
                 <HydrationScripts options />
                 <MetaTags />
                 <accounts::ViewerMeta />
@@ -69,6 +65,19 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <App />
             </body>
         </html>
+    }
+}
+
+/// What every document's head carries, the app's pages and the server's
+/// account pages alike: encoding, viewport, colour schemes, icon, stylesheet.
+#[component]
+pub fn CommonHead(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <meta name="color-scheme" content="light dark" />
+        <link rel="icon" type="image/png" href="/favicon.png" />
+        <HashedStylesheet options id="leptos" />
     }
 }
 

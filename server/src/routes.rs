@@ -217,8 +217,12 @@ async fn who_is_reading(
     mut request: Request,
     next: Next,
 ) -> Response {
+    let path = request.uri().path();
+    let not_a_page = path.starts_with("/pkg/")
+        || path.starts_with("/api/")
+        || matches!(path, "/ws" | "/health" | "/favicon.png");
     let page_read = matches!(*request.method(), Method::GET | Method::HEAD)
-        && !request.uri().path().starts_with("/pkg/")
+        && !not_a_page
         && request.headers().contains_key(header::COOKIE);
     if page_read
         && let Some(signed_in) =

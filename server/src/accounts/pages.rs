@@ -3,10 +3,10 @@
 //! renders them, so every value is escaped like the rest of the chat's pages.
 
 use crate::store::OwnedRoom;
+use app::CommonHead;
 use app::accounts::{PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS, USERNAME_MIN_CHARS};
 use app::people::{NICK_MAX_CHARS, Nick};
 use leptos::prelude::*;
-use leptos_meta::HashedStylesheet;
 
 /// Account pages run no script: styles from this site, forms to this site.
 pub const PAGE_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
@@ -21,12 +21,8 @@ fn document(options: &LeptosOptions, title: &str, main: AnyView) -> String {
             <!DOCTYPE html>
             <html lang="en">
                 <head>
-                    <meta charset="utf-8" />
-                    <meta name="viewport" content="width=device-width, initial-scale=1" />
-                    <meta name="color-scheme" content="light dark" />
-                    <link rel="icon" type="image/png" href="/favicon.png" />
+                    <CommonHead options />
                     <title>{title}</title>
-                    <HashedStylesheet options id="leptos" />
                 </head>
                 <body>
                     <main class="account-page">{main}</main>

@@ -131,19 +131,10 @@ async fn sign_up(
     headers: HeaderMap,
     Form(form): Form<Credentials>,
 ) -> Response {
-    let accounts = accounts(&state);
-    match accounts
+    let outcome = accounts(&state)
         .sign_up(peer.ip(), &form.username, &form.password)
-        .await
-    {
-        Ok((_, token)) => {
-            end_previous_session(accounts, &headers).await;
-            signed_in_redirect(&state, "/", &token)
-        }
-        Err(err) => refused(&err, |problem| {
-            pages::credentials(&state.leptos_options, true, &form.username, Some(problem))
-        }),
-    }
+        .await;
+    answer_credentials(&state, &headers, &form, true, outcome).await
 }
 
 async fn log_in(
@@ -152,17 +143,33 @@ async fn log_in(
     headers: HeaderMap,
     Form(form): Form<Credentials>,
 ) -> Response {
-    let accounts = accounts(&state);
-    match accounts
+    let outcome = accounts(&state)
         .log_in(peer.ip(), &form.username, &form.password)
-        .await
-    {
+        .await;
+    answer_credentials(&state, &headers, &form, false, outcome).await
+}
+
+/// Signed up or in: into the chat with the new session's cookie. Refused:
+/// the same form again, keeping the username, saying why.
+async fn answer_credentials(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: &Credentials,
+    signing_up: bool,
+    outcome: Result<(SignedIn, String), AccountError>,
+) -> Response {
+    match outcome {
         Ok((_, token)) => {
-            end_previous_session(accounts, &headers).await;
-            signed_in_redirect(&state, "/", &token)
+            end_previous_session(accounts(state), headers).await;
+            signed_in_redirect(state, "/", &token)
         }
         Err(err) => refused(&err, |problem| {
-            pages::credentials(&state.leptos_options, false, &form.username, Some(problem))
+            pages::credentials(
+                &state.leptos_options,
+                signing_up,
+                &form.username,
+                Some(problem),
+            )
         }),
     }
 }

@@ -82,6 +82,15 @@ impl EntryRow {
     }
 }
 
+/// An account as read; a stored name that no longer validates reads as none.
+fn account_row(id: i64, name: &str, password_hash: String) -> Option<AccountRow> {
+    Some(AccountRow {
+        id,
+        name: Nick::parse(name).ok()?,
+        password_hash,
+    })
+}
+
 /// The `kind` column's word for an entry kind.
 fn kind_word(kind: &EntryKind) -> &'static str {
     match kind {
@@ -423,13 +432,7 @@ impl SqliteStore {
         )
         .fetch_optional(&self.readers)
         .await?;
-        Ok(row.and_then(|r| {
-            Some(AccountRow {
-                id: r.id,
-                name: Nick::parse(&r.name).ok()?,
-                password_hash: r.password_hash,
-            })
-        }))
+        Ok(row.and_then(|r| account_row(r.id, &r.name, r.password_hash)))
     }
 
     pub async fn account_by_id(&self, id: i64) -> Result<Option<AccountRow>, StoreError> {
@@ -439,13 +442,7 @@ impl SqliteStore {
         )
         .fetch_optional(&self.readers)
         .await?;
-        Ok(row.and_then(|r| {
-            Some(AccountRow {
-                id: r.id,
-                name: Nick::parse(&r.name).ok()?,
-                password_hash: r.password_hash,
-            })
-        }))
+        Ok(row.and_then(|r| account_row(r.id, &r.name, r.password_hash)))
     }
 
     pub async fn set_password(&self, id: i64, password_hash: &str) -> Result<(), StoreError> {
