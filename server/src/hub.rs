@@ -104,6 +104,8 @@ impl Member {
 #[derive(Debug)]
 pub struct Eviction {
     pub room: RoomName,
+    /// Not replaced: the owner closed the room to guests, and this is one.
+    pub closed_to_guests: bool,
 }
 
 pub struct Room {
@@ -127,6 +129,11 @@ pub struct Room {
 impl Room {
     pub fn id(&self) -> i64 {
         self.id
+    }
+
+    /// Closed to guests by its owner.
+    pub fn accounts_only(&self) -> bool {
+        self.accounts_only.load(Ordering::Acquire)
     }
 
     /// True while connection `conn` holds `nick`'s place in this room.
@@ -299,7 +306,10 @@ impl RoomHub {
                         Author::Guest(_) => {
                             for old in member.holders.drain(..) {
                                 if let Some(old) = old.evictions {
-                                    let _ = old.send(Eviction { room: name.clone() });
+                                    let _ = old.send(Eviction {
+                                        room: name.clone(),
+                                        closed_to_guests: false,
+                                    });
                                 }
                             }
                         }
@@ -360,11 +370,47 @@ impl RoomHub {
     }
 
     /// Opens or closes a loaded room to guests (the store holds the setting;
-    /// a room loaded later reads it from there).
+    /// a room loaded later reads it from there). Closing it sends the guests
+    /// in it out, each announced as gone.
     pub async fn set_accounts_only(&self, name: &RoomName, on: bool) {
-        if let Some(room) = self.rooms.lock().await.get(name) {
+        let Some(room) = self.rooms.lock().await.get(name).cloned() else {
+            return;
+        };
+        let notices: Vec<Commit> = {
+            let mut members = room.members.lock().expect("member lock");
             room.accounts_only.store(on, Ordering::Release);
+            if !on {
+                return;
+            }
+            let guests: Vec<String> = members
+                .iter()
+                .filter(|(_, m)| !m.author.is_account())
+                .map(|(key, _)| key.clone())
+                .collect();
+            let notices = guests
+                .iter()
+                .filter_map(|key| members.remove(key))
+                .map(|guest| {
+                    for holder in &guest.holders {
+                        if let Some(evictions) = &holder.evictions {
+                            let _ = evictions.send(Eviction {
+                                room: name.clone(),
+                                closed_to_guests: true,
+                            });
+                        }
+                    }
+                    self.notice(&room, &guest.nick, &guest.author, EntryKind::Left)
+                })
+                .collect();
+            room.online.store(members.len() as u32, Ordering::Relaxed);
+            notices
+        };
+        for notice in notices {
+            if let Err(err) = notice.outcome().await {
+                tracing::error!(%err, room = %name, "left notice not stored");
+            }
         }
+        self.retire_if_empty(&room).await;
     }
 
     fn notice(&self, room: &Room, nick: &Nick, author: &Author, kind: EntryKind) -> Commit {

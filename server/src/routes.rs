@@ -224,6 +224,7 @@ async fn who_is_reading(
     let page_read = matches!(*request.method(), Method::GET | Method::HEAD)
         && !not_a_page
         && request.headers().contains_key(header::COOKIE);
+    let mut personal = false;
     if page_read
         && let Some(signed_in) =
             accounts::routes::signed_in(&state.sockets.accounts, request.headers()).await
@@ -231,8 +232,17 @@ async fn who_is_reading(
         request
             .extensions_mut()
             .insert(app::accounts::SignedInAs(signed_in.name));
+        personal = true;
     }
-    next.run(request).await
+    let mut response = next.run(request).await;
+    if personal {
+        // The page names who reads it: no shared cache may keep it.
+        response.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-store"),
+        );
+    }
+    response
 }
 
 /// Refuses requests for a host this server does not serve (421: a DNS

@@ -106,7 +106,12 @@ pub struct Accounts {
     hub: Arc<RoomHub>,
     hasher: Hasher,
     per_address: Throttle,
+    /// A name's attempts from one address.
     per_username: Throttle,
+    /// A name's attempts from everywhere: ten times looser, so that one
+    /// address cannot lock its owner out, while many addresses still cannot
+    /// guess at leisure.
+    per_name_anywhere: Throttle,
     pub policy: AccountPolicy,
     pub sockets: Arc<SignedInSockets>,
 }
@@ -118,6 +123,10 @@ impl Accounts {
             hasher: Hasher::new(policy.hash_concurrency),
             per_address: Throttle::new(policy.address_burst, policy.address_every),
             per_username: Throttle::new(policy.username_burst, policy.username_every),
+            per_name_anywhere: Throttle::new(
+                policy.username_burst.saturating_mul(10),
+                policy.username_every / 10,
+            ),
             policy,
             sockets: Arc::default(),
         })
@@ -130,7 +139,11 @@ impl Accounts {
         let address = crate::peers::address_key(ip).to_string();
         self.per_address
             .attempt(&address)
-            .and_then(|()| self.per_username.attempt(name_key))
+            .and_then(|()| {
+                self.per_username
+                    .attempt(&format!("{name_key} from {address}"))
+            })
+            .and_then(|()| self.per_name_anywhere.attempt(name_key))
             .map_err(AccountError::TooManyAttempts)
     }
 
@@ -237,6 +250,15 @@ impl Accounts {
         }))
     }
 
+    /// Whether the session still exists (a logout may land between a
+    /// socket's upgrade and its registration).
+    pub async fn still_signed_in(&self, signed_in: &SignedIn) -> bool {
+        matches!(
+            self.hub.store().session(&signed_in.token_hash).await,
+            Ok(Some(_))
+        )
+    }
+
     /// Ends this session and closes its sockets.
     pub async fn log_out(&self, signed_in: &SignedIn) -> Result<(), AccountError> {
         self.hub
@@ -313,11 +335,23 @@ impl Accounts {
     ) -> Result<(), AccountError> {
         self.attempt(ip, &nick_key(&signed_in.name))?;
         self.check_current(signed_in, password).await?;
-        self.sockets.close(signed_in.account_id, |_| true);
-        self.hub
-            .store()
+        let store = self.hub.store();
+        let closed: Vec<RoomName> = store
+            .owned_rooms(signed_in.account_id)
+            .await?
+            .into_iter()
+            .filter(|r| r.accounts_only)
+            .map(|r| r.name)
+            .collect();
+        store
             .delete_account(signed_in.account_id, crate::hub::DELETED_USER)
             .await?;
+        // With no owner left to open them again, its rooms open to guests.
+        for room in &closed {
+            self.hub.set_accounts_only(room, false).await;
+        }
+        // After the delete: a tab that reloads at once finds no session.
+        self.sockets.close(signed_in.account_id, |_| true);
         tracing::info!(account = signed_in.account_id, "account deleted");
         Ok(())
     }

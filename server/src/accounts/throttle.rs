@@ -31,6 +31,15 @@ impl Throttle {
         let mut buckets = self.buckets.lock().expect("throttle lock");
         if buckets.len() >= KEYS_KEPT && !buckets.contains_key(key) {
             buckets.retain(|_, bucket| !bucket.full());
+            // Still crowded (many keys in use at once): start over rather
+            // than scan this crowd on every new key, or grow without bound.
+            if buckets.len() >= KEYS_KEPT / 2 {
+                tracing::warn!(
+                    keys = buckets.len(),
+                    "attempt budgets reset: too many at once"
+                );
+                buckets.clear();
+            }
         }
         let bucket = buckets
             .entry(key.to_owned())

@@ -78,6 +78,13 @@ pub async fn serve(socket: WebSocket, ip: IpAddr, signed_in: Option<SignedIn>, s
             .sockets
             .register(s.account_id, &s.token_hash, conn, outbox.clone())
     });
+    // A logout that landed between the upgrade and the registration above
+    // found nothing to close: check once more now that it would.
+    if let Some(signed_in) = &signed_in
+        && !accounts.still_signed_in(signed_in).await
+    {
+        outbox.close(close::CLOSE_SIGNED_OUT);
+    }
     let mut reader = Reader {
         signed_in,
         hub: hub.clone(),

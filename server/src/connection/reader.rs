@@ -165,6 +165,13 @@ impl Reader {
                         "join the room before sending to it",
                     ));
                 };
+                if !membership.author.is_account() && membership.room.accounts_only() {
+                    return Some(error(
+                        ErrorCode::AccountsOnly,
+                        Some(room.clone()),
+                        format!("#{room} is for signed-in people only: log in or sign up to post"),
+                    ));
+                }
                 // A sent message ends the typing: the next keystroke is news.
                 membership.typing_sent = None;
                 let posting = self.hub.post(
@@ -322,6 +329,20 @@ impl Reader {
     /// this connection is left in no room at all. An eviction that is out of
     /// date (this connection took the place back since) is ignored.
     pub fn evicted(&mut self, eviction: Eviction) -> bool {
+        if eviction.closed_to_guests {
+            if let Some(membership) = self.rooms.remove(&eviction.room) {
+                membership.forwarder.abort();
+                self.outbox.push(error(
+                    ErrorCode::AccountsOnly,
+                    Some(eviction.room.clone()),
+                    format!(
+                        "#{} is now for signed-in people only: log in or sign up to rejoin it",
+                        eviction.room
+                    ),
+                ));
+            }
+            return false;
+        }
         let stale = self
             .rooms
             .get(&eviction.room)

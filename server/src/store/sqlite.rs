@@ -469,6 +469,10 @@ impl SqliteStore {
         )
         .execute(&mut *tx)
         .await?;
+        // Nobody could open its rooms to guests again.
+        sqlx::query!("UPDATE rooms SET accounts_only = 0 WHERE owner_id = ?1", id)
+            .execute(&mut *tx)
+            .await?;
         // Sessions go with it (ON DELETE CASCADE); its rooms lose their owner.
         sqlx::query!("DELETE FROM accounts WHERE id = ?1", id)
             .execute(&mut *tx)
