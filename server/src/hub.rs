@@ -104,8 +104,18 @@ impl Member {
 #[derive(Debug)]
 pub struct Eviction {
     pub room: RoomName,
-    /// Not replaced: the owner closed the room to guests, and this is one.
-    pub closed_to_guests: bool,
+    pub why: Evicted,
+}
+
+/// Why a connection lost its place in a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Evicted {
+    /// A newer connection of the same tab took it.
+    Replaced,
+    /// The owner closed the room to guests, and this is one.
+    ClosedToGuests,
+    /// This guest's nickname is now an account's, and the account came in.
+    NameRegistered,
 }
 
 pub struct Room {
@@ -276,7 +286,8 @@ impl RoomHub {
                 None
             }
         };
-        let (joining, notice) = loop {
+        let (joining, notice, guest_gone) = loop {
+            let mut guest_gone = None;
             let room = self.room(name, creator).await?;
             let mut members = room.members.lock().expect("member lock");
             if room.retired.load(Ordering::Acquire) {
@@ -308,7 +319,7 @@ impl RoomHub {
                                 if let Some(old) = old.evictions {
                                     let _ = old.send(Eviction {
                                         room: name.clone(),
-                                        closed_to_guests: false,
+                                        why: Evicted::Replaced,
                                     });
                                 }
                             }
@@ -320,6 +331,33 @@ impl RoomHub {
                     member.holders.push(holder);
                     member.nick = nick.clone();
                     false
+                }
+                // A guest holds the name an account has since registered:
+                // the account comes in, the guest is sent out.
+                Some(member) if author.is_account() && !member.author.is_account() => {
+                    may_announce().map_err(HubError::TooManyJoins)?;
+                    let guest = std::mem::replace(
+                        member,
+                        Member {
+                            nick: nick.clone(),
+                            author: author.clone(),
+                            holders: vec![Holder {
+                                conn,
+                                evictions: Some(evictions.clone()),
+                            }],
+                        },
+                    );
+                    for holder in &guest.holders {
+                        if let Some(evictions) = &holder.evictions {
+                            let _ = evictions.send(Eviction {
+                                room: name.clone(),
+                                why: Evicted::NameRegistered,
+                            });
+                        }
+                    }
+                    guest_gone =
+                        Some(self.notice(&room, &guest.nick, &guest.author, EntryKind::Left));
+                    true
                 }
                 Some(_) => return Err(HubError::NickInUse),
                 None => {
@@ -348,8 +386,13 @@ impl RoomHub {
                 online,
                 head,
             };
-            break (joining, notice);
+            break (joining, notice, guest_gone);
         };
+        if let Some(gone) = guest_gone
+            && let Err(err) = gone.outcome().await
+        {
+            tracing::error!(%err, room = %name, "left notice not stored");
+        }
         if let Some(notice) = notice
             && let Err(err) = notice.outcome().await
         {
@@ -395,7 +438,7 @@ impl RoomHub {
                         if let Some(evictions) = &holder.evictions {
                             let _ = evictions.send(Eviction {
                                 room: name.clone(),
-                                closed_to_guests: true,
+                                why: Evicted::ClosedToGuests,
                             });
                         }
                     }

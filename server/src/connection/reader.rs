@@ -7,7 +7,7 @@ use super::rate::RateLimit;
 use super::replay::forward;
 use crate::accounts::SignedIn;
 use crate::config::Limits;
-use crate::hub::{ConnId, Eviction, HubError, Room, RoomHub};
+use crate::hub::{ConnId, Evicted, Eviction, HubError, Room, RoomHub};
 use crate::store::Author;
 use app::messages::{ClientId, PAGE_SIZE};
 use app::people::Nick;
@@ -329,17 +329,23 @@ impl Reader {
     /// this connection is left in no room at all. An eviction that is out of
     /// date (this connection took the place back since) is ignored.
     pub fn evicted(&mut self, eviction: Eviction) -> bool {
-        if eviction.closed_to_guests {
+        if eviction.why != Evicted::Replaced {
             if let Some(membership) = self.rooms.remove(&eviction.room) {
                 membership.forwarder.abort();
-                self.outbox.push(error(
-                    ErrorCode::AccountsOnly,
-                    Some(eviction.room.clone()),
-                    format!(
-                        "#{} is now for signed-in people only: log in or sign up to rejoin it",
-                        eviction.room
+                let room = eviction.room;
+                let (code, message) = match eviction.why {
+                    Evicted::ClosedToGuests => (
+                        ErrorCode::AccountsOnly,
+                        format!(
+                            "#{room} is now for signed-in people only: log in or sign up to rejoin it"
+                        ),
                     ),
-                ));
+                    _ => (
+                        ErrorCode::NameReserved,
+                        HubError::NameReserved(membership.nick).to_string(),
+                    ),
+                };
+                self.outbox.push(error(code, Some(room), message));
             }
             return false;
         }

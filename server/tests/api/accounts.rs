@@ -612,3 +612,31 @@ async fn a_database_from_before_accounts_migrates_and_keeps_its_history() {
     client.join("main", "usman").await;
     client.say("main", "and from today").await;
 }
+
+#[tokio::test]
+async fn a_guest_holding_a_name_its_account_claims_is_sent_out() {
+    let app = spawn_app().await;
+    let mut guest = app.client().await;
+    guest.join("main", "Sadia").await;
+    let mut usman = app.client().await;
+    usman.join("main", "usman").await;
+    let cookie = sign_up(&app, "sadia", PASSWORD).await;
+    let mut sadia = signed_in_client(&app, &cookie).await;
+    assert!(matches!(
+        sadia.try_join("main", "sadia").await,
+        ServerFrame::Joined { .. }
+    ));
+    let frames = guest
+        .recv_until(|f| error_code(f) == Some(ErrorCode::NameReserved))
+        .await;
+    let ServerFrame::Error { message, .. } = frames.last().unwrap() else {
+        unreachable!()
+    };
+    assert!(message.contains("registered name"), "{message}");
+    usman
+        .recv_until(|f| notice(f).as_deref() == Some("Sadia left"))
+        .await;
+    usman
+        .recv_until(|f| notice(f).as_deref() == Some("sadia joined"))
+        .await;
+}
