@@ -454,10 +454,10 @@ async fn post_without_js(
     // Signed in, the message is the account's; a guest's carries the
     // form's nickname and its own id (one form, one guest).
     let signed_in = accounts::routes::signed_in(&state.sockets.accounts, &headers).await;
-    let (nick, author) = match signed_in {
-        Some(account) => (account.name, Author::Account(account.account_id)),
+    let (nick, account) = match signed_in {
+        Some(signed_in) => (signed_in.name, Some(signed_in.account_id)),
         None => match Nick::parse(&form.nick) {
-            Ok(nick) => (nick, Author::Guest(form_guest(&form.client_id))),
+            Ok(nick) => (nick, None),
             Err(err) => return refused(StatusCode::BAD_REQUEST, err.to_string()),
         },
     };
@@ -470,6 +470,10 @@ async fn post_without_js(
             StatusCode::BAD_REQUEST,
             "the form is incomplete; reload the page.".into(),
         );
+    };
+    let author = match account {
+        Some(id) => Author::Account(id),
+        None => Author::Guest(client_id.as_guest_session()),
     };
     if !state.sockets.peers.allow_frame(peer.ip()) {
         let mut response = refused(
@@ -508,11 +512,4 @@ async fn post_without_js(
             )
         }
     }
-}
-
-/// A guest posting without a socket has no tab session; the form's message
-/// id stands in for one (it is random and used once).
-fn form_guest(client_id: &str) -> app::people::SessionId {
-    app::people::SessionId::parse(client_id)
-        .unwrap_or_else(|_| app::people::SessionId::parse("form").expect("a valid id"))
 }

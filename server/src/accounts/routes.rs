@@ -7,7 +7,7 @@ use super::{AccountError, Accounts, SignedIn};
 use crate::routes::AppState;
 use app::rooms::RoomName;
 use axum::Form;
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -16,15 +16,27 @@ use std::sync::Arc;
 
 pub fn routes() -> axum::Router<AppState> {
     axum::Router::new()
-        .route("/signup", get(signup_page).post(sign_up))
-        .route("/login", get(login_page).post(log_in))
+        .route(
+            "/signup",
+            get(credentials_page::<true>).post(credentials::<true>),
+        )
+        .route(
+            "/login",
+            get(credentials_page::<false>).post(credentials::<false>),
+        )
         .route("/logout", post(log_out))
         .route("/account", get(account_page))
         .route("/account/password", post(change_password))
         .route("/account/logout-everywhere", post(log_out_everywhere))
         .route("/account/delete", post(delete_account))
         .route("/account/rooms", post(room_setting))
+        // A name and a password or two: anything much bigger is not a form
+        // of ours (the password itself is capped at 128 characters).
+        .layer(DefaultBodyLimit::max(FORM_BYTES))
 }
+
+/// Largest account form body read.
+const FORM_BYTES: usize = 16 * 1024;
 
 fn accounts(state: &AppState) -> &Arc<Accounts> {
     &state.sockets.accounts
@@ -111,62 +123,42 @@ struct Credentials {
     password: String,
 }
 
-async fn signup_page(State(state): State<AppState>) -> Response {
+/// The sign-up (`SIGN_UP`) or login form.
+async fn credentials_page<const SIGN_UP: bool>(State(state): State<AppState>) -> Response {
     page(
         StatusCode::OK,
-        pages::credentials(&state.leptos_options, true, "", None),
+        pages::credentials(&state.leptos_options, SIGN_UP, "", None),
     )
 }
 
-async fn login_page(State(state): State<AppState>) -> Response {
-    page(
-        StatusCode::OK,
-        pages::credentials(&state.leptos_options, false, "", None),
-    )
-}
-
-async fn sign_up(
+/// Signs up (`SIGN_UP`) or logs in. Done: into the chat with the new
+/// session's cookie. Refused: the same form again, keeping the username,
+/// saying why.
+async fn credentials<const SIGN_UP: bool>(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Form(form): Form<Credentials>,
 ) -> Response {
-    let outcome = accounts(&state)
-        .sign_up(peer.ip(), &form.username, &form.password)
-        .await;
-    answer_credentials(&state, &headers, &form, true, outcome).await
-}
-
-async fn log_in(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Form(form): Form<Credentials>,
-) -> Response {
-    let outcome = accounts(&state)
-        .log_in(peer.ip(), &form.username, &form.password)
-        .await;
-    answer_credentials(&state, &headers, &form, false, outcome).await
-}
-
-/// Signed up or in: into the chat with the new session's cookie. Refused:
-/// the same form again, keeping the username, saying why.
-async fn answer_credentials(
-    state: &AppState,
-    headers: &HeaderMap,
-    form: &Credentials,
-    signing_up: bool,
-    outcome: Result<(SignedIn, String), AccountError>,
-) -> Response {
+    let accounts = accounts(&state);
+    let outcome = if SIGN_UP {
+        accounts
+            .sign_up(peer.ip(), &form.username, &form.password)
+            .await
+    } else {
+        accounts
+            .log_in(peer.ip(), &form.username, &form.password)
+            .await
+    };
     match outcome {
         Ok((_, token)) => {
-            end_previous_session(accounts(state), headers).await;
-            signed_in_redirect(state, "/", &token)
+            end_previous_session(accounts, &headers).await;
+            signed_in_redirect(&state, "/", &token)
         }
         Err(err) => refused(&err, |problem| {
             pages::credentials(
                 &state.leptos_options,
-                signing_up,
+                SIGN_UP,
                 &form.username,
                 Some(problem),
             )

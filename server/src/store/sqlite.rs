@@ -11,6 +11,8 @@
 //! "database is locked", and each write transaction starts with
 //! `BEGIN IMMEDIATE`, so it takes the lock up front instead of upgrading a read
 //! (which fails at once, whatever the busy timeout, if anyone else wrote).
+//! A write that is one statement (accounts, sessions, room settings) needs no
+//! transaction of its own: it runs on the writer as it is.
 
 use super::{
     AccountRow, Appended, Departed, Draft, Heads, OwnedRoom, RoomRow, SessionRow, StoreError,
@@ -409,7 +411,6 @@ impl SqliteStore {
         password_hash: &str,
     ) -> Result<Option<i64>, StoreError> {
         let (name, now) = (name.as_str(), now_ms());
-        let mut tx = self.write().await?;
         let id = sqlx::query_scalar!(
             r#"INSERT INTO accounts (name, name_key, password_hash, created_at)
                VALUES (?1, ?2, ?3, ?4) ON CONFLICT (name_key) DO NOTHING
@@ -419,9 +420,8 @@ impl SqliteStore {
             password_hash,
             now
         )
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&self.writer)
         .await?;
-        tx.commit().await?;
         Ok(id)
     }
 
@@ -446,15 +446,13 @@ impl SqliteStore {
     }
 
     pub async fn set_password(&self, id: i64, password_hash: &str) -> Result<(), StoreError> {
-        let mut tx = self.write().await?;
         sqlx::query!(
             "UPDATE accounts SET password_hash = ?1 WHERE id = ?2",
             password_hash,
             id
         )
-        .execute(&mut *tx)
+        .execute(&self.writer)
         .await?;
-        tx.commit().await?;
         Ok(())
     }
 
@@ -487,16 +485,14 @@ impl SqliteStore {
         account_id: i64,
     ) -> Result<(), StoreError> {
         let now = now_ms();
-        let mut tx = self.write().await?;
         sqlx::query!(
             "INSERT INTO sessions (token_hash, account_id, created_at, seen_at) VALUES (?1, ?2, ?3, ?3)",
             token_hash,
             account_id,
             now
         )
-        .execute(&mut *tx)
+        .execute(&self.writer)
         .await?;
-        tx.commit().await?;
         Ok(())
     }
 
@@ -521,24 +517,20 @@ impl SqliteStore {
 
     pub async fn touch_session(&self, token_hash: &str) -> Result<(), StoreError> {
         let now = now_ms();
-        let mut tx = self.write().await?;
         sqlx::query!(
             "UPDATE sessions SET seen_at = ?1 WHERE token_hash = ?2",
             now,
             token_hash
         )
-        .execute(&mut *tx)
+        .execute(&self.writer)
         .await?;
-        tx.commit().await?;
         Ok(())
     }
 
     pub async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
-        let mut tx = self.write().await?;
         sqlx::query!("DELETE FROM sessions WHERE token_hash = ?1", token_hash)
-            .execute(&mut *tx)
+            .execute(&self.writer)
             .await?;
-        tx.commit().await?;
         Ok(())
     }
 
@@ -548,15 +540,13 @@ impl SqliteStore {
         except: Option<&str>,
     ) -> Result<(), StoreError> {
         let except = except.unwrap_or("");
-        let mut tx = self.write().await?;
         sqlx::query!(
             "DELETE FROM sessions WHERE account_id = ?1 AND token_hash <> ?2",
             account_id,
             except
         )
-        .execute(&mut *tx)
+        .execute(&self.writer)
         .await?;
-        tx.commit().await?;
         Ok(())
     }
 
@@ -565,16 +555,14 @@ impl SqliteStore {
         seen_before: i64,
         created_before: i64,
     ) -> Result<u64, StoreError> {
-        let mut tx = self.write().await?;
         let gone = sqlx::query!(
             "DELETE FROM sessions WHERE seen_at < ?1 OR created_at < ?2",
             seen_before,
             created_before
         )
-        .execute(&mut *tx)
+        .execute(&self.writer)
         .await?
         .rows_affected();
-        tx.commit().await?;
         Ok(gone)
     }
 
@@ -604,17 +592,15 @@ impl SqliteStore {
         on: bool,
     ) -> Result<bool, StoreError> {
         let name = room.as_str();
-        let mut tx = self.write().await?;
         let changed = sqlx::query!(
             "UPDATE rooms SET accounts_only = ?1 WHERE name = ?2 AND owner_id = ?3",
             on,
             name,
             owner
         )
-        .execute(&mut *tx)
+        .execute(&self.writer)
         .await?
         .rows_affected();
-        tx.commit().await?;
         Ok(changed == 1)
     }
 }

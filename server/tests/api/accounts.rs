@@ -640,3 +640,27 @@ async fn a_guest_holding_a_name_its_account_claims_is_sent_out() {
         .recv_until(|f| notice(f).as_deref() == Some("sadia joined"))
         .await;
 }
+
+#[tokio::test]
+async fn an_oversized_account_form_is_refused_before_any_hashing() {
+    let app = spawn_app().await;
+    let huge = "x".repeat(100_000);
+    let answer = post(
+        &app,
+        "/login",
+        &[("username", "sadia"), ("password", &huge)],
+        None,
+    )
+    .await;
+    assert_eq!(answer.status, 413);
+    let answer = post(
+        &app,
+        "/signup",
+        &[("username", "sadia"), ("password", &huge)],
+        None,
+    )
+    .await;
+    assert_eq!(answer.status, 413);
+    // The server is fine, and nobody was signed up.
+    assert_eq!(log_in(&app, "sadia", PASSWORD).await.status, 401);
+}
