@@ -1,10 +1,15 @@
 //! The store: every room's log, and the only place that speaks SQL.
 //!
 //! [`Store`] is the seam callers use; each database is a variant behind it
-//! ([`sqlite`] today, PostgreSQL beside it later), so callers never know which
-//! one they talk to. Every write goes through one writer (the journal's batches
-//! and room creation alike), so writers never race for the database lock.
+//! ([`sqlite`] for one server, the default; [`postgres`] for several servers
+//! sharing one database), so callers never know which one they talk to.
+//! [`rows`] holds what both read back. Both check their queries at compile
+//! time against the committed `.sqlx/` data (see README.md for regenerating it).
 
+#[cfg(not(prepare_queries = "sqlite"))]
+mod postgres;
+mod rows;
+#[cfg(not(prepare_queries = "postgres"))]
 mod sqlite;
 
 use app::messages::{Entry, EntryKind, Seq};
@@ -13,6 +18,9 @@ use app::rooms::RoomName;
 use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+#[cfg(not(prepare_queries = "sqlite"))]
+pub use postgres::PostgresStore;
+#[cfg(not(prepare_queries = "postgres"))]
 pub use sqlite::SqliteStore;
 
 /// Store failures; the detail goes to the log, never to a browser.
@@ -20,7 +28,9 @@ pub use sqlite::SqliteStore;
 pub enum StoreError {
     #[error("cannot open the database {url}: {source}")]
     Open { url: String, source: sqlx::Error },
-    #[error("unsupported database URL {0:?} (expected sqlite://PATH)")]
+    #[error(
+        "unsupported database URL {0:?} (expected sqlite://PATH or postgres://USER@HOST/DATABASE)"
+    )]
     UnsupportedUrl(String),
     #[error("cannot migrate the database: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -40,10 +50,19 @@ impl StoreError {
     pub fn is_transient(&self) -> bool {
         match self {
             StoreError::Query(sqlx::Error::Database(db)) => {
-                // SQLITE_BUSY (5) and SQLITE_LOCKED (6) with their extended codes.
-                db.code()
-                    .and_then(|code| code.parse::<i64>().ok())
-                    .is_some_and(|code| matches!(code & 0xff, 5 | 6))
+                let code = db.code().unwrap_or_default();
+                match code.parse::<i64>() {
+                    // SQLite: SQLITE_BUSY (5) and SQLITE_LOCKED (6) with their extended codes.
+                    Ok(number) => matches!(number & 0xff, 5 | 6),
+                    // PostgreSQL: serialization failure, deadlock, a lock
+                    // not granted in time, the connection or the server
+                    // going away (classes 08, 57).
+                    Err(_) => {
+                        matches!(code.as_ref(), "40001" | "40P01" | "55P03")
+                            || code.starts_with("08")
+                            || code.starts_with("57")
+                    }
+                }
             }
             StoreError::Query(
                 sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::WorkerCrashed,
@@ -156,33 +175,62 @@ pub(crate) fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
+/// `search` as a LIKE pattern matching it anywhere, case-insensitively,
+/// with LIKE's wildcards escaped: any input is literal.
+pub(crate) fn like_pattern(search: &str) -> String {
+    format!(
+        "%{}%",
+        search
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    )
+}
+
 /// The store the server was started with.
 #[derive(Clone)]
 pub enum Store {
+    #[cfg(not(prepare_queries = "postgres"))]
     Sqlite(SqliteStore),
+    #[cfg(not(prepare_queries = "sqlite"))]
+    Postgres(PostgresStore),
+}
+
+/// Calls the same method on whichever database this is.
+macro_rules! each {
+    ($store:expr, $db:ident => $call:expr) => {
+        match $store {
+            #[cfg(not(prepare_queries = "postgres"))]
+            Store::Sqlite($db) => $call,
+            #[cfg(not(prepare_queries = "sqlite"))]
+            Store::Postgres($db) => $call,
+        }
+    };
 }
 
 impl Store {
     /// Opens (creating if missing) the database named by `url` and brings its
     /// schema up to date.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
+        #[cfg(not(prepare_queries = "postgres"))]
         if url.starts_with("sqlite:") {
-            Ok(Store::Sqlite(SqliteStore::open(url).await?))
-        } else {
-            Err(StoreError::UnsupportedUrl(url.to_owned()))
+            return Ok(Store::Sqlite(SqliteStore::open(url).await?));
         }
+        #[cfg(not(prepare_queries = "sqlite"))]
+        if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            return Ok(Store::Postgres(PostgresStore::open(url).await?));
+        }
+        Err(StoreError::UnsupportedUrl(url.to_owned()))
     }
 
-    /// The room's row, created on first use, with the head of its log.
     /// The room's row, created (owned by `creator`) if it does not exist yet.
     pub async fn open_room(
         &self,
         room: &RoomName,
         creator: Option<i64>,
     ) -> Result<RoomRow, StoreError> {
-        match self {
-            Store::Sqlite(db) => db.open_room(room, creator).await,
-        }
+        each!(self, db => db.open_room(room, creator).await)
     }
 
     /// Entries with `after < seq <= upto`, oldest first, at most `limit`.
@@ -193,9 +241,7 @@ impl Store {
         upto: Seq,
         limit: u32,
     ) -> Result<Vec<Entry>, StoreError> {
-        match self {
-            Store::Sqlite(db) => db.entries_between(room_id, after, upto, limit).await,
-        }
+        each!(self, db => db.entries_between(room_id, after, upto, limit).await)
     }
 
     /// Up to `limit` entries before `before` (or the latest), oldest first.
@@ -205,17 +251,13 @@ impl Store {
         before: Option<Seq>,
         limit: u32,
     ) -> Result<Vec<Entry>, StoreError> {
-        match self {
-            Store::Sqlite(db) => db.page(room, before, limit).await,
-        }
+        each!(self, db => db.page(room, before, limit).await)
     }
 
     /// Up to `limit` room names containing `search` (all when empty), the
     /// most recently active first.
     pub async fn room_names(&self, search: &str, limit: u32) -> Result<Vec<RoomName>, StoreError> {
-        match self {
-            Store::Sqlite(db) => db.room_names(search, limit).await,
-        }
+        each!(self, db => db.room_names(search, limit).await)
     }
 
     /// Numbers and writes `drafts` in one transaction, in order; a message
@@ -227,29 +269,36 @@ impl Store {
         drafts: &[&Draft],
     ) -> Result<Vec<Appended>, StoreError> {
         match self {
+            #[cfg(not(prepare_queries = "postgres"))]
             Store::Sqlite(db) => db.append(heads, drafts).await,
+            // Another server may have written since: PostgreSQL reads every
+            // head under its row lock.
+            #[cfg(not(prepare_queries = "sqlite"))]
+            Store::Postgres(db) => {
+                let _ = heads;
+                db.append(drafts).await
+            }
         }
+    }
+
+    /// The heads of these rooms' logs as committed (by any server).
+    pub async fn heads(&self, room_ids: &[i64]) -> Result<Vec<(i64, Seq)>, StoreError> {
+        each!(self, db => db.heads(room_ids).await)
     }
 
     /// Proves the store can still commit a write transaction.
     pub async fn probe(&self) -> Result<(), StoreError> {
-        match self {
-            Store::Sqlite(db) => db.probe().await,
-        }
+        each!(self, db => db.probe().await)
     }
 
     /// Replaces the record of who was in which room at shutdown.
     pub async fn save_departed(&self, departed: &[Departed]) -> Result<(), StoreError> {
-        match self {
-            Store::Sqlite(db) => db.save_departed(departed).await,
-        }
+        each!(self, db => db.save_departed(departed).await)
     }
 
     /// Takes (and forgets) the record of who was in which room at shutdown.
     pub async fn take_departed(&self) -> Result<Vec<Departed>, StoreError> {
-        match self {
-            Store::Sqlite(db) => db.take_departed().await,
-        }
+        each!(self, db => db.take_departed().await)
     }
 
     /// Registers a name; `None` when an account already holds its key.
@@ -259,34 +308,24 @@ impl Store {
         key: &str,
         password_hash: &str,
     ) -> Result<Option<i64>, StoreError> {
-        match self {
-            Store::Sqlite(db) => db.create_account(name, key, password_hash).await,
-        }
+        each!(self, db => db.create_account(name, key, password_hash).await)
     }
 
     pub async fn account_by_key(&self, key: &str) -> Result<Option<AccountRow>, StoreError> {
-        match self {
-            Store::Sqlite(db) => db.account_by_key(key).await,
-        }
+        each!(self, db => db.account_by_key(key).await)
     }
 
     pub async fn account_by_id(&self, id: i64) -> Result<Option<AccountRow>, StoreError> {
-        match self {
-            Store::Sqlite(db) => db.account_by_id(id).await,
-        }
+        each!(self, db => db.account_by_id(id).await)
     }
 
     pub async fn set_password(&self, id: i64, password_hash: &str) -> Result<(), StoreError> {
-        match self {
-            Store::Sqlite(db) => db.set_password(id, password_hash).await,
-        }
+        each!(self, db => db.set_password(id, password_hash).await)
     }
 
     /// Removes the account; its entries stay, shown as `shown_as`.
     pub async fn delete_account(&self, id: i64, shown_as: &str) -> Result<(), StoreError> {
-        match self {
-            Store::Sqlite(db) => db.delete_account(id, shown_as).await,
-        }
+        each!(self, db => db.delete_account(id, shown_as).await)
     }
 
     pub async fn create_session(
@@ -294,27 +333,19 @@ impl Store {
         token_hash: &str,
         account_id: i64,
     ) -> Result<(), StoreError> {
-        match self {
-            Store::Sqlite(db) => db.create_session(token_hash, account_id).await,
-        }
+        each!(self, db => db.create_session(token_hash, account_id).await)
     }
 
     pub async fn session(&self, token_hash: &str) -> Result<Option<SessionRow>, StoreError> {
-        match self {
-            Store::Sqlite(db) => db.session(token_hash).await,
-        }
+        each!(self, db => db.session(token_hash).await)
     }
 
     pub async fn touch_session(&self, token_hash: &str) -> Result<(), StoreError> {
-        match self {
-            Store::Sqlite(db) => db.touch_session(token_hash).await,
-        }
+        each!(self, db => db.touch_session(token_hash).await)
     }
 
     pub async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
-        match self {
-            Store::Sqlite(db) => db.delete_session(token_hash).await,
-        }
+        each!(self, db => db.delete_session(token_hash).await)
     }
 
     /// Ends every session of the account but `except`.
@@ -323,9 +354,7 @@ impl Store {
         account_id: i64,
         except: Option<&str>,
     ) -> Result<(), StoreError> {
-        match self {
-            Store::Sqlite(db) => db.delete_sessions(account_id, except).await,
-        }
+        each!(self, db => db.delete_sessions(account_id, except).await)
     }
 
     /// Deletes sessions idle since, or created before, these times (ms); how many.
@@ -334,15 +363,11 @@ impl Store {
         seen_before: i64,
         created_before: i64,
     ) -> Result<u64, StoreError> {
-        match self {
-            Store::Sqlite(db) => db.purge_sessions(seen_before, created_before).await,
-        }
+        each!(self, db => db.purge_sessions(seen_before, created_before).await)
     }
 
     pub async fn owned_rooms(&self, account_id: i64) -> Result<Vec<OwnedRoom>, StoreError> {
-        match self {
-            Store::Sqlite(db) => db.owned_rooms(account_id).await,
-        }
+        each!(self, db => db.owned_rooms(account_id).await)
     }
 
     /// False when `owner` does not own the room.
@@ -352,8 +377,6 @@ impl Store {
         owner: i64,
         on: bool,
     ) -> Result<bool, StoreError> {
-        match self {
-            Store::Sqlite(db) => db.set_accounts_only(room, owner, on).await,
-        }
+        each!(self, db => db.set_accounts_only(room, owner, on).await)
     }
 }

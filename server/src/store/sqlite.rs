@@ -14,11 +14,12 @@
 //! A write that is one statement (accounts, sessions, room settings) needs no
 //! transaction of its own: it runs on the writer as it is.
 
+use super::rows::{EntryRow, account_row, kind_word};
 use super::{
     AccountRow, Appended, Departed, Draft, Heads, OwnedRoom, RoomRow, SessionRow, StoreError,
     now_ms,
 };
-use app::messages::{ClientId, Entry, EntryKind, MessageBody, Seq};
+use app::messages::{Entry, EntryKind, Seq};
 use app::people::Nick;
 use app::rooms::RoomName;
 use sqlx::sqlite::{
@@ -47,61 +48,6 @@ pub struct SqliteStore {
     stamped: Arc<Mutex<HashMap<i64, i64>>>,
 }
 
-struct EntryRow {
-    room_id: i64,
-    seq: i64,
-    at: i64,
-    nick: String,
-    kind: String,
-    client_id: Option<String>,
-    body: Option<String>,
-    account: bool,
-}
-
-impl EntryRow {
-    fn into_entry(self) -> Result<Entry, StoreError> {
-        let corrupt = || StoreError::Corrupt {
-            room_id: self.room_id,
-            seq: self.seq,
-        };
-        let nick = Nick::parse(&self.nick).map_err(|_| corrupt())?;
-        let kind = match (self.kind.as_str(), &self.client_id, &self.body) {
-            ("message", Some(client_id), Some(body)) => EntryKind::Message {
-                client_id: ClientId::parse(client_id).map_err(|_| corrupt())?,
-                body: MessageBody::parse(body).map_err(|_| corrupt())?,
-            },
-            ("joined", _, _) => EntryKind::Joined,
-            ("left", _, _) => EntryKind::Left,
-            _ => return Err(corrupt()),
-        };
-        Ok(Entry {
-            seq: self.seq as Seq,
-            at: self.at,
-            nick,
-            kind,
-            account: self.account,
-        })
-    }
-}
-
-/// An account as read; a stored name that no longer validates reads as none.
-fn account_row(id: i64, name: &str, password_hash: String) -> Option<AccountRow> {
-    Some(AccountRow {
-        id,
-        name: Nick::parse(name).ok()?,
-        password_hash,
-    })
-}
-
-/// The `kind` column's word for an entry kind.
-fn kind_word(kind: &EntryKind) -> &'static str {
-    match kind {
-        EntryKind::Message { .. } => "message",
-        EntryKind::Joined => "joined",
-        EntryKind::Left => "left",
-    }
-}
-
 impl SqliteStore {
     pub async fn open(url: &str) -> Result<Self, StoreError> {
         let open_err = |source| StoreError::Open {
@@ -123,7 +69,7 @@ impl SqliteStore {
             .connect_with(options.clone().create_if_missing(true))
             .await
             .map_err(open_err)?;
-        sqlx::migrate!("./migrations").run(&writer).await?;
+        sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
         let readers = SqlitePoolOptions::new()
             .max_connections(READERS)
             .connect_with(options.read_only(true))
@@ -185,6 +131,20 @@ impl SqliteStore {
         }))
     }
 
+    pub async fn heads(&self, room_ids: &[i64]) -> Result<Vec<(i64, Seq)>, StoreError> {
+        let mut heads = Vec::with_capacity(room_ids.len());
+        for &room_id in room_ids {
+            let head = sqlx::query_scalar!(
+                r#"SELECT COALESCE(MAX(seq), 0) AS "head!: i64" FROM entries WHERE room_id = ?1"#,
+                room_id
+            )
+            .fetch_one(&self.readers)
+            .await?;
+            heads.push((room_id, head as Seq));
+        }
+        Ok(heads)
+    }
+
     pub async fn entries_between(
         &self,
         room_id: i64,
@@ -238,15 +198,7 @@ impl SqliteStore {
     }
 
     pub async fn room_names(&self, search: &str, limit: u32) -> Result<Vec<RoomName>, StoreError> {
-        // A substring match with LIKE's wildcards escaped: any input is literal.
-        let pattern = format!(
-            "%{}%",
-            search
-                .to_lowercase()
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
+        let pattern = super::like_pattern(search);
         let names = sqlx::query_scalar!(
             r#"SELECT name FROM rooms WHERE lower(name) LIKE ?1 ESCAPE '\'
                ORDER BY active_at DESC, name LIMIT ?2"#,

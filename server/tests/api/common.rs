@@ -1,5 +1,9 @@
-//! Test harness: a real server on port 0 with a real SQLite file, and real
+//! Test harness: a real server on port 0 with a real database, and real
 //! WebSocket clients speaking the app's protocol.
+//!
+//! The database is a new SQLite file per test, or, when `CHAT_TEST_POSTGRES`
+//! names a PostgreSQL server (scripts/test starts one), a new database on it
+//! per test: the same suite runs on both stores.
 
 use app::messages::{ClientId, Entry, EntryKind, MessageBody, Seq};
 use app::people::{Nick, SessionId};
@@ -8,7 +12,6 @@ use app::rooms::RoomName;
 use futures::{SinkExt, StreamExt};
 use server::config::Config;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -32,7 +35,8 @@ pub const UNLIMITED: &[&str] = &[
 
 pub struct TestApp {
     pub server: server::Server,
-    pub db: PathBuf,
+    /// The database's URL.
+    pub db: String,
     /// Keeps the database folder alive as long as the app.
     pub dir: tempfile::TempDir,
 }
@@ -71,14 +75,74 @@ impl TestApp {
     }
 }
 
-pub async fn start_on(db: PathBuf) -> server::Server {
+pub async fn start_on(db: String) -> server::Server {
     start_with(db, &[]).await
 }
 
-/// Starts a server on port 0 with `db` and extra command-line flags.
-pub async fn start_with(db: PathBuf, flags: &[&str]) -> server::Server {
+/// The PostgreSQL server the suite runs on, if any.
+pub fn postgres_server() -> Option<String> {
+    std::env::var("CHAT_TEST_POSTGRES")
+        .ok()
+        .filter(|url| !url.is_empty())
+}
+
+/// True when this run of the suite is on PostgreSQL; the few tests about
+/// SQLite's own files say so where they return early.
+pub fn on_postgres() -> bool {
+    postgres_server().is_some()
+}
+
+static DATABASES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// A new, empty database for one test: a SQLite file in `dir`, or a new
+/// database on the PostgreSQL server.
+pub async fn fresh_database(dir: &std::path::Path) -> String {
+    let Some(server) = postgres_server() else {
+        return format!("sqlite://{}", dir.join("chat.db").display());
+    };
+    use sqlx::Connection;
+    let name = format!(
+        "chat_{}_{}",
+        std::process::id(),
+        DATABASES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let mut admin = sqlx::PgConnection::connect(&server)
+        .await
+        .expect("the test PostgreSQL server answers");
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let base = server.rsplit_once('/').expect("a database URL").0;
+    format!("{base}/{name}")
+}
+
+/// Every row `sql` returns, its columns read as text (tests look inside the
+/// database with the same SQL on both stores).
+pub async fn read_rows(app: &TestApp, sql: &str) -> Vec<Vec<String>> {
+    use sqlx::{Connection, Row};
+    if app.db.starts_with("postgres") {
+        let mut db = sqlx::PgConnection::connect(&app.db).await.unwrap();
+        let rows = sqlx::query(sql).fetch_all(&mut db).await.unwrap();
+        rows.iter()
+            .map(|r| (0..r.len()).map(|i| r.get::<String, _>(i)).collect())
+            .collect()
+    } else {
+        let mut db = sqlx::SqliteConnection::connect(&app.db).await.unwrap();
+        let rows = sqlx::query(sql).fetch_all(&mut db).await.unwrap();
+        rows.iter()
+            .map(|r| (0..r.len()).map(|i| r.get::<String, _>(i)).collect())
+            .collect()
+    }
+}
+
+/// Starts a server on port 0 with the database `url` and extra command-line flags.
+pub async fn start_with(url: String, flags: &[&str]) -> server::Server {
     use clap::Parser;
-    let url = format!("sqlite://{}", db.display());
     let grace = GRACE.as_millis().to_string();
     let mut args = vec![
         "server",
@@ -94,20 +158,17 @@ pub async fn start_with(db: PathBuf, flags: &[&str]) -> server::Server {
     server::start(config).await.expect("server starts")
 }
 
-/// Starts a server with extra flags on a new SQLite file.
+/// Starts a server with extra flags on a new database.
 pub async fn spawn_app_with(flags: &[&str]) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
-    let db = dir.path().join("chat.db");
+    let db = fresh_database(dir.path()).await;
     let server = start_with(db.clone(), flags).await;
     TestApp { server, db, dir }
 }
 
-/// Starts a server on port 0 with a new SQLite file in a temporary folder.
+/// Starts a server on port 0 with a new database.
 pub async fn spawn_app() -> TestApp {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let db = dir.path().join("chat.db");
-    let server = start_on(db.clone()).await;
-    TestApp { server, db, dir }
+    spawn_app_with(&[]).await
 }
 
 pub fn room(name: &str) -> RoomName {
@@ -357,23 +418,42 @@ pub fn line(entry: &Entry) -> String {
 }
 
 /// Another process's hold on the database's write lock, as a stuck writer or
-/// a backup would take it.
-pub struct DatabaseLock(sqlx::SqliteConnection);
+/// a backup would take it (on PostgreSQL: exclusive locks on the tables
+/// every write touches).
+pub enum DatabaseLock {
+    Sqlite(sqlx::SqliteConnection),
+    Postgres(sqlx::PgConnection),
+}
 
 impl DatabaseLock {
     pub async fn take(app: &TestApp) -> Self {
         use sqlx::Connection;
-        let url = format!("sqlite://{}", app.db.display());
-        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        if app.db.starts_with("postgres") {
+            let mut conn = sqlx::PgConnection::connect(&app.db).await.unwrap();
+            sqlx::query("BEGIN").execute(&mut conn).await.unwrap();
+            sqlx::query("LOCK TABLE rooms, entries, health IN ACCESS EXCLUSIVE MODE")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            return Self::Postgres(conn);
+        }
+        let mut conn = sqlx::SqliteConnection::connect(&app.db).await.unwrap();
         sqlx::query("BEGIN IMMEDIATE")
             .execute(&mut conn)
             .await
             .unwrap();
-        Self(conn)
+        Self::Sqlite(conn)
     }
 
-    pub async fn release(mut self) {
-        sqlx::query("ROLLBACK").execute(&mut self.0).await.unwrap();
+    pub async fn release(self) {
+        match self {
+            Self::Sqlite(mut conn) => {
+                sqlx::query("ROLLBACK").execute(&mut conn).await.unwrap();
+            }
+            Self::Postgres(mut conn) => {
+                sqlx::query("ROLLBACK").execute(&mut conn).await.unwrap();
+            }
+        }
     }
 }
 

@@ -22,7 +22,7 @@ fn start_binary(db: &str) -> (Child, SocketAddr) {
 #[tokio::test]
 async fn every_acknowledged_message_survives_kill_9() {
     let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("chat.db").display());
+    let db = fresh_database(dir.path()).await;
     let (mut child, addr) = start_binary(&db);
 
     // Three senders write as fast as acks come back, recording every ack.

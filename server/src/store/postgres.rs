@@ -1,0 +1,517 @@
+//! The PostgreSQL store, for several servers sharing one database.
+//!
+//! Numbering: every batch locks the rows of the rooms it writes to (in id
+//! order, so two servers' batches never wait on each other in a cycle), reads
+//! their `head`, inserts its entries and moves the heads on, all in one
+//! transaction. Another server appending to the same room waits for the lock
+//! and then sees the new head, so a room's log stays one gap-free sequence
+//! whichever servers write to it, and a resent client id finds its original
+//! whichever server stored it. Nothing is cached between batches: another
+//! server may have written since.
+//!
+//! Durability is PostgreSQL's: a commit returns once its WAL record is
+//! flushed (`synchronous_commit = on`, the default).
+
+use super::rows::{EntryRow, account_row, kind_word};
+use super::{
+    AccountRow, Appended, Departed, Draft, OwnedRoom, RoomRow, SessionRow, StoreError, now_ms,
+};
+use app::messages::{Entry, EntryKind, Seq};
+use app::people::Nick;
+use app::rooms::RoomName;
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Connections per server: the journal's batches, pages, replays and
+/// account lookups share them.
+const CONNECTIONS: u32 = 10;
+
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let open_err = |source| StoreError::Open {
+            url: redacted(url),
+            source,
+        };
+        // A write waiting on a lock gives up after a while (like SQLite's busy
+        // timeout), so the journal can retry it or report it, never hang.
+        let options = PgConnectOptions::from_str(url)
+            .map_err(open_err)?
+            .options([("lock_timeout", "5s")]);
+        let pool = PgPoolOptions::new()
+            .max_connections(CONNECTIONS)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options)
+            .await
+            .map_err(open_err)?;
+        // sqlx holds an advisory lock while migrating: servers starting
+        // together migrate once.
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    pub async fn open_room(
+        &self,
+        room: &RoomName,
+        creator: Option<i64>,
+    ) -> Result<RoomRow, StoreError> {
+        let name = room.as_str();
+        if let Some(row) = self.room_row(name).await? {
+            return Ok(row);
+        }
+        let now = now_ms();
+        sqlx::query!(
+            "INSERT INTO rooms (name, created_at, active_at, owner_id) VALUES ($1, $2, $2, $3)
+             ON CONFLICT (name) DO NOTHING",
+            name,
+            now,
+            creator
+        )
+        .execute(&self.pool)
+        .await?;
+        self.room_row(name)
+            .await?
+            .ok_or_else(|| StoreError::Batch(format!("room {name} vanished after its creation")))
+    }
+
+    async fn room_row(&self, name: &str) -> Result<Option<RoomRow>, StoreError> {
+        let row = sqlx::query!(
+            "SELECT id, head, owner_id, accounts_only FROM rooms WHERE name = $1",
+            name
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|row| RoomRow {
+            id: row.id,
+            head: row.head as Seq,
+            owner: row.owner_id,
+            accounts_only: row.accounts_only,
+        }))
+    }
+
+    pub async fn heads(&self, room_ids: &[i64]) -> Result<Vec<(i64, Seq)>, StoreError> {
+        let rows = sqlx::query!("SELECT id, head FROM rooms WHERE id = ANY($1)", room_ids)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(|r| (r.id, r.head as Seq)).collect())
+    }
+
+    pub async fn entries_between(
+        &self,
+        room_id: i64,
+        after: Seq,
+        upto: Seq,
+        limit: u32,
+    ) -> Result<Vec<Entry>, StoreError> {
+        let (after, upto) = (clamp(after), clamp(upto));
+        sqlx::query_as!(
+            EntryRow,
+            r#"SELECT room_id, seq, at, nick, kind, client_id, body,
+                      author LIKE 'account:%' AS "account!" FROM entries
+             WHERE room_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq LIMIT $4"#,
+            room_id,
+            after,
+            upto,
+            i64::from(limit)
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(EntryRow::into_entry)
+        .collect()
+    }
+
+    pub async fn page(
+        &self,
+        room: &RoomName,
+        before: Option<Seq>,
+        limit: u32,
+    ) -> Result<Vec<Entry>, StoreError> {
+        let name = room.as_str();
+        let before = before.map_or(i64::MAX, clamp);
+        let mut entries = sqlx::query_as!(
+            EntryRow,
+            r#"SELECT room_id, seq, at, nick, kind, client_id, body,
+                      author LIKE 'account:%' AS "account!" FROM entries
+             WHERE room_id = (SELECT id FROM rooms WHERE name = $1) AND seq < $2
+             ORDER BY seq DESC LIMIT $3"#,
+            name,
+            before,
+            i64::from(limit)
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(EntryRow::into_entry)
+        .collect::<Result<Vec<_>, _>>()?;
+        entries.reverse();
+        Ok(entries)
+    }
+
+    pub async fn room_names(&self, search: &str, limit: u32) -> Result<Vec<RoomName>, StoreError> {
+        let pattern = super::like_pattern(search);
+        let names = sqlx::query_scalar!(
+            r#"SELECT name FROM rooms WHERE lower(name) LIKE $1 ESCAPE '\'
+               ORDER BY active_at DESC, name LIMIT $2"#,
+            pattern,
+            i64::from(limit)
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(names
+            .iter()
+            .filter_map(|n| RoomName::parse(n).ok())
+            .collect())
+    }
+
+    pub async fn append(&self, drafts: &[&Draft]) -> Result<Vec<Appended>, StoreError> {
+        let mut room_ids: Vec<i64> = drafts.iter().map(|d| d.room_id).collect();
+        room_ids.sort_unstable();
+        room_ids.dedup();
+        let mut tx = self.pool.begin().await?;
+        let mut heads: HashMap<i64, i64> = sqlx::query!(
+            "SELECT id, head FROM rooms WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+            &room_ids
+        )
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .map(|row| (row.id, row.head))
+        .collect();
+        let at = now_ms();
+        let mut outcomes = Vec::with_capacity(drafts.len());
+        for draft in drafts {
+            let room_id = draft.room_id;
+            let head = *heads.get(&room_id).ok_or_else(|| {
+                StoreError::Batch(format!("an entry for room {room_id}, which does not exist"))
+            })?;
+            let seq = head + 1;
+            let (nick, kind, author) = (
+                draft.nick.as_str(),
+                kind_word(&draft.kind),
+                draft.author.column(),
+            );
+            let (client_id, body) = match &draft.kind {
+                EntryKind::Message { client_id, body } => {
+                    (Some(client_id.as_str()), Some(body.as_str()))
+                }
+                EntryKind::Joined | EntryKind::Left => (None, None),
+            };
+            let inserted = sqlx::query!(
+                "INSERT INTO entries (room_id, seq, at, nick, kind, client_id, body, author)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 ON CONFLICT (room_id, client_id) WHERE client_id IS NOT NULL DO NOTHING",
+                room_id,
+                seq,
+                at,
+                nick,
+                kind,
+                client_id,
+                body,
+                author
+            )
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if inserted == 0 {
+                let original = sqlx::query_scalar!(
+                    "SELECT seq FROM entries WHERE room_id = $1 AND client_id = $2",
+                    room_id,
+                    client_id
+                )
+                .fetch_one(&mut *tx)
+                .await?;
+                outcomes.push(Appended::Duplicate(original as Seq));
+                continue;
+            }
+            heads.insert(room_id, seq);
+            outcomes.push(Appended::New(Entry {
+                seq: seq as Seq,
+                at,
+                nick: draft.nick.clone(),
+                kind: draft.kind.clone(),
+                account: draft.author.is_account(),
+            }));
+        }
+        let (ids, new_heads): (Vec<i64>, Vec<i64>) = heads.into_iter().unzip();
+        // The rows are locked and written anyway, so the lobby's activity
+        // stamp rides along for free.
+        sqlx::query!(
+            "UPDATE rooms SET head = moved.head, active_at = $3
+             FROM UNNEST($1::BIGINT[], $2::BIGINT[]) AS moved (id, head)
+             WHERE rooms.id = moved.id",
+            &ids,
+            &new_heads,
+            at
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(outcomes)
+    }
+
+    pub async fn probe(&self) -> Result<(), StoreError> {
+        let now = now_ms();
+        sqlx::query!("UPDATE health SET probed_at = $1 WHERE id = 1", now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn save_departed(&self, departed: &[Departed]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query!("TRUNCATE departed").execute(&mut *tx).await?;
+        for d in departed {
+            let (room, nick, session) = (d.room.as_str(), d.nick.as_str(), d.session.as_str());
+            sqlx::query!(
+                "INSERT INTO departed (room, nick, session) VALUES ($1, $2, $3)",
+                room,
+                nick,
+                session
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn take_departed(&self) -> Result<Vec<Departed>, StoreError> {
+        let rows = sqlx::query!("DELETE FROM departed RETURNING room, nick, session")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|row| {
+                Some(Departed {
+                    room: RoomName::parse(&row.room).ok()?,
+                    nick: Nick::parse(&row.nick).ok()?,
+                    session: row.session,
+                })
+            })
+            .collect())
+    }
+
+    pub async fn create_account(
+        &self,
+        name: &Nick,
+        key: &str,
+        password_hash: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        let (name, now) = (name.as_str(), now_ms());
+        let id = sqlx::query_scalar!(
+            "INSERT INTO accounts (name, name_key, password_hash, created_at)
+             VALUES ($1, $2, $3, $4) ON CONFLICT (name_key) DO NOTHING
+             RETURNING id",
+            name,
+            key,
+            password_hash,
+            now
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(id)
+    }
+
+    pub async fn account_by_key(&self, key: &str) -> Result<Option<AccountRow>, StoreError> {
+        let row = sqlx::query!(
+            "SELECT id, name, password_hash FROM accounts WHERE name_key = $1",
+            key
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.and_then(|r| account_row(r.id, &r.name, r.password_hash)))
+    }
+
+    pub async fn account_by_id(&self, id: i64) -> Result<Option<AccountRow>, StoreError> {
+        let row = sqlx::query!(
+            "SELECT id, name, password_hash FROM accounts WHERE id = $1",
+            id
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.and_then(|r| account_row(r.id, &r.name, r.password_hash)))
+    }
+
+    pub async fn set_password(&self, id: i64, password_hash: &str) -> Result<(), StoreError> {
+        sqlx::query!(
+            "UPDATE accounts SET password_hash = $1 WHERE id = $2",
+            password_hash,
+            id
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn delete_account(&self, id: i64, shown_as: &str) -> Result<(), StoreError> {
+        let (author, gone) = (format!("account:{id}"), format!("deleted:{id}"));
+        let mut tx = self.pool.begin().await?;
+        sqlx::query!(
+            "UPDATE entries SET nick = $1, author = $2 WHERE author = $3",
+            shown_as,
+            gone,
+            author
+        )
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query!(
+            "UPDATE rooms SET accounts_only = FALSE WHERE owner_id = $1",
+            id
+        )
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query!("DELETE FROM accounts WHERE id = $1", id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn create_session(
+        &self,
+        token_hash: &str,
+        account_id: i64,
+    ) -> Result<(), StoreError> {
+        let now = now_ms();
+        sqlx::query!(
+            "INSERT INTO sessions (token_hash, account_id, created_at, seen_at) VALUES ($1, $2, $3, $3)",
+            token_hash,
+            account_id,
+            now
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn session(&self, token_hash: &str) -> Result<Option<SessionRow>, StoreError> {
+        let row = sqlx::query!(
+            "SELECT s.account_id, a.name, s.created_at, s.seen_at
+             FROM sessions s JOIN accounts a ON a.id = s.account_id
+             WHERE s.token_hash = $1",
+            token_hash
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.and_then(|r| {
+            Some(SessionRow {
+                account_id: r.account_id,
+                name: Nick::parse(&r.name).ok()?,
+                created_at: r.created_at,
+                seen_at: r.seen_at,
+            })
+        }))
+    }
+
+    pub async fn touch_session(&self, token_hash: &str) -> Result<(), StoreError> {
+        let now = now_ms();
+        sqlx::query!(
+            "UPDATE sessions SET seen_at = $1 WHERE token_hash = $2",
+            now,
+            token_hash
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
+        sqlx::query!("DELETE FROM sessions WHERE token_hash = $1", token_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn delete_sessions(
+        &self,
+        account_id: i64,
+        except: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let except = except.unwrap_or("");
+        sqlx::query!(
+            "DELETE FROM sessions WHERE account_id = $1 AND token_hash <> $2",
+            account_id,
+            except
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn purge_sessions(
+        &self,
+        seen_before: i64,
+        created_before: i64,
+    ) -> Result<u64, StoreError> {
+        let gone = sqlx::query!(
+            "DELETE FROM sessions WHERE seen_at < $1 OR created_at < $2",
+            seen_before,
+            created_before
+        )
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(gone)
+    }
+
+    pub async fn owned_rooms(&self, account_id: i64) -> Result<Vec<OwnedRoom>, StoreError> {
+        let rows = sqlx::query!(
+            "SELECT name, accounts_only FROM rooms WHERE owner_id = $1 ORDER BY name",
+            account_id
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| {
+                Some(OwnedRoom {
+                    name: RoomName::parse(&r.name).ok()?,
+                    accounts_only: r.accounts_only,
+                })
+            })
+            .collect())
+    }
+
+    pub async fn set_accounts_only(
+        &self,
+        room: &RoomName,
+        owner: i64,
+        on: bool,
+    ) -> Result<bool, StoreError> {
+        let name = room.as_str();
+        let changed = sqlx::query!(
+            "UPDATE rooms SET accounts_only = $1 WHERE name = $2 AND owner_id = $3",
+            on,
+            name,
+            owner
+        )
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(changed == 1)
+    }
+}
+
+/// A `seq` as PostgreSQL's BIGINT (logs never come near the top half).
+fn clamp(seq: Seq) -> i64 {
+    seq.min(i64::MAX as u64) as i64
+}
+
+/// The URL without its password, for error messages and logs.
+fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
