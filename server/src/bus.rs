@@ -1,27 +1,67 @@
 //! The bus: carries each room's committed entries, and passing signals such
-//! as typing, to every connection in the room.
+//! as typing, to every connection in the room, on this server and (with
+//! Redis) on every other server sharing the database.
 //!
-//! [`Bus`] is the seam: it hands out one [`Feed`] per room in memory. The
-//! in-process bus is a broadcast channel per room; a bus shared by several
-//! servers (Redis) will plug in as another variant, feeding the same [`Feed`]s,
-//! so the journal (which publishes) and connections (which subscribe) never
-//! know which one runs. Every broadcast frame is serialised once and shared by
-//! all its recipients.
+//! [`Bus`] is the seam: it hands out one [`Feed`] per room in memory, and
+//! connections subscribe to feeds. Every broadcast frame is serialised once
+//! and shared by all its recipients (and sent to Redis as those same bytes).
+//!
+//! - In-process ([`Bus::Local`]): the journal publishes each committed entry
+//!   in `seq` order, and the feed hands it straight to its subscribers.
+//! - Redis ([`Bus::Redis`]): the journal still publishes its own entries, and
+//!   they also go to the room's Redis channel; entries committed by other
+//!   servers come from that channel. Redis may deliver them late, out of
+//!   order, or (while it restarts) not at all, so a feed delivers strictly in
+//!   `seq` order: an entry past a gap waits while the gap is read from the
+//!   store (a later `seq` is committed, so every earlier one is too), an
+//!   entry at or below the feed's head is a duplicate and dropped. A sweep
+//!   compares the feeds' heads with the store's every [`SWEEP_EVERY`], and a
+//!   reconnection to Redis catches every feed up, so an entry whose
+//!   announcement was lost still arrives: entries are never lost, typing
+//!   signals may be.
 
+use crate::store::Store;
 use app::messages::{Entry, Seq};
 use app::people::Nick;
 use app::protocol::ServerFrame;
 use app::rooms::RoomName;
 use axum::extract::ws::Utf8Bytes;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use tokio::sync::broadcast;
+use futures::StreamExt;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+use tokio::sync::{broadcast, mpsc};
 
 /// Entries a room's feed holds for connections whose forwarder is behind; one
 /// further behind is closed (it resumes on reconnect), never skipped. Each
 /// slot is allocated up front for every room in memory, so this is kept
 /// modest: the byte-bounded outbox behind each forwarder absorbs slow sockets.
 const FEED_CAPACITY: usize = 512;
+
+/// How often feeds are compared with the store's heads (Redis bus only).
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
+/// Entries read from the store per query while a feed catches up.
+const FILL_PAGE: u32 = 1000;
+
+/// "Everything the store has": the largest `seq` both stores can hold.
+const ALL: Seq = i64::MAX as Seq;
+
+/// Most announcements sent to Redis in one pipeline.
+const PUBLISH_BATCH: usize = 512;
+
+/// Bus failures.
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    #[error("unsupported bus URL {0:?} (expected redis://HOST:PORT)")]
+    UnsupportedUrl(String),
+    #[error("cannot use the Redis bus {url}: {source}")]
+    Redis {
+        url: String,
+        source: redis::RedisError,
+    },
+}
 
 /// A broadcast frame: serialised once, shared by every recipient.
 #[derive(Clone, Debug)]
@@ -35,38 +75,55 @@ pub struct Broadcast {
 /// One room's stream of entries and signals.
 pub struct Feed {
     room: RoomName,
+    room_id: i64,
     sender: broadcast::Sender<Broadcast>,
-    /// Last `seq` published (every entry up to it is committed).
+    /// Last `seq` delivered to subscribers (every entry up to it is committed).
     published: AtomicU64,
+    /// Entries that arrived past a gap, and whether the gap is being read.
+    order: Mutex<Order>,
+    /// The servers' shared bus, when there is one.
+    link: Option<Arc<Link>>,
+}
+
+#[derive(Default)]
+struct Order {
+    waiting: BTreeMap<Seq, Utf8Bytes>,
+    filling: bool,
 }
 
 impl Feed {
-    /// Sends a committed entry to every subscriber; the journal calls this in
-    /// `seq` order.
-    pub fn publish(&self, entry: Entry) {
+    /// Sends a committed entry to every subscriber (and, with Redis, to every
+    /// other server); the journal calls this in `seq` order.
+    pub fn publish(self: &Arc<Self>, entry: Entry) {
         let seq = entry.seq;
-        let frame = ServerFrame::Entry {
+        let frame: Utf8Bytes = ServerFrame::Entry {
             room: self.room.clone(),
             entry,
-        };
-        self.published.store(seq, Ordering::Release);
-        // No receivers is fine: the entry is already stored.
-        let _ = self.sender.send(Broadcast {
-            seq: Some(seq),
-            frame: frame.to_json().into(),
-        });
+        }
+        .to_json()
+        .into();
+        match &self.link {
+            None => self.deliver(seq, frame),
+            Some(link) => {
+                link.announce(self.room_id, format!("E {seq} {}", frame.as_str()));
+                self.offer(seq, frame);
+            }
+        }
     }
 
     /// Tells everyone in the room that `nick` is typing.
     pub fn typing(&self, nick: &Nick) {
-        let frame = ServerFrame::Typing {
+        let frame: Utf8Bytes = ServerFrame::Typing {
             room: self.room.clone(),
             nick: nick.clone(),
-        };
-        let _ = self.sender.send(Broadcast {
-            seq: None,
-            frame: frame.to_json().into(),
-        });
+        }
+        .to_json()
+        .into();
+        if let Some(link) = &self.link {
+            let payload = format!("T {} {}", link.server, frame.as_str());
+            link.announce(self.room_id, payload);
+        }
+        let _ = self.sender.send(Broadcast { seq: None, frame });
     }
 
     /// A new subscription and the head at that moment. Subscribing comes
@@ -77,9 +134,133 @@ impl Feed {
         (receiver, self.head())
     }
 
-    /// The last `seq` published.
+    /// The last `seq` delivered.
     pub fn head(&self) -> Seq {
         self.published.load(Ordering::Acquire)
+    }
+
+    fn deliver(&self, seq: Seq, frame: Utf8Bytes) {
+        self.published.store(seq, Ordering::Release);
+        // No receivers is fine: the entry is already stored.
+        let _ = self.sender.send(Broadcast {
+            seq: Some(seq),
+            frame,
+        });
+    }
+
+    /// Delivers `seq` if it is next, keeps it if it is past a gap (and has
+    /// the gap read from the store), drops it if it was delivered already.
+    fn offer(self: &Arc<Self>, seq: Seq, frame: Utf8Bytes) {
+        let mut order = self.order.lock().expect("feed order lock");
+        let head = self.head();
+        if seq <= head {
+            return;
+        }
+        if seq == head + 1 {
+            self.deliver(seq, frame);
+            let mut next = seq + 1;
+            while let Some(frame) = order.waiting.remove(&next) {
+                self.deliver(next, frame);
+                next += 1;
+            }
+            // Anything left over was delivered by a fill meanwhile.
+            let head = self.head();
+            order.waiting.retain(|&s, _| s > head);
+        } else {
+            order.waiting.insert(seq, frame);
+        }
+        if let Some((&first, _)) = order.waiting.first_key_value() {
+            self.fill(&mut order, first - 1);
+        }
+    }
+
+    /// Reads entries after the head, up to `upto` (or all there are), from
+    /// the store, unless that is already under way.
+    fn fill(self: &Arc<Self>, order: &mut Order, upto: Seq) {
+        let Some(link) = &self.link else { return };
+        if order.filling || upto <= self.head() {
+            return;
+        }
+        order.filling = true;
+        let (feed, store) = (self.clone(), link.store.clone());
+        tokio::spawn(async move {
+            let mut wait = Duration::from_millis(50);
+            loop {
+                let after = feed.head();
+                if after >= upto {
+                    break;
+                }
+                match store
+                    .entries_between(feed.room_id, after, upto, FILL_PAGE)
+                    .await
+                {
+                    Ok(entries) if entries.is_empty() => {
+                        if upto == ALL {
+                            break;
+                        }
+                        // A later entry was announced, so this one is
+                        // committed; the database will show it.
+                        tracing::warn!(room = %feed.room, after, upto, "a gap the database does not show yet");
+                        tokio::time::sleep(wait).await;
+                        wait = (wait * 2).min(Duration::from_secs(2));
+                    }
+                    Ok(entries) => {
+                        for entry in entries {
+                            let seq = entry.seq;
+                            let frame: Utf8Bytes = ServerFrame::Entry {
+                                room: feed.room.clone(),
+                                entry,
+                            }
+                            .to_json()
+                            .into();
+                            feed.offer_filled(seq, frame);
+                        }
+                    }
+                    Err(err) => {
+                        tracing::warn!(%err, room = %feed.room, "could not read missed entries; trying again");
+                        tokio::time::sleep(wait).await;
+                        wait = (wait * 2).min(Duration::from_secs(2));
+                    }
+                }
+            }
+            let mut order = feed.order.lock().expect("feed order lock");
+            order.filling = false;
+            if let Some((&first, _)) = order.waiting.first_key_value() {
+                feed.fill(&mut order, first - 1);
+            }
+        });
+    }
+
+    /// An entry read from the store by a fill: like an announced one, but
+    /// the fill is the one reading the gap.
+    fn offer_filled(self: &Arc<Self>, seq: Seq, frame: Utf8Bytes) {
+        let mut order = self.order.lock().expect("feed order lock");
+        if seq != self.head() + 1 {
+            return;
+        }
+        self.deliver(seq, frame);
+        let mut next = seq + 1;
+        while let Some(frame) = order.waiting.remove(&next) {
+            self.deliver(next, frame);
+            next += 1;
+        }
+        let head = self.head();
+        order.waiting.retain(|&s, _| s > head);
+    }
+
+    /// Reads whatever the store has past the head (after a reconnection, or
+    /// when the sweep finds the store ahead).
+    fn catch_up(self: &Arc<Self>, upto: Seq) {
+        let mut order = self.order.lock().expect("feed order lock");
+        self.fill(&mut order, upto);
+    }
+}
+
+impl Drop for Feed {
+    fn drop(&mut self) {
+        if let Some(link) = &self.link {
+            let _ = link.commands.send(Command::Forget(self.room_id));
+        }
     }
 }
 
@@ -89,17 +270,340 @@ pub enum Bus {
     /// Fan-out inside this process.
     #[default]
     Local,
+    /// Fan-out across servers through Redis publish/subscribe.
+    Redis(Arc<Link>),
 }
 
 impl Bus {
-    /// A feed for `room`, whose log currently ends at `head`.
-    pub fn feed(&self, room: &RoomName, head: Seq) -> Arc<Feed> {
+    /// The bus named by `url` (`None`: in-process). Redis is connected to
+    /// once here, so a wrong address fails the start with a clear error.
+    pub async fn open(url: Option<&str>, store: &Store) -> Result<Self, BusError> {
+        let Some(url) = url else {
+            return Ok(Bus::Local);
+        };
+        if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+            return Err(BusError::UnsupportedUrl(url.to_owned()));
+        }
+        let redis_err = |source| BusError::Redis {
+            url: url.to_owned(),
+            source,
+        };
+        let client = redis::Client::open(url).map_err(redis_err)?;
+        let mut first = tokio::time::timeout(
+            Duration::from_secs(5),
+            client.get_multiplexed_async_connection(),
+        )
+        .await
+        .map_err(|_| {
+            redis_err(redis::RedisError::from(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "no answer within 5 s",
+            )))
+        })?
+        .map_err(redis_err)?;
+        let _: () = redis::cmd("PING")
+            .query_async(&mut first)
+            .await
+            .map_err(redis_err)?;
+        let mut id = [0u8; 8];
+        getrandom::fill(&mut id).expect("the system's random source works");
+        let (commands, command_queue) = mpsc::unbounded_channel();
+        let (announcements, announcement_queue) = mpsc::unbounded_channel();
+        let link = Arc::new(Link {
+            server: id.iter().map(|b| format!("{b:02x}")).collect(),
+            store: store.clone(),
+            commands,
+            announcements,
+            feeds: Mutex::default(),
+            connected: AtomicBool::new(false),
+        });
+        tokio::spawn(listen(client.clone(), command_queue, Arc::downgrade(&link)));
+        tokio::spawn(announce(client, first, announcement_queue));
+        tokio::spawn(sweep(Arc::downgrade(&link)));
+        Ok(Bus::Redis(link))
+    }
+
+    /// A feed for `room` (row `room_id`), whose log currently ends at `head`.
+    pub fn feed(&self, room: &RoomName, room_id: i64, head: Seq) -> Arc<Feed> {
+        let link = match self {
+            Bus::Local => None,
+            Bus::Redis(link) => Some(link.clone()),
+        };
+        let feed = Arc::new(Feed {
+            room: room.clone(),
+            room_id,
+            sender: broadcast::channel(FEED_CAPACITY).0,
+            published: AtomicU64::new(head),
+            order: Mutex::default(),
+            link,
+        });
+        if let Bus::Redis(link) = self {
+            link.feeds
+                .lock()
+                .expect("feeds lock")
+                .entry(room_id)
+                .or_default()
+                .push(Arc::downgrade(&feed));
+            let _ = link.commands.send(Command::Listen(room_id));
+        }
+        feed
+    }
+
+    /// `Ok(what)` when the bus carries messages, `Err(why)` when it cannot.
+    pub fn readiness(&self) -> Result<&'static str, &'static str> {
         match self {
-            Bus::Local => Arc::new(Feed {
-                room: room.clone(),
-                sender: broadcast::channel(FEED_CAPACITY).0,
-                published: AtomicU64::new(head),
-            }),
+            Bus::Local => Ok("in-process"),
+            Bus::Redis(link) if link.connected.load(Ordering::Acquire) => Ok("redis connected"),
+            Bus::Redis(_) => Err("redis unreachable (entries go on, read from the database)"),
+        }
+    }
+}
+
+/// This server's side of the Redis bus.
+pub struct Link {
+    /// Tells this server's own typing signals apart when Redis echoes them.
+    server: String,
+    store: Store,
+    commands: mpsc::UnboundedSender<Command>,
+    announcements: mpsc::UnboundedSender<(i64, String)>,
+    /// Feeds in memory by room row id (a room reloaded while its old feed
+    /// still drains has two for a moment).
+    feeds: Mutex<HashMap<i64, Vec<Weak<Feed>>>>,
+    connected: AtomicBool,
+}
+
+impl Link {
+    fn announce(&self, room_id: i64, payload: String) {
+        let _ = self.announcements.send((room_id, payload));
+    }
+
+    fn live_feeds(&self, room_id: i64) -> Vec<Arc<Feed>> {
+        let feeds = self.feeds.lock().expect("feeds lock");
+        feeds
+            .get(&room_id)
+            .map(|list| list.iter().filter_map(Weak::upgrade).collect())
+            .unwrap_or_default()
+    }
+
+    fn every_feed(&self) -> Vec<Arc<Feed>> {
+        let feeds = self.feeds.lock().expect("feeds lock");
+        feeds.values().flatten().filter_map(Weak::upgrade).collect()
+    }
+}
+
+enum Command {
+    /// A feed for this room was made: subscribe (if not already) and catch up.
+    Listen(i64),
+    /// A feed for this room was dropped: unsubscribe if it was the last.
+    Forget(i64),
+}
+
+fn channel(room_id: i64) -> String {
+    format!("chat:room:{room_id}")
+}
+
+/// Keeps one subscriber connection to Redis: subscribes to the channels of
+/// the rooms in memory, hands what arrives to their feeds, and after a lost
+/// connection reconnects, subscribes again and catches every feed up.
+async fn listen(
+    client: redis::Client,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    link: Weak<Link>,
+) {
+    let mut wait = Duration::from_millis(100);
+    loop {
+        let Some(shared) = link.upgrade() else { return };
+        let connected = tokio::time::timeout(Duration::from_secs(5), client.get_async_pubsub())
+            .await
+            .ok()
+            .and_then(Result::ok);
+        let Some(pubsub) = connected else {
+            shared.connected.store(false, Ordering::Release);
+            drop(shared);
+            // Feeds made meanwhile are in `feeds`; subscribed once connected.
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(Duration::from_secs(2));
+            while commands.try_recv().is_ok() {}
+            continue;
+        };
+        let (mut sink, mut stream) = pubsub.split();
+        let rooms: Vec<i64> = {
+            let mut feeds = shared.feeds.lock().expect("feeds lock");
+            // Feeds dropped while disconnected were never forgotten.
+            feeds.retain(|_, list| {
+                list.retain(|f| f.strong_count() > 0);
+                !list.is_empty()
+            });
+            feeds.keys().copied().collect()
+        };
+        let mut subscribed = true;
+        for room_id in &rooms {
+            if sink.subscribe(channel(*room_id)).await.is_err() {
+                subscribed = false;
+                break;
+            }
+        }
+        if !subscribed {
+            continue;
+        }
+        wait = Duration::from_millis(100);
+        shared.connected.store(true, Ordering::Release);
+        tracing::info!(rooms = rooms.len(), "listening on the Redis bus");
+        // Whatever was announced while nobody listened is in the store.
+        for feed in shared.every_feed() {
+            feed.catch_up(ALL);
+        }
+        drop(shared);
+        loop {
+            tokio::select! {
+                command = commands.recv() => {
+                    let Some(command) = command else { return };
+                    let Some(shared) = link.upgrade() else { return };
+                    let ok = match command {
+                        Command::Listen(room_id) => {
+                            let ok = sink.subscribe(channel(room_id)).await.is_ok();
+                            // Entries committed between the room's load and
+                            // the subscription were announced to nobody here.
+                            for feed in shared.live_feeds(room_id) {
+                                feed.catch_up(ALL);
+                            }
+                            ok
+                        }
+                        Command::Forget(room_id) => {
+                            let gone = {
+                                let mut feeds = shared.feeds.lock().expect("feeds lock");
+                                let list = feeds.entry(room_id).or_default();
+                                list.retain(|f| f.strong_count() > 0);
+                                let gone = list.is_empty();
+                                if gone {
+                                    feeds.remove(&room_id);
+                                }
+                                gone
+                            };
+                            !gone || sink.unsubscribe(channel(room_id)).await.is_ok()
+                        }
+                    };
+                    if !ok {
+                        break;
+                    }
+                }
+                message = stream.next() => {
+                    let Some(message) = message else { break };
+                    let Some(shared) = link.upgrade() else { return };
+                    receive(&shared, &message);
+                }
+            }
+        }
+        if let Some(shared) = link.upgrade() {
+            shared.connected.store(false, Ordering::Release);
+        }
+        tracing::warn!(
+            "lost the Redis bus; reconnecting (entries meanwhile come from the database)"
+        );
+    }
+}
+
+/// One announcement from Redis: `E SEQ FRAME` (an entry) or `T SERVER FRAME`
+/// (a typing signal).
+fn receive(link: &Link, message: &redis::Msg) {
+    let Some(room_id) = message
+        .get_channel_name()
+        .strip_prefix("chat:room:")
+        .and_then(|id| id.parse::<i64>().ok())
+    else {
+        return;
+    };
+    let Ok(payload) = std::str::from_utf8(message.get_payload_bytes()) else {
+        return;
+    };
+    let mut parts = payload.splitn(3, ' ');
+    let (Some(kind), Some(tag), Some(frame)) = (parts.next(), parts.next(), parts.next()) else {
+        return;
+    };
+    match kind {
+        "E" => {
+            let Ok(seq) = tag.parse::<Seq>() else { return };
+            let frame = Utf8Bytes::from(frame.to_owned());
+            for feed in link.live_feeds(room_id) {
+                feed.offer(seq, frame.clone());
+            }
+        }
+        "T" if tag != link.server => {
+            let frame = Utf8Bytes::from(frame.to_owned());
+            for feed in link.live_feeds(room_id) {
+                let _ = feed.sender.send(Broadcast {
+                    seq: None,
+                    frame: frame.clone(),
+                });
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Sends this server's announcements to Redis, many per round trip. One that
+/// cannot be sent is dropped: the other servers' sweeps read its entry from
+/// the store.
+async fn announce(
+    client: redis::Client,
+    first: redis::aio::MultiplexedConnection,
+    mut queue: mpsc::UnboundedReceiver<(i64, String)>,
+) {
+    let mut connection = Some(first);
+    let mut batch = Vec::with_capacity(PUBLISH_BATCH);
+    while queue.recv_many(&mut batch, PUBLISH_BATCH).await > 0 {
+        if connection.is_none() {
+            connection = tokio::time::timeout(
+                Duration::from_secs(1),
+                client.get_multiplexed_async_connection(),
+            )
+            .await
+            .ok()
+            .and_then(Result::ok);
+        }
+        let Some(conn) = connection.as_mut() else {
+            batch.clear();
+            continue;
+        };
+        let mut pipe = redis::pipe();
+        for (room_id, payload) in batch.drain(..) {
+            pipe.cmd("PUBLISH")
+                .arg(channel(room_id))
+                .arg(payload)
+                .ignore();
+        }
+        if let Err(err) = pipe.query_async::<()>(conn).await {
+            tracing::warn!(%err, "could not announce on the Redis bus");
+            connection = None;
+        }
+    }
+}
+
+/// Compares every feed's head with the store's, and catches up those behind
+/// (an announcement lost while Redis was away, or never sent).
+async fn sweep(link: Weak<Link>) {
+    let mut tick = tokio::time::interval(SWEEP_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(shared) = link.upgrade() else { return };
+        let feeds = shared.every_feed();
+        if feeds.is_empty() {
+            continue;
+        }
+        let ids: Vec<i64> = feeds.iter().map(|f| f.room_id).collect();
+        match shared.store.heads(&ids).await {
+            Ok(heads) => {
+                let heads: HashMap<i64, Seq> = heads.into_iter().collect();
+                for feed in feeds {
+                    if let Some(&head) = heads.get(&feed.room_id)
+                        && head > feed.head()
+                    {
+                        feed.catch_up(head);
+                    }
+                }
+            }
+            Err(err) => tracing::warn!(%err, "could not compare the feeds with the database"),
         }
     }
 }

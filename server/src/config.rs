@@ -19,6 +19,12 @@ pub struct Config {
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://chat.db")]
     pub database_url: String,
 
+    /// Redis shared by several servers on one PostgreSQL database
+    /// (`redis://HOST:PORT`), carrying room traffic between them; without
+    /// it, fan-out stays inside this process.
+    #[arg(long, env = "CHAT_BUS")]
+    pub bus: Option<String>,
+
     /// How long a dropped connection keeps its place (milliseconds): a reload
     /// or a reconnect within it announces no "left"/"joined" pair.
     #[arg(long, env = "CHAT_RECONNECT_GRACE_MS", default_value_t = 10_000)]

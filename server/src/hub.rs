@@ -213,6 +213,10 @@ impl RoomHub {
         &self.store
     }
 
+    pub fn bus(&self) -> &Bus {
+        &self.bus
+    }
+
     pub fn journal(&self) -> &Journal {
         &self.journal
     }
@@ -249,7 +253,7 @@ impl RoomHub {
             let room = Arc::new(Room {
                 name: name.clone(),
                 id: row.id,
-                feed: self.bus.feed(name, row.head),
+                feed: self.bus.feed(name, row.id, row.head),
                 members: SyncMutex::new(HashMap::new()),
                 online: AtomicU32::new(0),
                 retired: AtomicBool::new(false),

@@ -1,12 +1,13 @@
 //! The chat server: an axum app serving the Leptos pages, their server
-//! functions and the `/ws` WebSocket endpoint, with history in SQLite.
+//! functions and the `/ws` WebSocket endpoint, with history in SQLite (one
+//! server) or PostgreSQL (several servers, with Redis between them).
 //!
 //! Layout (a message's path: connection -> hub -> journal -> store, then
 //! journal -> bus -> every connection in the room):
 //! - [`config`]: flags with environment fallbacks (`server --help`).
 //! - [`accounts`]: sign up, log in, sessions (cookie), the account pages.
-//! - [`store`]: the store seam and its SQLite implementation; all SQL.
-//! - [`bus`]: the bus seam: each room's feed (fan-out), in-process for now.
+//! - [`store`]: the store seam, SQLite and PostgreSQL behind it; all SQL.
+//! - [`bus`]: the bus seam: each room's feed (fan-out), in-process or Redis.
 //! - [`journal`]: the single writer: numbers, group-commits and publishes entries.
 //! - [`hub`]: rooms in memory, membership and nicknames.
 //! - [`connection`]: one WebSocket connection's reader, writer and forwarders.
@@ -46,6 +47,12 @@ pub enum StartError {
     },
     #[error(transparent)]
     Store(#[from] store::StoreError),
+    #[error(transparent)]
+    Bus(#[from] bus::BusError),
+    #[error(
+        "a Redis bus is for several servers sharing one database; SQLite is one server's: use --database-url postgres://..."
+    )]
+    BusWithoutSharedStore,
     #[error(transparent)]
     Hub(#[from] hub::HubError),
     #[error("server error: {0}")]
@@ -120,13 +127,12 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         .map_err(|source| StartError::Bind { addr, source })?;
     let addr = listener.local_addr().map_err(StartError::Serve)?;
     let store = store::Store::open(&config.database_url).await?;
+    if config.bus.is_some() && !store.is_shared() {
+        return Err(StartError::BusWithoutSharedStore);
+    }
+    let bus = bus::Bus::open(config.bus.as_deref(), &store).await?;
     let grace = Duration::from_millis(config.reconnect_grace_ms);
-    let hub = Arc::new(RoomHub::new(
-        store,
-        bus::Bus::default(),
-        grace,
-        config.journal_tries,
-    ));
+    let hub = Arc::new(RoomHub::new(store, bus, grace, config.journal_tries));
     hub.expect_returning().await?;
     let accounts = accounts::Accounts::new(hub.clone(), config.account_policy());
     accounts.purge_expired_sessions();

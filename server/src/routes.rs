@@ -295,28 +295,43 @@ fn same_site_write(headers: &HeaderMap, allowed: &[String]) -> bool {
 }
 
 /// Ready when the journal commits a probe write in time: a store that cannot
-/// commit, or a stuck journal, makes the server not ready (503).
+/// commit, or a stuck journal, makes the server not ready (503). The bus is
+/// reported on its own line: without Redis the server still delivers every
+/// entry (read from the database, a little later) but no typing signals, so
+/// it stays in service, "degraded".
 async fn health(State(state): State<AppState>) -> Response {
-    let probe = state.sockets.hub.journal().probe();
-    match tokio::time::timeout(HEALTH_DEADLINE, probe).await {
-        Ok(Ok(())) => (StatusCode::OK, "ok\n").into_response(),
+    let hub = &state.sockets.hub;
+    let probe = hub.journal().probe();
+    let database = match tokio::time::timeout(HEALTH_DEADLINE, probe).await {
+        Ok(Ok(())) => Ok(()),
         Ok(Err(err)) => {
             tracing::error!(%err, "health: the store cannot commit");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "not ready: the database is not taking writes\n",
-            )
-                .into_response()
+            Err("the database is not taking writes")
         }
         Err(_) => {
             tracing::error!("health: the journal did not commit a probe in time");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "not ready: writes are stalled\n",
-            )
-                .into_response()
+            Err("writes are stalled")
         }
-    }
+    };
+    let bus = hub.bus().readiness();
+    let (status, first) = match (&database, &bus) {
+        (Err(why), _) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {why}")),
+        (Ok(()), Err(_)) => (StatusCode::OK, "degraded: the bus is down".to_owned()),
+        (Ok(()), Ok(_)) => (StatusCode::OK, "ok".to_owned()),
+    };
+    let database = match database {
+        Ok(()) => "ok".to_owned(),
+        Err(why) => format!("down ({why})"),
+    };
+    let bus = match bus {
+        Ok(what) => format!("ok ({what})"),
+        Err(why) => format!("down ({why})"),
+    };
+    (
+        status,
+        format!("{first}\ndatabase: {database}\nbus: {bus}\n"),
+    )
+        .into_response()
 }
 
 /// Bundle files carry a content hash in their names (`hash-files`), so a

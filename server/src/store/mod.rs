@@ -224,6 +224,17 @@ impl Store {
         Err(StoreError::UnsupportedUrl(url.to_owned()))
     }
 
+    /// Whether several servers can share this database (PostgreSQL can; a
+    /// SQLite file is one server's, whose journal keeps heads in memory).
+    pub fn is_shared(&self) -> bool {
+        match self {
+            #[cfg(not(prepare_queries = "postgres"))]
+            Store::Sqlite(_) => false,
+            #[cfg(not(prepare_queries = "sqlite"))]
+            Store::Postgres(_) => true,
+        }
+    }
+
     /// The room's row, created (owned by `creator`) if it does not exist yet.
     pub async fn open_room(
         &self,

@@ -124,15 +124,20 @@ pub async fn fresh_database(dir: &std::path::Path) -> String {
 /// Every row `sql` returns, its columns read as text (tests look inside the
 /// database with the same SQL on both stores).
 pub async fn read_rows(app: &TestApp, sql: &str) -> Vec<Vec<String>> {
+    read_rows_at(&app.db, sql).await
+}
+
+/// [`read_rows`] on the database at `url`.
+pub async fn read_rows_at(url: &str, sql: &str) -> Vec<Vec<String>> {
     use sqlx::{Connection, Row};
-    if app.db.starts_with("postgres") {
-        let mut db = sqlx::PgConnection::connect(&app.db).await.unwrap();
+    if url.starts_with("postgres") {
+        let mut db = sqlx::PgConnection::connect(url).await.unwrap();
         let rows = sqlx::query(sql).fetch_all(&mut db).await.unwrap();
         rows.iter()
             .map(|r| (0..r.len()).map(|i| r.get::<String, _>(i)).collect())
             .collect()
     } else {
-        let mut db = sqlx::SqliteConnection::connect(&app.db).await.unwrap();
+        let mut db = sqlx::SqliteConnection::connect(url).await.unwrap();
         let rows = sqlx::query(sql).fetch_all(&mut db).await.unwrap();
         rows.iter()
             .map(|r| (0..r.len()).map(|i| r.get::<String, _>(i)).collect())

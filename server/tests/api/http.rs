@@ -264,5 +264,8 @@ async fn one_address_may_hold_only_so_many_connections() {
 #[tokio::test]
 async fn health_says_ready_when_the_store_commits() {
     let app = spawn_app().await;
-    assert_eq!(app.get("/health").await, (200, "ok\n".to_owned()));
+    assert_eq!(
+        app.get("/health").await,
+        (200, "ok\ndatabase: ok\nbus: ok (in-process)\n".to_owned())
+    );
 }

@@ -1,10 +1,11 @@
 //! The server's integration tests, linked once: a real server on port 0 with a
-//! real SQLite file, real WebSocket clients, and the real binary where a test
+//! real database (SQLite, or PostgreSQL when `CHAT_TEST_POSTGRES` is set), real WebSocket clients, and the real binary where a test
 //! needs a process (signals, `kill -9`).
 //!
 //! - [`common`]: the harness (test apps, clients, frame helpers).
 //! - [`accounts`]: sign up, log in, sessions, reserved names, owners' rooms.
 //! - [`chat`]: rooms, messages, notices, pages.
+//! - [`cluster`]: two servers on PostgreSQL and Redis (PostgreSQL run only).
 //! - [`delivery`]: exactly-once, in-order delivery across drops and slow readers.
 //! - [`abuse`]: oversize frames, floods, foreign origins, idle peers.
 //! - [`fault`]: `kill -9` mid-stream and restart.
@@ -16,6 +17,7 @@ mod abuse;
 mod accounts;
 mod binary;
 mod chat;
+mod cluster;
 mod common;
 mod delivery;
 mod fault;

@@ -1,0 +1,442 @@
+//! Several servers on one PostgreSQL database with Redis between them: one
+//! room, one gap-free order, exactly once, whichever server a person is on,
+//! through a Redis restart and a `kill -9` of a server.
+//!
+//! These need the PostgreSQL run of the suite (`CHAT_TEST_POSTGRES`, set by
+//! scripts/test) and `redis-server` on the PATH; in the SQLite run they say
+//! so and return (a SQLite file is one server's: the server refuses a bus
+//! with it, which `a_bus_needs_a_shared_database` checks on both runs).
+
+use crate::common::*;
+use app::messages::Seq;
+use app::protocol::ServerFrame;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A private Redis server on a free loopback port, restartable on that port.
+pub struct Redis {
+    port: u16,
+    child: Child,
+}
+
+impl Redis {
+    pub fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Self::spawn(port);
+        Self { port, child }
+    }
+
+    fn spawn(port: u16) -> Child {
+        let mut child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--loglevel", "warning"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server runs (scripts/setup installs it)");
+        // Ready once it accepts connections.
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return child;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("redis-server did not start on port {port}");
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills Redis (everything it held is gone) and starts a fresh one on the
+    /// same port after `down`.
+    pub async fn restart(&mut self, down: Duration) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        tokio::time::sleep(down).await;
+        self.child = Self::spawn(self.port);
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Two servers on one new database and one Redis.
+struct Pair {
+    a: server::Server,
+    b: server::Server,
+    redis: Redis,
+    db: String,
+    _dir: tempfile::TempDir,
+}
+
+/// `None` (after saying why) outside the PostgreSQL run.
+async fn pair() -> Option<Pair> {
+    if !on_postgres() {
+        eprintln!(
+            "several-server test: needs the PostgreSQL run (CHAT_TEST_POSTGRES); nothing to do on SQLite"
+        );
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = fresh_database(dir.path()).await;
+    let redis = Redis::start();
+    let url = redis.url();
+    let mut flags = vec!["--bus", &url];
+    flags.extend_from_slice(UNLIMITED);
+    let a = start_with(db.clone(), &flags).await;
+    let b = start_with(db.clone(), &flags).await;
+    Some(Pair {
+        a,
+        b,
+        redis,
+        db,
+        _dir: dir,
+    })
+}
+
+/// Collects entry frames for `room` until `done` holds for the seqs seen.
+async fn entries_until(
+    client: &mut Client,
+    done: impl Fn(&[(Seq, String)]) -> bool,
+) -> Vec<(Seq, String)> {
+    let mut seen = vec![];
+    while !done(&seen) {
+        if let ServerFrame::Entry { entry, .. } = client.recv().await {
+            seen.push((entry.seq, line(&entry)));
+        }
+    }
+    seen
+}
+
+fn messages(seen: &[(Seq, String)]) -> usize {
+    seen.iter().filter(|(_, l)| l.contains(": ")).count()
+}
+
+fn assert_gap_free(seqs: &[Seq]) {
+    for pair in seqs.windows(2) {
+        assert_eq!(
+            pair[1],
+            pair[0] + 1,
+            "in order, no gap, no repeat: {seqs:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_bus_needs_a_shared_database() {
+    use clap::Parser;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("chat.db").display());
+    let config = server::config::Config::try_parse_from([
+        "server",
+        "--addr",
+        "127.0.0.1:0",
+        "--database-url",
+        &url,
+        "--bus",
+        "redis://127.0.0.1:1",
+    ])
+    .unwrap();
+    let err = server::start(config).await.err().expect("refused");
+    assert!(err.to_string().contains("postgres://"), "{err}");
+}
+
+#[tokio::test]
+async fn people_on_two_servers_talk_in_one_room() {
+    let Some(pair) = pair().await else { return };
+    let mut sadia = Client::connect(pair.a.addr).await;
+    sadia.join("main", "sadia").await;
+    let mut usman = Client::connect(pair.b.addr).await;
+    usman.join("main", "usman").await;
+
+    sadia.say("main", "from server A").await;
+    let heard = usman.hear("from server A").await;
+    assert_eq!(heard.nick.as_str(), "sadia");
+    usman.say("main", "and back from B").await;
+    sadia.hear("and back from B").await;
+
+    // Typing crosses too (it may be lossy, but not here).
+    usman.typing("main").await;
+    sadia
+        .recv_until(|f| matches!(f, ServerFrame::Typing { nick, .. } if nick.as_str() == "usman"))
+        .await;
+    let body = reqwest::get(format!("http://{}/health", pair.b.addr))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        body, "ok\ndatabase: ok\nbus: ok (redis connected)\n",
+        "each part reported"
+    );
+}
+
+#[tokio::test]
+async fn senders_on_both_servers_share_one_gap_free_order() {
+    let Some(pair) = pair().await else { return };
+    let mut on_a = Client::connect(pair.a.addr).await;
+    on_a.join("main", "watcher-a").await;
+    let mut on_b = Client::connect(pair.b.addr).await;
+    on_b.join("main", "watcher-b").await;
+
+    const EACH: usize = 60;
+    let mut senders = vec![];
+    for (n, addr) in [pair.a.addr, pair.b.addr, pair.a.addr, pair.b.addr]
+        .into_iter()
+        .enumerate()
+    {
+        senders.push(tokio::spawn(async move {
+            let mut client = Client::connect(addr).await;
+            client.join("main", &format!("sender{n}")).await;
+            // Fire them all, then collect the acks: many in flight at once.
+            let ids: Vec<_> = (0..EACH).map(|_| client.new_client_id()).collect();
+            for (i, id) in ids.iter().enumerate() {
+                client.say_with_id("main", id, &format!("s{n} #{i}")).await;
+            }
+            let mut acked = 0;
+            while acked < EACH {
+                if let ServerFrame::Ack { .. } = client.recv().await {
+                    acked += 1;
+                }
+            }
+            client
+        }));
+    }
+    let mut keep = vec![];
+    for s in senders {
+        keep.push(s.await.unwrap());
+    }
+    let total = 4 * EACH;
+    let seen_a = entries_until(&mut on_a, |seen| messages(seen) >= total).await;
+    let seen_b = entries_until(&mut on_b, |seen| messages(seen) >= total).await;
+    // Both watchers see the same entries, in the same order, from the same
+    // point (each joined before any sender; B's watcher joined after A's).
+    let from = seen_b[0].0;
+    let tail_a: Vec<_> = seen_a.iter().filter(|(s, _)| *s >= from).cloned().collect();
+    assert_eq!(tail_a, seen_b, "one order everywhere");
+    assert_gap_free(&seen_a.iter().map(|(s, _)| *s).collect::<Vec<_>>());
+    // And the database holds exactly that log.
+    let log = read_rows_at(
+        &pair.db,
+        "SELECT seq::TEXT AS n FROM entries ORDER BY entries.seq",
+    )
+    .await;
+    let stored: Vec<Seq> = log.iter().map(|r| r[0].parse().unwrap()).collect();
+    assert_gap_free(&stored);
+    assert_eq!(stored[0], 1);
+    drop(pair.redis);
+}
+
+#[tokio::test]
+async fn a_resend_through_the_other_server_is_acknowledged_with_the_original_seq() {
+    let Some(pair) = pair().await else { return };
+    let mut sadia = Client::connect(pair.a.addr).await;
+    sadia.join("main", "sadia").await;
+    let id = sadia.new_client_id();
+    sadia.say_with_id("main", &id, "only once").await;
+    let first = sadia
+        .recv_until(|f| matches!(f, ServerFrame::Ack { .. }))
+        .await
+        .into_iter()
+        .find_map(|f| match f {
+            ServerFrame::Ack { seq, .. } => Some(seq),
+            _ => None,
+        })
+        .unwrap();
+    // Her connection to A dropped before the ack arrived; the tab reconnects
+    // to B and sends the message again with the same id.
+    drop(sadia);
+    let mut again = Client::connect(pair.b.addr).await;
+    again.join("main", "sadia-again").await;
+    again.say_with_id("main", &id, "only once").await;
+    let frames = again
+        .recv_until(|f| matches!(f, ServerFrame::Ack { .. }))
+        .await;
+    assert!(
+        matches!(frames.last(), Some(ServerFrame::Ack { seq, .. }) if *seq == first),
+        "{frames:?}"
+    );
+    let stored = read_rows_at(
+        &pair.db,
+        "SELECT body FROM entries WHERE kind = 'message' ORDER BY seq",
+    )
+    .await;
+    assert_eq!(stored, [["only once"]]);
+}
+
+#[tokio::test]
+async fn a_redis_restart_mid_stream_loses_nothing() {
+    let Some(mut pair) = pair().await else { return };
+    let mut listener = Client::connect(pair.b.addr).await;
+    listener.join("main", "listener").await;
+    let sender_addr = pair.a.addr;
+    let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let sender = tokio::spawn(async move {
+        let mut sadia = Client::connect(sender_addr).await;
+        sadia.join("main", "sadia").await;
+        let mut sent = 0;
+        loop {
+            sadia.say("main", &format!("m{sent}")).await;
+            sent += 1;
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            if stop_rx.try_recv().is_ok() {
+                return sent;
+            }
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    pair.redis.restart(Duration::from_millis(500)).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    stop_tx.send(()).unwrap();
+    let sent = sender.await.unwrap();
+    assert!(
+        sent > 20,
+        "the sender kept going through the restart ({sent})"
+    );
+    let seen = entries_until(&mut listener, |seen| messages(seen) >= sent).await;
+    let texts: Vec<&str> = seen
+        .iter()
+        .filter_map(|(_, l)| l.strip_prefix("sadia: "))
+        .collect();
+    let expected: Vec<String> = (0..sent).map(|i| format!("m{i}")).collect();
+    assert_eq!(texts, expected, "every message once, in order");
+    assert_gap_free(&seen.iter().map(|(s, _)| *s).collect::<Vec<_>>());
+    // Once Redis is back, the servers say so.
+    let mut body = String::new();
+    for _ in 0..50 {
+        body = reqwest::get(format!("http://{}/health", pair.a.addr))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if body.starts_with("ok") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(body.contains("bus: ok (redis connected)"), "{body}");
+}
+
+fn start_binary(db: &str, bus: &str) -> (Child, SocketAddr) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
+        .args(["--addr", "127.0.0.1:0", "--database-url", db, "--bus", bus])
+        .args(UNLIMITED)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the server binary starts");
+    let addr = read_start_line(child.stdout.take().unwrap());
+    (child, addr)
+}
+
+#[tokio::test]
+async fn after_kill_9_of_one_server_its_people_carry_on_on_the_other_with_nothing_lost() {
+    if !on_postgres() {
+        eprintln!("several-server test: needs the PostgreSQL run (CHAT_TEST_POSTGRES)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = fresh_database(dir.path()).await;
+    let redis = Redis::start();
+    let (mut a, addr_a) = start_binary(&db, &redis.url());
+    let (mut b, addr_b) = start_binary(&db, &redis.url());
+    let mut listener = Client::connect(addr_b).await;
+    listener.join("main", "listener").await;
+
+    // Two senders on A write as fast as acks come back, recording each ack
+    // and the message they were sending when A died.
+    let (acked_tx, mut acked_rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut senders = vec![];
+    for n in 0..2 {
+        let acked = acked_tx.clone();
+        senders.push(tokio::spawn(async move {
+            let mut client = Client::connect(addr_a).await;
+            client.join("main", &format!("sender{n}")).await;
+            for i in 0.. {
+                let id = client.new_client_id();
+                let text = format!("s{n} #{i}");
+                client.say_with_id("main", &id, &text).await;
+                loop {
+                    match futures::StreamExt::next(&mut client.ws).await {
+                        Some(Ok(tokio_tungstenite::tungstenite::Message::Text(t))) => {
+                            if let Ok(ServerFrame::Ack { client_id, seq, .. }) =
+                                serde_json::from_str(&t)
+                                && client_id == id
+                            {
+                                let _ = acked.send((text.clone(), seq));
+                                break;
+                            }
+                        }
+                        Some(Ok(_)) => {}
+                        // A died: what was in flight is resent through B.
+                        _ => return (n, client.session.clone(), id, text),
+                    }
+                }
+            }
+            unreachable!()
+        }));
+    }
+    drop(acked_tx);
+    let mut acked: HashMap<String, Seq> = HashMap::new();
+    while acked.len() < 100 {
+        let (text, seq) = acked_rx.recv().await.unwrap();
+        acked.insert(text, seq);
+    }
+    a.kill().unwrap();
+    a.wait().unwrap();
+    for sender in senders {
+        let (n, session, id, text) = sender.await.unwrap();
+        // The tab reconnects (to B, behind the proxy) and resends.
+        let mut again = Client::connect(addr_b).await;
+        again.session = session;
+        again.join("main", &format!("sender{n}")).await;
+        again.say_with_id("main", &id, &text).await;
+        let frames = again
+            .recv_until(|f| matches!(f, ServerFrame::Ack { .. }))
+            .await;
+        if let Some(ServerFrame::Ack { seq, .. }) = frames.last() {
+            acked.insert(text, *seq);
+        }
+    }
+    while let Ok((text, seq)) = acked_rx.try_recv() {
+        acked.insert(text, seq);
+    }
+    // The listener on B heard every acknowledged message exactly once, at its seq.
+    let most = *acked.values().max().unwrap();
+    let seen = entries_until(&mut listener, |seen| {
+        seen.last().is_some_and(|(s, _)| *s >= most)
+    })
+    .await;
+    assert_gap_free(&seen.iter().map(|(s, _)| *s).collect::<Vec<_>>());
+    let by_text: HashMap<String, Seq> = seen
+        .iter()
+        .filter_map(|(s, l)| Some((l.split_once(": ")?.1.to_owned(), *s)))
+        .collect();
+    for (text, seq) in &acked {
+        assert_eq!(by_text.get(text), Some(seq), "{text} heard once at its seq");
+    }
+    let count = read_rows_at(
+        &db,
+        "SELECT COUNT(*)::TEXT FROM entries WHERE kind = 'message'",
+    )
+    .await[0][0]
+        .parse::<usize>()
+        .unwrap();
+    assert_eq!(count, messages(&seen), "nothing stored twice");
+    b.kill().unwrap();
+    b.wait().unwrap();
+}
