@@ -20,6 +20,7 @@
 //!   announcement was lost still arrives: entries are never lost, typing
 //!   signals may be.
 
+use crate::presence::SharedPresence;
 use crate::store::Store;
 use app::messages::{Entry, Seq};
 use app::people::Nick;
@@ -277,7 +278,7 @@ pub enum Bus {
 impl Bus {
     /// The bus named by `url` (`None`: in-process). Redis is connected to
     /// once here, so a wrong address fails the start with a clear error.
-    pub async fn open(url: Option<&str>, store: &Store) -> Result<Self, BusError> {
+    pub async fn open(url: Option<&str>, store: &Store, lease: Duration) -> Result<Self, BusError> {
         let Some(url) = url else {
             return Ok(Bus::Local);
         };
@@ -310,6 +311,8 @@ impl Bus {
         let (commands, command_queue) = mpsc::unbounded_channel();
         let (announcements, announcement_queue) = mpsc::unbounded_channel();
         let link = Arc::new(Link {
+            client: client.clone(),
+            lease,
             server: id.iter().map(|b| format!("{b:02x}")).collect(),
             store: store.clone(),
             commands,
@@ -349,6 +352,18 @@ impl Bus {
         feed
     }
 
+    /// Presence shared by every server on this bus (none in-process).
+    pub fn presence(&self) -> Option<SharedPresence> {
+        match self {
+            Bus::Local => None,
+            Bus::Redis(link) => Some(SharedPresence::new(
+                link.client.clone(),
+                link.server.clone(),
+                link.lease,
+            )),
+        }
+    }
+
     /// `Ok(what)` when the bus carries messages, `Err(why)` when it cannot.
     pub fn readiness(&self) -> Result<&'static str, &'static str> {
         match self {
@@ -361,8 +376,12 @@ impl Bus {
 
 /// This server's side of the Redis bus.
 pub struct Link {
-    /// Tells this server's own typing signals apart when Redis echoes them.
+    client: redis::Client,
+    /// This server's id on the bus: tells its own typing signals apart when
+    /// Redis echoes them, and names its presence lease.
     server: String,
+    /// How long this server's presence lease lasts unless renewed.
+    lease: Duration,
     store: Store,
     commands: mpsc::UnboundedSender<Command>,
     announcements: mpsc::UnboundedSender<(i64, String)>,

@@ -25,6 +25,12 @@ pub struct Config {
     #[arg(long, env = "CHAT_BUS")]
     pub bus: Option<String>,
 
+    /// With a bus: how long after this server stops renewing its presence
+    /// lease (it died) another server announces its people as gone, unless
+    /// they came back elsewhere (milliseconds).
+    #[arg(long, env = "CHAT_PRESENCE_LEASE_MS", default_value_t = 10_000)]
+    pub presence_lease_ms: u64,
+
     /// How long a dropped connection keeps its place (milliseconds): a reload
     /// or a reconnect within it announces no "left"/"joined" pair.
     #[arg(long, env = "CHAT_RECONNECT_GRACE_MS", default_value_t = 10_000)]

@@ -21,6 +21,7 @@
 
 use crate::bus::{Broadcast, Bus, Feed};
 use crate::journal::{Commit, Journal};
+use crate::presence::{Claim, SharedPresence};
 use crate::store::{Appended, Author, Departed, Draft, Store, StoreError};
 use app::messages::{ClientId, EntryKind, MessageBody, Seq};
 use app::people::{Nick, Person};
@@ -180,6 +181,8 @@ pub struct Joining {
 pub struct RoomHub {
     store: Store,
     bus: Bus,
+    /// Who holds which name on every server (Redis bus only).
+    presence: Option<Arc<SharedPresence>>,
     journal: Journal,
     /// How long a dropped connection's member waits for its session to return.
     grace: Duration,
@@ -200,6 +203,7 @@ impl RoomHub {
         Self {
             journal: Journal::start(store.clone(), journal_tries),
             store,
+            presence: bus.presence().map(Arc::new),
             bus,
             grace,
             rooms: Mutex::new(HashMap::new()),
@@ -290,6 +294,63 @@ impl RoomHub {
                 None
             }
         };
+        // With several servers, the name is claimed across all of them first.
+        let (claim, everywhere) = match &self.presence {
+            None => (Claim::Local, None),
+            Some(presence) => {
+                let room = self.room(name, creator).await?;
+                let column = author.column();
+                let claim = presence
+                    .claim(room.id, name.as_str(), &key, &column, nick.as_str())
+                    .await;
+                if claim == Claim::Taken {
+                    return Err(HubError::NickInUse);
+                }
+                (claim, presence.members(room.id).await)
+            }
+        };
+        let joined = self
+            .join_here(
+                name,
+                nick,
+                &key,
+                author,
+                creator,
+                conn,
+                evictions,
+                may_announce,
+                claim,
+                everywhere,
+            )
+            .await;
+        if joined.is_err()
+            && claim == Claim::New
+            && let Some(presence) = &self.presence
+            && let Ok(room) = self.room(name, creator).await
+        {
+            presence.release(room.id, &key, &author.column()).await;
+        }
+        joined
+    }
+
+    /// [`RoomHub::join`] once the name is claimed (or there is no one else to
+    /// ask): `claim` says whether the arrival is news; `everywhere` is who is
+    /// in the room on every server, `(author, nick)`.
+    #[allow(clippy::too_many_arguments)]
+    async fn join_here(
+        &self,
+        name: &RoomName,
+        nick: &Nick,
+        key: &str,
+        author: &Author,
+        creator: Option<i64>,
+        conn: ConnId,
+        evictions: mpsc::UnboundedSender<Eviction>,
+        may_announce: &mut (dyn FnMut() -> Result<(), Duration> + Send),
+        claim: Claim,
+        everywhere: Option<Vec<(String, String)>>,
+    ) -> Result<Joining, HubError> {
+        let key = key.to_owned();
         let (joining, notice, guest_gone) = loop {
             let mut guest_gone = None;
             let room = self.room(name, creator).await?;
@@ -300,7 +361,18 @@ impl RoomHub {
             if !author.is_account() && room.accounts_only.load(Ordering::Acquire) {
                 return Err(HubError::AccountsOnly(name.clone()));
             }
-            let online: Vec<Person> = members.values().map(Member::person).collect();
+            let mut online: Vec<Person> = members.values().map(Member::person).collect();
+            if let Some(everywhere) = &everywhere {
+                let here: Vec<String> = members.keys().cloned().collect();
+                online.extend(everywhere.iter().filter_map(|(author, nick)| {
+                    let nick = Nick::parse(nick).ok()?;
+                    let other = nick_key(&nick);
+                    (other != key && !here.contains(&other)).then(|| Person {
+                        nick,
+                        account: author.starts_with("account:"),
+                    })
+                }));
+            }
             let announce = match members.get_mut(&key) {
                 Some(member) if member.held_by(conn) => {
                     let head = room.feed.head();
@@ -367,7 +439,7 @@ impl RoomHub {
                 None => {
                     may_announce().map_err(HubError::TooManyJoins)?;
                     members.insert(
-                        key,
+                        key.clone(),
                         Member {
                             nick: nick.clone(),
                             author: author.clone(),
@@ -378,7 +450,8 @@ impl RoomHub {
                         },
                     );
                     room.online.store(members.len() as u32, Ordering::Relaxed);
-                    true
+                    // Held on another server already: not news.
+                    claim != Claim::Held
                 }
             };
             let (feed, head) = room.feed.subscribe();
@@ -487,9 +560,28 @@ impl RoomHub {
             let (nick, author) = (member.nick.clone(), member.author.clone());
             members.remove(&key);
             room.online.store(members.len() as u32, Ordering::Relaxed);
-            self.notice(room, &nick, &author, EntryKind::Left)
+            match &self.presence {
+                // One server: announced in the order of the change.
+                None => Ok(self.notice(room, &nick, &author, EntryKind::Left)),
+                Some(_) => Err((nick, author)),
+            }
         };
-        let stored = notice.outcome().await;
+        let notice = match (notice, &self.presence) {
+            (Ok(notice), _) => Some(notice),
+            (Err((nick, author)), Some(presence)) => {
+                // Still held on another server (the person moved there): not news.
+                let gone = presence
+                    .release(room.id, &key, &author.column())
+                    .await
+                    .unwrap_or(true);
+                gone.then(|| self.notice(room, &nick, &author, EntryKind::Left))
+            }
+            (Err(_), None) => None,
+        };
+        let stored = match notice {
+            Some(notice) => notice.outcome().await.map(|_| ()),
+            None => Ok(()),
+        };
         // Only after the notice is published: a join meanwhile still finds
         // this room (and its feed) in memory.
         self.retire_if_empty(room).await;
@@ -628,10 +720,83 @@ impl RoomHub {
         Ok(list)
     }
 
+    /// With several servers: renews this server's presence lease, registers
+    /// again what it holds when Redis lost it, and announces the people of
+    /// servers whose lease expired (see [`crate::presence`]).
+    pub fn keep_presence(self: &Arc<Self>) {
+        let Some(presence) = self.presence.clone() else {
+            return;
+        };
+        let hub = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(presence.renew_every());
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(hub) = hub.upgrade() else { return };
+                if hub.stopping.load(Ordering::Acquire) {
+                    // Let the lease lapse: whoever does not come back on
+                    // another server is announced as gone by that server.
+                    return;
+                }
+                if presence.renew().await == Some(true) {
+                    hub.hold_again(&presence).await;
+                }
+                for gone in presence.reap().await {
+                    hub.announce_gone(gone).await;
+                }
+            }
+        });
+    }
+
+    /// Claims again every name held here (Redis came back empty).
+    async fn hold_again(&self, presence: &SharedPresence) {
+        let rooms: Vec<Arc<Room>> = self.rooms.lock().await.values().cloned().collect();
+        for room in rooms {
+            let held: Vec<(String, String, String)> = {
+                let members = room.members.lock().expect("member lock");
+                members
+                    .iter()
+                    .map(|(key, m)| (key.clone(), m.author.column(), m.nick.as_str().to_owned()))
+                    .collect()
+            };
+            for (key, author, nick) in held {
+                presence
+                    .claim(room.id, room.name.as_str(), &key, &author, &nick)
+                    .await;
+            }
+        }
+    }
+
+    /// Announces that someone a dead server held is gone.
+    async fn announce_gone(&self, gone: crate::presence::Gone) {
+        let (Ok(name), Ok(nick), Some(author)) = (
+            RoomName::parse(&gone.room),
+            Nick::parse(&gone.nick),
+            Author::from_column(&gone.author),
+        ) else {
+            return;
+        };
+        let Ok(room) = self.room(&name, None).await else {
+            return;
+        };
+        let notice = self.notice(&room, &nick, &author, EntryKind::Left);
+        if let Err(err) = notice.outcome().await {
+            tracing::error!(%err, room = %name, "left notice not stored");
+        }
+        self.retire_if_empty(&room).await;
+    }
+
     /// The server is stopping: remember who is in which room, so that their
     /// return after the restart is not news (see [`RoomHub::expect_returning`]).
     pub async fn stop(&self) {
         self.stopping.store(true, Ordering::Release);
+        if self.presence.is_some() {
+            // With several servers, the people here reconnect to another one
+            // and keep their names there; the lease this server stops
+            // renewing announces, in a while, only those who did not.
+            return;
+        }
         let departed: Vec<Departed> = {
             let rooms = self.rooms.lock().await;
             rooms
@@ -658,6 +823,9 @@ impl RoomHub {
     /// for the reconnect grace; those who come back (same tab session) resume
     /// silently, the others are announced as gone when it ends.
     pub async fn expect_returning(self: &Arc<Self>) -> Result<(), HubError> {
+        if self.presence.is_some() {
+            return Ok(());
+        }
         for departed in self.store.take_departed().await? {
             let Some(author) = Author::from_column(&departed.session) else {
                 continue;

@@ -10,6 +10,7 @@
 //! - [`bus`]: the bus seam: each room's feed (fan-out), in-process or Redis.
 //! - [`journal`]: the single writer: numbers, group-commits and publishes entries.
 //! - [`hub`]: rooms in memory, membership and nicknames.
+//! - [`presence`]: names held across servers (leases in Redis).
 //! - [`connection`]: one WebSocket connection's reader, writer and forwarders.
 //! - [`peers`]: limits per address (connections, send and join budgets).
 //! - [`routes`]: the router, request checks (Host, Origin, CSRF, security
@@ -25,6 +26,7 @@ pub mod hub;
 pub mod journal;
 pub mod listener;
 pub mod peers;
+pub mod presence;
 pub mod routes;
 pub mod store;
 
@@ -130,10 +132,12 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
     if config.bus.is_some() && !store.is_shared() {
         return Err(StartError::BusWithoutSharedStore);
     }
-    let bus = bus::Bus::open(config.bus.as_deref(), &store).await?;
+    let lease = Duration::from_millis(config.presence_lease_ms.max(500));
+    let bus = bus::Bus::open(config.bus.as_deref(), &store, lease).await?;
     let grace = Duration::from_millis(config.reconnect_grace_ms);
     let hub = Arc::new(RoomHub::new(store, bus, grace, config.journal_tries));
     hub.expect_returning().await?;
+    hub.keep_presence();
     let accounts = accounts::Accounts::new(hub.clone(), config.account_policy());
     accounts.purge_expired_sessions();
     let peers = peers::Peers::new(config.address_limits());

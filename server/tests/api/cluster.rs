@@ -93,7 +93,7 @@ async fn pair() -> Option<Pair> {
     let db = fresh_database(dir.path()).await;
     let redis = Redis::start();
     let url = redis.url();
-    let mut flags = vec!["--bus", &url];
+    let mut flags = vec!["--bus", &url, "--presence-lease-ms", "1500"];
     flags.extend_from_slice(UNLIMITED);
     let a = start_with(db.clone(), &flags).await;
     let b = start_with(db.clone(), &flags).await;
@@ -159,7 +159,11 @@ async fn people_on_two_servers_talk_in_one_room() {
     let mut sadia = Client::connect(pair.a.addr).await;
     sadia.join("main", "sadia").await;
     let mut usman = Client::connect(pair.b.addr).await;
-    usman.join("main", "usman").await;
+    let (online, _) = usman.join("main", "usman").await;
+    assert!(
+        online.contains(&nick("sadia")),
+        "online everywhere: {online:?}"
+    );
 
     sadia.say("main", "from server A").await;
     let heard = usman.hear("from server A").await;
@@ -331,9 +335,141 @@ async fn a_redis_restart_mid_stream_loses_nothing() {
     assert!(body.contains("bus: ok (redis connected)"), "{body}");
 }
 
+#[tokio::test]
+async fn a_name_taken_on_one_server_is_refused_on_the_other() {
+    let Some(pair) = pair().await else { return };
+    let mut sadia = Client::connect(pair.a.addr).await;
+    sadia.join("main", "sadia").await;
+    let mut other = Client::connect(pair.b.addr).await;
+    let refused = other.try_join("main", "SADIA").await;
+    assert_eq!(
+        error_code(&refused),
+        Some(app::protocol::ErrorCode::NickInUse),
+        "{refused:?}"
+    );
+    // Free again once she leaves (after the reconnect grace).
+    drop(sadia);
+    let mut taken = false;
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut again = Client::connect(pair.b.addr).await;
+        if matches!(
+            again.try_join("main", "SADIA").await,
+            ServerFrame::Joined { .. }
+        ) {
+            taken = true;
+            break;
+        }
+    }
+    assert!(taken, "the name is free on B once she left A");
+    let lines: Vec<String> = log_at(&pair.db).await;
+    assert_eq!(lines, ["sadia joined", "sadia left", "SADIA joined"]);
+}
+
+#[tokio::test]
+async fn a_rolling_restart_moves_people_to_the_other_server_without_notices_or_loss() {
+    let Some(pair) = pair().await else { return };
+    let mut sadia = Client::connect(pair.a.addr).await;
+    sadia.join("main", "sadia").await;
+    let mut usman = Client::connect(pair.b.addr).await;
+    usman.join("main", "usman").await;
+    let before = sadia.say("main", "before the restart").await;
+
+    // A stops (SIGTERM); its clients are told to come back, and behind the
+    // proxy they land on B, resuming from their last seq.
+    let Pair {
+        a,
+        b,
+        redis,
+        db,
+        _dir,
+    } = pair;
+    a.shutdown().await.unwrap();
+    assert_eq!(sadia.close_code().await, Some(1012));
+    usman.say("main", "while she moves").await;
+    let mut back = Client::connect(b.addr).await;
+    back.carry_on_from(&sadia);
+    back.join_since("main", "sadia", Some(before)).await;
+    back.hear("while she moves").await;
+    back.say("main", "after the move").await;
+    usman.hear("after the move").await;
+
+    // Well past A's lease: nobody was announced as gone or back.
+    tokio::time::sleep(Duration::from_millis(3000)).await;
+    assert_eq!(
+        log_at(&db).await,
+        [
+            "sadia joined",
+            "usman joined",
+            "sadia: before the restart",
+            "usman: while she moves",
+            "sadia: after the move"
+        ]
+    );
+    drop(redis);
+}
+
+#[tokio::test]
+async fn when_a_server_dies_its_people_are_announced_gone_once_by_a_survivor() {
+    if !on_postgres() {
+        eprintln!("several-server test: needs the PostgreSQL run (CHAT_TEST_POSTGRES)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = fresh_database(dir.path()).await;
+    let redis = Redis::start();
+    let (mut a, addr_a) = start_binary(&db, &redis.url());
+    // Two survivors, both looking for dead servers.
+    let flags = ["--bus", &redis.url(), "--presence-lease-ms", "1500"];
+    let b = start_with(db.clone(), &flags).await;
+    let c = start_with(db.clone(), &flags).await;
+    let mut sadia = Client::connect(addr_a).await;
+    sadia.join("main", "sadia").await;
+    let mut usman = Client::connect(b.addr).await;
+    usman.join("main", "usman").await;
+    let mut zara = Client::connect(c.addr).await;
+    zara.join("main", "zara").await;
+
+    a.kill().unwrap();
+    a.wait().unwrap();
+    // Her lease (1.5 s) expires; one survivor announces her, once.
+    let entry = usman
+        .recv_until(|f| notice(f).as_deref() == Some("sadia left"))
+        .await;
+    assert!(!entry.is_empty());
+    zara.recv_until(|f| notice(f).as_deref() == Some("sadia left"))
+        .await;
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    let lefts = log_at(&db)
+        .await
+        .into_iter()
+        .filter(|l| l == "sadia left")
+        .count();
+    assert_eq!(lefts, 1, "announced exactly once");
+    // And her name is free again.
+    let mut again = Client::connect(b.addr).await;
+    again.join("main", "sadia").await;
+}
+
+/// Every line of room `main`'s log in the database at `url`.
+async fn log_at(url: &str) -> Vec<String> {
+    read_rows_at(
+        url,
+        "SELECT nick, kind, COALESCE(body, '') FROM entries ORDER BY seq",
+    )
+    .await
+    .into_iter()
+    .map(|r| match r[1].as_str() {
+        "message" => format!("{}: {}", r[0], r[2]),
+        kind => format!("{} {kind}", r[0]),
+    })
+    .collect()
+}
+
 fn start_binary(db: &str, bus: &str) -> (Child, SocketAddr) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
         .args(["--addr", "127.0.0.1:0", "--database-url", db, "--bus", bus])
+        .args(["--presence-lease-ms", "1500"])
         .args(UNLIMITED)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())

@@ -310,6 +310,13 @@ impl Client {
         }
     }
 
+    /// The same tab on a new connection: its session, and its message ids
+    /// going on from where they were.
+    pub fn carry_on_from(&mut self, tab: &Client) {
+        self.session = tab.session.clone();
+        self.next_id = tab.next_id;
+    }
+
     pub fn new_client_id(&mut self) -> ClientId {
         self.next_id += 1;
         ClientId::parse(&format!("{}-m{}", self.session.as_str(), self.next_id)).unwrap()
