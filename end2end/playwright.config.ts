@@ -9,6 +9,28 @@ import * as path from "node:path";
 const port = Number(process.env.E2E_PORT ?? 3917);
 const db = path.join(os.tmpdir(), `chat-e2e-${process.pid}-${Date.now()}.db`);
 
+// Every browser here comes from 127.0.0.1, so the per-address budgets are
+// lifted; the server's integration tests check them at their defaults.
+const flags = `--site-root ../target/site --max-replay 5 --rate-burst 1000 --rate-per-sec 1000 --address-rate-burst 10000 --address-rate-per-sec 10000 --join-burst 1000 --address-join-burst 1000 --max-connections-per-address 1000 --insecure-cookies --login-address-burst 1000`;
+
+const server = (port: number, options: string) => ({
+  command: `../target/release/server --addr 127.0.0.1:${port} ${options} ${flags}`,
+  url: `http://127.0.0.1:${port}/health`,
+  reuseExistingServer: false,
+  timeout: 60_000,
+  stdout: "pipe" as const,
+  stderr: "pipe" as const,
+});
+
+// Two more servers on one PostgreSQL database with Redis between them, when
+// scripts/test provides both (tests/cluster.spec.ts).
+const postgres = process.env.CHAT_E2E_POSTGRES;
+const redis = process.env.CHAT_TEST_REDIS;
+const cluster =
+  postgres && redis
+    ? [port + 1, port + 2].map((p) => server(p, `--database-url ${postgres} --bus ${redis}`))
+    : [];
+
 export default defineConfig({
   testDir: "./tests",
   timeout: 60_000,
@@ -34,14 +56,5 @@ export default defineConfig({
       ],
     },
   },
-  webServer: {
-    // Every browser here comes from 127.0.0.1, so the per-address budgets
-    // are lifted; the server's integration tests check them at their defaults.
-    command: `../target/release/server --addr 127.0.0.1:${port} --database-url sqlite://${db} --site-root ../target/site --max-replay 5 --rate-burst 1000 --rate-per-sec 1000 --address-rate-burst 10000 --address-rate-per-sec 10000 --join-burst 1000 --address-join-burst 1000 --max-connections-per-address 1000 --insecure-cookies --login-address-burst 1000`,
-    url: `http://127.0.0.1:${port}/health`,
-    reuseExistingServer: false,
-    timeout: 60_000,
-    stdout: "pipe",
-    stderr: "pipe",
-  },
+  webServer: [server(port, `--database-url sqlite://${db}`), ...cluster],
 });

@@ -1,0 +1,44 @@
+import { test, expect, type Browser } from "@playwright/test";
+import { bodies, expectJoined, log, say } from "./people";
+
+// Two browsers, each page served by a different server of one cluster
+// (PostgreSQL + Redis, started by scripts/test; see docs/SCALING.md).
+const port = Number(process.env.E2E_PORT ?? 3917);
+const clustered = Boolean(process.env.CHAT_E2E_POSTGRES && process.env.CHAT_TEST_REDIS);
+
+async function joinAt(browser: Browser, server: number, nick: string, room: string) {
+  const page = await (await browser.newContext()).newPage();
+  await page.goto(`http://127.0.0.1:${server}/`);
+  await page.getByRole("textbox", { name: "Nickname" }).fill(nick);
+  await page.getByRole("textbox", { name: "Room" }).fill(room);
+  await page.getByRole("button", { name: "Join" }).click();
+  await expect(page).toHaveURL(new RegExp(`127\\.0\\.0\\.1:${server}/r/${room}$`));
+  await expectJoined(page);
+  return page;
+}
+
+test("two people on two servers chat in one room", async ({ browser }) => {
+  test.skip(!clustered, "needs the PostgreSQL and Redis that scripts/test starts");
+  const sana = await joinAt(browser, port + 1, "sana", "across");
+  const usman = await joinAt(browser, port + 2, "usman", "across");
+
+  // Each sees the other: the notice and the online list cross servers.
+  await expect(log(sana).getByText("usman joined")).toBeVisible();
+  await expect(usman.getByRole("list", { name: "Online" })).toContainText("sana");
+  await expect(sana.getByRole("list", { name: "Online" })).toContainText("usman");
+
+  await say(sana, "Hello from server one");
+  await expect(bodies(usman)).toHaveText(["Hello from server one"]);
+  await say(usman, "And back from server two");
+  for (const page of [sana, usman]) {
+    await expect(bodies(page)).toHaveText(["Hello from server one", "And back from server two"]);
+  }
+
+  // A name taken on one server is refused on the other.
+  const copycat = await (await browser.newContext()).newPage();
+  await copycat.goto(`http://127.0.0.1:${port + 2}/`);
+  await copycat.getByRole("textbox", { name: "Nickname" }).fill("SANA");
+  await copycat.getByRole("textbox", { name: "Room" }).fill("across");
+  await copycat.getByRole("button", { name: "Join" }).click();
+  await expect(copycat.getByText("that nickname is already in use in this room")).toBeVisible();
+});
