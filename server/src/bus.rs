@@ -158,15 +158,7 @@ impl Feed {
             return;
         }
         if seq == head + 1 {
-            self.deliver(seq, frame);
-            let mut next = seq + 1;
-            while let Some(frame) = order.waiting.remove(&next) {
-                self.deliver(next, frame);
-                next += 1;
-            }
-            // Anything left over was delivered by a fill meanwhile.
-            let head = self.head();
-            order.waiting.retain(|&s, _| s > head);
+            self.deliver_run(&mut order, seq, frame);
         } else {
             order.waiting.insert(seq, frame);
         }
@@ -236,15 +228,20 @@ impl Feed {
     /// the fill is the one reading the gap.
     fn offer_filled(self: &Arc<Self>, seq: Seq, frame: Utf8Bytes) {
         let mut order = self.order.lock().expect("feed order lock");
-        if seq != self.head() + 1 {
-            return;
+        if seq == self.head() + 1 {
+            self.deliver_run(&mut order, seq, frame);
         }
+    }
+
+    /// Delivers the next entry, then every waiting one that follows it.
+    fn deliver_run(&self, order: &mut Order, seq: Seq, frame: Utf8Bytes) {
         self.deliver(seq, frame);
         let mut next = seq + 1;
         while let Some(frame) = order.waiting.remove(&next) {
             self.deliver(next, frame);
             next += 1;
         }
+        // Anything left below the head was delivered by a fill meanwhile.
         let head = self.head();
         order.waiting.retain(|&s, _| s > head);
     }
