@@ -22,14 +22,19 @@ const server = (port: number, options: string) => ({
   stderr: "pipe" as const,
 });
 
-// Two more servers on one PostgreSQL database with Redis between them, when
-// scripts/test provides both (tests/cluster.spec.ts).
+// Two more servers on one PostgreSQL database with Redis between them
+// (tests/cluster.spec.ts), from scripts/services: run this suite through
+// ./scripts/test, or `source scripts/services` first.
 const postgres = process.env.CHAT_E2E_POSTGRES;
 const redis = process.env.CHAT_TEST_REDIS;
-const cluster =
-  postgres && redis
-    ? [port + 1, port + 2].map((p) => server(p, `--database-url ${postgres} --bus ${redis}`))
-    : [];
+if (!postgres || !redis) {
+  throw new Error(
+    "CHAT_E2E_POSTGRES and CHAT_TEST_REDIS are not set: run ./scripts/test, or `source ../scripts/services` before npx playwright test",
+  );
+}
+const cluster = [port + 1, port + 2].map((p) =>
+  server(p, `--database-url ${postgres} --bus ${redis}`),
+);
 
 export default defineConfig({
   testDir: "./tests",

@@ -2,9 +2,9 @@ import { test, expect, type Browser } from "@playwright/test";
 import { bodies, expectJoined, log, say } from "./people";
 
 // Two browsers, each page served by a different server of one cluster
-// (PostgreSQL + Redis, started by scripts/test; see docs/SCALING.md).
+// (PostgreSQL + Redis from scripts/services, the two servers started by
+// playwright.config.ts; see docs/SCALING.md).
 const port = Number(process.env.E2E_PORT ?? 3917);
-const clustered = Boolean(process.env.CHAT_E2E_POSTGRES && process.env.CHAT_TEST_REDIS);
 
 async function joinAt(browser: Browser, server: number, nick: string, room: string) {
   const page = await (await browser.newContext()).newPage();
@@ -18,7 +18,6 @@ async function joinAt(browser: Browser, server: number, nick: string, room: stri
 }
 
 test("two people on two servers chat in one room", async ({ browser }) => {
-  test.skip(!clustered, "needs the PostgreSQL and Redis that scripts/test starts");
   const sana = await joinAt(browser, port + 1, "sana", "across");
   const usman = await joinAt(browser, port + 2, "usman", "across");
 

@@ -169,6 +169,18 @@ impl Posting {
     }
 }
 
+/// Who joins which room, as [`RoomHub::join`] was asked.
+struct Arrival<'a> {
+    name: &'a RoomName,
+    nick: &'a Nick,
+    /// The nickname's [`nick_key`].
+    key: String,
+    author: &'a Author,
+    /// The account that would own the room if this join creates it.
+    creator: Option<i64>,
+    conn: ConnId,
+}
+
 /// What a connection gets for joining.
 pub struct Joining {
     pub room: Arc<Room>,
@@ -309,26 +321,25 @@ impl RoomHub {
                 (claim, presence.members(room.id).await)
             }
         };
+        let arrival = Arrival {
+            name,
+            nick,
+            key,
+            author,
+            creator,
+            conn,
+        };
         let joined = self
-            .join_here(
-                name,
-                nick,
-                &key,
-                author,
-                creator,
-                conn,
-                evictions,
-                may_announce,
-                claim,
-                everywhere,
-            )
+            .join_here(&arrival, evictions, may_announce, claim, everywhere)
             .await;
         if joined.is_err()
             && claim == Claim::New
             && let Some(presence) = &self.presence
             && let Ok(room) = self.room(name, creator).await
         {
-            presence.release(room.id, &key, &author.column()).await;
+            presence
+                .release(room.id, &arrival.key, &author.column())
+                .await;
         }
         joined
     }
@@ -336,21 +347,22 @@ impl RoomHub {
     /// [`RoomHub::join`] once the name is claimed (or there is no one else to
     /// ask): `claim` says whether the arrival is news; `everywhere` is who is
     /// in the room on every server, `(author, nick)`.
-    #[allow(clippy::too_many_arguments)]
     async fn join_here(
         &self,
-        name: &RoomName,
-        nick: &Nick,
-        key: &str,
-        author: &Author,
-        creator: Option<i64>,
-        conn: ConnId,
+        arrival: &Arrival<'_>,
         evictions: mpsc::UnboundedSender<Eviction>,
         may_announce: &mut (dyn FnMut() -> Result<(), Duration> + Send),
         claim: Claim,
         everywhere: Option<Vec<(String, String)>>,
     ) -> Result<Joining, HubError> {
-        let key = key.to_owned();
+        let Arrival {
+            name,
+            nick,
+            ref key,
+            author,
+            creator,
+            conn,
+        } = *arrival;
         let (joining, notice, guest_gone) = loop {
             let mut guest_gone = None;
             let room = self.room(name, creator).await?;
@@ -363,17 +375,16 @@ impl RoomHub {
             }
             let mut online: Vec<Person> = members.values().map(Member::person).collect();
             if let Some(everywhere) = &everywhere {
-                let here: Vec<String> = members.keys().cloned().collect();
                 online.extend(everywhere.iter().filter_map(|(author, nick)| {
                     let nick = Nick::parse(nick).ok()?;
                     let other = nick_key(&nick);
-                    (other != key && !here.contains(&other)).then(|| Person {
+                    (other != *key && !members.contains_key(&other)).then(|| Person {
                         nick,
                         account: author.starts_with("account:"),
                     })
                 }));
             }
-            let announce = match members.get_mut(&key) {
+            let announce = match members.get_mut(key) {
                 Some(member) if member.held_by(conn) => {
                     let head = room.feed.head();
                     drop(members);
@@ -548,7 +559,7 @@ impl RoomHub {
     /// connection replaced by a newer one of the same session leaves silently.
     pub async fn leave(&self, room: &Arc<Room>, nick: &Nick, conn: ConnId) -> Result<(), HubError> {
         let key = nick_key(nick);
-        let notice = {
+        let (nick, author, notice) = {
             let mut members = room.members.lock().expect("member lock");
             let Some(member) = members.get_mut(&key).filter(|m| m.held_by(conn)) else {
                 return Ok(());
@@ -560,15 +571,16 @@ impl RoomHub {
             let (nick, author) = (member.nick.clone(), member.author.clone());
             members.remove(&key);
             room.online.store(members.len() as u32, Ordering::Relaxed);
-            match &self.presence {
-                // One server: announced in the order of the change.
-                None => Ok(self.notice(room, &nick, &author, EntryKind::Left)),
-                Some(_) => Err((nick, author)),
-            }
+            // One server: announced in the order of the change.
+            let notice = self
+                .presence
+                .is_none()
+                .then(|| self.notice(room, &nick, &author, EntryKind::Left));
+            (nick, author, notice)
         };
-        let notice = match (notice, &self.presence) {
-            (Ok(notice), _) => Some(notice),
-            (Err((nick, author)), Some(presence)) => {
+        let notice = match &self.presence {
+            None => notice,
+            Some(presence) => {
                 // Still held on another server (the person moved there): not news.
                 let gone = presence
                     .release(room.id, &key, &author.column())
@@ -576,7 +588,6 @@ impl RoomHub {
                     .unwrap_or(true);
                 gone.then(|| self.notice(room, &nick, &author, EntryKind::Left))
             }
-            (Err(_), None) => None,
         };
         let stored = match notice {
             Some(notice) => notice.outcome().await.map(|_| ()),

@@ -49,7 +49,10 @@ pub struct Gone {
     pub author: String,
 }
 
+/// KEYS: the room's members, this server's rooms; ARGV: name key, author,
+/// nick, server, `ROOM_ID ROOM` (so a reaper knows where to look).
 const CLAIM: &str = r#"
+redis.call('SADD', KEYS[2], ARGV[5])
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if not cur then
   redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. '\t' .. ARGV[3] .. '\t' .. ARGV[4])
@@ -184,18 +187,15 @@ impl SharedPresence {
     ) -> Claim {
         let answer: Option<String> = self
             .call(|mut conn| async move {
-                let _: () = redis::cmd("SADD")
-                    .arg(format!("chat:rooms-of:{}", self.server))
-                    .arg(format!("{room_id} {room}"))
-                    .query_async(&mut conn)
-                    .await?;
                 // (EVALSHA, loading the script the first time.)
                 self.claim
                     .key(members_key(room_id))
+                    .key(format!("chat:rooms-of:{}", self.server))
                     .arg(key)
                     .arg(author)
                     .arg(nick)
                     .arg(&self.server)
+                    .arg(format!("{room_id} {room}"))
                     .invoke_async(&mut conn)
                     .await
             })

@@ -2,10 +2,11 @@
 //! room, one gap-free order, exactly once, whichever server a person is on,
 //! through a Redis restart and a `kill -9` of a server.
 //!
-//! These need the PostgreSQL run of the suite (`CHAT_TEST_POSTGRES`, set by
-//! scripts/test) and `redis-server` on the PATH; in the SQLite run they say
-//! so and return (a SQLite file is one server's: the server refuses a bus
-//! with it, which `a_bus_needs_a_shared_database` checks on both runs).
+//! They run on PostgreSQL whichever store the rest of the run is on (a
+//! SQLite file is one server's: the server refuses a bus with it, which
+//! `a_bus_needs_a_shared_database` checks): they need the test PostgreSQL
+//! server (`CHAT_TEST_POSTGRES`, from scripts/services) and `redis-server` on
+//! the PATH (scripts/setup installs both), and fail saying so without them.
 
 use crate::common::*;
 use app::messages::Seq;
@@ -13,6 +14,9 @@ use app::protocol::ServerFrame;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
+
+/// Servers' presence lease here: a dead server's people are announced soon.
+const LEASE_MS: &str = "1500";
 use std::time::Duration;
 
 /// A private Redis server on a free loopback port, restartable on that port.
@@ -78,32 +82,25 @@ struct Pair {
     b: server::Server,
     redis: Redis,
     db: String,
-    _dir: tempfile::TempDir,
 }
 
-/// `None` (after saying why) outside the PostgreSQL run.
-async fn pair() -> Option<Pair> {
-    if !on_postgres() {
-        eprintln!(
-            "several-server test: needs the PostgreSQL run (CHAT_TEST_POSTGRES); nothing to do on SQLite"
-        );
-        return None;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let db = fresh_database(dir.path()).await;
+async fn pair() -> Pair {
+    let db = fresh_postgres_database().await;
     let redis = Redis::start();
     let url = redis.url();
-    let mut flags = vec!["--bus", &url, "--presence-lease-ms", "1500"];
+    let mut flags = vec!["--bus", &url, "--presence-lease-ms", LEASE_MS];
     flags.extend_from_slice(UNLIMITED);
     let a = start_with(db.clone(), &flags).await;
     let b = start_with(db.clone(), &flags).await;
-    Some(Pair {
-        a,
-        b,
-        redis,
+    Pair { a, b, redis, db }
+}
+
+/// The server binary on `db` with the bus `redis` (for `kill -9`).
+fn start_clustered_binary(db: &str, redis: &Redis) -> (Child, SocketAddr) {
+    start_binary(
         db,
-        _dir: dir,
-    })
+        &["--bus", &redis.url(), "--presence-lease-ms", LEASE_MS],
+    )
 }
 
 /// Collects entry frames for `room` until `done` holds for the seqs seen.
@@ -155,7 +152,7 @@ async fn a_bus_needs_a_shared_database() {
 
 #[tokio::test]
 async fn people_on_two_servers_talk_in_one_room() {
-    let Some(pair) = pair().await else { return };
+    let pair = pair().await;
     let mut sadia = Client::connect(pair.a.addr).await;
     sadia.join("main", "sadia").await;
     let mut usman = Client::connect(pair.b.addr).await;
@@ -190,7 +187,7 @@ async fn people_on_two_servers_talk_in_one_room() {
 
 #[tokio::test]
 async fn senders_on_both_servers_share_one_gap_free_order() {
-    let Some(pair) = pair().await else { return };
+    let pair = pair().await;
     let mut on_a = Client::connect(pair.a.addr).await;
     on_a.join("main", "watcher-a").await;
     let mut on_b = Client::connect(pair.b.addr).await;
@@ -246,7 +243,7 @@ async fn senders_on_both_servers_share_one_gap_free_order() {
 
 #[tokio::test]
 async fn a_resend_through_the_other_server_is_acknowledged_with_the_original_seq() {
-    let Some(pair) = pair().await else { return };
+    let pair = pair().await;
     let mut sadia = Client::connect(pair.a.addr).await;
     sadia.join("main", "sadia").await;
     let id = sadia.new_client_id();
@@ -283,7 +280,7 @@ async fn a_resend_through_the_other_server_is_acknowledged_with_the_original_seq
 
 #[tokio::test]
 async fn a_redis_restart_mid_stream_loses_nothing() {
-    let Some(mut pair) = pair().await else { return };
+    let mut pair = pair().await;
     let mut listener = Client::connect(pair.b.addr).await;
     listener.join("main", "listener").await;
     let sender_addr = pair.a.addr;
@@ -337,7 +334,7 @@ async fn a_redis_restart_mid_stream_loses_nothing() {
 
 #[tokio::test]
 async fn a_name_taken_on_one_server_is_refused_on_the_other() {
-    let Some(pair) = pair().await else { return };
+    let pair = pair().await;
     let mut sadia = Client::connect(pair.a.addr).await;
     sadia.join("main", "sadia").await;
     let mut other = Client::connect(pair.b.addr).await;
@@ -368,7 +365,7 @@ async fn a_name_taken_on_one_server_is_refused_on_the_other() {
 
 #[tokio::test]
 async fn a_rolling_restart_moves_people_to_the_other_server_without_notices_or_loss() {
-    let Some(pair) = pair().await else { return };
+    let pair = pair().await;
     let mut sadia = Client::connect(pair.a.addr).await;
     sadia.join("main", "sadia").await;
     let mut usman = Client::connect(pair.b.addr).await;
@@ -377,13 +374,7 @@ async fn a_rolling_restart_moves_people_to_the_other_server_without_notices_or_l
 
     // A stops (SIGTERM); its clients are told to come back, and behind the
     // proxy they land on B, resuming from their last seq.
-    let Pair {
-        a,
-        b,
-        redis,
-        db,
-        _dir,
-    } = pair;
+    let Pair { a, b, redis, db } = pair;
     a.shutdown().await.unwrap();
     assert_eq!(sadia.close_code().await, Some(1012));
     usman.say("main", "while she moves").await;
@@ -411,16 +402,11 @@ async fn a_rolling_restart_moves_people_to_the_other_server_without_notices_or_l
 
 #[tokio::test]
 async fn when_a_server_dies_its_people_are_announced_gone_once_by_a_survivor() {
-    if !on_postgres() {
-        eprintln!("several-server test: needs the PostgreSQL run (CHAT_TEST_POSTGRES)");
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let db = fresh_database(dir.path()).await;
+    let db = fresh_postgres_database().await;
     let redis = Redis::start();
-    let (mut a, addr_a) = start_binary(&db, &redis.url());
+    let (mut a, addr_a) = start_clustered_binary(&db, &redis);
     // Two survivors, both looking for dead servers.
-    let flags = ["--bus", &redis.url(), "--presence-lease-ms", "1500"];
+    let flags = ["--bus", &redis.url(), "--presence-lease-ms", LEASE_MS];
     let b = start_with(db.clone(), &flags).await;
     let c = start_with(db.clone(), &flags).await;
     let mut sadia = Client::connect(addr_a).await;
@@ -466,30 +452,12 @@ async fn log_at(url: &str) -> Vec<String> {
     .collect()
 }
 
-fn start_binary(db: &str, bus: &str) -> (Child, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
-        .args(["--addr", "127.0.0.1:0", "--database-url", db, "--bus", bus])
-        .args(["--presence-lease-ms", "1500"])
-        .args(UNLIMITED)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the server binary starts");
-    let addr = read_start_line(child.stdout.take().unwrap());
-    (child, addr)
-}
-
 #[tokio::test]
 async fn after_kill_9_of_one_server_its_people_carry_on_on_the_other_with_nothing_lost() {
-    if !on_postgres() {
-        eprintln!("several-server test: needs the PostgreSQL run (CHAT_TEST_POSTGRES)");
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let db = fresh_database(dir.path()).await;
+    let db = fresh_postgres_database().await;
     let redis = Redis::start();
-    let (mut a, addr_a) = start_binary(&db, &redis.url());
-    let (mut b, addr_b) = start_binary(&db, &redis.url());
+    let (mut a, addr_a) = start_clustered_binary(&db, &redis);
+    let (mut b, addr_b) = start_clustered_binary(&db, &redis);
     let mut listener = Client::connect(addr_b).await;
     listener.join("main", "listener").await;
 

@@ -1,9 +1,11 @@
 //! Test harness: a real server on port 0 with a real database, and real
 //! WebSocket clients speaking the app's protocol.
 //!
-//! The database is a new SQLite file per test, or, when `CHAT_TEST_POSTGRES`
-//! names a PostgreSQL server (scripts/test starts one), a new database on it
-//! per test: the same suite runs on both stores.
+//! The database is a new SQLite file per test, or, with
+//! `CHAT_TEST_STORE=postgres`, a new database per test on the PostgreSQL
+//! server `CHAT_TEST_POSTGRES` names: the same suite runs on both stores.
+//! The several-server tests need that server whichever store the rest runs
+//! on (scripts/services starts one: `source scripts/services`).
 
 use app::messages::{ClientId, Entry, EntryKind, MessageBody, Seq};
 use app::people::{Nick, SessionId};
@@ -79,28 +81,34 @@ pub async fn start_on(db: String) -> server::Server {
     start_with(db, &[]).await
 }
 
-/// The PostgreSQL server the suite runs on, if any.
-pub fn postgres_server() -> Option<String> {
-    std::env::var("CHAT_TEST_POSTGRES")
-        .ok()
-        .filter(|url| !url.is_empty())
-}
-
-/// True when this run of the suite is on PostgreSQL; the few tests about
-/// SQLite's own files say so where they return early.
+/// True when this run of the suite is on PostgreSQL (`CHAT_TEST_STORE=postgres`).
 pub fn on_postgres() -> bool {
-    postgres_server().is_some()
+    std::env::var("CHAT_TEST_STORE").is_ok_and(|store| store == "postgres")
 }
 
 static DATABASES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
-/// A new, empty database for one test: a SQLite file in `dir`, or a new
-/// database on the PostgreSQL server.
+/// A new, empty database for one test, on the store this run is on: a
+/// SQLite file in `dir`, or a new PostgreSQL database.
 pub async fn fresh_database(dir: &std::path::Path) -> String {
-    let Some(server) = postgres_server() else {
-        return format!("sqlite://{}", dir.join("chat.db").display());
-    };
+    if on_postgres() {
+        fresh_postgres_database().await
+    } else {
+        format!("sqlite://{}", dir.join("chat.db").display())
+    }
+}
+
+/// A new, empty database on the test PostgreSQL server; fails the test,
+/// saying how to start one, when there is none.
+pub async fn fresh_postgres_database() -> String {
     use sqlx::Connection;
+    let server = std::env::var("CHAT_TEST_POSTGRES")
+        .ok()
+        .filter(|url| !url.is_empty())
+        .expect(
+            "CHAT_TEST_POSTGRES names no PostgreSQL server: run ./scripts/test, \
+             or `source scripts/services` first",
+        );
     let name = format!(
         "chat_{}_{}",
         std::process::id(),
@@ -119,6 +127,22 @@ pub async fn fresh_database(dir: &std::path::Path) -> String {
         .unwrap();
     let base = server.rsplit_once('/').expect("a database URL").0;
     format!("{base}/{name}")
+}
+
+/// Starts the real server binary on port 0 with the database `db` and extra
+/// flags, send limits lifted; returns the process and its address.
+pub fn start_binary(db: &str, flags: &[&str]) -> (std::process::Child, SocketAddr) {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
+        .args(["--addr", "127.0.0.1:0", "--database-url", db])
+        .args(flags)
+        .args(UNLIMITED)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the server binary starts");
+    let addr = read_start_line(child.stdout.take().unwrap());
+    (child, addr)
 }
 
 /// Every row `sql` returns, its columns read as text (tests look inside the

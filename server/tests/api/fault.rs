@@ -4,26 +4,12 @@
 use crate::common::*;
 use app::protocol::ServerFrame;
 use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
-
-fn start_binary(db: &str) -> (Child, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
-        .args(["--addr", "127.0.0.1:0", "--database-url", db])
-        .args(UNLIMITED)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the server binary starts");
-    let addr = read_start_line(child.stdout.take().unwrap());
-    (child, addr)
-}
 
 #[tokio::test]
 async fn every_acknowledged_message_survives_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let db = fresh_database(dir.path()).await;
-    let (mut child, addr) = start_binary(&db);
+    let (mut child, addr) = start_binary(&db, &[]);
 
     // Three senders write as fast as acks come back, recording every ack.
     let (acked_tx, mut acked_rx) = tokio::sync::mpsc::unbounded_channel::<(String, u64)>();
@@ -70,7 +56,7 @@ async fn every_acknowledged_message_survives_kill_9() {
         acked.insert(id, seq);
     }
 
-    let (mut child, addr) = start_binary(&db);
+    let (mut child, addr) = start_binary(&db, &[]);
     let mut reader = crate::common::Client::connect(addr).await;
     reader.join_since("main", "auditor", Some(0)).await;
     let frames = reader
