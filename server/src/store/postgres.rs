@@ -12,7 +12,9 @@
 //! Durability is PostgreSQL's: a commit returns once its WAL record is
 //! flushed (`synchronous_commit = on`, the default).
 
-use super::rows::{EntryRow, account_row, kind_word};
+use super::rows::{
+    EntryRow, account_row, departed, kind_word, owned_room, room_names, session_row,
+};
 use super::{
     AccountRow, Appended, Departed, Draft, OwnedRoom, RoomRow, SessionRow, StoreError, now_ms,
 };
@@ -165,10 +167,7 @@ impl PostgresStore {
         )
         .fetch_all(&self.pool)
         .await?;
-        Ok(names
-            .iter()
-            .filter_map(|n| RoomName::parse(n).ok())
-            .collect())
+        Ok(room_names(&names))
     }
 
     pub async fn append(&self, drafts: &[&Draft]) -> Result<Vec<Appended>, StoreError> {
@@ -289,13 +288,7 @@ impl PostgresStore {
             .await?;
         Ok(rows
             .into_iter()
-            .filter_map(|row| {
-                Some(Departed {
-                    room: RoomName::parse(&row.room).ok()?,
-                    nick: Nick::parse(&row.nick).ok()?,
-                    session: row.session,
-                })
-            })
+            .filter_map(|row| departed(&row.room, &row.nick, row.session))
             .collect())
     }
 
@@ -401,14 +394,7 @@ impl PostgresStore {
         )
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.and_then(|r| {
-            Some(SessionRow {
-                account_id: r.account_id,
-                name: Nick::parse(&r.name).ok()?,
-                created_at: r.created_at,
-                seen_at: r.seen_at,
-            })
-        }))
+        Ok(row.and_then(|r| session_row(r.account_id, &r.name, r.created_at, r.seen_at)))
     }
 
     pub async fn touch_session(&self, token_hash: &str) -> Result<(), StoreError> {
@@ -471,12 +457,7 @@ impl PostgresStore {
         .await?;
         Ok(rows
             .into_iter()
-            .filter_map(|r| {
-                Some(OwnedRoom {
-                    name: RoomName::parse(&r.name).ok()?,
-                    accounts_only: r.accounts_only,
-                })
-            })
+            .filter_map(|r| owned_room(&r.name, r.accounts_only))
             .collect())
     }
 

@@ -1,9 +1,10 @@
 //! Rows as both databases return them, and their checked conversion into the
 //! app's validated types.
 
-use super::{AccountRow, StoreError};
+use super::{AccountRow, Departed, OwnedRoom, SessionRow, StoreError};
 use app::messages::{ClientId, Entry, EntryKind, MessageBody, Seq};
 use app::people::Nick;
+use app::rooms::RoomName;
 
 pub(super) struct EntryRow {
     pub room_id: i64,
@@ -48,6 +49,47 @@ pub(super) fn account_row(id: i64, name: &str, password_hash: String) -> Option<
         id,
         name: Nick::parse(name).ok()?,
         password_hash,
+    })
+}
+
+/// Room names as read; one that no longer validates is skipped rather than
+/// failing the lobby.
+pub(super) fn room_names(names: &[String]) -> Vec<RoomName> {
+    names
+        .iter()
+        .filter_map(|n| RoomName::parse(n).ok())
+        .collect()
+}
+
+/// A shutdown record as read; one that no longer validates reads as none.
+pub(super) fn departed(room: &str, nick: &str, session: String) -> Option<Departed> {
+    Some(Departed {
+        room: RoomName::parse(room).ok()?,
+        nick: Nick::parse(nick).ok()?,
+        session,
+    })
+}
+
+/// A session as read; one whose account name no longer validates reads as none.
+pub(super) fn session_row(
+    account_id: i64,
+    name: &str,
+    created_at: i64,
+    seen_at: i64,
+) -> Option<SessionRow> {
+    Some(SessionRow {
+        account_id,
+        name: Nick::parse(name).ok()?,
+        created_at,
+        seen_at,
+    })
+}
+
+/// An owned room as read; one whose name no longer validates reads as none.
+pub(super) fn owned_room(name: &str, accounts_only: bool) -> Option<OwnedRoom> {
+    Some(OwnedRoom {
+        name: RoomName::parse(name).ok()?,
+        accounts_only,
     })
 }
 

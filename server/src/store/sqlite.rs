@@ -14,7 +14,9 @@
 //! A write that is one statement (accounts, sessions, room settings) needs no
 //! transaction of its own: it runs on the writer as it is.
 
-use super::rows::{EntryRow, account_row, kind_word};
+use super::rows::{
+    EntryRow, account_row, departed, kind_word, owned_room, room_names, session_row,
+};
 use super::{
     AccountRow, Appended, Departed, Draft, Heads, OwnedRoom, RoomRow, SessionRow, StoreError,
     now_ms,
@@ -207,11 +209,7 @@ impl SqliteStore {
         )
         .fetch_all(&self.readers)
         .await?;
-        // A name that no longer validates is skipped rather than failing the lobby.
-        Ok(names
-            .iter()
-            .filter_map(|n| RoomName::parse(n).ok())
-            .collect())
+        Ok(room_names(&names))
     }
 
     pub async fn append(
@@ -346,13 +344,7 @@ impl SqliteStore {
         tx.commit().await?;
         Ok(rows
             .into_iter()
-            .filter_map(|row| {
-                Some(Departed {
-                    room: RoomName::parse(&row.room).ok()?,
-                    nick: Nick::parse(&row.nick).ok()?,
-                    session: row.session,
-                })
-            })
+            .filter_map(|row| departed(&row.room, &row.nick, row.session))
             .collect())
     }
 
@@ -457,14 +449,7 @@ impl SqliteStore {
         )
         .fetch_optional(&self.readers)
         .await?;
-        Ok(row.and_then(|r| {
-            Some(SessionRow {
-                account_id: r.account_id,
-                name: Nick::parse(&r.name).ok()?,
-                created_at: r.created_at,
-                seen_at: r.seen_at,
-            })
-        }))
+        Ok(row.and_then(|r| session_row(r.account_id, &r.name, r.created_at, r.seen_at)))
     }
 
     pub async fn touch_session(&self, token_hash: &str) -> Result<(), StoreError> {
@@ -528,12 +513,7 @@ impl SqliteStore {
         .await?;
         Ok(rows
             .into_iter()
-            .filter_map(|r| {
-                Some(OwnedRoom {
-                    name: RoomName::parse(&r.name).ok()?,
-                    accounts_only: r.accounts_only,
-                })
-            })
+            .filter_map(|r| owned_room(&r.name, r.accounts_only))
             .collect())
     }
 
