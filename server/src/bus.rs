@@ -19,6 +19,10 @@
 //!   reconnection to Redis catches every feed up, so an entry whose
 //!   announcement was lost still arrives: entries are never lost, typing
 //!   signals may be.
+//!
+//! Besides rooms, servers tell each other about state each holds in memory
+//! ([`Control`], on `chat:control`): sessions that ended (their sockets
+//! close wherever they are) and rooms opened or closed to guests.
 
 use crate::presence::SharedPresence;
 use crate::store::Store;
@@ -49,8 +53,53 @@ const FILL_PAGE: u32 = 1000;
 /// "Everything the store has": the largest `seq` both stores can hold.
 const ALL: Seq = i64::MAX as Seq;
 
+/// Control messages held for a follower that is behind.
+const CONTROL_BACKLOG: usize = 256;
+
 /// Most announcements sent to Redis in one pipeline.
 const PUBLISH_BATCH: usize = 512;
+
+/// Redis channel for [`Control`] messages.
+const CONTROL_CHANNEL: &str = "chat:control";
+
+/// What one server tells the others about state they hold in memory.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "what", rename_all = "snake_case")]
+pub enum Control {
+    /// Sessions of an account ended: their sockets close, on every server.
+    SessionsEnded { account_id: i64, ended: Ended },
+    /// A room's owner opened or closed it to guests.
+    AccountsOnly { room: RoomName, on: bool },
+}
+
+/// Which of an account's sessions ended, by the SHA-256 of their token.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ended {
+    /// That one (a logout).
+    Session(String),
+    /// All but that one (a password change).
+    AllBut(String),
+    /// Every one (logging out everywhere, deleting the account).
+    All,
+}
+
+impl Ended {
+    /// Whether the session with this token hash is one of them.
+    pub fn picks(&self, token_hash: &str) -> bool {
+        match self {
+            Ended::Session(ended) => ended == token_hash,
+            Ended::AllBut(kept) => kept != token_hash,
+            Ended::All => true,
+        }
+    }
+}
+
+/// Where an announcement goes.
+enum Channel {
+    Room(i64),
+    Control,
+}
 
 /// Bus failures.
 #[derive(Debug, thiserror::Error)]
@@ -106,7 +155,10 @@ impl Feed {
         match &self.link {
             None => self.deliver(seq, frame),
             Some(link) => {
-                link.announce(self.room_id, format!("E {seq} {}", frame.as_str()));
+                link.announce(
+                    Channel::Room(self.room_id),
+                    format!("E {seq} {}", frame.as_str()),
+                );
                 self.offer(seq, frame);
             }
         }
@@ -122,7 +174,7 @@ impl Feed {
         .into();
         if let Some(link) = &self.link {
             let payload = format!("T {} {}", link.server, frame.as_str());
-            link.announce(self.room_id, payload);
+            link.announce(Channel::Room(self.room_id), payload);
         }
         let _ = self.sender.send(Broadcast { seq: None, frame });
     }
@@ -316,6 +368,7 @@ impl Bus {
             announcements,
             feeds: Mutex::default(),
             connected: AtomicBool::new(false),
+            told: broadcast::channel(CONTROL_BACKLOG).0,
         });
         tokio::spawn(listen(client.clone(), command_queue, Arc::downgrade(&link)));
         tokio::spawn(announce(client, first, announcement_queue));
@@ -361,6 +414,22 @@ impl Bus {
         }
     }
 
+    /// Tells the other servers (none in-process).
+    pub fn tell(&self, control: &Control) {
+        if let Bus::Redis(link) = self {
+            let json = serde_json::to_string(control).expect("control messages serialise");
+            link.announce(Channel::Control, format!("{} {json}", link.server));
+        }
+    }
+
+    /// What the other servers tell this one (nothing in-process).
+    pub fn told(&self) -> Option<broadcast::Receiver<Control>> {
+        match self {
+            Bus::Local => None,
+            Bus::Redis(link) => Some(link.told.subscribe()),
+        }
+    }
+
     /// `Ok(what)` when the bus carries messages, `Err(why)` when it cannot.
     pub fn readiness(&self) -> Result<&'static str, &'static str> {
         match self {
@@ -381,16 +450,18 @@ pub struct Link {
     lease: Duration,
     store: Store,
     commands: mpsc::UnboundedSender<Command>,
-    announcements: mpsc::UnboundedSender<(i64, String)>,
+    announcements: mpsc::UnboundedSender<(Channel, String)>,
     /// Feeds in memory by room row id (a room reloaded while its old feed
     /// still drains has two for a moment).
     feeds: Mutex<HashMap<i64, Vec<Weak<Feed>>>>,
     connected: AtomicBool,
+    /// What other servers said, for this server's followers.
+    told: broadcast::Sender<Control>,
 }
 
 impl Link {
-    fn announce(&self, room_id: i64, payload: String) {
-        let _ = self.announcements.send((room_id, payload));
+    fn announce(&self, channel: Channel, payload: String) {
+        let _ = self.announcements.send((channel, payload));
     }
 
     fn live_feeds(&self, room_id: i64) -> Vec<Arc<Feed>> {
@@ -452,9 +523,9 @@ async fn listen(
             });
             feeds.keys().copied().collect()
         };
-        let mut subscribed = true;
+        let mut subscribed = sink.subscribe(CONTROL_CHANNEL).await.is_ok();
         for room_id in &rooms {
-            if sink.subscribe(channel(*room_id)).await.is_err() {
+            if !subscribed || sink.subscribe(channel(*room_id)).await.is_err() {
                 subscribed = false;
                 break;
             }
@@ -519,9 +590,21 @@ async fn listen(
     }
 }
 
-/// One announcement from Redis: `E SEQ FRAME` (an entry) or `T SERVER FRAME`
-/// (a typing signal).
+/// One announcement from Redis: on a room's channel `E SEQ FRAME` (an entry)
+/// or `T SERVER FRAME` (a typing signal); on the control channel
+/// `SERVER CONTROL`.
 fn receive(link: &Link, message: &redis::Msg) {
+    if message.get_channel_name() == CONTROL_CHANNEL {
+        let told = std::str::from_utf8(message.get_payload_bytes())
+            .ok()
+            .and_then(|payload| payload.split_once(' '))
+            .filter(|(server, _)| *server != link.server)
+            .and_then(|(_, json)| serde_json::from_str::<Control>(json).ok());
+        if let Some(control) = told {
+            let _ = link.told.send(control);
+        }
+        return;
+    }
     let Some(room_id) = message
         .get_channel_name()
         .strip_prefix("chat:room:")
@@ -563,7 +646,7 @@ fn receive(link: &Link, message: &redis::Msg) {
 async fn announce(
     client: redis::Client,
     first: redis::aio::MultiplexedConnection,
-    mut queue: mpsc::UnboundedReceiver<(i64, String)>,
+    mut queue: mpsc::UnboundedReceiver<(Channel, String)>,
 ) {
     let mut connection = Some(first);
     let mut batch = Vec::with_capacity(PUBLISH_BATCH);
@@ -582,11 +665,12 @@ async fn announce(
             continue;
         };
         let mut pipe = redis::pipe();
-        for (room_id, payload) in batch.drain(..) {
-            pipe.cmd("PUBLISH")
-                .arg(channel(room_id))
-                .arg(payload)
-                .ignore();
+        for (to, payload) in batch.drain(..) {
+            let name = match to {
+                Channel::Room(room_id) => channel(room_id),
+                Channel::Control => CONTROL_CHANNEL.to_owned(),
+            };
+            pipe.cmd("PUBLISH").arg(name).arg(payload).ignore();
         }
         if let Err(err) = pipe.query_async::<()>(conn).await {
             tracing::warn!(%err, "could not announce on the Redis bus");

@@ -169,6 +169,13 @@ impl Posting {
     }
 }
 
+/// A member gone from a room on this server: announced already, or (with
+/// several servers) not yet known to be news.
+enum Departure {
+    Announced(Commit),
+    Unsure { key: String, member: Member },
+}
+
 /// Who joins which room, as [`RoomHub::join`] was asked.
 struct Arrival<'a> {
     name: &'a RoomName,
@@ -507,7 +514,7 @@ impl RoomHub {
         let Some(room) = self.rooms.lock().await.get(name).cloned() else {
             return;
         };
-        let notices: Vec<Commit> = {
+        let departures: Vec<Departure> = {
             let mut members = room.members.lock().expect("member lock");
             room.accounts_only.store(on, Ordering::Release);
             if !on {
@@ -518,10 +525,10 @@ impl RoomHub {
                 .filter(|(_, m)| !m.author.is_account())
                 .map(|(key, _)| key.clone())
                 .collect();
-            let notices = guests
-                .iter()
-                .filter_map(|key| members.remove(key))
-                .map(|guest| {
+            let departures = guests
+                .into_iter()
+                .filter_map(|key| Some((members.remove(&key)?, key)))
+                .map(|(guest, key)| {
                     for holder in &guest.holders {
                         if let Some(evictions) = &holder.evictions {
                             let _ = evictions.send(Eviction {
@@ -530,18 +537,54 @@ impl RoomHub {
                             });
                         }
                     }
-                    self.notice(&room, &guest.nick, &guest.author, EntryKind::Left)
+                    self.depart(&room, key, guest)
                 })
                 .collect();
             room.online.store(members.len() as u32, Ordering::Relaxed);
-            notices
+            departures
         };
-        for notice in notices {
-            if let Err(err) = notice.outcome().await {
+        for departure in departures {
+            if let Some(notice) = self.announced(&room, departure).await
+                && let Err(err) = notice.outcome().await
+            {
                 tracing::error!(%err, room = %name, "left notice not stored");
             }
         }
         self.retire_if_empty(&room).await;
+    }
+
+    /// Someone is no longer in the room on this server (the caller took them
+    /// out under the member lock). On one server that is news at once, and
+    /// the notice is enqueued now, so notices keep the order of the changes;
+    /// with several, only if no other server holds the name (see
+    /// [`RoomHub::announced`]).
+    fn depart(&self, room: &Room, key: String, member: Member) -> Departure {
+        match &self.presence {
+            None => Departure::Announced(self.notice(
+                room,
+                &member.nick,
+                &member.author,
+                EntryKind::Left,
+            )),
+            Some(_) => Departure::Unsure { key, member },
+        }
+    }
+
+    /// The "left" notice of a departure, if it is news: with several servers,
+    /// once this server's hold on the name is released and nobody else's is
+    /// left (someone who moved to another server is not gone).
+    async fn announced(&self, room: &Room, departure: Departure) -> Option<Commit> {
+        match departure {
+            Departure::Announced(notice) => Some(notice),
+            Departure::Unsure { key, member } => {
+                let presence = self.presence.as_ref()?;
+                let gone = presence
+                    .release(room.id, &key, &member.author.column())
+                    .await
+                    .unwrap_or(true);
+                gone.then(|| self.notice(room, &member.nick, &member.author, EntryKind::Left))
+            }
+        }
     }
 
     fn notice(&self, room: &Room, nick: &Nick, author: &Author, kind: EntryKind) -> Commit {
@@ -559,7 +602,7 @@ impl RoomHub {
     /// connection replaced by a newer one of the same session leaves silently.
     pub async fn leave(&self, room: &Arc<Room>, nick: &Nick, conn: ConnId) -> Result<(), HubError> {
         let key = nick_key(nick);
-        let (nick, author, notice) = {
+        let departure = {
             let mut members = room.members.lock().expect("member lock");
             let Some(member) = members.get_mut(&key).filter(|m| m.held_by(conn)) else {
                 return Ok(());
@@ -568,27 +611,11 @@ impl RoomHub {
             if !member.holders.is_empty() {
                 return Ok(());
             }
-            let (nick, author) = (member.nick.clone(), member.author.clone());
-            members.remove(&key);
+            let member = members.remove(&key).expect("just found");
             room.online.store(members.len() as u32, Ordering::Relaxed);
-            // One server: announced in the order of the change.
-            let notice = self
-                .presence
-                .is_none()
-                .then(|| self.notice(room, &nick, &author, EntryKind::Left));
-            (nick, author, notice)
+            self.depart(room, key, member)
         };
-        let notice = match &self.presence {
-            None => notice,
-            Some(presence) => {
-                // Still held on another server (the person moved there): not news.
-                let gone = presence
-                    .release(room.id, &key, &author.column())
-                    .await
-                    .unwrap_or(true);
-                gone.then(|| self.notice(room, &nick, &author, EntryKind::Left))
-            }
-        };
+        let notice = self.announced(room, departure).await;
         let stored = match notice {
             Some(notice) => notice.outcome().await.map(|_| ()),
             None => Ok(()),

@@ -140,6 +140,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
     hub.keep_presence();
     let accounts = accounts::Accounts::new(hub.clone(), config.account_policy());
     accounts.purge_expired_sessions();
+    accounts.follow_other_servers();
     let peers = peers::Peers::new(config.address_limits());
     let (stop, stopped) = watch::channel(false);
     let (drain, mut drained) = mpsc::channel::<()>(1);

@@ -23,6 +23,7 @@ pub mod routes;
 pub mod sockets;
 pub mod throttle;
 
+use crate::bus::{Control, Ended};
 use crate::hub::{RoomHub, nick_key};
 use crate::store::{AccountRow, OwnedRoom, StoreError, now_ms};
 use app::accounts::{PasswordError, UsernameError, check_password, parse_username};
@@ -265,8 +266,10 @@ impl Accounts {
             .store()
             .delete_session(&signed_in.token_hash)
             .await?;
-        self.sockets
-            .close(signed_in.account_id, |t| t == signed_in.token_hash);
+        self.end_sockets(
+            signed_in.account_id,
+            Ended::Session(signed_in.token_hash.clone()),
+        );
         Ok(())
     }
 
@@ -276,8 +279,58 @@ impl Accounts {
             .store()
             .delete_sessions(signed_in.account_id, None)
             .await?;
-        self.sockets.close(signed_in.account_id, |_| true);
+        self.end_sockets(signed_in.account_id, Ended::All);
         Ok(())
+    }
+
+    /// Closes the sockets of ended sessions, on this server and the others.
+    fn end_sockets(&self, account_id: i64, ended: Ended) {
+        self.sockets.close(account_id, &ended);
+        self.hub
+            .bus()
+            .tell(&Control::SessionsEnded { account_id, ended });
+    }
+
+    /// Opens or closes a room to guests on this server and the others (the
+    /// store already holds the setting).
+    async fn apply_accounts_only(&self, room: &RoomName, on: bool) {
+        self.hub.set_accounts_only(room, on).await;
+        self.hub.bus().tell(&Control::AccountsOnly {
+            room: room.clone(),
+            on,
+        });
+    }
+
+    /// Applies what other servers say about sessions and rooms to this one's
+    /// sockets and rooms (several servers only).
+    pub fn follow_other_servers(self: &Arc<Self>) {
+        let Some(mut told) = self.hub.bus().told() else {
+            return;
+        };
+        let accounts = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                let control = match told.recv().await {
+                    Ok(control) => control,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::warn!(missed, "fell behind other servers' control messages");
+                        continue;
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                };
+                let Some(accounts) = accounts.upgrade() else {
+                    return;
+                };
+                match control {
+                    Control::SessionsEnded { account_id, ended } => {
+                        accounts.sockets.close(account_id, &ended);
+                    }
+                    Control::AccountsOnly { room, on } => {
+                        accounts.hub.set_accounts_only(&room, on).await;
+                    }
+                }
+            }
+        });
     }
 
     async fn check_current(&self, signed_in: &SignedIn, current: &str) -> Result<(), AccountError> {
@@ -319,8 +372,10 @@ impl Accounts {
         store
             .delete_sessions(signed_in.account_id, Some(&signed_in.token_hash))
             .await?;
-        self.sockets
-            .close(signed_in.account_id, |t| t != signed_in.token_hash);
+        self.end_sockets(
+            signed_in.account_id,
+            Ended::AllBut(signed_in.token_hash.clone()),
+        );
         tracing::info!(account = signed_in.account_id, "password changed");
         Ok(())
     }
@@ -348,10 +403,10 @@ impl Accounts {
             .await?;
         // With no owner left to open them again, its rooms open to guests.
         for room in &closed {
-            self.hub.set_accounts_only(room, false).await;
+            self.apply_accounts_only(room, false).await;
         }
         // After the delete: a tab that reloads at once finds no session.
-        self.sockets.close(signed_in.account_id, |_| true);
+        self.end_sockets(signed_in.account_id, Ended::All);
         tracing::info!(account = signed_in.account_id, "account deleted");
         Ok(())
     }
@@ -374,7 +429,7 @@ impl Accounts {
             .set_accounts_only(room, signed_in.account_id, on)
             .await?;
         if changed {
-            self.hub.set_accounts_only(room, on).await;
+            self.apply_accounts_only(room, on).await;
         }
         Ok(changed)
     }

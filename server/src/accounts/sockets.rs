@@ -3,6 +3,7 @@
 //! the account all of them. A closed socket's tab finds out at once (close
 //! code 4003) instead of chatting on under a session that is gone.
 
+use crate::bus::Ended;
 use crate::connection::close::CLOSE_SIGNED_OUT;
 use crate::connection::outbox::Outbox;
 use crate::hub::ConnId;
@@ -64,11 +65,11 @@ impl SignedInSockets {
         }
     }
 
-    /// Closes the account's sockets whose session `which` picks.
-    pub fn close(&self, account_id: i64, which: impl Fn(&str) -> bool) {
+    /// Closes the account's sockets of the sessions that `ended`.
+    pub fn close(&self, account_id: i64, ended: &Ended) {
         let by_account = self.by_account.lock().expect("sockets lock");
         for socket in by_account.get(&account_id).into_iter().flatten() {
-            if which(&socket.token_hash) {
+            if ended.picks(&socket.token_hash) {
                 socket.outbox.close(CLOSE_SIGNED_OUT);
             }
         }

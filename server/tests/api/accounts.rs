@@ -8,8 +8,8 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 /// The form handlers' answer, not followed (its `Set-Cookie` and `Location`
 /// matter).
-struct Answer {
-    status: u16,
+pub(crate) struct Answer {
+    pub status: u16,
     location: Option<String>,
     set_cookie: Option<String>,
     retry_after: Option<String>,
@@ -52,7 +52,12 @@ async fn answer(res: reqwest::Response) -> Answer {
 }
 
 /// POSTs a form from this site, as the browser does, with `cookie` if given.
-async fn post(app: &TestApp, path: &str, form: &[(&str, &str)], cookie: Option<&str>) -> Answer {
+pub(crate) async fn post(
+    app: &TestApp,
+    path: &str,
+    form: &[(&str, &str)],
+    cookie: Option<&str>,
+) -> Answer {
     let origin = format!("http://{}", app.addr());
     let mut request = no_redirects()
         .post(format!("{origin}{path}"))
@@ -72,7 +77,7 @@ async fn get(app: &TestApp, path: &str, cookie: Option<&str>) -> Answer {
     answer(request.send().await.unwrap()).await
 }
 
-async fn sign_up(app: &TestApp, name: &str, password: &str) -> String {
+pub(crate) async fn sign_up(app: &TestApp, name: &str, password: &str) -> String {
     let answer = post(
         app,
         "/signup",
@@ -95,7 +100,7 @@ async fn log_in(app: &TestApp, name: &str, password: &str) -> Answer {
 }
 
 /// A WebSocket opened with the session cookie, as a signed-in page opens it.
-async fn signed_in_client(app: &TestApp, cookie: &str) -> Client {
+pub(crate) async fn signed_in_client(app: &TestApp, cookie: &str) -> Client {
     let mut request = format!("ws://{}/ws", app.addr())
         .into_client_request()
         .unwrap();
@@ -116,7 +121,7 @@ async fn signed_in_name(app: &TestApp, cookie: Option<&str>) -> Option<String> {
     Some(page.body[start..start + end].to_owned())
 }
 
-const PASSWORD: &str = "correct horse battery";
+pub(crate) const PASSWORD: &str = "correct horse battery";
 
 #[tokio::test]
 async fn sign_up_log_out_and_log_in_again() {

@@ -78,8 +78,8 @@ impl Drop for Redis {
 
 /// Two servers on one new database and one Redis.
 struct Pair {
-    a: server::Server,
-    b: server::Server,
+    a: TestApp,
+    b: TestApp,
     redis: Redis,
     db: String,
 }
@@ -90,8 +90,12 @@ async fn pair() -> Pair {
     let url = redis.url();
     let mut flags = vec!["--bus", &url, "--presence-lease-ms", LEASE_MS];
     flags.extend_from_slice(UNLIMITED);
-    let a = start_with(db.clone(), &flags).await;
-    let b = start_with(db.clone(), &flags).await;
+    let app = async || TestApp {
+        server: start_with(db.clone(), &flags).await,
+        db: db.clone(),
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let (a, b) = (app().await, app().await);
     Pair { a, b, redis, db }
 }
 
@@ -153,9 +157,9 @@ async fn a_bus_needs_a_shared_database() {
 #[tokio::test]
 async fn people_on_two_servers_talk_in_one_room() {
     let pair = pair().await;
-    let mut sadia = Client::connect(pair.a.addr).await;
+    let mut sadia = Client::connect(pair.a.addr()).await;
     sadia.join("main", "sadia").await;
-    let mut usman = Client::connect(pair.b.addr).await;
+    let mut usman = Client::connect(pair.b.addr()).await;
     let (online, _) = usman.join("main", "usman").await;
     assert!(
         online.contains(&nick("sadia")),
@@ -173,7 +177,7 @@ async fn people_on_two_servers_talk_in_one_room() {
     sadia
         .recv_until(|f| matches!(f, ServerFrame::Typing { nick, .. } if nick.as_str() == "usman"))
         .await;
-    let body = reqwest::get(format!("http://{}/health", pair.b.addr))
+    let body = reqwest::get(format!("http://{}/health", pair.b.addr()))
         .await
         .unwrap()
         .text()
@@ -188,14 +192,14 @@ async fn people_on_two_servers_talk_in_one_room() {
 #[tokio::test]
 async fn senders_on_both_servers_share_one_gap_free_order() {
     let pair = pair().await;
-    let mut on_a = Client::connect(pair.a.addr).await;
+    let mut on_a = Client::connect(pair.a.addr()).await;
     on_a.join("main", "watcher-a").await;
-    let mut on_b = Client::connect(pair.b.addr).await;
+    let mut on_b = Client::connect(pair.b.addr()).await;
     on_b.join("main", "watcher-b").await;
 
     const EACH: usize = 60;
     let mut senders = vec![];
-    for (n, addr) in [pair.a.addr, pair.b.addr, pair.a.addr, pair.b.addr]
+    for (n, addr) in [pair.a.addr(), pair.b.addr(), pair.a.addr(), pair.b.addr()]
         .into_iter()
         .enumerate()
     {
@@ -244,7 +248,7 @@ async fn senders_on_both_servers_share_one_gap_free_order() {
 #[tokio::test]
 async fn a_resend_through_the_other_server_is_acknowledged_with_the_original_seq() {
     let pair = pair().await;
-    let mut sadia = Client::connect(pair.a.addr).await;
+    let mut sadia = Client::connect(pair.a.addr()).await;
     sadia.join("main", "sadia").await;
     let id = sadia.new_client_id();
     sadia.say_with_id("main", &id, "only once").await;
@@ -260,7 +264,7 @@ async fn a_resend_through_the_other_server_is_acknowledged_with_the_original_seq
     // Her connection to A dropped before the ack arrived; the tab reconnects
     // to B and sends the message again with the same id.
     drop(sadia);
-    let mut again = Client::connect(pair.b.addr).await;
+    let mut again = Client::connect(pair.b.addr()).await;
     again.join("main", "sadia-again").await;
     again.say_with_id("main", &id, "only once").await;
     let frames = again
@@ -281,9 +285,9 @@ async fn a_resend_through_the_other_server_is_acknowledged_with_the_original_seq
 #[tokio::test]
 async fn a_redis_restart_mid_stream_loses_nothing() {
     let mut pair = pair().await;
-    let mut listener = Client::connect(pair.b.addr).await;
+    let mut listener = Client::connect(pair.b.addr()).await;
     listener.join("main", "listener").await;
-    let sender_addr = pair.a.addr;
+    let sender_addr = pair.a.addr();
     let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
     let sender = tokio::spawn(async move {
         let mut sadia = Client::connect(sender_addr).await;
@@ -318,7 +322,7 @@ async fn a_redis_restart_mid_stream_loses_nothing() {
     // Once Redis is back, the servers say so.
     let mut body = String::new();
     for _ in 0..50 {
-        body = reqwest::get(format!("http://{}/health", pair.a.addr))
+        body = reqwest::get(format!("http://{}/health", pair.a.addr()))
             .await
             .unwrap()
             .text()
@@ -335,9 +339,9 @@ async fn a_redis_restart_mid_stream_loses_nothing() {
 #[tokio::test]
 async fn a_name_taken_on_one_server_is_refused_on_the_other() {
     let pair = pair().await;
-    let mut sadia = Client::connect(pair.a.addr).await;
+    let mut sadia = Client::connect(pair.a.addr()).await;
     sadia.join("main", "sadia").await;
-    let mut other = Client::connect(pair.b.addr).await;
+    let mut other = Client::connect(pair.b.addr()).await;
     let refused = other.try_join("main", "SADIA").await;
     assert_eq!(
         error_code(&refused),
@@ -349,7 +353,7 @@ async fn a_name_taken_on_one_server_is_refused_on_the_other() {
     let mut taken = false;
     for _ in 0..40 {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let mut again = Client::connect(pair.b.addr).await;
+        let mut again = Client::connect(pair.b.addr()).await;
         if matches!(
             again.try_join("main", "SADIA").await,
             ServerFrame::Joined { .. }
@@ -366,19 +370,19 @@ async fn a_name_taken_on_one_server_is_refused_on_the_other() {
 #[tokio::test]
 async fn a_rolling_restart_moves_people_to_the_other_server_without_notices_or_loss() {
     let pair = pair().await;
-    let mut sadia = Client::connect(pair.a.addr).await;
+    let mut sadia = Client::connect(pair.a.addr()).await;
     sadia.join("main", "sadia").await;
-    let mut usman = Client::connect(pair.b.addr).await;
+    let mut usman = Client::connect(pair.b.addr()).await;
     usman.join("main", "usman").await;
     let before = sadia.say("main", "before the restart").await;
 
     // A stops (SIGTERM); its clients are told to come back, and behind the
     // proxy they land on B, resuming from their last seq.
     let Pair { a, b, redis, db } = pair;
-    a.shutdown().await.unwrap();
+    a.server.shutdown().await.unwrap();
     assert_eq!(sadia.close_code().await, Some(1012));
     usman.say("main", "while she moves").await;
-    let mut back = Client::connect(b.addr).await;
+    let mut back = Client::connect(b.addr()).await;
     back.carry_on_from(&sadia);
     back.join_since("main", "sadia", Some(before)).await;
     back.hear("while she moves").await;
@@ -437,7 +441,58 @@ async fn when_a_server_dies_its_people_are_announced_gone_once_by_a_survivor() {
     again.join("main", "sadia").await;
 }
 
-/// Every line of room `main`'s log in the database at `url`.
+#[tokio::test]
+async fn logging_out_on_one_server_closes_the_session_s_socket_on_the_other() {
+    use crate::accounts::{PASSWORD, post, sign_up, signed_in_client};
+    let pair = pair().await;
+    let cookie = sign_up(&pair.a, "sadia", PASSWORD).await;
+    let mut on_b = signed_in_client(&pair.b, &cookie).await;
+    on_b.join("main", "sadia").await;
+    assert_eq!(
+        post(&pair.a, "/logout", &[], Some(&cookie)).await.status,
+        303
+    );
+    assert_eq!(on_b.close_code().await, Some(4003), "signed out everywhere");
+}
+
+#[tokio::test]
+async fn closing_a_room_to_guests_on_one_server_sends_its_guests_out_on_the_other() {
+    use crate::accounts::{PASSWORD, post, sign_up, signed_in_client};
+    let pair = pair().await;
+    let owner = sign_up(&pair.a, "sadia", PASSWORD).await;
+    let mut sadia = signed_in_client(&pair.a, &owner).await;
+    sadia.join("club", "sadia").await;
+    let mut zara = Client::connect(pair.b.addr()).await;
+    zara.join("club", "zara").await;
+
+    let closed = post(
+        &pair.a,
+        "/account/rooms",
+        &[("room", "club"), ("accounts_only", "on")],
+        Some(&owner),
+    )
+    .await;
+    assert_eq!(closed.status, 303);
+    zara.recv_until(|f| error_code(f) == Some(app::protocol::ErrorCode::AccountsOnly))
+        .await;
+    sadia
+        .recv_until(|f| notice(f).as_deref() == Some("zara left"))
+        .await;
+    let mut late = Client::connect(pair.b.addr()).await;
+    assert_eq!(
+        error_code(&late.try_join("club", "usman").await),
+        Some(app::protocol::ErrorCode::AccountsOnly),
+        "B knows the room is closed"
+    );
+    let lefts = log_at(&pair.db)
+        .await
+        .into_iter()
+        .filter(|l| l == "zara left")
+        .count();
+    assert_eq!(lefts, 1);
+}
+
+/// Every line of the logs in the database at `url` (tests here use one room).
 async fn log_at(url: &str) -> Vec<String> {
     read_rows_at(
         url,
