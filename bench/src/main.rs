@@ -3,8 +3,8 @@
 //! real protocol over real WebSockets, and prints a summary table.
 //!
 //! Layout:
-//! - `main.rs`: the command line and the scenarios (fanout, rooms, idle,
-//!   history, page, smoke).
+//! - `main.rs`: the command line and the scenarios (fanout, rooms, cluster,
+//!   idle, history, page, smoke).
 //! - [`target`]: the server process, and its CPU and memory from /proc.
 //! - [`load`]: joining, sending and receiving clients with latency stamps.
 //!
@@ -65,6 +65,26 @@ enum Scenario {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// Many rooms on one server, then on several sharing PostgreSQL with
+    /// Redis between them (sockets and senders spread over all): the cost
+    /// of the bus hop.
+    Cluster {
+        /// A PostgreSQL server to make fresh databases on
+        /// (`source scripts/services` provides one).
+        #[arg(long, env = "CHAT_TEST_POSTGRES")]
+        postgres: String,
+        #[arg(long, default_value_t = 2)]
+        servers: usize,
+        #[arg(long, default_value_t = 100)]
+        rooms: usize,
+        #[arg(long, default_value_t = 10)]
+        members: usize,
+        /// Messages per second, all rooms together.
+        #[arg(long, default_value_t = 1000.0)]
+        rate: f64,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
     /// Many idle connections: server memory per connection.
     Idle {
         #[arg(long, default_value_t = 20_000)]
@@ -85,7 +105,10 @@ enum Scenario {
         seconds: u64,
     },
     /// Every scenario, tiny and quick: keeps this tool working (run in tests).
-    Smoke,
+    Smoke {
+        #[arg(long, env = "CHAT_TEST_POSTGRES")]
+        postgres: String,
+    },
 }
 
 type Outcome = Result<(), String>;
@@ -120,6 +143,25 @@ async fn main() -> std::process::ExitCode {
             rate,
             seconds,
         } => rooms_scenario(&cli.server_bin, rooms, members, rate, seconds).await,
+        Scenario::Cluster {
+            postgres,
+            servers,
+            rooms,
+            members,
+            rate,
+            seconds,
+        } => {
+            cluster(
+                &cli.server_bin,
+                &postgres,
+                servers,
+                rooms,
+                members,
+                rate,
+                seconds,
+            )
+            .await
+        }
         Scenario::Idle { connections } => idle(&cli.server_bin, connections).await,
         Scenario::History { messages, requests } => {
             history(&cli.server_bin, messages, requests).await
@@ -128,7 +170,7 @@ async fn main() -> std::process::ExitCode {
             concurrency,
             seconds,
         } => page(&cli.server_bin, concurrency, seconds).await,
-        Scenario::Smoke => smoke(&cli.server_bin).await,
+        Scenario::Smoke { postgres } => smoke(&cli.server_bin, &postgres).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -215,7 +257,7 @@ impl Step {
                 ("latency p99", ms(l.value_at_quantile(0.99))),
                 ("latency max", ms(l.max())),
                 ("errors", self.errors.to_string()),
-                ("server CPU", format!("{:.0} % of one core", self.cpu)),
+                ("server CPU (all)", format!("{:.0} % of one core", self.cpu)),
                 (
                     "server RSS",
                     format!("{:.1} MiB", self.rss as f64 / 1048576.0),
@@ -231,9 +273,10 @@ impl Step {
 }
 
 /// Joins `per_room` receivers and `senders_per_room` senders to each room,
-/// runs the offered `rate` for `seconds`, and measures.
+/// spread over the `targets` in turn, runs the offered `rate` for `seconds`,
+/// and measures (CPU and memory of all the targets together).
 async fn run_load(
-    target: &mut Target,
+    targets: &mut [Target],
     rooms: usize,
     per_room: usize,
     senders_per_room: usize,
@@ -241,7 +284,8 @@ async fn run_load(
     seconds: u64,
     size: usize,
 ) -> Result<Step, String> {
-    let addr = target.addr;
+    let addrs: Vec<_> = targets.iter().map(|t| t.addr).collect();
+    let mut next = addrs.iter().cycle();
     let tally = Arc::new(Tally::default());
     let clock = Clock::new();
     let total = rooms * (per_room + senders_per_room);
@@ -251,11 +295,13 @@ async fn run_load(
     for r in 0..rooms {
         let room = format!("load-{r}");
         for m in 0..per_room {
+            let addr = *next.next().expect("a target");
             let ws = load::join(addr, &room, &format!("r{r}-{m}")).await?;
             receivers.push(tokio::spawn(load::receive(ws, tally.clone(), clock)));
             bar.inc(1);
         }
         for s in 0..senders_per_room {
+            let addr = *next.next().expect("a target");
             sender_sockets.push((
                 room.clone(),
                 load::join(addr, &room, &format!("s{r}-{s}")).await?,
@@ -280,7 +326,9 @@ async fn run_load(
         tally.delivered.load(Ordering::Relaxed),
     );
     tally.recording.store(true, Ordering::Relaxed);
-    target.mark_cpu();
+    for target in targets.iter_mut() {
+        target.mark_cpu();
+    }
     let started = Instant::now();
     let bar = progress(seconds, "loading");
     for _ in 0..seconds {
@@ -292,8 +340,8 @@ async fn run_load(
         ));
     }
     bar.finish_and_clear();
-    let cpu = target.cpu_percent();
-    let rss = target.rss_bytes();
+    let cpu = targets.iter().map(Target::cpu_percent).sum();
+    let rss = targets.iter().map(Target::rss_bytes).sum();
     let sent = tally.sent.load(Ordering::Relaxed) - sent0;
     // Let in-flight deliveries land before counting.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -334,7 +382,16 @@ async fn fanout(
 ) -> Outcome {
     let (mut target, _dir) = start(bin)?;
     if !find_max {
-        let step = run_load(&mut target, 1, sockets, senders, rate, seconds, size).await?;
+        let step = run_load(
+            std::slice::from_mut(&mut target),
+            1,
+            sockets,
+            senders,
+            rate,
+            seconds,
+            size,
+        )
+        .await?;
         step.print(&format!(
             "fanout: 1 room x {sockets} sockets, {senders} senders, {size}-byte messages"
         ));
@@ -348,7 +405,16 @@ async fn fanout(
         // A fresh server and sockets per step, so one overloaded step does
         // not leave a backlog for the next.
         let (mut target, _dir) = start(bin)?;
-        let step = run_load(&mut target, 1, sockets, senders, rate, seconds, size).await?;
+        let step = run_load(
+            std::slice::from_mut(&mut target),
+            1,
+            sockets,
+            senders,
+            rate,
+            seconds,
+            size,
+        )
+        .await?;
         target.stop();
         println!(
             "rate {:>8.0} msg/s: {:>9.0} deliveries/s, p99 {}, delivered {:.1} %",
@@ -382,7 +448,7 @@ async fn rooms_scenario(
     // Everyone chats: each member is a sender, every sender's message reaches
     // the room's other members (counted) and itself (not counted).
     let step = run_load(
-        &mut target,
+        std::slice::from_mut(&mut target),
         rooms,
         members.saturating_sub(1).max(1),
         1,
@@ -393,6 +459,84 @@ async fn rooms_scenario(
     .await?;
     step.print(&format!("rooms: {rooms} rooms x {members} members"));
     target.stop();
+    Ok(())
+}
+
+static DATABASES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// A new, empty database on the PostgreSQL server at `server`.
+async fn fresh_postgres(server: &str) -> Result<String, String> {
+    use sqlx::Connection;
+    let name = format!(
+        "bench_{}_{}",
+        std::process::id(),
+        DATABASES.fetch_add(1, Ordering::Relaxed)
+    );
+    let mut admin = sqlx::PgConnection::connect(server)
+        .await
+        .map_err(|e| format!("cannot reach PostgreSQL at {server}: {e}"))?;
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .map_err(|e| e.to_string())?;
+    let base = server
+        .rsplit_once('/')
+        .ok_or("the PostgreSQL URL names no database")?
+        .0;
+    Ok(format!("{base}/{name}"))
+}
+
+/// The rooms load on one server on PostgreSQL, then on `servers` servers
+/// sharing a fresh PostgreSQL database with Redis between them.
+async fn cluster(
+    bin: &std::path::Path,
+    postgres: &str,
+    servers: usize,
+    rooms: usize,
+    members: usize,
+    rate: f64,
+    seconds: u64,
+) -> Outcome {
+    let per_room = members.saturating_sub(1).max(1);
+    let alone = {
+        let db = fresh_postgres(postgres).await?;
+        let mut targets = vec![Target::start_on(bin, &db, &[])?];
+        run_load(&mut targets, rooms, per_room, 1, rate, seconds, 100).await?
+    };
+    alone.print(&format!(
+        "cluster: 1 server on PostgreSQL, {rooms} rooms x {members} members"
+    ));
+    let redis = target::Redis::start()?;
+    let db = fresh_postgres(postgres).await?;
+    let mut targets = (0..servers.max(1))
+        .map(|_| Target::start_on(bin, &db, &["--bus", &redis.url]))
+        .collect::<Result<Vec<_>, _>>()?;
+    let spread = run_load(&mut targets, rooms, per_room, 1, rate, seconds, 100).await?;
+    spread.print(&format!(
+        "cluster: {servers} servers on PostgreSQL + Redis, sockets spread over all"
+    ));
+    let hop = |q: f64| {
+        let (one, many) = (
+            alone.latency.value_at_quantile(q) as f64,
+            spread.latency.value_at_quantile(q) as f64,
+        );
+        format!("{:+.2} ms", (many - one) / 1000.0)
+    };
+    table(
+        "cluster: the bus hop (several servers minus one)",
+        &[
+            ("latency p50", hop(0.5)),
+            ("latency p99", hop(0.99)),
+            (
+                "deliveries/s",
+                format!(
+                    "{:.0} vs {:.0}",
+                    spread.delivered as f64 / spread.seconds,
+                    alone.delivered as f64 / alone.seconds
+                ),
+            ),
+        ],
+    );
     Ok(())
 }
 
@@ -522,7 +666,7 @@ async fn timed_posts(
 
 async fn history(bin: &std::path::Path, messages: u64, requests: usize) -> Outcome {
     let (target, dir) = start(bin)?;
-    let db = target.db.clone();
+    let db = dir.path().join("bench.db");
     target.stop();
     seed(&db, messages).await?;
     let target = Target::start(bin, &db)?;
@@ -618,9 +762,10 @@ async fn page(bin: &std::path::Path, concurrency: usize, seconds: u64) -> Outcom
     Ok(())
 }
 
-async fn smoke(bin: &std::path::Path) -> Outcome {
+async fn smoke(bin: &std::path::Path, postgres: &str) -> Outcome {
     fanout(bin, 20, 2, 20.0, 1, 100, false).await?;
     rooms_scenario(bin, 3, 3, 20.0, 1).await?;
+    cluster(bin, postgres, 2, 3, 3, 20.0, 1).await?;
     idle(bin, 50).await?;
     history(bin, 2000, 20).await?;
     page(bin, 2, 1).await?;

@@ -1,17 +1,17 @@
 //! The server under test: a separate process of the real binary on a
-//! loopback port with its own temporary database, and its CPU and memory as
-//! the kernel reports them in /proc.
+//! loopback port with its own temporary database (or a shared PostgreSQL one,
+//! with a [`Redis`] between several servers), and its CPU and memory as the
+//! kernel reports them in /proc.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
 pub struct Target {
     child: Child,
     pub addr: SocketAddr,
-    pub db: PathBuf,
     cpu_mark: (u64, Instant),
 }
 
@@ -19,13 +19,18 @@ pub struct Target {
 const TICKS_PER_SEC: f64 = 100.0;
 
 impl Target {
-    /// Starts `bin` on 127.0.0.1 (any free port) with the database `db`
+    /// Starts `bin` on 127.0.0.1 (any free port) with the SQLite file `db`
     /// and limits lifted: the load comes from this tool on purpose.
     pub fn start(bin: &Path, db: &Path) -> Result<Self, String> {
+        Self::start_on(bin, &format!("sqlite://{}", db.display()), &[])
+    }
+
+    /// Starts `bin` with the database at `url` and `extra` flags.
+    pub fn start_on(bin: &Path, url: &str, extra: &[&str]) -> Result<Self, String> {
         let mut child = Command::new(bin)
             .args(["--addr", "127.0.0.1:0"])
-            .arg("--database-url")
-            .arg(format!("sqlite://{}", db.display()))
+            .args(["--database-url", url])
+            .args(extra)
             .args(["--rate-burst", "1000000", "--rate-per-sec", "1000000"])
             // Every socket comes from 127.0.0.1: lift the per-address limits too.
             .args([
@@ -61,7 +66,6 @@ impl Target {
         let mut target = Self {
             child,
             addr,
-            db: db.to_owned(),
             cpu_mark: (0, Instant::now()),
         };
         target.mark_cpu();
@@ -113,6 +117,46 @@ impl Target {
 }
 
 impl Drop for Target {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A private Redis server on a free loopback port, for several servers.
+pub struct Redis {
+    child: Child,
+    pub url: String,
+}
+
+impl Redis {
+    pub fn start() -> Result<Self, String> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| e.to_string())?
+            .port();
+        let mut child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--loglevel", "warning"])
+            .stdout(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start redis-server: {e} (scripts/setup installs it)"))?;
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Ok(Self {
+                    child,
+                    url: format!("redis://127.0.0.1:{port}"),
+                });
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        Err(format!("redis-server did not start on port {port}"))
+    }
+}
+
+impl Drop for Redis {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

@@ -1,5 +1,6 @@
 //! Keeps the load generator working: every scenario, tiny, against the debug
-//! server binary that `cargo test` builds beside this one.
+//! server binary that `cargo test` builds beside this one (the cluster one on
+//! the PostgreSQL server `CHAT_TEST_POSTGRES` names: `source scripts/services`).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -22,6 +23,7 @@ fn every_scenario_runs_and_prints_its_figures() {
     assert!(out.status.success(), "bench failed:\n{stdout}\n{stderr}");
     for figure in [
         "deliveries/s",
+        "the bus hop",
         "latency p99",
         "per connection",
         "latest page p99",
