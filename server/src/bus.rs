@@ -258,7 +258,9 @@ impl Feed {
                             }
                             .to_json()
                             .into();
-                            feed.offer_filled(seq, frame);
+                            // In order; the fill under way keeps `offer`
+                            // from starting another.
+                            feed.offer(seq, frame);
                         }
                     }
                     Err(err) => {
@@ -274,15 +276,6 @@ impl Feed {
                 feed.fill(&mut order, first - 1);
             }
         });
-    }
-
-    /// An entry read from the store by a fill: like an announced one, but
-    /// the fill is the one reading the gap.
-    fn offer_filled(self: &Arc<Self>, seq: Seq, frame: Utf8Bytes) {
-        let mut order = self.order.lock().expect("feed order lock");
-        if seq == self.head() + 1 {
-            self.deliver_run(&mut order, seq, frame);
-        }
     }
 
     /// Delivers the next entry, then every waiting one that follows it.

@@ -405,6 +405,29 @@ async fn a_rolling_restart_moves_people_to_the_other_server_without_notices_or_l
 }
 
 #[tokio::test]
+async fn a_tab_that_drops_and_reconnects_to_the_other_server_within_the_grace_is_not_news() {
+    let pair = pair().await;
+    let mut sadia = Client::connect(pair.a.addr()).await;
+    sadia.join("main", "sadia").await;
+    let mut usman = Client::connect(pair.b.addr()).await;
+    usman.join("main", "usman").await;
+    // Her connection to A drops (A stays up); the tab reconnects through the
+    // proxy, to B this time, before A's grace (300 ms here) is over.
+    let mut back = Client::connect(pair.b.addr()).await;
+    back.carry_on_from(&sadia);
+    drop(sadia);
+    back.join("main", "sadia").await;
+    tokio::time::sleep(GRACE * 4).await;
+    back.say("main", "still here").await;
+    usman.hear("still here").await;
+    assert_eq!(
+        log_at(&pair.db).await,
+        ["sadia joined", "usman joined", "sadia: still here"],
+        "A's grace ended without a 'left': B holds her name"
+    );
+}
+
+#[tokio::test]
 async fn when_a_server_dies_its_people_are_announced_gone_once_by_a_survivor() {
     let db = fresh_postgres_database().await;
     let redis = Redis::start();
