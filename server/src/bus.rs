@@ -59,8 +59,60 @@ const CONTROL_BACKLOG: usize = 256;
 /// Most announcements sent to Redis in one pipeline.
 const PUBLISH_BATCH: usize = 512;
 
-/// Redis channel for [`Control`] messages.
-const CONTROL_CHANNEL: &str = "chat:control";
+/// The names of everything a cluster keeps in Redis, all starting with
+/// `chat:CLUSTER:` (the cluster's name comes from its database), so several
+/// chats can share one Redis.
+#[derive(Clone, Debug)]
+pub struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    pub fn new(cluster: &str) -> Self {
+        Self {
+            prefix: format!("chat:{cluster}:"),
+        }
+    }
+
+    /// A room's channel (its entries and typing signals).
+    pub fn room(&self, room_id: i64) -> String {
+        format!("{}room:{room_id}", self.prefix)
+    }
+
+    /// The room id of a room channel's name.
+    fn room_of(&self, channel: &str) -> Option<i64> {
+        channel
+            .strip_prefix(&self.prefix)?
+            .strip_prefix("room:")?
+            .parse()
+            .ok()
+    }
+
+    /// The channel of [`Control`] messages.
+    pub fn control(&self) -> String {
+        format!("{}control", self.prefix)
+    }
+
+    /// Who holds which name in a room.
+    pub fn members(&self, room_id: i64) -> String {
+        format!("{}members:{room_id}", self.prefix)
+    }
+
+    /// The rooms a server holds names in.
+    pub fn rooms_of(&self, server: &str) -> String {
+        format!("{}rooms-of:{server}", self.prefix)
+    }
+
+    /// A server's lease.
+    pub fn lease(&self, server: &str) -> String {
+        format!("{}server:{server}", self.prefix)
+    }
+
+    /// Every server with a lease (live, or dead and not reaped yet).
+    pub fn servers(&self) -> String {
+        format!("{}servers", self.prefix)
+    }
+}
 
 /// What one server tells the others about state they hold in memory.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -70,6 +122,9 @@ pub enum Control {
     SessionsEnded { account_id: i64, ended: Ended },
     /// A room's owner opened or closed it to guests.
     AccountsOnly { room: RoomName, on: bool },
+    /// An account took its registered name (by [`crate::hub::nick_key`])
+    /// in a room from a guest: the guest's connections there leave.
+    NameTaken { room: RoomName, key: String },
 }
 
 /// Which of an account's sessions ended, by the SHA-256 of their token.
@@ -111,6 +166,8 @@ pub enum BusError {
         url: String,
         source: redis::RedisError,
     },
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
 }
 
 /// A broadcast frame: serialised once, shared by every recipient.
@@ -348,12 +405,14 @@ impl Bus {
             .query_async(&mut first)
             .await
             .map_err(redis_err)?;
+        let keys = Keys::new(&store.cluster_name().await?);
         let mut id = [0u8; 8];
         getrandom::fill(&mut id).expect("the system's random source works");
         let (commands, command_queue) = mpsc::unbounded_channel();
         let (announcements, announcement_queue) = mpsc::unbounded_channel();
         let link = Arc::new(Link {
             client: client.clone(),
+            keys: keys.clone(),
             lease,
             server: id.iter().map(|b| format!("{b:02x}")).collect(),
             store: store.clone(),
@@ -364,7 +423,7 @@ impl Bus {
             told: broadcast::channel(CONTROL_BACKLOG).0,
         });
         tokio::spawn(listen(client.clone(), command_queue, Arc::downgrade(&link)));
-        tokio::spawn(announce(client, first, announcement_queue));
+        tokio::spawn(announce(client, keys, first, announcement_queue));
         tokio::spawn(sweep(Arc::downgrade(&link)));
         Ok(Bus::Redis(link))
     }
@@ -401,6 +460,7 @@ impl Bus {
             Bus::Local => None,
             Bus::Redis(link) => Some(SharedPresence::new(
                 link.client.clone(),
+                link.keys.clone(),
                 link.server.clone(),
                 link.lease,
             )),
@@ -436,6 +496,7 @@ impl Bus {
 /// This server's side of the Redis bus.
 pub struct Link {
     client: redis::Client,
+    keys: Keys,
     /// This server's id on the bus: tells its own typing signals apart when
     /// Redis echoes them, and names its presence lease.
     server: String,
@@ -478,10 +539,6 @@ enum Command {
     Forget(i64),
 }
 
-fn channel(room_id: i64) -> String {
-    format!("chat:room:{room_id}")
-}
-
 /// Keeps one subscriber connection to Redis: subscribes to the channels of
 /// the rooms in memory, hands what arrives to their feeds, and after a lost
 /// connection reconnects, subscribes again and catches every feed up.
@@ -516,9 +573,9 @@ async fn listen(
             });
             feeds.keys().copied().collect()
         };
-        let mut subscribed = sink.subscribe(CONTROL_CHANNEL).await.is_ok();
+        let mut subscribed = sink.subscribe(shared.keys.control()).await.is_ok();
         for room_id in &rooms {
-            if !subscribed || sink.subscribe(channel(*room_id)).await.is_err() {
+            if !subscribed || sink.subscribe(shared.keys.room(*room_id)).await.is_err() {
                 subscribed = false;
                 break;
             }
@@ -541,7 +598,7 @@ async fn listen(
                     let Some(shared) = link.upgrade() else { return };
                     let ok = match command {
                         Command::Listen(room_id) => {
-                            let ok = sink.subscribe(channel(room_id)).await.is_ok();
+                            let ok = sink.subscribe(shared.keys.room(room_id)).await.is_ok();
                             // Entries committed between the room's load and
                             // the subscription were announced to nobody here.
                             for feed in shared.live_feeds(room_id) {
@@ -560,7 +617,7 @@ async fn listen(
                                 }
                                 gone
                             };
-                            !gone || sink.unsubscribe(channel(room_id)).await.is_ok()
+                            !gone || sink.unsubscribe(shared.keys.room(room_id)).await.is_ok()
                         }
                     };
                     if !ok {
@@ -587,7 +644,7 @@ async fn listen(
 /// or `T SERVER FRAME` (a typing signal); on the control channel
 /// `SERVER CONTROL`.
 fn receive(link: &Link, message: &redis::Msg) {
-    if message.get_channel_name() == CONTROL_CHANNEL {
+    if message.get_channel_name() == link.keys.control() {
         let told = std::str::from_utf8(message.get_payload_bytes())
             .ok()
             .and_then(|payload| payload.split_once(' '))
@@ -598,11 +655,7 @@ fn receive(link: &Link, message: &redis::Msg) {
         }
         return;
     }
-    let Some(room_id) = message
-        .get_channel_name()
-        .strip_prefix("chat:room:")
-        .and_then(|id| id.parse::<i64>().ok())
-    else {
+    let Some(room_id) = link.keys.room_of(message.get_channel_name()) else {
         return;
     };
     let Ok(payload) = std::str::from_utf8(message.get_payload_bytes()) else {
@@ -638,6 +691,7 @@ fn receive(link: &Link, message: &redis::Msg) {
 /// the store.
 async fn announce(
     client: redis::Client,
+    keys: Keys,
     first: redis::aio::MultiplexedConnection,
     mut queue: mpsc::UnboundedReceiver<(Channel, String)>,
 ) {
@@ -660,8 +714,8 @@ async fn announce(
         let mut pipe = redis::pipe();
         for (to, payload) in batch.drain(..) {
             let name = match to {
-                Channel::Room(room_id) => channel(room_id),
-                Channel::Control => CONTROL_CHANNEL.to_owned(),
+                Channel::Room(room_id) => keys.room(room_id),
+                Channel::Control => keys.control(),
             };
             pipe.cmd("PUBLISH").arg(name).arg(payload).ignore();
         }

@@ -19,7 +19,7 @@
 //! tab takes it over); an account's by all its connections at once (tabs,
 //! browsers), and it leaves when the last one does.
 
-use crate::bus::{Broadcast, Bus, Feed};
+use crate::bus::{Broadcast, Bus, Control, Feed};
 use crate::journal::{Commit, Journal};
 use crate::presence::{Claim, SharedPresence};
 use crate::store::{Appended, Author, Departed, Draft, Store, StoreError};
@@ -90,6 +90,18 @@ struct Holder {
 impl Member {
     fn held_by(&self, conn: ConnId) -> bool {
         self.holders.iter().any(|h| h.conn == conn)
+    }
+
+    /// Tells every connection holding this place that it lost it.
+    fn send_out(&self, room: &RoomName, why: Evicted) {
+        for holder in &self.holders {
+            if let Some(evictions) = &holder.evictions {
+                let _ = evictions.send(Eviction {
+                    room: room.clone(),
+                    why,
+                });
+            }
+        }
     }
 
     fn person(&self) -> Person {
@@ -325,6 +337,13 @@ impl RoomHub {
                 if claim == Claim::Taken {
                     return Err(HubError::NickInUse);
                 }
+                if let Claim::TookFrom { .. } = claim {
+                    // Wherever the guest is, it leaves (here: in join_here).
+                    self.bus.tell(&Control::NameTaken {
+                        room: name.clone(),
+                        key: key.clone(),
+                    });
+                }
                 (claim, presence.members(room.id).await)
             }
         };
@@ -336,11 +355,12 @@ impl RoomHub {
             creator,
             conn,
         };
+        let new = claim == Claim::New;
         let joined = self
             .join_here(&arrival, evictions, may_announce, claim, everywhere)
             .await;
         if joined.is_err()
-            && claim == Claim::New
+            && new
             && let Some(presence) = &self.presence
             && let Ok(room) = self.room(name, creator).await
         {
@@ -441,14 +461,7 @@ impl RoomHub {
                             }],
                         },
                     );
-                    for holder in &guest.holders {
-                        if let Some(evictions) = &holder.evictions {
-                            let _ = evictions.send(Eviction {
-                                room: name.clone(),
-                                why: Evicted::NameRegistered,
-                            });
-                        }
-                    }
+                    guest.send_out(name, Evicted::NameRegistered);
                     guest_gone =
                         Some(self.notice(&room, &guest.nick, &guest.author, EntryKind::Left));
                     true
@@ -456,6 +469,17 @@ impl RoomHub {
                 Some(_) => return Err(HubError::NickInUse),
                 None => {
                     may_announce().map_err(HubError::TooManyJoins)?;
+                    // A guest on another server held the name this account
+                    // took: announced as gone here, before the account.
+                    if let Claim::TookFrom {
+                        author: guest,
+                        nick: shown,
+                    } = &claim
+                        && let (Some(guest), Ok(shown)) =
+                            (Author::from_column(guest), Nick::parse(shown))
+                    {
+                        guest_gone = Some(self.notice(&room, &shown, &guest, EntryKind::Left));
+                    }
                     members.insert(
                         key.clone(),
                         Member {
@@ -507,6 +531,25 @@ impl RoomHub {
         Ok(())
     }
 
+    /// An account took its registered name in the room from a guest, on
+    /// another server: this server's connections of that guest leave the
+    /// room (the other server announced it).
+    pub async fn name_taken(&self, name: &RoomName, key: &str) {
+        let Some(room) = self.rooms.lock().await.get(name).cloned() else {
+            return;
+        };
+        {
+            let mut members = room.members.lock().expect("member lock");
+            if members.get(key).is_none_or(|m| m.author.is_account()) {
+                return;
+            }
+            let guest = members.remove(key).expect("just found");
+            guest.send_out(name, Evicted::NameRegistered);
+            room.online.store(members.len() as u32, Ordering::Relaxed);
+        }
+        self.retire_if_empty(&room).await;
+    }
+
     /// Opens or closes a loaded room to guests (the store holds the setting;
     /// a room loaded later reads it from there). Closing it sends the guests
     /// in it out, each announced as gone.
@@ -529,14 +572,7 @@ impl RoomHub {
                 .into_iter()
                 .filter_map(|key| Some((members.remove(&key)?, key)))
                 .map(|(guest, key)| {
-                    for holder in &guest.holders {
-                        if let Some(evictions) = &holder.evictions {
-                            let _ = evictions.send(Eviction {
-                                room: name.clone(),
-                                why: Evicted::ClosedToGuests,
-                            });
-                        }
-                    }
+                    guest.send_out(name, Evicted::ClosedToGuests);
                     self.depart(&room, key, guest)
                 })
                 .collect();

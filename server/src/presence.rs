@@ -2,7 +2,7 @@
 //! server their connections are on (Redis bus only; one server alone decides
 //! in its hub).
 //!
-//! Each room has a Redis hash `chat:members:ROOM_ID` from name key to
+//! Each room has a Redis hash `chat:CLUSTER:members:ROOM_ID` from name key to
 //! `AUTHOR \t NICK \t SERVER,SERVER...`: the servers holding that person
 //! there. A join *claims* the name (atomically, in a Lua script): new (it is
 //! news: "joined"), already held by the same person elsewhere (a tab that
@@ -11,16 +11,17 @@
 //! last hold going is news ("left"). So a person moving between servers
 //! (a rolling restart behind a proxy) is announced neither as gone nor back.
 //!
-//! Servers hold leases (`chat:server:ID`, a key that expires unless renewed).
+//! Servers hold leases (`chat:CLUSTER:server:ID`, a key that expires unless renewed).
 //! Every server renews its own and looks for expired ones; the one whose
-//! `SREM` takes a dead server out of `chat:servers` reaps it: removes its
-//! holds in the rooms it held (`chat:rooms-of:ID`) and announces "left" for
+//! `SREM` takes a dead server out of `chat:CLUSTER:servers` reaps it: removes its
+//! holds in the rooms it held (`chat:CLUSTER:rooms-of:ID`) and announces "left" for
 //! those nobody holds any more, exactly once. A server that finds its own
 //! lease gone (Redis restarted empty) registers everything it holds again.
 //!
 //! When Redis cannot be reached, joins and leaves are decided by the hub
 //! alone, as on one server, until it is back.
 
+use crate::bus::Keys;
 use std::time::Duration;
 use tokio::sync::Mutex;
 
@@ -28,7 +29,7 @@ use tokio::sync::Mutex;
 const CALL_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// What a claim found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
     /// Decide here: there is no shared presence, or it cannot be reached.
     Local,
@@ -38,6 +39,9 @@ pub enum Claim {
     Held,
     /// Someone else holds it on another server.
     Taken,
+    /// A guest held the account's registered name (`author`, shown as
+    /// `nick`): the name is the account's now, and the guest is gone.
+    TookFrom { author: String, nick: String },
 }
 
 /// A person a dead server held and nobody holds any more.
@@ -59,7 +63,14 @@ if not cur then
   return 'new'
 end
 local author, nick, servers = string.match(cur, '^([^\t]*)\t([^\t]*)\t(.*)$')
-if author ~= ARGV[2] then return 'taken' end
+if author ~= ARGV[2] then
+  -- An account takes its registered name from a guest holding it.
+  if string.sub(ARGV[2], 1, 8) == 'account:' and string.sub(author, 1, 6) == 'guest:' then
+    redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. '\t' .. ARGV[3] .. '\t' .. ARGV[4])
+    return 'took\t' .. author .. '\t' .. nick
+  end
+  return 'taken'
+end
 for s in string.gmatch(servers, '[^,]+') do
   if s == ARGV[4] then return 'held' end
 end
@@ -106,6 +117,7 @@ return gone
 /// The names every server holds, shared through Redis.
 pub struct SharedPresence {
     client: redis::Client,
+    keys: Keys,
     server: String,
     /// How long this server's lease lasts unless renewed.
     lease: Duration,
@@ -114,14 +126,11 @@ pub struct SharedPresence {
     release: redis::Script,
 }
 
-fn members_key(room_id: i64) -> String {
-    format!("chat:members:{room_id}")
-}
-
 impl SharedPresence {
-    pub fn new(client: redis::Client, server: String, lease: Duration) -> Self {
+    pub fn new(client: redis::Client, keys: Keys, server: String, lease: Duration) -> Self {
         Self {
             client,
+            keys,
             server,
             lease,
             connection: Mutex::new(None),
@@ -189,8 +198,8 @@ impl SharedPresence {
             .call(|mut conn| async move {
                 // (EVALSHA, loading the script the first time.)
                 self.claim
-                    .key(members_key(room_id))
-                    .key(format!("chat:rooms-of:{}", self.server))
+                    .key(self.keys.members(room_id))
+                    .key(self.keys.rooms_of(&self.server))
                     .arg(key)
                     .arg(author)
                     .arg(nick)
@@ -204,7 +213,14 @@ impl SharedPresence {
             Some("new") => Claim::New,
             Some("held") => Claim::Held,
             Some("taken") => Claim::Taken,
-            _ => Claim::Local,
+            Some(took) => match took.strip_prefix("took\t").and_then(|t| t.split_once('\t')) {
+                Some((author, nick)) => Claim::TookFrom {
+                    author: author.to_owned(),
+                    nick: nick.to_owned(),
+                },
+                None => Claim::Local,
+            },
+            None => Claim::Local,
         }
     }
 
@@ -214,7 +230,7 @@ impl SharedPresence {
         let gone: Vec<String> = self
             .call(|mut conn| async move {
                 self.release
-                    .key(members_key(room_id))
+                    .key(self.keys.members(room_id))
                     .arg(&self.server)
                     .arg(author)
                     .arg(key)
@@ -230,7 +246,7 @@ impl SharedPresence {
         let all: Vec<String> = self
             .call(|mut conn| async move {
                 redis::cmd("HVALS")
-                    .arg(members_key(room_id))
+                    .arg(self.keys.members(room_id))
                     .query_async(&mut conn)
                     .await
             })
@@ -249,7 +265,7 @@ impl SharedPresence {
     /// everything: register again what this server holds).
     pub async fn renew(&self) -> Option<bool> {
         self.call(|mut conn| async move {
-            let lease = format!("chat:server:{}", self.server);
+            let lease = self.keys.lease(&self.server);
             let (had,): (bool,) = redis::pipe()
                 .cmd("EXISTS")
                 .arg(&lease)
@@ -260,7 +276,7 @@ impl SharedPresence {
                 .arg(self.lease.as_millis() as u64)
                 .ignore()
                 .cmd("SADD")
-                .arg("chat:servers")
+                .arg(self.keys.servers())
                 .arg(&self.server)
                 .ignore()
                 .query_async(&mut conn)
@@ -277,7 +293,7 @@ impl SharedPresence {
         let servers: Vec<String> = self
             .call(|mut conn| async move {
                 redis::cmd("SMEMBERS")
-                    .arg("chat:servers")
+                    .arg(self.keys.servers())
                     .query_async(&mut conn)
                     .await
             })
@@ -290,7 +306,7 @@ impl SharedPresence {
                     let dead = dead.clone();
                     async move {
                         let alive: bool = redis::cmd("EXISTS")
-                            .arg(format!("chat:server:{dead}"))
+                            .arg(self.keys.lease(&dead))
                             .query_async(&mut conn)
                             .await?;
                         if alive {
@@ -298,14 +314,14 @@ impl SharedPresence {
                         }
                         // Only the server whose SREM removes it reaps it.
                         let mine: i64 = redis::cmd("SREM")
-                            .arg("chat:servers")
+                            .arg(self.keys.servers())
                             .arg(&dead)
                             .query_async(&mut conn)
                             .await?;
                         if mine == 0 {
                             return Ok(vec![]);
                         }
-                        let rooms_key = format!("chat:rooms-of:{dead}");
+                        let rooms_key = self.keys.rooms_of(&dead);
                         let rooms: Vec<String> = redis::cmd("SMEMBERS")
                             .arg(&rooms_key)
                             .query_async(&mut conn)
@@ -320,7 +336,7 @@ impl SharedPresence {
                             };
                             let names: Vec<String> = self
                                 .release
-                                .key(members_key(room_id))
+                                .key(self.keys.members(room_id))
                                 .arg(&dead)
                                 .arg("")
                                 .invoke_async(&mut conn)

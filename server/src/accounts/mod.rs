@@ -328,6 +328,9 @@ impl Accounts {
                     Control::AccountsOnly { room, on } => {
                         accounts.hub.set_accounts_only(&room, on).await;
                     }
+                    Control::NameTaken { room, key } => {
+                        accounts.hub.name_taken(&room, &key).await;
+                    }
                 }
             }
         });

@@ -235,6 +235,17 @@ impl Store {
         }
     }
 
+    /// The name every server sharing this database knows it by (the prefix
+    /// of their Redis keys); a SQLite file is one server's.
+    pub async fn cluster_name(&self) -> Result<String, StoreError> {
+        match self {
+            #[cfg(not(prepare_queries = "postgres"))]
+            Store::Sqlite(_) => Ok("local".to_owned()),
+            #[cfg(not(prepare_queries = "sqlite"))]
+            Store::Postgres(db) => db.cluster_name().await,
+        }
+    }
+
     /// The room's row, created (owned by `creator`) if it does not exist yet.
     pub async fn open_room(
         &self,

@@ -256,6 +256,12 @@ impl PostgresStore {
         Ok(outcomes)
     }
 
+    pub async fn cluster_name(&self) -> Result<String, StoreError> {
+        Ok(sqlx::query_scalar!("SELECT name FROM cluster WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
     pub async fn probe(&self) -> Result<(), StoreError> {
         let now = now_ms();
         sqlx::query!("UPDATE health SET probed_at = $1 WHERE id = 1", now)

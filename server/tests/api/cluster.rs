@@ -479,6 +479,27 @@ async fn logging_out_on_one_server_closes_the_session_s_socket_on_the_other() {
 }
 
 #[tokio::test]
+async fn an_account_takes_its_name_from_a_guest_on_the_other_server() {
+    use crate::accounts::{PASSWORD, sign_up, signed_in_client};
+    let pair = pair().await;
+    let mut guest = Client::connect(pair.b.addr()).await;
+    guest.join("main", "Sadia").await;
+    let cookie = sign_up(&pair.a, "sadia", PASSWORD).await;
+    let mut sadia = signed_in_client(&pair.a, &cookie).await;
+    assert!(matches!(
+        sadia.try_join("main", "sadia").await,
+        ServerFrame::Joined { .. }
+    ));
+    guest
+        .recv_until(|f| error_code(f) == Some(app::protocol::ErrorCode::NameReserved))
+        .await;
+    assert_eq!(
+        log_at(&pair.db).await,
+        ["Sadia joined", "Sadia left", "sadia joined"]
+    );
+}
+
+#[tokio::test]
 async fn closing_a_room_to_guests_on_one_server_sends_its_guests_out_on_the_other() {
     use crate::accounts::{PASSWORD, post, sign_up, signed_in_client};
     let pair = pair().await;

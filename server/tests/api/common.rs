@@ -81,6 +81,18 @@ pub async fn start_on(db: String) -> server::Server {
     start_with(db, &[]).await
 }
 
+/// With `CHAT_TEST_BUS=redis`, every server in the run uses the test Redis
+/// (`CHAT_TEST_REDIS`) as its bus, so every feature is tested on it too.
+pub fn bus_flags() -> Vec<String> {
+    if std::env::var("CHAT_TEST_BUS").is_ok_and(|bus| bus == "redis") {
+        let redis = std::env::var("CHAT_TEST_REDIS")
+            .expect("CHAT_TEST_BUS=redis needs CHAT_TEST_REDIS (source scripts/services)");
+        vec!["--bus".to_owned(), redis]
+    } else {
+        vec![]
+    }
+}
+
 /// True when this run of the suite is on PostgreSQL (`CHAT_TEST_STORE=postgres`).
 pub fn on_postgres() -> bool {
     std::env::var("CHAT_TEST_STORE").is_ok_and(|store| store == "postgres")
@@ -137,6 +149,11 @@ pub fn start_binary(db: &str, flags: &[&str]) -> (std::process::Child, SocketAdd
         .args(["--addr", "127.0.0.1:0", "--database-url", db])
         .args(flags)
         .args(UNLIMITED)
+        .args(if flags.contains(&"--bus") {
+            vec![]
+        } else {
+            bus_flags()
+        })
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .spawn()
@@ -183,6 +200,10 @@ pub async fn start_with(url: String, flags: &[&str]) -> server::Server {
         &grace,
     ];
     args.extend_from_slice(flags);
+    let bus = bus_flags();
+    if !flags.contains(&"--bus") {
+        args.extend(bus.iter().map(String::as_str));
+    }
     let config = Config::try_parse_from(args).expect("test flags parse");
     server::start(config).await.expect("server starts")
 }
