@@ -4,6 +4,7 @@
 
 use crate::messages::{HistoryPage, Seq};
 use crate::rooms::{RoomName, RoomSummary};
+use crate::search::SearchPage;
 use futures::future::BoxFuture;
 use leptos::prelude::*;
 use std::sync::Arc;
@@ -26,6 +27,13 @@ pub trait ChatBackend: Send + Sync + 'static {
         before: Option<Seq>,
         limit: u32,
     ) -> BoxFuture<'_, Result<HistoryPage, BackendError>>;
+    /// Page `page` of the messages in `rooms` holding every one of `words`.
+    fn search(
+        &self,
+        rooms: Vec<RoomName>,
+        words: Vec<String>,
+        page: u32,
+    ) -> BoxFuture<'_, Result<SearchPage, BackendError>>;
 }
 
 /// The backend as stored in Leptos context.

@@ -5,7 +5,9 @@
 
 use crate::alerts::Alerts;
 use crate::clock;
-use crate::messages::{ClientId, Entry, EntryKind, MessageBody, Seq, room_history};
+use crate::messages::{
+    ClientId, Entry, EntryKind, MessageBody, Quote, Seq, apply_action, excerpt, room_history,
+};
 use crate::people::{Nick, SessionId};
 use crate::protocol::{ClientFrame, ErrorCode, ServerFrame};
 use crate::rooms::RoomName;
@@ -28,6 +30,18 @@ const RETRY_AFTER_MS: u64 = 2_000;
 pub struct Pending {
     pub client_id: ClientId,
     pub body: MessageBody,
+    pub reply_to: Option<Seq>,
+}
+
+impl Pending {
+    fn frame(self, room: RoomName) -> ClientFrame {
+        ClientFrame::Send {
+            room,
+            client_id: self.client_id,
+            body: self.body,
+            reply_to: self.reply_to,
+        }
+    }
 }
 
 /// Handle to a room's state; every field is a signal, so it is cheap to copy.
@@ -42,6 +56,15 @@ pub struct Conversation {
     pub typing: RwSignal<Vec<(Nick, i64)>>,
     /// Messages from others that arrived while the room was not on screen.
     pub unread: RwSignal<u32>,
+    /// Of those, the ones that mention this person.
+    pub mentions: RwSignal<u32>,
+    /// The message the draft answers, quoted above the composer.
+    pub replying: RwSignal<Option<Quote>>,
+    /// The message of this person's the composer is editing instead of
+    /// writing a new one.
+    pub editing: RwSignal<Option<Seq>>,
+    /// The message just jumped to (from a reply's quote or a search result).
+    pub highlighted: RwSignal<Option<Seq>>,
     pub me: RwSignal<Option<Nick>>,
     pub joined: RwSignal<bool>,
     pub asking_nick: RwSignal<bool>,
@@ -92,6 +115,10 @@ impl Conversation {
             online: RwSignal::new(BTreeMap::new()),
             typing: RwSignal::new(vec![]),
             unread: RwSignal::new(0),
+            mentions: RwSignal::new(0),
+            replying: RwSignal::new(None),
+            editing: RwSignal::new(None),
+            highlighted: RwSignal::new(None),
             me: RwSignal::new(None),
             joined: RwSignal::new(false),
             asking_nick: RwSignal::new(false),
@@ -143,6 +170,7 @@ impl Conversation {
         self.on_screen.set(on);
         if on {
             self.unread.set(0);
+            self.mentions.set(0);
         }
     }
 
@@ -170,13 +198,12 @@ impl Conversation {
                         session: session.clone(),
                         since,
                     }];
-                    frames.extend(self.pending.get_untracked().into_iter().map(|p| {
-                        ClientFrame::Send {
-                            room: room.clone(),
-                            client_id: p.client_id,
-                            body: p.body,
-                        }
-                    }));
+                    frames.extend(
+                        self.pending
+                            .get_untracked()
+                            .into_iter()
+                            .map(|p| p.frame(room.clone())),
+                    );
                     frames
                 }),
                 on_frame: Rc::new(move |frame| self.on_frame(socket, alerts, frame)),
@@ -270,8 +297,17 @@ impl Conversation {
                 EntryKind::Left => self.online.update(|o| {
                     o.remove(&entry.nick);
                 }),
-                EntryKind::Message { .. } => {}
+                _ => {}
             }
+        }
+        if entry.kind.target().is_some() {
+            // An edit, deletion or reaction changes what the log shows; it
+            // keeps its own place (its seq) but is not a line of its own.
+            self.log.update(|log| {
+                apply_action(log, &entry);
+                insert_entry(log, entry);
+            });
+            return;
         }
         if let EntryKind::Message { client_id, .. } = &entry.kind {
             self.pending
@@ -291,6 +327,12 @@ impl Conversation {
             // On screen in a background tab is unseen too: the title shows it.
             if !self.on_screen.get_untracked() || crate::alerts::tab_hidden() {
                 self.unread.update(|n| *n += 1);
+                if let (EntryKind::Message { body, .. }, Some(me)) =
+                    (&entry.kind, self.me.get_untracked())
+                    && crate::markup::mentions(body.as_str(), me.as_str())
+                {
+                    self.mentions.update(|n| *n += 1);
+                }
             }
             // Only what arrives now is worth a chime, not a catch-up burst.
             if live {
@@ -315,11 +357,7 @@ impl Conversation {
                 else {
                     return;
                 };
-                socket.send(&ClientFrame::Send {
-                    room: self.room(),
-                    client_id: pending.client_id,
-                    body: pending.body,
-                });
+                socket.send(&pending.frame(self.room()));
             },
             std::time::Duration::from_millis(RETRY_AFTER_MS),
         );
@@ -331,8 +369,10 @@ impl Conversation {
         let room = self.room();
         leptos::task::spawn_local(async move {
             if let Ok(page) = room_history(room.to_string(), Some(next), Some(missing)).await {
+                // Missed edits and reactions still apply to what is held.
                 self.log.update(|log| {
                     for entry in page.entries {
+                        apply_action(log, &entry);
                         insert_entry(log, entry);
                     }
                 });
@@ -383,34 +423,123 @@ impl Conversation {
         }
     }
 
-    /// Sends the draft; it shows as pending until the server acknowledges it.
+    /// Sends the draft (or, while editing, the new text of that message);
+    /// a new message shows as pending until the server acknowledges it.
     pub fn send_draft(&self, socket: ChatSocket) {
         if !self.joined.get_untracked() {
             return;
         }
-        match MessageBody::parse(&self.draft.get_untracked()) {
-            Ok(body) => {
-                let Ok(client_id) = ClientId::parse(&random_id()) else {
-                    return;
-                };
-                self.pending.update(|p| {
-                    p.push(Pending {
-                        client_id: client_id.clone(),
-                        body: body.clone(),
-                    })
-                });
-                socket.send(&ClientFrame::Send {
-                    room: self.room(),
-                    client_id,
-                    body,
-                });
-                self.draft.set(String::new());
-                self.problem.set(None);
-                // The next keystroke starts a new "typing" at once.
-                self.typing_sent.set_value(0);
-            }
-            Err(reason) => self.problem.set(Some(reason.to_string())),
+        let body = match MessageBody::parse(&self.draft.get_untracked()) {
+            Ok(body) => body,
+            Err(reason) => return self.problem.set(Some(reason.to_string())),
+        };
+        if let Some(target) = self.editing.get_untracked() {
+            socket.send(&ClientFrame::Edit {
+                room: self.room(),
+                target,
+                body,
+            });
+            self.editing.set(None);
+        } else {
+            let Ok(client_id) = ClientId::parse(&random_id()) else {
+                return;
+            };
+            let pending = Pending {
+                client_id,
+                body,
+                reply_to: self.replying.get_untracked().map(|q| q.seq),
+            };
+            self.pending.update(|p| p.push(pending.clone()));
+            socket.send(&pending.frame(self.room()));
+            self.replying.set(None);
+            // The next keystroke starts a new "typing" at once.
+            self.typing_sent.set_value(0);
         }
+        self.draft.set(String::new());
+        self.problem.set(None);
+    }
+
+    /// Puts message `seq` (this person's) in the composer to be edited.
+    pub fn start_editing(&self, seq: Seq) {
+        let text = self.log.with_untracked(|log| {
+            let at = log.binary_search_by_key(&seq, |e| e.seq).ok()?;
+            match &log[at].kind {
+                EntryKind::Message { body, .. } => Some(body.as_str().to_owned()),
+                _ => None,
+            }
+        });
+        if let Some(text) = text {
+            self.replying.set(None);
+            self.editing.set(Some(seq));
+            self.draft.set(text);
+        }
+    }
+
+    /// Leaves editing (or replying) with the composer emptied of it.
+    pub fn cancel_editing(&self) {
+        if self.editing.get_untracked().is_some() {
+            self.draft.set(String::new());
+        }
+        self.editing.set(None);
+        self.replying.set(None);
+    }
+
+    /// This person's latest message still in the log (Up arrow edits it).
+    pub fn my_last_message(&self) -> Option<Seq> {
+        let me = self.me.get_untracked()?;
+        self.log.with_untracked(|log| {
+            log.iter()
+                .rev()
+                .find(|e| e.nick == me && matches!(e.kind, EntryKind::Message { .. }))
+                .map(|e| e.seq)
+        })
+    }
+
+    /// Answers message `seq`: its quote goes above the composer.
+    pub fn start_reply(&self, seq: Seq) {
+        let quote = self.log.with_untracked(|log| {
+            let entry = &log[log.binary_search_by_key(&seq, |e| e.seq).ok()?];
+            let EntryKind::Message { body, .. } = &entry.kind else {
+                return None;
+            };
+            Some(Quote {
+                seq,
+                nick: entry.nick.clone(),
+                excerpt: Some(excerpt(body.as_str())),
+            })
+        });
+        if quote.is_some() {
+            if self.editing.get_untracked().is_some() {
+                self.cancel_editing();
+            }
+            self.replying.set(quote);
+        }
+    }
+
+    /// Sends an edit, deletion or reaction; it shows once the room's log
+    /// carries it (for everyone at once).
+    pub fn act(&self, socket: ChatSocket, frame: ClientFrame) {
+        if self.joined.get_untracked() {
+            socket.send(&frame);
+        }
+    }
+
+    /// Brings message `seq` into the log (loading older pages as far as
+    /// needed) and marks it as the one to show; false if it is not there.
+    pub async fn reveal(self, seq: Seq) -> bool {
+        loop {
+            let held = self
+                .log
+                .with_untracked(|log| log.first().is_some_and(|first| first.seq <= seq));
+            if held {
+                break;
+            }
+            if self.at_start.get_untracked() || !self.load_older().await {
+                return false;
+            }
+        }
+        self.highlighted.set(Some(seq));
+        true
     }
 }
 

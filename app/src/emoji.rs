@@ -21,6 +21,56 @@ pub struct EmojiGroup {
     pub emojis: Vec<EmojiChoice>,
 }
 
+/// One emoji a person reacted with. On the server it must be an emoji the
+/// `emojis` table knows (so a reaction cannot carry text); the browser trusts
+/// what the server sends and checks only its shape, keeping the table out of
+/// the bundle.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Emoji(String);
+
+/// Why a reaction was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a reaction is one emoji")]
+pub struct NotAnEmoji;
+
+impl Emoji {
+    pub fn parse(raw: &str) -> Result<Self, NotAnEmoji> {
+        // The longest emoji sequences (families, flags of regions) are 35 bytes.
+        let shaped = !raw.is_empty()
+            && raw.len() <= 40
+            && !raw
+                .chars()
+                .any(|c| c.is_ascii_alphanumeric() || c.is_whitespace() || c.is_control());
+        #[cfg(feature = "ssr")]
+        let known = emojis::get(raw).is_some();
+        #[cfg(not(feature = "ssr"))]
+        let known = true;
+        if shaped && known {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(NotAnEmoji)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Emoji {
+    type Error = NotAnEmoji;
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        Self::parse(&raw)
+    }
+}
+
+impl From<Emoji> for String {
+    fn from(emoji: Emoji) -> Self {
+        emoji.0
+    }
+}
+
 /// How many completions are offered at once.
 pub const MAX_MATCHES: usize = 8;
 
@@ -155,6 +205,17 @@ mod data {
 #[cfg(test)]
 mod tests {
     use super::shortcode_before;
+
+    #[test]
+    fn a_reaction_is_one_emoji_not_text() {
+        use super::Emoji;
+        assert!(Emoji::parse("👍").is_ok());
+        assert!(Emoji::parse("👨‍👩‍👧").is_ok());
+        assert!(Emoji::parse("").is_err());
+        assert!(Emoji::parse("hi").is_err());
+        assert!(Emoji::parse("<b>").is_err());
+        assert!(Emoji::parse("👍 👍").is_err());
+    }
 
     #[test]
     fn a_shortcode_is_found_right_before_the_cursor() {

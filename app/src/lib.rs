@@ -8,6 +8,7 @@
 //! - [`rooms`]: `RoomName`, the lobby's room list and its server function.
 //! - [`messages`]: `MessageBody`, `ClientId`, the sequenced log `Entry`, the
 //!   history server function.
+//! - [`search`]: message search results, query words, its server function.
 //! - [`protocol`]: the WebSocket frames (`ClientFrame`, `ServerFrame`).
 //! - [`socket`]: the browser's shared WebSocket with reconnect (inert in SSR).
 //! - [`storage`]: everything the browser remembers (nickname, session, joined
@@ -37,6 +38,7 @@ pub mod people;
 pub mod protocol;
 pub mod room;
 pub mod rooms;
+pub mod search;
 pub mod sidebar;
 pub mod socket;
 pub mod storage;

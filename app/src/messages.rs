@@ -2,6 +2,7 @@
 //! id, the sequenced entries a room's history is made of, and the history
 //! server function the room page reads.
 
+pub use crate::emoji::Emoji;
 use crate::people::{Nick, TokenError, check_token};
 use crate::rooms::RoomName;
 use serde::{Deserialize, Serialize};
@@ -27,7 +28,7 @@ pub enum BodyError {
 
 /// A message's text: 1 to 4000 characters, not blank. Line breaks and tabs are
 /// kept (people paste code); `\r\n` becomes `\n`; trailing whitespace goes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct MessageBody(String);
 
@@ -103,18 +104,163 @@ impl From<ClientId> for String {
     }
 }
 
+/// Most characters of a replied-to message shown in the reply's quote.
+pub const QUOTE_CHARS: usize = 100;
+
+/// The message a reply answers, as it reads now.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Quote {
+    pub seq: Seq,
+    pub nick: Nick,
+    /// Its first line, cut to [`QUOTE_CHARS`]; `None` once it is deleted.
+    pub excerpt: Option<String>,
+}
+
+/// The first line of `body`, cut to [`QUOTE_CHARS`] characters.
+pub fn excerpt(body: &str) -> String {
+    let line = body.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    let line = line.trim();
+    match line.char_indices().nth(QUOTE_CHARS) {
+        Some((cut, _)) => format!("{}…", &line[..cut]),
+        None => line.to_owned(),
+    }
+}
+
+/// Everyone who reacted to a message with one emoji, first reactor first.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Reaction {
+    pub emoji: Emoji,
+    pub nicks: Vec<Nick>,
+}
+
+/// Turns `nick`'s `emoji` on a message on or off (each person counts once per emoji).
+pub fn toggle_reaction(reactions: &mut Vec<Reaction>, emoji: &Emoji, nick: &Nick, on: bool) {
+    match reactions.iter_mut().position(|r| &r.emoji == emoji) {
+        Some(at) => {
+            let nicks = &mut reactions[at].nicks;
+            let held = nicks.iter().position(|n| n == nick);
+            match (held, on) {
+                (None, true) => nicks.push(nick.clone()),
+                (Some(i), false) => {
+                    nicks.remove(i);
+                    if nicks.is_empty() {
+                        reactions.remove(at);
+                    }
+                }
+                _ => {}
+            }
+        }
+        None if on => reactions.push(Reaction {
+            emoji: emoji.clone(),
+            nicks: vec![nick.clone()],
+        }),
+        None => {}
+    }
+}
+
 /// What happened at one point of a room's log.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Edits, deletions and reactions are entries of their own (with their own
+/// `seq`, so replay and resume carry them like anything else) that act on an
+/// earlier message, the `target`. Pages of history return messages as they
+/// are now: edited text, reactions, a deleted message as [`EntryKind::Deleted`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EntryKind {
     Message {
         client_id: ClientId,
         body: MessageBody,
+        /// The message this one answers.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply: Option<Quote>,
+        /// Its author changed the text since it was sent.
+        #[serde(default, skip_serializing_if = "crate::people::is_false")]
+        edited: bool,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        reactions: Vec<Reaction>,
     },
     /// The person arrived; shown as "NICK joined".
     Joined,
     /// The person's last connection to the room went away; shown as "NICK left".
     Left,
+    /// Where a deleted message was: its text is gone from the server.
+    Deleted,
+    /// The author of message `target` changed its text to `body`.
+    Edit { target: Seq, body: MessageBody },
+    /// Message `target` was deleted (by its author or a moderator).
+    Delete { target: Seq },
+    /// The entry's author turned their `emoji` on message `target` on or off.
+    React { target: Seq, emoji: Emoji, on: bool },
+}
+
+impl EntryKind {
+    /// A new message as sent, before anyone acted on it.
+    pub fn message(client_id: ClientId, body: MessageBody) -> Self {
+        EntryKind::Message {
+            client_id,
+            body,
+            reply: None,
+            edited: false,
+            reactions: vec![],
+        }
+    }
+
+    /// The message this entry acts on, for edits, deletions and reactions.
+    pub fn target(&self) -> Option<Seq> {
+        match self {
+            EntryKind::Edit { target, .. }
+            | EntryKind::Delete { target }
+            | EntryKind::React { target, .. } => Some(*target),
+            _ => None,
+        }
+    }
+}
+
+/// Applies an edit, deletion or reaction entry to the log it belongs to:
+/// its target, and quotes of its target in replies. Applying one twice
+/// changes nothing more; false when the log does not hold the target.
+pub fn apply_action(log: &mut [Entry], action: &Entry) -> bool {
+    let Some(target) = action.kind.target() else {
+        return false;
+    };
+    // Replies quote their original as it reads now.
+    let quoted = match &action.kind {
+        EntryKind::Edit { body, .. } => Some(Some(excerpt(body.as_str()))),
+        EntryKind::Delete { .. } => Some(None),
+        _ => None,
+    };
+    if let Some(excerpt) = quoted {
+        for entry in log.iter_mut() {
+            if let EntryKind::Message {
+                reply: Some(quote), ..
+            } = &mut entry.kind
+                && quote.seq == target
+            {
+                quote.excerpt = excerpt.clone();
+            }
+        }
+    }
+    let Ok(at) = log.binary_search_by_key(&target, |e| e.seq) else {
+        return false;
+    };
+    let entry = &mut log[at];
+    match (&action.kind, &mut entry.kind) {
+        (
+            EntryKind::Edit { body, .. },
+            EntryKind::Message {
+                body: old, edited, ..
+            },
+        ) => {
+            *old = body.clone();
+            *edited = true;
+        }
+        (EntryKind::Delete { .. }, kind) => *kind = EntryKind::Deleted,
+        (EntryKind::React { emoji, on, .. }, EntryKind::Message { reactions, .. }) => {
+            toggle_reaction(reactions, emoji, &action.nick, *on);
+        }
+        _ => {}
+    }
+    true
 }
 
 /// One committed entry of a room's log, identical in history and live.
@@ -193,6 +339,95 @@ mod tests {
     fn html_is_just_text_to_a_message() {
         let raw = "<img src=x onerror=alert(1)>";
         assert_eq!(MessageBody::parse(raw).unwrap().as_str(), raw);
+    }
+
+    fn at(seq: Seq, nick: &str, kind: EntryKind) -> Entry {
+        Entry {
+            seq,
+            at: 0,
+            nick: Nick::parse(nick).unwrap(),
+            kind,
+            account: false,
+        }
+    }
+
+    #[test]
+    fn actions_change_their_target_and_quotes_of_it_and_repeat_harmlessly() {
+        let body = |t: &str| MessageBody::parse(t).unwrap();
+        let id = |t: &str| ClientId::parse(t).unwrap();
+        let mut reply = EntryKind::message(id("c2"), body("sure"));
+        if let EntryKind::Message { reply: r, .. } = &mut reply {
+            *r = Some(Quote {
+                seq: 1,
+                nick: Nick::parse("sadia").unwrap(),
+                excerpt: Some("lunch?".into()),
+            });
+        }
+        let mut log = vec![
+            at(1, "sadia", EntryKind::message(id("c1"), body("lunch?"))),
+            at(2, "usman", reply),
+        ];
+        let edit = at(
+            3,
+            "sadia",
+            EntryKind::Edit {
+                target: 1,
+                body: body("dinner?"),
+            },
+        );
+        let tada = Emoji::parse("🎉").unwrap();
+        let react = |on| {
+            at(
+                4,
+                "usman",
+                EntryKind::React {
+                    target: 1,
+                    emoji: tada.clone(),
+                    on,
+                },
+            )
+        };
+        for _ in 0..2 {
+            assert!(apply_action(&mut log, &edit));
+            assert!(apply_action(&mut log, &react(true)));
+        }
+        match &log[0].kind {
+            EntryKind::Message {
+                body,
+                edited,
+                reactions,
+                ..
+            } => {
+                assert_eq!((body.as_str(), *edited), ("dinner?", true));
+                assert_eq!(reactions.len(), 1);
+                assert_eq!(reactions[0].nicks.len(), 1, "one person counts once");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            matches!(&log[1].kind, EntryKind::Message { reply: Some(q), .. } if q.excerpt.as_deref() == Some("dinner?"))
+        );
+        apply_action(&mut log, &react(false));
+        assert!(
+            matches!(&log[0].kind, EntryKind::Message { reactions, .. } if reactions.is_empty())
+        );
+        apply_action(&mut log, &at(5, "sadia", EntryKind::Delete { target: 1 }));
+        assert_eq!(log[0].kind, EntryKind::Deleted);
+        assert!(
+            matches!(&log[1].kind, EntryKind::Message { reply: Some(q), .. } if q.excerpt.is_none())
+        );
+        // A target the log does not hold is left to the server's pages.
+        assert!(!apply_action(
+            &mut log,
+            &at(6, "sadia", EntryKind::Delete { target: 99 })
+        ));
+    }
+
+    #[test]
+    fn a_quote_is_the_first_line_cut_short() {
+        assert_eq!(excerpt("\n  first line  \nsecond"), "first line");
+        let long = "é".repeat(150);
+        assert_eq!(excerpt(&long).chars().count(), QUOTE_CHARS + 1);
     }
 
     #[test]

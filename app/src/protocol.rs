@@ -6,7 +6,7 @@
 //! client missed, then streams every new `Entry` live, in `seq` order. A sender
 //! also receives `Ack { client_id, seq }` once its message is committed.
 
-use crate::messages::{ClientId, Entry, MessageBody, Seq};
+use crate::messages::{ClientId, Emoji, Entry, MessageBody, Seq};
 use crate::people::{Nick, Person, SessionId};
 use crate::rooms::RoomName;
 use serde::{Deserialize, Serialize};
@@ -37,6 +37,25 @@ pub enum ClientFrame {
         room: RoomName,
         client_id: ClientId,
         body: MessageBody,
+        /// The `seq` of the message this one answers (quoted above it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<Seq>,
+    },
+    /// Change the text of one's own message `target`.
+    Edit {
+        room: RoomName,
+        target: Seq,
+        body: MessageBody,
+    },
+    /// Delete one's own message `target` (a moderator: anyone's). Its text
+    /// is removed from the server, not hidden.
+    Delete { room: RoomName, target: Seq },
+    /// Turn one's `emoji` reaction on message `target` on or off.
+    React {
+        room: RoomName,
+        target: Seq,
+        emoji: Emoji,
+        on: bool,
     },
     /// The person is typing in `room`; others see it for a few seconds.
     /// Browsers send it at most every couple of seconds while typing.
@@ -104,6 +123,12 @@ pub enum ErrorCode {
     RateLimited,
     /// The connection is already in as many rooms as it may be.
     TooManyRooms,
+    /// The message an edit, deletion or reaction names is not in the room
+    /// (or is already deleted).
+    NoSuchMessage,
+    /// Only a message's author may edit it, and only its author or a
+    /// moderator may delete it.
+    NotYours,
     /// The server could not do it; details are in its log, not here.
     Internal,
 }
@@ -146,6 +171,22 @@ mod tests {
                 room: room(),
                 client_id: ClientId::parse("c1").unwrap(),
                 body: MessageBody::parse("Hi everyone!").unwrap(),
+                reply_to: Some(2),
+            },
+            ClientFrame::Edit {
+                room: room(),
+                target: 3,
+                body: MessageBody::parse("Hi all!").unwrap(),
+            },
+            ClientFrame::Delete {
+                room: room(),
+                target: 3,
+            },
+            ClientFrame::React {
+                room: room(),
+                target: 3,
+                emoji: Emoji::parse("🎉").unwrap(),
+                on: true,
             },
             ClientFrame::Typing { room: room() },
         ];
@@ -161,10 +202,10 @@ mod tests {
             seq: 3,
             at: 1_700_000_000_000,
             nick: Nick::parse("usman").unwrap(),
-            kind: EntryKind::Message {
-                client_id: ClientId::parse("c9").unwrap(),
-                body: MessageBody::parse("Hello Sadia!").unwrap(),
-            },
+            kind: EntryKind::message(
+                ClientId::parse("c9").unwrap(),
+                MessageBody::parse("Hello Sadia!").unwrap(),
+            ),
             account: false,
         };
         let frames = [
@@ -217,6 +258,23 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("letters, digits"), "{err}");
+    }
+
+    #[test]
+    fn a_reaction_must_be_an_emoji() {
+        let err = serde_json::from_str::<ClientFrame>(
+            r#"{"type":"react","room":"main","target":1,"emoji":"<b>x</b>","on":true}"#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("one emoji"), "{err}");
+    }
+
+    #[test]
+    fn a_send_from_before_replies_still_reads() {
+        let frame: ClientFrame =
+            serde_json::from_str(r#"{"type":"send","room":"main","client_id":"c1","body":"hi"}"#)
+                .unwrap();
+        assert!(matches!(frame, ClientFrame::Send { reply_to: None, .. }));
     }
 
     #[test]

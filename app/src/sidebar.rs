@@ -226,6 +226,10 @@ fn JoinedRoom(room: RoomName, on_open: impl Fn() + Copy + 'static) -> impl IntoV
         let room = room.clone();
         move || joined.get(&room).map_or(0, |c| c.unread.get())
     };
+    let mentions = {
+        let room = room.clone();
+        move || joined.get(&room).map_or(0, |c| c.mentions.get())
+    };
     let current = {
         let room = room.clone();
         move || joined.active.with(|a| a.as_ref() == Some(&room))
@@ -243,9 +247,12 @@ fn JoinedRoom(room: RoomName, on_open: impl Fn() + Copy + 'static) -> impl IntoV
     let label = {
         let room = room.clone();
         let unread = unread.clone();
-        move || match unread() {
-            0 => format!("#{room}"),
-            n => format!("#{room}, {n} unread"),
+        let mentions = mentions.clone();
+        move || match (unread(), mentions()) {
+            (0, _) => format!("#{room}"),
+            (n, 0) => format!("#{room}, {n} unread"),
+            (n, 1) => format!("#{room}, {n} unread, 1 mention"),
+            (n, m) => format!("#{room}, {n} unread, {m} mentions"),
         }
     };
     view! {
@@ -260,11 +267,25 @@ fn JoinedRoom(room: RoomName, on_open: impl Fn() + Copy + 'static) -> impl IntoV
                 on:click=move |_| on_open()
             >
                 <span class="name">{format!("#{room}")}</span>
-                <span class="unread" aria-hidden="true">
-                    {move || {
-                        let n = unread();
-                        (n > 0).then(|| n.to_string())
-                    }}
+                <span
+                    class="unread"
+                    class:mentioned={
+                        let mentions = mentions.clone();
+                        move || mentions() > 0
+                    }
+                    aria-hidden="true"
+                >
+                    {
+                        let mentions = mentions.clone();
+                        move || {
+                        // A mention shows as "@" before the count.
+                        match (unread(), mentions()) {
+                            (0, _) => None,
+                            (n, 0) => Some(n.to_string()),
+                            (n, _) => Some(format!("@{n}")),
+                        }
+                    }
+                    }
                 </span>
             </a>
             <button

@@ -706,6 +706,7 @@ async fn page(bin: &std::path::Path, concurrency: usize, seconds: u64) -> Outcom
             room: app::rooms::RoomName::parse("page").expect("valid"),
             client_id: app::messages::ClientId::parse(&format!("p{n}")).expect("valid"),
             body: app::messages::MessageBody::parse(&load::body(n, 100)).expect("valid"),
+            reply_to: None,
         };
         ws.send(tokio_tungstenite::tungstenite::Message::text(
             frame.to_json(),

@@ -36,7 +36,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, oneshot};
 
 /// Entries a room's feed holds for connections whose forwarder is behind; one
 /// further behind is closed (it resumes on reconnect), never skipped. Each
@@ -422,10 +422,25 @@ impl Bus {
             connected: AtomicBool::new(false),
             told: broadcast::channel(CONTROL_BACKLOG).0,
         });
-        tokio::spawn(listen(client.clone(), command_queue, Arc::downgrade(&link)));
+        let (listening, first_listen) = oneshot::channel();
+        tokio::spawn(listen(
+            client.clone(),
+            command_queue,
+            Arc::downgrade(&link),
+            listening,
+        ));
         tokio::spawn(announce(client, keys, first, announcement_queue));
         tokio::spawn(sweep(Arc::downgrade(&link)));
-        Ok(Bus::Redis(link))
+        // Serving before the control channel is subscribed would miss what
+        // other servers say in the first moments (and /health would say
+        // "degraded" for a bus that is fine).
+        match tokio::time::timeout(Duration::from_secs(5), first_listen).await {
+            Ok(Ok(())) => Ok(Bus::Redis(link)),
+            _ => Err(redis_err(redis::RedisError::from(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "could not subscribe within 5 s",
+            )))),
+        }
     }
 
     /// A feed for `room` (row `room_id`), whose log currently ends at `head`.
@@ -546,7 +561,9 @@ async fn listen(
     client: redis::Client,
     mut commands: mpsc::UnboundedReceiver<Command>,
     link: Weak<Link>,
+    listening: oneshot::Sender<()>,
 ) {
+    let mut listening = Some(listening);
     let mut wait = Duration::from_millis(100);
     loop {
         let Some(shared) = link.upgrade() else { return };
@@ -585,6 +602,9 @@ async fn listen(
         }
         wait = Duration::from_millis(100);
         shared.connected.store(true, Ordering::Release);
+        if let Some(listening) = listening.take() {
+            let _ = listening.send(());
+        }
         tracing::info!(rooms = rooms.len(), "listening on the Redis bus");
         // Whatever was announced while nobody listened is in the store.
         for feed in shared.every_feed() {

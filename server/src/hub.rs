@@ -22,7 +22,7 @@
 use crate::bus::{Broadcast, Bus, Control, Feed};
 use crate::journal::{Commit, Journal};
 use crate::presence::{Claim, SharedPresence};
-use crate::store::{Appended, Author, Departed, Draft, Store, StoreError};
+use crate::store::{Appended, Author, Departed, Draft, Refusal, Store, StoreError};
 use app::messages::{ClientId, EntryKind, MessageBody, Seq};
 use app::people::{Nick, Person};
 use app::rooms::{RoomName, RoomSummary};
@@ -52,6 +52,9 @@ pub enum HubError {
     /// The joiner may not announce another arrival yet; try after this long.
     #[error("too many joins; try again in {0:?}")]
     TooManyJoins(Duration),
+    /// An edit, deletion or reaction its target does not allow.
+    #[error(transparent)]
+    Refused(#[from] Refusal),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -177,6 +180,7 @@ impl Posting {
         match self.0.outcome().await? {
             Appended::New(entry) => Ok(entry.seq),
             Appended::Duplicate(original) => Ok(original),
+            Appended::Refused(refusal) => Err(refusal.into()),
         }
     }
 }
@@ -624,13 +628,8 @@ impl RoomHub {
     }
 
     fn notice(&self, room: &Room, nick: &Nick, author: &Author, kind: EntryKind) -> Commit {
-        let draft = Draft {
-            room_id: room.id,
-            nick: nick.clone(),
-            author: author.clone(),
-            kind,
-        };
-        self.journal.enqueue(&room.feed, draft)
+        self.journal
+            .enqueue(&room.feed, Draft::new(room.id, nick, author, kind))
     }
 
     /// Takes connection `conn` out of `nick`'s place in the room; when it was
@@ -708,12 +707,27 @@ impl RoomHub {
         author: &Author,
         client_id: &ClientId,
         body: &MessageBody,
+        reply_to: Option<Seq>,
     ) -> Posting {
-        let kind = EntryKind::Message {
-            client_id: client_id.clone(),
-            body: body.clone(),
-        };
-        Posting(self.notice(room, nick, author, kind))
+        let kind = EntryKind::message(client_id.clone(), body.clone());
+        let mut draft = Draft::new(room.id, nick, author, kind);
+        draft.reply_to = reply_to;
+        Posting(self.journal.enqueue(&room.feed, draft))
+    }
+
+    /// Queues an edit, deletion or reaction by a member; the store judges it
+    /// against its target (`moderator`: may delete anyone's message).
+    pub fn act(
+        &self,
+        room: &Arc<Room>,
+        nick: &Nick,
+        author: &Author,
+        kind: EntryKind,
+        moderator: bool,
+    ) -> Posting {
+        let mut draft = Draft::new(room.id, nick, author, kind);
+        draft.moderator = moderator;
+        Posting(self.journal.enqueue(&room.feed, draft))
     }
 
     /// Stores a message sent without a socket (a plain form post, for people
@@ -749,7 +763,7 @@ impl RoomHub {
                 return Err(HubError::NickInUse);
             }
             room.posting.fetch_add(1, Ordering::AcqRel);
-            let posting = self.post(&room, nick, author, client_id, body);
+            let posting = self.post(&room, nick, author, client_id, body, None);
             drop(members);
             break (posting, room);
         };

@@ -13,6 +13,7 @@ use app::messages::{ClientId, HistoryPage, MessageBody, Seq};
 use app::people::Nick;
 use app::protocol::MAX_FRAME_BYTES;
 use app::rooms::{RoomName, RoomSummary};
+use app::search::{SEARCH_PAGE, SearchPage};
 use axum::Router;
 use axum::extract::{ConnectInfo, FromRef, Path, Query, Request, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -123,6 +124,25 @@ impl ChatBackend for RoomHub {
                 entries,
                 at_start,
             })
+        })
+    }
+
+    fn search(
+        &self,
+        rooms: Vec<RoomName>,
+        words: Vec<String>,
+        page: u32,
+    ) -> BoxFuture<'_, Result<SearchPage, BackendError>> {
+        Box::pin(async move {
+            // One more than a page says whether another follows.
+            let mut found = self
+                .store()
+                .search(&rooms, &words, page * SEARCH_PAGE, SEARCH_PAGE + 1)
+                .await
+                .map_err(|e| BackendError(e.to_string()))?;
+            let more = found.len() > SEARCH_PAGE as usize;
+            found.truncate(SEARCH_PAGE as usize);
+            Ok(SearchPage { found, more })
         })
     }
 }

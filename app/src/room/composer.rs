@@ -50,7 +50,7 @@ pub(super) fn Composer(
         }
     });
     let picker_open = RwSignal::new(false);
-    let suggestions = RwSignal::new(Vec::<EmojiChoice>::new());
+    let suggestions = RwSignal::new(Vec::<Suggestion>::new());
     let chosen = RwSignal::new(0usize);
     // The shortcode being completed: (byte range in the draft, code).
     let completing = StoredValue::new(None::<(usize, usize, String)>);
@@ -76,7 +76,7 @@ pub(super) fn Composer(
             return;
         };
         if let Some((from, to, _)) = completing.get_value() {
-            put((from, to), &choice.emoji);
+            put((from, to), &choice.insert);
         }
     };
 
@@ -104,6 +104,27 @@ pub(super) fn Composer(
             });
             return;
         }
+        // `@us` offers the people in the room whose name starts so.
+        if let Some((at, typed)) = mention_before(&text, caret) {
+            let typed = typed.to_lowercase();
+            let me = conv.me.get_untracked();
+            let people: Vec<Suggestion> = conv.online.with_untracked(|online| {
+                online
+                    .keys()
+                    .filter(|n| Some(*n) != me.as_ref())
+                    .filter(|n| n.as_str().to_lowercase().starts_with(&typed))
+                    .take(emoji::MAX_MATCHES)
+                    .map(|n| Suggestion {
+                        insert: format!("@{n} "),
+                        shown: format!("@{n}"),
+                    })
+                    .collect()
+            });
+            completing.set_value((!people.is_empty()).then_some((at, caret, typed)));
+            chosen.set(0);
+            suggestions.set(people);
+            return;
+        }
         let Some((colon, code)) = emoji::shortcode_before(&text, caret) else {
             suggestions.set(vec![]);
             completing.set_value(None);
@@ -116,7 +137,7 @@ pub(super) fn Composer(
             // Only the answer for what is typed now counts.
             if completing.with_value(|c| c.as_ref().is_some_and(|(_, _, now)| *now == code)) {
                 chosen.set(0);
-                suggestions.set(found);
+                suggestions.set(found.into_iter().map(Suggestion::emoji).collect());
             }
         });
     };
@@ -153,6 +174,25 @@ pub(super) fn Composer(
                 _ => {}
             }
         }
+        match ev.key().as_str() {
+            // Up in an empty box edits this person's last message.
+            "ArrowUp" if conv.draft.with_untracked(String::is_empty) => {
+                if let Some(seq) = conv.my_last_message() {
+                    ev.prevent_default();
+                    conv.start_editing(seq);
+                }
+                return;
+            }
+            "Escape"
+                if conv.editing.get_untracked().is_some()
+                    || conv.replying.get_untracked().is_some() =>
+            {
+                ev.prevent_default();
+                conv.cancel_editing();
+                return;
+            }
+            _ => {}
+        }
         // Enter sends; Shift+Enter is a newline; an IME composing text
         // (keyCode 229) keeps its Enter.
         if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() && ev.key_code() != 229 {
@@ -188,8 +228,31 @@ pub(super) fn Composer(
                 send();
             }
         >
+            {move || {
+                conv.replying
+                    .get()
+                    .map(|quote| {
+                        view! {
+                            <p class="composing-note">
+                                "Replying to " <bdi>{quote.nick.to_string()}</bdi> ": "
+                                <span class="quote-text">{quote.excerpt.unwrap_or_default()}</span>
+                                <button type="button" on:click=move |_| conv.cancel_editing()>
+                                    "Cancel reply"
+                                </button>
+                            </p>
+                        }
+                    })
+            }}
+            <Show when=move || conv.editing.get().is_some()>
+                <p class="composing-note">
+                    "Editing your message (Escape cancels) "
+                    <button type="button" on:click=move |_| conv.cancel_editing()>
+                        "Cancel edit"
+                    </button>
+                </p>
+            </Show>
             <Show when=move || suggestions.with(|s| !s.is_empty())>
-                <ul class="emoji-suggestions" role="listbox" aria-label="Emoji suggestions">
+                <ul class="emoji-suggestions" role="listbox" aria-label="Suggestions">
                     {move || {
                         suggestions
                             .get()
@@ -205,8 +268,7 @@ pub(super) fn Composer(
                                             accept(i);
                                         }
                                     >
-                                        <span class="emoji">{choice.emoji}</span>
-                                        {format!(":{}:", choice.shortcode)}
+                                        {choice.shown}
                                     </li>
                                 }
                             })
@@ -250,7 +312,7 @@ pub(super) fn Composer(
                 .map(|nick| view! { <input type="hidden" name="nick" value=nick.to_string() /> })}
             <input type="hidden" name="client_id" value=form_message_id() />
             <button type="submit" prop:disabled=move || !conv.joined.get()>
-                "Send"
+                {move || if conv.editing.get().is_some() { "Save" } else { "Send" }}
             </button>
             <Show when=move || picker_open.get()>
                 <EmojiPicker
@@ -268,6 +330,35 @@ pub(super) fn Composer(
             </Show>
         </form>
     }
+}
+
+/// A completion offered under the box: what goes in, what it shows.
+#[derive(Clone)]
+struct Suggestion {
+    insert: String,
+    shown: String,
+}
+
+impl Suggestion {
+    fn emoji(choice: EmojiChoice) -> Self {
+        Self {
+            shown: format!("{} :{}:", choice.emoji, choice.shortcode),
+            insert: choice.emoji,
+        }
+    }
+}
+
+/// The text before the cursor ends in `@name` being typed (the `@` at the
+/// start of a word): where the `@` is and what follows it.
+fn mention_before(text: &str, cursor: usize) -> Option<(usize, &str)> {
+    let before = text.get(..cursor)?;
+    let at = before.rfind('@')?;
+    let typed = &before[at + 1..];
+    let word_start = before[..at]
+        .chars()
+        .next_back()
+        .is_none_or(|c| c.is_whitespace() || "([{".contains(c));
+    (word_start && !typed.contains(char::is_whitespace)).then_some((at, typed))
 }
 
 fn alerts_unlock() {
@@ -307,4 +398,18 @@ fn form_message_id() -> String {
     }
     #[cfg(not(feature = "ssr"))]
     crate::socket::random_id()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mention_before;
+
+    #[test]
+    fn a_mention_is_completed_from_the_at_sign_of_a_word() {
+        assert_eq!(mention_before("hi @us", 6), Some((3, "us")));
+        assert_eq!(mention_before("@", 1), Some((0, "")));
+        assert_eq!(mention_before("(@sa", 4), Some((1, "sa")));
+        assert_eq!(mention_before("mail me@host", 12), None);
+        assert_eq!(mention_before("@usman hi", 9), None);
+    }
 }

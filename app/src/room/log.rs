@@ -3,9 +3,12 @@
 //! from their parsed markup.
 
 use crate::clock::{self, Hydrated, Now};
+use crate::conversation::Conversation;
 use crate::markup::{self, Block, Piece, Span};
-use crate::messages::{Entry, EntryKind};
+use crate::messages::{Emoji, Entry, EntryKind, Seq};
 use crate::people::Nick;
+use crate::protocol::ClientFrame;
+use crate::socket::ChatSocket;
 use leptos::either::{Either, EitherOf3};
 use leptos::prelude::*;
 
@@ -13,6 +16,9 @@ use leptos::prelude::*;
 #[derive(Clone, PartialEq)]
 pub(super) struct Row {
     pub entry: Entry,
+    /// Changes whenever the entry does (an edit, a reaction), so the line is
+    /// drawn again.
+    pub version: u64,
     /// Same author as the message just above, within a few minutes: shown
     /// without repeating the name and time.
     pub grouped: bool,
@@ -24,27 +30,37 @@ pub(super) struct Row {
 const GROUP_WITHIN_MS: i64 = 5 * 60_000;
 
 pub(super) fn rows(log: &[Entry], local: bool) -> Vec<Row> {
+    use std::hash::{Hash, Hasher};
     let mut rows: Vec<Row> = Vec::with_capacity(log.len());
     let mut previous: Option<(&Entry, i64)> = None;
-    for entry in log {
+    // Edits, deletions and reactions show in the message they act on.
+    for entry in log.iter().filter(|e| e.kind.target().is_none()) {
         let day = clock::day_number(entry.at, clock::zone_offset_ms(entry.at, local));
         let new_day = previous.is_none_or(|(_, d)| d != day);
         let grouped = !new_day
-            && matches!(entry.kind, EntryKind::Message { .. })
+            && is_message(&entry.kind)
             && previous.is_some_and(|(p, _)| {
-                matches!(p.kind, EntryKind::Message { .. })
+                is_message(&p.kind)
                     && p.nick == entry.nick
                     && p.account == entry.account
                     && entry.at - p.at < GROUP_WITHIN_MS
             });
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        entry.kind.hash(&mut hasher);
         rows.push(Row {
             entry: entry.clone(),
+            version: hasher.finish(),
             grouped,
             day: new_day.then_some(day),
         });
         previous = Some((entry, day));
     }
     rows
+}
+
+/// A message, or the place of a deleted one: the lines grouped by author.
+fn is_message(kind: &EntryKind) -> bool {
+    matches!(kind, EntryKind::Message { .. } | EntryKind::Deleted)
 }
 
 /// "Today", "Yesterday" or the date, between the days of the log.
@@ -68,10 +84,20 @@ pub(super) fn DaySeparator(day: i64) -> impl IntoView {
     }
 }
 
-/// One line of the log: a message, or a join/leave notice.
+/// One line of the log: a message (with its reply quote, reactions and
+/// actions), a deleted message's place, or a join/leave notice.
 #[component]
-pub(super) fn EntryLine(entry: Entry, grouped: bool, me: RwSignal<Option<Nick>>) -> impl IntoView {
+pub(super) fn EntryLine(
+    entry: Entry,
+    grouped: bool,
+    conv: Conversation,
+    /// The message whose reaction is being picked.
+    reacting: RwSignal<Option<Seq>>,
+    /// Shows message `seq` (loading it first if needed).
+    jump: Callback<Seq>,
+) -> impl IntoView {
     let at = entry.at;
+    let seq = entry.seq;
     let local = use_context::<Hydrated>().map(|h| h.0);
     let now = use_context::<Now>().map(|n| n.0);
     let is_local = move || local.is_some_and(|l| l.get());
@@ -80,14 +106,47 @@ pub(super) fn EntryLine(entry: Entry, grouped: bool, me: RwSignal<Option<Nick>>)
         Some(now) => clock::relative(at, now.get(), offset()),
         None => clock::hhmm(at, offset()),
     };
-    let time = view! {
-        <time datetime=clock::iso_utc(at) title=move || clock::exact(at, offset())>
-            {shown_time}
-        </time>
+    let time = move || {
+        view! {
+            <time datetime=clock::iso_utc(at) title=move || clock::exact(at, offset())>
+                {shown_time}
+            </time>
+        }
     };
     let nick = entry.nick.to_string();
+    let me = conv.me;
+    let highlighted = move || conv.highlighted.get() == Some(seq);
+    // Guests pick any free nickname for a visit; an account's name is theirs.
+    let guest = (!entry.account).then(|| view! { <span class="guest">"guest"</span> });
+    let meta = if grouped {
+        Either::Left(view! {
+            // Heard by screen readers, not shown: the group's first line names them.
+            <bdi class="author visually-hidden">{nick.clone()}</bdi>
+            <time
+                class="hover-time"
+                datetime=clock::iso_utc(at)
+                title=move || clock::exact(at, offset())
+            >
+                {move || clock::hhmm(at, offset())}
+            </time>
+        })
+    } else {
+        Either::Right(view! {
+            <div class="meta">
+                <bdi class="author">{nick.clone()}</bdi>
+                {guest}
+                {time()}
+            </div>
+        })
+    };
     let notice = match entry.kind {
-        EntryKind::Message { body, .. } => {
+        EntryKind::Message {
+            body,
+            reply,
+            edited,
+            reactions,
+            ..
+        } => {
             let mentioned = {
                 let body = body.clone();
                 move || {
@@ -97,47 +156,168 @@ pub(super) fn EntryLine(entry: Entry, grouped: bool, me: RwSignal<Option<Nick>>)
                     })
                 }
             };
-            // Guests pick any free nickname for a visit; an account's name is theirs.
-            let guest = (!entry.account).then(|| view! { <span class="guest">"guest"</span> });
-            let meta = if grouped {
-                Either::Left(view! {
-                    // Heard by screen readers, not shown: the group's first line names them.
-                    <bdi class="author visually-hidden">{nick}</bdi>
-                    <time
-                        class="hover-time"
-                        datetime=clock::iso_utc(at)
-                        title=move || clock::exact(at, offset())
-                    >
-                        {move || clock::hhmm(at, offset())}
-                    </time>
-                })
-            } else {
-                Either::Right(view! {
-                    <div class="meta">
-                        <bdi class="author">{nick}</bdi>
-                        {guest}
-                        {time}
-                    </div>
-                })
+            let author = entry.nick.clone();
+            let mine = move || me.with(|me| me.as_ref() == Some(&author));
+            let socket = ChatSocket::from_context();
+            let room = conv.room;
+            let react = move |emoji: Emoji, on: bool| {
+                conv.act(
+                    socket,
+                    ClientFrame::React {
+                        room: room.get_value(),
+                        target: seq,
+                        emoji,
+                        on,
+                    },
+                )
             };
-            return Either::Left(view! {
-                <div class="message" class:grouped=grouped class:mention=mentioned data-seq=entry.seq>
+            let delete = move |_| {
+                if confirm("Delete this message for everyone?") {
+                    conv.act(
+                        socket,
+                        ClientFrame::Delete {
+                            room: room.get_value(),
+                            target: seq,
+                        },
+                    );
+                }
+            };
+            let quote = reply.map(|quote| {
+                let text = quote
+                    .excerpt
+                    .clone()
+                    .unwrap_or_else(|| "message deleted".to_owned());
+                let label = format!("In reply to {}: {text}", quote.nick);
+                view! {
+                    <button
+                        type="button"
+                        class="quote"
+                        aria-label=label
+                        on:click=move |_| jump.run(quote.seq)
+                    >
+                        <bdi class="quote-author">{quote.nick.to_string()}</bdi>
+                        <span class="quote-text" class:gone=quote.excerpt.is_none()>
+                            {text}
+                        </span>
+                    </button>
+                }
+            });
+            let reactions = (!reactions.is_empty()).then(|| {
+                let buttons = reactions
+                    .into_iter()
+                    .map(|reaction| {
+                        let names = reaction
+                            .nicks
+                            .iter()
+                            .map(Nick::as_str)
+                            .collect::<Vec<_>>()
+                            .join(", ");
+                        let count = reaction.nicks.len();
+                        let label = format!("{} {count}, from {names}", reaction.emoji.as_str());
+                        let nicks = StoredValue::new(reaction.nicks.clone());
+                        let reacted = move || {
+                            me.with(|me| {
+                                me.as_ref()
+                                    .is_some_and(|me| nicks.with_value(|n| n.contains(me)))
+                            })
+                        };
+                        let emoji = reaction.emoji.clone();
+                        view! {
+                            <button
+                                type="button"
+                                class="reaction"
+                                aria-label=label
+                                title=names
+                                aria-pressed=move || reacted().to_string()
+                                on:click=move |_| react(emoji.clone(), !reacted())
+                            >
+                                {reaction.emoji.as_str().to_owned()}
+                                <span class="count">{count}</span>
+                            </button>
+                        }
+                    })
+                    .collect_view();
+                view! { <div class="reactions">{buttons}</div> }
+            });
+            return EitherOf3::A(view! {
+                <article
+                    class="message"
+                    class:grouped=grouped
+                    class:mention=mentioned
+                    class:highlighted=highlighted
+                    id=format!("m-{seq}")
+                    data-seq=seq
+                >
                     {meta}
+                    {quote}
                     <div class="body">{body_view(body.as_str())}</div>
-                </div>
+                    {edited.then(|| view! { <span class="edited">"(edited)"</span> })}
+                    {reactions}
+                    <div class="actions" role="toolbar" aria-label="Message actions">
+                        <button type="button" on:click=move |_| conv.start_reply(seq)>
+                            "Reply"
+                        </button>
+                        <button
+                            type="button"
+                            aria-haspopup="dialog"
+                            on:click=move |_| reacting.set(Some(seq))
+                        >
+                            "React"
+                        </button>
+                        <Show when=mine.clone()>
+                            <button type="button" on:click=move |_| conv.start_editing(seq)>
+                                "Edit"
+                            </button>
+                            <button type="button" on:click=delete>
+                                "Delete"
+                            </button>
+                        </Show>
+                    </div>
+                </article>
+            });
+        }
+        EntryKind::Deleted => {
+            return EitherOf3::B(view! {
+                <article
+                    class="message deleted"
+                    class:grouped=grouped
+                    class:highlighted=highlighted
+                    id=format!("m-{seq}")
+                    data-seq=seq
+                >
+                    {meta}
+                    <p class="body gone">"This message was deleted."</p>
+                </article>
             });
         }
         EntryKind::Joined => " joined",
         EntryKind::Left => " left",
+        // Actions never get a line of their own (see `rows`).
+        EntryKind::Edit { .. } | EntryKind::Delete { .. } | EntryKind::React { .. } => "",
     };
     // The name is isolated, so a right-to-left name cannot reorder the words
     // around it.
-    Either::Right(view! {
-        <div class="notice" data-seq=entry.seq>
+    EitherOf3::C(view! {
+        <div class="notice" data-seq=seq>
             <span><bdi>{nick}</bdi>{notice}</span>
-            {time}
+            {time()}
         </div>
     })
+}
+
+/// Asks the person to confirm (a browser dialog); on the server, never.
+fn confirm(question: &str) -> bool {
+    #[cfg(feature = "hydrate")]
+    {
+        web_sys::window()
+            .and_then(|w| w.confirm_with_message(question).ok())
+            .unwrap_or(false)
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = question;
+        false
+    }
 }
 
 /// A message body drawn from its parsed tree: every piece of text goes into
@@ -193,10 +373,10 @@ mod tests {
             seq,
             at,
             nick: Nick::parse(nick).unwrap(),
-            kind: EntryKind::Message {
-                client_id: crate::messages::ClientId::parse(&format!("c{seq}")).unwrap(),
-                body: crate::messages::MessageBody::parse("hi").unwrap(),
-            },
+            kind: EntryKind::message(
+                crate::messages::ClientId::parse(&format!("c{seq}")).unwrap(),
+                crate::messages::MessageBody::parse("hi").unwrap(),
+            ),
             account: false,
         }
     }

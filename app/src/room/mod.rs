@@ -9,7 +9,9 @@
 //! - `log.rs`: the log's rows: entry lines, grouping, day separators, and
 //!   message bodies drawn from their parsed markup.
 //! - `composer.rs`: the message box with `:shortcode:` completion.
-//! - `emoji_picker.rs`: the emoji palette opened from the composer.
+//! - `emoji_picker.rs`: the emoji palette opened from the composer (and to
+//!   pick a reaction).
+//! - `search.rs`: the header's message search and its results.
 //!
 //! The nickname form shown when the room has no nickname yet is shared with
 //! the lobby, in [`crate::nick_form`].
@@ -17,23 +19,27 @@
 mod composer;
 mod emoji_picker;
 mod log;
+mod search;
 
 use crate::accounts::Viewer;
 use crate::alerts::Alerts;
 use crate::clock::Hydrated;
 use crate::conversation::typing_text;
-use crate::messages::{EntryKind, HistoryPage, room_history};
+use crate::messages::{Emoji, EntryKind, HistoryPage, Seq, room_history};
 use crate::nick_form::NickForm;
 use crate::people::Nick;
+use crate::protocol::ClientFrame;
 use crate::sidebar::{JoinedRooms, unread_prefix};
 use crate::socket::{ChatSocket, Status};
 use crate::storage;
 use composer::Composer;
+use emoji_picker::EmojiPicker;
 use leptos::html;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 use log::{DaySeparator, EntryLine, body_view, rows};
+use search::SearchBox;
 
 #[component]
 pub fn RoomPage() -> impl IntoView {
@@ -207,6 +213,49 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
         }
     };
 
+    // Reply quotes and search results jump to a message, loading older
+    // history until it is there.
+    let jump = Callback::new(move |seq: Seq| {
+        stuck.set_value(false);
+        leptos::task::spawn_local(async move {
+            if conv.reveal(seq).await {
+                request_animation_frame(move || show_message(seq));
+            } else {
+                conv.info.set(Some(
+                    "That message is no longer in this room's history.".into(),
+                ));
+            }
+        });
+    });
+    // A search result links here with `?at=SEQ`.
+    let query = use_query_map();
+    Effect::new(move || {
+        if let Some(seq) = query
+            .with(|q| q.get("at"))
+            .and_then(|s| s.parse::<Seq>().ok())
+        {
+            jump.run(seq);
+        }
+    });
+    let reacting = RwSignal::new(None::<Seq>);
+    let react_with = move |emoji: String| {
+        let Some(target) = reacting.get_untracked() else {
+            return;
+        };
+        reacting.set(None);
+        if let Ok(emoji) = Emoji::parse(&emoji) {
+            conv.act(
+                socket,
+                ClientFrame::React {
+                    room: conv.room(),
+                    target,
+                    emoji,
+                    on: true,
+                },
+            );
+        }
+    };
+
     let jump_to_latest = move |_| {
         stuck.set_value(true);
         new_below.set(0);
@@ -241,6 +290,7 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
                     {status_text}
                 </span>
                 <span class="me">{move || conv.me.get().map(|n| format!("You are {n}"))}</span>
+                <SearchBox room=room.clone() />
             </header>
             <div class="room-body">
                 <div class="log-column">
@@ -281,11 +331,17 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
                                 let local = local.is_some_and(|l| l.get());
                                 conv.log.with(|log| rows(log, local))
                             }
-                            key=|row| (row.entry.seq, row.grouped, row.day)
+                            key=|row| (row.entry.seq, row.version, row.grouped, row.day)
                             let:row
                         >
                             {row.day.map(|day| view! { <DaySeparator day /> })}
-                            <EntryLine entry=row.entry grouped=row.grouped me=conv.me />
+                            <EntryLine
+                                entry=row.entry
+                                grouped=row.grouped
+                                conv
+                                reacting
+                                jump
+                            />
                         </For>
                         <For each=move || conv.pending.get() key=|p| p.client_id.clone() let:p>
                             <div class="message pending" aria-label="Sending">
@@ -304,6 +360,9 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
                                 n => format!("{n} new messages ↓"),
                             }}
                         </button>
+                    </Show>
+                    <Show when=move || reacting.get().is_some()>
+                        <EmojiPicker on_pick=react_with on_close=move || reacting.set(None) />
                     </Show>
                     <p class="typing" aria-live="polite">
                         {typing}
@@ -361,4 +420,17 @@ fn forget_link_nick(room: &crate::rooms::RoomName) {
     }
     #[cfg(not(feature = "hydrate"))]
     let _ = room;
+}
+
+/// Scrolls message `seq` into view and puts the keyboard on it.
+fn show_message(seq: Seq) {
+    #[cfg(feature = "hydrate")]
+    if let Some(el) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.get_element_by_id(&format!("m-{seq}")))
+    {
+        el.scroll_into_view();
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = seq;
 }

@@ -8,8 +8,8 @@ use super::replay::forward;
 use crate::accounts::SignedIn;
 use crate::config::Limits;
 use crate::hub::{ConnId, Evicted, Eviction, HubError, Room, RoomHub};
-use crate::store::Author;
-use app::messages::{ClientId, PAGE_SIZE};
+use crate::store::{Author, Refusal};
+use app::messages::{ClientId, EntryKind, PAGE_SIZE};
 use app::people::Nick;
 use app::protocol::{ClientFrame, ErrorCode, ServerFrame};
 use app::rooms::RoomName;
@@ -157,21 +157,12 @@ impl Reader {
                 room,
                 client_id,
                 body,
+                reply_to,
             } => {
-                let Some(membership) = self.rooms.get_mut(&room) else {
-                    return Some(error(
-                        ErrorCode::NotInRoom,
-                        Some(room),
-                        "join the room before sending to it",
-                    ));
+                let membership = match Self::poster(&mut self.rooms, &room, "sending to it") {
+                    Ok(membership) => membership,
+                    Err(refusal) => return Some(refusal),
                 };
-                if !membership.author.is_account() && membership.room.accounts_only() {
-                    return Some(error(
-                        ErrorCode::AccountsOnly,
-                        Some(room.clone()),
-                        format!("#{room} is for signed-in people only: log in or sign up to post"),
-                    ));
-                }
                 // A sent message ends the typing: the next keystroke is news.
                 membership.typing_sent = None;
                 let posting = self.hub.post(
@@ -180,6 +171,7 @@ impl Reader {
                     &membership.author,
                     &client_id,
                     &body,
+                    reply_to,
                 );
                 // The ack waits for the commit, but the reader does not.
                 let outbox = self.outbox.clone();
@@ -199,7 +191,80 @@ impl Reader {
                 });
                 None
             }
+            ClientFrame::Edit { room, target, body } => {
+                self.act(room, EntryKind::Edit { target, body })
+            }
+            ClientFrame::Delete { room, target } => self.act(room, EntryKind::Delete { target }),
+            ClientFrame::React {
+                room,
+                target,
+                emoji,
+                on,
+            } => self.act(room, EntryKind::React { target, emoji, on }),
         }
+    }
+
+    /// This connection's membership of `room` if it may post there: it has
+    /// joined, and the room is open to it. Otherwise the error to answer.
+    fn poster<'a>(
+        rooms: &'a mut HashMap<RoomName, Membership>,
+        room: &RoomName,
+        doing: &str,
+    ) -> Result<&'a mut Membership, Message> {
+        let Some(membership) = rooms.get_mut(room) else {
+            return Err(error(
+                ErrorCode::NotInRoom,
+                Some(room.clone()),
+                format!("join the room before {doing}"),
+            ));
+        };
+        if !membership.author.is_account() && membership.room.accounts_only() {
+            return Err(error(
+                ErrorCode::AccountsOnly,
+                Some(room.clone()),
+                format!("#{room} is for signed-in people only: log in or sign up to post"),
+            ));
+        }
+        Ok(membership)
+    }
+
+    /// An edit, deletion or reaction: the store judges it against its
+    /// target; everyone in the room (the actor too) sees it as an entry, and
+    /// only a refusal is answered directly.
+    fn act(&mut self, room: RoomName, kind: EntryKind) -> Option<Message> {
+        let membership = match Self::poster(&mut self.rooms, &room, "acting on its messages") {
+            Ok(membership) => membership,
+            Err(refusal) => return Some(refusal),
+        };
+        let acting = self.hub.act(
+            &membership.room,
+            &membership.nick,
+            &membership.author,
+            kind,
+            false,
+        );
+        let outbox = self.outbox.clone();
+        tokio::spawn(async move {
+            let (code, message) = match acting.committed().await {
+                Ok(_) => return,
+                Err(HubError::Refused(refusal)) => {
+                    let code = match refusal {
+                        Refusal::NoSuchMessage => ErrorCode::NoSuchMessage,
+                        Refusal::NotYoursToEdit | Refusal::NotYoursToDelete => ErrorCode::NotYours,
+                    };
+                    (code, refusal.to_string())
+                }
+                Err(err) => {
+                    tracing::error!(%err, %room, "message action failed");
+                    (
+                        ErrorCode::Internal,
+                        "the server could not do that right now; try again".to_owned(),
+                    )
+                }
+            };
+            outbox.push(error(code, Some(room), message));
+        });
+        None
     }
 
     async fn join(
@@ -270,7 +335,7 @@ impl Reader {
                     ),
                 ));
             }
-            Err(HubError::Store(err)) => {
+            Err(err @ (HubError::Store(_) | HubError::Refused(_))) => {
                 tracing::error!(%err, %room, "join failed");
                 return Some(error(
                     ErrorCode::Internal,

@@ -147,14 +147,68 @@ pub struct Draft {
     pub nick: Nick,
     pub author: Author,
     pub kind: EntryKind,
+    /// For a message: the `seq` it answers (the store quotes it).
+    pub reply_to: Option<Seq>,
+    /// The author may delete anyone's message in this room.
+    pub moderator: bool,
 }
 
-/// Result of appending a draft: new, or the original of a resent message.
+impl Draft {
+    pub fn new(room_id: i64, nick: &Nick, author: &Author, kind: EntryKind) -> Self {
+        Self {
+            room_id,
+            nick: nick.clone(),
+            author: author.clone(),
+            kind,
+            reply_to: None,
+            moderator: false,
+        }
+    }
+}
+
+/// Result of appending a draft: new, the original of a resent message, or
+/// an action its target does not allow.
 #[derive(Debug, Clone)]
 pub enum Appended {
     New(Entry),
     Duplicate(Seq),
+    Refused(Refusal),
 }
+
+/// Why an edit, deletion or reaction was not stored; the text is for people.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("that message is not in this room (or was deleted)")]
+    NoSuchMessage,
+    #[error("you can only edit your own messages")]
+    NotYoursToEdit,
+    #[error("you can only delete your own messages")]
+    NotYoursToDelete,
+}
+
+/// The message an action names, as the store read it under the write lock.
+pub(crate) struct TargetRow {
+    pub kind: String,
+    pub author: String,
+}
+
+/// Whether `draft` (an edit, deletion or reaction) may act on its target.
+/// Checked by author id, never by name: names are reused.
+pub(crate) fn judge(draft: &Draft, target: Option<&TargetRow>) -> Result<(), Refusal> {
+    let Some(target) = target.filter(|t| t.kind == "message") else {
+        return Err(Refusal::NoSuchMessage);
+    };
+    let own = Author::from_column(&target.author).as_ref() == Some(&draft.author);
+    match draft.kind {
+        EntryKind::Edit { .. } if !own => Err(Refusal::NotYoursToEdit),
+        EntryKind::Delete { .. } if !own && !draft.moderator => Err(Refusal::NotYoursToDelete),
+        _ => Ok(()),
+    }
+}
+
+/// One message found by a search, its matching words between
+/// [`app::search::MARK_START`] and [`app::search::MARK_END`].
+pub use app::search::Found;
 
 /// The last `seq` of each room the journal has written to, so a batch reads a
 /// room's head from the database only once. Only ever updated after a commit.
@@ -306,6 +360,21 @@ impl Store {
     /// The heads of these rooms' logs as committed (by any server).
     pub async fn heads(&self, room_ids: &[i64]) -> Result<Vec<(i64, Seq)>, StoreError> {
         each!(self, db => db.heads(room_ids).await)
+    }
+
+    /// Messages in `rooms` containing every word of `words` (the last one
+    /// as a prefix), newest first: `limit` of them after skipping `skip`.
+    pub async fn search(
+        &self,
+        rooms: &[RoomName],
+        words: &[String],
+        skip: u32,
+        limit: u32,
+    ) -> Result<Vec<Found>, StoreError> {
+        if words.is_empty() || rooms.is_empty() {
+            return Ok(vec![]);
+        }
+        each!(self, db => db.search(rooms, words, skip, limit).await)
     }
 
     /// Proves the store can still commit a write transaction.

@@ -13,16 +13,18 @@
 //! flushed (`synchronous_commit = on`, the default).
 
 use super::rows::{
-    EntryRow, account_row, departed, kind_word, owned_room, room_names, session_row,
+    EntryRow, ReactionRow, account_row, columns, departed, entries, found, owned_room, quote,
+    room_names, session_row,
 };
 use super::{
-    AccountRow, Appended, Departed, Draft, OwnedRoom, RoomRow, SessionRow, StoreError, now_ms,
+    AccountRow, Appended, Departed, Draft, Found, OwnedRoom, RoomRow, SessionRow, StoreError,
+    TargetRow, judge, now_ms,
 };
 use app::messages::{Entry, EntryKind, Seq};
 use app::people::Nick;
 use app::rooms::RoomName;
-use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres, Transaction};
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
@@ -113,21 +115,41 @@ impl PostgresStore {
         limit: u32,
     ) -> Result<Vec<Entry>, StoreError> {
         let (after, upto) = (clamp(after), clamp(upto));
-        sqlx::query_as!(
+        let rows = sqlx::query_as!(
             EntryRow,
-            r#"SELECT room_id, seq, at, nick, kind, client_id, body,
-                      author LIKE 'account:%' AS "account!" FROM entries
-             WHERE room_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq LIMIT $4"#,
+            r#"SELECT e.room_id, e.seq, e.at, e.nick, e.kind, e.client_id, e.body,
+                      e.author LIKE 'account:%' AS "account!", e.target, e.edited,
+                      q.nick AS "quote_nick?", q.body AS "quote_body?"
+               FROM entries e
+               LEFT JOIN entries q ON e.kind = 'message' AND q.room_id = e.room_id AND q.seq = e.target
+               WHERE e.room_id = $1 AND e.seq > $2 AND e.seq <= $3 ORDER BY e.seq LIMIT $4"#,
             room_id,
             after,
             upto,
             i64::from(limit)
         )
         .fetch_all(&self.pool)
-        .await?
-        .into_iter()
-        .map(EntryRow::into_entry)
-        .collect()
+        .await?;
+        self.with_reactions(rows).await
+    }
+
+    /// `rows` as entries, with their messages' reactions.
+    async fn with_reactions(&self, rows: Vec<EntryRow>) -> Result<Vec<Entry>, StoreError> {
+        let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
+            return Ok(vec![]);
+        };
+        let (room_id, from, to) = (first.room_id, first.seq, last.seq);
+        let reactions = sqlx::query_as!(
+            ReactionRow,
+            "SELECT seq, emoji, nick FROM reactions WHERE room_id = $1 AND seq BETWEEN $2 AND $3
+             ORDER BY seq, reacted_in",
+            room_id,
+            from,
+            to
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        entries(rows, reactions)
     }
 
     pub async fn page(
@@ -138,23 +160,60 @@ impl PostgresStore {
     ) -> Result<Vec<Entry>, StoreError> {
         let name = room.as_str();
         let before = before.map_or(i64::MAX, clamp);
-        let mut entries = sqlx::query_as!(
+        let mut rows = sqlx::query_as!(
             EntryRow,
-            r#"SELECT room_id, seq, at, nick, kind, client_id, body,
-                      author LIKE 'account:%' AS "account!" FROM entries
-             WHERE room_id = (SELECT id FROM rooms WHERE name = $1) AND seq < $2
-             ORDER BY seq DESC LIMIT $3"#,
+            r#"SELECT e.room_id, e.seq, e.at, e.nick, e.kind, e.client_id, e.body,
+                      e.author LIKE 'account:%' AS "account!", e.target, e.edited,
+                      q.nick AS "quote_nick?", q.body AS "quote_body?"
+               FROM entries e
+               LEFT JOIN entries q ON e.kind = 'message' AND q.room_id = e.room_id AND q.seq = e.target
+               WHERE e.room_id = (SELECT id FROM rooms WHERE name = $1) AND e.seq < $2
+               ORDER BY e.seq DESC LIMIT $3"#,
             name,
             before,
             i64::from(limit)
         )
         .fetch_all(&self.pool)
-        .await?
-        .into_iter()
-        .map(EntryRow::into_entry)
-        .collect::<Result<Vec<_>, _>>()?;
-        entries.reverse();
-        Ok(entries)
+        .await?;
+        rows.reverse();
+        self.with_reactions(rows).await
+    }
+
+    pub async fn search(
+        &self,
+        rooms: &[RoomName],
+        words: &[String],
+        skip: u32,
+        limit: u32,
+    ) -> Result<Vec<Found>, StoreError> {
+        // Words are letters and digits only, so this is plain words joined
+        // by AND whatever was typed; the last one is a prefix.
+        let query = format!("{}:*", words.join(" & "));
+        let rooms: Vec<&str> = rooms.iter().map(RoomName::as_str).collect();
+        let marks = format!(
+            "StartSel=\"{}\", StopSel=\"{}\", MaxWords=24, MinWords=8",
+            app::search::MARK_START,
+            app::search::MARK_END
+        );
+        let rows = sqlx::query!(
+            r#"SELECT r.name, e.seq, e.at, e.nick,
+                      ts_headline('simple', e.body, q, $3) AS "snippet!"
+               FROM entries e JOIN rooms r ON r.id = e.room_id,
+                    to_tsquery('simple', $1) q
+               WHERE e.kind = 'message' AND e.search @@ q AND r.name = ANY($2)
+               ORDER BY e.at DESC, e.seq DESC LIMIT $4 OFFSET $5"#,
+            query,
+            &rooms as &[&str],
+            marks,
+            i64::from(limit),
+            i64::from(skip)
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| found(&r.name, r.seq, r.at, &r.nick, r.snippet))
+            .collect())
     }
 
     pub async fn room_names(&self, search: &str, limit: u32) -> Result<Vec<RoomName>, StoreError> {
@@ -192,20 +251,39 @@ impl PostgresStore {
                 StoreError::Batch(format!("an entry for room {room_id}, which does not exist"))
             })?;
             let seq = head + 1;
-            let (nick, kind, author) = (
-                draft.nick.as_str(),
-                kind_word(&draft.kind),
-                draft.author.column(),
-            );
-            let (client_id, body) = match &draft.kind {
-                EntryKind::Message { client_id, body } => {
-                    (Some(client_id.as_str()), Some(body.as_str()))
+            // Actions are judged against their target under the room's row
+            // lock, so no other server can change it in between.
+            let mut reply = None;
+            if let Some(target) = draft.kind.target() {
+                let row = sqlx::query_as!(
+                    TargetRow,
+                    "SELECT kind, author FROM entries WHERE room_id = $1 AND seq = $2",
+                    room_id,
+                    target as i64
+                )
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Err(refusal) = judge(draft, row.as_ref()) {
+                    outcomes.push(Appended::Refused(refusal));
+                    continue;
                 }
-                EntryKind::Joined | EntryKind::Left => (None, None),
-            };
+            } else if let Some(to) = draft.reply_to {
+                let to = (to as i64).min(head);
+                reply = sqlx::query!(
+                    "SELECT nick, kind, body FROM entries WHERE room_id = $1 AND seq = $2",
+                    room_id,
+                    to
+                )
+                .fetch_optional(&mut *tx)
+                .await?
+                .and_then(|row| quote(to, &row.nick, &row.kind, row.body.as_deref()));
+            }
+            let (kind, client_id, body, target) = columns(draft);
+            let target = target.filter(|_| draft.kind.target().is_some() || reply.is_some());
+            let (nick, author) = (draft.nick.as_str(), draft.author.column());
             let inserted = sqlx::query!(
-                "INSERT INTO entries (room_id, seq, at, nick, kind, client_id, body, author)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                "INSERT INTO entries (room_id, seq, at, nick, kind, client_id, body, author, target)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
                  ON CONFLICT (room_id, client_id) WHERE client_id IS NOT NULL DO NOTHING",
                 room_id,
                 seq,
@@ -214,7 +292,8 @@ impl PostgresStore {
                 kind,
                 client_id,
                 body,
-                author
+                author,
+                target
             )
             .execute(&mut *tx)
             .await?
@@ -230,12 +309,17 @@ impl PostgresStore {
                 outcomes.push(Appended::Duplicate(original as Seq));
                 continue;
             }
+            apply(&mut tx, draft, seq, body, &author).await?;
             heads.insert(room_id, seq);
+            let mut kind = draft.kind.clone();
+            if let EntryKind::Message { reply: r, .. } = &mut kind {
+                *r = reply;
+            }
             outcomes.push(Appended::New(Entry {
                 seq: seq as Seq,
                 at,
                 nick: draft.nick.clone(),
-                kind: draft.kind.clone(),
+                kind,
                 account: draft.author.is_account(),
             }));
         }
@@ -355,6 +439,14 @@ impl PostgresStore {
         let mut tx = self.pool.begin().await?;
         sqlx::query!(
             "UPDATE entries SET nick = $1, author = $2 WHERE author = $3",
+            shown_as,
+            gone,
+            author
+        )
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query!(
+            "UPDATE reactions SET nick = $1, author = $2 WHERE author = $3",
             shown_as,
             gone,
             author
@@ -501,4 +593,90 @@ fn redacted(url: &str) -> String {
         }
         _ => url.to_owned(),
     }
+}
+
+/// What a new entry at `seq` does to its target besides being in the log
+/// (the search index follows the text by itself).
+async fn apply(
+    tx: &mut Transaction<'static, Postgres>,
+    draft: &Draft,
+    seq: i64,
+    body: Option<&str>,
+    author: &str,
+) -> Result<(), StoreError> {
+    let room_id = draft.room_id;
+    match &draft.kind {
+        EntryKind::Edit { target, .. } => {
+            sqlx::query!(
+                "UPDATE entries SET body = $1, edited = TRUE WHERE room_id = $2 AND seq = $3",
+                body,
+                room_id,
+                *target as i64
+            )
+            .execute(&mut **tx)
+            .await?;
+        }
+        EntryKind::Delete { target } => {
+            let target = *target as i64;
+            sqlx::query!(
+                "UPDATE entries SET kind = 'deleted', body = NULL, edited = FALSE
+                 WHERE room_id = $1 AND seq = $2",
+                room_id,
+                target
+            )
+            .execute(&mut **tx)
+            .await?;
+            // Its earlier edits carried its texts too.
+            sqlx::query!(
+                "UPDATE entries SET kind = 'delete', body = NULL
+                 WHERE room_id = $1 AND target = $2 AND kind = 'edit'",
+                room_id,
+                target
+            )
+            .execute(&mut **tx)
+            .await?;
+            sqlx::query!(
+                "DELETE FROM reactions WHERE room_id = $1 AND seq = $2",
+                room_id,
+                target
+            )
+            .execute(&mut **tx)
+            .await?;
+        }
+        EntryKind::React {
+            target,
+            emoji,
+            on: true,
+        } => {
+            sqlx::query!(
+                "INSERT INTO reactions (room_id, seq, emoji, author, nick, reacted_in)
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                room_id,
+                *target as i64,
+                emoji.as_str(),
+                author,
+                draft.nick.as_str(),
+                seq
+            )
+            .execute(&mut **tx)
+            .await?;
+        }
+        EntryKind::React {
+            target,
+            emoji,
+            on: false,
+        } => {
+            sqlx::query!(
+                "DELETE FROM reactions WHERE room_id = $1 AND seq = $2 AND emoji = $3 AND author = $4",
+                room_id,
+                *target as i64,
+                emoji.as_str(),
+                author
+            )
+            .execute(&mut **tx)
+            .await?;
+        }
+        EntryKind::Message { .. } | EntryKind::Joined | EntryKind::Left | EntryKind::Deleted => {}
+    }
+    Ok(())
 }

@@ -1,8 +1,10 @@
 //! Rows as both databases return them, and their checked conversion into the
 //! app's validated types.
 
-use super::{AccountRow, Departed, OwnedRoom, SessionRow, StoreError};
-use app::messages::{ClientId, Entry, EntryKind, MessageBody, Seq};
+use super::{AccountRow, Departed, Draft, Found, OwnedRoom, SessionRow, StoreError};
+use app::messages::{
+    ClientId, Emoji, Entry, EntryKind, MessageBody, Quote, Seq, excerpt, toggle_reaction,
+};
 use app::people::Nick;
 use app::rooms::RoomName;
 
@@ -15,6 +17,11 @@ pub(super) struct EntryRow {
     pub client_id: Option<String>,
     pub body: Option<String>,
     pub account: bool,
+    pub target: Option<i64>,
+    pub edited: bool,
+    /// For a reply: the name and current text of the message it answers.
+    pub quote_nick: Option<String>,
+    pub quote_body: Option<String>,
 }
 
 impl EntryRow {
@@ -24,13 +31,39 @@ impl EntryRow {
             seq: self.seq,
         };
         let nick = Nick::parse(&self.nick).map_err(|_| corrupt())?;
-        let kind = match (self.kind.as_str(), &self.client_id, &self.body) {
-            ("message", Some(client_id), Some(body)) => EntryKind::Message {
-                client_id: ClientId::parse(client_id).map_err(|_| corrupt())?,
-                body: MessageBody::parse(body).map_err(|_| corrupt())?,
+        let body = || MessageBody::parse(self.body.as_deref().unwrap_or("")).map_err(|_| corrupt());
+        let target = || self.target.map(|t| t as Seq).ok_or_else(corrupt);
+        let kind = match self.kind.as_str() {
+            "message" => EntryKind::Message {
+                client_id: ClientId::parse(self.client_id.as_deref().unwrap_or(""))
+                    .map_err(|_| corrupt())?,
+                body: body()?,
+                reply: self
+                    .target
+                    .zip(self.quote_nick.as_deref())
+                    .and_then(|(seq, nick)| {
+                        Some(Quote {
+                            seq: seq as Seq,
+                            nick: Nick::parse(nick).ok()?,
+                            excerpt: self.quote_body.as_deref().map(excerpt),
+                        })
+                    }),
+                edited: self.edited,
+                reactions: vec![],
             },
-            ("joined", _, _) => EntryKind::Joined,
-            ("left", _, _) => EntryKind::Left,
+            "joined" => EntryKind::Joined,
+            "left" => EntryKind::Left,
+            "deleted" => EntryKind::Deleted,
+            "edit" => EntryKind::Edit {
+                target: target()?,
+                body: body()?,
+            },
+            "delete" => EntryKind::Delete { target: target()? },
+            word @ ("react" | "unreact") => EntryKind::React {
+                target: target()?,
+                emoji: Emoji::parse(self.body.as_deref().unwrap_or("")).map_err(|_| corrupt())?,
+                on: word == "react",
+            },
             _ => return Err(corrupt()),
         };
         Ok(Entry {
@@ -41,6 +74,75 @@ impl EntryRow {
             account: self.account,
         })
     }
+}
+
+/// One person's reaction as stored.
+pub(super) struct ReactionRow {
+    pub seq: i64,
+    pub emoji: String,
+    pub nick: String,
+}
+
+/// Reads `rows` into entries and puts each message's reactions (`reactions`,
+/// in the order they were made) on it.
+pub(super) fn entries(
+    rows: Vec<EntryRow>,
+    reactions: Vec<ReactionRow>,
+) -> Result<Vec<Entry>, StoreError> {
+    let mut entries = rows
+        .into_iter()
+        .map(EntryRow::into_entry)
+        .collect::<Result<Vec<_>, _>>()?;
+    for reaction in reactions {
+        let (Ok(emoji), Ok(nick)) = (Emoji::parse(&reaction.emoji), Nick::parse(&reaction.nick))
+        else {
+            continue;
+        };
+        if let Ok(at) = entries.binary_search_by_key(&(reaction.seq as Seq), |e| e.seq)
+            && let EntryKind::Message { reactions, .. } = &mut entries[at].kind
+        {
+            toggle_reaction(reactions, &emoji, &nick, true);
+        }
+    }
+    Ok(entries)
+}
+
+/// A draft's columns: kind word, client id, text, target.
+pub(super) fn columns(draft: &Draft) -> (&'static str, Option<&str>, Option<&str>, Option<i64>) {
+    let target = draft.kind.target().or(draft.reply_to).map(|t| t as i64);
+    let (client_id, body) = match &draft.kind {
+        EntryKind::Message {
+            client_id, body, ..
+        } => (Some(client_id.as_str()), Some(body.as_str())),
+        EntryKind::Edit { body, .. } => (None, Some(body.as_str())),
+        EntryKind::React { emoji, .. } => (None, Some(emoji.as_str())),
+        EntryKind::Joined | EntryKind::Left | EntryKind::Deleted | EntryKind::Delete { .. } => {
+            (None, None)
+        }
+    };
+    (kind_word(&draft.kind), client_id, body, target)
+}
+
+/// The quote of a reply's original as read (`None` unless it is a message
+/// or a deleted one).
+pub(super) fn quote(seq: i64, nick: &str, kind: &str, body: Option<&str>) -> Option<Quote> {
+    matches!(kind, "message" | "deleted").then_some(())?;
+    Some(Quote {
+        seq: seq as Seq,
+        nick: Nick::parse(nick).ok()?,
+        excerpt: body.map(excerpt),
+    })
+}
+
+/// A search result as read; one that no longer validates reads as none.
+pub(super) fn found(room: &str, seq: i64, at: i64, nick: &str, snippet: String) -> Option<Found> {
+    Some(Found {
+        room: RoomName::parse(room).ok()?,
+        seq: seq as Seq,
+        at,
+        nick: Nick::parse(nick).ok()?,
+        snippet,
+    })
 }
 
 /// An account as read; a stored name that no longer validates reads as none.
@@ -99,5 +201,10 @@ pub(super) fn kind_word(kind: &EntryKind) -> &'static str {
         EntryKind::Message { .. } => "message",
         EntryKind::Joined => "joined",
         EntryKind::Left => "left",
+        EntryKind::Deleted => "deleted",
+        EntryKind::Edit { .. } => "edit",
+        EntryKind::Delete { .. } => "delete",
+        EntryKind::React { on: true, .. } => "react",
+        EntryKind::React { on: false, .. } => "unreact",
     }
 }

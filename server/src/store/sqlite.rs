@@ -15,11 +15,12 @@
 //! transaction of its own: it runs on the writer as it is.
 
 use super::rows::{
-    EntryRow, account_row, departed, kind_word, owned_room, room_names, session_row,
+    EntryRow, ReactionRow, account_row, columns, departed, entries, found, owned_room, quote,
+    room_names, session_row,
 };
 use super::{
-    AccountRow, Appended, Departed, Draft, Heads, OwnedRoom, RoomRow, SessionRow, StoreError,
-    now_ms,
+    AccountRow, Appended, Departed, Draft, Found, Heads, OwnedRoom, RoomRow, SessionRow,
+    StoreError, TargetRow, judge, now_ms,
 };
 use app::messages::{Entry, EntryKind, Seq};
 use app::people::Nick;
@@ -32,6 +33,11 @@ use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// The search index's row id for a message: no room reaches 2^32 entries.
+fn search_key(room_id: i64, seq: i64) -> i64 {
+    (room_id << 32) | seq
+}
 
 /// Read-only connections serving pages and replays at once.
 const READERS: u32 = 8;
@@ -72,6 +78,13 @@ impl SqliteStore {
             .await
             .map_err(open_err)?;
         sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
+        // A deleted message's words leave the search index at once, instead
+        // of lingering in its older segments until they are merged.
+        sqlx::query!(
+            "INSERT INTO entries_search (entries_search, rank) VALUES ('secure-delete', 1)"
+        )
+        .execute(&writer)
+        .await?;
         let readers = SqlitePoolOptions::new()
             .max_connections(READERS)
             .connect_with(options.read_only(true))
@@ -155,21 +168,41 @@ impl SqliteStore {
         limit: u32,
     ) -> Result<Vec<Entry>, StoreError> {
         let (after, upto) = (after as i64, upto as i64);
-        sqlx::query_as!(
+        let rows = sqlx::query_as!(
             EntryRow,
-            r#"SELECT room_id, seq, at, nick, kind, client_id, body,
-                      author LIKE 'account:%' AS "account!: bool" FROM entries
-             WHERE room_id = ?1 AND seq > ?2 AND seq <= ?3 ORDER BY seq LIMIT ?4"#,
+            r#"SELECT e.room_id, e.seq, e.at, e.nick, e.kind, e.client_id, e.body,
+                      e.author LIKE 'account:%' AS "account!: bool", e.target,
+                      e.edited AS "edited!: bool", q.nick AS "quote_nick?", q.body AS quote_body
+               FROM entries e
+               LEFT JOIN entries q ON e.kind = 'message' AND q.room_id = e.room_id AND q.seq = e.target
+               WHERE e.room_id = ?1 AND e.seq > ?2 AND e.seq <= ?3 ORDER BY e.seq LIMIT ?4"#,
             room_id,
             after,
             upto,
             limit
         )
         .fetch_all(&self.readers)
-        .await?
-        .into_iter()
-        .map(EntryRow::into_entry)
-        .collect()
+        .await?;
+        self.with_reactions(rows).await
+    }
+
+    /// `rows` as entries, with their messages' reactions.
+    async fn with_reactions(&self, rows: Vec<EntryRow>) -> Result<Vec<Entry>, StoreError> {
+        let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
+            return Ok(vec![]);
+        };
+        let (room_id, from, to) = (first.room_id, first.seq, last.seq);
+        let reactions = sqlx::query_as!(
+            ReactionRow,
+            "SELECT seq, emoji, nick FROM reactions WHERE room_id = ?1 AND seq BETWEEN ?2 AND ?3
+             ORDER BY seq, reacted_in",
+            room_id,
+            from,
+            to
+        )
+        .fetch_all(&self.readers)
+        .await?;
+        entries(rows, reactions)
     }
 
     pub async fn page(
@@ -180,23 +213,23 @@ impl SqliteStore {
     ) -> Result<Vec<Entry>, StoreError> {
         let name = room.as_str();
         let before = before.map_or(i64::MAX, |b| b.min(i64::MAX as u64) as i64);
-        let mut entries = sqlx::query_as!(
+        let mut rows = sqlx::query_as!(
             EntryRow,
-            r#"SELECT room_id, seq, at, nick, kind, client_id, body,
-                      author LIKE 'account:%' AS "account!: bool" FROM entries
-             WHERE room_id = (SELECT id FROM rooms WHERE name = ?1) AND seq < ?2
-             ORDER BY seq DESC LIMIT ?3"#,
+            r#"SELECT e.room_id, e.seq, e.at, e.nick, e.kind, e.client_id, e.body,
+                      e.author LIKE 'account:%' AS "account!: bool", e.target,
+                      e.edited AS "edited!: bool", q.nick AS "quote_nick?", q.body AS quote_body
+               FROM entries e
+               LEFT JOIN entries q ON e.kind = 'message' AND q.room_id = e.room_id AND q.seq = e.target
+               WHERE e.room_id = (SELECT id FROM rooms WHERE name = ?1) AND e.seq < ?2
+               ORDER BY e.seq DESC LIMIT ?3"#,
             name,
             before,
             limit
         )
         .fetch_all(&self.readers)
-        .await?
-        .into_iter()
-        .map(EntryRow::into_entry)
-        .collect::<Result<Vec<_>, _>>()?;
-        entries.reverse();
-        Ok(entries)
+        .await?;
+        rows.reverse();
+        self.with_reactions(rows).await
     }
 
     pub async fn room_names(&self, search: &str, limit: u32) -> Result<Vec<RoomName>, StoreError> {
@@ -233,17 +266,41 @@ impl SqliteStore {
                 .await? as Seq,
             };
             let seq = head + 1;
-            let (seq_i, nick, kind) = (seq as i64, draft.nick.as_str(), kind_word(&draft.kind));
-            let author = draft.author.column();
-            let (client_id, body) = match &draft.kind {
-                EntryKind::Message { client_id, body } => {
-                    (Some(client_id.as_str()), Some(body.as_str()))
+            let seq_i = seq as i64;
+            // Actions are judged against their target under the write lock,
+            // so no other writer can change it in between.
+            let mut reply = None;
+            if let Some(target) = draft.kind.target() {
+                let target = target as i64;
+                let row = sqlx::query_as!(
+                    TargetRow,
+                    "SELECT kind, author FROM entries WHERE room_id = ?1 AND seq = ?2",
+                    room_id,
+                    target
+                )
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Err(refusal) = judge(draft, row.as_ref()) {
+                    outcomes.push(Appended::Refused(refusal));
+                    continue;
                 }
-                EntryKind::Joined | EntryKind::Left => (None, None),
-            };
+            } else if let Some(to) = draft.reply_to {
+                let to = to.min(head) as i64;
+                reply = sqlx::query!(
+                    "SELECT nick, kind, body FROM entries WHERE room_id = ?1 AND seq = ?2",
+                    room_id,
+                    to
+                )
+                .fetch_optional(&mut *tx)
+                .await?
+                .and_then(|row| quote(to, &row.nick, &row.kind, row.body.as_deref()));
+            }
+            let (kind, client_id, body, target) = columns(draft);
+            let target = target.filter(|_| draft.kind.target().is_some() || reply.is_some());
+            let (nick, author) = (draft.nick.as_str(), draft.author.column());
             let inserted = sqlx::query!(
-                "INSERT INTO entries (room_id, seq, at, nick, kind, client_id, body, author)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                "INSERT INTO entries (room_id, seq, at, nick, kind, client_id, body, author, target)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
                  ON CONFLICT (room_id, client_id) WHERE client_id IS NOT NULL DO NOTHING",
                 room_id,
                 seq_i,
@@ -252,7 +309,8 @@ impl SqliteStore {
                 kind,
                 client_id,
                 body,
-                author
+                author,
+                target
             )
             .execute(&mut *tx)
             .await?
@@ -269,12 +327,17 @@ impl SqliteStore {
                 outcomes.push(Appended::Duplicate(original as Seq));
                 continue;
             }
+            self.apply(&mut tx, draft, seq_i, body, &author).await?;
             next_heads.insert(room_id, seq);
+            let mut kind = draft.kind.clone();
+            if let EntryKind::Message { reply: r, .. } = &mut kind {
+                *r = reply;
+            }
             outcomes.push(Appended::New(Entry {
                 seq,
                 at,
                 nick: draft.nick.clone(),
-                kind: draft.kind.clone(),
+                kind,
                 account: draft.author.is_account(),
             }));
         }
@@ -301,6 +364,165 @@ impl SqliteStore {
         }
         stamped.extend(due.into_iter().map(|id| (id, at)));
         Ok(outcomes)
+    }
+
+    /// What a new entry at `seq` does besides being in the log: a message
+    /// goes into the search index; an edit, deletion or reaction changes its
+    /// target (and the index) as it reads from now on.
+    async fn apply(
+        &self,
+        tx: &mut Transaction<'static, Sqlite>,
+        draft: &Draft,
+        seq: i64,
+        body: Option<&str>,
+        author: &str,
+    ) -> Result<(), StoreError> {
+        let room_id = draft.room_id;
+        match &draft.kind {
+            EntryKind::Message { .. } => {
+                let key = search_key(room_id, seq);
+                sqlx::query!(
+                    "INSERT INTO entries_search (rowid, body) VALUES (?1, ?2)",
+                    key,
+                    body
+                )
+                .execute(&mut **tx)
+                .await?;
+            }
+            EntryKind::Edit { target, .. } => {
+                let (target, key) = (*target as i64, search_key(room_id, *target as i64));
+                sqlx::query!(
+                    "UPDATE entries SET body = ?1, edited = 1 WHERE room_id = ?2 AND seq = ?3",
+                    body,
+                    room_id,
+                    target
+                )
+                .execute(&mut **tx)
+                .await?;
+                sqlx::query!(
+                    "UPDATE entries_search SET body = ?1 WHERE rowid = ?2",
+                    body,
+                    key
+                )
+                .execute(&mut **tx)
+                .await?;
+            }
+            EntryKind::Delete { target } => {
+                let (target, key) = (*target as i64, search_key(room_id, *target as i64));
+                sqlx::query!(
+                    "UPDATE entries SET kind = 'deleted', body = NULL, edited = 0
+                     WHERE room_id = ?1 AND seq = ?2",
+                    room_id,
+                    target
+                )
+                .execute(&mut **tx)
+                .await?;
+                // Its earlier edits carried its texts too.
+                sqlx::query!(
+                    "UPDATE entries SET kind = 'delete', body = NULL
+                     WHERE room_id = ?1 AND target = ?2 AND kind = 'edit'",
+                    room_id,
+                    target
+                )
+                .execute(&mut **tx)
+                .await?;
+                sqlx::query!(
+                    "DELETE FROM reactions WHERE room_id = ?1 AND seq = ?2",
+                    room_id,
+                    target
+                )
+                .execute(&mut **tx)
+                .await?;
+                sqlx::query!("DELETE FROM entries_search WHERE rowid = ?1", key)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            EntryKind::React {
+                target,
+                emoji,
+                on: true,
+            } => {
+                let (target, emoji, nick) = (*target as i64, emoji.as_str(), draft.nick.as_str());
+                sqlx::query!(
+                    "INSERT INTO reactions (room_id, seq, emoji, author, nick, reacted_in)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+                    room_id,
+                    target,
+                    emoji,
+                    author,
+                    nick,
+                    seq
+                )
+                .execute(&mut **tx)
+                .await?;
+            }
+            EntryKind::React {
+                target,
+                emoji,
+                on: false,
+            } => {
+                let (target, emoji) = (*target as i64, emoji.as_str());
+                sqlx::query!(
+                    "DELETE FROM reactions WHERE room_id = ?1 AND seq = ?2 AND emoji = ?3 AND author = ?4",
+                    room_id,
+                    target,
+                    emoji,
+                    author
+                )
+                .execute(&mut **tx)
+                .await?;
+            }
+            EntryKind::Joined | EntryKind::Left | EntryKind::Deleted => {}
+        }
+        Ok(())
+    }
+
+    pub async fn search(
+        &self,
+        rooms: &[RoomName],
+        words: &[String],
+        skip: u32,
+        limit: u32,
+    ) -> Result<Vec<Found>, StoreError> {
+        // Each word quoted (its quotes doubled, though words have none), the
+        // last one a prefix: FTS5 reads it as plain words whatever was typed.
+        let last = words.len() - 1;
+        let query = words
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                let quoted = format!("\"{}\"", w.replace('"', "\"\""));
+                if i == last { quoted + "*" } else { quoted }
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        let rooms = serde_json::to_string(&rooms).expect("room names serialise");
+        let marks = (
+            app::search::MARK_START.to_string(),
+            app::search::MARK_END.to_string(),
+        );
+        let rows = sqlx::query!(
+            r#"SELECT r.name, e.seq AS "seq!: i64", e.at, e.nick,
+                      snippet(entries_search, 0, ?3, ?4, '…', 24) AS "snippet!: String"
+               FROM entries_search s
+               JOIN entries e ON e.room_id = s.rowid >> 32 AND e.seq = s.rowid & 4294967295
+               JOIN rooms r ON r.id = e.room_id
+               WHERE entries_search MATCH ?1
+                 AND r.name IN (SELECT value FROM json_each(?2))
+               ORDER BY e.at DESC, e.seq DESC LIMIT ?5 OFFSET ?6"#,
+            query,
+            rooms,
+            marks.0,
+            marks.1,
+            limit,
+            skip
+        )
+        .fetch_all(&self.readers)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| found(&r.name, r.seq, r.at, &r.nick, r.snippet))
+            .collect())
     }
 
     pub async fn probe(&self) -> Result<(), StoreError> {
@@ -405,6 +627,14 @@ impl SqliteStore {
         let mut tx = self.write().await?;
         sqlx::query!(
             "UPDATE entries SET nick = ?1, author = ?2 WHERE author = ?3",
+            shown_as,
+            gone,
+            author
+        )
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query!(
+            "UPDATE reactions SET nick = ?1, author = ?2 WHERE author = ?3",
             shown_as,
             gone,
             author

@@ -372,8 +372,46 @@ impl Client {
             room: room(room_name),
             client_id: client_id.clone(),
             body: MessageBody::parse(text).unwrap(),
+            reply_to: None,
         };
         self.send_frame(&frame).await;
+    }
+
+    /// Sends `text` as a reply to message `to`; returns its `seq` once acked.
+    pub async fn reply(&mut self, room_name: &str, to: Seq, text: &str) -> Seq {
+        let id = self.new_client_id();
+        self.send_frame(&ClientFrame::Send {
+            room: room(room_name),
+            client_id: id.clone(),
+            body: MessageBody::parse(text).unwrap(),
+            reply_to: Some(to),
+        })
+        .await;
+        loop {
+            match self.recv_live().await {
+                ServerFrame::Ack { client_id, seq, .. } if client_id == id => return seq,
+                other => self.backlog.push_back(other),
+            }
+        }
+    }
+
+    /// Waits for the next edit, deletion or reaction entry.
+    pub async fn hear_action(&mut self) -> Entry {
+        let frames = self
+            .recv_until(
+                |f| matches!(f, ServerFrame::Entry { entry, .. } if entry.kind.target().is_some()),
+            )
+            .await;
+        match frames.into_iter().last() {
+            Some(ServerFrame::Entry { entry, .. }) => entry,
+            _ => unreachable!(),
+        }
+    }
+
+    /// Waits for the next error frame; returns its code.
+    pub async fn refusal(&mut self) -> app::protocol::ErrorCode {
+        let frames = self.recv_until(|f| error_code(f).is_some()).await;
+        error_code(frames.last().expect("an error")).expect("an error")
     }
 
     /// Leaves `room_name` (no answer when it works).
@@ -449,7 +487,7 @@ pub fn notice(frame: &ServerFrame) -> Option<String> {
         ServerFrame::Entry { entry, .. } => match entry.kind {
             EntryKind::Joined => Some(format!("{} joined", entry.nick)),
             EntryKind::Left => Some(format!("{} left", entry.nick)),
-            EntryKind::Message { .. } => None,
+            _ => None,
         },
         _ => None,
     }
@@ -471,6 +509,15 @@ pub fn line(entry: &Entry) -> String {
         EntryKind::Joined => format!("{} joined", entry.nick),
         EntryKind::Left => format!("{} left", entry.nick),
         EntryKind::Message { body, .. } => format!("{}: {}", entry.nick, body.as_str()),
+        EntryKind::Deleted => format!("{}: (deleted)", entry.nick),
+        EntryKind::Edit { target, body } => {
+            format!("{} edited {target}: {}", entry.nick, body.as_str())
+        }
+        EntryKind::Delete { target } => format!("{} deleted {target}", entry.nick),
+        EntryKind::React { target, emoji, on } => {
+            let verb = if *on { "reacted" } else { "unreacted" };
+            format!("{} {verb} {} to {target}", entry.nick, emoji.as_str())
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 //!
 //! - [`common`]: the harness (test apps, clients, frame helpers).
 //! - [`accounts`]: sign up, log in, sessions, reserved names, owners' rooms.
+//! - [`actions`]: replies, edits, deletions, reactions, search.
 //! - [`chat`]: rooms, messages, notices, pages.
 //! - [`cluster`]: two servers on PostgreSQL and Redis (PostgreSQL run only).
 //! - [`delivery`]: exactly-once, in-order delivery across drops and slow readers.
@@ -15,6 +16,7 @@
 
 mod abuse;
 mod accounts;
+mod actions;
 mod binary;
 mod chat;
 mod cluster;

@@ -1,0 +1,341 @@
+//! Replies, edits, deletions, reactions and search, on whichever store and
+//! bus this run uses: each is an entry of the room's log, judged by author
+//! id, and pages of history show messages as they are now.
+
+use crate::common::*;
+use app::messages::{Emoji, EntryKind, MessageBody, Quote, Seq};
+use app::protocol::{ClientFrame, ErrorCode};
+
+fn edit(target: Seq, text: &str) -> ClientFrame {
+    ClientFrame::Edit {
+        room: room("main"),
+        target,
+        body: MessageBody::parse(text).unwrap(),
+    }
+}
+
+fn delete(target: Seq) -> ClientFrame {
+    ClientFrame::Delete {
+        room: room("main"),
+        target,
+    }
+}
+
+fn react(target: Seq, emoji: &str, on: bool) -> ClientFrame {
+    ClientFrame::React {
+        room: room("main"),
+        target,
+        emoji: Emoji::parse(emoji).unwrap(),
+        on,
+    }
+}
+
+/// The entry at `seq` of main's log as a page of history shows it now.
+async fn now_at(app: &TestApp, seq: Seq) -> EntryKind {
+    log_of(app, "main")
+        .await
+        .into_iter()
+        .find(|e| e.seq == seq)
+        .expect("the entry is in the log")
+        .kind
+}
+
+/// Two people in main: sadia (who wrote `seq`) and usman.
+async fn two_in_main(app: &TestApp) -> (Client, Client) {
+    let mut sadia = app.client().await;
+    sadia.join("main", "sadia").await;
+    let mut usman = app.client().await;
+    usman.join("main", "usman").await;
+    (sadia, usman)
+}
+
+/// Searches main over HTTP, as the page's search box does; the texts found.
+async fn search(app: &TestApp, query: &str) -> Vec<String> {
+    let form = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("query", query)
+        .append_pair("rooms[0]", "main")
+        .append_pair("page", "0")
+        .finish();
+    let (status, body) = app.post_form("/api/search_messages", &form).await;
+    assert_eq!(status, 200, "search answers {query:?}: {body}");
+    let page: app::search::SearchPage = serde_json::from_str(&body).unwrap();
+    page.found
+        .into_iter()
+        .map(|f| {
+            f.snippet
+                .replace([app::search::MARK_START, app::search::MARK_END], "")
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_reply_quotes_the_first_line_of_its_original_live_and_in_history() {
+    let app = spawn_app().await;
+    let (mut sadia, mut usman) = two_in_main(&app).await;
+    let original = sadia.say("main", "Lunch at noon?\nOr one?").await;
+    usman.hear("Lunch at noon?\nOr one?").await;
+
+    let reply = usman.reply("main", original, "Noon works").await;
+    let heard = sadia.hear("Noon works").await;
+    let quote = Quote {
+        seq: original,
+        nick: nick("sadia"),
+        excerpt: Some("Lunch at noon?".into()),
+    };
+    assert!(
+        matches!(&heard.kind, EntryKind::Message { reply: Some(q), .. } if *q == quote),
+        "{heard:?}"
+    );
+    assert!(
+        matches!(now_at(&app, reply).await, EntryKind::Message { reply: Some(q), .. } if q == quote)
+    );
+
+    // Once the original is deleted, the reply's quote says so.
+    sadia.send_frame(&delete(original)).await;
+    usman.hear_action().await;
+    assert!(matches!(
+        now_at(&app, reply).await,
+        EntryKind::Message {
+            reply: Some(Quote { excerpt: None, .. }),
+            ..
+        }
+    ));
+}
+
+#[tokio::test]
+async fn only_the_author_edits_and_everyone_sees_the_new_text() {
+    let app = spawn_app().await;
+    let (mut sadia, mut usman) = two_in_main(&app).await;
+    let seq = sadia.say("main", "Meet at 5").await;
+    usman.hear("Meet at 5").await;
+
+    usman.send_frame(&edit(seq, "Meet never")).await;
+    assert_eq!(usman.refusal().await, ErrorCode::NotYours);
+
+    sadia.send_frame(&edit(seq, "Meet at 6")).await;
+    let heard = usman.hear_action().await;
+    assert_eq!(line(&heard), format!("sadia edited {seq}: Meet at 6"));
+    match now_at(&app, seq).await {
+        EntryKind::Message { body, edited, .. } => {
+            assert_eq!((body.as_str(), edited), ("Meet at 6", true));
+        }
+        other => panic!("{other:?}"),
+    }
+    // Nobody can edit what is not a message.
+    sadia.send_frame(&edit(1, "joined?")).await;
+    assert_eq!(sadia.refusal().await, ErrorCode::NoSuchMessage);
+    sadia.send_frame(&edit(999, "future")).await;
+    assert_eq!(sadia.refusal().await, ErrorCode::NoSuchMessage);
+}
+
+#[tokio::test]
+async fn a_name_taken_over_cannot_edit_the_earlier_holders_messages() {
+    let app = spawn_app().await;
+    let mut first = app.client().await;
+    first.join("main", "sadia").await;
+    let seq = first.say("main", "mine").await;
+    first.leave("main").await;
+    drop(first);
+    tokio::time::sleep(GRACE * 2).await;
+    // Another tab (another guest session) takes the free name.
+    let mut second = app.client().await;
+    second.join("main", "sadia").await;
+    second.send_frame(&edit(seq, "now mine")).await;
+    assert_eq!(second.refusal().await, ErrorCode::NotYours);
+    second.send_frame(&delete(seq)).await;
+    assert_eq!(second.refusal().await, ErrorCode::NotYours);
+}
+
+#[tokio::test]
+async fn a_deleted_message_leaves_the_database_and_the_search_index() {
+    let app = spawn_app().await;
+    let (mut sadia, mut usman) = two_in_main(&app).await;
+    let seq = sadia.say("main", "the vault code is 4711").await;
+    sadia.send_frame(&edit(seq, "the vault code is 4712")).await;
+    usman.hear_action().await;
+    assert_eq!(search(&app, "vault").await, ["the vault code is 4712"]);
+
+    usman.send_frame(&delete(seq)).await;
+    assert_eq!(usman.refusal().await, ErrorCode::NotYours);
+    sadia.send_frame(&delete(seq)).await;
+    assert_eq!(
+        line(&usman.hear_action().await),
+        format!("sadia deleted {seq}")
+    );
+
+    assert_eq!(now_at(&app, seq).await, EntryKind::Deleted);
+    // Neither the text nor its earlier version is anywhere in the log.
+    let left = read_rows(
+        &app,
+        "SELECT CAST(COUNT(*) AS TEXT) FROM entries WHERE body LIKE '%vault%'",
+    )
+    .await;
+    assert_eq!(left, [["0"]]);
+    assert!(search(&app, "vault").await.is_empty());
+    assert!(search(&app, "4711").await.is_empty());
+    // Deleting it again finds nothing to delete.
+    sadia.send_frame(&delete(seq)).await;
+    assert_eq!(sadia.refusal().await, ErrorCode::NoSuchMessage);
+}
+
+#[tokio::test]
+async fn reactions_toggle_and_count_each_person_once() {
+    let app = spawn_app().await;
+    let (mut sadia, mut usman) = two_in_main(&app).await;
+    let seq = sadia.say("main", "Shipped!").await;
+    usman.hear("Shipped!").await;
+
+    usman.send_frame(&react(seq, "🎉", true)).await;
+    sadia.send_frame(&react(seq, "🎉", true)).await;
+    // A second "on" from the same person counts once.
+    usman.send_frame(&react(seq, "🎉", true)).await;
+    usman.send_frame(&react(seq, "👍", true)).await;
+    for _ in 0..4 {
+        sadia.hear_action().await;
+    }
+    let reactions = |kind: EntryKind| match kind {
+        EntryKind::Message { reactions, .. } => reactions
+            .into_iter()
+            .map(|r| {
+                let nicks: Vec<String> = r.nicks.iter().map(|n| n.to_string()).collect();
+                format!("{} {}", r.emoji.as_str(), nicks.join(","))
+            })
+            .collect::<Vec<_>>(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        reactions(now_at(&app, seq).await),
+        ["🎉 usman,sadia", "👍 usman"]
+    );
+
+    usman.send_frame(&react(seq, "🎉", false)).await;
+    assert_eq!(
+        line(&sadia.hear_action().await),
+        format!("usman unreacted 🎉 to {seq}")
+    );
+    assert_eq!(reactions(now_at(&app, seq).await), ["🎉 sadia", "👍 usman"]);
+
+    // Only emoji, only on messages.
+    usman
+        .send_text(r#"{"type":"react","room":"main","target":3,"emoji":"lol","on":true}"#)
+        .await;
+    assert_eq!(usman.refusal().await, ErrorCode::InvalidFrame);
+    usman.send_frame(&react(1, "🎉", true)).await;
+    assert_eq!(usman.refusal().await, ErrorCode::NoSuchMessage);
+}
+
+#[tokio::test]
+async fn a_tab_that_comes_back_replays_edits_deletions_and_reactions_in_order() {
+    let app = spawn_app().await;
+    let (mut sadia, _usman) = two_in_main(&app).await;
+    let kept = sadia.say("main", "kept").await;
+    let gone = sadia.say("main", "gone soon").await;
+
+    let mut away = app.client().await;
+    away.join("main", "amira").await;
+    away.recv_until(|f| message_text(f) == Some("gone soon"))
+        .await;
+    let mut back = app.client().await;
+    back.carry_on_from(&away);
+    drop(away);
+    let since = log_of(&app, "main").await.last().unwrap().seq;
+    let held = log_of(&app, "main").await;
+
+    sadia.send_frame(&edit(kept, "kept, edited")).await;
+    sadia.send_frame(&react(kept, "👍", true)).await;
+    sadia.send_frame(&delete(gone)).await;
+    sadia.send_frame(&react(kept, "👍", false)).await;
+    sadia.send_frame(&react(kept, "❤️", true)).await;
+    for _ in 0..5 {
+        sadia.hear_action().await;
+    }
+
+    back.join_since("main", "amira", Some(since)).await;
+    let mut actions = vec![];
+    while actions.len() < 5 {
+        actions.push(back.hear_action().await);
+    }
+    assert_eq!(
+        actions.iter().map(line).collect::<Vec<_>>(),
+        [
+            format!("sadia edited {kept}: kept, edited"),
+            format!("sadia reacted 👍 to {kept}"),
+            format!("sadia deleted {gone}"),
+            format!("sadia unreacted 👍 to {kept}"),
+            format!("sadia reacted ❤️ to {kept}"),
+        ]
+    );
+    // Applied in order to what the tab held, they give what a page shows now.
+    let mut replayed = held;
+    for action in &actions {
+        assert!(app::messages::apply_action(&mut replayed, action));
+    }
+    let page = log_of(&app, "main").await;
+    let state = |log: &[app::messages::Entry]| {
+        log.iter()
+            .filter(|e| e.seq == kept || e.seq == gone)
+            .map(|e| e.kind.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(state(&replayed), state(&page));
+    assert!(matches!(state(&page)[1], EntryKind::Deleted));
+}
+
+#[tokio::test]
+async fn search_finds_words_skips_deleted_messages_and_takes_any_input() {
+    let app = spawn_app().await;
+    let (mut sadia, mut usman) = two_in_main(&app).await;
+    sadia.say("main", "The quick brown fox").await;
+    usman.say("main", "a lazy dog, 100% asleep").await;
+    let drop_me = sadia.say("main", "quick question, never mind").await;
+    sadia.send_frame(&delete(drop_me)).await;
+    usman.hear_action().await;
+
+    assert_eq!(search(&app, "QUICK").await, ["The quick brown fox"]);
+    assert_eq!(
+        search(&app, "bro").await,
+        ["The quick brown fox"],
+        "the last word is a prefix"
+    );
+    assert_eq!(
+        search(&app, "lazy asleep").await,
+        ["a lazy dog, 100% asleep"]
+    );
+    assert!(
+        search(&app, "lazy fox").await.is_empty(),
+        "every word must match"
+    );
+    for hostile in [
+        "",
+        "   ",
+        "\"",
+        "\"quick",
+        "%",
+        "100%",
+        "_",
+        "' OR 1=1 --",
+        "quick OR lazy",
+        "NEAR(quick fox)",
+        "*",
+        "fox*",
+        "body:fox",
+        "^quick",
+        "-quick",
+        "a & b | !c",
+        "(((",
+        "\\",
+    ] {
+        let found = search(&app, hostile).await;
+        assert!(found.len() <= 2, "{hostile:?} found {found:?}");
+    }
+    assert_eq!(search(&app, "100%").await, ["a lazy dog, 100% asleep"]);
+    assert_eq!(search(&app, "\"quick").await, ["The quick brown fox"]);
+    // An unknown room is refused, not searched.
+    let (status, _) = app
+        .post_form(
+            "/api/search_messages",
+            "query=fox&rooms[0]=no%20such&page=0",
+        )
+        .await;
+    assert_ne!(status, 200);
+}
