@@ -289,6 +289,13 @@ impl Conversation {
 
     fn on_entry(self, alerts: Alerts, entry: Entry) {
         let live = entry.seq > self.head.get_value();
+        let seq = entry.seq;
+        let last = self.log.with_untracked(|l| l.last().map_or(0, |e| e.seq));
+        // A live entry that skips ahead means frames went missing in
+        // between: fetch that range from the history.
+        if live && last + 1 < seq {
+            self.fill_gap(last, seq);
+        }
         if live {
             match &entry.kind {
                 EntryKind::Joined => self.online.update(|o| {
@@ -315,8 +322,6 @@ impl Conversation {
             // Their message is out: they are no longer typing it.
             self.typing.update(|t| t.retain(|(n, _)| n != &entry.nick));
         }
-        let seq = entry.seq;
-        let last = self.log.with_untracked(|l| l.last().map_or(0, |e| e.seq));
         let from_other = self.me.get_untracked().as_ref() != Some(&entry.nick);
         let message = matches!(entry.kind, EntryKind::Message { .. });
         let mut added = false;
@@ -338,11 +343,6 @@ impl Conversation {
             if live {
                 alerts.on_message(&self.room(), &entry, self.me.get_untracked().as_ref());
             }
-        }
-        // A live entry that skips ahead means frames went missing in
-        // between: fetch that range from the history.
-        if live && last + 1 < seq {
-            self.fill_gap(last, seq);
         }
     }
 
