@@ -28,7 +28,7 @@ pub enum BodyError {
 
 /// A message's text: 1 to 4000 characters, not blank. Line breaks and tabs are
 /// kept (people paste code); `\r\n` becomes `\n`; trailing whitespace goes.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct MessageBody(String);
 
@@ -107,8 +107,13 @@ impl From<ClientId> for String {
 /// Most characters of a replied-to message shown in the reply's quote.
 pub const QUOTE_CHARS: usize = 100;
 
-/// The message a reply answers, as it reads now.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// The message a reply answers, as it reads now. On the wire an array
+/// `[seq, nick, excerpt]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    from = "(Seq, Nick, Option<String>)",
+    into = "(Seq, Nick, Option<String>)"
+)]
 pub struct Quote {
     pub seq: Seq,
     pub nick: Nick,
@@ -127,10 +132,36 @@ pub fn excerpt(body: &str) -> String {
 }
 
 /// Everyone who reacted to a message with one emoji, first reactor first.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// On the wire an array `[emoji, [nick, ...]]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "(Emoji, Vec<Nick>)", into = "(Emoji, Vec<Nick>)")]
 pub struct Reaction {
     pub emoji: Emoji,
     pub nicks: Vec<Nick>,
+}
+
+impl From<(Seq, Nick, Option<String>)> for Quote {
+    fn from((seq, nick, excerpt): (Seq, Nick, Option<String>)) -> Self {
+        Self { seq, nick, excerpt }
+    }
+}
+
+impl From<Quote> for (Seq, Nick, Option<String>) {
+    fn from(quote: Quote) -> Self {
+        (quote.seq, quote.nick, quote.excerpt)
+    }
+}
+
+impl From<(Emoji, Vec<Nick>)> for Reaction {
+    fn from((emoji, nicks): (Emoji, Vec<Nick>)) -> Self {
+        Self { emoji, nicks }
+    }
+}
+
+impl From<Reaction> for (Emoji, Vec<Nick>) {
+    fn from(reaction: Reaction) -> Self {
+        (reaction.emoji, reaction.nicks)
+    }
 }
 
 /// Turns `nick`'s `emoji` on a message on or off (each person counts once per emoji).
@@ -164,7 +195,7 @@ pub fn toggle_reaction(reactions: &mut Vec<Reaction>, emoji: &Emoji, nick: &Nick
 /// `seq`, so replay and resume carry them like anything else) that act on an
 /// earlier message, the `target`. Pages of history return messages as they
 /// are now: edited text, reactions, a deleted message as [`EntryKind::Deleted`].
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EntryKind {
     Message {
@@ -185,12 +216,15 @@ pub enum EntryKind {
     Left,
     /// Where a deleted message was: its text is gone from the server.
     Deleted,
-    /// The author of message `target` changed its text to `body`.
-    Edit { target: Seq, body: MessageBody },
-    /// Message `target` was deleted (by its author or a moderator).
-    Delete { target: Seq },
-    /// The entry's author turned their `emoji` on message `target` on or off.
-    React { target: Seq, emoji: Emoji, on: bool },
+    // The actions are tuples (JSON arrays: `{"edit":[3,"text"]}`): fewer
+    // bytes per entry, and less decoding code in the browser's bundle.
+    /// `Edit(target, body)`: the author of message `target` changed its text.
+    Edit(Seq, MessageBody),
+    /// `Delete(target)`: message `target` was deleted (by its author or a moderator).
+    Delete(Seq),
+    /// `React(target, emoji, on)`: the entry's author turned their `emoji`
+    /// on message `target` on or off.
+    React(Seq, Emoji, bool),
 }
 
 impl EntryKind {
@@ -208,9 +242,9 @@ impl EntryKind {
     /// The message this entry acts on, for edits, deletions and reactions.
     pub fn target(&self) -> Option<Seq> {
         match self {
-            EntryKind::Edit { target, .. }
-            | EntryKind::Delete { target }
-            | EntryKind::React { target, .. } => Some(*target),
+            EntryKind::Edit(target, _)
+            | EntryKind::Delete(target)
+            | EntryKind::React(target, ..) => Some(*target),
             _ => None,
         }
     }
@@ -225,8 +259,8 @@ pub fn apply_action(log: &mut [Entry], action: &Entry) -> bool {
     };
     // Replies quote their original as it reads now.
     let quoted = match &action.kind {
-        EntryKind::Edit { body, .. } => Some(Some(excerpt(body.as_str()))),
-        EntryKind::Delete { .. } => Some(None),
+        EntryKind::Edit(_, body) => Some(Some(excerpt(body.as_str()))),
+        EntryKind::Delete(..) => Some(None),
         _ => None,
     };
     if let Some(excerpt) = quoted {
@@ -246,7 +280,7 @@ pub fn apply_action(log: &mut [Entry], action: &Entry) -> bool {
     let entry = &mut log[at];
     match (&action.kind, &mut entry.kind) {
         (
-            EntryKind::Edit { body, .. },
+            EntryKind::Edit(_, body),
             EntryKind::Message {
                 body: old, edited, ..
             },
@@ -254,8 +288,8 @@ pub fn apply_action(log: &mut [Entry], action: &Entry) -> bool {
             *old = body.clone();
             *edited = true;
         }
-        (EntryKind::Delete { .. }, kind) => *kind = EntryKind::Deleted,
-        (EntryKind::React { emoji, on, .. }, EntryKind::Message { reactions, .. }) => {
+        (EntryKind::Delete(..), kind) => *kind = EntryKind::Deleted,
+        (EntryKind::React(_, emoji, on), EntryKind::Message { reactions, .. }) => {
             toggle_reaction(reactions, emoji, &action.nick, *on);
         }
         _ => {}
@@ -367,26 +401,9 @@ mod tests {
             at(1, "sadia", EntryKind::message(id("c1"), body("lunch?"))),
             at(2, "usman", reply),
         ];
-        let edit = at(
-            3,
-            "sadia",
-            EntryKind::Edit {
-                target: 1,
-                body: body("dinner?"),
-            },
-        );
+        let edit = at(3, "sadia", EntryKind::Edit(1, body("dinner?")));
         let tada = Emoji::parse("🎉").unwrap();
-        let react = |on| {
-            at(
-                4,
-                "usman",
-                EntryKind::React {
-                    target: 1,
-                    emoji: tada.clone(),
-                    on,
-                },
-            )
-        };
+        let react = |on| at(4, "usman", EntryKind::React(1, tada.clone(), on));
         for _ in 0..2 {
             assert!(apply_action(&mut log, &edit));
             assert!(apply_action(&mut log, &react(true)));
@@ -411,7 +428,7 @@ mod tests {
         assert!(
             matches!(&log[0].kind, EntryKind::Message { reactions, .. } if reactions.is_empty())
         );
-        apply_action(&mut log, &at(5, "sadia", EntryKind::Delete { target: 1 }));
+        apply_action(&mut log, &at(5, "sadia", EntryKind::Delete(1)));
         assert_eq!(log[0].kind, EntryKind::Deleted);
         assert!(
             matches!(&log[1].kind, EntryKind::Message { reply: Some(q), .. } if q.excerpt.is_none())
@@ -419,7 +436,7 @@ mod tests {
         // A target the log does not hold is left to the server's pages.
         assert!(!apply_action(
             &mut log,
-            &at(6, "sadia", EntryKind::Delete { target: 99 })
+            &at(6, "sadia", EntryKind::Delete(99))
         ));
     }
 

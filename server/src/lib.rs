@@ -15,6 +15,7 @@
 //! - [`peers`]: limits per address (connections, send and join budgets).
 //! - [`routes`]: the router, request checks (Host, Origin, CSRF, security
 //!   headers) and the backend that server functions call.
+//! - [`search`]: the search page (results rendered on the server).
 //! - [`listener`]: accepting connections: admission, header timeouts, shutdown.
 //! - this file: starting, binding and stopping a server ([`start`]).
 
@@ -28,6 +29,7 @@ pub mod listener;
 pub mod peers;
 pub mod presence;
 pub mod routes;
+pub mod search;
 pub mod store;
 
 use config::Config;

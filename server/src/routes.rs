@@ -191,6 +191,7 @@ pub fn router(state: AppState) -> Router {
         .route("/ws", get(upgrade))
         .route("/health", get(health))
         .route("/join", get(join_without_js))
+        .route("/search", get(crate::search::search_page))
         .route("/r/{room}/post", axum::routing::post(post_without_js))
         .merge(accounts::routes::routes())
         .leptos_routes_with_context(&state, routes, context.clone(), shell)

@@ -106,13 +106,12 @@ pub(super) fn Composer(
         }
         // `@us` offers the people in the room whose name starts so.
         if let Some((at, typed)) = mention_before(&text, caret) {
-            let typed = typed.to_lowercase();
             let me = conv.me.get_untracked();
             let people: Vec<Suggestion> = conv.online.with_untracked(|online| {
                 online
                     .keys()
                     .filter(|n| Some(*n) != me.as_ref())
-                    .filter(|n| n.as_str().to_lowercase().starts_with(&typed))
+                    .filter(|n| starts_like(n.as_str(), typed))
                     .take(emoji::MAX_MATCHES)
                     .map(|n| Suggestion {
                         insert: format!("@{n} "),
@@ -120,6 +119,7 @@ pub(super) fn Composer(
                     })
                     .collect()
             });
+            let typed = typed.to_owned();
             completing.set_value((!people.is_empty()).then_some((at, caret, typed)));
             chosen.set(0);
             suggestions.set(people);
@@ -228,31 +228,43 @@ pub(super) fn Composer(
                 send();
             }
         >
+            // What the box is doing besides writing a new message.
             {move || {
-                conv.replying
-                    .get()
-                    .map(|quote| {
-                        view! {
-                            <p class="composing-note">
-                                "Replying to " <bdi>{quote.nick.to_string()}</bdi> ": "
-                                <span class="quote-text">{quote.excerpt.unwrap_or_default()}</span>
-                                <button type="button" on:click=move |_| conv.cancel_editing()>
-                                    "Cancel reply"
-                                </button>
-                            </p>
-                        }
-                    })
+                let (note, cancel) = match (conv.editing.get(), conv.replying.get()) {
+                    (Some(_), _) => ("Editing your message (Escape cancels)".to_owned(), "Cancel edit"),
+                    (None, Some(quote)) => {
+                        (
+                            format!(
+                                "Replying to {}: {}",
+                                quote.nick,
+                                quote.excerpt.unwrap_or_default(),
+                            ),
+                            "Cancel reply",
+                        )
+                    }
+                    (None, None) => return None,
+                };
+                Some(
+                    view! {
+                        <p class="composing-note">
+                            {note}
+                            <button type="button" on:click=move |_| conv.cancel_editing()>
+                                {cancel}
+                            </button>
+                        </p>
+                    },
+                )
             }}
-            <Show when=move || conv.editing.get().is_some()>
-                <p class="composing-note">
-                    "Editing your message (Escape cancels) "
-                    <button type="button" on:click=move |_| conv.cancel_editing()>
-                        "Cancel edit"
-                    </button>
-                </p>
-            </Show>
             <Show when=move || suggestions.with(|s| !s.is_empty())>
-                <ul class="emoji-suggestions" role="listbox" aria-label="Suggestions">
+                <ul
+                    class="emoji-suggestions"
+                    role="listbox"
+                    aria-label=move || {
+                        let people = suggestions
+                            .with(|s| s.first().is_some_and(|c| c.insert.starts_with('@')));
+                        if people { "Mention suggestions" } else { "Emoji suggestions" }
+                    }
+                >
                     {move || {
                         suggestions
                             .get()
@@ -348,6 +360,15 @@ impl Suggestion {
     }
 }
 
+/// `name` starts with `typed`, letter case aside.
+fn starts_like(name: &str, typed: &str) -> bool {
+    let mut name = name.chars().flat_map(char::to_lowercase);
+    typed
+        .chars()
+        .flat_map(char::to_lowercase)
+        .all(|c| name.next() == Some(c))
+}
+
 /// The text before the cursor ends in `@name` being typed (the `@` at the
 /// start of a word): where the `@` is and what follows it.
 fn mention_before(text: &str, cursor: usize) -> Option<(usize, &str)> {
@@ -411,5 +432,15 @@ mod tests {
         assert_eq!(mention_before("(@sa", 4), Some((1, "sa")));
         assert_eq!(mention_before("mail me@host", 12), None);
         assert_eq!(mention_before("@usman hi", 9), None);
+    }
+
+    #[test]
+    fn people_are_offered_by_the_start_of_their_name_in_any_case() {
+        use super::starts_like;
+        assert!(starts_like("Usman", "us"));
+        assert!(starts_like("Émile", "ÉM"));
+        assert!(starts_like("sana", ""));
+        assert!(!starts_like("sana", "sanaa"));
+        assert!(!starts_like("usman", "sm"));
     }
 }

@@ -8,8 +8,10 @@ use leptos::prelude::*;
 /// The palette, fetched on first open; the first page keeps the WASM lean.
 #[component]
 pub(super) fn EmojiPicker(
-    on_pick: impl Fn(String) + Copy + Send + Sync + 'static,
-    on_close: impl Fn() + Copy + 'static,
+    // Callbacks, not generic closures: the composer and the reaction
+    // picker share one compiled copy of this component.
+    #[prop(into)] on_pick: Callback<String>,
+    #[prop(into)] on_close: Callback<()>,
 ) -> impl IntoView {
     let palette = LocalResource::new(emoji::emoji_palette);
     let filter = RwSignal::new(String::new());
@@ -28,7 +30,7 @@ pub(super) fn EmojiPicker(
             on:keydown=move |ev: leptos::ev::KeyboardEvent| {
                 if ev.key() == "Escape" {
                     ev.prevent_default();
-                    on_close();
+                    on_close.run(());
                 }
             }
         >
@@ -72,7 +74,7 @@ pub(super) fn EmojiPicker(
                                                                             type="button"
                                                                             aria-label=code.clone()
                                                                             title=code
-                                                                            on:click=move |_| on_pick(emoji.clone())
+                                                                            on:click=move |_| on_pick.run(emoji.clone())
                                                                         >
                                                                             {e.emoji}
                                                                         </button>

@@ -1,14 +1,14 @@
-//! The log's rows: each entry as a message or a join/leave notice, messages
-//! of one author grouped, a separator between days, and message bodies drawn
-//! from their parsed markup.
+//! The log's rows: each entry as a message (with its reply quote, reactions
+//! and action buttons), a deleted message's place or a join/leave notice;
+//! messages of one author grouped, a separator between days, message bodies
+//! drawn from their parsed markup; and the one click handler for every
+//! message's buttons.
 
 use crate::clock::{self, Hydrated, Now};
 use crate::conversation::Conversation;
 use crate::markup::{self, Block, Piece, Span};
-use crate::messages::{Emoji, Entry, EntryKind, Seq};
+use crate::messages::{Entry, EntryKind, Seq};
 use crate::people::Nick;
-use crate::protocol::ClientFrame;
-use crate::socket::ChatSocket;
 use leptos::either::{Either, EitherOf3};
 use leptos::prelude::*;
 
@@ -30,7 +30,6 @@ pub(super) struct Row {
 const GROUP_WITHIN_MS: i64 = 5 * 60_000;
 
 pub(super) fn rows(log: &[Entry], local: bool) -> Vec<Row> {
-    use std::hash::{Hash, Hasher};
     let mut rows: Vec<Row> = Vec::with_capacity(log.len());
     let mut previous: Option<(&Entry, i64)> = None;
     // Edits, deletions and reactions show in the message they act on.
@@ -45,17 +44,50 @@ pub(super) fn rows(log: &[Entry], local: bool) -> Vec<Row> {
                     && p.account == entry.account
                     && entry.at - p.at < GROUP_WITHIN_MS
             });
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        entry.kind.hash(&mut hasher);
         rows.push(Row {
             entry: entry.clone(),
-            version: hasher.finish(),
+            version: version(&entry.kind),
             grouped,
             day: new_day.then_some(day),
         });
         previous = Some((entry, day));
     }
     rows
+}
+
+/// A fingerprint of what a line shows (FNV-1a over its text, whether it was
+/// edited, and its reactions), so an edit or a reaction draws it again.
+fn version(kind: &EntryKind) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for b in bytes.iter().chain(&[0xff]) {
+            hash = (hash ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    match kind {
+        EntryKind::Message {
+            body,
+            edited,
+            reactions,
+            reply,
+            ..
+        } => {
+            eat(body.as_str().as_bytes());
+            eat(&[u8::from(*edited)]);
+            if let Some(quote) = reply {
+                eat(quote.excerpt.as_deref().unwrap_or("\u{0}").as_bytes());
+            }
+            for reaction in reactions {
+                eat(reaction.emoji.as_str().as_bytes());
+                for nick in &reaction.nicks {
+                    eat(nick.as_str().as_bytes());
+                }
+            }
+        }
+        EntryKind::Deleted => eat(b"deleted"),
+        _ => {}
+    }
+    hash
 }
 
 /// A message, or the place of a deleted one: the lines grouped by author.
@@ -87,15 +119,7 @@ pub(super) fn DaySeparator(day: i64) -> impl IntoView {
 /// One line of the log: a message (with its reply quote, reactions and
 /// actions), a deleted message's place, or a join/leave notice.
 #[component]
-pub(super) fn EntryLine(
-    entry: Entry,
-    grouped: bool,
-    conv: Conversation,
-    /// The message whose reaction is being picked.
-    reacting: RwSignal<Option<Seq>>,
-    /// Shows message `seq` (loading it first if needed).
-    jump: Callback<Seq>,
-) -> impl IntoView {
+pub(super) fn EntryLine(entry: Entry, grouped: bool, conv: Conversation) -> impl IntoView {
     let at = entry.at;
     let seq = entry.seq;
     let local = use_context::<Hydrated>().map(|h| h.0);
@@ -158,30 +182,9 @@ pub(super) fn EntryLine(
             };
             let author = entry.nick.clone();
             let mine = move || me.with(|me| me.as_ref() == Some(&author));
-            let socket = ChatSocket::from_context();
-            let room = conv.room;
-            let react = move |emoji: Emoji, on: bool| {
-                conv.act(
-                    socket,
-                    ClientFrame::React {
-                        room: room.get_value(),
-                        target: seq,
-                        emoji,
-                        on,
-                    },
-                )
-            };
-            let delete = move |_| {
-                if confirm("Delete this message for everyone?") {
-                    conv.act(
-                        socket,
-                        ClientFrame::Delete {
-                            room: room.get_value(),
-                            target: seq,
-                        },
-                    );
-                }
-            };
+            // The buttons carry what they do (`data-action`, `data-seq`,
+            // `data-emoji`); one listener on the log acts for all of them
+            // (see `on_log_click`), which keeps every line light.
             let quote = reply.map(|quote| {
                 let text = quote
                     .excerpt
@@ -193,7 +196,8 @@ pub(super) fn EntryLine(
                         type="button"
                         class="quote"
                         aria-label=label
-                        on:click=move |_| jump.run(quote.seq)
+                        data-action="jump"
+                        data-seq=quote.seq
                     >
                         <bdi class="quote-author">{quote.nick.to_string()}</bdi>
                         <span class="quote-text" class:gone=quote.excerpt.is_none()>
@@ -214,22 +218,21 @@ pub(super) fn EntryLine(
                             .join(", ");
                         let count = reaction.nicks.len();
                         let label = format!("{} {count}, from {names}", reaction.emoji.as_str());
-                        let nicks = StoredValue::new(reaction.nicks.clone());
+                        let nicks = reaction.nicks;
                         let reacted = move || {
-                            me.with(|me| {
-                                me.as_ref()
-                                    .is_some_and(|me| nicks.with_value(|n| n.contains(me)))
-                            })
+                            me.with(|me| me.as_ref().is_some_and(|me| nicks.contains(me)))
+                                .to_string()
                         };
-                        let emoji = reaction.emoji.clone();
                         view! {
                             <button
                                 type="button"
                                 class="reaction"
                                 aria-label=label
                                 title=names
-                                aria-pressed=move || reacted().to_string()
-                                on:click=move |_| react(emoji.clone(), !reacted())
+                                aria-pressed=reacted
+                                data-action="react"
+                                data-seq=seq
+                                data-emoji=reaction.emoji.as_str().to_owned()
                             >
                                 {reaction.emoji.as_str().to_owned()}
                                 <span class="count">{count}</span>
@@ -239,6 +242,18 @@ pub(super) fn EntryLine(
                     .collect_view();
                 view! { <div class="reactions">{buttons}</div> }
             });
+            let own_actions = move || {
+                mine().then(|| {
+                    view! {
+                        <button type="button" data-action="edit" data-seq=seq>
+                            "Edit"
+                        </button>
+                        <button type="button" data-action="delete" data-seq=seq>
+                            "Delete"
+                        </button>
+                    }
+                })
+            };
             return EitherOf3::A(view! {
                 <article
                     class="message"
@@ -254,24 +269,13 @@ pub(super) fn EntryLine(
                     {edited.then(|| view! { <span class="edited">"(edited)"</span> })}
                     {reactions}
                     <div class="actions" role="toolbar" aria-label="Message actions">
-                        <button type="button" on:click=move |_| conv.start_reply(seq)>
+                        <button type="button" data-action="reply" data-seq=seq>
                             "Reply"
                         </button>
-                        <button
-                            type="button"
-                            aria-haspopup="dialog"
-                            on:click=move |_| reacting.set(Some(seq))
-                        >
+                        <button type="button" aria-haspopup="dialog" data-action="pick" data-seq=seq>
                             "React"
                         </button>
-                        <Show when=mine.clone()>
-                            <button type="button" on:click=move |_| conv.start_editing(seq)>
-                                "Edit"
-                            </button>
-                            <button type="button" on:click=delete>
-                                "Delete"
-                            </button>
-                        </Show>
+                        {own_actions}
                     </div>
                 </article>
             });
@@ -293,7 +297,7 @@ pub(super) fn EntryLine(
         EntryKind::Joined => " joined",
         EntryKind::Left => " left",
         // Actions never get a line of their own (see `rows`).
-        EntryKind::Edit { .. } | EntryKind::Delete { .. } | EntryKind::React { .. } => "",
+        EntryKind::Edit(..) | EntryKind::Delete(..) | EntryKind::React(..) => "",
     };
     // The name is isolated, so a right-to-left name cannot reorder the words
     // around it.
@@ -305,19 +309,76 @@ pub(super) fn EntryLine(
     })
 }
 
-/// Asks the person to confirm (a browser dialog); on the server, never.
-fn confirm(question: &str) -> bool {
+/// A click in the log on one of the messages' buttons: what its `data-`
+/// attributes say to do. `pick` opens the reaction picker, `jump` shows the
+/// replied-to message.
+pub(super) fn on_log_click(
+    ev: &leptos::ev::MouseEvent,
+    conv: Conversation,
+    reacting: RwSignal<Option<Seq>>,
+    jump: Callback<Seq>,
+) {
     #[cfg(feature = "hydrate")]
     {
-        web_sys::window()
-            .and_then(|w| w.confirm_with_message(question).ok())
-            .unwrap_or(false)
+        use crate::messages::Emoji;
+        use crate::protocol::ClientFrame;
+        use crate::socket::ChatSocket;
+        use wasm_bindgen::JsCast;
+        let Some(button) = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            .and_then(|el| el.closest("button[data-action]").ok().flatten())
+        else {
+            return;
+        };
+        let Some(seq) = button
+            .get_attribute("data-seq")
+            .and_then(|s| s.parse::<Seq>().ok())
+        else {
+            return;
+        };
+        let action = button.get_attribute("data-action").unwrap_or_default();
+        let socket = ChatSocket::from_context();
+        let room = conv.room();
+        match action.as_str() {
+            "reply" => conv.start_reply(seq),
+            "edit" => conv.start_editing(seq),
+            "pick" => reacting.set(Some(seq)),
+            "jump" => jump.run(seq),
+            "delete" if confirm("Delete this message for everyone?") => {
+                conv.act(socket, ClientFrame::Delete { room, target: seq })
+            }
+            "react" => {
+                let Some(emoji) = button
+                    .get_attribute("data-emoji")
+                    .and_then(|e| Emoji::parse(&e).ok())
+                else {
+                    return;
+                };
+                let on = button.get_attribute("aria-pressed").as_deref() != Some("true");
+                conv.act(
+                    socket,
+                    ClientFrame::React {
+                        room,
+                        target: seq,
+                        emoji,
+                        on,
+                    },
+                );
+            }
+            _ => {}
+        }
     }
     #[cfg(not(feature = "hydrate"))]
-    {
-        let _ = question;
-        false
-    }
+    let _ = (ev, conv, reacting, jump);
+}
+
+/// Asks the person to confirm (a browser dialog).
+#[cfg(feature = "hydrate")]
+fn confirm(question: &str) -> bool {
+    web_sys::window()
+        .and_then(|w| w.confirm_with_message(question).ok())
+        .unwrap_or(false)
 }
 
 /// A message body drawn from its parsed tree: every piece of text goes into

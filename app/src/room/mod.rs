@@ -11,7 +11,6 @@
 //! - `composer.rs`: the message box with `:shortcode:` completion.
 //! - `emoji_picker.rs`: the emoji palette opened from the composer (and to
 //!   pick a reaction).
-//! - `search.rs`: the header's message search and its results.
 //!
 //! The nickname form shown when the room has no nickname yet is shared with
 //! the lobby, in [`crate::nick_form`].
@@ -19,7 +18,6 @@
 mod composer;
 mod emoji_picker;
 mod log;
-mod search;
 
 use crate::accounts::Viewer;
 use crate::alerts::Alerts;
@@ -38,8 +36,7 @@ use leptos::html;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
-use log::{DaySeparator, EntryLine, body_view, rows};
-use search::SearchBox;
+use log::{DaySeparator, EntryLine, body_view, on_log_click, rows};
 
 #[component]
 pub fn RoomPage() -> impl IntoView {
@@ -277,6 +274,11 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
         let room = room.clone();
         move || format!("{}#{room} · Chat", unread_prefix(joined.total_unread()))
     };
+    let joined_rooms = move || {
+        joined
+            .list
+            .with(|l| l.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(","))
+    };
     let start_text = format!("This is the start of #{room}.");
     let room_path = room.path();
     let post_path = format!("{}/post", room.path());
@@ -290,7 +292,22 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
                     {status_text}
                 </span>
                 <span class="me">{move || conv.me.get().map(|n| format!("You are {n}"))}</span>
-                <SearchBox room=room.clone() />
+                <form class="message-search" role="search" method="get" action="/search">
+                    <input type="hidden" name="room" value=room.to_string() />
+                    // The server cannot know which rooms this browser is in.
+                    <input type="hidden" name="rooms" prop:value=joined_rooms />
+                    <input
+                        type="search"
+                        name="q"
+                        aria-label="Search messages"
+                        placeholder="Search messages"
+                        maxlength="200"
+                    />
+                    <label class="everywhere">
+                        <input type="checkbox" name="everywhere" value="1" />
+                        "All my rooms"
+                    </label>
+                </form>
             </header>
             <div class="room-body">
                 <div class="log-column">
@@ -302,6 +319,7 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
                         node_ref=log_ref
                         tabindex="0"
                         on:scroll=on_scroll
+                        on:click=move |ev| on_log_click(&ev, conv, reacting, jump)
                     >
                         <Show
                             when=move || conv.at_start.get()
@@ -335,13 +353,7 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
                             let:row
                         >
                             {row.day.map(|day| view! { <DaySeparator day /> })}
-                            <EntryLine
-                                entry=row.entry
-                                grouped=row.grouped
-                                conv
-                                reacting
-                                jump
-                            />
+                            <EntryLine entry=row.entry grouped=row.grouped conv />
                         </For>
                         <For each=move || conv.pending.get() key=|p| p.client_id.clone() let:p>
                             <div class="message pending" aria-label="Sending">
@@ -361,9 +373,18 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
                             }}
                         </button>
                     </Show>
-                    <Show when=move || reacting.get().is_some()>
-                        <EmojiPicker on_pick=react_with on_close=move || reacting.set(None) />
-                    </Show>
+                    {move || {
+                        reacting
+                            .get()
+                            .map(|_| {
+                                view! {
+                                    <EmojiPicker
+                                        on_pick=react_with
+                                        on_close=move || reacting.set(None)
+                                    />
+                                }
+                            })
+                    }}
                     <p class="typing" aria-live="polite">
                         {typing}
                     </p>

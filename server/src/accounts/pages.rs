@@ -12,7 +12,8 @@ use leptos::prelude::*;
 pub const PAGE_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
      form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
-fn document(options: &LeptosOptions, title: &str, main: AnyView) -> String {
+/// A whole server-rendered page (accounts, search) around `main`.
+pub(crate) fn document(options: &LeptosOptions, title: &str, main: AnyView) -> String {
     let options = options.clone();
     let title = format!("{title} · Chat");
     let owner = Owner::new();

@@ -58,7 +58,8 @@ pub async fn signed_in(accounts: &Accounts, headers: &HeaderMap) -> Option<Signe
     }
 }
 
-fn page(status: StatusCode, html: String) -> Response {
+/// A server-rendered page: no script runs on it, and no cache keeps it.
+pub(crate) fn page(status: StatusCode, html: String) -> Response {
     let mut response = (status, Html(html)).into_response();
     response.headers_mut().insert(
         header::CONTENT_SECURITY_POLICY,

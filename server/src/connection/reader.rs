@@ -192,15 +192,15 @@ impl Reader {
                 None
             }
             ClientFrame::Edit { room, target, body } => {
-                self.act(room, EntryKind::Edit { target, body })
+                self.act(room, EntryKind::Edit(target, body))
             }
-            ClientFrame::Delete { room, target } => self.act(room, EntryKind::Delete { target }),
+            ClientFrame::Delete { room, target } => self.act(room, EntryKind::Delete(target)),
             ClientFrame::React {
                 room,
                 target,
                 emoji,
                 on,
-            } => self.act(room, EntryKind::React { target, emoji, on }),
+            } => self.act(room, EntryKind::React(target, emoji, on)),
         }
     }
 

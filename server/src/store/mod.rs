@@ -200,8 +200,8 @@ pub(crate) fn judge(draft: &Draft, target: Option<&TargetRow>) -> Result<(), Ref
     };
     let own = Author::from_column(&target.author).as_ref() == Some(&draft.author);
     match draft.kind {
-        EntryKind::Edit { .. } if !own => Err(Refusal::NotYoursToEdit),
-        EntryKind::Delete { .. } if !own && !draft.moderator => Err(Refusal::NotYoursToDelete),
+        EntryKind::Edit(..) if !own => Err(Refusal::NotYoursToEdit),
+        EntryKind::Delete(..) if !own && !draft.moderator => Err(Refusal::NotYoursToDelete),
         _ => Ok(()),
     }
 }

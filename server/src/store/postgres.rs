@@ -606,7 +606,7 @@ async fn apply(
 ) -> Result<(), StoreError> {
     let room_id = draft.room_id;
     match &draft.kind {
-        EntryKind::Edit { target, .. } => {
+        EntryKind::Edit(target, _) => {
             sqlx::query!(
                 "UPDATE entries SET body = $1, edited = TRUE WHERE room_id = $2 AND seq = $3",
                 body,
@@ -616,7 +616,7 @@ async fn apply(
             .execute(&mut **tx)
             .await?;
         }
-        EntryKind::Delete { target } => {
+        EntryKind::Delete(target) => {
             let target = *target as i64;
             sqlx::query!(
                 "UPDATE entries SET kind = 'deleted', body = NULL, edited = FALSE
@@ -643,11 +643,7 @@ async fn apply(
             .execute(&mut **tx)
             .await?;
         }
-        EntryKind::React {
-            target,
-            emoji,
-            on: true,
-        } => {
+        EntryKind::React(target, emoji, true) => {
             sqlx::query!(
                 "INSERT INTO reactions (room_id, seq, emoji, author, nick, reacted_in)
                  VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
@@ -661,11 +657,7 @@ async fn apply(
             .execute(&mut **tx)
             .await?;
         }
-        EntryKind::React {
-            target,
-            emoji,
-            on: false,
-        } => {
+        EntryKind::React(target, emoji, false) => {
             sqlx::query!(
                 "DELETE FROM reactions WHERE room_id = $1 AND seq = $2 AND emoji = $3 AND author = $4",
                 room_id,

@@ -54,16 +54,13 @@ impl EntryRow {
             "joined" => EntryKind::Joined,
             "left" => EntryKind::Left,
             "deleted" => EntryKind::Deleted,
-            "edit" => EntryKind::Edit {
-                target: target()?,
-                body: body()?,
-            },
-            "delete" => EntryKind::Delete { target: target()? },
-            word @ ("react" | "unreact") => EntryKind::React {
-                target: target()?,
-                emoji: Emoji::parse(self.body.as_deref().unwrap_or("")).map_err(|_| corrupt())?,
-                on: word == "react",
-            },
+            "edit" => EntryKind::Edit(target()?, body()?),
+            "delete" => EntryKind::Delete(target()?),
+            word @ ("react" | "unreact") => EntryKind::React(
+                target()?,
+                Emoji::parse(self.body.as_deref().unwrap_or("")).map_err(|_| corrupt())?,
+                word == "react",
+            ),
             _ => return Err(corrupt()),
         };
         Ok(Entry {
@@ -114,9 +111,9 @@ pub(super) fn columns(draft: &Draft) -> (&'static str, Option<&str>, Option<&str
         EntryKind::Message {
             client_id, body, ..
         } => (Some(client_id.as_str()), Some(body.as_str())),
-        EntryKind::Edit { body, .. } => (None, Some(body.as_str())),
-        EntryKind::React { emoji, .. } => (None, Some(emoji.as_str())),
-        EntryKind::Joined | EntryKind::Left | EntryKind::Deleted | EntryKind::Delete { .. } => {
+        EntryKind::Edit(_, body) => (None, Some(body.as_str())),
+        EntryKind::React(_, emoji, _) => (None, Some(emoji.as_str())),
+        EntryKind::Joined | EntryKind::Left | EntryKind::Deleted | EntryKind::Delete(..) => {
             (None, None)
         }
     };
@@ -202,9 +199,9 @@ pub(super) fn kind_word(kind: &EntryKind) -> &'static str {
         EntryKind::Joined => "joined",
         EntryKind::Left => "left",
         EntryKind::Deleted => "deleted",
-        EntryKind::Edit { .. } => "edit",
-        EntryKind::Delete { .. } => "delete",
-        EntryKind::React { on: true, .. } => "react",
-        EntryKind::React { on: false, .. } => "unreact",
+        EntryKind::Edit(..) => "edit",
+        EntryKind::Delete(..) => "delete",
+        EntryKind::React(_, _, true) => "react",
+        EntryKind::React(_, _, false) => "unreact",
     }
 }

@@ -389,7 +389,7 @@ impl SqliteStore {
                 .execute(&mut **tx)
                 .await?;
             }
-            EntryKind::Edit { target, .. } => {
+            EntryKind::Edit(target, _) => {
                 let (target, key) = (*target as i64, search_key(room_id, *target as i64));
                 sqlx::query!(
                     "UPDATE entries SET body = ?1, edited = 1 WHERE room_id = ?2 AND seq = ?3",
@@ -407,7 +407,7 @@ impl SqliteStore {
                 .execute(&mut **tx)
                 .await?;
             }
-            EntryKind::Delete { target } => {
+            EntryKind::Delete(target) => {
                 let (target, key) = (*target as i64, search_key(room_id, *target as i64));
                 sqlx::query!(
                     "UPDATE entries SET kind = 'deleted', body = NULL, edited = 0
@@ -437,11 +437,7 @@ impl SqliteStore {
                     .execute(&mut **tx)
                     .await?;
             }
-            EntryKind::React {
-                target,
-                emoji,
-                on: true,
-            } => {
+            EntryKind::React(target, emoji, true) => {
                 let (target, emoji, nick) = (*target as i64, emoji.as_str(), draft.nick.as_str());
                 sqlx::query!(
                     "INSERT INTO reactions (room_id, seq, emoji, author, nick, reacted_in)
@@ -456,11 +452,7 @@ impl SqliteStore {
                 .execute(&mut **tx)
                 .await?;
             }
-            EntryKind::React {
-                target,
-                emoji,
-                on: false,
-            } => {
+            EntryKind::React(target, emoji, false) => {
                 let (target, emoji) = (*target as i64, emoji.as_str());
                 sqlx::query!(
                     "DELETE FROM reactions WHERE room_id = ?1 AND seq = ?2 AND emoji = ?3 AND author = ?4",

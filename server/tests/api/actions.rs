@@ -339,3 +339,41 @@ async fn search_finds_words_skips_deleted_messages_and_takes_any_input() {
         .await;
     assert_ne!(status, 200);
 }
+
+#[tokio::test]
+async fn the_search_page_lists_results_as_text_with_links_into_their_room() {
+    let app = spawn_app().await;
+    let (mut sadia, _usman) = two_in_main(&app).await;
+    let seq = sadia.say("main", "see <b>bold</b> plans").await;
+    let mut elsewhere = app.client().await;
+    elsewhere.join("side", "amira").await;
+    elsewhere.say("side", "plans for the side room").await;
+
+    let (status, html) = app.get("/search?q=plans&room=main").await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains(&format!("href=\"/r/main?at={seq}\"")),
+        "{html}"
+    );
+    assert!(html.contains("<mark>plans"), "{html}");
+    assert!(
+        !html.contains("<b>bold"),
+        "a message's HTML is shown as text"
+    );
+    assert!(!html.contains("side room"), "only #main unless asked");
+
+    // All my rooms: the ones the page says the person is in.
+    let (_, html) = app
+        .get("/search?q=plans&room=main&rooms=main,side,no%20such&everywhere=1")
+        .await;
+    assert!(html.contains("side room"), "{html}");
+
+    // What was typed comes back escaped in the box.
+    let (status, html) = app.get("/search?q=%22%3E%3Cscript%3Ex&room=main").await;
+    assert_eq!(status, 200);
+    assert!(!html.contains("<script>x"), "{html}");
+    assert!(html.contains("No messages found."));
+
+    let (status, _) = app.get("/search?q=plans&room=no%20such").await;
+    assert_eq!(status, 400);
+}

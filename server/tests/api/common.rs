@@ -510,11 +510,11 @@ pub fn line(entry: &Entry) -> String {
         EntryKind::Left => format!("{} left", entry.nick),
         EntryKind::Message { body, .. } => format!("{}: {}", entry.nick, body.as_str()),
         EntryKind::Deleted => format!("{}: (deleted)", entry.nick),
-        EntryKind::Edit { target, body } => {
+        EntryKind::Edit(target, body) => {
             format!("{} edited {target}: {}", entry.nick, body.as_str())
         }
-        EntryKind::Delete { target } => format!("{} deleted {target}", entry.nick),
-        EntryKind::React { target, emoji, on } => {
+        EntryKind::Delete(target) => format!("{} deleted {target}", entry.nick),
+        EntryKind::React(target, emoji, on) => {
             let verb = if *on { "reacted" } else { "unreacted" };
             format!("{} {verb} {} to {target}", entry.nick, emoji.as_str())
         }
