@@ -65,6 +65,9 @@ pub struct Conversation {
     pub editing: RwSignal<Option<Seq>>,
     /// The message just jumped to (from a reply's quote or a search result).
     pub highlighted: RwSignal<Option<Seq>>,
+    /// This person moderates the room (may delete anyone's message, remove
+    /// and ban people).
+    pub moderator: RwSignal<bool>,
     pub me: RwSignal<Option<Nick>>,
     pub joined: RwSignal<bool>,
     pub asking_nick: RwSignal<bool>,
@@ -119,6 +122,7 @@ impl Conversation {
             replying: RwSignal::new(None),
             editing: RwSignal::new(None),
             highlighted: RwSignal::new(None),
+            moderator: RwSignal::new(false),
             me: RwSignal::new(None),
             joined: RwSignal::new(false),
             asking_nick: RwSignal::new(false),
@@ -217,8 +221,10 @@ impl Conversation {
                 online,
                 head,
                 reset,
+                moderator,
                 ..
             } => {
+                self.moderator.set(moderator);
                 if reset {
                     // Too much was missed to replay: the latest page follows,
                     // and it is not all news.
@@ -274,7 +280,7 @@ impl Conversation {
                 ..
             } => self.retry_later(socket, client_id),
             ServerFrame::Error {
-                code: ErrorCode::AccountsOnly,
+                code: ErrorCode::AccountsOnly | ErrorCode::Removed | ErrorCode::Banned,
                 message,
                 ..
             } => {

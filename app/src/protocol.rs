@@ -50,6 +50,12 @@ pub enum ClientFrame {
     /// Delete one's own message `target` (a moderator: anyone's). Its text
     /// is removed from the server, not hidden.
     Delete { room: RoomName, target: Seq },
+    /// A moderator sends the author of message `target` out of the room
+    /// (they may join again).
+    Remove { room: RoomName, target: Seq },
+    /// A moderator sends the author of message `target` out of the room for
+    /// good: the account, or the guest's session, cannot join it again.
+    Ban { room: RoomName, target: Seq },
     /// Turn one's `emoji` reaction on message `target` on or off.
     React {
         room: RoomName,
@@ -79,6 +85,9 @@ pub enum ServerFrame {
         /// showed before.
         #[serde(default)]
         reset: bool,
+        /// This person may delete anyone's message here, remove and ban.
+        #[serde(default, skip_serializing_if = "crate::people::is_false")]
+        moderator: bool,
     },
     /// A committed entry of the room's log (replayed or live).
     Entry { room: RoomName, entry: Entry },
@@ -129,6 +138,13 @@ pub enum ErrorCode {
     /// Only a message's author may edit it, and only its author or a
     /// moderator may delete it.
     NotYours,
+    /// Only the room's owner and its moderators may do that (and not to
+    /// one another).
+    NotModerator,
+    /// A moderator removed this person from the room; joining again works.
+    Removed,
+    /// This person is banned from the room.
+    Banned,
     /// The server could not do it; details are in its log, not here.
     Internal,
 }
@@ -188,6 +204,14 @@ mod tests {
                 emoji: Emoji::parse("🎉").unwrap(),
                 on: true,
             },
+            ClientFrame::Remove {
+                room: room(),
+                target: 3,
+            },
+            ClientFrame::Ban {
+                room: room(),
+                target: 3,
+            },
             ClientFrame::Typing { room: room() },
         ];
         for frame in frames {
@@ -218,6 +242,7 @@ mod tests {
                 }],
                 head: 2,
                 reset: false,
+                moderator: true,
             },
             ServerFrame::Entry {
                 room: room(),

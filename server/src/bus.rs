@@ -125,6 +125,13 @@ pub enum Control {
     /// An account took its registered name (by [`crate::hub::nick_key`])
     /// in a room from a guest: the guest's connections there leave.
     NameTaken { room: RoomName, key: String },
+    /// A moderator removed or banned an author (as stored) from a room:
+    /// their connections there leave.
+    SentOut {
+        room: RoomName,
+        author: String,
+        banned: bool,
+    },
 }
 
 /// Which of an account's sessions ended, by the SHA-256 of their token.

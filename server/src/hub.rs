@@ -132,6 +132,10 @@ pub enum Evicted {
     ClosedToGuests,
     /// This guest's nickname is now an account's, and the account came in.
     NameRegistered,
+    /// A moderator removed this person from the room (they may come back).
+    Removed,
+    /// A moderator banned this person from the room.
+    Banned,
 }
 
 pub struct Room {
@@ -558,26 +562,54 @@ impl RoomHub {
     /// a room loaded later reads it from there). Closing it sends the guests
     /// in it out, each announced as gone.
     pub async fn set_accounts_only(&self, name: &RoomName, on: bool) {
+        self.send_out_where(
+            name,
+            Evicted::ClosedToGuests,
+            |room| {
+                room.accounts_only.store(on, Ordering::Release);
+                on
+            },
+            |member| !member.author.is_account(),
+        )
+        .await;
+    }
+
+    /// Sends `author` out of a loaded room on this server (removed or
+    /// banned by a moderator), announced as gone.
+    pub async fn send_out_author(&self, name: &RoomName, author: &Author, why: Evicted) {
+        self.send_out_where(name, why, |_| true, |member| member.author == *author)
+            .await;
+    }
+
+    /// Under the room's member lock, `first` runs (false: nobody goes), then
+    /// the members `who` picks lose their place (told `why`) and are
+    /// announced as gone.
+    async fn send_out_where(
+        &self,
+        name: &RoomName,
+        why: Evicted,
+        first: impl FnOnce(&Room) -> bool,
+        who: impl Fn(&Member) -> bool,
+    ) {
         let Some(room) = self.rooms.lock().await.get(name).cloned() else {
             return;
         };
         let departures: Vec<Departure> = {
             let mut members = room.members.lock().expect("member lock");
-            room.accounts_only.store(on, Ordering::Release);
-            if !on {
+            if !first(&room) {
                 return;
             }
-            let guests: Vec<String> = members
+            let going: Vec<String> = members
                 .iter()
-                .filter(|(_, m)| !m.author.is_account())
+                .filter(|(_, m)| who(m))
                 .map(|(key, _)| key.clone())
                 .collect();
-            let departures = guests
+            let departures = going
                 .into_iter()
                 .filter_map(|key| Some((members.remove(&key)?, key)))
-                .map(|(guest, key)| {
-                    guest.send_out(name, Evicted::ClosedToGuests);
-                    self.depart(&room, key, guest)
+                .map(|(member, key)| {
+                    member.send_out(name, why);
+                    self.depart(&room, key, member)
                 })
                 .collect();
             room.online.store(members.len() as u32, Ordering::Relaxed);

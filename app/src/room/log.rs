@@ -242,17 +242,33 @@ pub(super) fn EntryLine(entry: Entry, grouped: bool, conv: Conversation) -> impl
                     .collect_view();
                 view! { <div class="reactions">{buttons}</div> }
             });
+            // One's own messages can be edited; a moderator's tools work on
+            // everyone else's.
             let own_actions = move || {
-                mine().then(|| {
-                    view! {
+                if mine() {
+                    Some(Either::Left(view! {
                         <button type="button" data-action="edit" data-seq=seq>
                             "Edit"
                         </button>
                         <button type="button" data-action="delete" data-seq=seq>
                             "Delete"
                         </button>
-                    }
-                })
+                    }))
+                } else if conv.moderator.get() {
+                    Some(Either::Right(view! {
+                        <button type="button" data-action="delete" data-seq=seq>
+                            "Delete"
+                        </button>
+                        <button type="button" data-action="remove" data-seq=seq>
+                            "Remove"
+                        </button>
+                        <button type="button" data-action="ban" data-seq=seq>
+                            "Ban"
+                        </button>
+                    }))
+                } else {
+                    None
+                }
             };
             return EitherOf3::A(view! {
                 <article
@@ -347,6 +363,12 @@ pub(super) fn on_log_click(
             "jump" => jump.run(seq),
             "delete" if confirm("Delete this message for everyone?") => {
                 conv.act(socket, ClientFrame::Delete { room, target: seq })
+            }
+            "remove" if confirm("Remove this message's author from the room?") => {
+                conv.act(socket, ClientFrame::Remove { room, target: seq })
+            }
+            "ban" if confirm("Ban this message's author from the room?") => {
+                conv.act(socket, ClientFrame::Ban { room, target: seq })
             }
             "react" => {
                 let Some(emoji) = button

@@ -24,8 +24,8 @@ pub mod sockets;
 pub mod throttle;
 
 use crate::bus::{Control, Ended};
-use crate::hub::{RoomHub, nick_key};
-use crate::store::{AccountRow, OwnedRoom, StoreError, now_ms};
+use crate::hub::{Evicted, RoomHub, nick_key};
+use crate::store::{AccountRow, ModeratorChange, OwnedRoom, StoreError, now_ms};
 use app::accounts::{PasswordError, UsernameError, check_password, parse_username};
 use app::people::Nick;
 use app::rooms::RoomName;
@@ -58,6 +58,8 @@ pub enum AccountError {
     TooManyAttempts(Duration),
     #[error("You are not signed in (or your session ended); log in again.")]
     NotSignedIn,
+    #[error("No account is named {0}.")]
+    NoSuchAccount(String),
     #[error("The server is busy; try again in a moment.")]
     Busy,
     #[error("Something went wrong on the server; try again in a moment.")]
@@ -331,6 +333,20 @@ impl Accounts {
                     Control::NameTaken { room, key } => {
                         accounts.hub.name_taken(&room, &key).await;
                     }
+                    Control::SentOut {
+                        room,
+                        author,
+                        banned,
+                    } => {
+                        if let Some(author) = crate::store::Author::from_column(&author) {
+                            let why = if banned {
+                                Evicted::Banned
+                            } else {
+                                Evicted::Removed
+                            };
+                            accounts.hub.send_out_author(&room, &author, why).await;
+                        }
+                    }
                 }
             }
         });
@@ -415,7 +431,29 @@ impl Accounts {
     }
 
     pub async fn owned_rooms(&self, signed_in: &SignedIn) -> Result<Vec<OwnedRoom>, AccountError> {
-        Ok(self.hub.store().owned_rooms(signed_in.account_id).await?)
+        let store = self.hub.store();
+        let mut rooms = store.owned_rooms(signed_in.account_id).await?;
+        for room in &mut rooms {
+            room.moderators = store.moderators(&room.name).await?;
+        }
+        Ok(rooms)
+    }
+
+    /// Names (or unnames) `name` a moderator of `room`, which the signed-in
+    /// person must own.
+    pub async fn set_moderator(
+        &self,
+        signed_in: &SignedIn,
+        room: &RoomName,
+        name: &Nick,
+        on: bool,
+    ) -> Result<ModeratorChange, AccountError> {
+        let key = nick_key(name);
+        Ok(self
+            .hub
+            .store()
+            .set_moderator(room, signed_in.account_id, &key, on)
+            .await?)
     }
 
     /// Opens or closes one of the account's rooms to guests; false if the

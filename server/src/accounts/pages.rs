@@ -118,6 +118,7 @@ pub fn credentials(
 pub enum Done {
     Password,
     Room,
+    Moderators,
 }
 
 pub struct AccountView<'a> {
@@ -131,6 +132,7 @@ pub fn account(options: &LeptosOptions, page: AccountView<'_>) -> String {
     let done = page.done.map(|done| match done {
         Done::Password => "Your password is changed; every other session was logged out.",
         Done::Room => "The room's setting is saved.",
+        Done::Moderators => "The room's moderators are saved.",
     });
     let rooms = if page.rooms.is_empty() {
         view! { <p>"Rooms you create while signed in are listed here."</p> }.into_any()
@@ -149,14 +151,39 @@ pub fn account(options: &LeptosOptions, page: AccountView<'_>) -> String {
                         "on",
                     )
                 };
+                let moderators = if room.moderators.is_empty() {
+                    "Moderators: none yet (you moderate it as its owner).".to_owned()
+                } else {
+                    let names: Vec<&str> = room.moderators.iter().map(Nick::as_str).collect();
+                    format!("Moderators: {}.", names.join(", "))
+                };
                 view! {
                     <li>
                         <a href=room.name.path()>{format!("#{name}")}</a>
                         {format!(" ({state}) ")}
                         <form method="post" action="/account/rooms">
-                            <input type="hidden" name="room" value=name />
+                            <input type="hidden" name="room" value=name.clone() />
                             <input type="hidden" name="accounts_only" value=value />
                             <button type="submit">{button}</button>
+                        </form>
+                        <p>{moderators}</p>
+                        <form method="post" action="/account/moderators">
+                            <input type="hidden" name="room" value=name.clone() />
+                            <label>
+                                {format!("Moderator of #{name}")}
+                                <input
+                                    name="name"
+                                    required
+                                    maxlength=NICK_MAX_CHARS
+                                    autocomplete="off"
+                                />
+                            </label>
+                            <button type="submit" name="on" value="on">
+                                "Make moderator"
+                            </button>
+                            <button type="submit" name="on" value="off">
+                                "Remove moderator"
+                            </button>
                         </form>
                     </li>
                 }

@@ -5,6 +5,8 @@
 use super::pages::{self, AccountView, Done, PAGE_POLICY};
 use super::{AccountError, Accounts, SignedIn};
 use crate::routes::AppState;
+use crate::store::ModeratorChange;
+use app::people::Nick;
 use app::rooms::RoomName;
 use axum::Form;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Query, State};
@@ -30,6 +32,7 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/account/logout-everywhere", post(log_out_everywhere))
         .route("/account/delete", post(delete_account))
         .route("/account/rooms", post(room_setting))
+        .route("/account/moderators", post(moderator_setting))
         // A name and a password or two: anything much bigger is not a form
         // of ours (the password itself is capped at 128 characters).
         .layer(DefaultBodyLimit::max(FORM_BYTES))
@@ -74,7 +77,9 @@ pub(crate) fn page(status: StatusCode, html: String) -> Response {
 
 fn status_of(err: &AccountError) -> StatusCode {
     match err {
-        AccountError::Username(_) | AccountError::Password(_) => StatusCode::BAD_REQUEST,
+        AccountError::Username(_) | AccountError::Password(_) | AccountError::NoSuchAccount(_) => {
+            StatusCode::BAD_REQUEST
+        }
         AccountError::NameTaken => StatusCode::CONFLICT,
         AccountError::WrongCredentials | AccountError::WrongPassword => StatusCode::UNAUTHORIZED,
         AccountError::NotSignedIn => StatusCode::UNAUTHORIZED,
@@ -203,6 +208,7 @@ async fn account_page(
     let done = match query.done.as_deref() {
         Some("password") => Some(Done::Password),
         Some("room") => Some(Done::Room),
+        Some("moderators") => Some(Done::Moderators),
         _ => None,
     };
     render_account(&state, &headers, done, None).await
@@ -297,6 +303,50 @@ async fn delete_account(
     };
     match accounts.delete(peer.ip(), &signed_in, &form.password).await {
         Ok(()) => signed_out_redirect(&state),
+        Err(err) => render_account(&state, &headers, None, Some(&err)).await,
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct ModeratorSetting {
+    #[serde(default)]
+    room: String,
+    #[serde(default)]
+    name: String,
+    /// "on" names the moderator, anything else unnames them.
+    #[serde(default)]
+    on: String,
+}
+
+/// The owner of a room names (or unnames) a moderator of it.
+async fn moderator_setting(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<ModeratorSetting>,
+) -> Response {
+    let accounts = accounts(&state);
+    let Some(signed_in) = signed_in(accounts, &headers).await else {
+        return Redirect::to("/login").into_response();
+    };
+    let Ok(room) = RoomName::parse(&form.room) else {
+        return (StatusCode::BAD_REQUEST, "no such room\n").into_response();
+    };
+    let Ok(name) = Nick::parse(&form.name) else {
+        let err = AccountError::NoSuchAccount(form.name.trim().chars().take(40).collect());
+        return render_account(&state, &headers, None, Some(&err)).await;
+    };
+    match accounts
+        .set_moderator(&signed_in, &room, &name, form.on == "on")
+        .await
+    {
+        Ok(ModeratorChange::Done) => Redirect::to("/account?done=moderators").into_response(),
+        Ok(ModeratorChange::NotOwner) => {
+            (StatusCode::FORBIDDEN, "that room is not yours\n").into_response()
+        }
+        Ok(ModeratorChange::NoSuchAccount) => {
+            let err = AccountError::NoSuchAccount(name.to_string());
+            render_account(&state, &headers, None, Some(&err)).await
+        }
         Err(err) => render_account(&state, &headers, None, Some(&err)).await,
     }
 }

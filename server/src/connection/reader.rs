@@ -9,6 +9,7 @@ use crate::accounts::SignedIn;
 use crate::config::Limits;
 use crate::hub::{ConnId, Evicted, Eviction, HubError, Room, RoomHub};
 use crate::store::{Author, Refusal};
+use app::messages::Seq;
 use app::messages::{ClientId, EntryKind, PAGE_SIZE};
 use app::people::Nick;
 use app::protocol::{ClientFrame, ErrorCode, ServerFrame};
@@ -192,15 +193,17 @@ impl Reader {
                 None
             }
             ClientFrame::Edit { room, target, body } => {
-                self.act(room, EntryKind::Edit(target, body))
+                self.act(room, EntryKind::Edit(target, body)).await
             }
-            ClientFrame::Delete { room, target } => self.act(room, EntryKind::Delete(target)),
+            ClientFrame::Delete { room, target } => self.act(room, EntryKind::Delete(target)).await,
+            ClientFrame::Remove { room, target } => self.send_out(room, target, false).await,
+            ClientFrame::Ban { room, target } => self.send_out(room, target, true).await,
             ClientFrame::React {
                 room,
                 target,
                 emoji,
                 on,
-            } => self.act(room, EntryKind::React(target, emoji, on)),
+            } => self.act(room, EntryKind::React(target, emoji, on)).await,
         }
     }
 
@@ -228,21 +231,42 @@ impl Reader {
         Ok(membership)
     }
 
+    /// Whether this connection's person moderates the room (read from the
+    /// store each time: the owner may name or unname them meanwhile).
+    async fn moderates(&self, room: &Room) -> bool {
+        let Some(account) = &self.signed_in else {
+            return false;
+        };
+        match self
+            .hub
+            .store()
+            .may_moderate(room.id(), account.account_id)
+            .await
+        {
+            Ok(may) => may,
+            Err(err) => {
+                tracing::error!(%err, "could not read the room's moderators");
+                false
+            }
+        }
+    }
+
     /// An edit, deletion or reaction: the store judges it against its
     /// target; everyone in the room (the actor too) sees it as an entry, and
     /// only a refusal is answered directly.
-    fn act(&mut self, room: RoomName, kind: EntryKind) -> Option<Message> {
+    async fn act(&mut self, room: RoomName, kind: EntryKind) -> Option<Message> {
         let membership = match Self::poster(&mut self.rooms, &room, "acting on its messages") {
             Ok(membership) => membership,
             Err(refusal) => return Some(refusal),
         };
-        let acting = self.hub.act(
-            &membership.room,
-            &membership.nick,
-            &membership.author,
-            kind,
-            false,
+        let (in_room, nick, author) = (
+            membership.room.clone(),
+            membership.nick.clone(),
+            membership.author.clone(),
         );
+        // Anyone's message is a moderator's to delete.
+        let moderator = matches!(kind, EntryKind::Delete(_)) && self.moderates(&in_room).await;
+        let acting = self.hub.act(&in_room, &nick, &author, kind, moderator);
         let outbox = self.outbox.clone();
         tokio::spawn(async move {
             let (code, message) = match acting.committed().await {
@@ -264,6 +288,81 @@ impl Reader {
             };
             outbox.push(error(code, Some(room), message));
         });
+        None
+    }
+
+    /// A moderator removes (or bans) the author of message `target`: their
+    /// connections leave the room on every server, announced as gone; a ban
+    /// also keeps that account or guest session from joining again.
+    async fn send_out(&mut self, room: RoomName, target: Seq, ban: bool) -> Option<Message> {
+        let membership = match Self::poster(&mut self.rooms, &room, "moderating it") {
+            Ok(membership) => membership,
+            Err(refusal) => return Some(refusal),
+        };
+        let (in_room, me) = (membership.room.clone(), membership.author.clone());
+        let not_moderator = |message: &str| {
+            Some(error(
+                ErrorCode::NotModerator,
+                Some(room.clone()),
+                message.to_owned(),
+            ))
+        };
+        if !self.moderates(&in_room).await {
+            return not_moderator("only the room's owner and its moderators can remove people");
+        }
+        let store = self.hub.store();
+        let (column, nick) = match store.author_of(in_room.id(), target).await {
+            Ok(Some(found)) => found,
+            Ok(None) => {
+                return Some(error(
+                    ErrorCode::NoSuchMessage,
+                    Some(room),
+                    Refusal::NoSuchMessage.to_string(),
+                ));
+            }
+            Err(err) => {
+                tracing::error!(%err, %room, "could not read a message's author");
+                return Some(error(
+                    ErrorCode::Internal,
+                    Some(room),
+                    "the server could not do that right now; try again",
+                ));
+            }
+        };
+        let Some(author) = Author::from_column(&column) else {
+            return Some(error(
+                ErrorCode::NoSuchMessage,
+                Some(room),
+                "that message's author is gone",
+            ));
+        };
+        let fellow = match &author {
+            Author::Account(id) => store.may_moderate(in_room.id(), *id).await.unwrap_or(true),
+            Author::Guest(_) => false,
+        };
+        if author == me || fellow {
+            return not_moderator("moderators cannot remove themselves, each other or the owner");
+        }
+        if ban && let Err(err) = store.ban(in_room.id(), &column, &nick).await {
+            tracing::error!(%err, %room, "could not store a ban");
+            return Some(error(
+                ErrorCode::Internal,
+                Some(room),
+                "the server could not do that right now; try again",
+            ));
+        }
+        let why = if ban {
+            Evicted::Banned
+        } else {
+            Evicted::Removed
+        };
+        self.hub.send_out_author(&room, &author, why).await;
+        self.hub.bus().tell(&crate::bus::Control::SentOut {
+            room: room.clone(),
+            author: column,
+            banned: ban,
+        });
+        tracing::info!(%room, %nick, ban, "a moderator sent someone out");
         None
     }
 
@@ -297,6 +396,24 @@ impl Reader {
                     self.limits.max_rooms
                 ),
             ));
+        }
+        match self.hub.store().is_banned(&room, &author).await {
+            Ok(false) => {}
+            Ok(true) => {
+                return Some(error(
+                    ErrorCode::Banned,
+                    Some(room.clone()),
+                    format!("A moderator banned you from #{room}."),
+                ));
+            }
+            Err(err) => {
+                tracing::error!(%err, %room, "could not read the room's bans");
+                return Some(error(
+                    ErrorCode::Internal,
+                    Some(room),
+                    "could not join this room right now; try again in a moment",
+                ));
+            }
         }
         let rate = &mut self.rate;
         let joined = self
@@ -349,12 +466,14 @@ impl Reader {
         // from the latest page rather than replaying everything.
         let max_replay = self.limits.max_replay;
         let reset = since.is_some_and(|s| s > head || head - s > max_replay);
+        let moderator = self.moderates(&joining.room).await;
         let joined = ServerFrame::Joined {
             room: room.clone(),
             nick: nick.clone(),
             online: joining.online,
             head,
             reset,
+            moderator,
         };
         let Some(feed) = joining.feed else {
             // Already in the room: its forwarder keeps going.
@@ -404,6 +523,14 @@ impl Reader {
                         format!(
                             "#{room} is now for signed-in people only: log in or sign up to rejoin it"
                         ),
+                    ),
+                    Evicted::Removed => (
+                        ErrorCode::Removed,
+                        format!("A moderator removed you from #{room}. You may join it again."),
+                    ),
+                    Evicted::Banned => (
+                        ErrorCode::Banned,
+                        format!("A moderator banned you from #{room}."),
                     ),
                     _ => (
                         ErrorCode::NameReserved,

@@ -138,6 +138,16 @@ pub struct SessionRow {
 pub struct OwnedRoom {
     pub name: RoomName,
     pub accounts_only: bool,
+    /// The moderators its owner named.
+    pub moderators: Vec<Nick>,
+}
+
+/// What naming a moderator did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModeratorChange {
+    Done,
+    NotOwner,
+    NoSuchAccount,
 }
 
 /// An entry on its way into a room's log, before it has a `seq`.
@@ -459,6 +469,47 @@ impl Store {
 
     pub async fn owned_rooms(&self, account_id: i64) -> Result<Vec<OwnedRoom>, StoreError> {
         each!(self, db => db.owned_rooms(account_id).await)
+    }
+
+    /// The room's owner, or a moderator its owner named.
+    pub async fn may_moderate(&self, room_id: i64, account_id: i64) -> Result<bool, StoreError> {
+        each!(self, db => db.may_moderate(room_id, account_id).await)
+    }
+
+    /// Who wrote entry `seq` of the room, as stored (see [`Author`]), and the
+    /// name it shows.
+    pub async fn author_of(
+        &self,
+        room_id: i64,
+        seq: Seq,
+    ) -> Result<Option<(String, Nick)>, StoreError> {
+        each!(self, db => db.author_of(room_id, seq).await)
+    }
+
+    /// Keeps `author` out of the room from now on.
+    pub async fn ban(&self, room_id: i64, author: &str, nick: &Nick) -> Result<(), StoreError> {
+        each!(self, db => db.ban(room_id, author, nick).await)
+    }
+
+    pub async fn is_banned(&self, room: &RoomName, author: &Author) -> Result<bool, StoreError> {
+        each!(self, db => db.is_banned(room, &author.column()).await)
+    }
+
+    /// Names (`on`) or unnames the account whose name key is `key` a
+    /// moderator of the room, if `owner` owns it.
+    pub async fn set_moderator(
+        &self,
+        room: &RoomName,
+        owner: i64,
+        key: &str,
+        on: bool,
+    ) -> Result<ModeratorChange, StoreError> {
+        each!(self, db => db.set_moderator(room, owner, key, on).await)
+    }
+
+    /// The moderators the room's owner named, by name.
+    pub async fn moderators(&self, room: &RoomName) -> Result<Vec<Nick>, StoreError> {
+        each!(self, db => db.moderators(room).await)
     }
 
     /// False when `owner` does not own the room.

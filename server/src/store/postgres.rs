@@ -17,8 +17,8 @@ use super::rows::{
     room_names, session_row,
 };
 use super::{
-    AccountRow, Appended, Departed, Draft, Found, OwnedRoom, RoomRow, SessionRow, StoreError,
-    TargetRow, judge, now_ms,
+    AccountRow, Appended, Departed, Draft, Found, ModeratorChange, OwnedRoom, RoomRow, SessionRow,
+    StoreError, TargetRow, judge, now_ms,
 };
 use app::messages::{Entry, EntryKind, Seq};
 use app::people::Nick;
@@ -557,6 +557,118 @@ impl PostgresStore {
             .into_iter()
             .filter_map(|r| owned_room(&r.name, r.accounts_only))
             .collect())
+    }
+
+    pub async fn may_moderate(&self, room_id: i64, account_id: i64) -> Result<bool, StoreError> {
+        Ok(sqlx::query_scalar!(
+            r#"SELECT EXISTS (SELECT 1 FROM rooms WHERE id = $1 AND owner_id = $2)
+                   OR EXISTS (SELECT 1 FROM moderators WHERE room_id = $1 AND account_id = $2)
+                   AS "allowed!""#,
+            room_id,
+            account_id
+        )
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    pub async fn author_of(
+        &self,
+        room_id: i64,
+        seq: Seq,
+    ) -> Result<Option<(String, Nick)>, StoreError> {
+        let seq = seq.min(i64::MAX as u64) as i64;
+        let row = sqlx::query!(
+            "SELECT author, nick FROM entries WHERE room_id = $1 AND seq = $2",
+            room_id,
+            seq
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.and_then(|r| Some((r.author, Nick::parse(&r.nick).ok()?))))
+    }
+
+    pub async fn ban(&self, room_id: i64, author: &str, nick: &Nick) -> Result<(), StoreError> {
+        let (nick, now) = (nick.as_str(), now_ms());
+        sqlx::query!(
+            "INSERT INTO bans (room_id, author, nick, banned_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (room_id, author) DO NOTHING",
+            room_id,
+            author,
+            nick,
+            now
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn is_banned(&self, room: &RoomName, author: &str) -> Result<bool, StoreError> {
+        let name = room.as_str();
+        Ok(sqlx::query_scalar!(
+            r#"SELECT EXISTS (SELECT 1 FROM bans b JOIN rooms r ON r.id = b.room_id
+                              WHERE r.name = $1 AND b.author = $2) AS "banned!""#,
+            name,
+            author
+        )
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    pub async fn set_moderator(
+        &self,
+        room: &RoomName,
+        owner: i64,
+        key: &str,
+        on: bool,
+    ) -> Result<ModeratorChange, StoreError> {
+        let name = room.as_str();
+        let Some(room_id) = sqlx::query_scalar!(
+            "SELECT id FROM rooms WHERE name = $1 AND owner_id = $2",
+            name,
+            owner
+        )
+        .fetch_optional(&self.pool)
+        .await?
+        else {
+            return Ok(ModeratorChange::NotOwner);
+        };
+        let Some(account_id) =
+            sqlx::query_scalar!("SELECT id FROM accounts WHERE name_key = $1", key)
+                .fetch_optional(&self.pool)
+                .await?
+        else {
+            return Ok(ModeratorChange::NoSuchAccount);
+        };
+        if on {
+            sqlx::query!(
+                "INSERT INTO moderators (room_id, account_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                room_id,
+                account_id
+            )
+            .execute(&self.pool)
+            .await?;
+        } else {
+            sqlx::query!(
+                "DELETE FROM moderators WHERE room_id = $1 AND account_id = $2",
+                room_id,
+                account_id
+            )
+            .execute(&self.pool)
+            .await?;
+        }
+        Ok(ModeratorChange::Done)
+    }
+
+    pub async fn moderators(&self, room: &RoomName) -> Result<Vec<Nick>, StoreError> {
+        let name = room.as_str();
+        let names = sqlx::query_scalar!(
+            "SELECT a.name FROM moderators m JOIN accounts a ON a.id = m.account_id
+             JOIN rooms r ON r.id = m.room_id WHERE r.name = $1 ORDER BY a.name",
+            name
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(names.iter().filter_map(|n| Nick::parse(n).ok()).collect())
     }
 
     pub async fn set_accounts_only(

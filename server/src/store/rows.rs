@@ -189,6 +189,7 @@ pub(super) fn owned_room(name: &str, accounts_only: bool) -> Option<OwnedRoom> {
     Some(OwnedRoom {
         name: RoomName::parse(name).ok()?,
         accounts_only,
+        moderators: vec![],
     })
 }
 

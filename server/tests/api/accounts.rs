@@ -13,7 +13,7 @@ pub(crate) struct Answer {
     location: Option<String>,
     set_cookie: Option<String>,
     retry_after: Option<String>,
-    body: String,
+    pub body: String,
 }
 
 impl Answer {
@@ -69,7 +69,7 @@ pub(crate) async fn post(
     answer(request.send().await.unwrap()).await
 }
 
-async fn get(app: &TestApp, path: &str, cookie: Option<&str>) -> Answer {
+pub(crate) async fn get(app: &TestApp, path: &str, cookie: Option<&str>) -> Answer {
     let mut request = no_redirects().get(format!("http://{}{path}", app.addr()));
     if let Some(cookie) = cookie {
         request = request.header(header::COOKIE, cookie);

@@ -536,6 +536,41 @@ async fn closing_a_room_to_guests_on_one_server_sends_its_guests_out_on_the_othe
     assert_eq!(lefts, 1);
 }
 
+#[tokio::test]
+async fn a_ban_on_one_server_sends_the_person_out_on_the_other_and_holds_there() {
+    use crate::accounts::{PASSWORD, sign_up, signed_in_client};
+    use app::protocol::{ClientFrame, ErrorCode};
+    let pair = pair().await;
+    let owner = sign_up(&pair.a, "sadia", PASSWORD).await;
+    let mut sadia = signed_in_client(&pair.a, &owner).await;
+    sadia.join("club", "sadia").await;
+    let mut zara = Client::connect(pair.b.addr()).await;
+    zara.join("club", "zara").await;
+    let spam = zara.say("club", "spam").await;
+    sadia.hear("spam").await;
+
+    sadia
+        .send_frame(&ClientFrame::Ban {
+            room: room("club"),
+            target: spam,
+        })
+        .await;
+    zara.recv_until(|f| error_code(f) == Some(ErrorCode::Banned))
+        .await;
+    sadia
+        .recv_until(|f| notice(f).as_deref() == Some("zara left"))
+        .await;
+    // The ban is in the shared database: both servers keep her out.
+    for server in [&pair.a, &pair.b] {
+        let mut back = Client::connect(server.addr()).await;
+        back.carry_on_from(&zara);
+        assert_eq!(
+            error_code(&back.try_join("club", "zara2").await),
+            Some(ErrorCode::Banned)
+        );
+    }
+}
+
 /// Every line of the logs in the database at `url` (tests here use one room).
 async fn log_at(url: &str) -> Vec<String> {
     read_rows_at(

@@ -12,6 +12,7 @@
 //! - [`fault`]: `kill -9` mid-stream and restart.
 //! - [`binary`]: the binary's command line, start line and signals.
 //! - [`frames`]: property tests of frame decoding.
+//! - [`moderation`]: owners and moderators delete, remove, ban; naming moderators.
 //! - [`http`]: hosts, cross-site calls, security headers, half-sent requests, caps.
 
 mod abuse;
@@ -25,3 +26,4 @@ mod delivery;
 mod fault;
 mod frames;
 mod http;
+mod moderation;
