@@ -152,3 +152,39 @@ test("a mention completes from the room's people and raises the other room's bad
   await say(sana, "and a plain one");
   await expect(usman.getByRole("link", { name: "#mentions, 2 unread, 1 mention" })).toBeVisible();
 });
+
+test("a room's owner deletes someone else's message and bans them", async ({ browser }) => {
+  // Sadia signs up and creates the room: she owns it.
+  const sadia = await (await browser.newContext()).newPage();
+  await sadia.goto("/signup");
+  await sadia.getByRole("textbox", { name: "Username" }).fill("sadia");
+  await sadia.getByLabel("Password", { exact: true }).fill("a long enough passphrase");
+  await sadia.getByRole("button", { name: "Sign up" }).click();
+  await expect(sadia).toHaveURL(/\/$/);
+  await sadia.getByRole("textbox", { name: "Room" }).fill("moderated");
+  await sadia.getByRole("button", { name: "Join" }).click();
+  await expect(sadia).toHaveURL(/\/r\/moderated$/);
+
+  const usman = await joinFromLobby(browser, "usman", "moderated");
+  await say(usman, "cheap watches here");
+  await say(usman, "and more of them");
+  // Guests see no moderator tools on others' messages.
+  await say(sadia, "welcome");
+  await message(usman, "welcome").hover();
+  await expect(message(usman, "welcome").getByRole("button", { name: "Delete" })).toHaveCount(0);
+
+  sadia.on("dialog", (dialog) => void dialog.accept());
+  await message(sadia, "cheap watches").hover();
+  await message(sadia, "cheap watches").getByRole("button", { name: "Delete" }).click();
+  await expect(log(usman).getByText("This message was deleted.")).toBeVisible();
+  await expect(log(usman).getByText("cheap watches")).toHaveCount(0);
+
+  await message(sadia, "and more of them").hover();
+  await message(sadia, "and more of them").getByRole("button", { name: "Ban" }).click();
+  await expect(usman.getByRole("alert")).toContainText("A moderator banned you from #moderated.");
+  await expect(log(sadia).getByText("usman left")).toBeVisible();
+  // The ban holds after a reload.
+  await usman.reload();
+  await expect(usman.getByRole("alert")).toContainText("banned you from #moderated");
+  await expect(sadia.getByRole("list", { name: "Online" })).not.toContainText("usman");
+});

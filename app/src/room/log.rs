@@ -242,38 +242,11 @@ pub(super) fn EntryLine(entry: Entry, grouped: bool, conv: Conversation) -> impl
                     .collect_view();
                 view! { <div class="reactions">{buttons}</div> }
             });
-            // One's own messages can be edited; a moderator's tools work on
-            // everyone else's.
-            let own_actions = move || {
-                if mine() {
-                    Some(Either::Left(view! {
-                        <button type="button" data-action="edit" data-seq=seq>
-                            "Edit"
-                        </button>
-                        <button type="button" data-action="delete" data-seq=seq>
-                            "Delete"
-                        </button>
-                    }))
-                } else if conv.moderator.get() {
-                    Some(Either::Right(view! {
-                        <button type="button" data-action="delete" data-seq=seq>
-                            "Delete"
-                        </button>
-                        <button type="button" data-action="remove" data-seq=seq>
-                            "Remove"
-                        </button>
-                        <button type="button" data-action="ban" data-seq=seq>
-                            "Ban"
-                        </button>
-                    }))
-                } else {
-                    None
-                }
-            };
             return EitherOf3::A(view! {
                 <article
                     class="message"
                     class:grouped=grouped
+                    class:mine=mine
                     class:mention=mentioned
                     class:highlighted=highlighted
                     id=format!("m-{seq}")
@@ -291,7 +264,21 @@ pub(super) fn EntryLine(entry: Entry, grouped: bool, conv: Conversation) -> impl
                         <button type="button" aria-haspopup="dialog" data-action="pick" data-seq=seq>
                             "React"
                         </button>
-                        {own_actions}
+                        // Shown by the stylesheet: `own` on one's own
+                        // messages, `mod` on others' when moderating (the
+                        // server checks both again).
+                        <button type="button" class="own" data-action="edit" data-seq=seq>
+                            "Edit"
+                        </button>
+                        <button type="button" class="own mod" data-action="delete" data-seq=seq>
+                            "Delete"
+                        </button>
+                        <button type="button" class="mod" data-action="remove" data-seq=seq>
+                            "Remove"
+                        </button>
+                        <button type="button" class="mod" data-action="ban" data-seq=seq>
+                            "Ban"
+                        </button>
                     </div>
                 </article>
             });

@@ -313,6 +313,7 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
                 <div class="log-column">
                     <div
                         class="log"
+                        class:moderating=move || conv.moderator.get()
                         role="log"
                         aria-label="Messages"
                         aria-live="polite"
