@@ -104,6 +104,9 @@ impl From<ClientId> for String {
     }
 }
 
+/// Different emoji one message can carry as reactions.
+pub const REACTIONS_MAX: usize = 20;
+
 /// Most characters of a replied-to message shown in the reply's quote.
 pub const QUOTE_CHARS: usize = 100;
 

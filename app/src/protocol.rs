@@ -138,6 +138,9 @@ pub enum ErrorCode {
     /// Only a message's author may edit it, and only its author or a
     /// moderator may delete it.
     NotYours,
+    /// The message already carries the most different reactions it may
+    /// (`REACTIONS_MAX`); one of those can still be added.
+    TooManyReactions,
     /// Only the room's owner and its moderators may do that (and not to
     /// one another).
     NotModerator,

@@ -275,6 +275,7 @@ impl Reader {
                     let code = match refusal {
                         Refusal::NoSuchMessage => ErrorCode::NoSuchMessage,
                         Refusal::NotYoursToEdit | Refusal::NotYoursToDelete => ErrorCode::NotYours,
+                        Refusal::TooManyReactions => ErrorCode::TooManyReactions,
                     };
                     (code, refusal.to_string())
                 }

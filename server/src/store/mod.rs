@@ -194,6 +194,8 @@ pub enum Refusal {
     NotYoursToEdit,
     #[error("you can only delete your own messages")]
     NotYoursToDelete,
+    #[error("that message has as many different reactions as it can take; add one of those")]
+    TooManyReactions,
 }
 
 /// The message an action names, as the store read it under the write lock.

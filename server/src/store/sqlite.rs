@@ -19,10 +19,10 @@ use super::rows::{
     room_names, session_row,
 };
 use super::{
-    AccountRow, Appended, Departed, Draft, Found, Heads, ModeratorChange, OwnedRoom, RoomRow,
-    SessionRow, StoreError, TargetRow, judge, now_ms,
+    AccountRow, Appended, Departed, Draft, Found, Heads, ModeratorChange, OwnedRoom, Refusal,
+    RoomRow, SessionRow, StoreError, TargetRow, judge, now_ms,
 };
-use app::messages::{Entry, EntryKind, Seq};
+use app::messages::{Entry, EntryKind, REACTIONS_MAX, Seq};
 use app::people::Nick;
 use app::rooms::RoomName;
 use sqlx::sqlite::{
@@ -280,7 +280,25 @@ impl SqliteStore {
                 )
                 .fetch_optional(&mut *tx)
                 .await?;
-                if let Err(refusal) = judge(draft, row.as_ref()) {
+                let mut judged = judge(draft, row.as_ref());
+                if let (Ok(()), EntryKind::React(_, emoji, true)) = (&judged, &draft.kind) {
+                    // A new emoji on a message that has the most it may carry.
+                    let emoji = emoji.as_str();
+                    let row = sqlx::query!(
+                        r#"SELECT COUNT(DISTINCT emoji) AS "kinds!: i64",
+                                  COUNT(*) FILTER (WHERE emoji = ?3) > 0 AS "has!: bool"
+                           FROM reactions WHERE room_id = ?1 AND seq = ?2"#,
+                        room_id,
+                        target,
+                        emoji
+                    )
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    if !row.has && row.kinds >= REACTIONS_MAX as i64 {
+                        judged = Err(Refusal::TooManyReactions);
+                    }
+                }
+                if let Err(refusal) = judged {
                     outcomes.push(Appended::Refused(refusal));
                     continue;
                 }

@@ -377,3 +377,32 @@ async fn the_search_page_lists_results_as_text_with_links_into_their_room() {
     let (status, _) = app.get("/search?q=plans&room=no%20such").await;
     assert_eq!(status, 400);
 }
+
+#[tokio::test]
+async fn a_message_takes_a_bounded_number_of_different_reactions() {
+    let app = spawn_app_with(UNLIMITED).await;
+    let (mut sadia, mut usman) = two_in_main(&app).await;
+    let seq = sadia.say("main", "vote!").await;
+    let emoji = [
+        "😀", "😁", "😂", "🤣", "😃", "😄", "😅", "😆", "😉", "😊", "😋", "😎", "😍", "😘", "🥰",
+        "😗", "😙", "😚", "🙂", "🤗", "🤩",
+    ];
+    assert_eq!(emoji.len(), app::messages::REACTIONS_MAX + 1);
+    for e in &emoji[..app::messages::REACTIONS_MAX] {
+        usman.send_frame(&react(seq, e, true)).await;
+        usman.hear_action().await;
+    }
+    usman
+        .send_frame(&react(seq, emoji[app::messages::REACTIONS_MAX], true))
+        .await;
+    assert_eq!(usman.refusal().await, ErrorCode::TooManyReactions);
+    // One already there can still be added by someone else.
+    sadia.send_frame(&react(seq, emoji[0], true)).await;
+    let mine = loop {
+        let heard = sadia.hear_action().await;
+        if heard.nick == nick("sadia") {
+            break heard;
+        }
+    };
+    assert_eq!(line(&mine), format!("sadia reacted {} to {seq}", emoji[0]));
+}
