@@ -318,6 +318,22 @@ struct ModeratorSetting {
     on: String,
 }
 
+/// Who sends a form about one of their rooms, and which room; or the answer
+/// when nobody is signed in or the room name is not one.
+async fn room_owner_form(
+    accounts: &Accounts,
+    headers: &HeaderMap,
+    room: &str,
+) -> Result<(SignedIn, RoomName), Response> {
+    let Some(signed_in) = signed_in(accounts, headers).await else {
+        return Err(Redirect::to("/login").into_response());
+    };
+    let Ok(room) = RoomName::parse(room) else {
+        return Err((StatusCode::BAD_REQUEST, "no such room\n").into_response());
+    };
+    Ok((signed_in, room))
+}
+
 /// The owner of a room names (or unnames) a moderator of it.
 async fn moderator_setting(
     State(state): State<AppState>,
@@ -325,11 +341,9 @@ async fn moderator_setting(
     Form(form): Form<ModeratorSetting>,
 ) -> Response {
     let accounts = accounts(&state);
-    let Some(signed_in) = signed_in(accounts, &headers).await else {
-        return Redirect::to("/login").into_response();
-    };
-    let Ok(room) = RoomName::parse(&form.room) else {
-        return (StatusCode::BAD_REQUEST, "no such room\n").into_response();
+    let (signed_in, room) = match room_owner_form(accounts, &headers, &form.room).await {
+        Ok(found) => found,
+        Err(refused) => return refused,
     };
     let Ok(name) = Nick::parse(&form.name) else {
         let err = AccountError::NoSuchAccount(form.name.trim().chars().take(40).collect());
@@ -365,11 +379,9 @@ async fn room_setting(
     Form(form): Form<RoomSetting>,
 ) -> Response {
     let accounts = accounts(&state);
-    let Some(signed_in) = signed_in(accounts, &headers).await else {
-        return Redirect::to("/login").into_response();
-    };
-    let Ok(room) = RoomName::parse(&form.room) else {
-        return (StatusCode::BAD_REQUEST, "no such room\n").into_response();
+    let (signed_in, room) = match room_owner_form(accounts, &headers, &form.room).await {
+        Ok(found) => found,
+        Err(refused) => return refused,
     };
     match accounts
         .set_accounts_only(&signed_in, &room, form.accounts_only == "on")
