@@ -154,37 +154,38 @@ test("a mention completes from the room's people and raises the other room's bad
 });
 
 test("a room's owner deletes someone else's message and bans them", async ({ browser }) => {
-  // Sadia signs up and creates the room: she owns it.
-  const sadia = await (await browser.newContext()).newPage();
-  await sadia.goto("/signup");
-  await sadia.getByRole("textbox", { name: "Username" }).fill("sadia");
-  await sadia.getByLabel("Password", { exact: true }).fill("a long enough passphrase");
-  await sadia.getByRole("button", { name: "Sign up" }).click();
-  await expect(sadia).toHaveURL(/\/$/);
-  await sadia.getByRole("textbox", { name: "Room" }).fill("moderated");
-  await sadia.getByRole("button", { name: "Join" }).click();
-  await expect(sadia).toHaveURL(/\/r\/moderated$/);
+  // Amal signs up and creates the room: she owns it. (Names are unique per
+  // run: other specs sign up too.)
+  const amal = await (await browser.newContext()).newPage();
+  await amal.goto("/signup");
+  await amal.getByRole("textbox", { name: "Username" }).fill("amal");
+  await amal.getByLabel("Password", { exact: true }).fill("a long enough passphrase");
+  await amal.getByRole("button", { name: "Sign up" }).click();
+  await expect(amal).toHaveURL(/\/$/);
+  await amal.getByRole("textbox", { name: "Room" }).fill("moderated");
+  await amal.getByRole("button", { name: "Join" }).click();
+  await expect(amal).toHaveURL(/\/r\/moderated$/);
 
-  const usman = await joinFromLobby(browser, "usman", "moderated");
-  await say(usman, "cheap watches here");
-  await say(usman, "and more of them");
+  const yusuf = await joinFromLobby(browser, "yusuf", "moderated");
+  await say(yusuf, "cheap watches here");
+  await say(yusuf, "and more of them");
   // Guests see no moderator tools on others' messages.
-  await say(sadia, "welcome");
-  await message(usman, "welcome").hover();
-  await expect(message(usman, "welcome").getByRole("button", { name: "Delete" })).toHaveCount(0);
+  await say(amal, "welcome");
+  await message(yusuf, "welcome").hover();
+  await expect(message(yusuf, "welcome").getByRole("button", { name: "Delete" })).toHaveCount(0);
 
-  sadia.on("dialog", (dialog) => void dialog.accept());
-  await message(sadia, "cheap watches").hover();
-  await message(sadia, "cheap watches").getByRole("button", { name: "Delete" }).click();
-  await expect(log(usman).getByText("This message was deleted.")).toBeVisible();
-  await expect(log(usman).getByText("cheap watches")).toHaveCount(0);
+  amal.on("dialog", (dialog) => void dialog.accept());
+  await message(amal, "cheap watches").hover();
+  await message(amal, "cheap watches").getByRole("button", { name: "Delete" }).click();
+  await expect(log(yusuf).getByText("This message was deleted.")).toBeVisible();
+  await expect(log(yusuf).getByText("cheap watches")).toHaveCount(0);
 
-  await message(sadia, "and more of them").hover();
-  await message(sadia, "and more of them").getByRole("button", { name: "Ban" }).click();
-  await expect(usman.getByRole("alert")).toContainText("A moderator banned you from #moderated.");
-  await expect(log(sadia).getByText("usman left")).toBeVisible();
+  await message(amal, "and more of them").hover();
+  await message(amal, "and more of them").getByRole("button", { name: "Ban" }).click();
+  await expect(yusuf.getByRole("alert")).toContainText("A moderator banned you from #moderated.");
+  await expect(log(amal).getByText("yusuf left")).toBeVisible();
   // The ban holds after a reload.
-  await usman.reload();
-  await expect(usman.getByRole("alert")).toContainText("banned you from #moderated");
-  await expect(sadia.getByRole("list", { name: "Online" })).not.toContainText("usman");
+  await yusuf.reload();
+  await expect(yusuf.getByRole("alert")).toContainText("banned you from #moderated");
+  await expect(amal.getByRole("list", { name: "Online" })).not.toContainText("yusuf");
 });
