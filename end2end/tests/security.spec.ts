@@ -53,5 +53,13 @@ test("no page breaks its Content-Security-Policy", async ({ browser }) => {
   await say(other, "hello warden");
   await expect(bodies(page)).toHaveCount(2);
 
+  // The search results page, and back into the room at a result.
+  const searchbox = page.getByRole("searchbox", { name: "Search messages" });
+  await searchbox.fill("warden");
+  await searchbox.press("Enter");
+  const results = page.getByRole("region", { name: "Search results" });
+  await results.getByRole("link", { name: /hello warden/ }).click();
+  await expectJoined(page);
+
   expect(violations).toEqual([]);
 });
