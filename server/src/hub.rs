@@ -59,6 +59,17 @@ pub enum HubError {
     Store(#[from] StoreError),
 }
 
+/// Why a moderator's removal or ban did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum SendOutError {
+    #[error("that message is not in this room (or its author is gone)")]
+    NoSuchMessage,
+    #[error("moderators cannot remove themselves, each other or the owner")]
+    Protected,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 /// The name under which nicknames (and usernames) are compared for
 /// uniqueness: NFC, then the Unicode confusable skeleton (UTS #39), case
 /// folded, so `Ana`, `ana`, `АNA` (Cyrillic A) and `ᎪNA` are one name.
@@ -572,6 +583,47 @@ impl RoomHub {
             |member| !member.author.is_account(),
         )
         .await;
+    }
+
+    /// A moderator (`by`) sends the author of entry `target` out of `room`
+    /// on every server, announced as gone; `ban` also keeps them out (by
+    /// author id, so under any name). Moderators and the owner cannot be
+    /// sent out, nor can `by` themselves.
+    pub async fn send_out_author_of(
+        &self,
+        room: &Room,
+        by: &Author,
+        target: Seq,
+        ban: bool,
+    ) -> Result<Nick, SendOutError> {
+        let (column, nick) = self
+            .store
+            .author_of(room.id, target)
+            .await?
+            .ok_or(SendOutError::NoSuchMessage)?;
+        let author = Author::from_column(&column).ok_or(SendOutError::NoSuchMessage)?;
+        let fellow = match &author {
+            Author::Account(id) => self.store.may_moderate(room.id, *id).await?,
+            Author::Guest(_) => false,
+        };
+        if author == *by || fellow {
+            return Err(SendOutError::Protected);
+        }
+        if ban {
+            self.store.ban(room.id, &column, &nick).await?;
+        }
+        let why = if ban {
+            Evicted::Banned
+        } else {
+            Evicted::Removed
+        };
+        self.send_out_author(&room.name, &author, why).await;
+        self.bus.tell(&Control::SentOut {
+            room: room.name.clone(),
+            author: column,
+            banned: ban,
+        });
+        Ok(nick)
     }
 
     /// Sends `author` out of a loaded room on this server (removed or

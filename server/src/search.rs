@@ -7,9 +7,10 @@
 use crate::accounts::pages::document;
 use crate::accounts::routes::page;
 use crate::routes::AppState;
+use app::backend::ChatBackend;
 use app::clock;
 use app::rooms::RoomName;
-use app::search::{Found, SEARCH_PAGE, SEARCH_PAGES, SEARCH_ROOMS, marked, words};
+use app::search::{Found, SEARCH_PAGES, SEARCH_ROOMS, SearchPage, marked, words};
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -35,7 +36,8 @@ pub struct SearchForm {
     page: u32,
 }
 
-/// One page of messages matching the query in the chosen rooms.
+/// One page of messages matching the query in the chosen rooms (the same
+/// search as the `search_messages` server function).
 pub async fn search_page(
     State(state): State<AppState>,
     Query(form): Query<SearchForm>,
@@ -67,27 +69,30 @@ pub async fn search_page(
     let words = words(&form.q);
     let page_no = form.page.min(SEARCH_PAGES - 1);
     let found = if words.is_empty() {
-        Ok(vec![])
+        Ok(SearchPage {
+            found: vec![],
+            more: false,
+        })
     } else {
         state
             .sockets
             .hub
-            .store()
-            .search(&rooms, &words, page_no * SEARCH_PAGE, SEARCH_PAGE + 1)
+            .search(rooms, words.clone(), page_no)
             .await
     };
-    let (status, found, problem) = match found {
-        Ok(found) => (StatusCode::OK, found, None),
+    let (status, found, more, problem) = match found {
+        Ok(page) => (StatusCode::OK, page.found, page.more, None),
         Err(err) => {
-            tracing::error!(%err, "search failed");
+            tracing::error!(error = %err.0, "search failed");
             (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 vec![],
+                false,
                 Some("The search failed; try again in a moment."),
             )
         }
     };
-    let more = found.len() > SEARCH_PAGE as usize && page_no + 1 < SEARCH_PAGES;
+    let more = more && page_no + 1 < SEARCH_PAGES;
     let next = more.then(|| {
         let mut query = url::form_urlencoded::Serializer::new(String::new());
         query
@@ -107,11 +112,7 @@ pub async fn search_page(
     } else {
         Either::Right(view! {
             <ul>
-                {found
-                    .into_iter()
-                    .take(SEARCH_PAGE as usize)
-                    .map(result)
-                    .collect_view()}
+                {found.into_iter().map(result).collect_view()}
             </ul>
         })
     };

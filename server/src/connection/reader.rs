@@ -7,10 +7,9 @@ use super::rate::RateLimit;
 use super::replay::forward;
 use crate::accounts::SignedIn;
 use crate::config::Limits;
-use crate::hub::{ConnId, Evicted, Eviction, HubError, Room, RoomHub};
+use crate::hub::{ConnId, Evicted, Eviction, HubError, Room, RoomHub, SendOutError};
 use crate::store::{Author, Refusal};
-use app::messages::Seq;
-use app::messages::{ClientId, EntryKind, PAGE_SIZE};
+use app::messages::{ClientId, EntryKind, PAGE_SIZE, Seq};
 use app::people::Nick;
 use app::protocol::{ClientFrame, ErrorCode, ServerFrame};
 use app::rooms::RoomName;
@@ -21,6 +20,9 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+
+/// The answer when the store failed an action (the detail is in the log).
+const NOT_NOW: &str = "the server could not do that right now; try again";
 
 /// Typing signals from one member reach the room at most this often, so a
 /// client that sends them on every keystroke cannot crowd the room's feed.
@@ -281,10 +283,7 @@ impl Reader {
                 }
                 Err(err) => {
                     tracing::error!(%err, %room, "message action failed");
-                    (
-                        ErrorCode::Internal,
-                        "the server could not do that right now; try again".to_owned(),
-                    )
+                    (ErrorCode::Internal, NOT_NOW.to_owned())
                 }
             };
             outbox.push(error(code, Some(room), message));
@@ -301,70 +300,33 @@ impl Reader {
             Err(refusal) => return Some(refusal),
         };
         let (in_room, me) = (membership.room.clone(), membership.author.clone());
-        let not_moderator = |message: &str| {
-            Some(error(
-                ErrorCode::NotModerator,
-                Some(room.clone()),
-                message.to_owned(),
-            ))
-        };
         if !self.moderates(&in_room).await {
-            return not_moderator("only the room's owner and its moderators can remove people");
-        }
-        let store = self.hub.store();
-        let (column, nick) = match store.author_of(in_room.id(), target).await {
-            Ok(Some(found)) => found,
-            Ok(None) => {
-                return Some(error(
-                    ErrorCode::NoSuchMessage,
-                    Some(room),
-                    Refusal::NoSuchMessage.to_string(),
-                ));
-            }
-            Err(err) => {
-                tracing::error!(%err, %room, "could not read a message's author");
-                return Some(error(
-                    ErrorCode::Internal,
-                    Some(room),
-                    "the server could not do that right now; try again",
-                ));
-            }
-        };
-        let Some(author) = Author::from_column(&column) else {
             return Some(error(
-                ErrorCode::NoSuchMessage,
+                ErrorCode::NotModerator,
                 Some(room),
-                "that message's author is gone",
-            ));
-        };
-        let fellow = match &author {
-            Author::Account(id) => store.may_moderate(in_room.id(), *id).await.unwrap_or(true),
-            Author::Guest(_) => false,
-        };
-        if author == me || fellow {
-            return not_moderator("moderators cannot remove themselves, each other or the owner");
-        }
-        if ban && let Err(err) = store.ban(in_room.id(), &column, &nick).await {
-            tracing::error!(%err, %room, "could not store a ban");
-            return Some(error(
-                ErrorCode::Internal,
-                Some(room),
-                "the server could not do that right now; try again",
+                "only the room's owner and its moderators can remove people",
             ));
         }
-        let why = if ban {
-            Evicted::Banned
-        } else {
-            Evicted::Removed
-        };
-        self.hub.send_out_author(&room, &author, why).await;
-        self.hub.bus().tell(&crate::bus::Control::SentOut {
-            room: room.clone(),
-            author: column,
-            banned: ban,
-        });
-        tracing::info!(%room, %nick, ban, "a moderator sent someone out");
-        None
+        match self
+            .hub
+            .send_out_author_of(&in_room, &me, target, ban)
+            .await
+        {
+            Ok(nick) => {
+                tracing::info!(%room, %nick, ban, "a moderator sent someone out");
+                None
+            }
+            Err(err @ SendOutError::NoSuchMessage) => {
+                Some(error(ErrorCode::NoSuchMessage, Some(room), err.to_string()))
+            }
+            Err(err @ SendOutError::Protected) => {
+                Some(error(ErrorCode::NotModerator, Some(room), err.to_string()))
+            }
+            Err(SendOutError::Store(err)) => {
+                tracing::error!(%err, %room, "a removal failed");
+                Some(error(ErrorCode::Internal, Some(room), NOT_NOW))
+            }
+        }
     }
 
     async fn join(
