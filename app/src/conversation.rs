@@ -5,6 +5,7 @@
 
 use crate::alerts::Alerts;
 use crate::clock;
+use crate::media::{MediaGrant, MediaId};
 use crate::messages::{
     ClientId, Entry, EntryKind, MessageBody, Quote, Seq, apply_action, excerpt, room_history,
 };
@@ -13,6 +14,7 @@ use crate::protocol::{ClientFrame, ErrorCode, ServerFrame};
 use crate::rooms::RoomName;
 use crate::socket::{ChatSocket, RoomLink, random_id};
 use crate::storage;
+use crate::uploads::Uploads;
 use leptos::prelude::*;
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -31,6 +33,7 @@ pub struct Pending {
     pub client_id: ClientId,
     pub body: MessageBody,
     pub reply_to: Option<Seq>,
+    pub media: Vec<MediaId>,
 }
 
 impl Pending {
@@ -40,8 +43,16 @@ impl Pending {
             client_id: self.client_id,
             body: self.body,
             reply_to: self.reply_to,
+            media: self.media,
         }
     }
+}
+
+/// A message sent before its files finished uploading: it goes once they have.
+#[derive(Clone, PartialEq)]
+pub struct Held {
+    pub text: String,
+    pub reply_to: Option<Seq>,
 }
 
 /// Handle to a room's state; every field is a signal, so it is cheap to copy.
@@ -68,6 +79,15 @@ pub struct Conversation {
     /// This person moderates the room (may delete anyone's message, remove
     /// and ban people).
     pub moderator: RwSignal<bool>,
+    /// The room's media key and upload limits (from the last join).
+    pub media: RwSignal<Option<MediaGrant>>,
+    /// Files picked for the next message.
+    pub uploads: Uploads,
+    /// A message waiting for its files.
+    pub held: RwSignal<Option<Held>>,
+    /// The picture open in the viewer.
+    pub viewing: RwSignal<Option<MediaId>>,
+    socket: StoredValue<Option<ChatSocket>>,
     pub me: RwSignal<Option<Nick>>,
     pub joined: RwSignal<bool>,
     pub asking_nick: RwSignal<bool>,
@@ -123,6 +143,11 @@ impl Conversation {
             editing: RwSignal::new(None),
             highlighted: RwSignal::new(None),
             moderator: RwSignal::new(false),
+            media: RwSignal::new(None),
+            uploads: Uploads::new(),
+            held: RwSignal::new(None),
+            viewing: RwSignal::new(None),
+            socket: StoredValue::new(None),
             me: RwSignal::new(None),
             joined: RwSignal::new(false),
             asking_nick: RwSignal::new(false),
@@ -187,6 +212,7 @@ impl Conversation {
             return;
         };
         self.me.set(Some(nick.clone()));
+        self.socket.set_value(Some(socket));
         self.asking_nick.set(false);
         let room = self.room();
         socket.enter(
@@ -222,9 +248,14 @@ impl Conversation {
                 head,
                 reset,
                 moderator,
+                media,
                 ..
             } => {
                 self.moderator.set(moderator);
+                if let Some(grant) = &media {
+                    self.uploads.resume(grant, move || self.send_held());
+                }
+                self.media.set(media);
                 if reset {
                     // Too much was missed to replay: the latest page follows,
                     // and it is not all news.
@@ -287,6 +318,17 @@ impl Conversation {
                 // Rejoining would only be refused again.
                 socket.forget(&self.room());
                 self.joined.set(false);
+                self.problem.set(Some(message));
+            }
+            ServerFrame::Error {
+                code: ErrorCode::NoSuchMedia,
+                client_id: Some(client_id),
+                message,
+                ..
+            } => {
+                // Sending it again would be refused again.
+                self.pending
+                    .update(|p| p.retain(|m| m.client_id != client_id));
                 self.problem.set(Some(message));
             }
             ServerFrame::Error { message, .. } => self.problem.set(Some(message)),
@@ -432,6 +474,9 @@ impl Conversation {
     /// Sends the draft (or, while editing, the new text of that message);
     /// a new message shows as pending until the server acknowledges it.
     pub fn send_draft(&self, socket: ChatSocket) {
+        if !self.uploads.is_empty() && self.editing.get_untracked().is_none() {
+            return self.hold_for_uploads();
+        }
         if !self.joined.get_untracked() {
             return;
         }
@@ -454,6 +499,7 @@ impl Conversation {
                 client_id,
                 body,
                 reply_to: self.replying.get_untracked().map(|q| q.seq),
+                media: vec![],
             };
             self.pending.update(|p| p.push(pending.clone()));
             socket.send(&pending.frame(self.room()));
@@ -463,6 +509,58 @@ impl Conversation {
         }
         self.draft.set(String::new());
         self.problem.set(None);
+    }
+
+    /// Sends the draft with the picked files once they are all uploaded (at
+    /// once if they are); until then it waits, even across a reconnect.
+    fn hold_for_uploads(&self) {
+        if self.uploads.any_failed() {
+            return self.problem.set(Some(
+                "Remove the files that could not be uploaded, or try them again.".into(),
+            ));
+        }
+        self.held.set(Some(Held {
+            text: self.draft.get_untracked(),
+            reply_to: self.replying.get_untracked().map(|q| q.seq),
+        }));
+        self.draft.set(String::new());
+        self.replying.set(None);
+        self.problem.set(None);
+        self.send_held();
+    }
+
+    /// Sends the held message if its files are all uploaded.
+    pub fn send_held(&self) {
+        let (Some(held), Some(media)) = (self.held.get_untracked(), self.uploads.ready()) else {
+            return;
+        };
+        let Some(socket) = self.socket.get_value() else {
+            return;
+        };
+        // Without words of its own, a message reads as its files' names.
+        let text = if held.text.trim().is_empty() {
+            self.uploads.names()
+        } else {
+            held.text
+        };
+        let body = match MessageBody::parse(&text) {
+            Ok(body) => body,
+            Err(reason) => return self.problem.set(Some(reason.to_string())),
+        };
+        let Ok(client_id) = ClientId::parse(&random_id()) else {
+            return;
+        };
+        let pending = Pending {
+            client_id,
+            body,
+            reply_to: held.reply_to,
+            media,
+        };
+        self.held.set(None);
+        self.uploads.clear();
+        self.pending.update(|p| p.push(pending.clone()));
+        socket.send(&pending.frame(self.room()));
+        self.typing_sent.set_value(0);
     }
 
     /// Puts message `seq` (this person's) in the composer to be edited.

@@ -8,11 +8,13 @@
 //! - [`rooms`]: `RoomName`, the lobby's room list and its server function.
 //! - [`messages`]: `MessageBody`, `ClientId`, the sequenced log `Entry`, the
 //!   history server function.
+//! - [`media`]: attachments (ids, kinds, the room's media grant, their URLs).
 //! - [`search`]: message search results, query words, its server function.
 //! - [`protocol`]: the WebSocket frames (`ClientFrame`, `ServerFrame`).
 //! - [`socket`]: the browser's shared WebSocket with reconnect (inert in SSR).
 //! - [`storage`]: everything the browser remembers (nickname, session, joined
 //!   rooms, alert toggles), its keys in one place (inert in SSR).
+//! - [`uploads`]: files on their way into a room (progress, cancel, retry).
 //! - [`conversation`]: one joined room's state in the browser (log, online,
 //!   typing, unread), fed by the socket whether or not it is on screen.
 //! - [`sidebar`]: the joined rooms (kept across reloads) with unread counts.
@@ -32,6 +34,7 @@ pub mod conversation;
 pub mod emoji;
 pub mod lobby;
 pub mod markup;
+pub mod media;
 pub mod messages;
 pub mod nick_form;
 pub mod people;
@@ -42,6 +45,7 @@ pub mod search;
 pub mod sidebar;
 pub mod socket;
 pub mod storage;
+pub mod uploads;
 
 #[cfg(feature = "ssr")]
 pub mod backend;

@@ -3,6 +3,7 @@
 //! server function the room page reads.
 
 pub use crate::emoji::Emoji;
+use crate::media::Attachment;
 use crate::people::{Nick, TokenError, check_token};
 use crate::rooms::RoomName;
 use serde::{Deserialize, Serialize};
@@ -212,6 +213,10 @@ pub enum EntryKind {
         edited: bool,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         reactions: Vec<Reaction>,
+        /// Pictures, videos and files, in the order they were attached.
+        /// Deleting the message deletes them.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        media: Vec<Attachment>,
     },
     /// The person arrived; shown as "NICK joined".
     Joined,
@@ -239,6 +244,7 @@ impl EntryKind {
             reply: None,
             edited: false,
             reactions: vec![],
+            media: vec![],
         }
     }
 

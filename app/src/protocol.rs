@@ -6,6 +6,7 @@
 //! client missed, then streams every new `Entry` live, in `seq` order. A sender
 //! also receives `Ack { client_id, seq }` once its message is committed.
 
+use crate::media::{MediaGrant, MediaId};
 use crate::messages::{ClientId, Emoji, Entry, MessageBody, Seq};
 use crate::people::{Nick, Person, SessionId};
 use crate::rooms::RoomName;
@@ -40,6 +41,10 @@ pub enum ClientFrame {
         /// The `seq` of the message this one answers (quoted above it).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reply_to: Option<Seq>,
+        /// Files this connection's person uploaded to the room beforehand
+        /// (at most `FILES_PER_MESSAGE`), attached in this order.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        media: Vec<MediaId>,
     },
     /// Change the text of one's own message `target`.
     Edit {
@@ -88,6 +93,9 @@ pub enum ServerFrame {
         /// This person may delete anyone's message here, remove and ban.
         #[serde(default, skip_serializing_if = "crate::people::is_false")]
         moderator: bool,
+        /// The key this person uploads to and fetches the room's media with.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        media: Option<MediaGrant>,
     },
     /// A committed entry of the room's log (replayed or live).
     Entry { room: RoomName, entry: Entry },
@@ -148,6 +156,9 @@ pub enum ErrorCode {
     Removed,
     /// This person is banned from the room.
     Banned,
+    /// A message named a file that is not this person's upload to this
+    /// room, or is attached already.
+    NoSuchMedia,
     /// The server could not do it; details are in its log, not here.
     Internal,
 }
@@ -191,6 +202,7 @@ mod tests {
                 client_id: ClientId::parse("c1").unwrap(),
                 body: MessageBody::parse("Hi everyone!").unwrap(),
                 reply_to: Some(2),
+                media: vec![MediaId::parse("m1").unwrap()],
             },
             ClientFrame::Edit {
                 room: room(),
@@ -246,6 +258,10 @@ mod tests {
                 head: 2,
                 reset: false,
                 moderator: true,
+                media: Some(MediaGrant {
+                    key: "k1".into(),
+                    max_bytes: 25_000_000,
+                }),
             },
             ServerFrame::Entry {
                 room: room(),

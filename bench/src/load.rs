@@ -149,6 +149,7 @@ pub async fn send(ws: Socket, room: &str, rate: f64, size: usize, tally: Arc<Tal
             client_id: ClientId::parse(&format!("c{}-{n}", clock.now_us())).expect("valid id"),
             body: MessageBody::parse(&body(clock.now_us(), size)).expect("valid body"),
             reply_to: None,
+            media: vec![],
         };
         if write.send(Message::text(frame.to_json())).await.is_err() {
             tally.errors.fetch_add(1, Ordering::Relaxed);

@@ -707,6 +707,7 @@ async fn page(bin: &std::path::Path, concurrency: usize, seconds: u64) -> Outcom
             client_id: app::messages::ClientId::parse(&format!("p{n}")).expect("valid"),
             body: app::messages::MessageBody::parse(&load::body(n, 100)).expect("valid"),
             reply_to: None,
+            media: vec![],
         };
         ws.send(tokio_tungstenite::tungstenite::Message::text(
             frame.to_json(),

@@ -27,9 +27,18 @@ impl Target {
 
     /// Starts `bin` with the database at `url` and `extra` flags.
     pub fn start_on(bin: &Path, url: &str, extra: &[&str]) -> Result<Self, String> {
+        // Uploads (none in the benches) beside the database, not in the working folder.
+        let media = match url.strip_prefix("sqlite://") {
+            Some(path) => format!("{path}.media"),
+            None => std::env::temp_dir()
+                .join(format!("chat-bench-media-{}", std::process::id()))
+                .display()
+                .to_string(),
+        };
         let mut child = Command::new(bin)
             .args(["--addr", "127.0.0.1:0"])
             .args(["--database-url", url])
+            .args(["--media-store", &media])
             .args(extra)
             .args(["--rate-burst", "1000000", "--rate-per-sec", "1000000"])
             // Every socket comes from 127.0.0.1: lift the per-address limits too.

@@ -164,6 +164,45 @@ pub struct Config {
     pub login_username_every_secs: f64,
 
     /// Folder with the built browser bundle (`pkg/`) and public assets.
+    /// Where uploaded files are kept: a directory (created if missing), or
+    /// an S3-compatible bucket as s3://BUCKET[/PREFIX], for several servers
+    /// (endpoint and credentials from AWS_ENDPOINT, AWS_ACCESS_KEY_ID,
+    /// AWS_SECRET_ACCESS_KEY, AWS_REGION; AWS_ALLOW_HTTP=true for plain http).
+    #[arg(long, env = "CHAT_MEDIA_STORE", default_value = "media")]
+    pub media_store: String,
+
+    /// Largest file one upload may be, in bytes.
+    #[arg(long, env = "CHAT_MEDIA_MAX_BYTES", default_value_t = 25_000_000)]
+    pub media_max_bytes: u64,
+
+    /// Most bytes one person (account or guest) may upload in 24 hours.
+    #[arg(long, env = "CHAT_MEDIA_DAILY_BYTES", default_value_t = 500_000_000)]
+    pub media_daily_bytes: u64,
+
+    /// Most bytes one address may upload in 24 hours (all its people together).
+    #[arg(long, env = "CHAT_MEDIA_ADDRESS_DAILY_BYTES", default_value_t = 2_000_000_000)]
+    pub media_address_daily_bytes: u64,
+
+    /// Uploads one address may have in progress at once.
+    #[arg(long, env = "CHAT_MEDIA_UPLOADS_PER_ADDRESS", default_value_t = 4)]
+    pub media_uploads_per_address: usize,
+
+    /// Most pixels a picture may have (checked from its header, before it
+    /// is decoded).
+    #[arg(long, env = "CHAT_MEDIA_MAX_PIXELS", default_value_t = 40_000_000)]
+    pub media_max_pixels: u64,
+
+    /// File types people may share, as decided from the bytes: MIME types,
+    /// `type/*` for a family. Everything that is not a picture or a video is
+    /// offered as a download, never shown inline.
+    #[arg(
+        long,
+        env = "CHAT_MEDIA_TYPES",
+        value_delimiter = ',',
+        default_value = "image/jpeg,image/png,image/gif,image/webp,video/mp4,video/webm,audio/*,text/*,application/pdf,application/zip,application/gzip,application/x-7z-compressed,application/octet-stream"
+    )]
+    pub media_types: Vec<String>,
+
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,
 }
@@ -212,6 +251,24 @@ impl Config {
             address_every: Duration::from_secs_f64(self.login_address_every_secs.max(0.001)),
             username_burst: self.login_username_burst.max(1),
             username_every: Duration::from_secs_f64(self.login_username_every_secs.max(0.001)),
+        }
+    }
+
+    /// What uploads may be and where they go.
+    pub fn media_policy(&self) -> crate::media::MediaPolicy {
+        crate::media::MediaPolicy {
+            store: self.media_store.clone(),
+            max_bytes: self.media_max_bytes.max(1),
+            daily_bytes: self.media_daily_bytes,
+            address_daily_bytes: self.media_address_daily_bytes,
+            uploads_per_address: self.media_uploads_per_address.max(1),
+            max_pixels: self.media_max_pixels.max(1),
+            types: self
+                .media_types
+                .iter()
+                .map(|t| t.trim().to_ascii_lowercase())
+                .filter(|t| !t.is_empty())
+                .collect(),
         }
     }
 

@@ -23,6 +23,7 @@ use crate::bus::{Broadcast, Bus, Control, Feed};
 use crate::journal::{Commit, Journal};
 use crate::presence::{Claim, SharedPresence};
 use crate::store::{Appended, Author, Departed, Draft, Refusal, Store, StoreError};
+use app::media::MediaId;
 use app::messages::{ClientId, EntryKind, MessageBody, Seq};
 use app::people::{Nick, Person};
 use app::rooms::{RoomName, RoomSummary};
@@ -792,10 +793,12 @@ impl RoomHub {
         client_id: &ClientId,
         body: &MessageBody,
         reply_to: Option<Seq>,
+        media: Vec<MediaId>,
     ) -> Posting {
         let kind = EntryKind::message(client_id.clone(), body.clone());
         let mut draft = Draft::new(room.id, nick, author, kind);
         draft.reply_to = reply_to;
+        draft.media = media;
         Posting(self.journal.enqueue(&room.feed, draft))
     }
 
@@ -847,7 +850,7 @@ impl RoomHub {
                 return Err(HubError::NickInUse);
             }
             room.posting.fetch_add(1, Ordering::AcqRel);
-            let posting = self.post(&room, nick, author, client_id, body, None);
+            let posting = self.post(&room, nick, author, client_id, body, None, vec![]);
             drop(members);
             break (posting, room);
         };

@@ -15,6 +15,7 @@
 //! - [`peers`]: limits per address (connections, send and join budgets).
 //! - [`routes`]: the router, request checks (Host, Origin, CSRF, security
 //!   headers) and the backend that server functions call.
+//! - [`media`]: uploads, the blob store seam (directory or S3), media responses.
 //! - [`search`]: the search page (results rendered on the server).
 //! - [`listener`]: accepting connections: admission, header timeouts, shutdown.
 //! - this file: starting, binding and stopping a server ([`start`]).
@@ -26,6 +27,7 @@ pub mod connection;
 pub mod hub;
 pub mod journal;
 pub mod listener;
+pub mod media;
 pub mod peers;
 pub mod presence;
 pub mod routes;
@@ -59,6 +61,8 @@ pub enum StartError {
     BusWithoutSharedStore,
     #[error(transparent)]
     Hub(#[from] hub::HubError),
+    #[error(transparent)]
+    Media(#[from] media::MediaError),
     #[error("server error: {0}")]
     Serve(std::io::Error),
 }
@@ -67,6 +71,7 @@ pub enum StartError {
 pub struct Server {
     pub addr: SocketAddr,
     hub: Arc<RoomHub>,
+    media: media::Media,
     stop: watch::Sender<bool>,
     task: JoinHandle<Result<(), StartError>>,
 }
@@ -89,6 +94,11 @@ impl Server {
     /// The room hub, for looking inside (rooms held in memory, the store).
     pub fn hub(&self) -> &Arc<RoomHub> {
         &self.hub
+    }
+
+    /// The media service (its blob store, its sweep).
+    pub fn media(&self) -> &media::Media {
+        &self.media
     }
 
     /// A handle that can stop the server from elsewhere (a signal handler).
@@ -137,6 +147,8 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
     let lease = Duration::from_millis(config.presence_lease_ms.max(500));
     let bus = bus::Bus::open(config.bus.as_deref(), &store, lease).await?;
     let grace = Duration::from_millis(config.reconnect_grace_ms);
+    let media = media::Media::open(config.media_policy(), store.clone())?;
+    media.keep_sweeping();
     let hub = Arc::new(RoomHub::new(store, bus, grace, config.journal_tries));
     hub.expect_returning().await?;
     hub.keep_presence();
@@ -152,6 +164,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
             hub: hub.clone(),
             accounts,
             peers: peers.clone(),
+            media: media.clone(),
             limits: config.limits(),
             shutdown: stopped.clone(),
             drain,
@@ -191,6 +204,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
     Ok(Server {
         addr,
         hub: server_hub,
+        media,
         stop,
         task,
     })

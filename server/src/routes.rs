@@ -187,7 +187,8 @@ pub fn router(state: AppState) -> Router {
     let timeout = state.request_timeout;
     let guard_state = state.clone();
     let reader_state = state.clone();
-    Router::new()
+    let media_state = state.clone();
+    let pages = Router::new()
         .route("/ws", get(upgrade))
         .route("/health", get(health))
         .route("/join", get(join_without_js))
@@ -210,7 +211,11 @@ pub fn router(state: AppState) -> Router {
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             timeout,
-        ))
+        ));
+    // Media has its own limits and headers (see `media::routes`).
+    let media = crate::media::routes::routes().with_state(media_state);
+    pages
+        .merge(media)
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(STRICT_POLICY),

@@ -1,7 +1,8 @@
 //! The message box: Enter sends, `:shortcode:` completion as one types, the
-//! button that opens the emoji picker, and the caret arithmetic between the
+//! button that opens the emoji picker, the files attached (see `attach`), and the caret arithmetic between the
 //! draft (UTF-8) and the DOM's selection offsets (UTF-16).
 
+use super::attach::{AttachButton, UploadList};
 use super::emoji_picker::EmojiPicker;
 use crate::alerts::Alerts;
 use crate::conversation::Conversation;
@@ -288,6 +289,7 @@ pub(super) fn Composer(
                     }}
                 </ul>
             </Show>
+            <UploadList conv />
             <Show when=move || plain_nick_field.get()>
                 <NickField input=plain_nick_ref plain_form=true />
             </Show>
@@ -310,7 +312,17 @@ pub(super) fn Composer(
                 }
                 on:keydown=on_keydown
                 on:blur=move |_| suggestions.set(vec![])
+                on:paste=move |ev: leptos::ev::ClipboardEvent| {
+                    // A pasted picture (or file) is attached; pasted text is just text.
+                    #[cfg(feature = "hydrate")]
+                    if super::attach::take_files(conv, ev.clipboard_data().and_then(|d| d.files())) {
+                        ev.prevent_default();
+                    }
+                    #[cfg(not(feature = "hydrate"))]
+                    let _ = ev;
+                }
             ></textarea>
+            <AttachButton conv />
             <button
                 type="button"
                 class="emoji-button"
@@ -323,7 +335,10 @@ pub(super) fn Composer(
             {plain_nick
                 .map(|nick| view! { <input type="hidden" name="nick" value=nick.to_string() /> })}
             <input type="hidden" name="client_id" value=form_message_id() />
-            <button type="submit" prop:disabled=move || !conv.joined.get()>
+            <button
+                type="submit"
+                prop:disabled=move || !conv.joined.get() && conv.uploads.list.with(Vec::is_empty)
+            >
                 {move || if conv.editing.get().is_some() { "Save" } else { "Send" }}
             </button>
             <Show when=move || picker_open.get()>

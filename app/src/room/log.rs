@@ -7,9 +7,10 @@
 use crate::clock::{self, Hydrated, Now};
 use crate::conversation::Conversation;
 use crate::markup::{self, Block, Piece, Span};
+use crate::media::{Attachment, MediaKind, human_size, media_url, thumb_url};
 use crate::messages::{Entry, EntryKind, Seq};
 use crate::people::Nick;
-use leptos::either::{Either, EitherOf3};
+use leptos::either::{Either, EitherOf3, EitherOf4};
 use leptos::prelude::*;
 
 /// A log line with what its neighbours decide about it.
@@ -169,8 +170,10 @@ pub(super) fn EntryLine(entry: Entry, grouped: bool, conv: Conversation) -> impl
             reply,
             edited,
             reactions,
+            media,
             ..
         } => {
+            let media = (!media.is_empty()).then(|| media_view(media, seq, conv));
             let mentioned = {
                 let body = body.clone();
                 move || {
@@ -255,6 +258,7 @@ pub(super) fn EntryLine(entry: Entry, grouped: bool, conv: Conversation) -> impl
                     {meta}
                     {quote}
                     <div class="body">{body_view(body.as_str())}</div>
+                    {media}
                     {edited.then(|| view! { <span class="edited">"(edited)"</span> })}
                     {reactions}
                     <div class="actions" role="toolbar" aria-label="Message actions">
@@ -330,7 +334,7 @@ pub(super) fn on_log_click(
         let Some(button) = ev
             .target()
             .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
-            .and_then(|el| el.closest("button[data-action]").ok().flatten())
+            .and_then(|el| el.closest("[data-action]").ok().flatten())
         else {
             return;
         };
@@ -348,6 +352,14 @@ pub(super) fn on_log_click(
             "edit" => conv.start_editing(seq),
             "pick" => reacting.set(Some(seq)),
             "jump" => jump.run(seq),
+            "view" => {
+                // The link opens the picture on its own without JavaScript.
+                ev.prevent_default();
+                let id = button.get_attribute("data-media").unwrap_or_default();
+                if let Ok(id) = crate::media::MediaId::parse(&id) {
+                    conv.viewing.set(Some(id));
+                }
+            }
             "delete" if confirm("Delete this message for everyone?") => {
                 conv.act(socket, ClientFrame::Delete { room, target: seq })
             }
@@ -388,6 +400,65 @@ fn confirm(question: &str) -> bool {
     web_sys::window()
         .and_then(|w| w.confirm_with_message(question).ok())
         .unwrap_or(false)
+}
+
+/// A message's files: pictures as thumbnails opening the viewer, videos
+/// playing inline, anything else as a card that downloads. Until the room's
+/// media key is known (the server-rendered page, before joining) they are
+/// their names only.
+fn media_view(media: Vec<Attachment>, seq: Seq, conv: Conversation) -> impl IntoView {
+    let key = move || conv.media.with(|g| g.as_ref().map(|g| g.key.clone()));
+    let items = media
+        .into_iter()
+        .map(|file| {
+            let (id, name) = (file.id.clone(), file.name.clone());
+            move || {
+                let Some(key) = key() else {
+                    return EitherOf4::A(view! { <span class="media-name">{name.clone()}</span> });
+                };
+                let url = media_url(&id, &key);
+                match file.kind {
+                    MediaKind::Image => EitherOf4::B(view! {
+                        <a
+                            class="media-picture"
+                            href=url
+                            data-action="view"
+                            data-seq=seq
+                            data-media=id.as_str().to_owned()
+                        >
+                            <img
+                                src=thumb_url(&id, &key)
+                                alt=name.clone()
+                                loading="lazy"
+                                width=file.width
+                                height=file.height
+                            />
+                        </a>
+                    }),
+                    MediaKind::Video => EitherOf4::C(view! {
+                        <video
+                            class="media-video"
+                            src=url
+                            controls
+                            preload="metadata"
+                            aria-label=name.clone()
+                            width=file.width
+                            height=file.height
+                        ></video>
+                    }),
+                    MediaKind::File => EitherOf4::D(view! {
+                        <a class="file-card" href=url download=name.clone()>
+                            <span class="file-name">{name.clone()}</span>
+                            <span class="file-meta">
+                                {format!("{} · {}", human_size(file.size), file.content_type)}
+                            </span>
+                        </a>
+                    }),
+                }
+            }
+        })
+        .collect_view();
+    view! { <div class="media">{items}</div> }
 }
 
 /// A message body drawn from its parsed tree: every piece of text goes into

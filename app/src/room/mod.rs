@@ -9,15 +9,20 @@
 //! - `log.rs`: the log's rows: entry lines, grouping, day separators, and
 //!   message bodies drawn from their parsed markup.
 //! - `composer.rs`: the message box with `:shortcode:` completion.
+//! - `attach.rs`: the Attach button, the picked files' list (progress,
+//!   cancel, retry), paste and drop.
+//! - `viewer.rs`: pictures full size (arrows, Escape).
 //! - `emoji_picker.rs`: the emoji palette opened from the composer (and to
 //!   pick a reaction).
 //!
 //! The nickname form shown when the room has no nickname yet is shared with
 //! the lobby, in [`crate::nick_form`].
 
+mod attach;
 mod composer;
 mod emoji_picker;
 mod log;
+mod viewer;
 
 use crate::accounts::Viewer;
 use crate::alerts::Alerts;
@@ -285,7 +290,27 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
 
     view! {
         <Title text=title />
-        <main class="room">
+        <main
+            class="room"
+            on:dragover=move |ev: leptos::ev::DragEvent| {
+                // Dropping files here attaches them (anything else is left alone).
+                #[cfg(feature = "hydrate")]
+                if ev.data_transfer().is_some_and(|d| d.types().includes(&"Files".into(), 0)) {
+                    ev.prevent_default();
+                }
+                #[cfg(not(feature = "hydrate"))]
+                let _ = ev;
+            }
+            on:drop=move |ev: leptos::ev::DragEvent| {
+                #[cfg(feature = "hydrate")]
+                if attach::take_files(conv, ev.data_transfer().and_then(|d| d.files())) {
+                    ev.prevent_default();
+                }
+                #[cfg(not(feature = "hydrate"))]
+                let _ = ev;
+            }
+        >
+            <viewer::Viewer conv />
             <header class="room-header">
                 <h1>{format!("#{room}")}</h1>
                 <span class="status" role="status">

@@ -17,7 +17,8 @@ const SECURE_NAME: &str = "__Host-chat_session";
 /// The cookie's name over plain HTTP (`--insecure-cookies`).
 const PLAIN_NAME: &str = "chat_session";
 
-fn hex(bytes: &[u8]) -> String {
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
     bytes
         .iter()
         .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {

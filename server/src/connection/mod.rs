@@ -49,6 +49,7 @@ pub struct Shared {
     pub hub: Arc<RoomHub>,
     pub accounts: Arc<Accounts>,
     pub peers: Arc<Peers>,
+    pub media: crate::media::Media,
     pub limits: Limits,
     pub shutdown: watch::Receiver<bool>,
     /// Held by every connection; shutdown waits until all clones are gone.
@@ -62,6 +63,7 @@ pub async fn serve(socket: WebSocket, ip: IpAddr, signed_in: Option<SignedIn>, s
         hub,
         accounts,
         peers,
+        media,
         limits,
         mut shutdown,
         drain: _drain,
@@ -88,6 +90,7 @@ pub async fn serve(socket: WebSocket, ip: IpAddr, signed_in: Option<SignedIn>, s
     let mut reader = Reader {
         signed_in,
         hub: hub.clone(),
+        media,
         conn,
         outbox: outbox.clone(),
         evictions,

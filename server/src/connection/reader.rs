@@ -62,6 +62,7 @@ pub struct Reader {
     /// without one it is a guest.
     pub signed_in: Option<SignedIn>,
     pub hub: Arc<RoomHub>,
+    pub media: crate::media::Media,
     pub conn: ConnId,
     pub outbox: Outbox,
     pub evictions: mpsc::UnboundedSender<Eviction>,
@@ -161,7 +162,19 @@ impl Reader {
                 client_id,
                 body,
                 reply_to,
+                media,
             } => {
+                if media.len() > app::media::FILES_PER_MESSAGE {
+                    return Some(self::frame(&ServerFrame::Error {
+                        code: ErrorCode::InvalidFrame,
+                        room: Some(room),
+                        client_id: Some(client_id),
+                        message: format!(
+                            "a message can carry at most {} files",
+                            app::media::FILES_PER_MESSAGE
+                        ),
+                    }));
+                }
                 let membership = match Self::poster(&mut self.rooms, &room, "sending to it") {
                     Ok(membership) => membership,
                     Err(refusal) => return Some(refusal),
@@ -175,6 +188,7 @@ impl Reader {
                     &client_id,
                     &body,
                     reply_to,
+                    media,
                 );
                 // The ack waits for the commit, but the reader does not.
                 let outbox = self.outbox.clone();
@@ -184,6 +198,12 @@ impl Reader {
                             room,
                             client_id,
                             seq,
+                        },
+                        Err(HubError::Refused(refusal)) => ServerFrame::Error {
+                            code: ErrorCode::NoSuchMedia,
+                            room: Some(room),
+                            client_id: Some(client_id),
+                            message: refusal.to_string(),
                         },
                         Err(err) => {
                             tracing::error!(%err, %room, "send failed");
@@ -278,6 +298,7 @@ impl Reader {
                         Refusal::NoSuchMessage => ErrorCode::NoSuchMessage,
                         Refusal::NotYoursToEdit | Refusal::NotYoursToDelete => ErrorCode::NotYours,
                         Refusal::TooManyReactions => ErrorCode::TooManyReactions,
+                        Refusal::NoSuchMedia => ErrorCode::NoSuchMedia,
                     };
                     (code, refusal.to_string())
                 }
@@ -430,6 +451,14 @@ impl Reader {
         let max_replay = self.limits.max_replay;
         let reset = since.is_some_and(|s| s > head || head - s > max_replay);
         let moderator = self.moderates(&joining.room).await;
+        // Without a key the room still works, only without files.
+        let media = match self.media.grant(joining.room.id(), &author).await {
+            Ok(grant) => Some(grant),
+            Err(err) => {
+                tracing::error!(%err, %room, "could not grant a media key");
+                None
+            }
+        };
         let joined = ServerFrame::Joined {
             room: room.clone(),
             nick: nick.clone(),
@@ -437,6 +466,7 @@ impl Reader {
             head,
             reset,
             moderator,
+            media,
         };
         let Some(feed) = joining.feed else {
             // Already in the room: its forwarder keeps going.

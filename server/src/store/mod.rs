@@ -12,6 +12,7 @@ mod rows;
 #[cfg(not(prepare_queries = "postgres"))]
 mod sqlite;
 
+use app::media::{MediaId, MediaKind};
 use app::messages::{Entry, EntryKind, Seq};
 use app::people::{Nick, SessionId};
 use app::rooms::RoomName;
@@ -161,6 +162,8 @@ pub struct Draft {
     pub reply_to: Option<Seq>,
     /// The author may delete anyone's message in this room.
     pub moderator: bool,
+    /// For a message: the author's uploads to this room it attaches.
+    pub media: Vec<MediaId>,
 }
 
 impl Draft {
@@ -172,6 +175,7 @@ impl Draft {
             kind,
             reply_to: None,
             moderator: false,
+            media: vec![],
         }
     }
 }
@@ -196,6 +200,38 @@ pub enum Refusal {
     NotYoursToDelete,
     #[error("that message has as many different reactions as it can take; add one of those")]
     TooManyReactions,
+    #[error("a file attached to it is not your upload to this room, or was sent already")]
+    NoSuchMedia,
+}
+
+/// An upload as stored (see `server/src/media`).
+#[derive(Debug, Clone)]
+pub struct MediaRow {
+    pub public_id: String,
+    pub room_id: i64,
+    /// Who uploaded it, as an [`Author::column`].
+    pub uploader: String,
+    /// Content address of the bytes served full size.
+    pub blob: String,
+    /// Content address of a picture's thumbnail.
+    pub thumb: Option<String>,
+    pub name: String,
+    pub content_type: String,
+    pub kind: MediaKind,
+    pub size: i64,
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+    pub created_at: i64,
+    /// The message that carries it; `None` until it is sent.
+    pub seq: Option<i64>,
+}
+
+/// A member of a room, found by their media key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub room_id: i64,
+    /// As an [`Author::column`].
+    pub author: String,
 }
 
 /// The message an action names, as the store read it under the write lock.
@@ -522,5 +558,60 @@ impl Store {
         on: bool,
     ) -> Result<bool, StoreError> {
         each!(self, db => db.set_accounts_only(room, owner, on).await)
+    }
+
+    /// The key `author` uploads to and fetches the room's media with,
+    /// made (from `fresh`) the first time they join it.
+    pub async fn member_key(
+        &self,
+        room_id: i64,
+        author: &Author,
+        fresh: &str,
+    ) -> Result<String, StoreError> {
+        each!(self, db => db.member_key(room_id, &author.column(), fresh).await)
+    }
+
+    /// Whose media key `key` is (none for a key never made, or a member
+    /// since banned).
+    pub async fn member_by_key(&self, key: &str) -> Result<Option<Member>, StoreError> {
+        each!(self, db => db.member_by_key(key).await)
+    }
+
+    /// Whether `author` has joined the room (and was not banned since).
+    pub async fn is_member(&self, room_id: i64, author: &Author) -> Result<bool, StoreError> {
+        each!(self, db => db.is_member(room_id, &author.column()).await)
+    }
+
+    /// Bytes `uploader` uploaded since `since` (ms since the epoch), sent or not.
+    pub async fn uploaded_since(&self, uploader: &str, since: i64) -> Result<i64, StoreError> {
+        each!(self, db => db.uploaded_since(uploader, since).await)
+    }
+
+    pub async fn insert_media(&self, row: &MediaRow) -> Result<(), StoreError> {
+        each!(self, db => db.insert_media(row).await)
+    }
+
+    pub async fn media(&self, public_id: &str) -> Result<Option<MediaRow>, StoreError> {
+        each!(self, db => db.media(public_id).await)
+    }
+
+    /// Uploads never sent by `before` become orphans (their blobs are
+    /// checked and deleted like a deleted message's); how many there were.
+    pub async fn expire_unsent(&self, before: i64) -> Result<u64, StoreError> {
+        each!(self, db => db.expire_unsent(before).await)
+    }
+
+    /// Up to `limit` blobs that may have lost their last upload.
+    pub async fn orphans(&self, limit: i64) -> Result<Vec<String>, StoreError> {
+        each!(self, db => db.orphans(limit).await)
+    }
+
+    /// Whether any upload still refers to `blob`.
+    pub async fn blob_in_use(&self, blob: &str) -> Result<bool, StoreError> {
+        each!(self, db => db.blob_in_use(blob).await)
+    }
+
+    pub async fn forget_orphan(&self, blob: &str) -> Result<(), StoreError> {
+        each!(self, db => db.forget_orphan(blob).await)
     }
 }

@@ -13,13 +13,14 @@
 //! flushed (`synchronous_commit = on`, the default).
 
 use super::rows::{
-    EntryRow, ReactionRow, account_row, columns, departed, entries, found, owned_room, quote,
-    room_names, session_row,
+    AttachmentRow, EntryRow, ReactionRow, account_row, columns, departed, entries, found,
+    media_kind, media_kind_word, owned_room, quote, room_names, session_row,
 };
 use super::{
-    AccountRow, Appended, Departed, Draft, Found, ModeratorChange, OwnedRoom, Refusal, RoomRow,
-    SessionRow, StoreError, TargetRow, judge, now_ms,
+    AccountRow, Appended, Departed, Draft, Found, MediaRow, Member, ModeratorChange, OwnedRoom,
+    Refusal, RoomRow, SessionRow, StoreError, TargetRow, judge, now_ms,
 };
+use app::media::Attachment;
 use app::messages::{Entry, EntryKind, REACTIONS_MAX, Seq};
 use app::people::Nick;
 use app::rooms::RoomName;
@@ -149,7 +150,19 @@ impl PostgresStore {
         )
         .fetch_all(&self.pool)
         .await?;
-        entries(rows, reactions)
+        let attachments = sqlx::query_as!(
+            AttachmentRow,
+            r#"SELECT seq AS "seq!", public_id, name, content_type, kind, size,
+                      width::BIGINT AS width, height::BIGINT AS height
+               FROM media WHERE room_id = $1 AND seq BETWEEN $2 AND $3
+               ORDER BY seq, position"#,
+            room_id,
+            from,
+            to
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        entries(rows, reactions, attachments)
     }
 
     pub async fn page(
@@ -327,11 +340,16 @@ impl PostgresStore {
                 outcomes.push(Appended::Duplicate(original as Seq));
                 continue;
             }
+            let Some(attached) = attach(&mut tx, draft, seq, &author).await? else {
+                outcomes.push(Appended::Refused(Refusal::NoSuchMedia));
+                continue;
+            };
             apply(&mut tx, draft, seq, body, &author).await?;
             heads.insert(room_id, seq);
             let mut kind = draft.kind.clone();
-            if let EntryKind::Message { reply: r, .. } = &mut kind {
+            if let EntryKind::Message { reply: r, media, .. } = &mut kind {
                 *r = reply;
+                *media = attached;
             }
             outcomes.push(Appended::New(Entry {
                 seq: seq as Seq,
@@ -617,6 +635,14 @@ impl PostgresStore {
         )
         .execute(&self.pool)
         .await?;
+        // Their media key stops working: no more uploads to, or files from, the room.
+        sqlx::query!(
+            "DELETE FROM room_members WHERE room_id = $1 AND author = $2",
+            room_id,
+            author
+        )
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -707,6 +733,162 @@ impl PostgresStore {
         .rows_affected();
         Ok(changed == 1)
     }
+
+    pub async fn member_key(
+        &self,
+        room_id: i64,
+        author: &str,
+        fresh: &str,
+    ) -> Result<String, StoreError> {
+        sqlx::query!(
+            "INSERT INTO room_members (room_id, author, media_key) VALUES ($1, $2, $3)
+             ON CONFLICT (room_id, author) DO NOTHING",
+            room_id,
+            author,
+            fresh
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(sqlx::query_scalar!(
+            "SELECT media_key FROM room_members WHERE room_id = $1 AND author = $2",
+            room_id,
+            author
+        )
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    pub async fn member_by_key(&self, key: &str) -> Result<Option<Member>, StoreError> {
+        Ok(sqlx::query_as!(
+            Member,
+            "SELECT room_id, author FROM room_members WHERE media_key = $1",
+            key
+        )
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    pub async fn is_member(&self, room_id: i64, author: &str) -> Result<bool, StoreError> {
+        Ok(sqlx::query_scalar!(
+            r#"SELECT EXISTS (SELECT 1 FROM room_members WHERE room_id = $1 AND author = $2)
+               AS "member!""#,
+            room_id,
+            author
+        )
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    pub async fn uploaded_since(&self, uploader: &str, since: i64) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar!(
+            r#"SELECT COALESCE(SUM(size), 0)::BIGINT AS "bytes!" FROM media
+               WHERE uploader = $1 AND created_at >= $2"#,
+            uploader,
+            since
+        )
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    pub async fn insert_media(&self, row: &MediaRow) -> Result<(), StoreError> {
+        let kind = media_kind_word(row.kind);
+        sqlx::query!(
+            "INSERT INTO media (public_id, room_id, uploader, blob, thumb, name, content_type,
+                                kind, size, width, height, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            row.public_id,
+            row.room_id,
+            row.uploader,
+            row.blob,
+            row.thumb,
+            row.name,
+            row.content_type,
+            kind,
+            row.size,
+            row.width,
+            row.height,
+            row.created_at
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn media(&self, public_id: &str) -> Result<Option<MediaRow>, StoreError> {
+        let row = sqlx::query!(
+            "SELECT public_id, room_id, uploader, blob, thumb, name, content_type, kind, size,
+                    width, height, created_at, seq
+             FROM media WHERE public_id = $1",
+            public_id
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.and_then(|r| {
+            Some(MediaRow {
+                kind: media_kind(&r.kind)?,
+                public_id: r.public_id,
+                room_id: r.room_id,
+                uploader: r.uploader,
+                blob: r.blob,
+                thumb: r.thumb,
+                name: r.name,
+                content_type: r.content_type,
+                size: r.size,
+                width: r.width,
+                height: r.height,
+                created_at: r.created_at,
+                seq: r.seq,
+            })
+        }))
+    }
+
+    pub async fn expire_unsent(&self, before: i64) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query!(
+            "INSERT INTO media_orphans (blob)
+             SELECT blob FROM media WHERE seq IS NULL AND created_at < $1
+             UNION SELECT thumb FROM media
+             WHERE seq IS NULL AND created_at < $1 AND thumb IS NOT NULL
+             ON CONFLICT DO NOTHING",
+            before
+        )
+        .execute(&mut *tx)
+        .await?;
+        let expired = sqlx::query!(
+            "DELETE FROM media WHERE seq IS NULL AND created_at < $1",
+            before
+        )
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(expired)
+    }
+
+    pub async fn orphans(&self, limit: i64) -> Result<Vec<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar!("SELECT blob FROM media_orphans LIMIT $1", limit)
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    pub async fn blob_in_use(&self, blob: &str) -> Result<bool, StoreError> {
+        Ok(sqlx::query_scalar!(
+            r#"SELECT EXISTS (SELECT 1 FROM media WHERE blob = $1)
+                   OR EXISTS (SELECT 1 FROM media WHERE thumb = $1) AS "used!""#,
+            blob
+        )
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    pub async fn forget_orphan(&self, blob: &str) -> Result<(), StoreError> {
+        sqlx::query!("DELETE FROM media_orphans WHERE blob = $1", blob)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
 }
 
 /// A `seq` as PostgreSQL's BIGINT (logs never come near the top half).
@@ -723,6 +905,56 @@ fn redacted(url: &str) -> String {
         }
         _ => url.to_owned(),
     }
+}
+
+/// Gives a new message at `seq` the uploads its draft names, in order;
+/// `None` (and the message taken out again) when one is not the author's
+/// unsent upload to this room.
+async fn attach(
+    tx: &mut Transaction<'static, Postgres>,
+    draft: &Draft,
+    seq: i64,
+    author: &str,
+) -> Result<Option<Vec<Attachment>>, StoreError> {
+    let room_id = draft.room_id;
+    let mut attached = Vec::with_capacity(draft.media.len());
+    for (position, id) in draft.media.iter().enumerate() {
+        let row = sqlx::query_as!(
+            AttachmentRow,
+            r#"UPDATE media SET seq = $1, position = $2
+               WHERE public_id = $3 AND room_id = $4 AND uploader = $5 AND seq IS NULL
+               RETURNING seq AS "seq!", public_id, name, content_type, kind, size,
+                         width::BIGINT AS width, height::BIGINT AS height"#,
+            seq,
+            position as i32,
+            id.as_str(),
+            room_id,
+            author
+        )
+        .fetch_optional(&mut **tx)
+        .await?;
+        match row.and_then(AttachmentRow::into_attachment) {
+            Some(attachment) => attached.push(attachment),
+            None => {
+                sqlx::query!(
+                    "UPDATE media SET seq = NULL, position = 0 WHERE room_id = $1 AND seq = $2",
+                    room_id,
+                    seq
+                )
+                .execute(&mut **tx)
+                .await?;
+                sqlx::query!(
+                    "DELETE FROM entries WHERE room_id = $1 AND seq = $2",
+                    room_id,
+                    seq
+                )
+                .execute(&mut **tx)
+                .await?;
+                return Ok(None);
+            }
+        }
+    }
+    Ok(Some(attached))
 }
 
 /// What a new entry at `seq` does to its target besides being in the log
@@ -767,6 +999,25 @@ async fn apply(
             .await?;
             sqlx::query!(
                 "DELETE FROM reactions WHERE room_id = $1 AND seq = $2",
+                room_id,
+                target
+            )
+            .execute(&mut **tx)
+            .await?;
+            // Its files go too: their blobs once nothing else uses them.
+            sqlx::query!(
+                "INSERT INTO media_orphans (blob)
+                 SELECT blob FROM media WHERE room_id = $1 AND seq = $2
+                 UNION SELECT thumb FROM media
+                 WHERE room_id = $1 AND seq = $2 AND thumb IS NOT NULL
+                 ON CONFLICT DO NOTHING",
+                room_id,
+                target
+            )
+            .execute(&mut **tx)
+            .await?;
+            sqlx::query!(
+                "DELETE FROM media WHERE room_id = $1 AND seq = $2",
                 room_id,
                 target
             )

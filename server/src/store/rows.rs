@@ -5,6 +5,7 @@ use super::{AccountRow, Departed, Draft, Found, OwnedRoom, SessionRow, StoreErro
 use app::messages::{
     ClientId, Emoji, Entry, EntryKind, MessageBody, Quote, Seq, excerpt, toggle_reaction,
 };
+use app::media::{Attachment, MediaId, MediaKind};
 use app::people::Nick;
 use app::rooms::RoomName;
 
@@ -50,6 +51,7 @@ impl EntryRow {
                     }),
                 edited: self.edited,
                 reactions: vec![],
+                media: vec![],
             },
             "joined" => EntryKind::Joined,
             "left" => EntryKind::Left,
@@ -73,6 +75,52 @@ impl EntryRow {
     }
 }
 
+/// An attachment of a message as read back.
+pub(super) struct AttachmentRow {
+    pub seq: i64,
+    pub public_id: String,
+    pub name: String,
+    pub content_type: String,
+    pub kind: String,
+    pub size: i64,
+    pub width: Option<i64>,
+    pub height: Option<i64>,
+}
+
+impl AttachmentRow {
+    /// `None` for a row that no longer validates (it is left out).
+    pub fn into_attachment(self) -> Option<Attachment> {
+        Some(Attachment {
+            id: MediaId::parse(&self.public_id).ok()?,
+            name: self.name,
+            size: self.size.max(0) as u64,
+            content_type: self.content_type,
+            kind: media_kind(&self.kind)?,
+            width: self.width.and_then(|w| u32::try_from(w).ok()),
+            height: self.height.and_then(|h| u32::try_from(h).ok()),
+        })
+    }
+}
+
+/// The `kind` column of `media` read back.
+pub(super) fn media_kind(word: &str) -> Option<MediaKind> {
+    match word {
+        "image" => Some(MediaKind::Image),
+        "video" => Some(MediaKind::Video),
+        "file" => Some(MediaKind::File),
+        _ => None,
+    }
+}
+
+/// The `kind` column of `media` for a kind.
+pub(super) fn media_kind_word(kind: MediaKind) -> &'static str {
+    match kind {
+        MediaKind::Image => "image",
+        MediaKind::Video => "video",
+        MediaKind::File => "file",
+    }
+}
+
 /// One person's reaction as stored.
 pub(super) struct ReactionRow {
     pub seq: i64,
@@ -81,15 +129,25 @@ pub(super) struct ReactionRow {
 }
 
 /// Reads `rows` into entries and puts each message's reactions (`reactions`,
-/// in the order they were made) on it.
+/// in the order they were made) and attachments (in their order) on it.
 pub(super) fn entries(
     rows: Vec<EntryRow>,
     reactions: Vec<ReactionRow>,
+    attachments: Vec<AttachmentRow>,
 ) -> Result<Vec<Entry>, StoreError> {
     let mut entries = rows
         .into_iter()
         .map(EntryRow::into_entry)
         .collect::<Result<Vec<_>, _>>()?;
+    for row in attachments {
+        let seq = row.seq as Seq;
+        if let Some(attachment) = row.into_attachment()
+            && let Ok(at) = entries.binary_search_by_key(&seq, |e| e.seq)
+            && let EntryKind::Message { media, .. } = &mut entries[at].kind
+        {
+            media.push(attachment);
+        }
+    }
     for reaction in reactions {
         let (Ok(emoji), Ok(nick)) = (Emoji::parse(&reaction.emoji), Nick::parse(&reaction.nick))
         else {

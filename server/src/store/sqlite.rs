@@ -15,13 +15,14 @@
 //! transaction of its own: it runs on the writer as it is.
 
 use super::rows::{
-    EntryRow, ReactionRow, account_row, columns, departed, entries, found, owned_room, quote,
-    room_names, session_row,
+    AttachmentRow, EntryRow, ReactionRow, account_row, columns, departed, entries, found,
+    media_kind, media_kind_word, owned_room, quote, room_names, session_row,
 };
 use super::{
-    AccountRow, Appended, Departed, Draft, Found, Heads, ModeratorChange, OwnedRoom, Refusal,
-    RoomRow, SessionRow, StoreError, TargetRow, judge, now_ms,
+    AccountRow, Appended, Departed, Draft, Found, Heads, MediaRow, Member, ModeratorChange,
+    OwnedRoom, Refusal, RoomRow, SessionRow, StoreError, TargetRow, judge, now_ms,
 };
+use app::media::Attachment;
 use app::messages::{Entry, EntryKind, REACTIONS_MAX, Seq};
 use app::people::Nick;
 use app::rooms::RoomName;
@@ -202,7 +203,19 @@ impl SqliteStore {
         )
         .fetch_all(&self.readers)
         .await?;
-        entries(rows, reactions)
+        let attachments = sqlx::query_as!(
+            AttachmentRow,
+            r#"SELECT seq AS "seq!: i64", public_id, name, content_type, kind, size,
+                      width AS "width?: i64", height AS "height?: i64"
+               FROM media WHERE room_id = ?1 AND seq BETWEEN ?2 AND ?3
+               ORDER BY seq, position"#,
+            room_id,
+            from,
+            to
+        )
+        .fetch_all(&self.readers)
+        .await?;
+        entries(rows, reactions, attachments)
     }
 
     pub async fn page(
@@ -345,11 +358,16 @@ impl SqliteStore {
                 outcomes.push(Appended::Duplicate(original as Seq));
                 continue;
             }
+            let Some(attached) = Self::attach(&mut tx, draft, seq_i, &author).await? else {
+                outcomes.push(Appended::Refused(Refusal::NoSuchMedia));
+                continue;
+            };
             self.apply(&mut tx, draft, seq_i, body, &author).await?;
             next_heads.insert(room_id, seq);
             let mut kind = draft.kind.clone();
-            if let EntryKind::Message { reply: r, .. } = &mut kind {
+            if let EntryKind::Message { reply: r, media, .. } = &mut kind {
                 *r = reply;
+                *media = attached;
             }
             outcomes.push(Appended::New(Entry {
                 seq,
@@ -382,6 +400,58 @@ impl SqliteStore {
         }
         stamped.extend(due.into_iter().map(|id| (id, at)));
         Ok(outcomes)
+    }
+
+    /// Gives a new message at `seq` the uploads its draft names, in order;
+    /// `None` (and the message taken out again) when one is not the
+    /// author's unsent upload to this room.
+    async fn attach(
+        tx: &mut Transaction<'static, Sqlite>,
+        draft: &Draft,
+        seq: i64,
+        author: &str,
+    ) -> Result<Option<Vec<Attachment>>, StoreError> {
+        let room_id = draft.room_id;
+        let mut attached = Vec::with_capacity(draft.media.len());
+        for (position, id) in draft.media.iter().enumerate() {
+            let (id, position) = (id.as_str(), position as i64);
+            let row = sqlx::query_as!(
+                AttachmentRow,
+                r#"UPDATE media SET seq = ?1, position = ?2
+                   WHERE public_id = ?3 AND room_id = ?4 AND uploader = ?5 AND seq IS NULL
+                   RETURNING seq AS "seq!: i64", public_id AS "public_id!", name AS "name!",
+                             content_type AS "content_type!", kind AS "kind!",
+                             size AS "size!: i64", width AS "width?: i64", height AS "height?: i64""#,
+                seq,
+                position,
+                id,
+                room_id,
+                author
+            )
+            .fetch_optional(&mut **tx)
+            .await?;
+            match row.and_then(AttachmentRow::into_attachment) {
+                Some(attachment) => attached.push(attachment),
+                None => {
+                    sqlx::query!(
+                        "UPDATE media SET seq = NULL, position = 0 WHERE room_id = ?1 AND seq = ?2",
+                        room_id,
+                        seq
+                    )
+                    .execute(&mut **tx)
+                    .await?;
+                    sqlx::query!(
+                        "DELETE FROM entries WHERE room_id = ?1 AND seq = ?2",
+                        room_id,
+                        seq
+                    )
+                    .execute(&mut **tx)
+                    .await?;
+                    return Ok(None);
+                }
+            }
+        }
+        Ok(Some(attached))
     }
 
     /// What a new entry at `seq` does besides being in the log: a message
@@ -454,6 +524,24 @@ impl SqliteStore {
                 sqlx::query!("DELETE FROM entries_search WHERE rowid = ?1", key)
                     .execute(&mut **tx)
                     .await?;
+                // Its files go too: their blobs once nothing else uses them.
+                sqlx::query!(
+                    "INSERT OR IGNORE INTO media_orphans (blob)
+                     SELECT blob FROM media WHERE room_id = ?1 AND seq = ?2
+                     UNION SELECT thumb FROM media
+                     WHERE room_id = ?1 AND seq = ?2 AND thumb IS NOT NULL",
+                    room_id,
+                    target
+                )
+                .execute(&mut **tx)
+                .await?;
+                sqlx::query!(
+                    "DELETE FROM media WHERE room_id = ?1 AND seq = ?2",
+                    room_id,
+                    target
+                )
+                .execute(&mut **tx)
+                .await?;
             }
             EntryKind::React(target, emoji, true) => {
                 let (target, emoji, nick) = (*target as i64, emoji.as_str(), draft.nick.as_str());
@@ -797,6 +885,14 @@ impl SqliteStore {
         )
         .execute(&self.writer)
         .await?;
+        // Their media key stops working: no more uploads to, or files from, the room.
+        sqlx::query!(
+            "DELETE FROM room_members WHERE room_id = ?1 AND author = ?2",
+            room_id,
+            author
+        )
+        .execute(&self.writer)
+        .await?;
         Ok(())
     }
 
@@ -888,5 +984,160 @@ impl SqliteStore {
         .await?
         .rows_affected();
         Ok(changed == 1)
+    }
+
+    pub async fn member_key(
+        &self,
+        room_id: i64,
+        author: &str,
+        fresh: &str,
+    ) -> Result<String, StoreError> {
+        sqlx::query!(
+            "INSERT INTO room_members (room_id, author, media_key) VALUES (?1, ?2, ?3)
+             ON CONFLICT (room_id, author) DO NOTHING",
+            room_id,
+            author,
+            fresh
+        )
+        .execute(&self.writer)
+        .await?;
+        Ok(sqlx::query_scalar!(
+            "SELECT media_key FROM room_members WHERE room_id = ?1 AND author = ?2",
+            room_id,
+            author
+        )
+        .fetch_one(&self.writer)
+        .await?)
+    }
+
+    pub async fn member_by_key(&self, key: &str) -> Result<Option<Member>, StoreError> {
+        Ok(sqlx::query_as!(
+            Member,
+            "SELECT room_id, author FROM room_members WHERE media_key = ?1",
+            key
+        )
+        .fetch_optional(&self.readers)
+        .await?)
+    }
+
+    pub async fn is_member(&self, room_id: i64, author: &str) -> Result<bool, StoreError> {
+        Ok(sqlx::query_scalar!(
+            r#"SELECT EXISTS (SELECT 1 FROM room_members WHERE room_id = ?1 AND author = ?2)
+               AS "member!: bool""#,
+            room_id,
+            author
+        )
+        .fetch_one(&self.readers)
+        .await?)
+    }
+
+    pub async fn uploaded_since(&self, uploader: &str, since: i64) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar!(
+            r#"SELECT COALESCE(SUM(size), 0) AS "bytes!: i64" FROM media
+               WHERE uploader = ?1 AND created_at >= ?2"#,
+            uploader,
+            since
+        )
+        .fetch_one(&self.readers)
+        .await?)
+    }
+
+    pub async fn insert_media(&self, row: &MediaRow) -> Result<(), StoreError> {
+        let kind = media_kind_word(row.kind);
+        sqlx::query!(
+            "INSERT INTO media (public_id, room_id, uploader, blob, thumb, name, content_type,
+                                kind, size, width, height, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            row.public_id,
+            row.room_id,
+            row.uploader,
+            row.blob,
+            row.thumb,
+            row.name,
+            row.content_type,
+            kind,
+            row.size,
+            row.width,
+            row.height,
+            row.created_at
+        )
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn media(&self, public_id: &str) -> Result<Option<MediaRow>, StoreError> {
+        let row = sqlx::query!(
+            r#"SELECT public_id, room_id, uploader, blob, thumb, name, content_type, kind, size,
+                      width AS "width?: i32", height AS "height?: i32", created_at, seq
+               FROM media WHERE public_id = ?1"#,
+            public_id
+        )
+        .fetch_optional(&self.readers)
+        .await?;
+        Ok(row.and_then(|r| {
+            Some(MediaRow {
+                kind: media_kind(&r.kind)?,
+                public_id: r.public_id,
+                room_id: r.room_id,
+                uploader: r.uploader,
+                blob: r.blob,
+                thumb: r.thumb,
+                name: r.name,
+                content_type: r.content_type,
+                size: r.size,
+                width: r.width,
+                height: r.height,
+                created_at: r.created_at,
+                seq: r.seq,
+            })
+        }))
+    }
+
+    pub async fn expire_unsent(&self, before: i64) -> Result<u64, StoreError> {
+        let mut tx = self.write().await?;
+        sqlx::query!(
+            "INSERT OR IGNORE INTO media_orphans (blob)
+             SELECT blob FROM media WHERE seq IS NULL AND created_at < ?1
+             UNION SELECT thumb FROM media
+             WHERE seq IS NULL AND created_at < ?1 AND thumb IS NOT NULL",
+            before
+        )
+        .execute(&mut *tx)
+        .await?;
+        let expired = sqlx::query!(
+            "DELETE FROM media WHERE seq IS NULL AND created_at < ?1",
+            before
+        )
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(expired)
+    }
+
+    pub async fn orphans(&self, limit: i64) -> Result<Vec<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar!("SELECT blob FROM media_orphans LIMIT ?1", limit)
+                .fetch_all(&self.readers)
+                .await?,
+        )
+    }
+
+    pub async fn blob_in_use(&self, blob: &str) -> Result<bool, StoreError> {
+        Ok(sqlx::query_scalar!(
+            r#"SELECT EXISTS (SELECT 1 FROM media WHERE blob = ?1)
+                   OR EXISTS (SELECT 1 FROM media WHERE thumb = ?1) AS "used!: bool""#,
+            blob
+        )
+        .fetch_one(&self.writer)
+        .await?)
+    }
+
+    pub async fn forget_orphan(&self, blob: &str) -> Result<(), StoreError> {
+        sqlx::query!("DELETE FROM media_orphans WHERE blob = ?1", blob)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
     }
 }

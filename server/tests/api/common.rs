@@ -93,6 +93,30 @@ pub fn bus_flags() -> Vec<String> {
     }
 }
 
+static MEDIA_STORES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// Where a test server keeps uploads: beside its SQLite file, in a folder of
+/// its own under the system's temporary folder, or, with
+/// `CHAT_TEST_MEDIA=s3`, under a prefix of its own in the test bucket
+/// (`CHAT_TEST_S3_BUCKET`, on the S3-compatible server scripts/services
+/// starts), so the media tests run on both blob stores.
+pub fn media_flags(db: &str) -> Vec<String> {
+    let n = MEDIA_STORES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let store = if std::env::var("CHAT_TEST_MEDIA").is_ok_and(|m| m == "s3") {
+        let bucket = std::env::var("CHAT_TEST_S3_BUCKET")
+            .expect("CHAT_TEST_MEDIA=s3 needs CHAT_TEST_S3_BUCKET (source scripts/services)");
+        format!("s3://{bucket}/test-{}-{n}", std::process::id())
+    } else if let Some(path) = db.strip_prefix("sqlite://") {
+        format!("{path}.media")
+    } else {
+        std::env::temp_dir()
+            .join(format!("chat-test-media-{}-{n}", std::process::id()))
+            .display()
+            .to_string()
+    };
+    vec!["--media-store".to_owned(), store]
+}
+
 /// True when this run of the suite is on PostgreSQL (`CHAT_TEST_STORE=postgres`).
 pub fn on_postgres() -> bool {
     std::env::var("CHAT_TEST_STORE").is_ok_and(|store| store == "postgres")
@@ -149,6 +173,11 @@ pub fn start_binary(db: &str, flags: &[&str]) -> (std::process::Child, SocketAdd
         .args(["--addr", "127.0.0.1:0", "--database-url", db])
         .args(flags)
         .args(UNLIMITED)
+        .args(if flags.contains(&"--media-store") {
+            vec![]
+        } else {
+            media_flags(db)
+        })
         .args(if flags.contains(&"--bus") {
             vec![]
         } else {
@@ -203,6 +232,10 @@ pub async fn start_with(url: String, flags: &[&str]) -> server::Server {
     let bus = bus_flags();
     if !flags.contains(&"--bus") {
         args.extend(bus.iter().map(String::as_str));
+    }
+    let media = media_flags(&url);
+    if !flags.contains(&"--media-store") {
+        args.extend(media.iter().map(String::as_str));
     }
     let config = Config::try_parse_from(args).expect("test flags parse");
     server::start(config).await.expect("server starts")
@@ -373,6 +406,7 @@ impl Client {
             client_id: client_id.clone(),
             body: MessageBody::parse(text).unwrap(),
             reply_to: None,
+            media: vec![],
         };
         self.send_frame(&frame).await;
     }
@@ -385,6 +419,7 @@ impl Client {
             client_id: id.clone(),
             body: MessageBody::parse(text).unwrap(),
             reply_to: Some(to),
+            media: vec![],
         })
         .await;
         loop {

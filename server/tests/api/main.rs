@@ -13,6 +13,7 @@
 //! - [`binary`]: the binary's command line, start line and signals.
 //! - [`frames`]: property tests of frame decoding.
 //! - [`moderation`]: owners and moderators delete, remove, ban; naming moderators.
+//! - [`media`]: uploads, thumbnails, safe serving, ranges, members only, both blob stores.
 //! - [`http`]: hosts, cross-site calls, security headers, half-sent requests, caps.
 
 mod abuse;
@@ -26,4 +27,5 @@ mod delivery;
 mod fault;
 mod frames;
 mod http;
+mod media;
 mod moderation;

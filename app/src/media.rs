@@ -1,0 +1,159 @@
+//! Pictures, videos and files attached to messages: the validated ids and
+//! names both sides share, what a message carries about each attachment, the
+//! grant a joined room hands the browser, and the addresses media is fetched
+//! from. Bytes never travel over the socket: they are uploaded to, and
+//! fetched from, the server's media routes (see docs/PROTOCOL.md).
+
+use crate::people::{TokenError, check_token};
+use serde::{Deserialize, Serialize};
+
+/// Most files one message may carry.
+pub const FILES_PER_MESSAGE: usize = 10;
+
+/// Most characters kept of a file's name.
+pub const FILE_NAME_MAX_CHARS: usize = 120;
+
+/// Where a browser uploads a file: `POST` the bytes as the body, with the
+/// room's grant key in [`KEY_HEADER`] and the file's name (URI-encoded) in
+/// [`NAME_HEADER`]. The answer is the [`Attachment`] as JSON, or a refusal
+/// as text the person can read.
+pub const UPLOAD_PATH: &str = "/api/media";
+pub const KEY_HEADER: &str = "x-chat-media-key";
+pub const NAME_HEADER: &str = "x-chat-file-name";
+
+/// A stored file's public id: random, so it cannot be guessed, and never
+/// derived from the bytes, so it does not tell who else has the same file.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct MediaId(String);
+
+impl MediaId {
+    pub fn parse(raw: &str) -> Result<Self, TokenError> {
+        check_token(raw).map(|()| Self(raw.to_owned()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for MediaId {
+    type Error = TokenError;
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        check_token(&raw).map(|()| Self(raw))
+    }
+}
+
+impl From<MediaId> for String {
+    fn from(id: MediaId) -> Self {
+        id.0
+    }
+}
+
+/// How a file shows in the conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaKind {
+    /// A thumbnail, opening full size in the viewer.
+    Image,
+    /// Plays inline with controls.
+    Video,
+    /// A card with name, size and type, downloaded on click.
+    File,
+}
+
+/// A file a message carries, as everyone sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    pub id: MediaId,
+    /// The name it was uploaded under (its text alternative).
+    pub name: String,
+    pub size: u64,
+    /// Decided from the bytes, never from the name or the uploader.
+    pub content_type: String,
+    pub kind: MediaKind,
+    /// Pictures: their size as stored, so the layout does not jump.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+}
+
+/// What joining a room grants for its media: the key that proves membership
+/// when uploading to it and fetching from it, and the limits uploads meet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaGrant {
+    pub key: String,
+    /// Largest file, in bytes.
+    pub max_bytes: u64,
+}
+
+/// Where attachment `id` is fetched full size, under the room's `key`.
+pub fn media_url(id: &MediaId, key: &str) -> String {
+    format!("/media/{}?key={key}", id.as_str())
+}
+
+/// Where a picture's thumbnail is fetched.
+pub fn thumb_url(id: &MediaId, key: &str) -> String {
+    format!("/media/{}/thumb?key={key}", id.as_str())
+}
+
+/// A byte count as people read it: "812 B", "4.2 KB", "25 MB".
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KB", "MB", "GB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 || value >= 10.0 {
+        format!("{value:.0} {}", UNITS[unit])
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// A file name fit to show and to store: control characters and path
+/// separators gone, cut to [`FILE_NAME_MAX_CHARS`]; `None` when nothing is left.
+pub fn clean_file_name(raw: &str) -> Option<String> {
+    let cleaned: String = raw
+        .chars()
+        .map(|c| if matches!(c, '/' | '\\') { '_' } else { c })
+        .filter(|c| !c.is_control())
+        .take(FILE_NAME_MAX_CHARS)
+        .collect();
+    let cleaned = cleaned.trim();
+    (!cleaned.is_empty() && cleaned != "." && cleaned != "..").then(|| cleaned.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_like_a_file_manager() {
+        assert_eq!(human_size(812), "812 B");
+        assert_eq!(human_size(4_200), "4.2 KB");
+        assert_eq!(human_size(25_000_000), "25 MB");
+    }
+
+    #[test]
+    fn file_names_lose_paths_and_control_characters() {
+        assert_eq!(
+            clean_file_name("../../etc/passwd").as_deref(),
+            Some(".._.._etc_passwd")
+        );
+        assert_eq!(clean_file_name("a\u{0}b.png").as_deref(), Some("ab.png"));
+        assert_eq!(clean_file_name("  "), None);
+        assert_eq!(
+            clean_file_name(&"é".repeat(300)).unwrap().chars().count(),
+            FILE_NAME_MAX_CHARS
+        );
+    }
+
+    #[test]
+    fn media_ids_are_safe_tokens() {
+        assert!(MediaId::parse("Zq3-_x").is_ok());
+        assert!(MediaId::parse("../x").is_err());
+    }
+}

@@ -1,0 +1,114 @@
+//! The picture viewer: a picture of the log full size, over the room. Left
+//! and Right arrows (or the buttons) go to the previous and next picture of
+//! the log, Escape (or Close) goes back to where one was.
+
+use crate::conversation::Conversation;
+use crate::media::{Attachment, MediaKind, media_url};
+use crate::messages::EntryKind;
+use leptos::html;
+use leptos::prelude::*;
+
+/// Every picture the log holds, oldest first.
+fn pictures(conv: Conversation) -> Vec<Attachment> {
+    conv.log.with_untracked(|log| {
+        log.iter()
+            .filter_map(|entry| match &entry.kind {
+                EntryKind::Message { media, .. } => Some(media),
+                _ => None,
+            })
+            .flatten()
+            .filter(|a| a.kind == MediaKind::Image)
+            .cloned()
+            .collect()
+    })
+}
+
+/// Moves the viewer `by` pictures along the log (clamped at the ends).
+fn step(conv: Conversation, by: isize) {
+    let Some(open) = conv.viewing.get_untracked() else {
+        return;
+    };
+    let all = pictures(conv);
+    let Some(at) = all.iter().position(|a| a.id == open) else {
+        return;
+    };
+    let next = (at as isize + by).clamp(0, all.len() as isize - 1) as usize;
+    conv.viewing.set(Some(all[next].id.clone()));
+}
+
+#[component]
+pub(super) fn Viewer(conv: Conversation) -> impl IntoView {
+    let dialog = NodeRef::<html::Div>::new();
+    let _keys = window_event_listener(leptos::ev::keydown, move |ev| {
+        if conv.viewing.get_untracked().is_none() {
+            return;
+        }
+        match ev.key().as_str() {
+            "Escape" => conv.viewing.set(None),
+            "ArrowLeft" => step(conv, -1),
+            "ArrowRight" => step(conv, 1),
+            _ => return,
+        }
+        ev.prevent_default();
+    });
+    // The keyboard goes to the viewer when it opens.
+    Effect::new(move || {
+        if conv.viewing.with(Option::is_some)
+            && let Some(el) = dialog.get()
+        {
+            let _ = el.focus();
+        }
+    });
+    move || {
+        let open = conv.viewing.get()?;
+        let key = conv.media.with(|g| g.as_ref().map(|g| g.key.clone()))?;
+        let all = pictures(conv);
+        let at = all.iter().position(|a| a.id == open)?;
+        let picture = all[at].clone();
+        let count = all.len();
+        Some(view! {
+            <div
+                class="viewer"
+                role="dialog"
+                aria-modal="true"
+                aria-label="Picture viewer"
+                tabindex="-1"
+                node_ref=dialog
+            >
+                // A click beside the picture closes it.
+                <div class="viewer-backdrop" on:click=move |_| conv.viewing.set(None)></div>
+                <img src=media_url(&picture.id, &key) alt=picture.name.clone() />
+                <p class="viewer-caption">
+                    {picture.name.clone()}
+                    <span class="viewer-count">{format!(" · {} of {count}", at + 1)}</span>
+                </p>
+                <button
+                    type="button"
+                    class="viewer-prev"
+                    aria-label="Previous picture"
+                    prop:disabled=at == 0
+                    on:click=move |_| step(conv, -1)
+                >
+                    "‹"
+                </button>
+                <button
+                    type="button"
+                    class="viewer-next"
+                    aria-label="Next picture"
+                    prop:disabled=at + 1 == count
+                    on:click=move |_| step(conv, 1)
+                >
+                    "›"
+                </button>
+                <button
+                    type="button"
+                    class="viewer-close"
+                    aria-label="Close viewer"
+                    on:click=move |_| conv.viewing.set(None)
+                >
+                    "×"
+                </button>
+            </div>
+        })
+    }
+}

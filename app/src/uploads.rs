@@ -1,0 +1,278 @@
+//! Files on their way into a room, before the message that carries them:
+//! each is uploaded as soon as it is picked (with progress, cancel, retry),
+//! and one that meets a dropped connection waits and goes again when the
+//! room is joined again. The bytes go over HTTP (`XMLHttpRequest`, for its
+//! upload progress), never over the socket. Only the browser uploads; on
+//! the server this is an inert list.
+
+use crate::media::{Attachment, MediaGrant, MediaId};
+use leptos::prelude::*;
+
+/// Where one file is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum UploadState {
+    /// Not started, or the connection dropped: it goes once the room is joined.
+    Waiting,
+    /// Percent sent.
+    Sending(u32),
+    Done(Attachment),
+    /// Refused, with the server's reason; it can be tried again.
+    Failed(String),
+}
+
+/// One picked file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Upload {
+    pub local: u32,
+    pub name: String,
+    pub size: u64,
+    pub state: UploadState,
+}
+
+/// The files picked for the next message of one room.
+#[derive(Clone, Copy)]
+pub struct Uploads {
+    pub list: RwSignal<Vec<Upload>>,
+    #[cfg(feature = "hydrate")]
+    next: StoredValue<u32>,
+    /// The files themselves and their request in flight, by local id.
+    #[cfg(feature = "hydrate")]
+    files: StoredValue<Vec<(u32, web_sys::File, Option<web_sys::XmlHttpRequest>)>, LocalStorage>,
+}
+
+impl Default for Uploads {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Uploads {
+    pub fn new() -> Self {
+        Self {
+            list: RwSignal::new(vec![]),
+            #[cfg(feature = "hydrate")]
+            next: StoredValue::new(0),
+            #[cfg(feature = "hydrate")]
+            files: StoredValue::new_local(vec![]),
+        }
+    }
+
+    fn set_state(&self, local: u32, state: UploadState) {
+        self.list.update(|list| {
+            if let Some(upload) = list.iter_mut().find(|u| u.local == local) {
+                upload.state = state;
+            }
+        });
+    }
+
+    /// Every file uploaded: their ids, in order (`None` while any is not).
+    pub fn ready(&self) -> Option<Vec<MediaId>> {
+        self.list.with_untracked(|list| {
+            list.iter()
+                .map(|u| match &u.state {
+                    UploadState::Done(attachment) => Some(attachment.id.clone()),
+                    _ => None,
+                })
+                .collect()
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.with_untracked(Vec::is_empty)
+    }
+
+    pub fn any_failed(&self) -> bool {
+        self.list
+            .with_untracked(|l| l.iter().any(|u| matches!(u.state, UploadState::Failed(_))))
+    }
+
+    /// The names, for a message sent without words of its own.
+    pub fn names(&self) -> String {
+        self.list.with_untracked(|l| {
+            l.iter()
+                .map(|u| u.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+    }
+
+    /// Forgets every file (their message is on its way).
+    pub fn clear(&self) {
+        self.list.set(vec![]);
+        #[cfg(feature = "hydrate")]
+        self.files.update_value(|files| files.clear());
+    }
+
+    /// Takes file `local` out (cancelling its upload if it is under way).
+    pub fn remove(&self, local: u32) {
+        self.list.update(|l| l.retain(|u| u.local != local));
+        #[cfg(feature = "hydrate")]
+        self.files.update_value(|files| {
+            if let Some(at) = files.iter().position(|(id, ..)| *id == local) {
+                let (_, _, request) = files.remove(at);
+                if let Some(request) = request {
+                    let _ = request.abort();
+                }
+            }
+        });
+    }
+
+    /// Sends every waiting file (the room was just joined, again).
+    pub fn resume(&self, grant: &MediaGrant, done: impl Fn() + Copy + 'static) {
+        let waiting: Vec<u32> = self.list.with_untracked(|l| {
+            l.iter()
+                .filter(|u| u.state == UploadState::Waiting)
+                .map(|u| u.local)
+                .collect()
+        });
+        for local in waiting {
+            self.start(local, grant.clone(), done);
+        }
+    }
+
+    /// Tries file `local` again.
+    pub fn retry(&self, local: u32, grant: Option<MediaGrant>, done: impl Fn() + Copy + 'static) {
+        self.set_state(local, UploadState::Waiting);
+        if let Some(grant) = grant {
+            self.start(local, grant, done);
+        }
+    }
+
+    /// Adds picked (dropped, pasted) files and starts uploading them;
+    /// `done` runs each time one finishes. A problem for the whole lot (too
+    /// many files) is returned for the person to read.
+    #[cfg(feature = "hydrate")]
+    pub fn add(
+        &self,
+        picked: Vec<web_sys::File>,
+        grant: Option<MediaGrant>,
+        done: impl Fn() + Copy + 'static,
+    ) -> Option<String> {
+        use crate::media::{FILES_PER_MESSAGE, human_size};
+        let mut problem = None;
+        for file in picked {
+            if self.list.with_untracked(Vec::len) >= FILES_PER_MESSAGE {
+                problem = Some(format!(
+                    "A message can carry at most {FILES_PER_MESSAGE} files."
+                ));
+                break;
+            }
+            let local = self.next.get_value();
+            self.next.set_value(local + 1);
+            let name = match file.name() {
+                name if name.trim().is_empty() => "pasted image".to_owned(),
+                name => name,
+            };
+            let size = file.size() as u64;
+            // Known too big: refused here rather than after sending it all.
+            let state = match &grant {
+                Some(grant) if size > grant.max_bytes => UploadState::Failed(format!(
+                    "{name} is larger than the {} limit for one file.",
+                    human_size(grant.max_bytes)
+                )),
+                _ => UploadState::Waiting,
+            };
+            let start = state == UploadState::Waiting;
+            self.list.update(|l| {
+                l.push(Upload {
+                    local,
+                    name,
+                    size,
+                    state,
+                })
+            });
+            self.files.update_value(|files| files.push((local, file, None)));
+            if let (true, Some(grant)) = (start, &grant) {
+                self.start(local, grant.clone(), done);
+            }
+        }
+        problem
+    }
+
+    #[cfg(not(feature = "hydrate"))]
+    fn start(&self, local: u32, grant: MediaGrant, done: impl Fn() + Copy + 'static) {
+        let _ = (local, grant, done);
+    }
+
+    /// Uploads file `local` under the room's `grant`.
+    #[cfg(feature = "hydrate")]
+    fn start(&self, local: u32, grant: MediaGrant, done: impl Fn() + Copy + 'static) {
+        use wasm_bindgen::JsCast;
+        use wasm_bindgen::closure::Closure;
+        let Some(file) = self.files.with_value(|files| {
+            files
+                .iter()
+                .find(|(id, ..)| *id == local)
+                .map(|(_, f, _)| f.clone())
+        }) else {
+            return;
+        };
+        let Some(name) = self
+            .list
+            .with_untracked(|l| l.iter().find(|u| u.local == local).map(|u| u.name.clone()))
+        else {
+            return;
+        };
+        let Ok(request) = web_sys::XmlHttpRequest::new() else {
+            return;
+        };
+        let this = *self;
+        let opened = request
+            .open_with_async("POST", crate::media::UPLOAD_PATH, true)
+            .and_then(|()| request.set_request_header(crate::media::KEY_HEADER, &grant.key))
+            .and_then(|()| {
+                let encoded: String = js_sys::encode_uri_component(&name).into();
+                request.set_request_header(crate::media::NAME_HEADER, &encoded)
+            });
+        if opened.is_err() {
+            this.set_state(local, UploadState::Failed("This browser cannot upload files.".into()));
+            return;
+        }
+        let on_progress = Closure::<dyn FnMut(web_sys::ProgressEvent)>::new(
+            move |ev: web_sys::ProgressEvent| {
+                if ev.length_computable() && ev.total() > 0.0 {
+                    let percent = (ev.loaded() / ev.total() * 100.0).floor() as u32;
+                    this.set_state(local, UploadState::Sending(percent.min(99)));
+                }
+            },
+        );
+        if let Ok(upload) = request.upload() {
+            upload.set_onprogress(Some(on_progress.as_ref().unchecked_ref()));
+        }
+        on_progress.forget();
+        let finished = request.clone();
+        let on_load = Closure::once_into_js(move || {
+            let status = finished.status().unwrap_or(0);
+            let text = finished.response_text().ok().flatten().unwrap_or_default();
+            let state = match status {
+                201 => match serde_json::from_str::<Attachment>(&text) {
+                    Ok(attachment) => UploadState::Done(attachment),
+                    Err(_) => UploadState::Failed("The server's answer made no sense.".into()),
+                },
+                // The room's key went stale (the server forgot it): it
+                // goes again with the next one.
+                403 if text.is_empty() => UploadState::Waiting,
+                _ if text.trim().is_empty() => {
+                    UploadState::Failed(format!("The upload failed (error {status})."))
+                }
+                _ => UploadState::Failed(text.trim().to_owned()),
+            };
+            this.set_state(local, state);
+            done();
+        });
+        request.set_onload(Some(on_load.unchecked_ref()));
+        // No answer at all: the connection is down; wait for it.
+        let on_error = Closure::once_into_js(move || this.set_state(local, UploadState::Waiting));
+        request.set_onerror(Some(on_error.unchecked_ref()));
+        this.set_state(local, UploadState::Sending(0));
+        if request.send_with_opt_blob(Some(&file)).is_err() {
+            this.set_state(local, UploadState::Waiting);
+            return;
+        }
+        self.files.update_value(|files| {
+            if let Some(entry) = files.iter_mut().find(|(id, ..)| *id == local) {
+                entry.2 = Some(request);
+            }
+        });
+    }
+}

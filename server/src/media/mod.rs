@@ -1,0 +1,454 @@
+//! Pictures, videos and files: uploads checked and stored so they can never
+//! run script on the chat's origin, then served to the room's members.
+//!
+//! An upload's path: the browser `POST`s the bytes with the media key its
+//! room's `Joined` frame granted ([`Media::grant`]); [`Media::receive`]
+//! streams them to a temporary file (never whole in memory) under the size
+//! and daily limits, decides the type from the bytes, makes pictures safe
+//! ([`inspect`]), keeps the result in the blob store under its content
+//! address ([`blobs`]) and records an upload row with a random public id. A
+//! `send` naming that id attaches it (the store checks it is the sender's
+//! unsent upload to the room). Deleting the message deletes its rows; the
+//! janitor ([`Media::sweep`]) deletes blobs nothing refers to any more.
+//!
+//! - [`blobs`]: the blob store seam (a directory, or an S3-compatible bucket).
+//! - [`inspect`]: sniffing, the allow list, picture decoding and thumbnails.
+//! - [`routes`]: the upload endpoint and the media responses (headers, ranges).
+
+pub mod blobs;
+pub mod inspect;
+pub mod routes;
+
+use crate::accounts::cookie::hex;
+use crate::store::{Author, MediaRow, Member, Store, StoreError, now_ms};
+use app::media::{Attachment, MediaGrant, MediaId, MediaKind, human_size};
+use blobs::Blobs;
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::Semaphore;
+
+/// An upload that sends nothing for this long is dropped (a half-sent
+/// request must not hold a slot forever).
+const STALL: Duration = Duration::from_secs(30);
+
+/// Uploads never sent in a message are deleted after a day.
+const UNSENT_KEPT_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// How often the janitor looks for blobs to delete.
+const SWEEP_EVERY: Duration = Duration::from_secs(2);
+
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// What uploads may be and where they go, from the flags.
+#[derive(Debug, Clone)]
+pub struct MediaPolicy {
+    pub store: String,
+    pub max_bytes: u64,
+    pub daily_bytes: u64,
+    pub address_daily_bytes: u64,
+    pub uploads_per_address: usize,
+    pub max_pixels: u64,
+    pub types: Vec<String>,
+}
+
+/// Failures of the media machinery; the detail goes to the log.
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    #[error("cannot open the media store {location}: {source}")]
+    OpenStore {
+        location: String,
+        source: object_store::Error,
+    },
+    #[error("cannot create the media directory {location}: {source}")]
+    CreateDir {
+        location: String,
+        source: std::io::Error,
+    },
+    #[error("media store error: {0}")]
+    Blob(#[from] object_store::Error),
+    #[error("media file error: {0}")]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("no such blob")]
+    NotFound,
+}
+
+/// Why an upload was refused; the text is for the person who sent it.
+#[derive(Debug, thiserror::Error)]
+pub enum UploadRefusal {
+    #[error("join the room before sharing files in it")]
+    NotMember,
+    #[error("the file needs a name")]
+    NoName,
+    #[error("{name} is larger than the {} limit for one file", human_size(*max))]
+    TooLarge { name: String, max: u64 },
+    #[error("you have shared {} of files today, the most one person may; try again tomorrow", human_size(*limit))]
+    DailyLimit { limit: u64 },
+    #[error("your network address has shared {} of files today, the most it may; try again tomorrow", human_size(*limit))]
+    AddressDailyLimit { limit: u64 },
+    #[error("too many uploads at once from your network address; wait for one to finish")]
+    TooManyAtOnce,
+    #[error("files of type {0} cannot be shared here")]
+    TypeNotAllowed(String),
+    #[error(transparent)]
+    Picture(#[from] inspect::PictureRefusal),
+    #[error("the upload stalled; try again")]
+    Stalled,
+    #[error("the upload was cut off before the end")]
+    CutOff,
+    #[error("the file could not be stored right now; try again in a moment")]
+    Internal,
+}
+
+/// One address's uploads: in progress now, and bytes today.
+#[derive(Default)]
+struct AddressUse {
+    in_flight: usize,
+    day: i64,
+    bytes: u64,
+}
+
+struct Inner {
+    store: Store,
+    blobs: Blobs,
+    policy: MediaPolicy,
+    /// Pictures decode one per core at most: each can take hundreds of MB.
+    decoding: Semaphore,
+    addresses: Mutex<HashMap<IpAddr, AddressUse>>,
+}
+
+/// The media service every connection and route shares.
+#[derive(Clone)]
+pub struct Media(Arc<Inner>);
+
+/// An address's place among its in-progress uploads, given back on drop.
+struct Slot {
+    media: Media,
+    ip: IpAddr,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut addresses = self.media.0.addresses.lock().expect("address lock");
+        if let Some(used) = addresses.get_mut(&self.ip) {
+            used.in_flight = used.in_flight.saturating_sub(1);
+            if used.in_flight == 0 && used.bytes == 0 {
+                addresses.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// A fresh random token: 128 bits, hex.
+fn random_token() -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the system's random source works");
+    hex(&bytes)
+}
+
+impl Media {
+    pub fn open(policy: MediaPolicy, store: Store) -> Result<Self, MediaError> {
+        let blobs = Blobs::open(&policy.store)?;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Ok(Self(Arc::new(Inner {
+            store,
+            blobs,
+            policy,
+            decoding: Semaphore::new(cores.clamp(1, 4)),
+            addresses: Mutex::new(HashMap::new()),
+        })))
+    }
+
+    pub fn blobs(&self) -> &Blobs {
+        &self.0.blobs
+    }
+
+    pub fn policy(&self) -> &MediaPolicy {
+        &self.0.policy
+    }
+
+    /// What joining room `room_id` grants `author` for its media.
+    pub async fn grant(&self, room_id: i64, author: &Author) -> Result<MediaGrant, StoreError> {
+        let key = self
+            .0
+            .store
+            .member_key(room_id, author, &random_token())
+            .await?;
+        Ok(MediaGrant {
+            key,
+            max_bytes: self.0.policy.max_bytes,
+        })
+    }
+
+    /// The member `key` belongs to.
+    pub async fn member(&self, key: &str) -> Result<Option<Member>, StoreError> {
+        if key.is_empty() || key.len() > 64 {
+            return Ok(None);
+        }
+        self.0.store.member_by_key(key).await
+    }
+
+    /// Takes one of `ip`'s upload slots, and checks its bytes today.
+    fn take_slot(&self, ip: IpAddr) -> Result<Slot, UploadRefusal> {
+        let policy = &self.0.policy;
+        let today = now_ms() / DAY_MS;
+        let mut addresses = self.0.addresses.lock().expect("address lock");
+        let used = addresses.entry(ip).or_default();
+        if used.day != today {
+            used.day = today;
+            used.bytes = 0;
+        }
+        if used.in_flight >= policy.uploads_per_address {
+            return Err(UploadRefusal::TooManyAtOnce);
+        }
+        if used.bytes >= policy.address_daily_bytes {
+            return Err(UploadRefusal::AddressDailyLimit {
+                limit: policy.address_daily_bytes,
+            });
+        }
+        used.in_flight += 1;
+        Ok(Slot {
+            media: self.clone(),
+            ip,
+        })
+    }
+
+    fn count_address_bytes(&self, ip: IpAddr, bytes: u64) {
+        let mut addresses = self.0.addresses.lock().expect("address lock");
+        if let Some(used) = addresses.get_mut(&ip) {
+            used.bytes = used.bytes.saturating_add(bytes);
+        }
+    }
+
+    /// Receives one upload from `ip` by `member`, named `name` (cleaned
+    /// already), whose request announced `length` bytes. Over a limit,
+    /// nothing is kept.
+    pub async fn receive<S, E>(
+        &self,
+        ip: IpAddr,
+        member: &Member,
+        name: String,
+        length: Option<u64>,
+        body: S,
+    ) -> Result<Attachment, UploadRefusal>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let policy = &self.0.policy;
+        if length.is_some_and(|l| l > policy.max_bytes) {
+            return Err(UploadRefusal::TooLarge {
+                name,
+                max: policy.max_bytes,
+            });
+        }
+        let _slot = self.take_slot(ip)?;
+        let since = now_ms() - DAY_MS;
+        let used = self
+            .0
+            .store
+            .uploaded_since(&member.author, since)
+            .await
+            .map_err(internal)?
+            .max(0) as u64;
+        if used >= policy.daily_bytes || length.is_some_and(|l| used + l > policy.daily_bytes) {
+            return Err(UploadRefusal::DailyLimit {
+                limit: policy.daily_bytes,
+            });
+        }
+        let room = policy.daily_bytes - used;
+        let (file, hash, size) = receive_to_file(body, policy.max_bytes, room, policy.daily_bytes, &name).await?;
+        let (mime, kind) = {
+            let mut head = vec![0u8; 8192];
+            let mut opened = tokio::fs::File::open(file.path()).await.map_err(internal)?;
+            let mut read = 0;
+            while read < head.len() {
+                match opened.read(&mut head[read..]).await.map_err(internal)? {
+                    0 => break,
+                    n => read += n,
+                }
+            }
+            head.truncate(read);
+            inspect::sniff(&head)
+        };
+        if !inspect::allowed(&mime, &policy.types) {
+            return Err(UploadRefusal::TypeNotAllowed(mime));
+        }
+        let blobs = &self.0.blobs;
+        let (blob, thumb, content_type, size, width, height) = match kind {
+            MediaKind::Image => {
+                let permit = self.0.decoding.acquire().await.map_err(internal)?;
+                let path = file.path().to_owned();
+                let (max_pixels, mime) = (policy.max_pixels, mime.clone());
+                let started = std::time::Instant::now();
+                let picture = tokio::task::spawn_blocking(move || {
+                    inspect::picture(&path, &mime, max_pixels)
+                })
+                .await
+                .map_err(internal)??;
+                drop(permit);
+                tracing::debug!(elapsed = ?started.elapsed(), "picture processed");
+                let thumb = match picture.thumb {
+                    Some(thumb) => {
+                        let address = content_address(&thumb);
+                        blobs.put_bytes(&address, thumb).await.map_err(internal)?;
+                        Some(address)
+                    }
+                    None => None,
+                };
+                let (blob, stored) = match picture.bytes {
+                    Some(bytes) => {
+                        let (address, len) = (content_address(&bytes), bytes.len() as u64);
+                        blobs.put_bytes(&address, bytes).await.map_err(internal)?;
+                        (address, len)
+                    }
+                    None => {
+                        blobs.put_file(&hash, file.path()).await.map_err(internal)?;
+                        (hash, size)
+                    }
+                };
+                (
+                    blob,
+                    thumb,
+                    picture.content_type.to_owned(),
+                    stored,
+                    Some(picture.width),
+                    Some(picture.height),
+                )
+            }
+            MediaKind::Video | MediaKind::File => {
+                blobs.put_file(&hash, file.path()).await.map_err(internal)?;
+                (hash, None, mime, size, None, None)
+            }
+        };
+        drop(file);
+        let public_id = random_token();
+        let row = MediaRow {
+            public_id: public_id.clone(),
+            room_id: member.room_id,
+            uploader: member.author.clone(),
+            blob,
+            thumb,
+            name: name.clone(),
+            content_type: content_type.clone(),
+            kind,
+            size: size as i64,
+            width: width.map(|w| w as i32),
+            height: height.map(|h| h as i32),
+            created_at: now_ms(),
+            seq: None,
+        };
+        self.0.store.insert_media(&row).await.map_err(internal)?;
+        self.count_address_bytes(ip, size);
+        Ok(Attachment {
+            id: MediaId::parse(&public_id).expect("hex is a token"),
+            name,
+            size,
+            content_type,
+            kind,
+            width,
+            height,
+        })
+    }
+
+    /// Deletes the blobs that lost their last upload (and uploads never
+    /// sent within a day); how many blobs went.
+    pub async fn sweep(&self) -> Result<usize, MediaError> {
+        let store = &self.0.store;
+        store.expire_unsent(now_ms() - UNSENT_KEPT_MS).await?;
+        let mut deleted = 0;
+        for blob in store.orphans(100).await? {
+            if !store.blob_in_use(&blob).await? {
+                self.0.blobs.delete(&blob).await?;
+                deleted += 1;
+            }
+            store.forget_orphan(&blob).await?;
+        }
+        Ok(deleted)
+    }
+
+    /// Sweeps every couple of seconds for as long as the server runs.
+    pub fn keep_sweeping(&self) {
+        let media = self.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(SWEEP_EVERY);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                if let Err(err) = media.sweep().await {
+                    tracing::warn!(%err, "media sweep failed; trying again soon");
+                }
+            }
+        });
+    }
+}
+
+/// Logs an internal failure; the person is told only that it failed.
+fn internal(err: impl std::fmt::Display) -> UploadRefusal {
+    tracing::error!(%err, "an upload failed");
+    UploadRefusal::Internal
+}
+
+impl From<MediaError> for UploadRefusal {
+    fn from(err: MediaError) -> Self {
+        internal(err)
+    }
+}
+
+/// The content address of `bytes`.
+fn content_address(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+/// Writes `body` to a temporary file, hashing as it goes; refused past
+/// `max` bytes, past `room` (what is left of the day's allowance), or when
+/// the sender stalls.
+async fn receive_to_file<S, E>(
+    mut body: S,
+    max: u64,
+    room: u64,
+    daily: u64,
+    name: &str,
+) -> Result<(tempfile::NamedTempFile, String, u64), UploadRefusal>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let file = tempfile::NamedTempFile::new().map_err(internal)?;
+    let mut out = tokio::fs::File::from_std(file.reopen().map_err(internal)?);
+    let mut hasher = Sha256::new();
+    let mut size: u64 = 0;
+    loop {
+        let chunk = match tokio::time::timeout(STALL, body.next()).await {
+            Err(_) => return Err(UploadRefusal::Stalled),
+            Ok(None) => break,
+            Ok(Some(Err(err))) => {
+                tracing::debug!(%err, "an upload was cut off");
+                return Err(UploadRefusal::CutOff);
+            }
+            Ok(Some(Ok(chunk))) => chunk,
+        };
+        size += chunk.len() as u64;
+        if size > max {
+            return Err(UploadRefusal::TooLarge {
+                name: name.to_owned(),
+                max,
+            });
+        }
+        if size > room {
+            return Err(UploadRefusal::DailyLimit { limit: daily });
+        }
+        hasher.update(&chunk);
+        out.write_all(&chunk).await.map_err(internal)?;
+    }
+    out.flush().await.map_err(internal)?;
+    out.sync_all().await.map_err(internal)?;
+    Ok((file, hex(&hasher.finalize()), size))
+}
