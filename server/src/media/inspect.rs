@@ -45,14 +45,14 @@ pub fn allowed(mime: &str, types: &[String]) -> bool {
 #[derive(Debug, thiserror::Error)]
 pub enum PictureRefusal {
     #[error(
-        "that picture is {width} × {height} pixels; pictures can have at most {max_mp} megapixels"
+        "That picture is {width} × {height} pixels; pictures can have at most {max_mp} megapixels"
     )]
     TooManyPixels {
         width: u32,
         height: u32,
         max_mp: u64,
     },
-    #[error("that picture could not be read (it is damaged, or not what it claims to be)")]
+    #[error("That picture could not be read (it is damaged, or not what it claims to be)")]
     Unreadable(#[source] image::ImageError),
 }
 

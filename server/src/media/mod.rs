@@ -83,27 +83,27 @@ pub enum MediaError {
 /// Why an upload was refused; the text is for the person who sent it.
 #[derive(Debug, thiserror::Error)]
 pub enum UploadRefusal {
-    #[error("join the room before sharing files in it")]
+    #[error("Join the room before sharing files in it")]
     NotMember,
-    #[error("the file needs a name")]
+    #[error("The file needs a name")]
     NoName,
     #[error("{name} is larger than the {} limit for one file", human_size(*max))]
     TooLarge { name: String, max: u64 },
-    #[error("you have shared {} of files today, the most one person may; try again tomorrow", human_size(*limit))]
+    #[error("You have shared {} of files today, the most one person may; try again tomorrow", human_size(*limit))]
     DailyLimit { limit: u64 },
-    #[error("your network address has shared {} of files today, the most it may; try again tomorrow", human_size(*limit))]
+    #[error("Your network address has shared {} of files today, the most it may; try again tomorrow", human_size(*limit))]
     AddressDailyLimit { limit: u64 },
-    #[error("too many uploads at once from your network address; wait for one to finish")]
+    #[error("Too many uploads at once from your network address; wait for one to finish")]
     TooManyAtOnce,
-    #[error("files of type {0} cannot be shared here")]
+    #[error("Files of type {0} cannot be shared here")]
     TypeNotAllowed(String),
     #[error(transparent)]
     Picture(#[from] inspect::PictureRefusal),
-    #[error("the upload stalled; try again")]
+    #[error("The upload stalled; try again")]
     Stalled,
-    #[error("the upload was cut off before the end")]
+    #[error("The upload was cut off before the end")]
     CutOff,
-    #[error("the file could not be stored right now; try again in a moment")]
+    #[error("The file could not be stored right now; try again in a moment")]
     Internal,
 }
 

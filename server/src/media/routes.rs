@@ -45,11 +45,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 fn text(status: StatusCode, message: impl Into<String>) -> Response {
-    let mut message = message.into();
-    if let Some(first) = message.get(..1) {
-        message = first.to_uppercase() + &message[1..];
-    }
-    (status, message).into_response()
+    (status, message.into()).into_response()
 }
 
 async fn upload(
