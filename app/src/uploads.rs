@@ -181,7 +181,8 @@ impl Uploads {
                     state,
                 })
             });
-            self.files.update_value(|files| files.push((local, file, None)));
+            self.files
+                .update_value(|files| files.push((local, file, None)));
             if let (true, Some(grant)) = (start, &grant) {
                 self.start(local, grant.clone(), done);
             }
@@ -225,17 +226,19 @@ impl Uploads {
                 request.set_request_header(crate::media::NAME_HEADER, &encoded)
             });
         if opened.is_err() {
-            this.set_state(local, UploadState::Failed("This browser cannot upload files.".into()));
+            this.set_state(
+                local,
+                UploadState::Failed("This browser cannot upload files.".into()),
+            );
             return;
         }
-        let on_progress = Closure::<dyn FnMut(web_sys::ProgressEvent)>::new(
-            move |ev: web_sys::ProgressEvent| {
+        let on_progress =
+            Closure::<dyn FnMut(web_sys::ProgressEvent)>::new(move |ev: web_sys::ProgressEvent| {
                 if ev.length_computable() && ev.total() > 0.0 {
                     let percent = (ev.loaded() / ev.total() * 100.0).floor() as u32;
                     this.set_state(local, UploadState::Sending(percent.min(99)));
                 }
-            },
-        );
+            });
         if let Ok(upload) = request.upload() {
             upload.set_onprogress(Some(on_progress.as_ref().unchecked_ref()));
         }

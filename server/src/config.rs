@@ -180,7 +180,11 @@ pub struct Config {
     pub media_daily_bytes: u64,
 
     /// Most bytes one address may upload in 24 hours (all its people together).
-    #[arg(long, env = "CHAT_MEDIA_ADDRESS_DAILY_BYTES", default_value_t = 2_000_000_000)]
+    #[arg(
+        long,
+        env = "CHAT_MEDIA_ADDRESS_DAILY_BYTES",
+        default_value_t = 2_000_000_000
+    )]
     pub media_address_daily_bytes: u64,
 
     /// Uploads one address may have in progress at once.

@@ -76,7 +76,10 @@ impl Blobs {
 
     /// `ab/cd/abcd...`: two levels of fan-out keep directories small.
     fn path(hash: &str) -> BlobPath {
-        let (a, b) = (&hash[..2.min(hash.len())], &hash[2.min(hash.len())..4.min(hash.len())]);
+        let (a, b) = (
+            &hash[..2.min(hash.len())],
+            &hash[2.min(hash.len())..4.min(hash.len())],
+        );
         BlobPath::from(format!("{a}/{b}/{hash}"))
     }
 
@@ -136,7 +139,10 @@ impl Blobs {
         };
         let range = got.range.clone();
         Ok(BlobRead {
-            stream: got.into_stream().map(|r| r.map_err(MediaError::from)).boxed(),
+            stream: got
+                .into_stream()
+                .map(|r| r.map_err(MediaError::from))
+                .boxed(),
             range,
         })
     }

@@ -36,9 +36,9 @@ pub fn sniff(head: &[u8]) -> (String, MediaKind) {
 /// Whether a type is on the allow list (`type/subtype`, `type/*`, `*/*`).
 pub fn allowed(mime: &str, types: &[String]) -> bool {
     let family = mime.split('/').next().unwrap_or("");
-    types.iter().any(|t| {
-        t == mime || t == "*/*" || t.strip_suffix("/*").is_some_and(|f| f == family)
-    })
+    types
+        .iter()
+        .any(|t| t == mime || t == "*/*" || t.strip_suffix("/*").is_some_and(|f| f == family))
 }
 
 /// Why a picture was refused; the text is for people.
@@ -93,7 +93,9 @@ pub fn picture(
     // is allocated (the limits below would only say "too big" less clearly).
     let mut header = open()?;
     header.no_limits();
-    let (width, height) = header.into_dimensions().map_err(PictureRefusal::Unreadable)?;
+    let (width, height) = header
+        .into_dimensions()
+        .map_err(PictureRefusal::Unreadable)?;
     if u64::from(width) * u64::from(height) > max_pixels {
         return Err(PictureRefusal::TooManyPixels {
             width,

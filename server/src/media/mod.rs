@@ -264,7 +264,8 @@ impl Media {
             });
         }
         let room = policy.daily_bytes - used;
-        let (file, hash, size) = receive_to_file(body, policy.max_bytes, room, policy.daily_bytes, &name).await?;
+        let (file, hash, size) =
+            receive_to_file(body, policy.max_bytes, room, policy.daily_bytes, &name).await?;
         let (mime, kind) = {
             let mut head = vec![0u8; 8192];
             let mut opened = tokio::fs::File::open(file.path()).await.map_err(internal)?;
@@ -288,11 +289,10 @@ impl Media {
                 let path = file.path().to_owned();
                 let (max_pixels, mime) = (policy.max_pixels, mime.clone());
                 let started = std::time::Instant::now();
-                let picture = tokio::task::spawn_blocking(move || {
-                    inspect::picture(&path, &mime, max_pixels)
-                })
-                .await
-                .map_err(internal)??;
+                let picture =
+                    tokio::task::spawn_blocking(move || inspect::picture(&path, &mime, max_pixels))
+                        .await
+                        .map_err(internal)??;
                 drop(permit);
                 tracing::debug!(elapsed = ?started.elapsed(), "picture processed");
                 let thumb = match picture.thumb {

@@ -15,7 +15,7 @@ use super::UploadRefusal;
 use crate::accounts;
 use crate::routes::AppState;
 use crate::store::{Author, MediaRow};
-use app::media::{MediaId, MediaKind, NAME_HEADER, KEY_HEADER, UPLOAD_PATH, clean_file_name};
+use app::media::{KEY_HEADER, MediaId, MediaKind, NAME_HEADER, UPLOAD_PATH, clean_file_name};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, Query, State};
@@ -129,7 +129,12 @@ async fn thumb(
 
 /// Who is asking for `row`, if they may read the room it was shared in: the
 /// holder of a media key of that room, or a signed-in member.
-async fn reader(state: &AppState, row: &MediaRow, key: &str, headers: &HeaderMap) -> Option<String> {
+async fn reader(
+    state: &AppState,
+    row: &MediaRow,
+    key: &str,
+    headers: &HeaderMap,
+) -> Option<String> {
     let media = &state.sockets.media;
     match media.member(key).await {
         Ok(Some(member)) if member.room_id == row.room_id => return Some(member.author),
@@ -138,7 +143,13 @@ async fn reader(state: &AppState, row: &MediaRow, key: &str, headers: &HeaderMap
     }
     let signed_in = accounts::routes::signed_in(&state.sockets.accounts, headers).await?;
     let author = Author::Account(signed_in.account_id);
-    match state.sockets.hub.store().is_member(row.room_id, &author).await {
+    match state
+        .sockets
+        .hub
+        .store()
+        .is_member(row.room_id, &author)
+        .await
+    {
         Ok(true) => Some(author.column()),
         Ok(false) => None,
         Err(err) => {
@@ -155,7 +166,12 @@ async fn serve(
     headers: &HeaderMap,
     want_thumb: bool,
 ) -> Response {
-    let not_found = || text(StatusCode::NOT_FOUND, "There is no such file (or it was deleted).\n");
+    let not_found = || {
+        text(
+            StatusCode::NOT_FOUND,
+            "There is no such file (or it was deleted).\n",
+        )
+    };
     let Ok(id) = MediaId::parse(id) else {
         return not_found();
     };
@@ -194,8 +210,14 @@ async fn serve(
     };
     let etag = format!("\"{blob}\"");
     let mut common = HeaderMap::new();
-    common.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(MEDIA_POLICY));
-    common.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    common.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(MEDIA_POLICY),
+    );
+    common.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     common.insert(
         "cross-origin-resource-policy",
         HeaderValue::from_static("same-origin"),
@@ -224,8 +246,10 @@ async fn serve(
             // Several ranges at once: the whole file answers them all.
             Ok(_) => None,
             Err(_) => {
-                let mut response =
-                    text(StatusCode::RANGE_NOT_SATISFIABLE, "That range is not in the file.\n");
+                let mut response = text(
+                    StatusCode::RANGE_NOT_SATISFIABLE,
+                    "That range is not in the file.\n",
+                );
                 if let Ok(value) = HeaderValue::from_str(&format!("bytes */{total}")) {
                     response.headers_mut().insert(header::CONTENT_RANGE, value);
                 }
@@ -270,10 +294,20 @@ async fn serve(
 /// `inline` or `attachment`, with the file's name (an ASCII stand-in, and
 /// the real one for browsers that read RFC 5987).
 fn disposition(inline: bool, name: &str, thumb: bool) -> String {
-    let name = if thumb { format!("thumbnail of {name}") } else { name.to_owned() };
+    let name = if thumb {
+        format!("thumbnail of {name}")
+    } else {
+        name.to_owned()
+    };
     let ascii: String = name
         .chars()
-        .map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let encoded = percent_encoding::utf8_percent_encode(&name, percent_encoding::NON_ALPHANUMERIC);
     let how = if inline { "inline" } else { "attachment" };

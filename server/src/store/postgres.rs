@@ -347,7 +347,10 @@ impl PostgresStore {
             apply(&mut tx, draft, seq, body, &author).await?;
             heads.insert(room_id, seq);
             let mut kind = draft.kind.clone();
-            if let EntryKind::Message { reply: r, media, .. } = &mut kind {
+            if let EntryKind::Message {
+                reply: r, media, ..
+            } = &mut kind
+            {
                 *r = reply;
                 *media = attached;
             }

@@ -2,10 +2,10 @@
 //! app's validated types.
 
 use super::{AccountRow, Departed, Draft, Found, OwnedRoom, SessionRow, StoreError};
+use app::media::{Attachment, MediaId, MediaKind};
 use app::messages::{
     ClientId, Emoji, Entry, EntryKind, MessageBody, Quote, Seq, excerpt, toggle_reaction,
 };
-use app::media::{Attachment, MediaId, MediaKind};
 use app::people::Nick;
 use app::rooms::RoomName;
 

@@ -365,7 +365,10 @@ impl SqliteStore {
             self.apply(&mut tx, draft, seq_i, body, &author).await?;
             next_heads.insert(room_id, seq);
             let mut kind = draft.kind.clone();
-            if let EntryKind::Message { reply: r, media, .. } = &mut kind {
+            if let EntryKind::Message {
+                reply: r, media, ..
+            } = &mut kind
+            {
                 *r = reply;
                 *media = attached;
             }

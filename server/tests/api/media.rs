@@ -86,7 +86,9 @@ fn png(width: u32, height: u32) -> Vec<u8> {
 fn jpeg_with_exif(width: u32, height: u32, marker: &str) -> Vec<u8> {
     let image = image::RgbImage::from_pixel(width, height, image::Rgb([200, 30, 30]));
     let mut plain = Cursor::new(Vec::new());
-    image.write_to(&mut plain, image::ImageFormat::Jpeg).unwrap();
+    image
+        .write_to(&mut plain, image::ImageFormat::Jpeg)
+        .unwrap();
     let plain = plain.into_inner();
     let entry = |tag: u16, kind: u16, count: u32, value: [u8; 4]| {
         let mut e = vec![];
@@ -124,7 +126,11 @@ fn crc32(bytes: &[u8]) -> u32 {
     for &b in bytes {
         crc ^= u32::from(b);
         for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -142,7 +148,12 @@ fn png_bomb() -> Vec<u8> {
 }
 
 async fn blobs(app: &TestApp) -> usize {
-    app.server.media().blobs().count().await.expect("the blobs list")
+    app.server
+        .media()
+        .blobs()
+        .count()
+        .await
+        .expect("the blobs list")
 }
 
 /// The attachments of the message entry `client` hears next.
@@ -169,7 +180,10 @@ async fn a_picture_is_sent_seen_full_size_and_as_a_thumbnail() {
     assert_eq!(grant.max_bytes, 25_000_000, "the default limit is 25 MB");
     let mut usman = app.client().await;
     let usman_grant = join_for_media(&mut usman, "pics", "usman").await;
-    assert_ne!(usman_grant.key, grant.key, "every member has a key of their own");
+    assert_ne!(
+        usman_grant.key, grant.key,
+        "every member has a key of their own"
+    );
 
     let picture = uploaded(&app, &grant.key, "harbour.png", png(1200, 800)).await;
     assert_eq!(picture.kind, MediaKind::Image);
@@ -179,7 +193,12 @@ async fn a_picture_is_sent_seen_full_size_and_as_a_thumbnail() {
     assert_eq!(heard, vec![picture.clone()]);
 
     let key = &usman_grant.key;
-    let full = fetch(&app, &format!("/media/{}?key={key}", picture.id.as_str()), &[]).await;
+    let full = fetch(
+        &app,
+        &format!("/media/{}?key={key}", picture.id.as_str()),
+        &[],
+    )
+    .await;
     assert_eq!(full.status(), 200);
     assert_eq!(header(&full, "content-type"), "image/png");
     assert_eq!(header(&full, "x-content-type-options"), "nosniff");
@@ -189,7 +208,12 @@ async fn a_picture_is_sent_seen_full_size_and_as_a_thumbnail() {
     let decoded = image::load_from_memory(&full.bytes().await.unwrap()).unwrap();
     assert_eq!((decoded.width(), decoded.height()), (1200, 800));
 
-    let thumb = fetch(&app, &format!("/media/{}/thumb?key={key}", picture.id.as_str()), &[]).await;
+    let thumb = fetch(
+        &app,
+        &format!("/media/{}/thumb?key={key}", picture.id.as_str()),
+        &[],
+    )
+    .await;
     assert_eq!(thumb.status(), 200);
     assert_eq!(header(&thumb, "content-type"), "image/jpeg");
     let small = image::load_from_memory(&thumb.bytes().await.unwrap()).unwrap();
@@ -197,7 +221,9 @@ async fn a_picture_is_sent_seen_full_size_and_as_a_thumbnail() {
 
     // History carries it too, for whoever opens the room later.
     let log = log_of(&app, "pics").await;
-    assert!(log.iter().any(|e| matches!(&e.kind, EntryKind::Message { media, .. } if media == &vec![picture.clone()])));
+    assert!(log.iter().any(
+        |e| matches!(&e.kind, EntryKind::Message { media, .. } if media == &vec![picture.clone()])
+    ));
 }
 
 #[tokio::test]
@@ -211,11 +237,15 @@ async fn exif_and_gps_are_gone_and_the_picture_stands_upright() {
     let picture = uploaded(&app, &grant.key, "phone.jpg", original).await;
     // Orientation 6 turns 40 x 20 into 20 x 40.
     assert_eq!((picture.width, picture.height), (Some(20), Some(40)));
-    let kept = fetch(&app, &format!("/media/{}?key={}", picture.id.as_str(), grant.key), &[])
-        .await
-        .bytes()
-        .await
-        .unwrap();
+    let kept = fetch(
+        &app,
+        &format!("/media/{}?key={}", picture.id.as_str(), grant.key),
+        &[],
+    )
+    .await
+    .bytes()
+    .await
+    .unwrap();
     assert!(!kept.windows(4).any(|w| w == b"Exif"), "no EXIF is kept");
     assert!(!kept.windows(marker.len()).any(|w| w == marker.as_bytes()));
     let decoded = image::load_from_memory(&kept).unwrap();
@@ -232,9 +262,18 @@ async fn an_html_file_named_png_and_an_svg_are_downloads_never_pages() {
     for (name, bytes) in [("cute-cat.png", html.to_vec()), ("logo.svg", svg.to_vec())] {
         let file = uploaded(&app, &grant.key, name, bytes).await;
         assert_eq!(file.kind, MediaKind::File, "{name} is only a file");
-        assert!(!file.content_type.starts_with("image/"), "{name}: {}", file.content_type);
+        assert!(
+            !file.content_type.starts_with("image/"),
+            "{name}: {}",
+            file.content_type
+        );
         send_with(&mut sadia, "files", name, &[&file.id]).await;
-        let served = fetch(&app, &format!("/media/{}?key={}", file.id.as_str(), grant.key), &[]).await;
+        let served = fetch(
+            &app,
+            &format!("/media/{}?key={}", file.id.as_str(), grant.key),
+            &[],
+        )
+        .await;
         assert_eq!(served.status(), 200);
         assert!(
             header(&served, "content-disposition").starts_with("attachment"),
@@ -245,7 +284,12 @@ async fn an_html_file_named_png_and_an_svg_are_downloads_never_pages() {
         assert_ne!(header(&served, "content-type"), "image/svg+xml");
         assert_ne!(header(&served, "content-type"), "image/png");
         // A file has no thumbnail to show inline either.
-        let thumb = fetch(&app, &format!("/media/{}/thumb?key={}", file.id.as_str(), grant.key), &[]).await;
+        let thumb = fetch(
+            &app,
+            &format!("/media/{}/thumb?key={}", file.id.as_str(), grant.key),
+            &[],
+        )
+        .await;
         assert_eq!(thumb.status(), 404);
     }
 }
@@ -259,7 +303,10 @@ async fn a_decompression_bomb_is_refused_and_nothing_is_kept() {
     assert!(bomb.len() < 1000);
     let (status, why) = upload(&app, &grant.key, "tiny.png", bomb).await;
     assert_eq!(status, 422, "{why}");
-    assert!(why.contains("20000 × 20000") && why.contains("megapixels"), "{why}");
+    assert!(
+        why.contains("20000 × 20000") && why.contains("megapixels"),
+        "{why}"
+    );
     assert_eq!(blobs(&app).await, 0);
 }
 
@@ -274,7 +321,8 @@ async fn a_file_over_the_limit_is_refused_with_413_and_nothing_is_kept() {
     assert!(why.contains("big.bin") && why.contains("100 KB"), "{why}");
     // A sender that does not say the length up front is cut off as it goes.
     let origin = format!("http://{}", app.addr());
-    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = (0..20).map(|_| Ok(vec![1u8; 10_000])).collect();
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        (0..20).map(|_| Ok(vec![1u8; 10_000])).collect();
     let res = reqwest::Client::new()
         .post(format!("{origin}/api/media"))
         .header("origin", &origin)
@@ -324,7 +372,10 @@ async fn a_range_is_answered_with_206_for_seeking() {
     let part = fetch(&app, &path, &[("range", "bytes=100-199")]).await;
     assert_eq!(part.status(), 206);
     assert_eq!(header(&part, "content-range"), "bytes 100-199/10000");
-    assert_eq!(part.bytes().await.unwrap().to_vec(), bytes[100..200].to_vec());
+    assert_eq!(
+        part.bytes().await.unwrap().to_vec(),
+        bytes[100..200].to_vec()
+    );
     let tail = fetch(&app, &path, &[("range", "bytes=9990-")]).await;
     assert_eq!(tail.status(), 206);
     assert_eq!(tail.bytes().await.unwrap().to_vec(), bytes[9990..].to_vec());
@@ -370,11 +421,19 @@ async fn deleting_a_message_deletes_its_files() {
         })
         .await;
     sadia.hear_action().await;
-    let res = fetch(&app, &format!("/media/{}?key={}", picture.id.as_str(), grant.key), &[]).await;
+    let res = fetch(
+        &app,
+        &format!("/media/{}?key={}", picture.id.as_str(), grant.key),
+        &[],
+    )
+    .await;
     assert_eq!(res.status(), 404);
     let deadline = tokio::time::Instant::now() + WAIT;
     while blobs(&app).await > 0 {
-        assert!(tokio::time::Instant::now() < deadline, "the blobs were never deleted");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the blobs were never deleted"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
@@ -414,7 +473,12 @@ async fn a_banned_member_loses_the_rooms_files() {
     let grant = join_for_media(&mut sadia, "files", "sadia").await;
     let file = uploaded(&app, &grant.key, "a.txt", b"a".to_vec()).await;
     send_with(&mut sadia, "files", "a", &[&file.id]).await;
-    let room_id = read_rows(&app, "SELECT CAST(id AS TEXT) FROM rooms WHERE name = 'files'").await[0][0].clone();
+    let room_id = read_rows(
+        &app,
+        "SELECT CAST(id AS TEXT) FROM rooms WHERE name = 'files'",
+    )
+    .await[0][0]
+        .clone();
     let author = read_rows(&app, "SELECT author FROM room_members").await[0][0].clone();
     app.server
         .hub()
@@ -422,6 +486,11 @@ async fn a_banned_member_loses_the_rooms_files() {
         .ban(room_id.parse().unwrap(), &author, &nick("sadia"))
         .await
         .unwrap();
-    let res = fetch(&app, &format!("/media/{}?key={}", file.id.as_str(), grant.key), &[]).await;
+    let res = fetch(
+        &app,
+        &format!("/media/{}?key={}", file.id.as_str(), grant.key),
+        &[],
+    )
+    .await;
     assert_eq!(res.status(), 403);
 }
