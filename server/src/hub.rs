@@ -23,7 +23,6 @@ use crate::bus::{Broadcast, Bus, Control, Feed};
 use crate::journal::{Commit, Journal};
 use crate::presence::{Claim, SharedPresence};
 use crate::store::{Appended, Author, Departed, Draft, Refusal, Store, StoreError};
-use app::media::MediaId;
 use app::messages::{ClientId, EntryKind, MessageBody, Seq};
 use app::people::{Nick, Person};
 use app::rooms::{RoomName, RoomSummary};
@@ -785,21 +784,9 @@ impl RoomHub {
     /// outcome is its `seq`, or the original's for a resent `client_id`.
     /// Synchronous, so a connection's messages keep their order while the
     /// connection goes on reading (many messages in flight, bigger batches).
-    pub fn post(
-        &self,
-        room: &Arc<Room>,
-        nick: &Nick,
-        author: &Author,
-        client_id: &ClientId,
-        body: &MessageBody,
-        reply_to: Option<Seq>,
-        media: Vec<MediaId>,
-    ) -> Posting {
-        let kind = EntryKind::message(client_id.clone(), body.clone());
-        let mut draft = Draft::new(room.id, nick, author, kind);
-        draft.reply_to = reply_to;
-        draft.media = media;
-        Posting(self.journal.enqueue(&room.feed, draft))
+    pub fn post(&self, room: &Arc<Room>, message: Draft) -> Posting {
+        debug_assert_eq!(message.room_id, room.id);
+        Posting(self.journal.enqueue(&room.feed, message))
     }
 
     /// Queues an edit, deletion or reaction by a member; the store judges it
@@ -850,7 +837,8 @@ impl RoomHub {
                 return Err(HubError::NickInUse);
             }
             room.posting.fetch_add(1, Ordering::AcqRel);
-            let posting = self.post(&room, nick, author, client_id, body, None, vec![]);
+            let message = Draft::message(room.id, nick, author, client_id, body);
+            let posting = self.post(&room, message);
             drop(members);
             break (posting, room);
         };

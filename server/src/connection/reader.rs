@@ -8,7 +8,7 @@ use super::replay::forward;
 use crate::accounts::SignedIn;
 use crate::config::Limits;
 use crate::hub::{ConnId, Evicted, Eviction, HubError, Room, RoomHub, SendOutError};
-use crate::store::{Author, Refusal};
+use crate::store::{Author, Draft, Refusal};
 use app::messages::{ClientId, EntryKind, PAGE_SIZE, Seq};
 use app::people::Nick;
 use app::protocol::{ClientFrame, ErrorCode, ServerFrame};
@@ -181,15 +181,16 @@ impl Reader {
                 };
                 // A sent message ends the typing: the next keystroke is news.
                 membership.typing_sent = None;
-                let posting = self.hub.post(
-                    &membership.room,
+                let mut message = Draft::message(
+                    membership.room.id(),
                     &membership.nick,
                     &membership.author,
                     &client_id,
                     &body,
-                    reply_to,
-                    media,
                 );
+                message.reply_to = reply_to;
+                message.media = media;
+                let posting = self.hub.post(&membership.room, message);
                 // The ack waits for the commit, but the reader does not.
                 let outbox = self.outbox.clone();
                 tokio::spawn(async move {

@@ -38,10 +38,8 @@ impl Blobs {
     /// `s3://BUCKET[/PREFIX]` (settings from the AWS_* environment), or a
     /// directory path, created if missing.
     pub fn open(location: &str) -> Result<Self, MediaError> {
-        let store: Arc<dyn ObjectStore> = if location.starts_with("s3://") {
-            let (bucket, prefix) = location["s3://".len()..]
-                .split_once('/')
-                .unwrap_or((&location["s3://".len()..], ""));
+        let store: Arc<dyn ObjectStore> = if let Some(place) = location.strip_prefix("s3://") {
+            let (bucket, prefix) = place.split_once('/').unwrap_or((place, ""));
             let s3 = object_store::aws::AmazonS3Builder::from_env()
                 .with_bucket_name(bucket)
                 .build()

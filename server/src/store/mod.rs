@@ -13,7 +13,7 @@ mod rows;
 mod sqlite;
 
 use app::media::{MediaId, MediaKind};
-use app::messages::{Entry, EntryKind, Seq};
+use app::messages::{ClientId, Entry, EntryKind, MessageBody, Seq};
 use app::people::{Nick, SessionId};
 use app::rooms::RoomName;
 use std::collections::HashMap;
@@ -177,6 +177,18 @@ impl Draft {
             moderator: false,
             media: vec![],
         }
+    }
+
+    /// A new message (no reply, no files until the caller adds them).
+    pub fn message(
+        room_id: i64,
+        nick: &Nick,
+        author: &Author,
+        client_id: &ClientId,
+        body: &MessageBody,
+    ) -> Self {
+        let kind = EntryKind::message(client_id.clone(), body.clone());
+        Self::new(room_id, nick, author, kind)
     }
 }
 
