@@ -8,10 +8,13 @@ import * as path from "node:path";
 // test seed a long history quickly (flooding is covered by server tests).
 const port = Number(process.env.E2E_PORT ?? 3917);
 const db = path.join(os.tmpdir(), `chat-e2e-${process.pid}-${Date.now()}.db`);
+// One media directory for all three servers, as one would share it (or S3);
+// a 3 MB limit per file lets a test go over it without a huge upload.
+const media = path.join(os.tmpdir(), `chat-e2e-media-${process.pid}-${Date.now()}`);
 
 // Every browser here comes from 127.0.0.1, so the per-address budgets are
 // lifted; the server's integration tests check them at their defaults.
-const flags = `--site-root ../target/site --max-replay 5 --rate-burst 1000 --rate-per-sec 1000 --address-rate-burst 10000 --address-rate-per-sec 10000 --join-burst 1000 --address-join-burst 1000 --max-connections-per-address 1000 --insecure-cookies --login-address-burst 1000`;
+const flags = `--site-root ../target/site --max-replay 5 --rate-burst 1000 --rate-per-sec 1000 --address-rate-burst 10000 --address-rate-per-sec 10000 --join-burst 1000 --address-join-burst 1000 --max-connections-per-address 1000 --insecure-cookies --login-address-burst 1000 --media-store ${media} --media-max-bytes 3000000`;
 
 const server = (port: number, options: string) => ({
   command: `../target/release/server --addr 127.0.0.1:${port} ${options} ${flags}`,

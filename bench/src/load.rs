@@ -4,7 +4,7 @@
 
 use app::messages::{ClientId, MessageBody};
 use app::people::{Nick, SessionId};
-use app::protocol::ClientFrame;
+use app::protocol::{ClientFrame, ServerFrame};
 use app::rooms::RoomName;
 use futures::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
@@ -56,6 +56,15 @@ pub async fn connect(addr: SocketAddr) -> Result<Socket, String> {
 
 /// Connects and joins `room` as `nick`, waiting for the server's answer.
 pub async fn join(addr: SocketAddr, room: &str, nick: &str) -> Result<Socket, String> {
+    Ok(join_granted(addr, room, nick).await?.0)
+}
+
+/// Joins like [`join`], and also returns the room's key for uploads.
+pub async fn join_granted(
+    addr: SocketAddr,
+    room: &str,
+    nick: &str,
+) -> Result<(Socket, Option<String>), String> {
     let mut ws = connect(addr).await?;
     let frame = ClientFrame::Join {
         room: RoomName::parse(room).map_err(|e| e.to_string())?,
@@ -68,7 +77,13 @@ pub async fn join(addr: SocketAddr, room: &str, nick: &str) -> Result<Socket, St
         .map_err(|e| e.to_string())?;
     loop {
         match ws.next().await {
-            Some(Ok(Message::Text(text))) if text.contains(r#""type":"joined""#) => return Ok(ws),
+            Some(Ok(Message::Text(text))) if text.contains(r#""type":"joined""#) => {
+                let key = match serde_json::from_str::<ServerFrame>(&text) {
+                    Ok(ServerFrame::Joined { media, .. }) => media.map(|grant| grant.key),
+                    _ => None,
+                };
+                return Ok((ws, key));
+            }
             Some(Ok(Message::Text(text))) if text.contains(r#""type":"error""#) => {
                 return Err(format!("join refused: {text}"));
             }

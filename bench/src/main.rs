@@ -4,7 +4,7 @@
 //!
 //! Layout:
 //! - `main.rs`: the command line and the scenarios (fanout, rooms, cluster,
-//!   idle, history, page, smoke).
+//!   idle, history, page, media, smoke).
 //! - [`target`]: the server process, and its CPU and memory from /proc.
 //! - [`load`]: joining, sending and receiving clients with latency stamps.
 //!
@@ -104,6 +104,22 @@ enum Scenario {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// Uploads: plain files' throughput, and what checking, stripping and
+    /// thumbnailing a photo adds to its upload.
+    Media {
+        /// Plain files to upload.
+        #[arg(long, default_value_t = 40)]
+        files: usize,
+        /// Size of each plain file, in MB.
+        #[arg(long, default_value_t = 10)]
+        mb: usize,
+        /// Uploads in flight at once.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+        /// Photos (12 megapixel JPEGs) to upload, one at a time.
+        #[arg(long, default_value_t = 20)]
+        photos: usize,
+    },
     /// Every scenario, tiny and quick: keeps this tool working (run in tests).
     Smoke {
         #[arg(long, env = "CHAT_TEST_POSTGRES")]
@@ -170,6 +186,12 @@ async fn main() -> std::process::ExitCode {
             concurrency,
             seconds,
         } => page(&cli.server_bin, concurrency, seconds).await,
+        Scenario::Media {
+            files,
+            mb,
+            concurrency,
+            photos,
+        } => media(&cli.server_bin, files, mb, concurrency, photos).await,
         Scenario::Smoke { postgres } => smoke(&cli.server_bin, &postgres).await,
     };
     match result {
@@ -771,5 +793,148 @@ async fn smoke(bin: &std::path::Path, postgres: &str) -> Outcome {
     idle(bin, 50).await?;
     history(bin, 2000, 20).await?;
     page(bin, 2, 1).await?;
+    media(bin, 3, 1, 2, 2).await?;
+    Ok(())
+}
+
+/// `len` bytes no compressor or de-duplication can shortcut, distinct per `seed`.
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}
+
+/// A 4000 x 3000 JPEG like a phone's photo (gradients and grain), distinct per `seed`.
+fn photo(seed: u64) -> Result<Vec<u8>, String> {
+    let grain = noise(4000 * 3000, seed);
+    let picture = image::RgbImage::from_fn(4000, 3000, |x, y| {
+        let g = grain[(y * 4000 + x) as usize] / 8;
+        image::Rgb([(x / 16) as u8 ^ g, (y / 12) as u8 ^ g, ((x + y) / 28) as u8])
+    });
+    let mut jpeg = vec![];
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 85)
+        .encode_image(&picture)
+        .map_err(|e| e.to_string())?;
+    Ok(jpeg)
+}
+
+/// Times uploads of `bodies`, `concurrency` at a time: (per upload, wall clock).
+async fn timed_uploads(
+    addr: std::net::SocketAddr,
+    key: &str,
+    bodies: Vec<(String, Vec<u8>)>,
+    concurrency: usize,
+) -> Result<(Histogram<u64>, Duration), String> {
+    use futures::StreamExt;
+    let client = reqwest::Client::new();
+    let origin = format!("http://{addr}");
+    let started = Instant::now();
+    let results: Vec<Result<u64, String>> = futures::stream::iter(bodies)
+        .map(|(name, bytes)| {
+            let (client, origin) = (client.clone(), origin.clone());
+            async move {
+                let started = Instant::now();
+                let res = client
+                    .post(format!("{origin}/api/media"))
+                    .header("origin", &origin)
+                    .header(app::media::KEY_HEADER, key)
+                    .header(app::media::NAME_HEADER, name)
+                    .body(bytes)
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let status = res.status();
+                let answer = res.text().await.map_err(|e| e.to_string())?;
+                if status != reqwest::StatusCode::CREATED {
+                    return Err(format!("upload refused ({status}): {answer}"));
+                }
+                Ok(started.elapsed().as_micros() as u64)
+            }
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    let wall = started.elapsed();
+    let mut each = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3).expect("histogram bounds");
+    for result in results {
+        let _ = each.record(result?);
+    }
+    Ok((each, wall))
+}
+
+async fn media(
+    bin: &std::path::Path,
+    files: usize,
+    mb: usize,
+    concurrency: usize,
+    photos: usize,
+) -> Outcome {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let db = format!("sqlite://{}", dir.path().join("bench.db").display());
+    let target = Target::start_on(
+        bin,
+        &db,
+        &[
+            "--media-max-bytes",
+            "1000000000",
+            "--media-daily-bytes",
+            "1000000000000",
+            "--media-address-daily-bytes",
+            "1000000000000",
+            "--media-uploads-per-address",
+            "64",
+        ],
+    )?;
+    let (_ws, key) = load::join_granted(target.addr, "media", "uploader").await?;
+    let key = key.ok_or("the join granted no upload key")?;
+
+    let size = mb * 1_000_000;
+    let plain = (0..files)
+        .map(|n| (format!("file-{n}.bin"), noise(size, n as u64 + 1)))
+        .collect();
+    let (each, wall) = timed_uploads(target.addr, &key, plain, concurrency).await?;
+    let throughput = (files * size) as f64 / 1e6 / wall.as_secs_f64();
+
+    eprintln!("bench: making {photos} photos");
+    let mut pictures = vec![];
+    let mut same_size = vec![];
+    for n in 0..photos {
+        let jpeg = photo(n as u64 + 1)?;
+        same_size.push((format!("raw-{n}.bin"), noise(jpeg.len(), 1000 + n as u64)));
+        pictures.push((format!("photo-{n}.jpg"), jpeg));
+    }
+    let photo_bytes = pictures.iter().map(|(_, b)| b.len()).sum::<usize>() / photos.max(1);
+    let (raw, _) = timed_uploads(target.addr, &key, same_size, 1).await?;
+    let (processed, _) = timed_uploads(target.addr, &key, pictures, 1).await?;
+    let peak = target.peak_rss_bytes();
+    table(
+        &format!(
+            "media: {files} files of {mb} MB, {concurrency} at a time; {photos} photos of 4000x3000 ({:.1} MB), one at a time",
+            photo_bytes as f64 / 1e6
+        ),
+        &[
+            ("upload throughput", format!("{throughput:.0} MB/s")),
+            ("file upload p50", ms(each.value_at_quantile(0.5))),
+            ("file upload p99", ms(each.value_at_quantile(0.99))),
+            ("photo-size file p50", ms(raw.value_at_quantile(0.5))),
+            ("photo upload p50", ms(processed.value_at_quantile(0.5))),
+            ("photo upload p99", ms(processed.value_at_quantile(0.99))),
+            (
+                "photo processing p50",
+                ms(processed
+                    .value_at_quantile(0.5)
+                    .saturating_sub(raw.value_at_quantile(0.5))),
+            ),
+            ("server peak memory", format!("{:.0} MB", peak as f64 / 1e6)),
+        ],
+    );
+    target.stop();
+    drop(dir);
     Ok(())
 }
