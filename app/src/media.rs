@@ -61,8 +61,11 @@ pub enum MediaKind {
     File,
 }
 
-/// A file a message carries, as everyone sees it.
+/// A file a message carries, as everyone sees it. On the wire an array
+/// `[id, name, size, content_type, kind, width, height]`: shorter, and less
+/// decoding code in the browser's bundle than an object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "AttachmentTuple", into = "AttachmentTuple")]
 pub struct Attachment {
     pub id: MediaId,
     /// The name it was uploaded under (its text alternative).
@@ -72,19 +75,69 @@ pub struct Attachment {
     pub content_type: String,
     pub kind: MediaKind,
     /// Pictures: their size as stored, so the layout does not jump.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<u32>,
+}
+
+type AttachmentTuple = (
+    MediaId,
+    String,
+    u64,
+    String,
+    MediaKind,
+    Option<u32>,
+    Option<u32>,
+);
+
+impl From<AttachmentTuple> for Attachment {
+    fn from((id, name, size, content_type, kind, width, height): AttachmentTuple) -> Self {
+        Self {
+            id,
+            name,
+            size,
+            content_type,
+            kind,
+            width,
+            height,
+        }
+    }
+}
+
+impl From<Attachment> for AttachmentTuple {
+    fn from(a: Attachment) -> Self {
+        (
+            a.id,
+            a.name,
+            a.size,
+            a.content_type,
+            a.kind,
+            a.width,
+            a.height,
+        )
+    }
 }
 
 /// What joining a room grants for its media: the key that proves membership
 /// when uploading to it and fetching from it, and the limits uploads meet.
+/// On the wire `[key, max_bytes]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "(String, u64)", into = "(String, u64)")]
 pub struct MediaGrant {
     pub key: String,
     /// Largest file, in bytes.
     pub max_bytes: u64,
+}
+
+impl From<(String, u64)> for MediaGrant {
+    fn from((key, max_bytes): (String, u64)) -> Self {
+        Self { key, max_bytes }
+    }
+}
+
+impl From<MediaGrant> for (String, u64) {
+    fn from(grant: MediaGrant) -> Self {
+        (grant.key, grant.max_bytes)
+    }
 }
 
 /// Where attachment `id` is fetched full size, under the room's `key`.

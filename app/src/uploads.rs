@@ -20,6 +20,19 @@ pub enum UploadState {
     Failed(String),
 }
 
+impl UploadState {
+    /// Tells the states apart for redrawing a file's line: 0-100 percent
+    /// sent, then waiting, done, failed.
+    pub fn stage(&self) -> u32 {
+        match self {
+            Self::Sending(percent) => *percent,
+            Self::Waiting => 101,
+            Self::Done(_) => 102,
+            Self::Failed(_) => 103,
+        }
+    }
+}
+
 /// One picked file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Upload {
@@ -198,6 +211,12 @@ impl Uploads {
     /// Uploads file `local` under the room's `grant`.
     #[cfg(feature = "hydrate")]
     fn start(&self, local: u32, grant: MediaGrant, done: impl Fn() + Copy + 'static) {
+        // One compiled copy of the upload for every caller's `done`.
+        self.send_file(local, grant, std::rc::Rc::new(done));
+    }
+
+    #[cfg(feature = "hydrate")]
+    fn send_file(&self, local: u32, grant: MediaGrant, done: std::rc::Rc<dyn Fn()>) {
         use wasm_bindgen::JsCast;
         use wasm_bindgen::closure::Closure;
         let Some(file) = self.files.with_value(|files| {

@@ -76,7 +76,7 @@ pub(super) fn UploadList(conv: Conversation) -> impl IntoView {
             <ul class="uploads" aria-label="Files to send">
                 <For
                     each=move || uploads.list.get()
-                    key=|u| (u.local, format!("{:?}", u.state))
+                    key=|u| (u.local, u.state.stage())
                     let:upload
                 >
                     {
@@ -89,6 +89,7 @@ pub(super) fn UploadList(conv: Conversation) -> impl IntoView {
                             UploadState::Failed(why) => (None, Some(why.clone()), true),
                         };
                         let failed = retry;
+                        let quiet = note.is_none();
                         let sending = matches!(upload.state, UploadState::Sending(_));
                         let remove_label = if sending {
                             format!("Cancel upload of {name}")
@@ -99,42 +100,34 @@ pub(super) fn UploadList(conv: Conversation) -> impl IntoView {
                             <li class="upload" class:failed=failed>
                                 <span class="upload-name">{name.clone()}</span>
                                 <span class="upload-size">{human_size(upload.size)}</span>
-                                {bar
-                                    .map(|percent| {
-                                        view! {
-                                            <progress
-                                                max="100"
-                                                value=percent
-                                                aria-label=format!("Uploading {name}")
-                                            ></progress>
-                                        }
-                                    })}
-                                {note
-                                    .map(|note| {
-                                        view! {
-                                            <span class="upload-note" role=failed.then_some("alert")>
-                                                {note}
-                                            </span>
-                                        }
-                                    })}
-                                {retry
-                                    .then(|| {
-                                        view! {
-                                            <button
-                                                type="button"
-                                                on:click=move |_| {
-                                                    uploads
-                                                        .retry(
-                                                            local,
-                                                            conv.media.get_untracked(),
-                                                            move || conv.send_held(),
-                                                        )
-                                                }
-                                            >
-                                                "Retry"
-                                            </button>
-                                        }
-                                    })}
+                                // Static parts shown or hidden: far less bundle than optional views.
+                                <progress
+                                    max="100"
+                                    value=bar.unwrap_or(0)
+                                    hidden=bar.is_none()
+                                    aria-label=format!("Uploading {name}")
+                                ></progress>
+                                <span
+                                    class="upload-note"
+                                    role=failed.then_some("alert")
+                                    hidden=quiet
+                                >
+                                    {note.unwrap_or_default()}
+                                </span>
+                                <button
+                                    type="button"
+                                    hidden=!retry
+                                    on:click=move |_| {
+                                        uploads
+                                            .retry(
+                                                local,
+                                                conv.media.get_untracked(),
+                                                move || conv.send_held(),
+                                            )
+                                    }
+                                >
+                                    "Retry"
+                                </button>
                                 <button
                                     type="button"
                                     class="upload-remove"

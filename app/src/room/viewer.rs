@@ -51,64 +51,86 @@ pub(super) fn Viewer(conv: Conversation) -> impl IntoView {
         }
         ev.prevent_default();
     });
+    // The open picture, where it is among the log's, and how many there
+    // are. The markup below is always there (hidden when closed), its
+    // attributes following this: far less bundle than a view made anew.
+    let shown = Memo::new(move |_| {
+        let open = conv.viewing.get()?;
+        let key = conv.media.with(|g| g.as_ref().map(|g| g.key.clone()))?;
+        let all = pictures(conv);
+        let at = all.iter().position(|a| a.id == open)?;
+        let picture = &all[at];
+        Some((
+            media_url(&picture.id, &key),
+            picture.name.clone(),
+            at,
+            all.len(),
+        ))
+    });
     // The keyboard goes to the viewer when it opens.
     Effect::new(move || {
-        if conv.viewing.with(Option::is_some)
+        if shown.with(Option::is_some)
             && let Some(el) = dialog.get()
         {
             let _ = el.focus();
         }
     });
-    move || {
-        let open = conv.viewing.get()?;
-        let key = conv.media.with(|g| g.as_ref().map(|g| g.key.clone()))?;
-        let all = pictures(conv);
-        let at = all.iter().position(|a| a.id == open)?;
-        let picture = all[at].clone();
-        let count = all.len();
-        Some(view! {
-            <div
-                class="viewer"
-                role="dialog"
-                aria-modal="true"
-                aria-label="Picture viewer"
-                tabindex="-1"
-                node_ref=dialog
+    let name = move || shown.with(|s| s.as_ref().map(|s| s.1.clone()).unwrap_or_default());
+    let at = move || shown.with(|s| s.as_ref().map_or((0, 0), |s| (s.2, s.3)));
+    view! {
+        <div
+            class="viewer"
+            role="dialog"
+            aria-modal="true"
+            aria-label="Picture viewer"
+            tabindex="-1"
+            hidden=move || shown.with(Option::is_none)
+            node_ref=dialog
+        >
+            // A click beside the picture closes it.
+            <div class="viewer-backdrop" on:click=move |_| conv.viewing.set(None)></div>
+            <img
+                src=move || shown.with(|s| s.as_ref().map(|s| s.0.clone()))
+                alt=name
+            />
+            <p class="viewer-caption">
+                {name}
+                <span class="viewer-count">
+                    {move || {
+                        let (at, count) = at();
+                        format!(" · {} of {count}", at + 1)
+                    }}
+                </span>
+            </p>
+            <button
+                type="button"
+                class="viewer-prev"
+                aria-label="Previous picture"
+                prop:disabled=move || at().0 == 0
+                on:click=move |_| step(conv, -1)
             >
-                // A click beside the picture closes it.
-                <div class="viewer-backdrop" on:click=move |_| conv.viewing.set(None)></div>
-                <img src=media_url(&picture.id, &key) alt=picture.name.clone() />
-                <p class="viewer-caption">
-                    {picture.name.clone()}
-                    <span class="viewer-count">{format!(" · {} of {count}", at + 1)}</span>
-                </p>
-                <button
-                    type="button"
-                    class="viewer-prev"
-                    aria-label="Previous picture"
-                    prop:disabled=at == 0
-                    on:click=move |_| step(conv, -1)
-                >
-                    "‹"
-                </button>
-                <button
-                    type="button"
-                    class="viewer-next"
-                    aria-label="Next picture"
-                    prop:disabled=at + 1 == count
-                    on:click=move |_| step(conv, 1)
-                >
-                    "›"
-                </button>
-                <button
-                    type="button"
-                    class="viewer-close"
-                    aria-label="Close viewer"
-                    on:click=move |_| conv.viewing.set(None)
-                >
-                    "×"
-                </button>
-            </div>
-        })
+                "‹"
+            </button>
+            <button
+                type="button"
+                class="viewer-next"
+                aria-label="Next picture"
+                prop:disabled=move || {
+                    let (at, count) = at();
+                    at + 1 >= count
+                }
+                on:click=move |_| step(conv, 1)
+            >
+                "›"
+            </button>
+            <button
+                type="button"
+                class="viewer-close"
+                aria-label="Close viewer"
+                on:click=move |_| conv.viewing.set(None)
+            >
+                "×"
+            </button>
+        </div>
     }
 }
