@@ -1,9 +1,11 @@
 import { test, expect, type Page } from "@playwright/test";
-import { joinFromLobby, log } from "./people";
+import { joinFromLobby, joinOn, log } from "./people";
+import { CuttableProxy } from "./proxy";
 
 // Pictures, videos and files as people share them: the Attach button, a
 // paste, a recorded video, a big file on a slow line, one over the limit.
-// The server runs with a 3 MB limit per file (playwright.config.ts).
+// The server runs with a 3 MB limit per file (playwright.config.ts). Guests
+// here are nadia, not sadia: accounts.spec.ts registers "sadia".
 
 /** A real PNG: a screenshot of what `page` shows. */
 async function picture(page: Page): Promise<Buffer> {
@@ -27,20 +29,20 @@ async function send(page: Page) {
   await expect(files(page)).toHaveCount(0);
 }
 
-test("sadia attaches a picture, usman sees its thumbnail and opens it", async ({ browser }) => {
-  const sadia = await joinFromLobby(browser, "sadia", "pictures");
+test("nadia attaches a picture, usman sees its thumbnail and opens it", async ({ browser }) => {
+  const nadia = await joinFromLobby(browser, "nadia", "pictures");
   const usman = await joinFromLobby(browser, "usman", "pictures");
-  const shot = await picture(sadia);
+  const shot = await picture(nadia);
 
-  await attach(sadia, [{ name: "lobby.png", mimeType: "image/png", buffer: shot }]);
+  await attach(nadia, [{ name: "lobby.png", mimeType: "image/png", buffer: shot }]);
   // Before it goes: its name, its size, and a way to take it back.
-  const picked = files(sadia).getByRole("listitem");
+  const picked = files(nadia).getByRole("listitem");
   await expect(picked).toHaveCount(1);
   await expect(picked).toContainText("lobby.png");
   await expect(picked).toContainText(/\d+(\.\d)? (KB|MB)/);
-  await expect(sadia.getByRole("button", { name: /^(Remove|Cancel upload of) lobby\.png$/ })).toBeVisible();
-  await sadia.getByRole("textbox", { name: "Message" }).fill("The lobby, as I see it");
-  await send(sadia);
+  await expect(nadia.getByRole("button", { name: /^(Remove|Cancel upload of) lobby\.png$/ })).toBeVisible();
+  await nadia.getByRole("textbox", { name: "Message" }).fill("The lobby, as I see it");
+  await send(nadia);
 
   // usman sees a thumbnail (lazy, sized, with the file name as its text).
   const thumb = log(usman).getByRole("img", { name: "lobby.png" });
@@ -58,14 +60,14 @@ test("sadia attaches a picture, usman sees its thumbnail and opens it", async ({
   const full = viewer.getByRole("img", { name: "lobby.png" });
   await expect(full).toHaveJSProperty("complete", true);
   expect(await full.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(
-    await sadia.evaluate(() => window.innerWidth * window.devicePixelRatio),
+    await nadia.evaluate(() => window.innerWidth * window.devicePixelRatio),
   );
   await usman.keyboard.press("Escape");
   await expect(viewer).toHaveCount(0);
 
   // A second picture: the arrows go from one to the other.
-  await attach(sadia, [{ name: "second.png", mimeType: "image/png", buffer: await picture(usman) }]);
-  await send(sadia);
+  await attach(nadia, [{ name: "second.png", mimeType: "image/png", buffer: await picture(usman) }]);
+  await send(nadia);
   await log(usman).getByRole("img", { name: "lobby.png" }).click();
   await expect(viewer.getByRole("img", { name: "lobby.png" })).toBeVisible();
   await usman.keyboard.press("ArrowRight");
@@ -83,25 +85,25 @@ test("sadia attaches a picture, usman sees its thumbnail and opens it", async ({
 });
 
 test("a pasted picture is attached, and a file shows as a card to download", async ({ browser }) => {
-  const sadia = await joinFromLobby(browser, "sadia", "pasting");
+  const nadia = await joinFromLobby(browser, "nadia", "pasting");
   const usman = await joinFromLobby(browser, "usman", "pasting");
-  const shot = (await picture(sadia)).toString("base64");
+  const shot = (await picture(nadia)).toString("base64");
 
   // The paste a browser makes when a picture is on the clipboard.
-  await sadia.getByRole("textbox", { name: "Message" }).evaluate((box, data) => {
+  await nadia.getByRole("textbox", { name: "Message" }).evaluate((box, data) => {
     const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
     const transfer = new DataTransfer();
     transfer.items.add(new File([bytes], "image.png", { type: "image/png" }));
     box.dispatchEvent(new ClipboardEvent("paste", { clipboardData: transfer, bubbles: true, cancelable: true }));
   }, shot);
-  await expect(files(sadia).getByRole("listitem")).toContainText("image.png");
-  await send(sadia);
+  await expect(files(nadia).getByRole("listitem")).toContainText("image.png");
+  await send(nadia);
   await expect(log(usman).getByRole("img", { name: "image.png" })).toBeVisible();
 
   // Anything that is not a picture or a video is a card: name, size, type.
   const notes = Buffer.from("Agenda: <script>alert(1)</script>\n");
-  await attach(sadia, [{ name: "notes.txt", mimeType: "text/plain", buffer: notes }]);
-  await send(sadia);
+  await attach(nadia, [{ name: "notes.txt", mimeType: "text/plain", buffer: notes }]);
+  await send(nadia);
   const card = log(usman).getByRole("link", { name: /notes\.txt/ });
   await expect(card).toContainText(`${notes.length} B`);
   await expect(card).toHaveAttribute("download", "notes.txt");
@@ -111,11 +113,11 @@ test("a pasted picture is attached, and a file shows as a card to download", asy
 });
 
 test("a recorded video plays inline and seeks", async ({ browser }) => {
-  const sadia = await joinFromLobby(browser, "sadia", "videos");
+  const nadia = await joinFromLobby(browser, "nadia", "videos");
   const usman = await joinFromLobby(browser, "usman", "videos");
 
   // Two seconds of a canvas, recorded by the browser as WebM.
-  const webm = await sadia.evaluate(async () => {
+  const webm = await nadia.evaluate(async () => {
     const canvas = document.createElement("canvas");
     canvas.width = 160;
     canvas.height = 120;
@@ -143,8 +145,8 @@ test("a recorded video plays inline and seeks", async ({ browser }) => {
   usman.on("response", (r) => {
     if (r.url().includes("/media/")) statuses.push(r.status());
   });
-  await attach(sadia, [{ name: "colours.webm", mimeType: "video/webm", buffer: Buffer.from(webm, "base64") }]);
-  await send(sadia);
+  await attach(nadia, [{ name: "colours.webm", mimeType: "video/webm", buffer: Buffer.from(webm, "base64") }]);
+  await send(nadia);
 
   const video = log(usman).locator("video");
   await expect(video).toHaveAttribute("aria-label", "colours.webm");
@@ -162,11 +164,11 @@ test("a recorded video plays inline and seeks", async ({ browser }) => {
 });
 
 test("a big file shows its progress on a slow line; one over the limit says so", async ({ browser }) => {
-  const sadia = await joinFromLobby(browser, "sadia", "uploads");
+  const nadia = await joinFromLobby(browser, "nadia", "uploads");
   const usman = await joinFromLobby(browser, "usman", "uploads");
 
   // About 1 MB at 2 Mbit/s up: several seconds of progress to watch.
-  const line = await sadia.context().newCDPSession(sadia);
+  const line = await nadia.context().newCDPSession(nadia);
   await line.send("Network.enable");
   await line.send("Network.emulateNetworkConditions", {
     offline: false,
@@ -176,19 +178,19 @@ test("a big file shows its progress on a slow line; one over the limit says so",
   });
   const big = Buffer.alloc(1_200_000);
   for (let i = 0; i < big.length; i++) big[i] = (i * 7919) % 251;
-  await attach(sadia, [{ name: "archive.bin", mimeType: "application/octet-stream", buffer: big }]);
-  const bar = files(sadia).getByRole("progressbar", { name: "Uploading archive.bin" });
+  await attach(nadia, [{ name: "archive.bin", mimeType: "application/octet-stream", buffer: big }]);
+  const bar = files(nadia).getByRole("progressbar", { name: "Uploading archive.bin" });
   await expect(bar).toBeVisible();
   await expect
     .poll(async () => Number(await bar.getAttribute("value")), { timeout: 20_000 })
     .toBeGreaterThan(0);
   const part = Number(await bar.getAttribute("value"));
   expect(part).toBeLessThan(100);
-  await expect(sadia.getByRole("button", { name: "Cancel upload of archive.bin" })).toBeVisible();
-  await sadia.getByRole("textbox", { name: "Message" }).fill("the archive");
-  await sadia.getByRole("button", { name: "Send" }).click();
-  await expect(sadia.getByText("Sending once the files are uploaded…")).toBeVisible();
-  await expect(files(sadia)).toHaveCount(0, { timeout: 30_000 });
+  await expect(nadia.getByRole("button", { name: "Cancel upload of archive.bin" })).toBeVisible();
+  await nadia.getByRole("textbox", { name: "Message" }).fill("the archive");
+  await nadia.getByRole("button", { name: "Send" }).click();
+  await expect(nadia.getByText("Sending once the files are uploaded…")).toBeVisible();
+  await expect(files(nadia)).toHaveCount(0, { timeout: 30_000 });
   await line.send("Network.emulateNetworkConditions", {
     offline: false,
     latency: 0,
@@ -199,14 +201,38 @@ test("a big file shows its progress on a slow line; one over the limit says so",
   await expect(card).toContainText("1.2 MB");
 
   // Over the 3 MB limit: refused before it is sent, and the reason is given.
-  await attach(sadia, [
+  await attach(nadia, [
     { name: "huge.bin", mimeType: "application/octet-stream", buffer: Buffer.alloc(3_500_000, 1) },
   ]);
-  const refused = files(sadia).getByRole("listitem");
+  const refused = files(nadia).getByRole("listitem");
   await expect(refused.getByRole("alert")).toHaveText("huge.bin is larger than the 3.0 MB limit for one file.");
-  await sadia.getByRole("button", { name: "Send" }).click();
-  await expect(sadia.getByText("Remove the files that could not be uploaded, or try them again.")).toBeVisible();
-  await sadia.getByRole("button", { name: "Remove huge.bin" }).click();
-  await expect(files(sadia)).toHaveCount(0);
+  await nadia.getByRole("button", { name: "Send" }).click();
+  await expect(nadia.getByText("Remove the files that could not be uploaded, or try them again.")).toBeVisible();
+  await nadia.getByRole("button", { name: "Remove huge.bin" }).click();
+  await expect(files(nadia)).toHaveCount(0);
   await expect(log(usman).getByText(/huge\.bin/)).toHaveCount(0);
+});
+
+test("a picture sent while the connection is down waits, then goes out once", async ({ browser, baseURL }) => {
+  const proxy = new CuttableProxy(Number(new URL(baseURL!).port));
+  const viaProxy = await proxy.start();
+  const sana = await joinFromLobby(browser, "sana", "offline-media");
+  const usman = await (await browser.newContext({ baseURL: viaProxy })).newPage();
+  await joinOn(usman, "usman", "offline-media");
+  const shot = await picture(sana);
+
+  proxy.cut();
+  await expect(usman.getByText("Reconnecting…")).toBeVisible();
+  await attach(usman, [{ name: "from-the-train.png", mimeType: "image/png", buffer: shot }]);
+  await usman.getByRole("textbox", { name: "Message" }).fill("sent from the train");
+  await usman.getByRole("button", { name: "Send" }).click();
+  await expect(files(usman).getByText("Waiting for the connection…")).toBeVisible();
+  await expect(usman.getByText("Sending once the files are uploaded…")).toBeVisible();
+
+  proxy.restore();
+  await expect(files(usman)).toHaveCount(0, { timeout: 30_000 });
+  await expect(log(sana).getByRole("img", { name: "from-the-train.png" })).toBeVisible();
+  await expect(log(sana).getByText("sent from the train")).toHaveCount(1);
+  await expect(log(usman).getByRole("img", { name: "from-the-train.png" })).toHaveCount(1);
+  await proxy.stop();
 });
