@@ -21,7 +21,7 @@ pub mod routes;
 
 use crate::accounts::cookie::hex;
 use crate::store::{Author, MediaRow, Member, Store, StoreError, now_ms};
-use app::media::{Attachment, MediaGrant, MediaId, MediaKind, human_size};
+use app::media::{Attachment, MediaGrant, MediaKind, human_size};
 use blobs::Blobs;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
@@ -347,15 +347,8 @@ impl Media {
         };
         self.0.store.insert_media(&row).await.map_err(internal)?;
         self.count_address_bytes(ip, size);
-        Ok(Attachment {
-            id: MediaId::parse(&public_id).expect("hex is a token"),
-            name,
-            size,
-            content_type,
-            kind,
-            width,
-            height,
-        })
+        row.attachment()
+            .ok_or_else(|| internal("a fresh media id is not a token"))
     }
 
     /// Deletes the blobs that lost their last upload (and uploads never

@@ -12,7 +12,7 @@ mod rows;
 #[cfg(not(prepare_queries = "postgres"))]
 mod sqlite;
 
-use app::media::{MediaId, MediaKind};
+use app::media::{Attachment, MediaId, MediaKind};
 use app::messages::{ClientId, Entry, EntryKind, MessageBody, Seq};
 use app::people::{Nick, SessionId};
 use app::rooms::RoomName;
@@ -236,6 +236,21 @@ pub struct MediaRow {
     pub created_at: i64,
     /// The message that carries it; `None` until it is sent.
     pub seq: Option<i64>,
+}
+
+impl MediaRow {
+    /// The attachment as everyone sees it (`None` if its id is no token).
+    pub fn attachment(&self) -> Option<Attachment> {
+        Some(Attachment {
+            id: MediaId::parse(&self.public_id).ok()?,
+            name: self.name.clone(),
+            size: self.size.max(0) as u64,
+            content_type: self.content_type.clone(),
+            kind: self.kind,
+            width: self.width.and_then(|w| u32::try_from(w).ok()),
+            height: self.height.and_then(|h| u32::try_from(h).ok()),
+        })
+    }
 }
 
 /// A member of a room, found by their media key.
