@@ -15,6 +15,7 @@ mod load;
 mod target;
 
 use clap::{Parser, Subcommand};
+use futures::StreamExt;
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
 use load::{Clock, Tally};
@@ -64,6 +65,9 @@ enum Scenario {
         rate: f64,
         #[arg(long, default_value_t = 10)]
         seconds: u64,
+        /// Members of each room who send (every member by default).
+        #[arg(long)]
+        senders: Option<usize>,
     },
     /// Many rooms on one server, then on several sharing PostgreSQL with
     /// Redis between them (sockets and senders spread over all): the cost
@@ -158,7 +162,11 @@ async fn main() -> std::process::ExitCode {
             members,
             rate,
             seconds,
-        } => rooms_scenario(&cli.server_bin, rooms, members, rate, seconds).await,
+            senders,
+        } => {
+            let senders = senders.unwrap_or(members);
+            rooms_scenario(&cli.server_bin, rooms, members, senders, rate, seconds).await
+        }
         Scenario::Cluster {
             postgres,
             servers,
@@ -256,6 +264,11 @@ struct Step {
     seconds: f64,
     cpu: f64,
     rss: u64,
+    /// This load generator's own CPU (percent of one core) and memory.
+    bench_cpu: f64,
+    bench_rss: u64,
+    /// The server's own counters from `/metrics`, as it saw the run.
+    server_view: String,
 }
 
 impl Step {
@@ -284,8 +297,17 @@ impl Step {
                     "server RSS",
                     format!("{:.1} MiB", self.rss as f64 / 1048576.0),
                 ),
+                ("bench CPU", format!("{:.0} % of one core", self.bench_cpu)),
+                (
+                    "bench RSS",
+                    format!("{:.1} MiB", self.bench_rss as f64 / 1048576.0),
+                ),
             ],
         );
+        if !self.server_view.is_empty() {
+            println!("server's own view (/metrics of the first server):");
+            println!("{}", self.server_view);
+        }
     }
 
     fn keeps_up(&self) -> bool {
@@ -294,55 +316,66 @@ impl Step {
     }
 }
 
-/// Joins `per_room` receivers and `senders_per_room` senders to each room,
-/// spread over the `targets` in turn, runs the offered `rate` for `seconds`,
-/// and measures (CPU and memory of all the targets together).
+/// Joins `members` sockets to each room (`senders_per_room` of them also
+/// send), spread over the `targets` in turn, runs the offered `rate` for
+/// `seconds`, and measures: the targets' CPU and memory together, and this
+/// process's own, so a load generator that is the limit shows.
 async fn run_load(
     targets: &mut [Target],
     rooms: usize,
-    per_room: usize,
+    members: usize,
     senders_per_room: usize,
     rate: f64,
     seconds: u64,
     size: usize,
 ) -> Result<Step, String> {
     let addrs: Vec<_> = targets.iter().map(|t| t.addr).collect();
-    let mut next = addrs.iter().cycle();
     let tally = Arc::new(Tally::default());
     let clock = Clock::new();
-    let total = rooms * (per_room + senders_per_room);
+    let senders_per_room = senders_per_room.min(members);
+    let total = rooms * members;
     let bar = progress(total as u64, "joining");
-    let mut receivers = vec![];
-    let mut sender_sockets = vec![];
-    for r in 0..rooms {
-        let room = format!("load-{r}");
-        for m in 0..per_room {
-            let addr = *next.next().expect("a target");
-            let ws = load::join(addr, &room, &format!("r{r}-{m}")).await?;
-            receivers.push(tokio::spawn(load::receive(ws, tally.clone(), clock)));
+    // Joined a few dozen at a time: one by one, 10,000 sockets take minutes.
+    let joins = (0..total).map(|i| {
+        let (r, m) = (i / members, i % members);
+        let addr = addrs[i % addrs.len()];
+        let bar = bar.clone();
+        async move {
+            let room = format!("load-{r}");
+            let ws = load::join(addr, &room, &format!("m{r}-{m}")).await?;
             bar.inc(1);
+            Ok::<_, String>((room, m < senders_per_room, ws))
         }
-        for s in 0..senders_per_room {
-            let addr = *next.next().expect("a target");
-            sender_sockets.push((
-                room.clone(),
-                load::join(addr, &room, &format!("s{r}-{s}")).await?,
-            ));
-            bar.inc(1);
-        }
-    }
+    });
+    let joined: Vec<_> = futures::stream::iter(joins)
+        .buffer_unordered(32)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()?;
     bar.finish_and_clear();
 
-    let per_sender = rate / sender_sockets.len().max(1) as f64;
-    let mut senders = vec![];
-    for (room, ws) in sender_sockets {
-        senders.push(tokio::spawn({
-            let tally = tally.clone();
-            async move { load::send(ws, &room, per_sender, size, tally, clock).await }
-        }));
+    let sender_count = (rooms * senders_per_room).max(1);
+    let per_sender = rate / sender_count as f64;
+    let period = 1.0 / per_sender.max(0.001);
+    let mut clients = vec![];
+    for (i, (room, sends, ws)) in joined.into_iter().enumerate() {
+        let room = app::rooms::RoomName::parse(&room).map_err(|e| e.to_string())?;
+        // Phases spread evenly over one period: senders out of step, as people are.
+        let phase = Duration::from_secs_f64(period * (i as f64 * 0.618_034).fract());
+        let rate = if sends { per_sender } else { 0.0 };
+        clients.push(tokio::spawn(load::chat(
+            ws,
+            room,
+            rate,
+            phase,
+            size,
+            tally.clone(),
+            clock,
+        )));
     }
-    // A second of warm-up, then measure.
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // A second of warm-up (and one period, so every sender has started).
+    tokio::time::sleep(Duration::from_secs_f64(1.0 + period.min(5.0))).await;
     let (sent0, delivered0) = (
         tally.sent.load(Ordering::Relaxed),
         tally.delivered.load(Ordering::Relaxed),
@@ -351,6 +384,7 @@ async fn run_load(
     for target in targets.iter_mut() {
         target.mark_cpu();
     }
+    let own_cpu = target::own_cpu_seconds();
     let started = Instant::now();
     let bar = progress(seconds, "loading");
     for _ in 0..seconds {
@@ -363,6 +397,8 @@ async fn run_load(
     }
     bar.finish_and_clear();
     let cpu = targets.iter().map(Target::cpu_percent).sum();
+    let bench_cpu =
+        100.0 * (target::own_cpu_seconds() - own_cpu) / started.elapsed().as_secs_f64();
     let rss = targets.iter().map(Target::rss_bytes).sum();
     let sent = tally.sent.load(Ordering::Relaxed) - sent0;
     // Let in-flight deliveries land before counting.
@@ -370,26 +406,26 @@ async fn run_load(
     let elapsed = started.elapsed().as_secs_f64() - 0.5;
     tally.stop.store(true, Ordering::Relaxed);
     let delivered = tally.delivered.load(Ordering::Relaxed) - delivered0;
-    for sender in senders {
-        let _ = sender.await;
+    for client in clients {
+        let _ = client.await;
     }
-    let mut latency =
-        Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");
-    for receiver in receivers {
-        if let Ok(h) = receiver.await {
-            latency.add(h).map_err(|e| e.to_string())?;
-        }
-    }
+    let server_view = match targets.first() {
+        Some(target) => target.metrics().await,
+        None => String::new(),
+    };
     Ok(Step {
         rate,
         sent,
         delivered,
-        expected: sent * per_room as u64,
-        latency,
+        expected: sent * members as u64,
+        latency: tally.latencies.merged(),
         errors: tally.errors.load(Ordering::Relaxed),
         seconds: elapsed,
         cpu,
         rss,
+        bench_cpu,
+        bench_rss: target::own_rss_bytes(),
+        server_view,
     })
 }
 
@@ -463,23 +499,25 @@ async fn rooms_scenario(
     bin: &std::path::Path,
     rooms: usize,
     members: usize,
+    senders: usize,
     rate: f64,
     seconds: u64,
 ) -> Outcome {
     let (mut target, _dir) = start(bin)?;
-    // Everyone chats: each member is a sender, every sender's message reaches
-    // the room's other members (counted) and itself (not counted).
+    // Every message reaches each member of its room, its sender too.
     let step = run_load(
         std::slice::from_mut(&mut target),
         rooms,
-        members.saturating_sub(1).max(1),
-        1,
+        members,
+        senders,
         rate,
         seconds,
         100,
     )
     .await?;
-    step.print(&format!("rooms: {rooms} rooms x {members} members"));
+    step.print(&format!(
+        "rooms: {rooms} rooms x {members} members, {senders} sending in each"
+    ));
     target.stop();
     Ok(())
 }
@@ -519,11 +557,10 @@ async fn cluster(
     rate: f64,
     seconds: u64,
 ) -> Outcome {
-    let per_room = members.saturating_sub(1).max(1);
     let alone = {
         let db = fresh_postgres(postgres).await?;
         let mut targets = vec![Target::start_on(bin, &db, &[])?];
-        run_load(&mut targets, rooms, per_room, 1, rate, seconds, 100).await?
+        run_load(&mut targets, rooms, members, members, rate, seconds, 100).await?
     };
     alone.print(&format!(
         "cluster: 1 server on PostgreSQL, {rooms} rooms x {members} members"
@@ -533,7 +570,7 @@ async fn cluster(
     let mut targets = (0..servers.max(1))
         .map(|_| Target::start_on(bin, &db, &["--bus", &redis.url]))
         .collect::<Result<Vec<_>, _>>()?;
-    let spread = run_load(&mut targets, rooms, per_room, 1, rate, seconds, 100).await?;
+    let spread = run_load(&mut targets, rooms, members, members, rate, seconds, 100).await?;
     spread.print(&format!(
         "cluster: {servers} servers on PostgreSQL + Redis, sockets spread over all"
     ));
@@ -788,7 +825,7 @@ async fn page(bin: &std::path::Path, concurrency: usize, seconds: u64) -> Outcom
 
 async fn smoke(bin: &std::path::Path, postgres: &str) -> Outcome {
     fanout(bin, 20, 2, 20.0, 1, 100, false).await?;
-    rooms_scenario(bin, 3, 3, 20.0, 1).await?;
+    rooms_scenario(bin, 3, 3, 3, 20.0, 1).await?;
     cluster(bin, postgres, 2, 3, 3, 20.0, 1).await?;
     idle(bin, 50).await?;
     history(bin, 2000, 20).await?;
