@@ -404,10 +404,9 @@ async fn run_load(
     // Let in-flight deliveries land before counting.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let elapsed = started.elapsed().as_secs_f64() - 0.5;
-    tally.stop.store(true, Ordering::Relaxed);
     let delivered = tally.delivered.load(Ordering::Relaxed) - delivered0;
     for client in clients {
-        let _ = client.await;
+        client.abort();
     }
     let server_view = match targets.first() {
         Some(target) => target.metrics().await,

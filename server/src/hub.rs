@@ -20,9 +20,9 @@
 //! browsers), and it leaves when the last one does.
 
 use crate::bus::{Broadcast, Bus, Control, Feed};
-use crate::journal::{Commit, Journal};
+use crate::journal::{Commit, Committed, Journal};
 use crate::presence::{Claim, SharedPresence};
-use crate::store::{Appended, Author, Departed, Draft, Refusal, Store, StoreError};
+use crate::store::{Author, Departed, Draft, Refusal, Store, StoreError};
 use app::messages::{ClientId, EntryKind, MessageBody, Seq};
 use app::people::{Nick, Person};
 use app::rooms::{RoomName, RoomSummary};
@@ -193,9 +193,8 @@ impl Posting {
     /// Waits for the commit; returns the message's `seq`.
     pub async fn committed(self) -> Result<Seq, HubError> {
         match self.0.outcome().await? {
-            Appended::New(entry) => Ok(entry.seq),
-            Appended::Duplicate(original) => Ok(original),
-            Appended::Refused(refusal) => Err(refusal.into()),
+            Committed::New(seq) | Committed::Duplicate(seq) => Ok(seq),
+            Committed::Refused(refusal) => Err(refusal.into()),
         }
     }
 }

@@ -11,10 +11,13 @@
 //! A batch that fails for a passing reason (the database briefly locked or
 //! unreachable) is tried again with backoff rather than lost; one that keeps
 //! failing is answered with the error, and the journal goes on with the next.
+//! A batch the database refuses for good is written again entry by entry, so
+//! only the entry at fault is refused, not every one that shared its batch.
 //! Health probes go through the same queue, so a stuck journal fails them.
 
 use crate::bus::Feed;
-use crate::store::{Appended, Draft, Heads, Store, StoreError};
+use crate::store::{Appended, Draft, Refusal, Store, StoreError};
+use app::messages::Seq;
 use futures::FutureExt;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -28,10 +31,6 @@ const MAX_BATCH: usize = 2048;
 /// default, wait about 6 s in all, besides the database's own busy timeout).
 const FIRST_RETRY: Duration = Duration::from_millis(100);
 
-/// Rooms whose head the journal remembers; past this it forgets them all and
-/// reads each again on its next entry (rooms come and go).
-const HEADS_KEPT: usize = 10_000;
-
 // Nearly every job is an append: boxing its draft would cost an allocation
 // per message to shrink the rare probe.
 #[allow(clippy::large_enum_variant)]
@@ -39,9 +38,20 @@ enum Job {
     Append {
         feed: Arc<Feed>,
         draft: Draft,
-        done: oneshot::Sender<Result<Appended, StoreError>>,
+        done: oneshot::Sender<Result<Committed, StoreError>>,
     },
     Probe(oneshot::Sender<Result<(), String>>),
+}
+
+/// What became of an enqueued entry once its batch was committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Committed {
+    /// Stored at this `seq` and published to its room.
+    New(Seq),
+    /// A resent message: the original's `seq`.
+    Duplicate(Seq),
+    /// An action its target does not allow.
+    Refused(Refusal),
 }
 
 /// Handle to the journal task; cheap to clone.
@@ -51,10 +61,10 @@ pub struct Journal {
 }
 
 /// An enqueued entry's outcome, once its batch is committed.
-pub struct Commit(oneshot::Receiver<Result<Appended, StoreError>>);
+pub struct Commit(oneshot::Receiver<Result<Committed, StoreError>>);
 
 impl Commit {
-    pub async fn outcome(self) -> Result<Appended, StoreError> {
+    pub async fn outcome(self) -> Result<Committed, StoreError> {
         self.0.await.unwrap_or(Err(StoreError::JournalStopped))
     }
 }
@@ -94,38 +104,41 @@ impl Journal {
     }
 }
 
+/// Who waits for an entry of the batch being written.
+type Waiter = (Arc<Feed>, oneshot::Sender<Result<Committed, StoreError>>);
+
 async fn run(store: Store, mut queue: mpsc::UnboundedReceiver<Job>, tries: u32) {
-    let mut heads = Heads::new();
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut jobs, MAX_BATCH).await > 0 {
-        let mut appends = Vec::with_capacity(jobs.len());
+        let mut drafts = Vec::with_capacity(jobs.len());
+        let mut waiters: Vec<Waiter> = Vec::with_capacity(jobs.len());
         let mut probes = vec![];
         for job in jobs.drain(..) {
             match job {
-                Job::Append { feed, draft, done } => appends.push((feed, draft, done)),
+                Job::Append { feed, draft, done } => {
+                    drafts.push(draft);
+                    waiters.push((feed, done));
+                }
                 Job::Probe(done) => probes.push(done),
             }
         }
-        if heads.len() > HEADS_KEPT {
-            heads.clear();
-        }
-        if !appends.is_empty() {
-            let drafts: Vec<&Draft> = appends.iter().map(|(_, draft, _)| draft).collect();
-            match write_with_retries(&store, &mut heads, &drafts, tries).await {
-                Ok(outcomes) => {
-                    for ((feed, _, done), outcome) in appends.into_iter().zip(outcomes) {
-                        if let Appended::New(entry) = &outcome {
-                            feed.publish(entry.clone());
+        if !drafts.is_empty() {
+            let drafts: Arc<[Draft]> = drafts.into();
+            match write_with_retries(&store, drafts.clone(), tries).await {
+                Ok(outcomes) => answer(waiters, outcomes),
+                // One entry the database will not take must not sink the
+                // others that shared its batch: each is tried on its own.
+                Err(err) if drafts.len() > 1 && !err.is_transient() => {
+                    tracing::warn!(%err, entries = drafts.len(), "journal batch failed; writing its entries one by one");
+                    for (draft, waiter) in drafts.iter().zip(waiters) {
+                        let alone: Arc<[Draft]> = Arc::new([draft.clone()]);
+                        match write_with_retries(&store, alone, 1).await {
+                            Ok(outcomes) => answer(vec![waiter], outcomes),
+                            Err(err) => give_up(vec![waiter], &err),
                         }
-                        let _ = done.send(Ok(outcome));
                     }
                 }
-                Err(err) => {
-                    tracing::error!(%err, entries = appends.len(), "journal gave up on a batch");
-                    for (_, _, done) in appends {
-                        let _ = done.send(Err(StoreError::Batch(err.to_string())));
-                    }
-                }
+                Err(err) => give_up(waiters, &err),
             }
         }
         // However many asked, one probe write per batch answers them all, so
@@ -139,36 +152,54 @@ async fn run(store: Store, mut queue: mpsc::UnboundedReceiver<Job>, tries: u32) 
     }
 }
 
+/// Publishes each new entry to its room, in `seq` order, then answers its
+/// caller.
+fn answer(waiters: Vec<Waiter>, outcomes: Vec<Appended>) {
+    for ((feed, done), outcome) in waiters.into_iter().zip(outcomes) {
+        let committed = match outcome {
+            Appended::New(entry) => {
+                let seq = entry.seq;
+                feed.publish(entry);
+                Committed::New(seq)
+            }
+            Appended::Duplicate(seq) => Committed::Duplicate(seq),
+            Appended::Refused(refusal) => Committed::Refused(refusal),
+        };
+        let _ = done.send(Ok(committed));
+    }
+}
+
+fn give_up(waiters: Vec<Waiter>, err: &StoreError) {
+    tracing::error!(%err, entries = waiters.len(), "journal gave up on a batch");
+    for (_, done) in waiters {
+        let _ = done.send(Err(StoreError::Batch(err.to_string())));
+    }
+}
+
 /// Writes one batch, trying again while the failure is a passing one. A
 /// panic inside the store is caught and counts as a failed try, so the
 /// journal task itself never dies.
 async fn write_with_retries(
     store: &Store,
-    heads: &mut Heads,
-    drafts: &[&Draft],
+    drafts: Arc<[Draft]>,
     most: u32,
 ) -> Result<Vec<Appended>, StoreError> {
     let mut wait = FIRST_RETRY;
     let mut tries = 0;
     loop {
         tries += 1;
-        let attempt = AssertUnwindSafe(store.append(heads, drafts))
+        let attempt = AssertUnwindSafe(store.append(drafts.clone()))
             .catch_unwind()
             .await
             .unwrap_or_else(|_| Err(StoreError::Batch("the store panicked".into())));
         match attempt {
             Ok(outcomes) => return Ok(outcomes),
             Err(err) if tries < most && (err.is_transient() || tries == 1) => {
-                // A rolled-back batch may have read heads that are now stale.
-                heads.clear();
                 tracing::warn!(%err, tries, "journal batch failed; trying again");
                 tokio::time::sleep(wait).await;
                 wait *= 2;
             }
-            Err(err) => {
-                heads.clear();
-                return Err(err);
-            }
+            Err(err) => return Err(err),
         }
     }
 }

@@ -11,12 +11,14 @@ mod postgres;
 mod rows;
 #[cfg(not(prepare_queries = "postgres"))]
 mod sqlite;
+#[cfg(not(prepare_queries = "postgres"))]
+mod sqlite_log;
 
 use app::media::{Attachment, MediaId, MediaKind};
 use app::messages::{ClientId, Entry, EntryKind, MessageBody, Seq};
 use app::people::{Nick, SessionId};
 use app::rooms::RoomName;
-use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 #[cfg(not(prepare_queries = "sqlite"))]
@@ -37,6 +39,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
     Query(#[from] sqlx::Error),
+    #[error("database error in the log writer: {0}")]
+    Log(#[from] rusqlite::Error),
     #[error("the journal gave up on a batch: {0}")]
     Batch(String),
     #[error("the journal has stopped")]
@@ -68,6 +72,10 @@ impl StoreError {
             StoreError::Query(
                 sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::WorkerCrashed,
             ) => true,
+            StoreError::Log(rusqlite::Error::SqliteFailure(failure, _)) => matches!(
+                failure.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ),
             _ => false,
         }
     }
@@ -285,9 +293,6 @@ pub(crate) fn judge(draft: &Draft, target: Option<&TargetRow>) -> Result<(), Ref
 /// [`app::search::MARK_START`] and [`app::search::MARK_END`].
 pub use app::search::Found;
 
-/// The last `seq` of each room the journal has written to, so a batch reads a
-/// room's head from the database only once. Only ever updated after a commit.
-pub type Heads = HashMap<i64, Seq>;
 
 /// Who was in a room when the server stopped, so their return after a restart
 /// is a reconnect rather than news.
@@ -412,23 +417,17 @@ impl Store {
     }
 
     /// Numbers and writes `drafts` in one transaction, in order; a message
-    /// whose client id the room already has is not stored again. `heads` is
-    /// read and, after the commit only, advanced.
-    pub async fn append(
-        &self,
-        heads: &mut Heads,
-        drafts: &[&Draft],
-    ) -> Result<Vec<Appended>, StoreError> {
+    /// whose client id the room already has is not stored again.
+    pub async fn append(&self, drafts: Arc<[Draft]>) -> Result<Vec<Appended>, StoreError> {
         match self {
+            // A SQLite file is this server's alone: its log writer keeps the
+            // rooms' heads in memory.
             #[cfg(not(prepare_queries = "postgres"))]
-            Store::Sqlite(db) => db.append(heads, drafts).await,
+            Store::Sqlite(db) => db.append(drafts).await,
             // Another server may have written since: PostgreSQL reads every
             // head under its row lock.
             #[cfg(not(prepare_queries = "sqlite"))]
-            Store::Postgres(db) => {
-                let _ = heads;
-                db.append(drafts).await
-            }
+            Store::Postgres(db) => db.append(&drafts).await,
         }
     }
 

@@ -242,7 +242,7 @@ impl PostgresStore {
         Ok(room_names(&names))
     }
 
-    pub async fn append(&self, drafts: &[&Draft]) -> Result<Vec<Appended>, StoreError> {
+    pub async fn append(&self, drafts: &[Draft]) -> Result<Vec<Appended>, StoreError> {
         let mut room_ids: Vec<i64> = drafts.iter().map(|d| d.room_id).collect();
         room_ids.sort_unstable();
         room_ids.dedup();

@@ -1,60 +1,52 @@
-//! The SQLite store: one writer connection for every write, a pool of
-//! read-only connections for pages and replays.
+//! The SQLite store: the log writer ([`super::sqlite_log`], a thread with
+//! its own connection) for the journal's batches, one sqlx writer connection
+//! for every other write, a pool of read-only connections for pages and
+//! replays.
 //!
 //! Durability: WAL with `synchronous = FULL`, so a transaction is fsynced to
 //! the WAL before its commit returns. An acknowledged message therefore
 //! survives `kill -9` of the server *and* a power cut; NORMAL would survive only
 //! the former, and "acknowledged" must mean "kept".
 //!
-//! Concurrency: SQLite allows one writer at a time. Writers that share the
-//! single writer connection queue in the pool instead of failing with
+//! Concurrency: SQLite allows one writer at a time. The two writer
+//! connections wait for each other (busy timeout, 5 s); writers that share
+//! the sqlx writer connection queue in the pool instead of failing with
 //! "database is locked", and each write transaction starts with
 //! `BEGIN IMMEDIATE`, so it takes the lock up front instead of upgrading a read
 //! (which fails at once, whatever the busy timeout, if anyone else wrote).
 //! A write that is one statement (accounts, sessions, room settings) needs no
 //! transaction of its own: it runs on the writer as it is.
 
+use super::sqlite_log::LogWriter;
 use super::rows::{
-    AttachmentRow, EntryRow, ReactionRow, account_row, columns, departed, entries, found,
-    media_kind, media_kind_word, owned_room, quote, room_names, session_row,
+    AttachmentRow, EntryRow, ReactionRow, account_row, departed, entries, found,
+    media_kind, media_kind_word, owned_room, room_names, session_row,
 };
 use super::{
-    AccountRow, Appended, Departed, Draft, Found, Heads, MediaRow, Member, ModeratorChange,
-    OwnedRoom, Refusal, RoomRow, SessionRow, StoreError, TargetRow, judge, now_ms,
+    AccountRow, Appended, Departed, Draft, Found, MediaRow, Member, ModeratorChange,
+    OwnedRoom, RoomRow, SessionRow, StoreError, now_ms,
 };
-use app::media::Attachment;
-use app::messages::{Entry, EntryKind, REACTIONS_MAX, Seq};
+use app::messages::{Entry, Seq};
 use app::people::Nick;
 use app::rooms::RoomName;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{Sqlite, Transaction};
-use std::collections::HashMap;
 use std::str::FromStr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
-
-/// The search index's row id for a message: no room reaches 2^32 entries.
-fn search_key(room_id: i64, seq: i64) -> i64 {
-    (room_id << 32) | seq
-}
 
 /// Read-only connections serving pages and replays at once.
 const READERS: u32 = 8;
-
-/// How often a busy room's `active_at` is brought up to date.
-const STAMP_EVERY_MS: i64 = 60_000;
-/// Rooms whose last stamp is remembered (then all are forgotten).
-const STAMPS_KEPT: usize = 10_000;
 
 #[derive(Clone)]
 pub struct SqliteStore {
     /// The one connection that writes.
     writer: SqlitePool,
     readers: SqlitePool,
-    /// When each room's `active_at` was last written.
-    stamped: Arc<Mutex<HashMap<i64, i64>>>,
+    /// The journal's batches (see [`super::sqlite_log`]).
+    log: LogWriter,
 }
 
 impl SqliteStore {
@@ -86,6 +78,7 @@ impl SqliteStore {
         )
         .execute(&writer)
         .await?;
+        let log = LogWriter::open(options.get_filename())?;
         let readers = SqlitePoolOptions::new()
             .max_connections(READERS)
             .connect_with(options.read_only(true))
@@ -94,8 +87,14 @@ impl SqliteStore {
         Ok(Self {
             writer,
             readers,
-            stamped: Arc::default(),
+            log,
         })
+    }
+
+    /// Numbers and writes `drafts` in one transaction on the log writer's
+    /// thread (which keeps the rooms' heads itself).
+    pub async fn append(&self, drafts: Arc<[Draft]>) -> Result<Vec<Appended>, StoreError> {
+        self.log.append(drafts).await
     }
 
     /// A write transaction holding the database's write lock from its start.
@@ -256,326 +255,6 @@ impl SqliteStore {
         .fetch_all(&self.readers)
         .await?;
         Ok(room_names(&names))
-    }
-
-    pub async fn append(
-        &self,
-        heads: &mut Heads,
-        drafts: &[&Draft],
-    ) -> Result<Vec<Appended>, StoreError> {
-        let mut tx = self.write().await?;
-        let mut outcomes = Vec::with_capacity(drafts.len());
-        let mut next_heads: HashMap<i64, Seq> = HashMap::new();
-        let at = now_ms();
-        for draft in drafts {
-            let room_id = draft.room_id;
-            let head = match next_heads.get(&room_id).or(heads.get(&room_id)) {
-                Some(head) => *head,
-                None => sqlx::query_scalar!(
-                    r#"SELECT COALESCE(MAX(seq), 0) AS "head!: i64" FROM entries WHERE room_id = ?1"#,
-                    room_id
-                )
-                .fetch_one(&mut *tx)
-                .await? as Seq,
-            };
-            let seq = head + 1;
-            let seq_i = seq as i64;
-            // Actions are judged against their target under the write lock,
-            // so no other writer can change it in between.
-            let mut reply = None;
-            if let Some(target) = draft.kind.target() {
-                let target = target as i64;
-                let row = sqlx::query_as!(
-                    TargetRow,
-                    "SELECT kind, author FROM entries WHERE room_id = ?1 AND seq = ?2",
-                    room_id,
-                    target
-                )
-                .fetch_optional(&mut *tx)
-                .await?;
-                let mut judged = judge(draft, row.as_ref());
-                if let (Ok(()), EntryKind::React(_, emoji, true)) = (&judged, &draft.kind) {
-                    // A new emoji on a message that has the most it may carry.
-                    let emoji = emoji.as_str();
-                    let row = sqlx::query!(
-                        r#"SELECT COUNT(DISTINCT emoji) AS "kinds!: i64",
-                                  COUNT(*) FILTER (WHERE emoji = ?3) > 0 AS "has!: bool"
-                           FROM reactions WHERE room_id = ?1 AND seq = ?2"#,
-                        room_id,
-                        target,
-                        emoji
-                    )
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    if !row.has && row.kinds >= REACTIONS_MAX as i64 {
-                        judged = Err(Refusal::TooManyReactions);
-                    }
-                }
-                if let Err(refusal) = judged {
-                    outcomes.push(Appended::Refused(refusal));
-                    continue;
-                }
-            } else if let Some(to) = draft.reply_to {
-                let to = to.min(head) as i64;
-                reply = sqlx::query!(
-                    "SELECT nick, kind, body FROM entries WHERE room_id = ?1 AND seq = ?2",
-                    room_id,
-                    to
-                )
-                .fetch_optional(&mut *tx)
-                .await?
-                .and_then(|row| quote(to, &row.nick, &row.kind, row.body.as_deref()));
-            }
-            let (kind, client_id, body, target) = columns(draft);
-            let target = target.filter(|_| draft.kind.target().is_some() || reply.is_some());
-            let (nick, author) = (draft.nick.as_str(), draft.author.column());
-            let inserted = sqlx::query!(
-                "INSERT INTO entries (room_id, seq, at, nick, kind, client_id, body, author, target)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-                 ON CONFLICT (room_id, client_id) WHERE client_id IS NOT NULL DO NOTHING",
-                room_id,
-                seq_i,
-                at,
-                nick,
-                kind,
-                client_id,
-                body,
-                author,
-                target
-            )
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if inserted == 0 {
-                let original = sqlx::query_scalar!(
-                    r#"SELECT seq AS "seq!: i64" FROM entries WHERE room_id = ?1 AND client_id = ?2"#,
-                    room_id,
-                    client_id
-                )
-                .fetch_one(&mut *tx)
-                .await?;
-                next_heads.insert(room_id, head);
-                outcomes.push(Appended::Duplicate(original as Seq));
-                continue;
-            }
-            let Some(attached) = Self::attach(&mut tx, draft, seq_i, &author).await? else {
-                outcomes.push(Appended::Refused(Refusal::NoSuchMedia));
-                continue;
-            };
-            self.apply(&mut tx, draft, seq_i, body, &author).await?;
-            next_heads.insert(room_id, seq);
-            let mut kind = draft.kind.clone();
-            if let EntryKind::Message {
-                reply: r, media, ..
-            } = &mut kind
-            {
-                *r = reply;
-                *media = attached;
-            }
-            outcomes.push(Appended::New(Entry {
-                seq,
-                at,
-                nick: draft.nick.clone(),
-                kind,
-                account: draft.author.is_account(),
-            }));
-        }
-        // The lobby's "recently active" order needs minutes, not
-        // milliseconds: a room is stamped at most once a minute.
-        let due: Vec<i64> = {
-            let stamped = self.stamped.lock().expect("stamp lock");
-            next_heads
-                .keys()
-                .filter(|id| stamped.get(id).is_none_or(|t| at - t >= STAMP_EVERY_MS))
-                .copied()
-                .collect()
-        };
-        for room_id in &due {
-            sqlx::query!("UPDATE rooms SET active_at = ?1 WHERE id = ?2", at, room_id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        heads.extend(next_heads);
-        let mut stamped = self.stamped.lock().expect("stamp lock");
-        if stamped.len() > STAMPS_KEPT {
-            stamped.clear();
-        }
-        stamped.extend(due.into_iter().map(|id| (id, at)));
-        Ok(outcomes)
-    }
-
-    /// Gives a new message at `seq` the uploads its draft names, in order;
-    /// `None` (and the message taken out again) when one is not the
-    /// author's unsent upload to this room.
-    async fn attach(
-        tx: &mut Transaction<'static, Sqlite>,
-        draft: &Draft,
-        seq: i64,
-        author: &str,
-    ) -> Result<Option<Vec<Attachment>>, StoreError> {
-        let room_id = draft.room_id;
-        let mut attached = Vec::with_capacity(draft.media.len());
-        for (position, id) in draft.media.iter().enumerate() {
-            let (id, position) = (id.as_str(), position as i64);
-            let row = sqlx::query_as!(
-                AttachmentRow,
-                r#"UPDATE media SET seq = ?1, position = ?2
-                   WHERE public_id = ?3 AND room_id = ?4 AND uploader = ?5 AND seq IS NULL
-                   RETURNING seq AS "seq!: i64", public_id AS "public_id!", name AS "name!",
-                             content_type AS "content_type!", kind AS "kind!",
-                             size AS "size!: i64", width AS "width?: i64", height AS "height?: i64""#,
-                seq,
-                position,
-                id,
-                room_id,
-                author
-            )
-            .fetch_optional(&mut **tx)
-            .await?;
-            match row.and_then(AttachmentRow::into_attachment) {
-                Some(attachment) => attached.push(attachment),
-                None => {
-                    sqlx::query!(
-                        "UPDATE media SET seq = NULL, position = 0 WHERE room_id = ?1 AND seq = ?2",
-                        room_id,
-                        seq
-                    )
-                    .execute(&mut **tx)
-                    .await?;
-                    sqlx::query!(
-                        "DELETE FROM entries WHERE room_id = ?1 AND seq = ?2",
-                        room_id,
-                        seq
-                    )
-                    .execute(&mut **tx)
-                    .await?;
-                    return Ok(None);
-                }
-            }
-        }
-        Ok(Some(attached))
-    }
-
-    /// What a new entry at `seq` does besides being in the log: a message
-    /// goes into the search index; an edit, deletion or reaction changes its
-    /// target (and the index) as it reads from now on.
-    async fn apply(
-        &self,
-        tx: &mut Transaction<'static, Sqlite>,
-        draft: &Draft,
-        seq: i64,
-        body: Option<&str>,
-        author: &str,
-    ) -> Result<(), StoreError> {
-        let room_id = draft.room_id;
-        match &draft.kind {
-            EntryKind::Message { .. } => {
-                let key = search_key(room_id, seq);
-                sqlx::query!(
-                    "INSERT INTO entries_search (rowid, body) VALUES (?1, ?2)",
-                    key,
-                    body
-                )
-                .execute(&mut **tx)
-                .await?;
-            }
-            EntryKind::Edit(target, _) => {
-                let (target, key) = (*target as i64, search_key(room_id, *target as i64));
-                sqlx::query!(
-                    "UPDATE entries SET body = ?1, edited = 1 WHERE room_id = ?2 AND seq = ?3",
-                    body,
-                    room_id,
-                    target
-                )
-                .execute(&mut **tx)
-                .await?;
-                sqlx::query!(
-                    "UPDATE entries_search SET body = ?1 WHERE rowid = ?2",
-                    body,
-                    key
-                )
-                .execute(&mut **tx)
-                .await?;
-            }
-            EntryKind::Delete(target) => {
-                let (target, key) = (*target as i64, search_key(room_id, *target as i64));
-                sqlx::query!(
-                    "UPDATE entries SET kind = 'deleted', body = NULL, edited = 0
-                     WHERE room_id = ?1 AND seq = ?2",
-                    room_id,
-                    target
-                )
-                .execute(&mut **tx)
-                .await?;
-                // Its earlier edits carried its texts too.
-                sqlx::query!(
-                    "UPDATE entries SET kind = 'delete', body = NULL
-                     WHERE room_id = ?1 AND target = ?2 AND kind = 'edit'",
-                    room_id,
-                    target
-                )
-                .execute(&mut **tx)
-                .await?;
-                sqlx::query!(
-                    "DELETE FROM reactions WHERE room_id = ?1 AND seq = ?2",
-                    room_id,
-                    target
-                )
-                .execute(&mut **tx)
-                .await?;
-                sqlx::query!("DELETE FROM entries_search WHERE rowid = ?1", key)
-                    .execute(&mut **tx)
-                    .await?;
-                // Its files go too: their blobs once nothing else uses them.
-                sqlx::query!(
-                    "INSERT OR IGNORE INTO media_orphans (blob)
-                     SELECT blob FROM media WHERE room_id = ?1 AND seq = ?2
-                     UNION SELECT thumb FROM media
-                     WHERE room_id = ?1 AND seq = ?2 AND thumb IS NOT NULL",
-                    room_id,
-                    target
-                )
-                .execute(&mut **tx)
-                .await?;
-                sqlx::query!(
-                    "DELETE FROM media WHERE room_id = ?1 AND seq = ?2",
-                    room_id,
-                    target
-                )
-                .execute(&mut **tx)
-                .await?;
-            }
-            EntryKind::React(target, emoji, true) => {
-                let (target, emoji, nick) = (*target as i64, emoji.as_str(), draft.nick.as_str());
-                sqlx::query!(
-                    "INSERT INTO reactions (room_id, seq, emoji, author, nick, reacted_in)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
-                    room_id,
-                    target,
-                    emoji,
-                    author,
-                    nick,
-                    seq
-                )
-                .execute(&mut **tx)
-                .await?;
-            }
-            EntryKind::React(target, emoji, false) => {
-                let (target, emoji) = (*target as i64, emoji.as_str());
-                sqlx::query!(
-                    "DELETE FROM reactions WHERE room_id = ?1 AND seq = ?2 AND emoji = ?3 AND author = ?4",
-                    room_id,
-                    target,
-                    emoji,
-                    author
-                )
-                .execute(&mut **tx)
-                .await?;
-            }
-            EntryKind::Joined | EntryKind::Left | EntryKind::Deleted => {}
-        }
-        Ok(())
     }
 
     pub async fn search(

@@ -5,6 +5,7 @@
 //! - [`common`]: the harness (test apps, clients, frame helpers).
 //! - [`accounts`]: sign up, log in, sessions, reserved names, owners' rooms.
 //! - [`actions`]: replies, edits, deletions, reactions, search.
+//! - [`batches`]: group commits: a resend, many rooms, a refused entry inside one batch.
 //! - [`chat`]: rooms, messages, notices, pages.
 //! - [`cluster`]: two servers on PostgreSQL and Redis (PostgreSQL run only).
 //! - [`delivery`]: exactly-once, in-order delivery across drops and slow readers.
@@ -17,6 +18,7 @@
 //! - [`http`]: hosts, cross-site calls, security headers, half-sent requests, caps.
 
 mod abuse;
+mod batches;
 mod accounts;
 mod actions;
 mod binary;
