@@ -397,8 +397,7 @@ async fn run_load(
     }
     bar.finish_and_clear();
     let cpu = targets.iter().map(Target::cpu_percent).sum();
-    let bench_cpu =
-        100.0 * (target::own_cpu_seconds() - own_cpu) / started.elapsed().as_secs_f64();
+    let bench_cpu = 100.0 * (target::own_cpu_seconds() - own_cpu) / started.elapsed().as_secs_f64();
     let rss = targets.iter().map(Target::rss_bytes).sum();
     let sent = tally.sent.load(Ordering::Relaxed) - sent0;
     // Let in-flight deliveries land before counting.

@@ -15,6 +15,9 @@ pub struct Target {
     cpu_mark: (u64, Instant),
 }
 
+/// What the bench shows the server to read its `/metrics`.
+const METRICS_TOKEN: &str = "bench-scrape";
+
 /// CPU ticks per second for /proc/<pid>/stat (USER_HZ, 100 on Linux).
 const TICKS_PER_SEC: f64 = 100.0;
 
@@ -52,6 +55,7 @@ impl Target {
             .args(["--max-connections", "1000000"])
             .args(["--max-connections-per-address", "1000000"])
             .args(["--send-queue-bytes", "67108864"])
+            .args(["--metrics-token", METRICS_TOKEN])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .spawn()
@@ -132,7 +136,9 @@ impl Target {
     /// histogram buckets; empty if it cannot be read.
     pub async fn metrics(&self) -> String {
         let url = format!("http://{}/metrics", self.addr);
-        let Ok(response) = reqwest::get(&url).await else {
+        let client = reqwest::Client::new();
+        let request = client.get(&url).bearer_auth(METRICS_TOKEN);
+        let Ok(response) = request.send().await else {
             return String::new();
         };
         let text = response.text().await.unwrap_or_default();
@@ -154,7 +160,12 @@ pub fn own_cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let tick = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    let tick = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
     (tick(11) + tick(12)) as f64 / TICKS_PER_SEC
 }
 

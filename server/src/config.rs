@@ -128,6 +128,12 @@ pub struct Config {
     #[arg(long, env = "CHAT_JOURNAL_TRIES", default_value_t = 7)]
     pub journal_tries: u32,
 
+    /// Serve the server's counters at `/metrics` (Prometheus text) to a
+    /// scraper sending `Authorization: Bearer TOKEN`; without a token the
+    /// endpoint is off.
+    #[arg(long, env = "CHAT_METRICS_TOKEN")]
+    pub metrics_token: Option<String>,
+
     /// Send the session cookie over plain HTTP too (no `Secure` flag, no
     /// `__Host-` prefix): only for local use without TLS. `./scripts/serve`
     /// sets it, since it serves http://127.0.0.1:3000.

@@ -314,6 +314,7 @@ impl RoomHub {
                 accounts_only: AtomicBool::new(row.accounts_only),
             });
             rooms.insert(name.clone(), room.clone());
+            metrics::gauge!(crate::metrics::ROOMS).set(rooms.len() as f64);
             return Ok(room);
         }
     }
@@ -756,6 +757,7 @@ impl RoomHub {
             room.retired.store(true, Ordering::Release);
             self.retirements.fetch_add(1, Ordering::AcqRel);
             rooms.remove(&room.name);
+            metrics::gauge!(crate::metrics::ROOMS).set(rooms.len() as f64);
         }
     }
 

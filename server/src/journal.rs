@@ -124,6 +124,7 @@ async fn run(store: Store, mut queue: mpsc::UnboundedReceiver<Job>, tries: u32) 
         }
         if !drafts.is_empty() {
             let drafts: Arc<[Draft]> = drafts.into();
+            metrics::histogram!(crate::metrics::BATCH_ENTRIES).record(drafts.len() as f64);
             match write_with_retries(&store, drafts.clone(), tries).await {
                 Ok(outcomes) => answer(waiters, outcomes),
                 // One entry the database will not take must not sink the
@@ -158,6 +159,7 @@ fn answer(waiters: Vec<Waiter>, outcomes: Vec<Appended>) {
     for ((feed, done), outcome) in waiters.into_iter().zip(outcomes) {
         let committed = match outcome {
             Appended::New(entry) => {
+                metrics::counter!(crate::metrics::ENTRIES).increment(1);
                 let seq = entry.seq;
                 feed.publish(entry);
                 Committed::New(seq)
@@ -188,10 +190,16 @@ async fn write_with_retries(
     let mut tries = 0;
     loop {
         tries += 1;
+        let started = std::time::Instant::now();
         let attempt = AssertUnwindSafe(store.append(drafts.clone()))
             .catch_unwind()
             .await
             .unwrap_or_else(|_| Err(StoreError::Batch("the store panicked".into())));
+        if attempt.is_ok() {
+            metrics::histogram!(crate::metrics::BATCH_SECONDS).record(started.elapsed());
+        } else {
+            metrics::counter!(crate::metrics::BATCH_FAILURES).increment(1);
+        }
         match attempt {
             Ok(outcomes) => return Ok(outcomes),
             Err(err) if tries < most && (err.is_transient() || tries == 1) => {

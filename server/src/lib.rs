@@ -17,6 +17,7 @@
 //!   headers) and the backend that server functions call.
 //! - [`media`]: uploads, the blob store seam (directory or S3), media responses.
 //! - [`search`]: the search page (results rendered on the server).
+//! - [`metrics`]: the server's own counters, `/metrics` for Prometheus.
 //! - [`listener`]: accepting connections: admission, header timeouts, shutdown.
 //! - this file: starting, binding and stopping a server ([`start`]).
 
@@ -28,6 +29,7 @@ pub mod hub;
 pub mod journal;
 pub mod listener;
 pub mod media;
+pub mod metrics;
 pub mod peers;
 pub mod presence;
 pub mod routes;
@@ -177,6 +179,8 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
             .collect(),
         hosts: routes::Hosts::new(&config.public_urls),
         request_timeout: Duration::from_secs(config.request_timeout_secs.max(1)),
+        metrics: metrics::install(),
+        metrics_token: config.metrics_token.as_deref().map(Arc::from),
     };
     let app = routes::router(state);
     let accepting = listener::Accepting {

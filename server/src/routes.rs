@@ -41,6 +41,9 @@ pub struct AppState {
     pub allowed_origins: Arc<[String]>,
     pub hosts: Hosts,
     pub request_timeout: Duration,
+    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+    /// What a scraper must show for `/metrics`; `None`: no such page.
+    pub metrics_token: Option<Arc<str>>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -191,6 +194,7 @@ pub fn router(state: AppState) -> Router {
     let pages = Router::new()
         .route("/ws", get(upgrade))
         .route("/health", get(health))
+        .route("/metrics", get(metrics_page))
         .route("/join", get(join_without_js))
         .route("/search", get(crate::search::search_page))
         .route("/r/{room}/post", axum::routing::post(post_without_js))
@@ -325,6 +329,10 @@ fn same_site_write(headers: &HeaderMap, allowed: &[String]) -> bool {
 /// reported on its own line: without Redis the server still delivers every
 /// entry (read from the database, a little later) but no typing signals, so
 /// it stays in service, "degraded".
+async fn metrics_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    crate::metrics::respond(&state.metrics, state.metrics_token.as_deref(), &headers)
+}
+
 async fn health(State(state): State<AppState>) -> Response {
     let hub = &state.sockets.hub;
     let probe = hub.journal().probe();

@@ -69,6 +69,7 @@ pub async fn serve(socket: WebSocket, ip: IpAddr, signed_in: Option<SignedIn>, s
         drain: _drain,
     } = shared;
     let conn = hub.connection_id();
+    let _counted = Counted::open();
     let (sink, mut stream) = socket.split();
     let (outbox, drain) = Outbox::new(limits.send_queue_bytes);
     let mut close_requested = drain.close.clone();
@@ -169,5 +170,22 @@ pub async fn serve(socket: WebSocket, ip: IpAddr, signed_in: Option<SignedIn>, s
             .is_err()
     {
         writer.abort();
+    }
+}
+
+/// One open connection in [`crate::metrics::CONNECTIONS`], for as long as
+/// it lives (however its task ends).
+struct Counted;
+
+impl Counted {
+    fn open() -> Self {
+        metrics::gauge!(crate::metrics::CONNECTIONS).increment(1.0);
+        Self
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        metrics::gauge!(crate::metrics::CONNECTIONS).decrement(1.0);
     }
 }

@@ -52,9 +52,11 @@ impl Outbox {
         let size = message_size(&message);
         let queued = self.queued_bytes.fetch_add(size, Ordering::AcqRel) + size;
         if queued > self.budget {
+            metrics::counter!(crate::metrics::SLOW_CLOSES).increment(1);
             self.close(CLOSE_SLOW);
             return false;
         }
+        metrics::counter!(crate::metrics::FRAMES_OUT).increment(1);
         self.queue.send(message).is_ok()
     }
 

@@ -37,6 +37,7 @@ impl RateLimit {
             true
         } else {
             self.strikes += 1;
+            metrics::counter!(crate::metrics::RATE_REFUSALS).increment(1);
             false
         }
     }

@@ -293,7 +293,6 @@ pub(crate) fn judge(draft: &Draft, target: Option<&TargetRow>) -> Result<(), Ref
 /// [`app::search::MARK_START`] and [`app::search::MARK_END`].
 pub use app::search::Found;
 
-
 /// Who was in a room when the server stopped, so their return after a restart
 /// is a reconnect rather than news.
 #[derive(Debug, Clone, PartialEq, Eq)]

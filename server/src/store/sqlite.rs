@@ -17,14 +17,14 @@
 //! A write that is one statement (accounts, sessions, room settings) needs no
 //! transaction of its own: it runs on the writer as it is.
 
-use super::sqlite_log::LogWriter;
 use super::rows::{
-    AttachmentRow, EntryRow, ReactionRow, account_row, departed, entries, found,
-    media_kind, media_kind_word, owned_room, room_names, session_row,
+    AttachmentRow, EntryRow, ReactionRow, account_row, departed, entries, found, media_kind,
+    media_kind_word, owned_room, room_names, session_row,
 };
+use super::sqlite_log::LogWriter;
 use super::{
-    AccountRow, Appended, Departed, Draft, Found, MediaRow, Member, ModeratorChange,
-    OwnedRoom, RoomRow, SessionRow, StoreError, now_ms,
+    AccountRow, Appended, Departed, Draft, Found, MediaRow, Member, ModeratorChange, OwnedRoom,
+    RoomRow, SessionRow, StoreError, now_ms,
 };
 use app::messages::{Entry, Seq};
 use app::people::Nick;

@@ -12,7 +12,11 @@ use std::time::Duration;
 async fn numbered_in_order(app: &TestApp, room_name: &str) -> Vec<String> {
     let log = log_of(app, room_name).await;
     let seqs: Vec<Seq> = log.iter().map(|e| e.seq).collect();
-    assert_eq!(seqs, (1..=log.len() as Seq).collect::<Vec<_>>(), "{room_name}: no gap");
+    assert_eq!(
+        seqs,
+        (1..=log.len() as Seq).collect::<Vec<_>>(),
+        "{room_name}: no gap"
+    );
     log.iter().map(line).collect()
 }
 
@@ -22,7 +26,8 @@ async fn answers(client: &mut Client, ids: &[ClientId]) -> HashMap<ClientId, Vec
     let mut answered: HashMap<ClientId, Vec<Option<Seq>>> = HashMap::new();
     let wanted = |answered: &HashMap<ClientId, Vec<Option<Seq>>>| {
         let mut counts: HashMap<&ClientId, usize> = HashMap::new();
-        ids.iter().for_each(|id| *counts.entry(id).or_default() += 1);
+        ids.iter()
+            .for_each(|id| *counts.entry(id).or_default() += 1);
         counts
             .iter()
             .all(|(id, n)| answered.get(*id).map_or(0, Vec::len) >= *n)
@@ -53,8 +58,7 @@ async fn in_one_batch(app: &TestApp, sender: &mut Client, room_name: &str) -> Da
 }
 
 #[tokio::test]
-async fn a_resent_message_in_the_middle_of_a_batch_is_stored_once_and_the_rest_numbered_after_it()
-{
+async fn a_resent_message_in_the_middle_of_a_batch_is_stored_once_and_the_rest_numbered_after_it() {
     let app = spawn_app().await;
     let mut sadia = app.client().await;
     sadia.join("main", "sadia").await;
@@ -72,7 +76,10 @@ async fn a_resent_message_in_the_middle_of_a_batch_is_stored_once_and_the_rest_n
     let sent = [&ids[..2], &ids[1..]].concat();
     let acks = answers(&mut sadia, &sent).await;
     assert_eq!(acks[&ids[1]].len(), 2, "both sends of two are answered");
-    assert_eq!(acks[&ids[1]][0], acks[&ids[1]][1], "with the same seq: {acks:?}");
+    assert_eq!(
+        acks[&ids[1]][0], acks[&ids[1]][1],
+        "with the same seq: {acks:?}"
+    );
     let lines = numbered_in_order(&app, "main").await;
     assert_eq!(
         lines,
@@ -188,9 +195,16 @@ async fn a_message_the_database_refuses_fails_alone_and_its_batch_is_stored() {
     lock.release().await;
 
     let acks = answers(&mut sadia, &[one.clone(), three.clone()]).await;
-    assert!(acks[&one][0].is_some() && acks[&three][0].is_some(), "{acks:?}");
+    assert!(
+        acks[&one][0].is_some() && acks[&three][0].is_some(),
+        "{acks:?}"
+    );
     let refused = answers(&mut usman, std::slice::from_ref(&bad)).await;
-    assert_eq!(refused[&bad], [None], "the poisoned message is answered as not stored");
+    assert_eq!(
+        refused[&bad],
+        [None],
+        "the poisoned message is answered as not stored"
+    );
     assert_eq!(
         numbered_in_order(&app, "main").await,
         [

@@ -275,3 +275,49 @@ async fn health_says_ready_when_the_store_commits() {
         (200, format!("ok\ndatabase: ok\nbus: ok ({bus})\n"))
     );
 }
+
+/// The value of an unlabelled sample in a Prometheus exposition.
+fn sample(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+#[tokio::test]
+async fn metrics_are_only_for_the_scraper_with_the_token_and_count_what_happened() {
+    let closed = spawn_app().await;
+    assert_eq!(closed.get("/metrics").await.0, 404, "off without a token");
+
+    let app = spawn_app_with(&["--metrics-token", "s3cret-scrape"]).await;
+    let http = reqwest::Client::new();
+    let url = format!("http://{}/metrics", app.addr());
+    let wrong = http.get(&url).bearer_auth("guess").send().await.unwrap();
+    assert_eq!(wrong.status(), 401);
+    let scrape = || async {
+        let answer = http
+            .get(&url)
+            .bearer_auth("s3cret-scrape")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+        answer.text().await.unwrap()
+    };
+    let before = scrape().await;
+    let committed = |text: &str| sample(text, "chat_entries_committed_total").unwrap_or(0.0);
+
+    let mut sadia = app.client().await;
+    sadia.join("main", "sadia").await;
+    sadia.say("main", "counted").await;
+    let after = scrape().await;
+    // Other tests' servers share this process's counters: at least ours.
+    assert!(
+        committed(&after) >= committed(&before) + 2.0,
+        "a join notice and a message: {after}"
+    );
+    assert!(
+        sample(&after, "chat_connections").is_some_and(|n| n >= 1.0),
+        "{after}"
+    );
+    assert!(after.contains("chat_commit_seconds"), "{after}");
+}

@@ -18,9 +18,9 @@
 //! - [`http`]: hosts, cross-site calls, security headers, half-sent requests, caps.
 
 mod abuse;
-mod batches;
 mod accounts;
 mod actions;
+mod batches;
 mod binary;
 mod chat;
 mod cluster;
