@@ -4,14 +4,16 @@
 //!
 //! Layout:
 //! - `main.rs`: the command line and the scenarios (fanout, rooms, cluster,
-//!   idle, history, page, media, smoke).
+//!   idle, history, page, media, compare, smoke).
 //! - [`target`]: the server process, and its CPU and memory from /proc.
 //! - [`load`]: joining, sending and receiving clients with latency stamps.
+//! - [`raw`]: the raw broadcast twin `compare` measures the server against.
 //!
 //! Run it on a release build: `cargo build --release -p server -p bench`, then
 //! `target/release/bench fanout` (see `docs/PERFORMANCE.md`).
 
 mod load;
+mod raw;
 mod target;
 
 use clap::{Parser, Subcommand};
@@ -124,6 +126,21 @@ enum Scenario {
         #[arg(long, default_value_t = 20)]
         photos: usize,
     },
+    /// One room's fanout through the chat server, then through the raw
+    /// broadcast twin (no storage, no checks): CPU per delivery of each.
+    Compare {
+        #[arg(long, default_value_t = 1000)]
+        sockets: usize,
+        #[arg(long, default_value_t = 10)]
+        senders: usize,
+        #[arg(long, default_value_t = 50.0)]
+        rate: f64,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+    /// The raw broadcast twin itself (started by `compare`).
+    #[command(hide = true)]
+    RawServer,
     /// Every scenario, tiny and quick: keeps this tool working (run in tests).
     Smoke {
         #[arg(long, env = "CHAT_TEST_POSTGRES")]
@@ -200,6 +217,13 @@ async fn main() -> std::process::ExitCode {
             concurrency,
             photos,
         } => media(&cli.server_bin, files, mb, concurrency, photos).await,
+        Scenario::Compare {
+            sockets,
+            senders,
+            rate,
+            seconds,
+        } => compare(&cli.server_bin, sockets, senders, rate, seconds).await,
+        Scenario::RawServer => raw::serve().await,
         Scenario::Smoke { postgres } => smoke(&cli.server_bin, &postgres).await,
     };
     match result {
@@ -821,8 +845,62 @@ async fn page(bin: &std::path::Path, concurrency: usize, seconds: u64) -> Outcom
     Ok(())
 }
 
+/// Server CPU per delivery, in microseconds.
+fn cpu_per_delivery(step: &Step) -> f64 {
+    step.cpu / 100.0 * step.seconds * 1e6 / step.delivered.max(1) as f64
+}
+
+async fn compare(
+    bin: &std::path::Path,
+    sockets: usize,
+    senders: usize,
+    rate: f64,
+    seconds: u64,
+) -> Outcome {
+    let (mut chat, _dir) = start(bin)?;
+    let through_chat = run_load(
+        std::slice::from_mut(&mut chat),
+        1,
+        sockets,
+        senders,
+        rate,
+        seconds,
+        100,
+    )
+    .await?;
+    chat.stop();
+    through_chat.print(&format!("compare: the chat server, 1 room x {sockets}"));
+    let mut twin = Target::start_raw()?;
+    let through_twin = run_load(
+        std::slice::from_mut(&mut twin),
+        1,
+        sockets,
+        senders,
+        rate,
+        seconds,
+        100,
+    )
+    .await?;
+    twin.stop();
+    through_twin.print("compare: the raw broadcast twin, same load");
+    let (chat_us, twin_us) = (
+        cpu_per_delivery(&through_chat),
+        cpu_per_delivery(&through_twin),
+    );
+    table(
+        "compare: server CPU per delivery",
+        &[
+            ("chat server", format!("{chat_us:.2} us")),
+            ("raw broadcast", format!("{twin_us:.2} us")),
+            ("ratio", format!("{:.2}x", chat_us / twin_us.max(1e-9))),
+        ],
+    );
+    Ok(())
+}
+
 async fn smoke(bin: &std::path::Path, postgres: &str) -> Outcome {
     fanout(bin, 20, 2, 20.0, 1, 100, false).await?;
+    compare(bin, 10, 2, 20.0, 1).await?;
     rooms_scenario(bin, 3, 3, 3, 20.0, 1).await?;
     cluster(bin, postgres, 2, 3, 3, 20.0, 1).await?;
     idle(bin, 50).await?;

@@ -85,6 +85,33 @@ impl Target {
         Ok(target)
     }
 
+    /// Starts this very binary as the raw broadcast twin (`bench raw-server`).
+    pub fn start_raw() -> Result<Self, String> {
+        let me = std::env::current_exe().map_err(|e| e.to_string())?;
+        let mut child = Command::new(me)
+            .arg("raw-server")
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start the raw broadcast twin: {e}"))?;
+        let mut line = String::new();
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        stdout.read_line(&mut line).map_err(|e| e.to_string())?;
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        let addr = line
+            .trim()
+            .strip_prefix("Chat server listening on http://")
+            .ok_or_else(|| format!("unexpected twin output: {line:?}"))?
+            .parse()
+            .map_err(|e| format!("bad address in {line:?}: {e}"))?;
+        let mut target = Self {
+            child,
+            addr,
+            cpu_mark: (0, Instant::now()),
+        };
+        target.mark_cpu();
+        Ok(target)
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
