@@ -15,7 +15,7 @@ mod sqlite;
 mod sqlite_log;
 
 use app::media::{Attachment, MediaId, MediaKind};
-use app::messages::{ClientId, Entry, EntryKind, MessageBody, Seq};
+use app::messages::{ClientId, Entry, EntryKind, MessageBody, Quote, Seq};
 use app::people::{Nick, SessionId};
 use app::rooms::RoomName;
 use std::sync::Arc;
@@ -184,6 +184,23 @@ impl Draft {
             reply_to: None,
             moderator: false,
             media: vec![],
+        }
+    }
+
+    /// The entry this draft became once stored at `seq`: a message with the
+    /// quote of its reply and its files as the store read them.
+    pub fn entry(&self, seq: Seq, at: i64, quote: Option<Quote>, files: Vec<Attachment>) -> Entry {
+        let mut kind = self.kind.clone();
+        if let EntryKind::Message { reply, media, .. } = &mut kind {
+            *reply = quote;
+            *media = files;
+        }
+        Entry {
+            seq,
+            at,
+            nick: self.nick.clone(),
+            kind,
+            account: self.author.is_account(),
         }
     }
 

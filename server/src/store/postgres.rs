@@ -360,21 +360,7 @@ impl PostgresStore {
             };
             apply(&mut tx, draft, seq, body, &author).await?;
             heads.insert(room_id, seq);
-            let mut kind = draft.kind.clone();
-            if let EntryKind::Message {
-                reply: r, media, ..
-            } = &mut kind
-            {
-                *r = reply;
-                *media = attached;
-            }
-            outcomes.push(Appended::New(Entry {
-                seq: seq as Seq,
-                at,
-                nick: draft.nick.clone(),
-                kind,
-                account: draft.author.is_account(),
-            }));
+            outcomes.push(Appended::New(draft.entry(seq as Seq, at, reply, attached)));
         }
         let (ids, new_heads): (Vec<i64>, Vec<i64>) = heads.into_iter().unzip();
         // The rows are locked and written anyway, so the lobby's activity
@@ -1096,9 +1082,9 @@ async fn insert_plain(
             ids.push(client_id.as_str());
         }
     }
-    let mut stored: HashMap<(i64, String), i64> = HashMap::new();
+    let mut rows: Vec<(i64, String, i64)> = vec![];
     if !ids.is_empty() {
-        let rows: Vec<(i64, String, i64)> = sqlx::query_as(
+        rows = sqlx::query_as(
             "SELECT e.room_id, e.client_id, e.seq FROM entries e
              JOIN UNNEST($1::BIGINT[], $2::TEXT[]) AS sent (room_id, client_id)
                ON e.room_id = sent.room_id AND e.client_id = sent.client_id",
@@ -1107,8 +1093,11 @@ async fn insert_plain(
         .bind(&ids)
         .fetch_all(&mut **tx)
         .await?;
-        stored.extend(rows.into_iter().map(|(room, id, seq)| ((room, id), seq)));
     }
+    let mut stored: HashMap<(i64, &str), i64> = rows
+        .iter()
+        .map(|(room, id, seq)| ((*room, id.as_str()), *seq))
+        .collect();
     let n = run.len();
     let (mut room_col, mut seq_col, mut nick_col) = (
         Vec::with_capacity(n),
@@ -1129,7 +1118,7 @@ async fn insert_plain(
         let (kind, client_id, body, _) = columns(draft);
         if let Some(id) = client_id {
             // Stored before, or earlier in this very run.
-            match stored.entry((room_id, id.to_owned())) {
+            match stored.entry((room_id, id)) {
                 std::collections::hash_map::Entry::Occupied(original) => {
                     outcomes.push(Appended::Duplicate(*original.get() as Seq));
                     continue;
@@ -1147,13 +1136,7 @@ async fn insert_plain(
         id_col.push(client_id);
         body_col.push(body);
         author_col.push(draft.author.column());
-        outcomes.push(Appended::New(Entry {
-            seq: *head as Seq,
-            at,
-            nick: draft.nick.clone(),
-            kind: draft.kind.clone(),
-            account: draft.author.is_account(),
-        }));
+        outcomes.push(Appended::New(draft.entry(*head as Seq, at, None, vec![])));
     }
     if room_col.is_empty() {
         return Ok(());

@@ -16,7 +16,7 @@
 use super::rows::{AttachmentRow, columns, quote};
 use super::{Appended, Draft, Refusal, StoreError, TargetRow, judge, now_ms};
 use app::media::Attachment;
-use app::messages::{Entry, EntryKind, REACTIONS_MAX, Seq};
+use app::messages::{EntryKind, REACTIONS_MAX, Seq};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
 use std::collections::HashMap;
 use std::path::Path;
@@ -134,22 +134,25 @@ impl Writer {
                 };
                 outcomes.push(outcome);
             }
+            let due: Vec<i64> = next_heads
+                .keys()
+                .filter(|id| {
+                    self.stamped
+                        .get(id)
+                        .is_none_or(|t| at - t >= STAMP_EVERY_MS)
+                })
+                .copied()
+                .collect();
             let mut stamp = tx.prepare_cached("UPDATE rooms SET active_at = ?1 WHERE id = ?2")?;
-            for room_id in next_heads.keys() {
-                if self
-                    .stamped
-                    .get(room_id)
-                    .is_none_or(|t| at - t >= STAMP_EVERY_MS)
-                {
-                    stamp.execute((at, room_id))?;
-                }
+            for room_id in &due {
+                stamp.execute((at, room_id))?;
             }
-            Ok::<_, StoreError>(outcomes)
+            Ok::<_, StoreError>((outcomes, due))
         })();
         // A rolled-back batch leaves the database as it was; the heads read
         // inside it are forgotten too.
-        let outcomes = match written {
-            Ok(outcomes) => outcomes,
+        let (outcomes, due) = match written {
+            Ok(written) => written,
             Err(err) => {
                 drop(tx);
                 self.heads.clear();
@@ -160,12 +163,7 @@ impl Writer {
             self.heads.clear();
             return Err(err.into());
         }
-        for &room_id in next_heads.keys() {
-            let stamp = self.stamped.entry(room_id).or_insert(0);
-            if at - *stamp >= STAMP_EVERY_MS {
-                *stamp = at;
-            }
-        }
+        self.stamped.extend(due.into_iter().map(|id| (id, at)));
         self.heads.extend(next_heads);
         Ok(outcomes)
     }
@@ -261,21 +259,7 @@ fn append_one(tx: &Transaction, draft: &Draft, head: Seq, at: i64) -> Result<App
         return Ok(Appended::Refused(Refusal::NoSuchMedia));
     };
     apply(tx, draft, seq_i, body, &author)?;
-    let mut kind = draft.kind.clone();
-    if let EntryKind::Message {
-        reply: r, media, ..
-    } = &mut kind
-    {
-        *r = reply;
-        *media = attached;
-    }
-    Ok(Appended::New(Entry {
-        seq,
-        at,
-        nick: draft.nick.clone(),
-        kind,
-        account: draft.author.is_account(),
-    }))
+    Ok(Appended::New(draft.entry(seq, at, reply, attached)))
 }
 
 /// Gives a new message at `seq` the uploads its draft names, in order;
