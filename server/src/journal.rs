@@ -108,6 +108,7 @@ impl Journal {
 type Waiter = (Arc<Feed>, oneshot::Sender<Result<Committed, StoreError>>);
 
 async fn run(store: Store, mut queue: mpsc::UnboundedReceiver<Job>, tries: u32) {
+    let committed = metrics::counter!(crate::metrics::ENTRIES);
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut jobs, MAX_BATCH).await > 0 {
         let mut drafts = Vec::with_capacity(jobs.len());
@@ -126,7 +127,7 @@ async fn run(store: Store, mut queue: mpsc::UnboundedReceiver<Job>, tries: u32) 
             let drafts: Arc<[Draft]> = drafts.into();
             metrics::histogram!(crate::metrics::BATCH_ENTRIES).record(drafts.len() as f64);
             match write_with_retries(&store, drafts.clone(), tries).await {
-                Ok(outcomes) => answer(waiters, outcomes),
+                Ok(outcomes) => answer(waiters, outcomes, &committed),
                 // One entry the database will not take must not sink the
                 // others that shared its batch: each is tried on its own.
                 Err(err) if drafts.len() > 1 && !err.is_transient() => {
@@ -134,7 +135,7 @@ async fn run(store: Store, mut queue: mpsc::UnboundedReceiver<Job>, tries: u32) 
                     for (draft, waiter) in drafts.iter().zip(waiters) {
                         let alone: Arc<[Draft]> = Arc::new([draft.clone()]);
                         match write_with_retries(&store, alone, 1).await {
-                            Ok(outcomes) => answer(vec![waiter], outcomes),
+                            Ok(outcomes) => answer(vec![waiter], outcomes, &committed),
                             Err(err) => give_up(vec![waiter], &err),
                         }
                     }
@@ -155,11 +156,11 @@ async fn run(store: Store, mut queue: mpsc::UnboundedReceiver<Job>, tries: u32) 
 
 /// Publishes each new entry to its room, in `seq` order, then answers its
 /// caller.
-fn answer(waiters: Vec<Waiter>, outcomes: Vec<Appended>) {
+fn answer(waiters: Vec<Waiter>, outcomes: Vec<Appended>, committed: &metrics::Counter) {
     for ((feed, done), outcome) in waiters.into_iter().zip(outcomes) {
         let committed = match outcome {
             Appended::New(entry) => {
-                metrics::counter!(crate::metrics::ENTRIES).increment(1);
+                committed.increment(1);
                 let seq = entry.seq;
                 feed.publish(entry);
                 Committed::New(seq)

@@ -15,6 +15,9 @@ pub struct Outbox {
     queued_bytes: Arc<AtomicUsize>,
     budget: usize,
     close: Arc<watch::Sender<Option<CloseReason>>>,
+    /// [`crate::metrics::FRAMES_OUT`], looked up once per connection rather
+    /// than once per frame.
+    frames_out: metrics::Counter,
 }
 
 /// The writer's ends of an [`Outbox`].
@@ -35,6 +38,7 @@ impl Outbox {
             queued_bytes: queued_bytes.clone(),
             budget,
             close: Arc::new(close),
+            frames_out: metrics::counter!(crate::metrics::FRAMES_OUT),
         };
         let drain = OutboxDrain {
             queued,
@@ -56,7 +60,7 @@ impl Outbox {
             self.close(CLOSE_SLOW);
             return false;
         }
-        metrics::counter!(crate::metrics::FRAMES_OUT).increment(1);
+        self.frames_out.increment(1);
         self.queue.send(message).is_ok()
     }
 
