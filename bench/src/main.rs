@@ -451,6 +451,27 @@ async fn run_load(
     })
 }
 
+/// [`run_load`] on one target with every socket in one room.
+async fn one_room(
+    target: &mut Target,
+    sockets: usize,
+    senders: usize,
+    rate: f64,
+    seconds: u64,
+    size: usize,
+) -> Result<Step, String> {
+    run_load(
+        std::slice::from_mut(target),
+        1,
+        sockets,
+        senders,
+        rate,
+        seconds,
+        size,
+    )
+    .await
+}
+
 async fn fanout(
     bin: &std::path::Path,
     sockets: usize,
@@ -462,16 +483,7 @@ async fn fanout(
 ) -> Outcome {
     let (mut target, _dir) = start(bin)?;
     if !find_max {
-        let step = run_load(
-            std::slice::from_mut(&mut target),
-            1,
-            sockets,
-            senders,
-            rate,
-            seconds,
-            size,
-        )
-        .await?;
+        let step = one_room(&mut target, sockets, senders, rate, seconds, size).await?;
         step.print(&format!(
             "fanout: 1 room x {sockets} sockets, {senders} senders, {size}-byte messages"
         ));
@@ -485,16 +497,7 @@ async fn fanout(
         // A fresh server and sockets per step, so one overloaded step does
         // not leave a backlog for the next.
         let (mut target, _dir) = start(bin)?;
-        let step = run_load(
-            std::slice::from_mut(&mut target),
-            1,
-            sockets,
-            senders,
-            rate,
-            seconds,
-            size,
-        )
-        .await?;
+        let step = one_room(&mut target, sockets, senders, rate, seconds, size).await?;
         target.stop();
         println!(
             "rate {:>8.0} msg/s: {:>9.0} deliveries/s, p99 {}, delivered {:.1} %",
@@ -858,29 +861,11 @@ async fn compare(
     seconds: u64,
 ) -> Outcome {
     let (mut chat, _dir) = start(bin)?;
-    let through_chat = run_load(
-        std::slice::from_mut(&mut chat),
-        1,
-        sockets,
-        senders,
-        rate,
-        seconds,
-        100,
-    )
-    .await?;
+    let through_chat = one_room(&mut chat, sockets, senders, rate, seconds, 100).await?;
     chat.stop();
     through_chat.print(&format!("compare: the chat server, 1 room x {sockets}"));
     let mut twin = Target::start_raw()?;
-    let through_twin = run_load(
-        std::slice::from_mut(&mut twin),
-        1,
-        sockets,
-        senders,
-        rate,
-        seconds,
-        100,
-    )
-    .await?;
+    let through_twin = one_room(&mut twin, sockets, senders, rate, seconds, 100).await?;
     twin.stop();
     through_twin.print("compare: the raw broadcast twin, same load");
     let (chat_us, twin_us) = (

@@ -38,7 +38,7 @@ impl Target {
                 .display()
                 .to_string(),
         };
-        let mut child = Command::new(bin)
+        let child = Command::new(bin)
             .args(["--addr", "127.0.0.1:0"])
             .args(["--database-url", url])
             .args(["--media-store", &media])
@@ -65,6 +65,22 @@ impl Target {
                     bin.display()
                 )
             })?;
+        Self::listening(child)
+    }
+
+    /// Starts this very binary as the raw broadcast twin (`bench raw-server`).
+    pub fn start_raw() -> Result<Self, String> {
+        let me = std::env::current_exe().map_err(|e| e.to_string())?;
+        let child = Command::new(me)
+            .arg("raw-server")
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start the raw broadcast twin: {e}"))?;
+        Self::listening(child)
+    }
+
+    /// The target `child` is, once its start line says where it listens.
+    fn listening(mut child: Child) -> Result<Self, String> {
         let mut line = String::new();
         let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
         stdout.read_line(&mut line).map_err(|e| e.to_string())?;
@@ -85,46 +101,12 @@ impl Target {
         Ok(target)
     }
 
-    /// Starts this very binary as the raw broadcast twin (`bench raw-server`).
-    pub fn start_raw() -> Result<Self, String> {
-        let me = std::env::current_exe().map_err(|e| e.to_string())?;
-        let mut child = Command::new(me)
-            .arg("raw-server")
-            .stdout(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("cannot start the raw broadcast twin: {e}"))?;
-        let mut line = String::new();
-        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
-        stdout.read_line(&mut line).map_err(|e| e.to_string())?;
-        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-        let addr = line
-            .trim()
-            .strip_prefix("Chat server listening on http://")
-            .ok_or_else(|| format!("unexpected twin output: {line:?}"))?
-            .parse()
-            .map_err(|e| format!("bad address in {line:?}: {e}"))?;
-        let mut target = Self {
-            child,
-            addr,
-            cpu_mark: (0, Instant::now()),
-        };
-        target.mark_cpu();
-        Ok(target)
-    }
-
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
 
     fn cpu_ticks(&self) -> u64 {
-        let stat =
-            std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
-        // Fields after the command name (which may contain spaces).
-        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let utime: u64 = fields.get(11).and_then(|f| f.parse().ok()).unwrap_or(0);
-        let stime: u64 = fields.get(12).and_then(|f| f.parse().ok()).unwrap_or(0);
-        utime + stime
+        cpu_ticks(&self.pid().to_string())
     }
 
     /// Starts a CPU measurement window.
@@ -150,13 +132,7 @@ impl Target {
     }
 
     fn status_kb(&self, field: &str) -> u64 {
-        let status =
-            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(field))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            .unwrap_or(0)
+        status_kb(&self.pid().to_string(), field)
     }
 
     /// The server's own counters (`/metrics`), without comments and
@@ -182,29 +158,39 @@ impl Target {
     }
 }
 
-/// CPU seconds this process (the load generator) has used so far.
-pub fn own_cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+/// CPU ticks (user and system) process `pid` (or `self`) has used.
+fn cpu_ticks(pid: &str) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may contain spaces).
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let tick = |i: usize| {
+    let field = |i: usize| {
         fields
             .get(i)
             .and_then(|f| f.parse::<u64>().ok())
             .unwrap_or(0)
     };
-    (tick(11) + tick(12)) as f64 / TICKS_PER_SEC
+    field(11) + field(12)
+}
+
+/// A `kB` field (`VmRSS:`, `VmHWM:`) of process `pid`'s (or `self`'s) status.
+fn status_kb(pid: &str, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .unwrap_or(0)
+}
+
+/// CPU seconds this process (the load generator) has used so far.
+pub fn own_cpu_seconds() -> f64 {
+    cpu_ticks("self") as f64 / TICKS_PER_SEC
 }
 
 /// Resident memory of this process, in bytes.
 pub fn own_rss_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .unwrap_or(0)
-        * 1024
+    status_kb("self", "VmRSS:") * 1024
 }
 
 impl Drop for Target {
