@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -90,11 +91,24 @@ impl Clock {
     }
 }
 
+/// The socket buffers both ends of a bench run use: the chat server's own
+/// (`server/src/routes.rs`). tungstenite's default read buffer is 128 KiB
+/// and it zeroes the free part before every read, so with the defaults the
+/// bench spent half its CPU in `memset` and the raw twin paid it too.
+pub fn ws_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(16 * 1024)
+}
+
 pub async fn connect(addr: SocketAddr) -> Result<Socket, String> {
-    let (ws, _) =
-        tokio_tungstenite::connect_async_with_config(format!("ws://{addr}/ws"), None, true)
-            .await
-            .map_err(|e| format!("connect: {e}"))?;
+    let (ws, _) = tokio_tungstenite::connect_async_with_config(
+        format!("ws://{addr}/ws"),
+        Some(ws_config()),
+        true,
+    )
+    .await
+    .map_err(|e| format!("connect: {e}"))?;
     Ok(ws)
 }
 

@@ -25,7 +25,10 @@ pub async fn serve() -> Result<(), String> {
         let _ = stream.set_nodelay(true);
         let room = room.clone();
         tokio::spawn(async move {
-            let Ok(ws) = tokio_tungstenite::accept_async(stream).await else {
+            let Ok(ws) =
+                tokio_tungstenite::accept_async_with_config(stream, Some(crate::load::ws_config()))
+                    .await
+            else {
                 return;
             };
             let (mut write, mut read) = ws.split();
