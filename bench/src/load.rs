@@ -97,7 +97,7 @@ impl Clock {
 /// bench spent half its CPU in `memset` and the raw twin paid it too.
 pub fn ws_config() -> WebSocketConfig {
     WebSocketConfig::default()
-        .read_buffer_size(4 * 1024)
+        .read_buffer_size(1024)
         .write_buffer_size(16 * 1024)
 }
 

@@ -401,15 +401,20 @@ async fn upgrade(
     let signed_in = accounts::routes::signed_in(&state.sockets.accounts, &headers).await;
     // Small buffers: most sockets are idle most of the time, and tens of
     // thousands of them must fit in memory. Frames above 64 KiB end the socket.
+    // Only what the connection needs moves into its task, not the app state.
+    let sockets = state.sockets;
     ws.max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
-        .read_buffer_size(4 * 1024)
+        .read_buffer_size(1024)
         .write_buffer_size(16 * 1024)
         .max_write_buffer_size(MAX_FRAME_BYTES * 4)
         .on_upgrade(move |socket| async move {
             // The connection's place in the caps lasts as long as the socket.
             let _admitted = admitted;
-            connection::serve(socket, peer.ip(), signed_in, state.sockets).await
+            // Boxed: axum's upgrade task holds this future next to its own
+            // state for the socket's whole life; inline, every idle socket
+            // paid for both (see PERFORMANCE.md, memory per connection).
+            Box::pin(connection::serve(socket, peer.ip(), signed_in, sockets)).await
         })
 }
 

@@ -84,7 +84,7 @@ pub async fn serve(socket: WebSocket, ip: IpAddr, signed_in: Option<SignedIn>, s
     // A logout that landed between the upgrade and the registration above
     // found nothing to close: check once more now that it would.
     if let Some(signed_in) = &signed_in
-        && !accounts.still_signed_in(signed_in).await
+        && !Box::pin(accounts.still_signed_in(signed_in)).await
     {
         outbox.close(close::CLOSE_SIGNED_OUT);
     }
@@ -121,7 +121,10 @@ pub async fn serve(socket: WebSocket, ip: IpAddr, signed_in: Option<SignedIn>, s
                 };
                 last_heard = Instant::now();
                 match message {
-                    Message::Text(text) => reader.handle_text(&text).await,
+                    // Boxed: answering a frame (a join reads history) is the
+                    // biggest future here, and inline it would sit in every
+                    // idle connection's task for its whole life.
+                    Message::Text(text) => Box::pin(reader.handle_text(&text)).await,
                     Message::Binary(_) => reader.handle_binary(),
                     Message::Close(_) => {
                         outbox.close(CLOSE_NORMAL);

@@ -4,15 +4,28 @@
 use super::close::{CLOSE_SLOW, CloseReason};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures::SinkExt;
-use std::sync::Arc;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use tokio::sync::{mpsc, watch};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{Notify, watch};
+
+/// Bursts above this many frames leave the writer's buffer to be freed
+/// rather than kept: an idle socket should hold no queue at all.
+const KEPT_CAPACITY: usize = 32;
+
+/// Frames not yet written. A plain deque, not a tokio channel: a channel
+/// allocates a block of 32 slots (1.5 KiB) up front for every socket, and
+/// most sockets are idle.
+struct Queue {
+    frames: Mutex<VecDeque<Message>>,
+    ready: Notify,
+    bytes: AtomicUsize,
+}
 
 /// The connection's outbound queue, bounded by bytes, plus its close request.
 #[derive(Clone)]
 pub struct Outbox {
-    queue: mpsc::UnboundedSender<Message>,
-    queued_bytes: Arc<AtomicUsize>,
+    queue: Arc<Queue>,
     budget: usize,
     close: Arc<watch::Sender<Option<CloseReason>>>,
     /// [`crate::metrics::FRAMES_OUT`], looked up once per connection rather
@@ -22,27 +35,27 @@ pub struct Outbox {
 
 /// The writer's ends of an [`Outbox`].
 pub struct OutboxDrain {
-    queued: mpsc::UnboundedReceiver<Message>,
-    queued_bytes: Arc<AtomicUsize>,
+    queue: Arc<Queue>,
     pub close: watch::Receiver<Option<CloseReason>>,
 }
 
 impl Outbox {
     /// An outbox holding at most `budget` bytes not yet written.
     pub fn new(budget: usize) -> (Self, OutboxDrain) {
-        let (queue, queued) = mpsc::unbounded_channel();
+        let queue = Arc::new(Queue {
+            frames: Mutex::new(VecDeque::new()),
+            ready: Notify::new(),
+            bytes: AtomicUsize::new(0),
+        });
         let (close, close_requested) = watch::channel(None);
-        let queued_bytes = Arc::new(AtomicUsize::new(0));
         let outbox = Outbox {
-            queue,
-            queued_bytes: queued_bytes.clone(),
+            queue: queue.clone(),
             budget,
             close: Arc::new(close),
             frames_out: metrics::counter!(crate::metrics::FRAMES_OUT),
         };
         let drain = OutboxDrain {
-            queued,
-            queued_bytes,
+            queue,
             close: close_requested,
         };
         (outbox, drain)
@@ -54,14 +67,21 @@ impl Outbox {
             return false;
         }
         let size = message_size(&message);
-        let queued = self.queued_bytes.fetch_add(size, Ordering::AcqRel) + size;
+        let queued = self.queue.bytes.fetch_add(size, Ordering::AcqRel) + size;
         if queued > self.budget {
             metrics::counter!(crate::metrics::SLOW_CLOSES).increment(1);
             self.close(CLOSE_SLOW);
             return false;
         }
         self.frames_out.increment(1);
-        self.queue.send(message).is_ok()
+        self.queue
+            .frames
+            .lock()
+            .expect("outbox lock")
+            .push_back(message);
+        // Stores a permit if the writer is busy, so no frame waits unseen.
+        self.queue.ready.notify_one();
+        true
     }
 
     /// Asks for the connection to end with `reason` (the first request wins).
@@ -92,11 +112,9 @@ fn message_size(message: &Message) -> usize {
 /// Writes queued frames, feed-then-flush so a burst costs one flush; a close
 /// request jumps the queue.
 pub async fn write(mut sink: futures::stream::SplitSink<WebSocket, Message>, drain: OutboxDrain) {
-    let OutboxDrain {
-        mut queued,
-        queued_bytes,
-        mut close,
-    } = drain;
+    let OutboxDrain { queue, mut close } = drain;
+    // Swapped with the shared deque, so frames are written without the lock.
+    let mut batch = VecDeque::new();
     loop {
         tokio::select! {
             biased;
@@ -110,22 +128,25 @@ pub async fn write(mut sink: futures::stream::SplitSink<WebSocket, Message>, dra
                     .await;
                 return;
             }
-            next = queued.recv() => {
-                let Some(first) = next else { return };
-                let mut batch_bytes = message_size(&first);
-                if sink.feed(first).await.is_err() {
-                    return;
+            () = queue.ready.notified() => {
+                std::mem::swap(&mut batch, &mut *queue.frames.lock().expect("outbox lock"));
+                if batch.is_empty() {
+                    continue;
                 }
-                while let Ok(more) = queued.try_recv() {
-                    batch_bytes += message_size(&more);
-                    if sink.feed(more).await.is_err() {
+                let mut batch_bytes = 0;
+                for frame in batch.drain(..) {
+                    batch_bytes += message_size(&frame);
+                    if sink.feed(frame).await.is_err() {
                         return;
                     }
                 }
                 if sink.flush().await.is_err() {
                     return;
                 }
-                queued_bytes.fetch_sub(batch_bytes, Ordering::AcqRel);
+                queue.bytes.fetch_sub(batch_bytes, Ordering::AcqRel);
+                if batch.capacity() > KEPT_CAPACITY {
+                    batch = VecDeque::new();
+                }
             }
         }
     }

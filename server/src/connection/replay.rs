@@ -23,35 +23,10 @@ pub async fn forward(
     mut feed: broadcast::Receiver<Broadcast>,
     outbox: Outbox,
 ) {
-    if !outbox.push(frame(&joined)) {
+    // Boxed, and over before the live loop: the joined frame and the store
+    // query would otherwise stay in this task's state as long as the socket.
+    if !Box::pin(replay(&hub, &room, joined, after, head, &outbox)).await {
         return;
-    }
-    if after < head {
-        match hub
-            .store()
-            .entries_between(room.id(), after, head, (head - after) as u32)
-            .await
-        {
-            Ok(entries) => {
-                for entry in entries {
-                    let replayed = ServerFrame::Entry {
-                        room: room.name.clone(),
-                        entry,
-                    };
-                    if !outbox.push(frame(&replayed)) {
-                        return;
-                    }
-                }
-            }
-            Err(err) => {
-                tracing::error!(%err, room = %room.name, "replay failed");
-                outbox.push(error(
-                    ErrorCode::Internal,
-                    Some(room.name.clone()),
-                    "could not load missed messages; reload the page",
-                ));
-            }
-        }
     }
     loop {
         match feed.recv().await {
@@ -73,4 +48,46 @@ pub async fn forward(
             Err(broadcast::error::RecvError::Closed) => return,
         }
     }
+}
+
+/// Sends `joined` and what the client missed; false once the outbox is closed.
+async fn replay(
+    hub: &RoomHub,
+    room: &Room,
+    joined: ServerFrame,
+    after: Seq,
+    head: Seq,
+    outbox: &Outbox,
+) -> bool {
+    if !outbox.push(frame(&joined)) {
+        return false;
+    }
+    if after < head {
+        match hub
+            .store()
+            .entries_between(room.id(), after, head, (head - after) as u32)
+            .await
+        {
+            Ok(entries) => {
+                for entry in entries {
+                    let replayed = ServerFrame::Entry {
+                        room: room.name.clone(),
+                        entry,
+                    };
+                    if !outbox.push(frame(&replayed)) {
+                        return false;
+                    }
+                }
+            }
+            Err(err) => {
+                tracing::error!(%err, room = %room.name, "replay failed");
+                outbox.push(error(
+                    ErrorCode::Internal,
+                    Some(room.name.clone()),
+                    "could not load missed messages; reload the page",
+                ));
+            }
+        }
+    }
+    true
 }
