@@ -5,7 +5,7 @@ use super::close::{CLOSE_SLOW, CloseReason};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures::SinkExt;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{Notify, watch};
 
@@ -20,6 +20,18 @@ struct Queue {
     frames: Mutex<VecDeque<Message>>,
     ready: Notify,
     bytes: AtomicUsize,
+    /// Set when the writer has stopped (the socket failed): pushing then
+    /// fails, as sending to a dropped channel did, so forwarders stop.
+    writer_gone: AtomicBool,
+}
+
+/// Marks the writer gone however [`write`] returns.
+struct WriterGone<'a>(&'a Queue);
+
+impl Drop for WriterGone<'_> {
+    fn drop(&mut self) {
+        self.0.writer_gone.store(true, Ordering::Release);
+    }
 }
 
 /// The connection's outbound queue, bounded by bytes, plus its close request.
@@ -46,6 +58,7 @@ impl Outbox {
             frames: Mutex::new(VecDeque::new()),
             ready: Notify::new(),
             bytes: AtomicUsize::new(0),
+            writer_gone: AtomicBool::new(false),
         });
         let (close, close_requested) = watch::channel(None);
         let outbox = Outbox {
@@ -63,7 +76,7 @@ impl Outbox {
 
     /// Queues a frame; a socket over its byte budget is closed as slow instead.
     pub fn push(&self, message: Message) -> bool {
-        if self.close.borrow().is_some() {
+        if self.close.borrow().is_some() || self.queue.writer_gone.load(Ordering::Acquire) {
             return false;
         }
         let size = message_size(&message);
@@ -113,6 +126,7 @@ fn message_size(message: &Message) -> usize {
 /// request jumps the queue.
 pub async fn write(mut sink: futures::stream::SplitSink<WebSocket, Message>, drain: OutboxDrain) {
     let OutboxDrain { queue, mut close } = drain;
+    let _gone = WriterGone(&queue);
     // Swapped with the shared deque, so frames are written without the lock.
     let mut batch = VecDeque::new();
     loop {
