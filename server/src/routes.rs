@@ -22,7 +22,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use futures::future::BoxFuture;
 use leptos::prelude::*;
-use leptos_axum::{LeptosRoutes, ResponseOptions, generate_route_list};
+use leptos_axum::{AxumRouteListing, LeptosRoutes, ResponseOptions, generate_route_list};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -168,8 +168,18 @@ fn content_security_policy(nonce: &str, live_reload: Option<u32>) -> String {
 /// For everything that is not a page (files, JSON, errors): nothing runs.
 const STRICT_POLICY: &str = "default-src 'none'; frame-ancestors 'none'; sandbox";
 
+/// The app's pages, found once per process. While Leptos walks the app for
+/// them it holds every resource load in the process back, and a resource
+/// first polled then never loads (leptos-rs/leptos#4773): a second server
+/// starting in the same process (the tests run dozens) hung a page that
+/// another one was rendering until its request timed out.
+fn page_routes() -> Vec<AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<AxumRouteListing>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(app::App)).clone()
+}
+
 pub fn router(state: AppState) -> Router {
-    let routes = generate_route_list(app::App);
+    let routes = page_routes();
     let backend = Backend(state.sockets.hub.clone() as Arc<dyn ChatBackend>);
     let live_reload = std::env::var_os("LEPTOS_WATCH")
         .is_some()
