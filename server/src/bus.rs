@@ -221,7 +221,7 @@ impl Feed {
             Some(link) => {
                 link.announce(
                     Channel::Room(self.room_id),
-                    format!("E {seq} {}", frame.as_str()),
+                    format!("S {seq} {} {}", unix_micros(), frame.as_str()),
                 );
                 self.offer(seq, frame);
             }
@@ -667,7 +667,9 @@ async fn listen(
     }
 }
 
-/// One announcement from Redis: on a room's channel `E SEQ FRAME` (an entry)
+/// One announcement from Redis: on a room's channel `S SEQ SENT FRAME` (an
+/// entry, stamped with when it was handed to Redis, in microseconds since
+/// the Unix epoch), `E SEQ FRAME` (an entry from a server before the stamp)
 /// or `T SERVER FRAME` (a typing signal); on the control channel
 /// `SERVER CONTROL`.
 fn receive(link: &Link, message: &redis::Msg) {
@@ -693,8 +695,19 @@ fn receive(link: &Link, message: &redis::Msg) {
         return;
     };
     match kind {
-        "E" => {
+        "S" | "E" => {
             let Ok(seq) = tag.parse::<Seq>() else { return };
+            let frame = if kind == "S" {
+                let Some((sent, frame)) = frame.split_once(' ') else {
+                    return;
+                };
+                if let Ok(sent) = sent.parse::<u64>() {
+                    record_lag(sent);
+                }
+                frame
+            } else {
+                frame
+            };
             let frame = Utf8Bytes::from(frame.to_owned());
             for feed in link.live_feeds(room_id) {
                 feed.offer(seq, frame.clone());
@@ -711,6 +724,22 @@ fn receive(link: &Link, message: &redis::Msg) {
         }
         _ => {}
     }
+}
+
+/// Now, in microseconds since the Unix epoch: an announcement's stamp.
+fn unix_micros() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_micros() as u64)
+}
+
+/// How long an entry took from its server handing it to Redis to this one
+/// hearing it: the queue to Redis, Redis itself, and this server's reading.
+/// Between hosts it also holds their clocks' difference (a clock behind
+/// counts as no lag rather than a negative one).
+fn record_lag(sent_micros: u64) {
+    let lag = unix_micros().saturating_sub(sent_micros);
+    metrics::histogram!(crate::metrics::BUS_LAG).record(lag as f64 / 1e6);
 }
 
 /// Sends this server's announcements to Redis, many per round trip. One that

@@ -30,6 +30,8 @@ pub const BATCH_FAILURES: &str = "chat_commit_failures_total";
 pub const SLOW_CLOSES: &str = "chat_slow_consumer_closes_total";
 /// Frames refused by a send budget (per connection or per address).
 pub const RATE_REFUSALS: &str = "chat_rate_refusals_total";
+/// From a server handing an entry to Redis to a server hearing it (Redis bus).
+pub const BUS_LAG: &str = "chat_bus_lag_seconds";
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -70,6 +72,11 @@ fn describe() {
     describe_counter!(BATCH_FAILURES, "batches that failed a try");
     describe_counter!(SLOW_CLOSES, "sockets closed as slow consumers");
     describe_counter!(RATE_REFUSALS, "frames refused by a send budget");
+    describe_histogram!(
+        BUS_LAG,
+        metrics::Unit::Seconds,
+        "time from an entry's announcement on the Redis bus to its arrival"
+    );
 }
 
 /// The exposition, for a scraper that shows the token.

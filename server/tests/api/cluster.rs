@@ -678,3 +678,55 @@ async fn after_kill_9_of_one_server_its_people_carry_on_on_the_other_with_nothin
     b.kill().unwrap();
     b.wait().unwrap();
 }
+
+/// The count of entries a server heard on the bus, from its `/metrics`.
+async fn bus_lag_count(app: &TestApp) -> f64 {
+    let text = reqwest::Client::new()
+        .get(format!("http://{}/metrics", app.addr()))
+        .bearer_auth("lag-scrape")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("chat_bus_lag_seconds_count ")?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test]
+async fn the_bus_lag_is_counted_for_every_entry_another_server_announces() {
+    let db = fresh_postgres_database().await;
+    let redis = Redis::start();
+    let url = redis.url();
+    let flags = ["--bus", &url, "--metrics-token", "lag-scrape"];
+    let app = async || TestApp {
+        server: start_with(db.clone(), &flags).await,
+        db: db.clone(),
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let (a, b) = (app().await, app().await);
+    let mut listener = Client::connect(b.addr()).await;
+    listener.join("main", "usman").await;
+    let mut speaker = Client::connect(a.addr()).await;
+    speaker.join("main", "sadia").await;
+
+    // Other tests' servers share this process's histogram: at least ours.
+    let before = bus_lag_count(&b).await;
+    for n in 0..5 {
+        speaker.say("main", &format!("lag {n}")).await;
+    }
+    listener.hear("lag 4").await;
+    // A sweep may deliver an entry from the database before its announcement.
+    let waited = std::time::Instant::now();
+    let mut after = bus_lag_count(&b).await;
+    while after < before + 5.0 && waited.elapsed() < WAIT {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        after = bus_lag_count(&b).await;
+    }
+    assert!(
+        after >= before + 5.0,
+        "five messages heard over Redis: {before} then {after}"
+    );
+}
