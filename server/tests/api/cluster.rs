@@ -681,18 +681,11 @@ async fn after_kill_9_of_one_server_its_people_carry_on_on_the_other_with_nothin
 
 /// The count of entries a server heard on the bus, from its `/metrics`.
 async fn bus_lag_count(app: &TestApp) -> f64 {
-    let text = reqwest::Client::new()
-        .get(format!("http://{}/metrics", app.addr()))
-        .bearer_auth("lag-scrape")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix("chat_bus_lag_seconds_count ")?.parse().ok())
-        .unwrap_or(0.0)
+    sample(
+        &app.scrape("lag-scrape").await,
+        "chat_bus_lag_seconds_count",
+    )
+    .unwrap_or(0.0)
 }
 
 #[tokio::test]

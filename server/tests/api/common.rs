@@ -61,6 +61,18 @@ impl TestApp {
         (status, res.text().await.expect("body reads"))
     }
 
+    /// The `/metrics` text, scraped with `token` as the scraper would.
+    pub async fn scrape(&self, token: &str) -> String {
+        let answer = reqwest::Client::new()
+            .get(format!("http://{}/metrics", self.addr()))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("GET /metrics works");
+        assert_eq!(answer.status(), 200, "the scraper's token is taken");
+        answer.text().await.expect("body reads")
+    }
+
     /// POSTs a form from this site (as the page's own script would).
     pub async fn post_form(&self, path: &str, form: &str) -> (u16, String) {
         let origin = format!("http://{}", self.addr());
@@ -75,6 +87,13 @@ impl TestApp {
         let status = res.status().as_u16();
         (status, res.text().await.expect("body reads"))
     }
+}
+
+/// The value of the sample `name` (without labels) in a `/metrics` text.
+pub fn sample(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
 }
 
 pub async fn start_on(db: String) -> server::Server {

@@ -276,13 +276,6 @@ async fn health_says_ready_when_the_store_commits() {
     );
 }
 
-/// The value of an unlabelled sample in a Prometheus exposition.
-fn sample(text: &str, name: &str) -> Option<f64> {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
-}
-
 #[tokio::test]
 async fn metrics_are_only_for_the_scraper_with_the_token_and_count_what_happened() {
     let closed = spawn_app().await;
@@ -293,16 +286,7 @@ async fn metrics_are_only_for_the_scraper_with_the_token_and_count_what_happened
     let url = format!("http://{}/metrics", app.addr());
     let wrong = http.get(&url).bearer_auth("guess").send().await.unwrap();
     assert_eq!(wrong.status(), 401);
-    let scrape = || async {
-        let answer = http
-            .get(&url)
-            .bearer_auth("s3cret-scrape")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(answer.status(), 200);
-        answer.text().await.unwrap()
-    };
+    let scrape = || app.scrape("s3cret-scrape");
     let before = scrape().await;
     let committed = |text: &str| sample(text, "chat_entries_committed_total").unwrap_or(0.0);
 
