@@ -24,7 +24,6 @@
 //! ([`Control`], on `chat:control`): sessions that ended (their sockets
 //! close wherever they are) and rooms opened or closed to guests.
 
-use crate::fanout::{Fanout, Subscription};
 use crate::presence::SharedPresence;
 use crate::store::Store;
 use app::messages::{Entry, Seq};
@@ -40,9 +39,9 @@ use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 /// Entries a room's feed holds for connections whose forwarder is behind; one
-/// further behind is closed (it resumes on reconnect), never skipped. Only
-/// unread entries take memory ([`Fanout`]); the byte-bounded outbox behind
-/// each forwarder absorbs slow sockets, so this is kept modest.
+/// further behind is closed (it resumes on reconnect), never skipped. Each
+/// slot is allocated up front for every room in memory, so this is kept
+/// modest: the byte-bounded outbox behind each forwarder absorbs slow sockets.
 const FEED_CAPACITY: usize = 512;
 
 /// How often feeds are compared with the store's heads (Redis bus only).
@@ -191,7 +190,7 @@ pub struct Broadcast {
 pub struct Feed {
     room: RoomName,
     room_id: i64,
-    sender: Fanout<Broadcast>,
+    sender: broadcast::Sender<Broadcast>,
     /// Last `seq` delivered to subscribers (every entry up to it is committed).
     published: AtomicU64,
     /// Entries that arrived past a gap, and whether the gap is being read.
@@ -241,13 +240,13 @@ impl Feed {
             let payload = format!("T {} {}", link.server, frame.as_str());
             link.announce(Channel::Room(self.room_id), payload);
         }
-        self.sender.send(Broadcast { seq: None, frame });
+        let _ = self.sender.send(Broadcast { seq: None, frame });
     }
 
     /// A new subscription and the head at that moment. Subscribing comes
     /// first, so a replay up to the head plus the feed after it cover every
     /// entry; the subscriber drops live entries at or below the head.
-    pub fn subscribe(&self) -> (Subscription<Broadcast>, Seq) {
+    pub fn subscribe(&self) -> (broadcast::Receiver<Broadcast>, Seq) {
         let receiver = self.sender.subscribe();
         (receiver, self.head())
     }
@@ -260,7 +259,7 @@ impl Feed {
     fn deliver(&self, seq: Seq, frame: Utf8Bytes) {
         self.published.store(seq, Ordering::Release);
         // No receivers is fine: the entry is already stored.
-        self.sender.send(Broadcast {
+        let _ = self.sender.send(Broadcast {
             seq: Some(seq),
             frame,
         });
@@ -460,7 +459,7 @@ impl Bus {
         let feed = Arc::new(Feed {
             room: room.clone(),
             room_id,
-            sender: Fanout::new(FEED_CAPACITY),
+            sender: broadcast::channel(FEED_CAPACITY).0,
             published: AtomicU64::new(head),
             order: Mutex::default(),
             link,
@@ -717,7 +716,7 @@ fn receive(link: &Link, message: &redis::Msg) {
         "T" if tag != link.server => {
             let frame = Utf8Bytes::from(frame.to_owned());
             for feed in link.live_feeds(room_id) {
-                feed.sender.send(Broadcast {
+                let _ = feed.sender.send(Broadcast {
                     seq: None,
                     frame: frame.clone(),
                 });
