@@ -24,6 +24,7 @@
 //! ([`Control`], on `chat:control`): sessions that ended (their sockets
 //! close wherever they are) and rooms opened or closed to guests.
 
+use crate::fanout::{Fanout, Subscription};
 use crate::presence::SharedPresence;
 use crate::store::Store;
 use app::messages::{Entry, Seq};
@@ -39,9 +40,9 @@ use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 /// Entries a room's feed holds for connections whose forwarder is behind; one
-/// further behind is closed (it resumes on reconnect), never skipped. Each
-/// slot is allocated up front for every room in memory, so this is kept
-/// modest: the byte-bounded outbox behind each forwarder absorbs slow sockets.
+/// further behind is closed (it resumes on reconnect), never skipped. Only
+/// unread entries take memory ([`Fanout`]); the byte-bounded outbox behind
+/// each forwarder absorbs slow sockets, so this is kept modest.
 const FEED_CAPACITY: usize = 512;
 
 /// How often feeds are compared with the store's heads (Redis bus only).
@@ -190,7 +191,7 @@ pub struct Broadcast {
 pub struct Feed {
     room: RoomName,
     room_id: i64,
-    sender: broadcast::Sender<Broadcast>,
+    sender: Fanout<Broadcast>,
     /// Last `seq` delivered to subscribers (every entry up to it is committed).
     published: AtomicU64,
     /// Entries that arrived past a gap, and whether the gap is being read.
@@ -240,13 +241,13 @@ impl Feed {
             let payload = format!("T {} {}", link.server, frame.as_str());
             link.announce(Channel::Room(self.room_id), payload);
         }
-        let _ = self.sender.send(Broadcast { seq: None, frame });
+        self.sender.send(Broadcast { seq: None, frame });
     }
 
     /// A new subscription and the head at that moment. Subscribing comes
     /// first, so a replay up to the head plus the feed after it cover every
     /// entry; the subscriber drops live entries at or below the head.
-    pub fn subscribe(&self) -> (broadcast::Receiver<Broadcast>, Seq) {
+    pub fn subscribe(&self) -> (Subscription<Broadcast>, Seq) {
         let receiver = self.sender.subscribe();
         (receiver, self.head())
     }
@@ -259,7 +260,7 @@ impl Feed {
     fn deliver(&self, seq: Seq, frame: Utf8Bytes) {
         self.published.store(seq, Ordering::Release);
         // No receivers is fine: the entry is already stored.
-        let _ = self.sender.send(Broadcast {
+        self.sender.send(Broadcast {
             seq: Some(seq),
             frame,
         });
@@ -459,7 +460,7 @@ impl Bus {
         let feed = Arc::new(Feed {
             room: room.clone(),
             room_id,
-            sender: broadcast::channel(FEED_CAPACITY).0,
+            sender: Fanout::new(FEED_CAPACITY),
             published: AtomicU64::new(head),
             order: Mutex::default(),
             link,
@@ -716,7 +717,7 @@ fn receive(link: &Link, message: &redis::Msg) {
         "T" if tag != link.server => {
             let frame = Utf8Bytes::from(frame.to_owned());
             for feed in link.live_feeds(room_id) {
-                let _ = feed.sender.send(Broadcast {
+                feed.sender.send(Broadcast {
                     seq: None,
                     frame: frame.clone(),
                 });

@@ -20,6 +20,7 @@
 //! browsers), and it leaves when the last one does.
 
 use crate::bus::{Broadcast, Bus, Control, Feed};
+use crate::fanout::Subscription;
 use crate::journal::{Commit, Committed, Journal};
 use crate::presence::{Claim, SharedPresence};
 use crate::store::{Author, Departed, Draft, Refusal, Store, StoreError};
@@ -31,7 +32,7 @@ use std::sync::Arc;
 use std::sync::Mutex as SyncMutex;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
-use tokio::sync::{Mutex, broadcast, mpsc};
+use tokio::sync::{Mutex, mpsc};
 
 /// Identifies one WebSocket connection.
 pub type ConnId = u64;
@@ -222,7 +223,7 @@ struct Arrival<'a> {
 pub struct Joining {
     pub room: Arc<Room>,
     /// `None` when this connection was already in the room: it keeps its feed.
-    pub feed: Option<broadcast::Receiver<Broadcast>>,
+    pub feed: Option<Subscription<Broadcast>>,
     pub online: Vec<Person>,
     pub head: Seq,
 }

@@ -8,6 +8,7 @@
 //! - [`accounts`]: sign up, log in, sessions (cookie), the account pages.
 //! - [`store`]: the store seam, SQLite and PostgreSQL behind it; all SQL.
 //! - [`bus`]: the bus seam: each room's feed (fan-out), in-process or Redis.
+//! - [`fanout`]: a feed's queue to its subscribers, holding only unread frames.
 //! - [`journal`]: the single writer: numbers, group-commits and publishes entries.
 //! - [`hub`]: rooms in memory, membership and nicknames.
 //! - [`presence`]: names held across servers (leases in Redis).
@@ -25,6 +26,7 @@ pub mod accounts;
 pub mod bus;
 pub mod config;
 pub mod connection;
+pub mod fanout;
 pub mod hub;
 pub mod journal;
 pub mod listener;

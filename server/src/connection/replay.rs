@@ -5,12 +5,12 @@ use super::close::CLOSE_SLOW;
 use super::outbox::Outbox;
 use super::reader::{error, frame};
 use crate::bus::Broadcast;
+use crate::fanout::{Received, Subscription};
 use crate::hub::{Room, RoomHub};
 use app::messages::Seq;
 use app::protocol::{ErrorCode, ServerFrame};
 use axum::extract::ws::Message;
 use std::sync::Arc;
-use tokio::sync::broadcast;
 
 /// Sends `joined`, replays `after < seq <= head` from the store, then copies
 /// the live feed (all of it after `head`) into the connection's outbox.
@@ -20,7 +20,7 @@ pub async fn forward(
     joined: ServerFrame,
     after: Seq,
     head: Seq,
-    mut feed: broadcast::Receiver<Broadcast>,
+    mut feed: Subscription<Broadcast>,
     outbox: Outbox,
 ) {
     // Boxed, and over before the live loop: the joined frame and the store
@@ -30,7 +30,7 @@ pub async fn forward(
     }
     loop {
         match feed.recv().await {
-            Ok(broadcast) => {
+            Received::Frame(broadcast) => {
                 // Already replayed from the store (see the hub's module comment).
                 if broadcast.seq.is_some_and(|seq| seq <= head) {
                     continue;
@@ -39,13 +39,13 @@ pub async fn forward(
                     return;
                 }
             }
-            Err(broadcast::error::RecvError::Lagged(missed)) => {
+            Received::Lagged(missed) => {
                 // Never skip silently: the client resumes from its last seq.
                 tracing::warn!(missed, room = %room.name, "connection fell behind its room; closing it");
                 outbox.close(CLOSE_SLOW);
                 return;
             }
-            Err(broadcast::error::RecvError::Closed) => return,
+            Received::Closed => return,
         }
     }
 }
