@@ -32,7 +32,7 @@ use std::sync::Arc;
 use std::sync::Mutex as SyncMutex;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
-use tokio::sync::{Mutex, mpsc};
+use tokio::sync::{Mutex, Notify};
 
 /// Identifies one WebSocket connection.
 pub type ConnId = u64;
@@ -99,7 +99,7 @@ struct Member {
 struct Holder {
     conn: ConnId,
     /// Tells the connection when a newer one takes its place.
-    evictions: Option<mpsc::UnboundedSender<Eviction>>,
+    evictions: Option<Evictions>,
 }
 
 impl Member {
@@ -111,7 +111,7 @@ impl Member {
     fn send_out(&self, room: &RoomName, why: Evicted) {
         for holder in &self.holders {
             if let Some(evictions) = &holder.evictions {
-                let _ = evictions.send(Eviction {
+                evictions.send(Eviction {
                     room: room.clone(),
                     why,
                 });
@@ -133,6 +133,43 @@ impl Member {
 pub struct Eviction {
     pub room: RoomName,
     pub why: Evicted,
+}
+
+/// Where the hub tells one connection it lost its place in a room.
+///
+/// Not a tokio channel: an unbounded channel allocates a block of 32 slots
+/// (about 1 KiB) when it is made, for every socket, and evictions are rare;
+/// an empty list here allocates nothing.
+#[derive(Clone, Default)]
+pub struct Evictions(Arc<Mailbox>);
+
+#[derive(Default)]
+struct Mailbox {
+    pending: SyncMutex<std::collections::VecDeque<Eviction>>,
+    ready: Notify,
+}
+
+impl Evictions {
+    pub fn send(&self, eviction: Eviction) {
+        self.0
+            .pending
+            .lock()
+            .expect("evictions lock")
+            .push_back(eviction);
+        // Stores a permit when nobody waits, so no eviction goes unseen.
+        self.0.ready.notify_one();
+    }
+
+    /// The next eviction, in the order sent. Cancel-safe: one taken is
+    /// returned at once, and none is taken before that.
+    pub async fn recv(&self) -> Eviction {
+        loop {
+            if let Some(eviction) = self.0.pending.lock().expect("evictions lock").pop_front() {
+                return eviction;
+            }
+            self.0.ready.notified().await;
+        }
+    }
 }
 
 /// Why a connection lost its place in a room.
@@ -334,7 +371,7 @@ impl RoomHub {
         nick: &Nick,
         author: &Author,
         conn: ConnId,
-        evictions: mpsc::UnboundedSender<Eviction>,
+        evictions: Evictions,
         may_announce: &mut (dyn FnMut() -> Result<(), Duration> + Send),
     ) -> Result<Joining, HubError> {
         let key = nick_key(nick);
@@ -397,7 +434,7 @@ impl RoomHub {
     async fn join_here(
         &self,
         arrival: &Arrival<'_>,
-        evictions: mpsc::UnboundedSender<Eviction>,
+        evictions: Evictions,
         may_announce: &mut (dyn FnMut() -> Result<(), Duration> + Send),
         claim: Claim,
         everywhere: Option<Vec<(String, String)>>,
@@ -451,7 +488,7 @@ impl RoomHub {
                         Author::Guest(_) => {
                             for old in member.holders.drain(..) {
                                 if let Some(old) = old.evictions {
-                                    let _ = old.send(Eviction {
+                                    old.send(Eviction {
                                         room: name.clone(),
                                         why: Evicted::Replaced,
                                     });

@@ -24,7 +24,7 @@ pub mod replay;
 
 use crate::accounts::{Accounts, SignedIn};
 use crate::config::Limits;
-use crate::hub::{Eviction, RoomHub};
+use crate::hub::{Evictions, RoomHub};
 use crate::peers::Peers;
 use axum::extract::ws::{Message, WebSocket};
 use close::{CLOSE_BAD_FRAME, CLOSE_IDLE, CLOSE_NORMAL, CLOSE_REPLACED, CLOSE_RESTART};
@@ -74,7 +74,8 @@ pub async fn serve(socket: WebSocket, ip: IpAddr, signed_in: Option<SignedIn>, s
     let (outbox, drain) = Outbox::new(limits.send_queue_bytes);
     let mut close_requested = drain.close.clone();
     let mut writer = tokio::spawn(outbox::write(sink, drain));
-    let (evictions, mut evicted) = mpsc::unbounded_channel::<Eviction>();
+    let evictions = Evictions::default();
+    let evicted = evictions.clone();
     // Signing out elsewhere closes this socket through its outbox.
     let _registration = signed_in.as_ref().map(|s| {
         accounts
@@ -140,7 +141,7 @@ pub async fn serve(socket: WebSocket, ip: IpAddr, signed_in: Option<SignedIn>, s
                     outbox.push(Message::Ping(Default::default()));
                 }
             }
-            Some(eviction) = evicted.recv() => {
+            eviction = evicted.recv() => {
                 if reader.evicted(eviction) {
                     outbox.close(CLOSE_REPLACED);
                 }

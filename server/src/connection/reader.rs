@@ -7,7 +7,7 @@ use super::rate::RateLimit;
 use super::replay::forward;
 use crate::accounts::SignedIn;
 use crate::config::Limits;
-use crate::hub::{ConnId, Evicted, Eviction, HubError, Room, RoomHub, SendOutError};
+use crate::hub::{ConnId, Evicted, Eviction, Evictions, HubError, Room, RoomHub, SendOutError};
 use crate::store::{Author, Draft, Refusal};
 use app::messages::{ClientId, EntryKind, PAGE_SIZE, Seq};
 use app::people::Nick;
@@ -17,7 +17,6 @@ use axum::extract::ws::Message;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -65,7 +64,7 @@ pub struct Reader {
     pub media: crate::media::Media,
     pub conn: ConnId,
     pub outbox: Outbox,
-    pub evictions: mpsc::UnboundedSender<Eviction>,
+    pub evictions: Evictions,
     pub rooms: HashMap<RoomName, Membership>,
     pub rate: RateLimit,
     pub limits: Limits,
