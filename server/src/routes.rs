@@ -419,12 +419,16 @@ async fn upgrade(
         .write_buffer_size(16 * 1024)
         .max_write_buffer_size(MAX_FRAME_BYTES * 4)
         .on_upgrade(move |socket| async move {
-            // The connection's place in the caps lasts as long as the socket.
-            let _admitted = admitted;
-            // Boxed: axum's upgrade task holds this future next to its own
-            // state for the socket's whole life; inline, every idle socket
-            // paid for both (see PERFORMANCE.md, memory per connection).
-            Box::pin(connection::serve(socket, peer.ip(), signed_in, sockets)).await
+            // A task of its own, and axum's upgrade task ends here: that
+            // task is sized for the upgrade (hyper's, then the socket being
+            // built, about 1.1 KiB), and awaiting the connection in it kept
+            // that allocated beside every socket for its whole life (see
+            // PERFORMANCE.md, memory per connection).
+            tokio::spawn(async move {
+                // The connection's place in the caps lasts as long as the socket.
+                let _admitted = admitted;
+                connection::serve(socket, peer.ip(), signed_in, sockets).await
+            });
         })
 }
 
