@@ -424,11 +424,14 @@ async fn upgrade(
             // built, about 1.1 KiB), and awaiting the connection in it kept
             // that allocated beside every socket for its whole life (see
             // PERFORMANCE.md, memory per connection).
-            tokio::spawn(async move {
-                // The connection's place in the caps lasts as long as the socket.
-                let _admitted = admitted;
-                connection::serve(socket, peer.ip(), signed_in, sockets).await
-            });
+            let admitted = admitted.map(|axum::Extension(admitted)| admitted);
+            tokio::spawn(connection::serve(
+                socket,
+                peer.ip(),
+                signed_in,
+                sockets,
+                admitted,
+            ));
         })
 }
 
