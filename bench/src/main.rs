@@ -92,9 +92,32 @@ enum Scenario {
         seconds: u64,
     },
     /// Many idle connections: server memory per connection.
+    ///
+    /// With `--servers N` above 1 they are spread over N servers sharing a
+    /// fresh PostgreSQL database with Redis between them, and held by one
+    /// client process per server: one process may open only so many files
+    /// (20,000 on the machines here), on either side.
     Idle {
         #[arg(long, default_value_t = 20_000)]
         connections: usize,
+        #[arg(long, default_value_t = 1)]
+        servers: usize,
+        /// A PostgreSQL server to make a fresh database on, for `--servers`
+        /// above 1 (`source scripts/services` provides one).
+        #[arg(long, env = "CHAT_TEST_POSTGRES")]
+        postgres: Option<String>,
+    },
+    /// One client process of a spread `idle` run: joins `count` sockets
+    /// (numbered from `first`) to the server at `addr`, says how many, and
+    /// holds them until its input closes.
+    #[command(hide = true)]
+    IdleClients {
+        #[arg(long)]
+        addr: std::net::SocketAddr,
+        #[arg(long)]
+        first: usize,
+        #[arg(long)]
+        count: usize,
     },
     /// History server function latency in a room of a million messages.
     History {
@@ -203,7 +226,21 @@ async fn main() -> std::process::ExitCode {
             )
             .await
         }
-        Scenario::Idle { connections } => idle(&cli.server_bin, connections).await,
+        Scenario::Idle {
+            connections,
+            servers,
+            postgres,
+        } if servers > 1 => {
+            let postgres = postgres.ok_or(
+                "idle --servers above 1 needs --postgres (or CHAT_TEST_POSTGRES; source scripts/services)",
+            );
+            match postgres {
+                Ok(postgres) => idle_spread(&cli.server_bin, &postgres, connections, servers).await,
+                Err(err) => Err(err.to_owned()),
+            }
+        }
+        Scenario::Idle { connections, .. } => idle(&cli.server_bin, connections).await,
+        Scenario::IdleClients { addr, first, count } => idle_clients(addr, first, count).await,
         Scenario::History { messages, requests } => {
             history(&cli.server_bin, messages, requests).await
         }
@@ -628,26 +665,7 @@ async fn idle(bin: &std::path::Path, connections: usize) -> Outcome {
     let (target, _dir) = start(bin)?;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let before = target.rss_bytes();
-    let bar = progress(connections as u64, "connecting");
-    let mut sockets = Vec::with_capacity(connections);
-    let mut failed = None;
-    for i in 0..connections {
-        match load::join(
-            target.addr,
-            &format!("idle-{}", i / 10),
-            &format!("idle{i}"),
-        )
-        .await
-        {
-            Ok(ws) => sockets.push(ws),
-            Err(err) => {
-                failed = Some(format!("stopped at {i} connections: {err}"));
-                break;
-            }
-        }
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
+    let (sockets, failed) = join_idle(target.addr, 0, connections).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let after = target.rss_bytes();
     let open = sockets.len().max(1);
@@ -677,6 +695,130 @@ async fn idle(bin: &std::path::Path, connections: usize) -> Outcome {
     );
     drop(sockets);
     target.stop();
+    Ok(())
+}
+
+/// Joins sockets `first..first + count` to rooms of 10 at `addr`; the
+/// first one refused ends the joining.
+async fn join_idle(
+    addr: std::net::SocketAddr,
+    first: usize,
+    count: usize,
+) -> (Vec<load::Socket>, Option<String>) {
+    let mut sockets = Vec::with_capacity(count);
+    for i in first..first + count {
+        match load::join(addr, &format!("idle-{}", i / 10), &format!("idle{i}")).await {
+            Ok(ws) => sockets.push(ws),
+            Err(err) => return (sockets, Some(format!("stopped at {i}: {err}"))),
+        }
+    }
+    (sockets, None)
+}
+
+/// The client process of [`idle_spread`]: one line says what it holds.
+async fn idle_clients(addr: std::net::SocketAddr, first: usize, count: usize) -> Outcome {
+    let (sockets, failed) = join_idle(addr, first, count).await;
+    println!(
+        "{} {}",
+        sockets.len(),
+        failed.unwrap_or_else(|| "all connected".into())
+    );
+    // Held until the bench closes our input.
+    let _ =
+        tokio::task::spawn_blocking(|| std::io::copy(&mut std::io::stdin(), &mut std::io::sink()))
+            .await;
+    drop(sockets);
+    Ok(())
+}
+
+/// `idle` over several servers on PostgreSQL + Redis, one client process each.
+async fn idle_spread(
+    bin: &std::path::Path,
+    postgres: &str,
+    connections: usize,
+    servers: usize,
+) -> Outcome {
+    use std::io::BufRead;
+    let redis = target::Redis::start()?;
+    let db = fresh_postgres(postgres).await?;
+    let targets = (0..servers)
+        .map(|_| Target::start_on(bin, &db, &["--bus", &redis.url]))
+        .collect::<Result<Vec<_>, _>>()?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before: Vec<u64> = targets.iter().map(Target::rss_bytes).collect();
+    let me = std::env::current_exe().map_err(|e| e.to_string())?;
+    // Whole rooms of 10 per share, so no share is short of a full room.
+    let share = connections.div_ceil(servers).div_ceil(10) * 10;
+    let mut clients = Vec::new();
+    for (k, target) in targets.iter().enumerate() {
+        let first = k * share;
+        let count = share.min(connections.saturating_sub(first));
+        let child = std::process::Command::new(&me)
+            .arg("idle-clients")
+            .args(["--addr", &target.addr.to_string()])
+            .args(["--first", &first.to_string(), "--count", &count.to_string()])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start a client process: {e}"))?;
+        clients.push(child);
+    }
+    let mut held = Vec::new();
+    for child in &mut clients {
+        let stdout = child.stdout.take().expect("piped stdout");
+        let line = tokio::task::spawn_blocking(move || {
+            let mut line = String::new();
+            std::io::BufReader::new(stdout)
+                .read_line(&mut line)
+                .map(|_| line)
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+        let (count, note) = line.trim().split_once(' ').unwrap_or(("0", "no answer"));
+        held.push((count.parse::<usize>().unwrap_or(0), note.to_owned()));
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after: Vec<u64> = targets.iter().map(Target::rss_bytes).collect();
+    let open: usize = held.iter().map(|(n, _)| n).sum();
+    let grown: u64 = after
+        .iter()
+        .zip(&before)
+        .map(|(a, b)| a.saturating_sub(*b))
+        .sum();
+    let mut rows = Vec::new();
+    for (k, ((count, note), (a, b))) in held.iter().zip(after.iter().zip(&before)).enumerate() {
+        rows.push((
+            format!("server {}", k + 1),
+            format!(
+                "{count} connections, RSS {:.1} -> {:.1} MiB, {:.2} KiB each ({note})",
+                *b as f64 / 1048576.0,
+                *a as f64 / 1048576.0,
+                a.saturating_sub(*b) as f64 / (*count).max(1) as f64 / 1024.0
+            ),
+        ));
+    }
+    rows.push((
+        "per connection".into(),
+        format!("{:.2} KiB", grown as f64 / open.max(1) as f64 / 1024.0),
+    ));
+    let rows: Vec<(&str, String)> = rows.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    table(
+        &format!(
+            "idle: {open} connections over {servers} servers (PostgreSQL + Redis), each joined to a room of 10"
+        ),
+        &rows,
+    );
+    for mut child in clients {
+        drop(child.stdin.take());
+        let _ = child.wait();
+    }
+    for target in targets {
+        target.stop();
+    }
+    if open == 0 {
+        return Err("idle: no client process held a connection".into());
+    }
     Ok(())
 }
 
@@ -889,6 +1031,7 @@ async fn smoke(bin: &std::path::Path, postgres: &str) -> Outcome {
     rooms_scenario(bin, 3, 3, 3, 20.0, 1).await?;
     cluster(bin, postgres, 2, 3, 3, 20.0, 1).await?;
     idle(bin, 50).await?;
+    idle_spread(bin, postgres, 40, 2).await?;
     history(bin, 2000, 20).await?;
     page(bin, 2, 1).await?;
     media(bin, 3, 1, 2, 2).await?;

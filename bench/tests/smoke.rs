@@ -31,6 +31,11 @@ fn every_scenario_runs_and_prints_its_figures() {
     ] {
         assert!(stdout.contains(figure), "no {figure} in:\n{stdout}");
     }
+    // The spread idle run held every socket through its client processes.
+    assert!(
+        stdout.contains("idle: 40 connections over 2 servers"),
+        "the spread idle run did not hold all 40 sockets:\n{stdout}"
+    );
     // Messages really flowed: the smoke fanout delivered something.
     let delivered = stdout
         .lines()
