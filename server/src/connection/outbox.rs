@@ -124,42 +124,50 @@ fn message_size(message: &Message) -> usize {
 
 /// Writes queued frames, feed-then-flush so a burst costs one flush; a close
 /// request jumps the queue.
-pub async fn write(mut sink: futures::stream::SplitSink<WebSocket, Message>, drain: OutboxDrain) {
+///
+/// Not an `async fn`, which would keep a second copy of its arguments in the
+/// task's state for as long as the socket lives.
+pub fn write(
+    mut sink: futures::stream::SplitSink<WebSocket, Message>,
+    drain: OutboxDrain,
+) -> impl Future<Output = ()> + Send + 'static {
     let OutboxDrain { queue, mut close } = drain;
-    let _gone = WriterGone(&queue);
-    // Swapped with the shared deque, so frames are written without the lock.
-    let mut batch = VecDeque::new();
-    loop {
-        tokio::select! {
-            biased;
-            requested = async { close.wait_for(Option::is_some).await.ok().and_then(|r| *r) } => {
-                let Some(reason) = requested else { return };
-                let _ = sink
-                    .send(Message::Close(Some(CloseFrame {
-                        code: reason.code,
-                        reason: Utf8Bytes::from_static(reason.reason),
-                    })))
-                    .await;
-                return;
-            }
-            () = queue.ready.notified() => {
-                std::mem::swap(&mut batch, &mut *queue.frames.lock().expect("outbox lock"));
-                if batch.is_empty() {
-                    continue;
-                }
-                let mut batch_bytes = 0;
-                for frame in batch.drain(..) {
-                    batch_bytes += message_size(&frame);
-                    if sink.feed(frame).await.is_err() {
-                        return;
-                    }
-                }
-                if sink.flush().await.is_err() {
+    async move {
+        let _gone = WriterGone(&queue);
+        // Swapped with the shared deque, so frames are written without the lock.
+        let mut batch = VecDeque::new();
+        loop {
+            tokio::select! {
+                biased;
+                requested = async { close.wait_for(Option::is_some).await.ok().and_then(|r| *r) } => {
+                    let Some(reason) = requested else { return };
+                    let _ = sink
+                        .send(Message::Close(Some(CloseFrame {
+                            code: reason.code,
+                            reason: Utf8Bytes::from_static(reason.reason),
+                        })))
+                        .await;
                     return;
                 }
-                queue.bytes.fetch_sub(batch_bytes, Ordering::AcqRel);
-                if batch.capacity() > KEPT_CAPACITY {
-                    batch = VecDeque::new();
+                () = queue.ready.notified() => {
+                    std::mem::swap(&mut batch, &mut *queue.frames.lock().expect("outbox lock"));
+                    if batch.is_empty() {
+                        continue;
+                    }
+                    let mut batch_bytes = 0;
+                    for frame in batch.drain(..) {
+                        batch_bytes += message_size(&frame);
+                        if sink.feed(frame).await.is_err() {
+                            return;
+                        }
+                    }
+                    if sink.flush().await.is_err() {
+                        return;
+                    }
+                    queue.bytes.fetch_sub(batch_bytes, Ordering::AcqRel);
+                    if batch.capacity() > KEPT_CAPACITY {
+                        batch = VecDeque::new();
+                    }
                 }
             }
         }

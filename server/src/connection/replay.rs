@@ -14,7 +14,11 @@ use std::sync::Arc;
 
 /// Sends `joined`, replays `after < seq <= head` from the store, then copies
 /// the live feed (all of it after `head`) into the connection's outbox.
-pub async fn forward(
+///
+/// Not an `async fn`, which would keep its arguments (the `joined` frame
+/// alone is 232 bytes) in the task's state for as long as the socket lives;
+/// the returned future holds the frame boxed until the replay takes it.
+pub fn forward(
     hub: Arc<RoomHub>,
     room: Arc<Room>,
     joined: ServerFrame,
@@ -22,30 +26,33 @@ pub async fn forward(
     head: Seq,
     mut feed: Subscription<Broadcast>,
     outbox: Outbox,
-) {
-    // Boxed, and over before the live loop: the joined frame and the store
-    // query would otherwise stay in this task's state as long as the socket.
-    if !Box::pin(replay(&hub, &room, joined, after, head, &outbox)).await {
-        return;
-    }
-    loop {
-        match feed.recv().await {
-            Received::Frame(broadcast) => {
-                // Already replayed from the store (see the hub's module comment).
-                if broadcast.seq.is_some_and(|seq| seq <= head) {
-                    continue;
+) -> impl Future<Output = ()> + Send + 'static {
+    let joined = Box::new(joined);
+    async move {
+        // Boxed, and over before the live loop: the store query would
+        // otherwise stay in this task's state as long as the socket.
+        if !Box::pin(replay(&hub, &room, *joined, after, head, &outbox)).await {
+            return;
+        }
+        loop {
+            match feed.recv().await {
+                Received::Frame(broadcast) => {
+                    // Already replayed from the store (see the hub's module comment).
+                    if broadcast.seq.is_some_and(|seq| seq <= head) {
+                        continue;
+                    }
+                    if !outbox.push(Message::Text(broadcast.frame)) {
+                        return;
+                    }
                 }
-                if !outbox.push(Message::Text(broadcast.frame)) {
+                Received::Lagged(missed) => {
+                    // Never skip silently: the client resumes from its last seq.
+                    tracing::warn!(missed, room = %room.name, "connection fell behind its room; closing it");
+                    outbox.close(CLOSE_SLOW);
                     return;
                 }
+                Received::Closed => return,
             }
-            Received::Lagged(missed) => {
-                // Never skip silently: the client resumes from its last seq.
-                tracing::warn!(missed, room = %room.name, "connection fell behind its room; closing it");
-                outbox.close(CLOSE_SLOW);
-                return;
-            }
-            Received::Closed => return,
         }
     }
 }
