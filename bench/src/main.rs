@@ -230,15 +230,10 @@ async fn main() -> std::process::ExitCode {
             connections,
             servers,
             postgres,
-        } if servers > 1 => {
-            let postgres = postgres.ok_or(
-                "idle --servers above 1 needs --postgres (or CHAT_TEST_POSTGRES; source scripts/services)",
-            );
-            match postgres {
-                Ok(postgres) => idle_spread(&cli.server_bin, &postgres, connections, servers).await,
-                Err(err) => Err(err.to_owned()),
-            }
-        }
+        } if servers > 1 => match postgres {
+            Some(postgres) => idle_spread(&cli.server_bin, &postgres, connections, servers).await,
+            None => Err("idle --servers above 1 needs --postgres (or CHAT_TEST_POSTGRES; source scripts/services)".into()),
+        },
         Scenario::Idle { connections, .. } => idle(&cli.server_bin, connections).await,
         Scenario::IdleClients { addr, first, count } => idle_clients(addr, first, count).await,
         Scenario::History { messages, requests } => {
@@ -305,12 +300,16 @@ fn ms(us: u64) -> String {
     format!("{:.2} ms", us as f64 / 1000.0)
 }
 
-fn table(title: &str, rows: &[(&str, String)]) {
-    let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+fn table(title: &str, rows: &[(impl AsRef<str>, String)]) {
+    let width = rows
+        .iter()
+        .map(|(k, _)| k.as_ref().len())
+        .max()
+        .unwrap_or(0);
     println!("\n{title}");
     println!("{}", "-".repeat(title.len().max(20)));
     for (key, value) in rows {
-        println!("{key:<width$}  {value}");
+        println!("{:<width$}  {value}", key.as_ref());
     }
 }
 
@@ -608,6 +607,21 @@ async fn fresh_postgres(server: &str) -> Result<String, String> {
     Ok(format!("{base}/{name}"))
 }
 
+/// `servers` servers sharing a fresh PostgreSQL database on `postgres`, with
+/// a Redis of their own between them (stopped when the `Redis` is dropped).
+async fn start_cluster(
+    bin: &std::path::Path,
+    postgres: &str,
+    servers: usize,
+) -> Result<(target::Redis, Vec<Target>), String> {
+    let redis = target::Redis::start()?;
+    let db = fresh_postgres(postgres).await?;
+    let targets = (0..servers)
+        .map(|_| Target::start_on(bin, &db, &["--bus", &redis.url]))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((redis, targets))
+}
+
 /// The rooms load on one server on PostgreSQL, then on `servers` servers
 /// sharing a fresh PostgreSQL database with Redis between them.
 async fn cluster(
@@ -627,11 +641,7 @@ async fn cluster(
     alone.print(&format!(
         "cluster: 1 server on PostgreSQL, {rooms} rooms x {members} members"
     ));
-    let redis = target::Redis::start()?;
-    let db = fresh_postgres(postgres).await?;
-    let mut targets = (0..servers.max(1))
-        .map(|_| Target::start_on(bin, &db, &["--bus", &redis.url]))
-        .collect::<Result<Vec<_>, _>>()?;
+    let (_redis, mut targets) = start_cluster(bin, postgres, servers.max(1)).await?;
     let spread = run_load(&mut targets, rooms, members, members, rate, seconds, 100).await?;
     spread.print(&format!(
         "cluster: {servers} servers on PostgreSQL + Redis, sockets spread over all"
@@ -665,7 +675,8 @@ async fn idle(bin: &std::path::Path, connections: usize) -> Outcome {
     let (target, _dir) = start(bin)?;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let before = target.rss_bytes();
-    let (sockets, failed) = join_idle(target.addr, 0, connections).await;
+    let bar = progress(connections as u64, "connecting");
+    let (sockets, failed) = join_idle(target.addr, 0, connections, &bar).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let after = target.rss_bytes();
     let open = sockets.len().max(1);
@@ -704,20 +715,28 @@ async fn join_idle(
     addr: std::net::SocketAddr,
     first: usize,
     count: usize,
+    bar: &ProgressBar,
 ) -> (Vec<load::Socket>, Option<String>) {
     let mut sockets = Vec::with_capacity(count);
+    let mut failed = None;
     for i in first..first + count {
         match load::join(addr, &format!("idle-{}", i / 10), &format!("idle{i}")).await {
             Ok(ws) => sockets.push(ws),
-            Err(err) => return (sockets, Some(format!("stopped at {i}: {err}"))),
+            Err(err) => {
+                failed = Some(format!("stopped at {i}: {err}"));
+                break;
+            }
         }
+        bar.inc(1);
     }
-    (sockets, None)
+    bar.finish_and_clear();
+    (sockets, failed)
 }
 
 /// The client process of [`idle_spread`]: one line says what it holds.
 async fn idle_clients(addr: std::net::SocketAddr, first: usize, count: usize) -> Outcome {
-    let (sockets, failed) = join_idle(addr, first, count).await;
+    // Several of these run at once: their bars would overwrite each other.
+    let (sockets, failed) = join_idle(addr, first, count, &ProgressBar::hidden()).await;
     println!(
         "{} {}",
         sockets.len(),
@@ -739,11 +758,7 @@ async fn idle_spread(
     servers: usize,
 ) -> Outcome {
     use std::io::BufRead;
-    let redis = target::Redis::start()?;
-    let db = fresh_postgres(postgres).await?;
-    let targets = (0..servers)
-        .map(|_| Target::start_on(bin, &db, &["--bus", &redis.url]))
-        .collect::<Result<Vec<_>, _>>()?;
+    let (_redis, targets) = start_cluster(bin, postgres, servers).await?;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let before: Vec<u64> = targets.iter().map(Target::rss_bytes).collect();
     let me = std::env::current_exe().map_err(|e| e.to_string())?;
@@ -802,7 +817,6 @@ async fn idle_spread(
         "per connection".into(),
         format!("{:.2} KiB", grown as f64 / open.max(1) as f64 / 1024.0),
     ));
-    let rows: Vec<(&str, String)> = rows.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
     table(
         &format!(
             "idle: {open} connections over {servers} servers (PostgreSQL + Redis), each joined to a room of 10"

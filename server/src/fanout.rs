@@ -216,10 +216,6 @@ impl<T> Queue<T> {
 mod tests {
     use super::*;
 
-    fn frame<T: Clone>(sub: &mut Subscription<T>) -> Option<Received<T>> {
-        sub.try_recv()
-    }
-
     #[test]
     fn every_subscription_reads_every_frame_in_order() {
         let fanout = Fanout::new(8);
@@ -228,12 +224,12 @@ mod tests {
             fanout.send(n);
         }
         for sub in [&mut a, &mut b] {
-            let got: Vec<_> = (0..3).filter_map(|_| frame(sub)).collect();
+            let got: Vec<_> = (0..3).filter_map(|_| sub.try_recv()).collect();
             assert_eq!(
                 got,
                 vec![Received::Frame(1), Received::Frame(2), Received::Frame(3)]
             );
-            assert_eq!(frame(sub), None, "nothing more was sent");
+            assert_eq!(sub.try_recv(), None, "nothing more was sent");
         }
         assert_eq!(fanout.held(), 0, "read by everyone, so let go");
     }
@@ -245,9 +241,9 @@ mod tests {
         fanout.send("before");
         let mut late = fanout.subscribe();
         fanout.send("after");
-        assert_eq!(frame(&mut late), Some(Received::Frame("after")));
-        assert_eq!(frame(&mut early), Some(Received::Frame("before")));
-        assert_eq!(frame(&mut early), Some(Received::Frame("after")));
+        assert_eq!(late.try_recv(), Some(Received::Frame("after")));
+        assert_eq!(early.try_recv(), Some(Received::Frame("before")));
+        assert_eq!(early.try_recv(), Some(Received::Frame("after")));
     }
 
     #[test]
@@ -257,11 +253,11 @@ mod tests {
         let mut quick = fanout.subscribe();
         for n in 1..=5 {
             fanout.send(n);
-            assert_eq!(frame(&mut quick), Some(Received::Frame(n)));
+            assert_eq!(quick.try_recv(), Some(Received::Frame(n)));
         }
-        assert_eq!(frame(&mut slow), Some(Received::Lagged(3)));
-        assert_eq!(frame(&mut slow), Some(Received::Frame(4)));
-        assert_eq!(frame(&mut slow), Some(Received::Frame(5)));
+        assert_eq!(slow.try_recv(), Some(Received::Lagged(3)));
+        assert_eq!(slow.try_recv(), Some(Received::Frame(4)));
+        assert_eq!(slow.try_recv(), Some(Received::Frame(5)));
         assert_eq!(fanout.held(), 0);
     }
 
@@ -273,8 +269,8 @@ mod tests {
         fanout.send(1);
         fanout.send(2);
         drop(leaves);
-        assert_eq!(frame(&mut stays), Some(Received::Frame(1)));
-        assert_eq!(frame(&mut stays), Some(Received::Frame(2)));
+        assert_eq!(stays.try_recv(), Some(Received::Frame(1)));
+        assert_eq!(stays.try_recv(), Some(Received::Frame(2)));
         assert_eq!(fanout.held(), 0);
     }
 
