@@ -12,7 +12,7 @@ use crate::messages::{
 use crate::people::{Nick, SessionId};
 use crate::protocol::{ClientFrame, ErrorCode, ServerFrame};
 use crate::rooms::RoomName;
-use crate::socket::{ChatSocket, RoomLink, random_id};
+use crate::socket::{ChatSocket, RoomLink, message_id};
 use crate::storage;
 use crate::uploads::Uploads;
 use leptos::prelude::*;
@@ -492,7 +492,7 @@ impl Conversation {
             });
             self.editing.set(None);
         } else {
-            let Ok(client_id) = ClientId::parse(&random_id()) else {
+            let Ok(client_id) = ClientId::parse(&message_id()) else {
                 return;
             };
             let pending = Pending {
@@ -547,7 +547,7 @@ impl Conversation {
             Ok(body) => body,
             Err(reason) => return self.problem.set(Some(reason.to_string())),
         };
-        let Ok(client_id) = ClientId::parse(&random_id()) else {
+        let Ok(client_id) = ClientId::parse(&message_id()) else {
             return;
         };
         let pending = Pending {

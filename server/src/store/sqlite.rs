@@ -285,7 +285,7 @@ impl SqliteStore {
             r#"SELECT r.name, e.seq AS "seq!: i64", e.at, e.nick,
                       snippet(entries_search, 0, ?3, ?4, '…', 24) AS "snippet!: String"
                FROM entries_search s
-               JOIN entries e ON e.room_id = s.rowid >> 32 AND e.seq = s.rowid & 4294967295
+               JOIN entries e ON e.search_id = s.rowid
                JOIN rooms r ON r.id = e.room_id
                WHERE entries_search MATCH ?1
                  AND r.name IN (SELECT value FROM json_each(?2))

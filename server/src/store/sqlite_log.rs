@@ -12,6 +12,12 @@
 //! acknowledged message survives `kill -9` and a power cut. The writer keeps
 //! each room's head in memory (a SQLite file is one server's); after a
 //! failed batch it forgets them all and reads them again.
+//!
+//! A batch holds messages of many rooms, and every page it dirties is
+//! fsynced into the WAL and written again at the checkpoint, so the schema
+//! keeps per-room pages to the log itself: the search index's rows are
+//! numbered in arrival order (`search_id`) and the client id index leads
+//! with the (time-ordered) client id; both grow at their last pages.
 
 use super::rows::{AttachmentRow, columns, quote};
 use super::{Appended, Draft, Refusal, StoreError, TargetRow, judge, now_ms};
@@ -29,11 +35,6 @@ use tokio::sync::oneshot;
 const STAMP_EVERY_MS: i64 = 60_000;
 /// Rooms whose head or last stamp is remembered (then all are forgotten).
 const ROOMS_KEPT: usize = 10_000;
-
-/// The search index's row id for a message: no room reaches 2^32 entries.
-fn search_key(room_id: i64, seq: i64) -> i64 {
-    (room_id << 32) | seq
-}
 
 /// The last `seq` of each room written to, so a batch reads a room's head
 /// from the database only once. Only ever updated after a commit.
@@ -75,6 +76,7 @@ impl LogWriter {
                     conn,
                     heads: Heads::new(),
                     stamped: HashMap::new(),
+                    last_search_id: None,
                 };
                 for batch in queue {
                     let outcome = writer.write(&batch.drafts);
@@ -102,6 +104,8 @@ struct Writer {
     heads: Heads,
     /// When each room's `active_at` was last written.
     stamped: HashMap<i64, i64>,
+    /// The search index's last row number, as committed.
+    last_search_id: Option<i64>,
 }
 
 impl Writer {
@@ -117,6 +121,10 @@ impl Writer {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut next_heads: Heads = HashMap::new();
+        let mut search_id = match self.last_search_id {
+            Some(id) => id,
+            None => last_search_id(&tx)?,
+        };
         let written = (|| {
             let mut outcomes = Vec::with_capacity(drafts.len());
             for draft in drafts {
@@ -127,7 +135,7 @@ impl Writer {
                     Some(head) => *head,
                     None => head_of(&tx, draft.room_id)?,
                 };
-                let outcome = append_one(&tx, draft, head, at)?;
+                let outcome = append_one(&tx, draft, head, at, &mut search_id)?;
                 match &outcome {
                     Appended::New(entry) => next_heads.insert(draft.room_id, entry.seq),
                     _ => next_heads.insert(draft.room_id, head),
@@ -156,13 +164,16 @@ impl Writer {
             Err(err) => {
                 drop(tx);
                 self.heads.clear();
+                self.last_search_id = None;
                 return Err(err);
             }
         };
         if let Err(err) = tx.commit() {
             self.heads.clear();
+            self.last_search_id = None;
             return Err(err.into());
         }
+        self.last_search_id = Some(search_id);
         self.stamped.extend(due.into_iter().map(|id| (id, at)));
         self.heads.extend(next_heads);
         Ok(outcomes)
@@ -176,10 +187,24 @@ fn head_of(tx: &Transaction, room_id: i64) -> Result<Seq, StoreError> {
     Ok(head as Seq)
 }
 
+fn last_search_id(tx: &Transaction) -> Result<i64, StoreError> {
+    Ok(tx
+        .prepare_cached(
+            "SELECT COALESCE(MAX(search_id), 0) FROM entries WHERE search_id IS NOT NULL",
+        )?
+        .query_row([], |row| row.get(0))?)
+}
+
 /// Writes one draft after `head`: new, the original of a resent message, or
 /// refused (an action its target does not allow, a file that is not the
 /// author's unsent upload).
-fn append_one(tx: &Transaction, draft: &Draft, head: Seq, at: i64) -> Result<Appended, StoreError> {
+fn append_one(
+    tx: &Transaction,
+    draft: &Draft,
+    head: Seq,
+    at: i64,
+    last_search_id: &mut i64,
+) -> Result<Appended, StoreError> {
     let room_id = draft.room_id;
     let seq = head + 1;
     let seq_i = seq as i64;
@@ -232,11 +257,13 @@ fn append_one(tx: &Transaction, draft: &Draft, head: Seq, at: i64) -> Result<App
     let (kind, client_id, body, target) = columns(draft);
     let target = target.filter(|_| draft.kind.target().is_some() || reply.is_some());
     let author = draft.author.column();
+    let search_id = matches!(draft.kind, EntryKind::Message { .. }).then_some(*last_search_id + 1);
     let inserted = tx
         .prepare_cached(
-            "INSERT INTO entries (room_id, seq, at, nick, kind, client_id, body, author, target)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-             ON CONFLICT (room_id, client_id) WHERE client_id IS NOT NULL DO NOTHING",
+            "INSERT INTO entries
+                 (room_id, seq, at, nick, kind, client_id, body, author, target, search_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+             ON CONFLICT (client_id, room_id) WHERE client_id IS NOT NULL DO NOTHING",
         )?
         .execute((
             room_id,
@@ -248,6 +275,7 @@ fn append_one(tx: &Transaction, draft: &Draft, head: Seq, at: i64) -> Result<App
             body,
             &author,
             target,
+            search_id,
         ))?;
     if inserted == 0 {
         let original: i64 = tx
@@ -258,7 +286,10 @@ fn append_one(tx: &Transaction, draft: &Draft, head: Seq, at: i64) -> Result<App
     let Some(attached) = attach(tx, draft, seq_i, &author)? else {
         return Ok(Appended::Refused(Refusal::NoSuchMedia));
     };
-    apply(tx, draft, seq_i, body, &author)?;
+    if let Some(id) = search_id {
+        *last_search_id = id;
+    }
+    apply(tx, draft, seq_i, search_id, body, &author)?;
     Ok(Appended::New(draft.entry(seq, at, reply, attached)))
 }
 
@@ -316,20 +347,22 @@ fn attach(
 }
 
 /// What a new entry at `seq` does besides being in the log: a message goes
-/// into the search index; an edit, deletion or reaction changes its target
-/// (and the index) as it reads from now on.
+/// into the search index as row `search_id`; an edit, deletion or reaction
+/// changes its target (and the index) as it reads from now on.
 fn apply(
     tx: &Transaction,
     draft: &Draft,
     seq: i64,
+    search_id: Option<i64>,
     body: Option<&str>,
     author: &str,
 ) -> Result<(), StoreError> {
     let room_id = draft.room_id;
     match &draft.kind {
         EntryKind::Message { .. } => {
+            let row = search_id.expect("append_one numbers every message's search row");
             tx.prepare_cached("INSERT INTO entries_search (rowid, body) VALUES (?1, ?2)")?
-                .execute((search_key(room_id, seq), body))?;
+                .execute((row, body))?;
         }
         EntryKind::Edit(target, _) => {
             let target = *target as i64;
@@ -337,13 +370,21 @@ fn apply(
                 "UPDATE entries SET body = ?1, edited = 1 WHERE room_id = ?2 AND seq = ?3",
             )?
             .execute((body, room_id, target))?;
-            tx.prepare_cached("UPDATE entries_search SET body = ?1 WHERE rowid = ?2")?
-                .execute((body, search_key(room_id, target)))?;
+            tx.prepare_cached(
+                "UPDATE entries_search SET body = ?1
+                 WHERE rowid = (SELECT search_id FROM entries WHERE room_id = ?2 AND seq = ?3)",
+            )?
+            .execute((body, room_id, target))?;
         }
         EntryKind::Delete(target) => {
             let target = *target as i64;
             tx.prepare_cached(
-                "UPDATE entries SET kind = 'deleted', body = NULL, edited = 0
+                "DELETE FROM entries_search
+                 WHERE rowid = (SELECT search_id FROM entries WHERE room_id = ?1 AND seq = ?2)",
+            )?
+            .execute((room_id, target))?;
+            tx.prepare_cached(
+                "UPDATE entries SET kind = 'deleted', body = NULL, edited = 0, search_id = NULL
                  WHERE room_id = ?1 AND seq = ?2",
             )?
             .execute((room_id, target))?;
@@ -355,8 +396,6 @@ fn apply(
             .execute((room_id, target))?;
             tx.prepare_cached("DELETE FROM reactions WHERE room_id = ?1 AND seq = ?2")?
                 .execute((room_id, target))?;
-            tx.prepare_cached("DELETE FROM entries_search WHERE rowid = ?1")?
-                .execute([search_key(room_id, target)])?;
             // Its files go too: their blobs once nothing else uses them.
             tx.prepare_cached(
                 "INSERT OR IGNORE INTO media_orphans (blob)

@@ -565,42 +565,19 @@ async fn a_database_from_before_accounts_migrates_and_keeps_its_history() {
     // SQLite whichever store the run is on: only SQLite databases predate
     // accounts (PostgreSQL starts at this schema).
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("chat.db");
-    let old = dir.path().join("migrations");
-    std::fs::create_dir(&old).unwrap();
-    for name in [
-        "0001_rooms_and_entries.sql",
-        "0002_activity_and_departures.sql",
-    ] {
-        let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("migrations")
-            .join("sqlite")
-            .join(name);
-        std::fs::copy(source, old.join(name)).unwrap();
-    }
-    {
-        use sqlx::Connection;
-        let url = format!("sqlite://{}?mode=rwc", db.display());
-        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-        sqlx::migrate::Migrator::new(old.as_path())
-            .await
-            .unwrap()
-            .run(&mut conn)
-            .await
-            .unwrap();
-        sqlx::query("INSERT INTO rooms (id, name, created_at) VALUES (1, 'main', 0)")
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        sqlx::query(
-            "INSERT INTO entries (room_id, seq, at, nick, kind, client_id, body)
-             VALUES (1, 1, 0, 'usman', 'message', 'c1', 'from the old days')",
-        )
+    let (db, mut conn) = sqlite_database_up_to(dir.path(), "0002").await;
+    sqlx::query("INSERT INTO rooms (id, name, created_at) VALUES (1, 'main', 0)")
         .execute(&mut conn)
         .await
         .unwrap();
-    }
-    let db = format!("sqlite://{}", db.display());
+    sqlx::query(
+        "INSERT INTO entries (room_id, seq, at, nick, kind, client_id, body)
+         VALUES (1, 1, 0, 'usman', 'message', 'c1', 'from the old days')",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    drop(conn);
     let server = start_on(db.clone()).await;
     let app = TestApp { server, db, dir };
     let log = log_of(&app, "main").await;

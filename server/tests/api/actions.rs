@@ -3,8 +3,8 @@
 //! id, and pages of history show messages as they are now.
 
 use crate::common::*;
-use app::messages::{Emoji, EntryKind, MessageBody, Quote, Seq};
-use app::protocol::{ClientFrame, ErrorCode};
+use app::messages::{ClientId, Emoji, EntryKind, MessageBody, Quote, Seq};
+use app::protocol::{ClientFrame, ErrorCode, ServerFrame};
 
 fn edit(target: Seq, text: &str) -> ClientFrame {
     ClientFrame::Edit {
@@ -338,6 +338,68 @@ async fn search_finds_words_skips_deleted_messages_and_takes_any_input() {
         )
         .await;
     assert_ne!(status, 200);
+}
+
+#[tokio::test]
+async fn messages_indexed_before_search_rows_took_arrival_order_are_found_edited_and_deleted() {
+    // SQLite whichever store the run is on: the change is to its schema.
+    let dir = tempfile::tempdir().unwrap();
+    let (db, mut conn) = sqlite_database_up_to(dir.path(), "0006").await;
+    for sql in [
+        "INSERT INTO rooms (id, name, created_at, active_at) VALUES (1, 'main', 0, 0), (2, 'other', 0, 0)",
+        "INSERT INTO entries (room_id, seq, at, nick, kind, client_id, body, author) VALUES
+             (1, 1, 0, 'sadia', 'message', 'old-1', 'the harbour at dawn', 'guest:old-tab'),
+             (1, 2, 0, 'sadia', 'message', 'old-2', 'harbour lights tonight', 'guest:old-tab'),
+             (2, 1, 0, 'sadia', 'message', 'old-1', 'harbour in the other room', 'guest:old-tab')",
+        // Keyed as that schema keyed them: room_id * 2^32 + seq.
+        "INSERT INTO entries_search (rowid, body)
+             SELECT room_id * 4294967296 + seq, body FROM entries WHERE kind = 'message'",
+    ] {
+        sqlx::query(sql).execute(&mut conn).await.unwrap();
+    }
+    drop(conn);
+    let server = start_on(db.clone()).await;
+    let app = TestApp { server, db, dir };
+    assert_eq!(
+        search(&app, "harbour").await,
+        ["harbour lights tonight", "the harbour at dawn"]
+    );
+
+    let mut sadia = app.client().await;
+    sadia.session = app::people::SessionId::parse("old-tab").unwrap();
+    sadia.join("main", "sadia").await;
+    sadia.send_frame(&edit(1, "the harbor at dawn")).await;
+    sadia.hear_action().await;
+    sadia.send_frame(&delete(2)).await;
+    sadia.hear_action().await;
+    assert_eq!(search(&app, "harbor").await, ["the harbor at dawn"]);
+    assert!(search(&app, "harbour").await.is_empty());
+    assert!(search(&app, "lights").await.is_empty());
+
+    // An old message's id, sent again, is still the message already stored.
+    sadia
+        .say_with_id(
+            "main",
+            &ClientId::parse("old-1").unwrap(),
+            "the harbor at dawn",
+        )
+        .await;
+    let frames = sadia
+        .recv_until(|f| matches!(f, ServerFrame::Ack { .. }))
+        .await;
+    assert!(
+        matches!(frames.last(), Some(ServerFrame::Ack { seq: 1, .. })),
+        "{frames:?}"
+    );
+    let new = sadia.say("main", "harbour again, new").await;
+    assert_eq!(search(&app, "harbour").await, ["harbour again, new"]);
+    let stored = read_rows(
+        &app,
+        "SELECT CAST(COUNT(*) AS TEXT) FROM entries WHERE room_id = 1 AND client_id = 'old-1'",
+    )
+    .await;
+    assert_eq!(stored, [["1"]], "the resent message is not stored twice");
+    assert!(new > 2);
 }
 
 #[tokio::test]

@@ -153,6 +153,38 @@ pub async fn fresh_database(dir: &std::path::Path) -> String {
     }
 }
 
+/// A SQLite database at `dir/chat.db` migrated only up to migration `last`
+/// (its number, e.g. "0002"), as a server of that age left it: its URL and
+/// a connection to fill it. SQLite only, whichever store the run is on:
+/// PostgreSQL databases start at a later schema.
+pub async fn sqlite_database_up_to(
+    dir: &std::path::Path,
+    last: &str,
+) -> (String, sqlx::SqliteConnection) {
+    use sqlx::Connection;
+    let old = dir.join("migrations");
+    std::fs::create_dir(&old).unwrap();
+    let all = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+    for file in std::fs::read_dir(all).unwrap() {
+        let file = file.unwrap();
+        let name = file.file_name().into_string().unwrap();
+        if name[..last.len()] <= *last {
+            std::fs::copy(file.path(), old.join(&name)).unwrap();
+        }
+    }
+    let url = format!("sqlite://{}", dir.join("chat.db").display());
+    let mut conn = sqlx::SqliteConnection::connect(&format!("{url}?mode=rwc"))
+        .await
+        .unwrap();
+    sqlx::migrate::Migrator::new(old.as_path())
+        .await
+        .unwrap()
+        .run(&mut conn)
+        .await
+        .unwrap();
+    (url, conn)
+}
+
 /// A new, empty database on the test PostgreSQL server; fails the test,
 /// saying how to start one, when there is none.
 pub async fn fresh_postgres_database() -> String {
