@@ -142,6 +142,41 @@ async fn a_batch_mixing_many_rooms_numbers_each_room_on_its_own() {
     }
 }
 
+#[tokio::test]
+async fn one_message_id_in_two_rooms_is_two_messages_even_in_one_batch() {
+    let app = spawn_app().await;
+    let mut sadia = app.client().await;
+    sadia.join("main", "sadia").await;
+    sadia.join("other", "sadia").await;
+    let lock = in_one_batch(&app, &mut sadia, "main").await;
+    // A message id is the sender's, once per room: the same one in another
+    // room is another message, and sent there again it is that one.
+    let id = sadia.new_client_id();
+    sadia.say_with_id("main", &id, "hello main").await;
+    sadia.say_with_id("other", &id, "hello other").await;
+    sadia.say_with_id("other", &id, "hello other").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    lock.release().await;
+
+    let mut acks = vec![];
+    while acks.len() < 4 {
+        if let ServerFrame::Ack { room, seq, .. } = sadia.recv().await {
+            acks.push((room.to_string(), seq));
+        }
+    }
+    acks.sort();
+    let expected = [("main", 2), ("main", 3), ("other", 2), ("other", 2)];
+    assert_eq!(acks, expected.map(|(room, seq)| (room.to_string(), seq)));
+    assert_eq!(
+        numbered_in_order(&app, "other").await,
+        ["sadia joined", "sadia: hello other"]
+    );
+    assert_eq!(
+        numbered_in_order(&app, "main").await,
+        ["sadia joined", "sadia: before", "sadia: hello main"]
+    );
+}
+
 /// Makes the database refuse (as a broken disk page or a constraint would)
 /// any message whose text is `poison`.
 async fn poison(app: &TestApp) {
