@@ -5,7 +5,7 @@
 
 use app::clock;
 use app::protocol::{ErrorCode, ServerFrame};
-use app::socket::random_id;
+use app::socket::{message_id, random_id};
 use app::storage;
 use wasm_bindgen_test::*;
 
@@ -20,6 +20,20 @@ fn random_ids_are_128_bit_hex_and_differ() {
     assert_ne!(a, b);
     // They pass the protocol's own id rule.
     assert!(app::messages::ClientId::parse(&a).is_ok());
+}
+
+#[wasm_bindgen_test]
+fn message_ids_start_with_the_time_so_later_ones_sort_after() {
+    let first = message_id();
+    let made = js_sys::Date::now();
+    while js_sys::Date::now() < made + 2.0 {}
+    let later = message_id();
+    assert_eq!(first.len(), 27, "{first}");
+    assert!(first.bytes().all(|c| c.is_ascii_hexdigit()));
+    let millis = u64::from_str_radix(&first[..11], 16).unwrap();
+    assert!((millis as f64 - js_sys::Date::now()).abs() < 60_000.0);
+    assert!(later > first, "{first} then {later}");
+    assert!(app::messages::ClientId::parse(&first).is_ok());
 }
 
 #[wasm_bindgen_test]
