@@ -230,10 +230,15 @@ pub struct Posting(Commit);
 impl Posting {
     /// Waits for the commit; returns the message's `seq`.
     pub async fn committed(self) -> Result<Seq, HubError> {
-        match self.0.outcome().await? {
-            Committed::New(seq) | Committed::Duplicate(seq) => Ok(seq),
-            Committed::Refused(refusal) => Err(refusal.into()),
-        }
+        posted(self.0.outcome().await)
+    }
+}
+
+/// A posted message's `seq` (its original's, if it was sent before).
+fn posted(outcome: crate::journal::Outcome) -> Result<Seq, HubError> {
+    match outcome? {
+        Committed::New(seq) | Committed::Duplicate(seq) => Ok(seq),
+        Committed::Refused(refusal) => Err(refusal.into()),
     }
 }
 
@@ -826,6 +831,20 @@ impl RoomHub {
     pub fn post(&self, room: &Arc<Room>, message: Draft) -> Posting {
         debug_assert_eq!(message.room_id, room.id);
         Posting(self.journal.enqueue(&room.feed, message))
+    }
+
+    /// Like [`RoomHub::post`], for a sender that does not wait: `then` is
+    /// told the `seq` on the journal's task right after the commit, so it
+    /// must be quick (a socket queues its ack).
+    pub fn post_then(
+        &self,
+        room: &Arc<Room>,
+        message: Draft,
+        then: impl FnOnce(Result<Seq, HubError>) + Send + 'static,
+    ) {
+        debug_assert_eq!(message.room_id, room.id);
+        self.journal
+            .enqueue_then(&room.feed, message, move |outcome| then(posted(outcome)));
     }
 
     /// Queues an edit, deletion or reaction by a member; the store judges it

@@ -38,9 +38,32 @@ enum Job {
     Append {
         feed: Arc<Feed>,
         draft: Draft,
-        done: oneshot::Sender<Result<Committed, StoreError>>,
+        done: Answer,
     },
     Probe(oneshot::Sender<Result<(), String>>),
+}
+
+/// The outcome of an entry, however it is committed or refused.
+pub type Outcome = Result<Committed, StoreError>;
+
+/// Who hears an entry's outcome once its batch is committed.
+enum Answer {
+    /// A caller waiting on a [`Commit`].
+    Waiting(oneshot::Sender<Outcome>),
+    /// A caller that does not wait, told on the journal's task: no task and
+    /// channel of its own per message (a socket's ack is queued so).
+    Then(Box<dyn FnOnce(Outcome) + Send>),
+}
+
+impl Answer {
+    fn send(self, outcome: Outcome) {
+        match self {
+            Answer::Waiting(done) => {
+                let _ = done.send(outcome);
+            }
+            Answer::Then(then) => then(outcome),
+        }
+    }
 }
 
 /// What became of an enqueued entry once its batch was committed.
@@ -61,10 +84,10 @@ pub struct Journal {
 }
 
 /// An enqueued entry's outcome, once its batch is committed.
-pub struct Commit(oneshot::Receiver<Result<Committed, StoreError>>);
+pub struct Commit(oneshot::Receiver<Outcome>);
 
 impl Commit {
-    pub async fn outcome(self) -> Result<Committed, StoreError> {
+    pub async fn outcome(self) -> Outcome {
         self.0.await.unwrap_or(Err(StoreError::JournalStopped))
     }
 }
@@ -83,15 +106,31 @@ impl Journal {
     /// order of the changes.
     pub fn enqueue(&self, feed: &Arc<Feed>, draft: Draft) -> Commit {
         let (done, outcome) = oneshot::channel();
+        self.queue(feed, draft, Answer::Waiting(done));
+        Commit(outcome)
+    }
+
+    /// Like [`Journal::enqueue`], for a caller that does not wait: `then`
+    /// runs on the journal's task once the batch is committed (after the
+    /// entry is published), so it must be quick and must not block.
+    pub fn enqueue_then(
+        &self,
+        feed: &Arc<Feed>,
+        draft: Draft,
+        then: impl FnOnce(Outcome) + Send + 'static,
+    ) {
+        self.queue(feed, draft, Answer::Then(Box::new(then)));
+    }
+
+    fn queue(&self, feed: &Arc<Feed>, draft: Draft, done: Answer) {
         let job = Job::Append {
             feed: feed.clone(),
             draft,
             done,
         };
         if let Err(mpsc::error::SendError(Job::Append { done, .. })) = self.jobs.send(job) {
-            let _ = done.send(Err(StoreError::JournalStopped));
+            done.send(Err(StoreError::JournalStopped));
         }
-        Commit(outcome)
     }
 
     /// Commits a write behind everything already queued: proof that the
@@ -105,7 +144,7 @@ impl Journal {
 }
 
 /// Who waits for an entry of the batch being written.
-type Waiter = (Arc<Feed>, oneshot::Sender<Result<Committed, StoreError>>);
+type Waiter = (Arc<Feed>, Answer);
 
 async fn run(store: Store, mut queue: mpsc::UnboundedReceiver<Job>, tries: u32) {
     let committed = metrics::counter!(crate::metrics::ENTRIES);
@@ -168,14 +207,14 @@ fn answer(waiters: Vec<Waiter>, outcomes: Vec<Appended>, committed: &metrics::Co
             Appended::Duplicate(seq) => Committed::Duplicate(seq),
             Appended::Refused(refusal) => Committed::Refused(refusal),
         };
-        let _ = done.send(Ok(committed));
+        done.send(Ok(committed));
     }
 }
 
 fn give_up(waiters: Vec<Waiter>, err: &StoreError) {
     tracing::error!(%err, entries = waiters.len(), "journal gave up on a batch");
     for (_, done) in waiters {
-        let _ = done.send(Err(StoreError::Batch(err.to_string())));
+        done.send(Err(StoreError::Batch(err.to_string())));
     }
 }
 

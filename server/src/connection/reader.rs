@@ -247,29 +247,29 @@ impl Reader {
                 );
                 message.reply_to = reply_to;
                 message.media = media;
-                let posting = self.hub.post(&membership.room, message);
                 // The ack waits for the commit, but the reader does not.
                 let outbox = self.outbox.clone();
-                tokio::spawn(async move {
-                    let reply = match posting.committed().await {
-                        Ok(seq) => ServerFrame::Ack {
-                            room,
-                            client_id,
-                            seq,
-                        },
-                        Err(HubError::Refused(refusal)) => ServerFrame::Error {
-                            code: ErrorCode::NoSuchMedia,
-                            room: Some(room),
-                            client_id: Some(client_id),
-                            message: refusal.to_string(),
-                        },
-                        Err(err) => {
-                            tracing::error!(%err, %room, "send failed");
-                            not_stored(room, client_id)
-                        }
-                    };
-                    outbox.push(self::frame(&reply));
-                });
+                self.hub
+                    .post_then(&membership.room, message, move |posted| {
+                        let reply = match posted {
+                            Ok(seq) => ServerFrame::Ack {
+                                room,
+                                client_id,
+                                seq,
+                            },
+                            Err(HubError::Refused(refusal)) => ServerFrame::Error {
+                                code: ErrorCode::NoSuchMedia,
+                                room: Some(room),
+                                client_id: Some(client_id),
+                                message: refusal.to_string(),
+                            },
+                            Err(err) => {
+                                tracing::error!(%err, %room, "send failed");
+                                not_stored(room, client_id)
+                            }
+                        };
+                        outbox.push(self::frame(&reply));
+                    });
                 None
             }
             ClientFrame::Edit { room, target, body } => {
