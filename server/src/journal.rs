@@ -1,7 +1,8 @@
 //! The journal: the one task that writes every room's log, committing many
 //! entries per transaction (group commit).
 //!
-//! Callers enqueue a draft and wait for its outcome. The journal takes
+//! Callers enqueue a draft and wait for its outcome, or hand over a quick
+//! closure the journal calls with it (a socket's ack). The journal takes
 //! whatever is queued (up to [`MAX_BATCH`]), has the store number and write
 //! them all in one transaction, and only after the commit publishes each entry
 //! to its room's feed, in `seq` order, and answers its caller. So an ack always
@@ -61,7 +62,13 @@ impl Answer {
             Answer::Waiting(done) => {
                 let _ = done.send(outcome);
             }
-            Answer::Then(then) => then(outcome),
+            // It runs on the journal's task: a panic in it must not stop
+            // every room's writes (as it stayed in its own task before).
+            Answer::Then(then) => {
+                if std::panic::catch_unwind(AssertUnwindSafe(|| then(outcome))).is_err() {
+                    tracing::error!("an entry's answer panicked; the journal goes on");
+                }
+            }
         }
     }
 }
