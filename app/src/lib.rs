@@ -52,7 +52,7 @@ pub mod backend;
 
 use leptos::prelude::*;
 use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
-use leptos_router::components::{Route, Router, Routes};
+use leptos_router::components::{FlatRoutes, Route, Router};
 use leptos_router::{SsrMode, path};
 
 /// The HTML document around every page (server side only).
@@ -103,10 +103,10 @@ pub fn App() -> impl IntoView {
                 <sidebar::Sidebar />
                 // Pages wait for their data before the first byte, so the history is
                 // in the HTML itself and readable without JavaScript.
-                <Routes fallback=|| view! { <p>"Page not found."</p> }>
+                <FlatRoutes fallback=|| view! { <p>"Page not found."</p> }>
                     <Route path=path!("/") view=lobby::Lobby ssr=SsrMode::Async />
                     <Route path=path!("/r/:room") view=room::RoomPage ssr=SsrMode::Async />
-                </Routes>
+                </FlatRoutes>
             </div>
         </Router>
     }
