@@ -76,7 +76,7 @@ pub const MAX_MATCHES: usize = 8;
 
 /// Emojis whose shortcode starts with `prefix` (best first), then those that
 /// merely contain it: `:smile` offers 😄 first.
-#[leptos::server(prefix = "/api", endpoint = "emoji_matches")]
+#[leptos::server(prefix = "/api", endpoint = "emoji_matches", output = crate::api::JsonText)]
 pub async fn emoji_matches(
     prefix: String,
 ) -> Result<Vec<EmojiChoice>, leptos::prelude::ServerFnError> {
@@ -84,7 +84,7 @@ pub async fn emoji_matches(
 }
 
 /// Every emoji, by group, for the picker.
-#[leptos::server(prefix = "/api", endpoint = "emoji_palette")]
+#[leptos::server(prefix = "/api", endpoint = "emoji_palette", output = crate::api::JsonText)]
 pub async fn emoji_palette() -> Result<Vec<EmojiGroup>, leptos::prelude::ServerFnError> {
     Ok(data::palette().to_vec())
 }

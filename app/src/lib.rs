@@ -2,6 +2,7 @@
 //! `ssr`) and to WebAssembly for the browser (feature `hydrate`).
 //!
 //! Layout:
+//! - [`api`]: how server functions' answers travel (JSON read as text).
 //! - [`people`]: `Nick` and `SessionId`, validated nickname and per-tab session.
 //! - [`accounts`]: username and password rules, who the page is signed in
 //!   as, the account links (the account forms themselves are server pages).
@@ -29,6 +30,7 @@
 
 pub mod accounts;
 pub mod alerts;
+pub mod api;
 pub mod clock;
 pub mod conversation;
 pub mod emoji;

@@ -330,7 +330,7 @@ pub struct HistoryPage {
 
 /// The `limit` entries before `before` (or the latest ones), oldest first.
 // A fixed endpoint (no hash suffix) so tools like `bench` can call it.
-#[leptos::server(prefix = "/api", endpoint = "room_history")]
+#[leptos::server(prefix = "/api", endpoint = "room_history", output = crate::api::JsonText)]
 pub async fn room_history(
     room: String,
     before: Option<Seq>,

@@ -74,7 +74,7 @@ pub fn marked(snippet: &str) -> Vec<(String, bool)> {
 
 /// Messages in `rooms` (the room on screen, or every room the person is
 /// in) containing every word of `query`, newest first; `page` counts from 0.
-#[leptos::server(prefix = "/api", endpoint = "search_messages")]
+#[leptos::server(prefix = "/api", endpoint = "search_messages", output = crate::api::JsonText)]
 pub async fn search_messages(
     query: String,
     rooms: Vec<String>,
