@@ -21,7 +21,7 @@ pub struct AnyAttribute {
     #[cfg(feature = "hydrate")]
     hydrate_from_server:
         fn(Erased, crate::renderer::types::Element) -> AnyAttributeState,
-    #[cfg(feature = "hydrate")]
+    #[cfg(all(feature = "hydrate", feature = "templates"))]
     hydrate_from_template:
         fn(Erased, crate::renderer::types::Element) -> AnyAttributeState,
     #[cfg(feature = "ssr")]
@@ -111,7 +111,7 @@ where
             }
         }
 
-        #[cfg(feature = "hydrate")]
+        #[cfg(all(feature = "hydrate", feature = "templates"))]
         fn hydrate_from_template<T: Attribute + 'static>(
             value: Erased,
             el: crate::renderer::types::Element,
@@ -167,7 +167,7 @@ where
             rebuild: rebuild::<T::CloneableOwned>,
             #[cfg(feature = "hydrate")]
             hydrate_from_server: hydrate_from_server::<T::CloneableOwned>,
-            #[cfg(feature = "hydrate")]
+            #[cfg(all(feature = "hydrate", feature = "templates"))]
             hydrate_from_template: hydrate_from_template::<T::CloneableOwned>,
             #[cfg(feature = "ssr")]
             resolve: resolve::<T::CloneableOwned>,
@@ -228,7 +228,15 @@ impl Attribute for AnyAttribute {
         if FROM_SERVER {
             (self.hydrate_from_server)(self.value, el.clone())
         } else {
-            (self.hydrate_from_template)(self.value, el.clone())
+            #[cfg(feature = "templates")]
+            {
+                (self.hydrate_from_template)(self.value, el.clone())
+            }
+            #[cfg(not(feature = "templates"))]
+            panic!(
+                "the `templates` feature on `tachys` must be activated to \
+                 hydrate an AnyAttribute inside a ViewTemplate"
+            )
         }
         #[cfg(not(feature = "hydrate"))]
         {
