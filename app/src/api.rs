@@ -14,8 +14,9 @@ use serde::de::{DeserializeOwned, Error as _};
 /// The answer's encoding: `application/json`, decoded with `from_str`.
 pub struct JsonTextEncoding;
 
-/// A server function posting its arguments as a form and answering in
-/// [`JsonTextEncoding`]: `#[server(output = crate::api::JsonText)]`.
+/// The answer side of a server function, `#[server(output =
+/// crate::api::JsonText)]`: answers in [`JsonTextEncoding`]. (The arguments
+/// still go as a form, the default input.)
 pub type JsonText = Post<JsonTextEncoding>;
 
 impl ContentType for JsonTextEncoding {

@@ -92,14 +92,14 @@ pub enum ServerFrame {
         head: Seq,
         /// The client's `since` was too far behind (or beyond `head`): it
         /// gets the latest page instead of a replay and should drop what it
-        /// showed before.
-        #[serde(default)]
+        /// showed before. (What a frame may leave out is decided by
+        /// [`WireFrame`]; these attributes only shape what is written.)
         reset: bool,
         /// This person may delete anyone's message here, remove and ban.
-        #[serde(default, skip_serializing_if = "crate::people::is_false")]
+        #[serde(skip_serializing_if = "crate::people::is_false")]
         moderator: bool,
         /// The key this person uploads to and fetches the room's media with.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         media: Option<MediaGrant>,
     },
     /// A committed entry of the room's log (replayed or live).
@@ -115,11 +115,11 @@ pub enum ServerFrame {
     /// A request was refused; the connection stays open.
     Error {
         code: ErrorCode,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         room: Option<RoomName>,
         /// The message a refused `send` carried, so the browser knows which
         /// one to try again (with the same id: it is never stored twice).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         client_id: Option<ClientId>,
         message: String,
     },

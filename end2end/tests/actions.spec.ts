@@ -131,6 +131,16 @@ test("search finds an old message, marks the words and jumps to it", async ({ br
   await expect(usman).toHaveURL(/\/r\/search\?at=\d+$/);
   await expect(message(usman, "wifi password")).toBeInViewport();
   await expect(message(usman, "wifi password")).toHaveClass(/highlighted/);
+
+  // Moving on to another room (in the page, by the sidebar) leaves the
+  // result's `?at=` behind: nothing there is sought or highlighted.
+  const rooms = usman.getByRole("navigation", { name: "Joined rooms" });
+  await rooms.getByRole("textbox", { name: "Open or create" }).fill("after-search");
+  await rooms.getByRole("button", { name: "Go" }).click();
+  await expect(usman).toHaveURL(/\/r\/after-search$/);
+  await say(usman, "a fresh start");
+  await expect(log(usman).locator(".highlighted")).toHaveCount(0);
+  await expect(usman.getByText("That message is no longer in this room's history.")).toHaveCount(0);
 });
 
 test("a mention completes from the room's people and raises the other room's badge as a mention", async ({ browser }) => {

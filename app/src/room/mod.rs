@@ -40,7 +40,7 @@ use emoji_picker::EmojiPicker;
 use leptos::html;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::{use_params_map, use_query_map};
+use leptos_router::hooks::{use_location, use_params_map};
 use log::{DaySeparator, EntryLine, body_view, on_log_click, rows};
 
 #[component]
@@ -107,7 +107,12 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
     // A link may carry the nickname (`?nick=`): the lobby's form sends one
     // when it is submitted before the page is interactive, or without
     // JavaScript at all.
-    let link_nick = use_query_map()
+    // The router's location, not `use_query_map`: moving between rooms keeps
+    // this page and changes only its parameter, and `FlatRoutes` then leaves
+    // the page's own copy of the URL (which `use_query_map` reads) at the
+    // first room's, `?at=` and `?nick=` included.
+    let link_nick = use_location()
+        .query
         .with_untracked(|q| q.get("nick"))
         .and_then(|n| Nick::parse(&n).ok());
     let hydrated = use_context::<Hydrated>().is_some_and(|h| h.0.get_untracked());
@@ -230,7 +235,7 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
         });
     });
     // A search result links here with `?at=SEQ`.
-    let query = use_query_map();
+    let query = use_location().query;
     Effect::new(move || {
         if let Some(seq) = query
             .with(|q| q.get("at"))
