@@ -104,15 +104,16 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
         });
     }
 
+    // The query comes from the router's location, not `use_query_map`:
+    // moving between rooms keeps this page and changes only its parameter,
+    // and `FlatRoutes` then leaves the page's own copy of the URL (which
+    // `use_query_map` reads) at the first room's, `?at=` and `?nick=`
+    // included.
+    let query = use_location().query;
     // A link may carry the nickname (`?nick=`): the lobby's form sends one
     // when it is submitted before the page is interactive, or without
     // JavaScript at all.
-    // The router's location, not `use_query_map`: moving between rooms keeps
-    // this page and changes only its parameter, and `FlatRoutes` then leaves
-    // the page's own copy of the URL (which `use_query_map` reads) at the
-    // first room's, `?at=` and `?nick=` included.
-    let link_nick = use_location()
-        .query
+    let link_nick = query
         .with_untracked(|q| q.get("nick"))
         .and_then(|n| Nick::parse(&n).ok());
     let hydrated = use_context::<Hydrated>().is_some_and(|h| h.0.get_untracked());
@@ -235,7 +236,6 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
         });
     });
     // A search result links here with `?at=SEQ`.
-    let query = use_location().query;
     Effect::new(move || {
         if let Some(seq) = query
             .with(|q| q.get("at"))
