@@ -379,13 +379,23 @@ async fn health(State(state): State<AppState>) -> Response {
 }
 
 /// Bundle files carry a content hash in their names (`hash-files`), so a
-/// browser may keep them for a year; everything else is revalidated.
+/// browser may keep them for a year; everything else is revalidated. The
+/// release build writes each one also as .br and .gz (`scripts/bundle`), and
+/// leptos_axum's file service sends whichever the browser accepts but does
+/// not say so, so a shared cache is told that the answer varies by encoding.
 async fn cache_bundle(uri: axum::http::Uri, mut response: Response) -> Response {
-    let hashed = uri.path().starts_with("/pkg/") && uri.path().matches('.').count() >= 2;
+    let bundle = uri.path().starts_with("/pkg/");
+    let hashed = bundle && uri.path().matches('.').count() >= 2;
     if hashed && response.status().is_success() {
         response.headers_mut().insert(
             header::CACHE_CONTROL,
             header::HeaderValue::from_static("public, max-age=31536000, immutable"),
+        );
+    }
+    if bundle && !response.headers().contains_key(header::VARY) {
+        response.headers_mut().insert(
+            header::VARY,
+            header::HeaderValue::from_static("accept-encoding"),
         );
     }
     response

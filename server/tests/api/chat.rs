@@ -462,6 +462,51 @@ async fn hashed_bundle_files_are_cached_for_a_year_and_pages_are_not() {
 }
 
 #[tokio::test]
+async fn the_bundle_goes_out_as_its_precompressed_file_in_the_encoding_accepted() {
+    // What `scripts/bundle` writes: the file, and beside it the same file
+    // compressed once at build time at brotli's best quality, and gzip's.
+    let site = tempfile::tempdir().unwrap();
+    let pkg = site.path().join("pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    std::fs::write(pkg.join("chat.0123abcd.wasm"), b"\0asm plain").unwrap();
+    std::fs::write(pkg.join("chat.0123abcd.wasm.br"), b"brotli bytes").unwrap();
+    std::fs::write(pkg.join("chat.0123abcd.wasm.gz"), b"gzip bytes").unwrap();
+    let app = spawn_app_with(&["--site-root", site.path().to_str().unwrap()]).await;
+    // reqwest here decodes nothing, so the bytes are those sent.
+    let fetch = |accept: Option<&'static str>| {
+        let url = format!("http://{}/pkg/chat.0123abcd.wasm", app.addr());
+        async move {
+            let mut request = reqwest::Client::new().get(url);
+            if let Some(accept) = accept {
+                request = request.header("accept-encoding", accept);
+            }
+            let res = request.send().await.unwrap();
+            assert_eq!(res.status(), 200);
+            assert_eq!(res.headers()["content-type"], "application/wasm");
+            assert_eq!(res.headers()["vary"], "accept-encoding");
+            let encoding = res
+                .headers()
+                .get("content-encoding")
+                .map(|v| v.to_str().unwrap().to_owned());
+            (encoding, res.bytes().await.unwrap())
+        }
+    };
+    let (encoding, body) = fetch(Some("gzip, deflate, br")).await;
+    assert_eq!(encoding.as_deref(), Some("br"));
+    assert_eq!(
+        &body[..],
+        b"brotli bytes",
+        "not compressed again on the fly"
+    );
+    let (encoding, body) = fetch(Some("gzip")).await;
+    assert_eq!(encoding.as_deref(), Some("gzip"));
+    assert_eq!(&body[..], b"gzip bytes");
+    let (encoding, body) = fetch(None).await;
+    assert_eq!(encoding, None);
+    assert_eq!(&body[..], b"\0asm plain");
+}
+
+#[tokio::test]
 async fn typing_reaches_the_others_in_the_room_and_is_never_stored() {
     let app = spawn_app().await;
     let mut sadia = app.client().await;
