@@ -9,14 +9,13 @@ use crate::media::{MediaGrant, MediaId};
 use crate::messages::{
     ClientId, Entry, EntryKind, MessageBody, Quote, Seq, apply_action, excerpt, room_history,
 };
-use crate::people::{Nick, SessionId};
+use crate::people::{Nick, Online, SessionId};
 use crate::protocol::{ClientFrame, ErrorCode, ServerFrame};
 use crate::rooms::RoomName;
 use crate::socket::{ChatSocket, RoomLink, message_id};
 use crate::storage;
 use crate::uploads::Uploads;
 use leptos::prelude::*;
-use std::collections::BTreeMap;
 use std::rc::Rc;
 
 /// How long "x is typing…" stays without a fresh typing frame.
@@ -62,7 +61,7 @@ pub struct Conversation {
     pub log: RwSignal<Vec<Entry>>,
     pub pending: RwSignal<Vec<Pending>>,
     /// Who is in the room, and whether each is signed in (else a guest).
-    pub online: RwSignal<BTreeMap<Nick, bool>>,
+    pub online: RwSignal<Online>,
     /// Who is typing, with when their notice expires (ms since the epoch).
     pub typing: RwSignal<Vec<(Nick, i64)>>,
     /// Messages from others that arrived while the room was not on screen.
@@ -135,7 +134,7 @@ impl Conversation {
             room: StoredValue::new(room),
             log: RwSignal::new(entries),
             pending: RwSignal::new(vec![]),
-            online: RwSignal::new(BTreeMap::new()),
+            online: RwSignal::new(Online::default()),
             typing: RwSignal::new(vec![]),
             unread: RwSignal::new(0),
             mentions: RwSignal::new(0),
@@ -267,8 +266,7 @@ impl Conversation {
                     ));
                 }
                 self.head.set_value(head);
-                self.online
-                    .set(online.into_iter().map(|p| (p.nick, p.account)).collect());
+                self.online.set(online.into_iter().collect());
                 self.joined.set(true);
                 self.problem.set(None);
             }

@@ -113,6 +113,61 @@ pub(crate) fn is_false(b: &bool) -> bool {
     !b
 }
 
+/// Who is in a room, in name order, each with whether they are signed in
+/// (else a guest). A sorted list rather than a `BTreeMap`: the browser
+/// bundle then carries no b-tree code (docs/PERFORMANCE.md), and a room's
+/// list is short enough for a binary search and a shift.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Online(Vec<(Nick, bool)>);
+
+impl Online {
+    /// Adds someone, or updates whether they are signed in.
+    pub fn insert(&mut self, nick: Nick, account: bool) {
+        match self.0.binary_search_by(|(n, _)| n.cmp(&nick)) {
+            Ok(at) => self.0[at].1 = account,
+            Err(at) => self.0.insert(at, (nick, account)),
+        }
+    }
+
+    pub fn remove(&mut self, nick: &Nick) {
+        if let Ok(at) = self.0.binary_search_by(|(n, _)| n.cmp(nick)) {
+            self.0.remove(at);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn nicks(&self) -> impl Iterator<Item = &Nick> {
+        self.0.iter().map(|(nick, _)| nick)
+    }
+}
+
+/// One at a time, so no sort is compiled into the bundle; the server sends
+/// the list in name order, so each lands at the end.
+impl FromIterator<Person> for Online {
+    fn from_iter<I: IntoIterator<Item = Person>>(people: I) -> Self {
+        let mut online = Self::default();
+        for person in people {
+            online.insert(person.nick, person.account);
+        }
+        online
+    }
+}
+
+impl IntoIterator for Online {
+    type Item = (Nick, bool);
+    type IntoIter = std::vec::IntoIter<(Nick, bool)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
 /// Why a token (session or client message id) was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("An id must be 1-64 characters of letters, digits, '-' or '_'.")]
@@ -164,6 +219,44 @@ impl From<SessionId> for String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn person(nick: &str, account: bool) -> Person {
+        Person {
+            nick: Nick::parse(nick).unwrap(),
+            account,
+        }
+    }
+
+    #[test]
+    fn the_online_list_keeps_name_order_and_one_line_per_person() {
+        let mut online: Online = [
+            person("zoe", false),
+            person("amir", true),
+            person("mei", false),
+        ]
+        .into_iter()
+        .collect();
+        online.insert(Nick::parse("bo").unwrap(), false);
+        // Signing in under a name already listed updates that line.
+        online.insert(Nick::parse("zoe").unwrap(), true);
+        online.remove(&Nick::parse("mei").unwrap());
+        online.remove(&Nick::parse("nobody").unwrap());
+        let shown: Vec<(String, bool)> = online
+            .clone()
+            .into_iter()
+            .map(|(n, a)| (n.as_str().to_owned(), a))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("amir".into(), true),
+                ("bo".into(), false),
+                ("zoe".into(), true)
+            ]
+        );
+        assert_eq!(online.len(), 3);
+        assert_eq!(online.nicks().next().unwrap().as_str(), "amir");
+    }
 
     #[test]
     fn a_nickname_is_trimmed() {

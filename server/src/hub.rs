@@ -473,6 +473,8 @@ impl RoomHub {
                     })
                 }));
             }
+            // In name order, as the browser lists them (it then only appends).
+            online.sort_unstable_by(|a, b| a.nick.cmp(&b.nick));
             let announce = match members.get_mut(key) {
                 Some(member) if member.held_by(conn) => {
                     let head = room.feed.head();

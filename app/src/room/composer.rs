@@ -110,7 +110,7 @@ pub(super) fn Composer(
             let me = conv.me.get_untracked();
             let people: Vec<Suggestion> = conv.online.with_untracked(|online| {
                 online
-                    .keys()
+                    .nicks()
                     .filter(|n| Some(*n) != me.as_ref())
                     .filter(|n| starts_like(n.as_str(), typed))
                     .take(emoji::MAX_MATCHES)

@@ -278,6 +278,24 @@ async fn a_reload_of_the_same_tab_keeps_the_nickname_without_notices() {
 }
 
 #[tokio::test]
+async fn whoever_joins_gets_the_people_online_in_name_order() {
+    // The browser keeps the list sorted by inserting one at a time, which
+    // is cheap only when the list already comes sorted.
+    let app = spawn_app().await;
+    let mut present = Vec::new();
+    for name in ["zeynep", "amara", "mo", "bea"] {
+        let mut client = app.client().await;
+        client.join("main", name).await;
+        present.push(client);
+    }
+    let (online, _) = app.client().await.join("main", "newcomer").await;
+    assert_eq!(
+        online,
+        vec![nick("amara"), nick("bea"), nick("mo"), nick("zeynep")]
+    );
+}
+
+#[tokio::test]
 async fn closing_the_socket_announces_the_leave_and_updates_online() {
     let app = spawn_app().await;
     let mut sadia = app.client().await;
