@@ -99,7 +99,7 @@ impl Outbox {
 
     /// Asks for the connection to end with `reason` (the first request wins).
     pub fn close(&self, reason: CloseReason) {
-        let first = self.close.send_if_modified(|current| {
+        self.close.send_if_modified(|current| {
             if current.is_none() {
                 *current = Some(reason);
                 true
@@ -107,10 +107,6 @@ impl Outbox {
                 false
             }
         });
-        if first {
-            // The writer looks for a close request each time it wakes.
-            self.queue.ready.notify_one();
-        }
     }
 
     pub fn closing(&self) -> Option<CloseReason> {
@@ -129,51 +125,50 @@ fn message_size(message: &Message) -> usize {
 /// Writes queued frames, feed-then-flush so a burst costs one flush; a close
 /// request jumps the queue.
 ///
-/// One wake-up for both: a close request wakes the writer as a frame does,
-/// and the writer checks for one before writing. Waiting on the close
-/// request's own channel as well meant registering with it and leaving it
-/// again on every delivery.
-///
 /// Not an `async fn`, which would keep a second copy of its arguments in the
 /// task's state for as long as the socket lives.
 pub fn write(
     mut sink: futures::stream::SplitSink<WebSocket, Message>,
     drain: OutboxDrain,
 ) -> impl Future<Output = ()> + Send + 'static {
-    let OutboxDrain { queue, close } = drain;
+    let OutboxDrain { queue, mut close } = drain;
     async move {
         let _gone = WriterGone(&queue);
         // Swapped with the shared deque, so frames are written without the lock.
         let mut batch = VecDeque::new();
         loop {
-            queue.ready.notified().await;
-            let requested = *close.borrow();
-            if let Some(reason) = requested {
-                let _ = sink
-                    .send(Message::Close(Some(CloseFrame {
-                        code: reason.code,
-                        reason: Utf8Bytes::from_static(reason.reason),
-                    })))
-                    .await;
-                return;
-            }
-            std::mem::swap(&mut batch, &mut *queue.frames.lock().expect("outbox lock"));
-            if batch.is_empty() {
-                continue;
-            }
-            let mut batch_bytes = 0;
-            for frame in batch.drain(..) {
-                batch_bytes += message_size(&frame);
-                if sink.feed(frame).await.is_err() {
+            tokio::select! {
+                biased;
+                requested = async { close.wait_for(Option::is_some).await.ok().and_then(|r| *r) } => {
+                    let Some(reason) = requested else { return };
+                    let _ = sink
+                        .send(Message::Close(Some(CloseFrame {
+                            code: reason.code,
+                            reason: Utf8Bytes::from_static(reason.reason),
+                        })))
+                        .await;
                     return;
                 }
-            }
-            if sink.flush().await.is_err() {
-                return;
-            }
-            queue.bytes.fetch_sub(batch_bytes, Ordering::AcqRel);
-            if batch.capacity() > KEPT_CAPACITY {
-                batch = VecDeque::new();
+                () = queue.ready.notified() => {
+                    std::mem::swap(&mut batch, &mut *queue.frames.lock().expect("outbox lock"));
+                    if batch.is_empty() {
+                        continue;
+                    }
+                    let mut batch_bytes = 0;
+                    for frame in batch.drain(..) {
+                        batch_bytes += message_size(&frame);
+                        if sink.feed(frame).await.is_err() {
+                            return;
+                        }
+                    }
+                    if sink.flush().await.is_err() {
+                        return;
+                    }
+                    queue.bytes.fetch_sub(batch_bytes, Ordering::AcqRel);
+                    if batch.capacity() > KEPT_CAPACITY {
+                        batch = VecDeque::new();
+                    }
+                }
             }
         }
     }
