@@ -3,6 +3,7 @@
 //! the browser remembers. Permission is only asked for after a click on the
 //! bell, never on load (browsers penalise sites that ask unprompted).
 
+use crate::handlers::handler;
 use crate::markup;
 use crate::messages::{Entry, EntryKind};
 use crate::people::Nick;
@@ -152,7 +153,7 @@ fn Toggle(
             aria-label=name
             title=hint
             aria-pressed=move || on.get().to_string()
-            on:click=move |_| flip()
+            on:click=handler(move |_| flip())
         >
             <span aria-hidden="true">{move || if on.get() { icons.0 } else { icons.1 }}</span>
         </button>

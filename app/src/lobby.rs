@@ -1,6 +1,7 @@
 //! The lobby at `/`: pick a nickname and a room, or open one of the listed rooms.
 
 use crate::accounts::{AccountLinks, Viewer};
+use crate::handlers::handler;
 use crate::nick_form::NickField;
 use crate::people::Nick;
 use crate::rooms::{ROOM_MAX_CHARS, RoomName, list_rooms};
@@ -60,7 +61,7 @@ pub fn Lobby() -> impl IntoView {
             <p class="tagline">"Pick a nickname, join a room, talk."</p>
             <AccountLinks />
             // Without JavaScript the form still works: /join redirects to the room.
-            <form class="join-form" action="/join" method="get" on:submit=on_submit>
+            <form class="join-form" action="/join" method="get" on:submit=handler(on_submit)>
                 // Signed in, the account's name is the nickname (the field
                 // stays, hidden, so the page has one shape for everyone).
                 <p class="joining-as" hidden=joining_as.is_none()>

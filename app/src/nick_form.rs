@@ -2,6 +2,7 @@
 //! the lobby's join form and the room page, and [`NickForm`], the room page's
 //! own small form around it for a shared link or a nickname that was taken.
 
+use crate::handlers::handler;
 use crate::people::{NICK_MAX_CHARS, Nick};
 use crate::storage;
 use leptos::html;
@@ -57,7 +58,7 @@ pub fn NickForm(
             class="nick-form"
             method="get"
             action=action
-            on:submit=move |ev: leptos::ev::SubmitEvent| {
+            on:submit=handler(move |ev: leptos::ev::SubmitEvent| {
                 ev.prevent_default();
                 let typed = nick_ref.get_untracked().map(|i| i.value()).unwrap_or_default();
                 match Nick::parse(&typed) {
@@ -67,7 +68,7 @@ pub fn NickForm(
                     }
                     Err(reason) => problem.set(Some(reason.to_string())),
                 }
-            }
+            })
         >
             <NickField input=nick_ref plain_form=true />
             <button type="submit">"Join"</button>

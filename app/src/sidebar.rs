@@ -6,6 +6,7 @@
 use crate::accounts::AccountLinks;
 use crate::alerts::{AlertToggles, Alerts};
 use crate::conversation::Conversation;
+use crate::handlers::handler;
 use crate::messages::Entry;
 use crate::people::Nick;
 use crate::rooms::{ROOM_MAX_CHARS, RoomName};
@@ -177,7 +178,7 @@ pub fn Sidebar() -> impl IntoView {
             class="sidebar-toggle"
             aria-controls="sidebar"
             aria-expanded=move || open.get().to_string()
-            on:click=move |_| open.update(|o| *o = !*o)
+            on:click=handler(move |_| open.update(|o| *o = !*o))
         >
             "Rooms"
             <span class="unread" aria-hidden="true">
@@ -194,14 +195,14 @@ pub fn Sidebar() -> impl IntoView {
                     <JoinedRoom room=room on_open=move || open.set(false) />
                 </For>
             </ul>
-            <form class="new-room" on:submit=go>
+            <form class="new-room" on:submit=handler(go)>
                 <label>
                     "Open or create"
                     <input
                         maxlength=ROOM_MAX_CHARS
                         placeholder="room-name"
                         prop:value=new_room
-                        on:input=move |ev| new_room.set(event_target_value(&ev))
+                        on:input=handler(move |ev| new_room.set(event_target_value(&ev)))
                     />
                 </label>
                 <button type="submit">"Go"</button>
@@ -209,7 +210,7 @@ pub fn Sidebar() -> impl IntoView {
                     {move || problem.get()}
                 </p>
             </form>
-            <a class="all-rooms" href="/" on:click=move |_| open.set(false)>
+            <a class="all-rooms" href="/" on:click=handler(move |_| open.set(false))>
                 "All rooms"
             </a>
             <AlertToggles />
@@ -264,7 +265,7 @@ fn JoinedRoom(room: RoomName, on_open: impl Fn() + Copy + 'static) -> impl IntoV
                     let current = current.clone();
                     move || current().then_some("page")
                 }
-                on:click=move |_| on_open()
+                on:click=handler(move |_| on_open())
             >
                 <span class="name">{format!("#{room}")}</span>
                 <span
@@ -293,7 +294,7 @@ fn JoinedRoom(room: RoomName, on_open: impl Fn() + Copy + 'static) -> impl IntoV
                 class="leave"
                 aria-label=format!("Leave #{room}")
                 title=format!("Leave #{room}")
-                on:click=leave
+                on:click=handler(leave)
             >
                 "×"
             </button>

@@ -4,6 +4,7 @@
 //! dropped onto the room.
 
 use crate::conversation::Conversation;
+use crate::handlers::handler;
 use crate::media::human_size;
 use crate::uploads::UploadState;
 use leptos::html;
@@ -48,18 +49,18 @@ pub(super) fn AttachButton(conv: Conversation) -> impl IntoView {
             tabindex="-1"
             aria-hidden="true"
             node_ref=input
-            on:change=on_change
+            on:change=handler(on_change)
         />
         <button
             type="button"
             class="attach-button"
             aria-label="Attach"
             title="Attach files"
-            on:click=move |_| {
+            on:click=handler(move |_| {
                 if let Some(el) = input.get_untracked() {
                     el.click();
                 }
-            }
+            })
         >
             <span aria-hidden="true">"📎"</span>
         </button>
@@ -117,14 +118,14 @@ pub(super) fn UploadList(conv: Conversation) -> impl IntoView {
                                 <button
                                     type="button"
                                     hidden=!retry
-                                    on:click=move |_| {
+                                    on:click=handler(move |_| {
                                         uploads
                                             .retry(
                                                 local,
                                                 conv.media.get_untracked(),
                                                 move || conv.send_held(),
                                             )
-                                    }
+                                    })
                                 >
                                     "Retry"
                                 </button>
@@ -132,7 +133,7 @@ pub(super) fn UploadList(conv: Conversation) -> impl IntoView {
                                     type="button"
                                     class="upload-remove"
                                     aria-label=remove_label
-                                    on:click=move |_| {
+                                    on:click=handler(move |_| {
                                         uploads.remove(local);
                                         if uploads.is_empty() {
                                             // Nothing left to wait for: the words go back in the box.
@@ -143,7 +144,7 @@ pub(super) fn UploadList(conv: Conversation) -> impl IntoView {
                                         } else {
                                             conv.send_held();
                                         }
-                                    }
+                                    })
                                 >
                                     "×"
                                 </button>

@@ -7,6 +7,7 @@ use super::emoji_picker::EmojiPicker;
 use crate::alerts::Alerts;
 use crate::conversation::Conversation;
 use crate::emoji::{self, EmojiChoice};
+use crate::handlers::handler;
 use crate::messages::BODY_MAX_CHARS;
 use crate::nick_form::NickField;
 use crate::people::Nick;
@@ -224,10 +225,10 @@ pub(super) fn Composer(
             class="composer"
             method="post"
             action=action
-            on:submit=move |ev: leptos::ev::SubmitEvent| {
+            on:submit=handler(move |ev: leptos::ev::SubmitEvent| {
                 ev.prevent_default();
                 send();
-            }
+            })
         >
             // What the box is doing besides writing a new message.
             {move || {
@@ -249,7 +250,7 @@ pub(super) fn Composer(
                     view! {
                         <p class="composing-note">
                             {note}
-                            <button type="button" on:click=move |_| conv.cancel_editing()>
+                            <button type="button" on:click=handler(move |_| conv.cancel_editing())>
                                 {cancel}
                             </button>
                         </p>
@@ -276,10 +277,10 @@ pub(super) fn Composer(
                                     <li
                                         role="option"
                                         aria-selected=move || (chosen.get() == i).to_string()
-                                        on:mousedown=move |ev| {
+                                        on:mousedown=handler(move |ev: leptos::ev::MouseEvent| {
                                             ev.prevent_default();
                                             accept(i);
-                                        }
+                                        })
                                     >
                                         {choice.shown}
                                     </li>
@@ -302,17 +303,17 @@ pub(super) fn Composer(
                 name="body"
                 rows="1"
                 maxlength=BODY_MAX_CHARS
-                on:input=move |ev| {
+                on:input=handler(move |ev| {
                     let text = event_target_value(&ev);
                     if !text.trim().is_empty() {
                         conv.note_typing(socket);
                     }
                     conv.draft.set(text);
                     complete();
-                }
-                on:keydown=on_keydown
-                on:blur=move |_| suggestions.set(vec![])
-                on:paste=move |ev: leptos::ev::ClipboardEvent| {
+                })
+                on:keydown=handler(on_keydown)
+                on:blur=handler(move |_| suggestions.set(vec![]))
+                on:paste=handler(move |ev: leptos::ev::ClipboardEvent| {
                     // A pasted picture (or file) is attached; pasted text is just text.
                     #[cfg(feature = "hydrate")]
                     if super::attach::take_files(conv, ev.clipboard_data().and_then(|d| d.files())) {
@@ -320,7 +321,7 @@ pub(super) fn Composer(
                     }
                     #[cfg(not(feature = "hydrate"))]
                     let _ = ev;
-                }
+                })
             ></textarea>
             <AttachButton conv />
             <button
@@ -328,7 +329,7 @@ pub(super) fn Composer(
                 class="emoji-button"
                 aria-label="Emoji"
                 aria-expanded=move || picker_open.get().to_string()
-                on:click=move |_| picker_open.update(|o| *o = !*o)
+                on:click=handler(move |_| picker_open.update(|o| *o = !*o))
             >
                 <span aria-hidden="true">"🙂"</span>
             </button>

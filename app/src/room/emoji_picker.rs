@@ -2,6 +2,7 @@
 //! time it opens.
 
 use crate::emoji::{self, EmojiChoice};
+use crate::handlers::handler;
 use leptos::html;
 use leptos::prelude::*;
 
@@ -27,12 +28,12 @@ pub(super) fn EmojiPicker(
             class="emoji-picker"
             role="dialog"
             aria-label="Emoji picker"
-            on:keydown=move |ev: leptos::ev::KeyboardEvent| {
+            on:keydown=handler(move |ev: leptos::ev::KeyboardEvent| {
                 if ev.key() == "Escape" {
                     ev.prevent_default();
                     on_close.run(());
                 }
-            }
+            })
         >
             <input
                 class="emoji-filter"
@@ -40,7 +41,7 @@ pub(super) fn EmojiPicker(
                 placeholder="Search emoji"
                 node_ref=search_ref
                 prop:value=filter
-                on:input=move |ev| filter.set(event_target_value(&ev).to_ascii_lowercase())
+                on:input=handler(move |ev| filter.set(event_target_value(&ev).to_ascii_lowercase()))
             />
             <Suspense fallback=|| view! { <p>"Loading emoji…"</p> }>
                 {move || Suspend::new(async move {
@@ -74,7 +75,7 @@ pub(super) fn EmojiPicker(
                                                                             type="button"
                                                                             aria-label=code.clone()
                                                                             title=code
-                                                                            on:click=move |_| on_pick.run(emoji.clone())
+                                                                            on:click=handler(move |_| on_pick.run(emoji.clone()))
                                                                         >
                                                                             {e.emoji}
                                                                         </button>

@@ -28,6 +28,7 @@ use crate::accounts::Viewer;
 use crate::alerts::Alerts;
 use crate::clock::Hydrated;
 use crate::conversation::typing_text;
+use crate::handlers::handler;
 use crate::messages::{Emoji, EntryKind, HistoryPage, Seq, room_history};
 use crate::nick_form::NickForm;
 use crate::people::Nick;
@@ -297,7 +298,7 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
         <Title text=title />
         <main
             class="room"
-            on:dragover=move |ev: leptos::ev::DragEvent| {
+            on:dragover=handler(move |ev: leptos::ev::DragEvent| {
                 // Dropping files here attaches them (anything else is left alone).
                 #[cfg(feature = "hydrate")]
                 if ev.data_transfer().is_some_and(|d| d.types().includes(&"Files".into(), 0)) {
@@ -305,15 +306,15 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
                 }
                 #[cfg(not(feature = "hydrate"))]
                 let _ = ev;
-            }
-            on:drop=move |ev: leptos::ev::DragEvent| {
+            })
+            on:drop=handler(move |ev: leptos::ev::DragEvent| {
                 #[cfg(feature = "hydrate")]
                 if attach::take_files(conv, ev.data_transfer().and_then(|d| d.files())) {
                     ev.prevent_default();
                 }
                 #[cfg(not(feature = "hydrate"))]
                 let _ = ev;
-            }
+            })
         >
             <viewer::Viewer conv />
             <header class="room-header">
@@ -349,8 +350,8 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
                         aria-live="polite"
                         node_ref=log_ref
                         tabindex="0"
-                        on:scroll=on_scroll
-                        on:click=move |ev| on_log_click(&ev, conv, reacting, jump)
+                        on:scroll=handler(on_scroll)
+                        on:click=handler(move |ev| on_log_click(&ev, conv, reacting, jump))
                     >
                         <Show
                             when=move || conv.at_start.get()
@@ -360,7 +361,7 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
                                         type="button"
                                         class="older"
                                         prop:disabled=move || conv.loading_older.get()
-                                        on:click=move |_| load_older()
+                                        on:click=handler(move |_| load_older())
                                     >
                                         {move || {
                                             if conv.loading_older.get() {
@@ -397,7 +398,7 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
                         </For>
                     </div>
                     <Show when=move || { new_below.get() > 0 }>
-                        <button type="button" class="jump" on:click=jump_to_latest>
+                        <button type="button" class="jump" on:click=handler(jump_to_latest)>
                             {move || match new_below.get() {
                                 1 => "1 new message ↓".to_string(),
                                 n => format!("{n} new messages ↓"),

@@ -3,6 +3,7 @@
 //! the log, Escape (or Close) goes back to where one was.
 
 use crate::conversation::Conversation;
+use crate::handlers::handler;
 use crate::media::{Attachment, MediaKind, media_url};
 use crate::messages::EntryKind;
 use leptos::html;
@@ -88,7 +89,7 @@ pub(super) fn Viewer(conv: Conversation) -> impl IntoView {
             node_ref=dialog
         >
             // A click beside the picture closes it.
-            <div class="viewer-backdrop" on:click=move |_| conv.viewing.set(None)></div>
+            <div class="viewer-backdrop" on:click=handler(move |_| conv.viewing.set(None))></div>
             <img
                 src=move || shown.with(|s| s.as_ref().map(|s| s.0.clone()))
                 alt=name
@@ -107,7 +108,7 @@ pub(super) fn Viewer(conv: Conversation) -> impl IntoView {
                 class="viewer-prev"
                 aria-label="Previous picture"
                 prop:disabled=move || at().0 == 0
-                on:click=move |_| step(conv, -1)
+                on:click=handler(move |_| step(conv, -1))
             >
                 "‹"
             </button>
@@ -119,7 +120,7 @@ pub(super) fn Viewer(conv: Conversation) -> impl IntoView {
                     let (at, count) = at();
                     at + 1 >= count
                 }
-                on:click=move |_| step(conv, 1)
+                on:click=handler(move |_| step(conv, 1))
             >
                 "›"
             </button>
@@ -127,7 +128,7 @@ pub(super) fn Viewer(conv: Conversation) -> impl IntoView {
                 type="button"
                 class="viewer-close"
                 aria-label="Close viewer"
-                on:click=move |_| conv.viewing.set(None)
+                on:click=handler(move |_| conv.viewing.set(None))
             >
                 "×"
             </button>
