@@ -3,7 +3,7 @@
 //! the browser remembers. Permission is only asked for after a click on the
 //! bell, never on load (browsers penalise sites that ask unprompted).
 
-use crate::handlers::handler;
+use crate::erased::{effect, handler};
 use crate::markup;
 use crate::messages::{Entry, EntryKind};
 use crate::people::Nick;
@@ -29,7 +29,7 @@ impl Alerts {
         };
         provide_context(alerts);
         // Saved choices are only readable in the browser, after hydration.
-        Effect::new(move || {
+        effect(move || {
             alerts
                 .notify
                 .set(storage::flag(NOTIFY) && browser::permitted());

@@ -5,6 +5,7 @@
 //!
 //! Also the two clock contexts the views read, [`Hydrated`] and [`Now`].
 
+use crate::erased::effect;
 use leptos::prelude::*;
 
 const DAY_MS: i64 = 86_400_000;
@@ -160,7 +161,7 @@ pub fn provide() {
     provide_context(Hydrated(hydrated));
     let now = RwSignal::new(0);
     provide_context(Now(now));
-    Effect::new(move || {
+    effect(move || {
         hydrated.set(true);
         now.set(now_ms());
         // Relative times ("5 min ago") move on by themselves.

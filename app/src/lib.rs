@@ -25,7 +25,8 @@
 //! - [`lobby`], [`room`]: the two pages (the room page is a folder: page, log,
 //!   composer, emoji picker); [`nick_form`]: the nickname field both share.
 //! - [`clock`]: time formatting, and the `Hydrated`/`Now` contexts.
-//! - [`handlers`]: DOM event handlers boxed, one compiled listener per event.
+//! - [`erased`]: event handlers, effects and `When` (Leptos's `Show`) with
+//!   their closures boxed, so Leptos compiles each kind once.
 //! - `backend` (ssr only): the trait through which server functions reach the
 //!   server's store and room hub, provided as context by the `server` crate.
 
@@ -35,7 +36,7 @@ pub mod api;
 pub mod clock;
 pub mod conversation;
 pub mod emoji;
-pub mod handlers;
+pub mod erased;
 pub mod lobby;
 pub mod markup;
 pub mod media;

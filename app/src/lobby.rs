@@ -1,7 +1,7 @@
 //! The lobby at `/`: pick a nickname and a room, or open one of the listed rooms.
 
 use crate::accounts::{AccountLinks, Viewer};
-use crate::handlers::handler;
+use crate::erased::handler;
 use crate::nick_form::NickField;
 use crate::people::Nick;
 use crate::rooms::{ROOM_MAX_CHARS, RoomName, list_rooms};

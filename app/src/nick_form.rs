@@ -2,7 +2,7 @@
 //! the lobby's join form and the room page, and [`NickForm`], the room page's
 //! own small form around it for a shared link or a nickname that was taken.
 
-use crate::handlers::handler;
+use crate::erased::{effect, handler};
 use crate::people::{NICK_MAX_CHARS, Nick};
 use crate::storage;
 use leptos::html;
@@ -22,7 +22,7 @@ use leptos::prelude::*;
 pub fn NickField(input: NodeRef<html::Input>, #[prop(optional)] plain_form: bool) -> impl IntoView {
     // The remembered nickname is only known in the browser, after hydration;
     // anything already typed wins over it.
-    Effect::new(move || {
+    effect(move || {
         if let (Some(saved), Some(input)) = (storage::nick(), input.get())
             && input.value().is_empty()
         {

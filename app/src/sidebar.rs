@@ -6,7 +6,7 @@
 use crate::accounts::AccountLinks;
 use crate::alerts::{AlertToggles, Alerts};
 use crate::conversation::Conversation;
-use crate::handlers::handler;
+use crate::erased::{effect, handler};
 use crate::messages::Entry;
 use crate::people::Nick;
 use crate::rooms::{ROOM_MAX_CHARS, RoomName};
@@ -44,7 +44,7 @@ impl JoinedRooms {
         let alerts = Alerts::from_context();
         // The saved list is only readable in the browser, after hydration:
         // follow every saved room that no page has opened yet.
-        Effect::new(move || {
+        effect(move || {
             let saved = storage::rooms();
             let nick = storage::nick().and_then(|n| Nick::parse(&n).ok());
             for room in saved {

@@ -4,7 +4,7 @@
 //! dropped onto the room.
 
 use crate::conversation::Conversation;
-use crate::handlers::handler;
+use crate::erased::{When, handler};
 use crate::media::human_size;
 use crate::uploads::UploadState;
 use leptos::html;
@@ -73,7 +73,7 @@ pub(super) fn UploadList(conv: Conversation) -> impl IntoView {
     let uploads = conv.uploads;
     let waiting = move || conv.held.with(Option::is_some);
     view! {
-        <Show when=move || uploads.list.with(|l| !l.is_empty())>
+        <When when=move || uploads.list.with(|l| !l.is_empty())>
             <ul class="uploads" aria-label="Files to send">
                 <For
                     each=move || uploads.list.get()
@@ -153,9 +153,9 @@ pub(super) fn UploadList(conv: Conversation) -> impl IntoView {
                     }
                 </For>
             </ul>
-            <Show when=waiting>
+            <When when=waiting>
                 <p class="composing-note">"Sending once the files are uploaded…"</p>
-            </Show>
-        </Show>
+            </When>
+        </When>
     }
 }

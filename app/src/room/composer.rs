@@ -7,7 +7,7 @@ use super::emoji_picker::EmojiPicker;
 use crate::alerts::Alerts;
 use crate::conversation::Conversation;
 use crate::emoji::{self, EmojiChoice};
-use crate::handlers::handler;
+use crate::erased::{When, effect, handler};
 use crate::messages::BODY_MAX_CHARS;
 use crate::nick_form::NickField;
 use crate::people::Nick;
@@ -34,7 +34,7 @@ pub(super) fn Composer(
     // what was typed into the server-rendered box, so on first sight the
     // draft takes the box's text, and afterwards the box follows the draft.
     let adopted = StoredValue::new(false);
-    Effect::new(move || {
+    effect(move || {
         let draft = conv.draft.get();
         let Some(el) = box_ref.get() else {
             return;
@@ -257,7 +257,7 @@ pub(super) fn Composer(
                     },
                 )
             }}
-            <Show when=move || suggestions.with(|s| !s.is_empty())>
+            <When when=move || suggestions.with(|s| !s.is_empty())>
                 <ul
                     class="emoji-suggestions"
                     role="listbox"
@@ -289,11 +289,11 @@ pub(super) fn Composer(
                             .collect_view()
                     }}
                 </ul>
-            </Show>
+            </When>
             <UploadList conv />
-            <Show when=move || plain_nick_field.get()>
+            <When when=move || plain_nick_field.get()>
                 <NickField input=plain_nick_ref plain_form=true />
-            </Show>
+            </When>
             <textarea
                 aria-label="Message"
                 node_ref=box_ref
@@ -342,7 +342,7 @@ pub(super) fn Composer(
             >
                 {move || if conv.editing.get().is_some() { "Save" } else { "Send" }}
             </button>
-            <Show when=move || picker_open.get()>
+            <When when=move || picker_open.get()>
                 <EmojiPicker
                     on_pick=move |emoji| {
                         picker_open.set(false);
@@ -355,7 +355,7 @@ pub(super) fn Composer(
                         }
                     }
                 />
-            </Show>
+            </When>
         </form>
     }
 }

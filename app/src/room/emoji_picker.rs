@@ -2,7 +2,7 @@
 //! time it opens.
 
 use crate::emoji::{self, EmojiChoice};
-use crate::handlers::handler;
+use crate::erased::{effect, handler};
 use leptos::html;
 use leptos::prelude::*;
 
@@ -18,7 +18,7 @@ pub(super) fn EmojiPicker(
     let filter = RwSignal::new(String::new());
     let search_ref = NodeRef::<html::Input>::new();
     // Opening the picker puts the keyboard in its search box.
-    Effect::new(move || {
+    effect(move || {
         if let Some(el) = search_ref.get() {
             let _ = el.focus();
         }

@@ -28,7 +28,7 @@ use crate::accounts::Viewer;
 use crate::alerts::Alerts;
 use crate::clock::Hydrated;
 use crate::conversation::typing_text;
-use crate::handlers::handler;
+use crate::erased::{When, effect, handler};
 use crate::messages::{Emoji, EntryKind, HistoryPage, Seq, room_history};
 use crate::nick_form::NickForm;
 use crate::people::Nick;
@@ -137,7 +137,7 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
     {
         let room = room.clone();
         let link_nick = link_nick.clone();
-        Effect::new(move || {
+        effect(move || {
             let account = signed_in.clone();
             plain_nick_field.set(false);
             joined.remember(&room);
@@ -165,7 +165,7 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
         }
     };
 
-    Effect::new(move || {
+    effect(move || {
         let me = conv.me.get_untracked();
         let (last, fresh) = conv.log.with(|log| {
             let since = last_shown.get_value();
@@ -237,7 +237,7 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
         });
     });
     // A search result links here with `?at=SEQ`.
-    Effect::new(move || {
+    effect(move || {
         if let Some(seq) = query
             .with(|q| q.get("at"))
             .and_then(|s| s.parse::<Seq>().ok())
@@ -353,7 +353,7 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
                         on:scroll=handler(on_scroll)
                         on:click=handler(move |ev| on_log_click(&ev, conv, reacting, jump))
                     >
-                        <Show
+                        <When
                             when=move || conv.at_start.get()
                             fallback=move || {
                                 view! {
@@ -375,7 +375,7 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
                             }
                         >
                             <p class="room-start">{start_text.clone()}</p>
-                        </Show>
+                        </When>
                         <For
                             each=move || {
                                 let local = local.is_some_and(|l| l.get());
@@ -397,14 +397,14 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
                             </div>
                         </For>
                     </div>
-                    <Show when=move || { new_below.get() > 0 }>
+                    <When when=move || { new_below.get() > 0 }>
                         <button type="button" class="jump" on:click=handler(jump_to_latest)>
                             {move || match new_below.get() {
                                 1 => "1 new message ↓".to_string(),
                                 n => format!("{n} new messages ↓"),
                             }}
                         </button>
-                    </Show>
+                    </When>
                     {move || {
                         reacting
                             .get()
@@ -441,7 +441,7 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
             <p class="problem" role="alert">
                 {move || conv.problem.get()}
             </p>
-            <Show
+            <When
                 when=move || conv.asking_nick.get()
                 fallback=move || {
                     view! {
@@ -458,7 +458,7 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
                     on_pick=move |nick| conv.connect(socket, alerts, nick)
                     action=room_path.clone()
                 />
-            </Show>
+            </When>
         </main>
     }
 }

@@ -3,7 +3,7 @@
 //! the log, Escape (or Close) goes back to where one was.
 
 use crate::conversation::Conversation;
-use crate::handlers::handler;
+use crate::erased::{effect, handler};
 use crate::media::{Attachment, MediaKind, media_url};
 use crate::messages::EntryKind;
 use leptos::html;
@@ -69,7 +69,7 @@ pub(super) fn Viewer(conv: Conversation) -> impl IntoView {
         ))
     });
     // The keyboard goes to the viewer when it opens.
-    Effect::new(move || {
+    effect(move || {
         if shown.with(Option::is_some)
             && let Some(el) = dialog.get()
         {
