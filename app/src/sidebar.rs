@@ -191,9 +191,14 @@ pub fn Sidebar() -> impl IntoView {
         <nav id="sidebar" class="sidebar" class:open=move || open.get() aria-label="Joined rooms">
             <h2 class="sidebar-heading">"Your rooms"</h2>
             <ul class="joined-rooms">
-                <For each=move || joined.list.get() key=|room| room.clone() let:room>
-                    <JoinedRoom room=room on_open=move || open.set(false) />
-                </For>
+                {move || {
+                    joined
+                        .list
+                        .get()
+                        .into_iter()
+                        .map(|room| view! { <JoinedRoom room on_open=move || open.set(false) /> })
+                        .collect::<Vec<_>>()
+                }}
             </ul>
             <form class="new-room" on:submit=handler(go)>
                 <label>

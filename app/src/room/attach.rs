@@ -75,12 +75,10 @@ pub(super) fn UploadList(conv: Conversation) -> impl IntoView {
     view! {
         <When when=move || uploads.list.with(|l| !l.is_empty())>
             <ul class="uploads" aria-label="Files to send">
-                <For
-                    each=move || uploads.list.get()
-                    key=|u| (u.local, u.state.stage())
-                    let:upload
-                >
-                    {
+                // Drawn again whole when it changes (no keyed `For`), like
+                // the room's other short lists.
+                {move || {
+                    uploads.list.get().into_iter().map(|upload| {
                         let local = upload.local;
                         let name = upload.name.clone();
                         let (bar, note, retry) = match &upload.state {
@@ -150,8 +148,9 @@ pub(super) fn UploadList(conv: Conversation) -> impl IntoView {
                                 </button>
                             </li>
                         }
-                    }
-                </For>
+                            .into_any()
+                    }).collect::<Vec<_>>()
+                }}
             </ul>
             <When when=waiting>
                 <p class="composing-note">"Sending once the files are uploaded…"</p>

@@ -1,7 +1,7 @@
 //! The emoji picker: a searchable palette, fetched from the server the first
 //! time it opens.
 
-use crate::emoji::{self, EmojiChoice};
+use crate::emoji::{self, EmojiChoice, EmojiGroup};
 use crate::erased::{effect, handler};
 use leptos::html;
 use leptos::prelude::*;
@@ -14,7 +14,13 @@ pub(super) fn EmojiPicker(
     #[prop(into)] on_pick: Callback<String>,
     #[prop(into)] on_close: Callback<()>,
 ) -> impl IntoView {
-    let palette = LocalResource::new(emoji::emoji_palette);
+    // A signal filled by a task, not a `LocalResource` under `Suspense`:
+    // the picker is never rendered on the server, and the resource and
+    // suspense machinery cost the bundle more than the picker itself.
+    let palette = RwSignal::new(None::<Vec<EmojiGroup>>);
+    leptos::task::spawn_local(async move {
+        palette.set(Some(emoji::emoji_palette().await.unwrap_or_default()));
+    });
     let filter = RwSignal::new(String::new());
     let search_ref = NodeRef::<html::Input>::new();
     // Opening the picker puts the keyboard in its search box.
@@ -43,14 +49,16 @@ pub(super) fn EmojiPicker(
                 prop:value=filter
                 on:input=handler(move |ev| filter.set(event_target_value(&ev).to_ascii_lowercase()))
             />
-            <Suspense fallback=|| view! { <p>"Loading emoji…"</p> }>
-                {move || Suspend::new(async move {
-                    let groups = palette.await.unwrap_or_default();
-                    view! {
-                        <div class="emoji-groups">
-                            {move || {
-                                let wanted = filter.get();
-                                groups
+            {move || {
+                let wanted = filter.get();
+                palette
+                    .with(|groups| {
+                        let Some(groups) = groups else {
+                            return view! { <p>"Loading emoji…"</p> }.into_any();
+                        };
+                        view! {
+                            <div class="emoji-groups">
+                                {groups
                                     .iter()
                                     .map(|group| {
                                         let shown: Vec<EmojiChoice> = group
@@ -87,12 +95,12 @@ pub(super) fn EmojiPicker(
                                                 }
                                             })
                                     })
-                                    .collect_view()
-                            }}
-                        </div>
-                    }
-                })}
-            </Suspense>
+                                    .collect_view()}
+                            </div>
+                        }
+                            .into_any()
+                    })
+            }}
         </div>
     }
 }

@@ -387,15 +387,26 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
                             {row.day.map(|day| view! { <DaySeparator day /> })}
                             <EntryLine entry=row.entry grouped=row.grouped conv />
                         </For>
-                        <For each=move || conv.pending.get() key=|p| p.client_id.clone() let:p>
-                            <div class="message pending" aria-label="Sending">
-                                <span class="author">
-                                    {move || conv.me.get().map(|n| n.to_string())}
-                                </span>
-                                <span class="sending">"sending…"</span>
-                                <div class="body">{body_view(p.body.as_str())}</div>
-                            </div>
-                        </For>
+                        // Short lists are drawn again whole when they change (no keyed
+                        // `For`): one compiled copy of the list code for all of them.
+                        {move || {
+                            conv.pending
+                                .get()
+                                .into_iter()
+                                .map(|p| {
+                                    view! {
+                                        <div class="message pending" aria-label="Sending">
+                                            <span class="author">
+                                                {move || conv.me.get().map(|n| n.to_string())}
+                                            </span>
+                                            <span class="sending">"sending…"</span>
+                                            <div class="body">{body_view(p.body.as_str())}</div>
+                                        </div>
+                                    }
+                                        .into_any()
+                                })
+                                .collect::<Vec<_>>()
+                        }}
                     </div>
                     <When when=move || { new_below.get() > 0 }>
                         <button type="button" class="jump" on:click=handler(jump_to_latest)>
@@ -426,12 +437,21 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
                         "Online " <span class="count">{move || conv.online.with(|o| o.len())}</span>
                     </h2>
                     <ul aria-label="Online">
-                        <For each=move || conv.online.get() key=|p| p.clone() let:person>
-                            <li>
-                                <bdi>{person.0.to_string()}</bdi>
-                                {(!person.1).then(|| view! { <span class="guest">" guest"</span> })}
-                            </li>
-                        </For>
+                        {move || {
+                            conv.online
+                                .get()
+                                .into_iter()
+                                .map(|(nick, member)| {
+                                    view! {
+                                        <li>
+                                            <bdi>{nick.to_string()}</bdi>
+                                            {(!member).then(|| view! { <span class="guest">" guest"</span> })}
+                                        </li>
+                                    }
+                                        .into_any()
+                                })
+                                .collect::<Vec<_>>()
+                        }}
                     </ul>
                 </aside>
             </div>
