@@ -24,6 +24,8 @@
 //! - [`alerts`]: desktop notifications and sound while the tab is hidden.
 //! - [`lobby`], [`room`]: the two pages (the room page is a folder: page, log,
 //!   composer, emoji picker); [`nick_form`]: the nickname field both share.
+//! - [`navigation`]: which page the address shows, and moving between
+//!   pages in place (links, back button) instead of Leptos's router.
 //! - [`clock`]: time formatting, and the `Hydrated`/`Now` contexts.
 //! - [`erased`]: event handlers, effects and `When` (Leptos's `Show`) with
 //!   their closures boxed, so Leptos compiles each kind once.
@@ -41,6 +43,7 @@ pub mod lobby;
 pub mod markup;
 pub mod media;
 pub mod messages;
+pub mod navigation;
 pub mod nick_form;
 pub mod people;
 pub mod protocol;
@@ -57,8 +60,6 @@ pub mod backend;
 
 use leptos::prelude::*;
 use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
-use leptos_router::components::{FlatRoutes, Route, Router};
-use leptos_router::{SsrMode, path};
 
 /// The HTML document around every page (server side only).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -100,21 +101,26 @@ pub fn App() -> impl IntoView {
     alerts::Alerts::provide();
     sidebar::JoinedRooms::provide();
     clock::provide();
+    let place = navigation::Place::provide();
+    // Moving between rooms changes the place but not the page: the room
+    // page stays and follows its room.
+    let page = Memo::new(move |_| place.page());
 
     view! {
         <Title text="Chat" />
-        <Router>
-            <div class="shell">
-                <sidebar::Sidebar />
-                // Pages wait for their data before the first byte, so the history is
-                // in the HTML itself and readable without JavaScript.
-                <FlatRoutes fallback=|| view! { <p>"Page not found."</p> }>
-                    <Route path=path!("/") view=lobby::Lobby ssr=SsrMode::Async />
-                    <Route path=path!("/r/:room") view=room::RoomPage ssr=SsrMode::Async />
-                </FlatRoutes>
-            </div>
-        </Router>
+        <div class="shell">
+            <sidebar::Sidebar />
+            // The server waits for a page's data before the first byte
+            // (`SsrMode::Async`, see `server::routes`), so the history is in
+            // the HTML itself and readable without JavaScript.
+            {move || match page.get() {
+                Page::Lobby => view! { <lobby::Lobby /> }.into_any(),
+                Page::Room => view! { <room::RoomPage /> }.into_any(),
+                Page::Missing => view! { <p>"Page not found."</p> }.into_any(),
+            }}
+        </div>
     }
 }
 
+use navigation::Page;
 use socket::ChatSocket;

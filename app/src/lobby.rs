@@ -2,6 +2,7 @@
 
 use crate::accounts::{AccountLinks, Viewer};
 use crate::erased::handler;
+use crate::navigation::Place;
 use crate::nick_form::NickField;
 use crate::people::Nick;
 use crate::rooms::{ROOM_MAX_CHARS, RoomName, list_rooms};
@@ -9,21 +10,19 @@ use crate::sidebar::{JoinedRooms, unread_prefix};
 use crate::storage;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::{use_navigate, use_query_map};
 
 #[component]
 pub fn Lobby() -> impl IntoView {
     // `?q=` narrows the list to rooms whose name holds it (a plain GET form,
     // so it works without JavaScript too).
-    let query = use_query_map();
-    let search = move || query.with(|q| q.get("q")).filter(|q| !q.trim().is_empty());
+    let place = Place::from_context();
+    let search = move || place.query("q").filter(|q| !q.trim().is_empty());
     let rooms = Resource::new(search, list_rooms);
     // The inputs keep their own values (no `prop:value`): what a person types
     // before the page has hydrated must not be reset by hydration.
     let nick_ref = NodeRef::<leptos::html::Input>::new();
     let room_ref = NodeRef::<leptos::html::Input>::new();
     let problem = RwSignal::new(None::<String>);
-    let navigate = use_navigate();
     let signed_in = Viewer::from_context().0;
     let joining_as = signed_in.clone();
 
@@ -45,7 +44,7 @@ pub fn Lobby() -> impl IntoView {
         match parsed {
             Ok((n, r)) => {
                 storage::set_nick(n.as_str());
-                navigate(&r.path(), Default::default());
+                place.go(&r.path());
             }
             Err(reason) => problem.set(Some(reason)),
         }

@@ -8,12 +8,12 @@ use crate::alerts::{AlertToggles, Alerts};
 use crate::conversation::Conversation;
 use crate::erased::{effect, handler};
 use crate::messages::Entry;
+use crate::navigation::Place;
 use crate::people::Nick;
 use crate::rooms::{ROOM_MAX_CHARS, RoomName};
 use crate::socket::ChatSocket;
 use crate::storage;
 use leptos::prelude::*;
-use leptos_router::hooks::use_navigate;
 use std::collections::HashMap;
 
 /// The joined rooms and their conversations; cheap to copy.
@@ -154,10 +154,9 @@ pub fn Sidebar() -> impl IntoView {
     let open = RwSignal::new(false);
     let new_room = RwSignal::new(String::new());
     let problem = RwSignal::new(None::<String>);
-    let navigate = use_navigate();
+    let place = Place::from_context();
 
     let go = {
-        let navigate = navigate.clone();
         move |ev: leptos::ev::SubmitEvent| {
             ev.prevent_default();
             match RoomName::parse(&new_room.get_untracked()) {
@@ -165,7 +164,7 @@ pub fn Sidebar() -> impl IntoView {
                     new_room.set(String::new());
                     problem.set(None);
                     open.set(false);
-                    navigate(&room.path(), Default::default());
+                    place.go(&room.path());
                 }
                 Err(reason) => problem.set(Some(reason.to_string())),
             }
@@ -227,7 +226,7 @@ pub fn Sidebar() -> impl IntoView {
 #[component]
 fn JoinedRoom(room: RoomName, on_open: impl Fn() + Copy + 'static) -> impl IntoView {
     let joined = JoinedRooms::from_context();
-    let navigate = use_navigate();
+    let place = Place::from_context();
     let unread = {
         let room = room.clone();
         move || joined.get(&room).map_or(0, |c| c.unread.get())
@@ -246,7 +245,7 @@ fn JoinedRoom(room: RoomName, on_open: impl Fn() + Copy + 'static) -> impl IntoV
             let was_current = joined.active.with_untracked(|a| a.as_ref() == Some(&room));
             joined.leave(&room);
             if was_current {
-                navigate("/", Default::default());
+                place.go("/");
             }
         }
     };

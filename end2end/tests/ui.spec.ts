@@ -349,3 +349,41 @@ test("at 360 px the sidebar folds behind a button; dark theme and keyboard work"
   await expect(log(sana)).toHaveAttribute("aria-live", "polite");
   await sana.screenshot({ path: testInfo.outputPath("mobile.png") });
 });
+
+test("links and the back button move between pages in place, without reloading", async ({ browser }) => {
+  const rhea = await joinFromLobby(browser, "rhea", "gamma");
+  await say(rhea, "said in gamma");
+  await sidebar(rhea).getByRole("textbox", { name: "Open or create" }).fill("delta");
+  await sidebar(rhea).getByRole("button", { name: "Go" }).click();
+  await expect(rhea).toHaveURL(/\/r\/delta$/);
+  await expectJoined(rhea);
+  await say(rhea, "said in delta");
+  // Anything the page holds survives a move within the app, and nothing is fetched again as a document.
+  await rhea.evaluate(() => ((window as unknown as { stayed: boolean }).stayed = true));
+  const documents: string[] = [];
+  rhea.on("request", (r) => r.resourceType() === "document" && documents.push(r.url()));
+  const stayed = () => rhea.evaluate(() => (window as unknown as { stayed?: boolean }).stayed === true);
+
+  await sidebar(rhea).getByRole("link", { name: /^#gamma/ }).click();
+  await expect(rhea).toHaveURL(/\/r\/gamma$/);
+  await expect(bodies(rhea)).toHaveText(["said in gamma"]);
+  await rhea.goBack();
+  await expect(rhea).toHaveURL(/\/r\/delta$/);
+  await expect(bodies(rhea)).toHaveText(["said in delta"]);
+  await rhea.goForward();
+  await expect(rhea).toHaveURL(/\/r\/gamma$/);
+  await expect(bodies(rhea)).toHaveText(["said in gamma"]);
+  await sidebar(rhea).getByRole("link", { name: "All rooms" }).click();
+  await expect(rhea).toHaveURL(/\/$/);
+  await expect(rhea.getByRole("heading", { name: "Chat", level: 1 })).toBeVisible();
+  await rhea.getByRole("list", { name: "Rooms" }).getByRole("link", { name: "#delta" }).click();
+  await expect(rhea).toHaveURL(/\/r\/delta$/);
+  await expect(bodies(rhea)).toHaveText(["said in delta"]);
+  expect(await stayed()).toBe(true);
+  expect(documents).toEqual([]);
+
+  // An address that is no page says so, with a 404.
+  const missing = await rhea.goto("/r/gamma/nowhere");
+  expect(missing?.status()).toBe(404);
+  await expect(rhea.getByText("Page not found.")).toBeVisible();
+});

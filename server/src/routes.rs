@@ -22,7 +22,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use futures::future::BoxFuture;
 use leptos::prelude::*;
-use leptos_axum::{AxumRouteListing, LeptosRoutes, ResponseOptions, generate_route_list};
+use leptos_axum::{AxumRouteListing, LeptosRoutes, ResponseOptions};
+use leptos_router::SsrMode;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -168,14 +169,22 @@ fn content_security_policy(nonce: &str, live_reload: Option<u32>) -> String {
 /// For everything that is not a page (files, JSON, errors): nothing runs.
 const STRICT_POLICY: &str = "default-src 'none'; frame-ancestors 'none'; sandbox";
 
-/// The app's pages, found once per process. While Leptos walks the app for
-/// them it holds every resource load in the process back, and a resource
-/// first polled then never loads (leptos-rs/leptos#4773): a second server
-/// starting in the same process (the tests run dozens) hung a page that
-/// another one was rendering until its request timed out.
+/// The app's two pages (`app::navigation::page_of` tells them apart in the
+/// app). Each waits for its data before the first byte, so the history is in
+/// the HTML itself. Anything else goes to the fallback, which serves files
+/// or renders the app's "Page not found." with a 404.
 fn page_routes() -> Vec<AxumRouteListing> {
-    static ROUTES: std::sync::OnceLock<Vec<AxumRouteListing>> = std::sync::OnceLock::new();
-    ROUTES.get_or_init(|| generate_route_list(app::App)).clone()
+    ["/", "/r/{room}"]
+        .into_iter()
+        .map(|path| {
+            AxumRouteListing::new(
+                path.to_owned(),
+                SsrMode::Async,
+                [leptos_router::Method::Get],
+                vec![],
+            )
+        })
+        .collect()
 }
 
 pub fn router(state: AppState) -> Router {

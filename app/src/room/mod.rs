@@ -30,6 +30,7 @@ use crate::clock::Hydrated;
 use crate::conversation::typing_text;
 use crate::erased::{When, effect, handler};
 use crate::messages::{Emoji, EntryKind, HistoryPage, Seq, room_history};
+use crate::navigation::Place;
 use crate::nick_form::NickForm;
 use crate::people::Nick;
 use crate::protocol::ClientFrame;
@@ -41,13 +42,12 @@ use emoji_picker::EmojiPicker;
 use leptos::html;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::{use_location, use_params_map};
 use log::{DaySeparator, EntryLine, body_view, on_log_click, rows};
 
 #[component]
 pub fn RoomPage() -> impl IntoView {
-    let params = use_params_map();
-    let room = move || params.read().get("room").unwrap_or_default();
+    let place = Place::from_context();
+    let room = move || place.room().unwrap_or_default();
     let history = Resource::new(room, |room| room_history(room, None, None));
 
     view! {
@@ -105,17 +105,15 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
         });
     }
 
-    // The query comes from the router's location, not `use_query_map`:
-    // moving between rooms keeps this page and changes only its parameter,
-    // and `FlatRoutes` then leaves the page's own copy of the URL (which
-    // `use_query_map` reads) at the first room's, `?at=` and `?nick=`
-    // included.
-    let query = use_location().query;
+    // Moving between rooms keeps this page and changes only the place, so
+    // the query is read from it (a search result's `?at=` must not follow
+    // the reader into the next room).
+    let place = Place::from_context();
     // A link may carry the nickname (`?nick=`): the lobby's form sends one
     // when it is submitted before the page is interactive, or without
     // JavaScript at all.
-    let link_nick = query
-        .with_untracked(|q| q.get("nick"))
+    let link_nick = place
+        .query_untracked("nick")
         .and_then(|n| Nick::parse(&n).ok());
     let hydrated = use_context::<Hydrated>().is_some_and(|h| h.0.get_untracked());
     // Asking since an earlier visit (a nickname that was taken): keep asking.
@@ -238,10 +236,7 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
     });
     // A search result links here with `?at=SEQ`.
     effect(move || {
-        if let Some(seq) = query
-            .with(|q| q.get("at"))
-            .and_then(|s| s.parse::<Seq>().ok())
-        {
+        if let Some(seq) = place.query("at").and_then(|s| s.parse::<Seq>().ok()) {
             jump.run(seq);
         }
     });

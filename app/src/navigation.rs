@@ -1,0 +1,251 @@
+//! Where the reader is, and moving between the two pages without leaving
+//! the app: a link or the back button changes the page in place, so the
+//! joined rooms' sockets and state carry on.
+//!
+//! This replaces Leptos's router, which cost the browser's bundle about
+//! 13 KB for two flat routes (docs/PERFORMANCE.md, "The WASM bundle, seventh
+//! part"). What it does in the browser, as that router did: it takes over a
+//! plain left click on a link to this site (not one with a modifier key, a
+//! `target`, `download` or `rel="external"`, nor one already handled), pushes
+//! the new address and scrolls to the top; the back and forward buttons move
+//! the same way. On the server the place is the request's.
+
+use leptos::prelude::*;
+
+/// The pages, by path: `/` and `/r/<room>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Page {
+    Lobby,
+    Room,
+    Missing,
+}
+
+/// The address the page shows: its path and its query (without the `?`).
+#[derive(Debug, Clone, Copy)]
+pub struct Place {
+    path: RwSignal<String>,
+    query: RwSignal<String>,
+}
+
+impl Place {
+    /// The place for this page, from the request on the server and from the
+    /// address bar in the browser (where it also starts following links and
+    /// the back button).
+    pub fn provide() -> Self {
+        let (path, query) = Self::read();
+        let place = Place {
+            path: RwSignal::new(path),
+            query: RwSignal::new(query),
+        };
+        provide_context(place);
+        #[cfg(feature = "hydrate")]
+        browser::follow(place);
+        place
+    }
+
+    #[cfg(feature = "ssr")]
+    fn read() -> (String, String) {
+        use_context::<http::request::Parts>()
+            .map(|parts| {
+                let path = parts.uri.path().to_owned();
+                let query = parts.uri.query().unwrap_or_default().to_owned();
+                (path, query)
+            })
+            .unwrap_or_else(|| ("/".to_owned(), String::new()))
+    }
+
+    #[cfg(not(feature = "ssr"))]
+    fn read() -> (String, String) {
+        let location = window().location();
+        let path = location.pathname().unwrap_or_else(|_| "/".to_owned());
+        let search = location.search().unwrap_or_default();
+        (path, search.trim_start_matches('?').to_owned())
+    }
+
+    pub fn from_context() -> Self {
+        expect_context()
+    }
+
+    /// Which page the path shows (tracked).
+    pub fn page(self) -> Page {
+        self.path.with(|p| page_of(p))
+    }
+
+    /// The room in a `/r/<room>` path, as written (tracked).
+    pub fn room(self) -> Option<String> {
+        self.path.with(|p| room_of(p).map(str::to_owned))
+    }
+
+    /// The query's value for `name`, decoded (tracked).
+    pub fn query(self, name: &str) -> Option<String> {
+        self.query.with(|q| query_value(q, name))
+    }
+
+    /// The query's value for `name`, decoded (not tracked).
+    pub fn query_untracked(self, name: &str) -> Option<String> {
+        self.query.with_untracked(|q| query_value(q, name))
+    }
+
+    /// Goes to `to` (a path with an optional query) within the app, as a
+    /// followed link does.
+    pub fn go(self, to: &str) {
+        #[cfg(feature = "hydrate")]
+        browser::push(to);
+        self.set(to);
+    }
+
+    fn set(self, to: &str) {
+        let to = to.split('#').next().unwrap_or_default();
+        let (path, query) = to.split_once('?').unwrap_or((to, ""));
+        if self.path.with_untracked(|p| p != path) {
+            self.path.set(path.to_owned());
+        }
+        if self.query.with_untracked(|q| q != query) {
+            self.query.set(query.to_owned());
+        }
+    }
+}
+
+/// Which page a path shows.
+pub fn page_of(path: &str) -> Page {
+    if path == "/" {
+        Page::Lobby
+    } else if room_of(path).is_some() {
+        Page::Room
+    } else {
+        Page::Missing
+    }
+}
+
+/// The room segment of `/r/<room>` (or `/r/<room>/`), if not empty.
+fn room_of(path: &str) -> Option<&str> {
+    let rest = path.strip_prefix("/r/")?;
+    let room = rest.strip_suffix('/').unwrap_or(rest);
+    (!room.is_empty() && !room.contains('/')).then_some(room)
+}
+
+/// The first value of `name` in a query (`a=1&b=two+words`), with `+` and
+/// `%XX` decoded as a form encodes them.
+pub fn query_value(query: &str, name: &str) -> Option<String> {
+    query.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (decode(key) == name).then(|| decode(value))
+    })
+}
+
+fn decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(byte) => {
+                        out.push(byte);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            byte => out.push(byte),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(feature = "hydrate")]
+mod browser {
+    use super::Place;
+    use leptos::prelude::*;
+    use wasm_bindgen::{JsCast, JsValue};
+
+    /// Follows links to this site and the back and forward buttons.
+    pub(super) fn follow(place: Place) {
+        // Handlers stay for the page's life, as the app does.
+        std::mem::forget(window_event_listener(leptos::ev::click, move |ev| {
+            if let Some(to) = followed_link(&ev) {
+                ev.prevent_default();
+                place.go(&to);
+            }
+        }));
+        std::mem::forget(window_event_listener(leptos::ev::popstate, move |_| {
+            let (path, query) = Place::read();
+            place.set(&format!("{path}?{query}"));
+        }));
+    }
+
+    /// Where a click goes, if it is a plain click on a link within the app.
+    fn followed_link(ev: &web_sys::MouseEvent) -> Option<String> {
+        if ev.default_prevented()
+            || ev.button() != 0
+            || ev.meta_key()
+            || ev.alt_key()
+            || ev.ctrl_key()
+            || ev.shift_key()
+        {
+            return None;
+        }
+        let target = ev.target()?.dyn_into::<web_sys::Element>().ok()?;
+        let link = target
+            .closest("a[href]")
+            .ok()??
+            .dyn_into::<web_sys::HtmlAnchorElement>()
+            .ok()?;
+        let elsewhere = !matches!(link.target().as_str(), "" | "_self");
+        if elsewhere || link.has_attribute("download") || link.rel().contains("external") {
+            return None;
+        }
+        let location = window().location();
+        if link.origin() != location.origin().ok()? {
+            return None;
+        }
+        let (path, search, hash) = (link.pathname(), link.search(), link.hash());
+        // A jump within the same page is the browser's.
+        let here = location.pathname().ok()? + &location.search().ok()?;
+        if !hash.is_empty() && here == format!("{path}{search}") {
+            return None;
+        }
+        Some(format!("{path}{search}{hash}"))
+    }
+
+    pub(super) fn push(to: &str) {
+        let window = window();
+        if let Ok(history) = window.history() {
+            let _ = history.push_state_with_url(&JsValue::NULL, "", Some(to));
+        }
+        window.scroll_to_with_x_and_y(0.0, 0.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_pick_their_page() {
+        assert_eq!(page_of("/"), Page::Lobby);
+        assert_eq!(page_of("/r/main"), Page::Room);
+        assert_eq!(page_of("/r/main/"), Page::Room);
+        assert_eq!(page_of("/r/"), Page::Missing);
+        assert_eq!(page_of("/r/a/b"), Page::Missing);
+        assert_eq!(page_of("/elsewhere"), Page::Missing);
+        assert_eq!(room_of("/r/rust-lang"), Some("rust-lang"));
+    }
+
+    #[test]
+    fn query_values_are_decoded_as_forms_encode_them() {
+        let query = "q=two+words&nick=%C3%A9lise&at=42&bad=%zz&empty";
+        assert_eq!(query_value(query, "q").as_deref(), Some("two words"));
+        assert_eq!(query_value(query, "nick").as_deref(), Some("élise"));
+        assert_eq!(query_value(query, "at").as_deref(), Some("42"));
+        assert_eq!(query_value(query, "bad").as_deref(), Some("%zz"));
+        assert_eq!(query_value(query, "empty").as_deref(), Some(""));
+        assert_eq!(query_value(query, "missing"), None);
+        assert_eq!(query_value("", "q"), None);
+        assert_eq!(query_value("a=%4", "a").as_deref(), Some("%4"));
+    }
+}
