@@ -59,7 +59,7 @@ pub mod uploads;
 pub mod backend;
 
 use leptos::prelude::*;
-use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
+use leptos_meta::HashedStylesheet;
 
 /// The HTML document around every page (server side only).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -70,7 +70,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <CommonHead options=options.clone() />
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
-                <MetaTags />
+                // The browser keeps it up to date from then on (`App`).
+                <DocumentTitle text=navigation::title_here() />
                 <accounts::ViewerMeta />
             </head>
             <body>
@@ -93,9 +94,17 @@ pub fn CommonHead(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// A `<title>` for a server-rendered head. Its text goes in as escaped
+/// markup: as a child, the renderer would follow it with a hydration marker
+/// (`<!>`), which a title shows as text.
+#[component]
+pub fn DocumentTitle(text: String) -> impl IntoView {
+    let escaped = text.replace('&', "&amp;").replace('<', "&lt;");
+    view! { <title inner_html=escaped></title> }
+}
+
 #[component]
 pub fn App() -> impl IntoView {
-    provide_meta_context();
     accounts::Viewer::provide();
     ChatSocket::provide();
     alerts::Alerts::provide();
@@ -105,9 +114,18 @@ pub fn App() -> impl IntoView {
     // Moving between rooms changes the place but not the page: the room
     // page stays and follows its room.
     let page = Memo::new(move |_| place.page());
+    // The tab's title counts unread messages across the joined rooms.
+    let joined = sidebar::JoinedRooms::from_context();
+    erased::effect(move || {
+        let title = format!(
+            "{}{}",
+            sidebar::unread_prefix(joined.total_unread()),
+            place.title()
+        );
+        document().set_title(&title);
+    });
 
     view! {
-        <Title text="Chat" />
         <div class="shell">
             <sidebar::Sidebar />
             // The server waits for a page's data before the first byte

@@ -6,10 +6,8 @@ use crate::navigation::Place;
 use crate::nick_form::NickField;
 use crate::people::Nick;
 use crate::rooms::{ROOM_MAX_CHARS, RoomName, list_rooms};
-use crate::sidebar::{JoinedRooms, unread_prefix};
 use crate::storage;
 use leptos::prelude::*;
-use leptos_meta::Title;
 
 #[component]
 pub fn Lobby() -> impl IntoView {
@@ -50,11 +48,7 @@ pub fn Lobby() -> impl IntoView {
         }
     };
 
-    let joined = JoinedRooms::from_context();
-    let title = move || format!("{}Chat", unread_prefix(joined.total_unread()));
-
     view! {
-        <Title text=title />
         <main class="lobby">
             <h1>"Chat"</h1>
             <p class="tagline">"Pick a nickname, join a room, talk."</p>

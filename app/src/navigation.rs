@@ -10,6 +10,7 @@
 //! the new address and scrolls to the top; the back and forward buttons move
 //! the same way. On the server the place is the request's.
 
+use crate::rooms::RoomName;
 use leptos::prelude::*;
 
 /// The pages, by path: `/` and `/r/<room>`.
@@ -76,6 +77,11 @@ impl Place {
         self.path.with(|p| room_of(p).map(str::to_owned))
     }
 
+    /// The title this place gives the tab, before any unread count (tracked).
+    pub fn title(self) -> String {
+        self.path.with(|p| title_of(p))
+    }
+
     /// The query's value for `name`, decoded (tracked).
     pub fn query(self, name: &str) -> Option<String> {
         self.query.with(|q| query_value(q, name))
@@ -115,6 +121,19 @@ pub fn page_of(path: &str) -> Page {
     } else {
         Page::Missing
     }
+}
+
+/// The title of the page at `path`: `#room · Chat` in a room, else `Chat`.
+pub fn title_of(path: &str) -> String {
+    match room_of(path).and_then(|room| RoomName::parse(room).ok()) {
+        Some(room) => format!("#{room} · Chat"),
+        None => "Chat".to_owned(),
+    }
+}
+
+/// The title of the page being rendered (for the server's `<title>`).
+pub fn title_here() -> String {
+    title_of(&Place::read().0)
 }
 
 /// The room segment of `/r/<room>` (or `/r/<room>/`), if not empty.
@@ -234,6 +253,9 @@ mod tests {
         assert_eq!(page_of("/r/a/b"), Page::Missing);
         assert_eq!(page_of("/elsewhere"), Page::Missing);
         assert_eq!(room_of("/r/rust-lang"), Some("rust-lang"));
+        assert_eq!(title_of("/r/rust-lang"), "#rust-lang · Chat");
+        assert_eq!(title_of("/r/no%20such"), "Chat");
+        assert_eq!(title_of("/"), "Chat");
     }
 
     #[test]

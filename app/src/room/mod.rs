@@ -34,14 +34,13 @@ use crate::navigation::Place;
 use crate::nick_form::NickForm;
 use crate::people::Nick;
 use crate::protocol::ClientFrame;
-use crate::sidebar::{JoinedRooms, unread_prefix};
+use crate::sidebar::JoinedRooms;
 use crate::socket::{ChatSocket, Status};
 use crate::storage;
 use composer::Composer;
 use emoji_picker::EmojiPicker;
 use leptos::html;
 use leptos::prelude::*;
-use leptos_meta::Title;
 use log::{DaySeparator, EntryLine, body_view, on_log_click, rows};
 
 #[component]
@@ -276,10 +275,6 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
             .with(|t| t.iter().map(|(n, _)| n.clone()).collect());
         typing_text(&nicks)
     };
-    let title = {
-        let room = room.clone();
-        move || format!("{}#{room} · Chat", unread_prefix(joined.total_unread()))
-    };
     let joined_rooms = move || {
         joined
             .list
@@ -290,7 +285,6 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
     let post_path = format!("{}/post", room.path());
 
     view! {
-        <Title text=title />
         <main
             class="room"
             on:dragover=handler(move |ev: leptos::ev::DragEvent| {

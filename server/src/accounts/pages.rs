@@ -3,9 +3,9 @@
 //! renders them, so every value is escaped like the rest of the chat's pages.
 
 use crate::store::OwnedRoom;
-use app::CommonHead;
 use app::accounts::{PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS, USERNAME_MIN_CHARS};
 use app::people::{NICK_MAX_CHARS, Nick};
+use app::{CommonHead, DocumentTitle};
 use leptos::prelude::*;
 
 /// Account pages run no script: styles from this site, forms to this site.
@@ -23,7 +23,7 @@ pub(crate) fn document(options: &LeptosOptions, title: &str, main: AnyView) -> S
             <html lang="en">
                 <head>
                     <CommonHead options />
-                    <title>{title}</title>
+                    <DocumentTitle text=title />
                 </head>
                 <body>
                     <main class="account-page">{main}</main>

@@ -371,6 +371,33 @@ async fn an_invalid_room_page_says_so() {
     let app = spawn_app().await;
     let (_, html) = app.get("/r/bad%20name").await;
     assert!(html.contains("No such room"), "{html}");
+    assert!(html.contains("<title>Chat</title>"), "{html}");
+}
+
+#[tokio::test]
+async fn each_page_has_its_title_and_other_paths_are_not_found() {
+    let app = spawn_app().await;
+    let (status, html) = app.get("/r/main").await;
+    assert_eq!(status, 200);
+    assert_eq!(html.matches("<title>").count(), 1, "{html}");
+    assert!(html.contains("<title>#main · Chat</title>"), "{html}");
+    let (status, html) = app.get("/?q=ma").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("<title>Chat</title>"), "{html}");
+    // A title is plain text: no hydration marker inside it.
+    for path in ["/", "/r/main", "/login", "/signup", "/nowhere"] {
+        let (_, html) = app.get(path).await;
+        let title = html
+            .split("<title>")
+            .nth(1)
+            .and_then(|t| t.split("</title>").next());
+        assert!(title.is_some_and(|t| !t.contains('<')), "{path}: {title:?}");
+    }
+    for path in ["/nowhere", "/r/", "/r/main/more"] {
+        let (status, html) = app.get(path).await;
+        assert_eq!(status, 404, "{path}");
+        assert!(html.contains("Page not found."), "{path}: {html}");
+    }
 }
 
 #[tokio::test]
