@@ -156,18 +156,16 @@ pub fn Sidebar() -> impl IntoView {
     let problem = RwSignal::new(None::<String>);
     let place = Place::from_context();
 
-    let go = {
-        move |ev: leptos::ev::SubmitEvent| {
-            ev.prevent_default();
-            match RoomName::parse(&new_room.get_untracked()) {
-                Ok(room) => {
-                    new_room.set(String::new());
-                    problem.set(None);
-                    open.set(false);
-                    place.go(&room.path());
-                }
-                Err(reason) => problem.set(Some(reason.to_string())),
+    let go = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        match RoomName::parse(&new_room.get_untracked()) {
+            Ok(room) => {
+                new_room.set(String::new());
+                problem.set(None);
+                open.set(false);
+                place.go(&room.path());
             }
+            Err(reason) => problem.set(Some(reason.to_string())),
         }
     };
 

@@ -1,12 +1,12 @@
-//! The emoji picker: a searchable palette, fetched from the server the first
-//! time it opens.
+//! The emoji picker: a searchable palette, fetched from the server each time
+//! it opens.
 
 use crate::emoji::{self, EmojiChoice, EmojiGroup};
 use crate::erased::{effect, handler};
 use leptos::html;
 use leptos::prelude::*;
 
-/// The palette, fetched on first open; the first page keeps the WASM lean.
+/// The palette, fetched when the picker opens: the first page stays lean.
 #[component]
 pub(super) fn EmojiPicker(
     // Callbacks, not generic closures: the composer and the reaction
