@@ -3,6 +3,7 @@
 //! the browser remembers. Permission is only asked for after a click on the
 //! bell, never on load (browsers penalise sites that ask unprompted).
 
+use crate::erased::Slot;
 use crate::erased::{effect, handler};
 use crate::markup;
 use crate::messages::{Entry, EntryKind};
@@ -14,18 +15,18 @@ use leptos::prelude::*;
 /// The two toggles; cheap to copy.
 #[derive(Clone, Copy)]
 pub struct Alerts {
-    pub notify: RwSignal<bool>,
-    pub sound: RwSignal<bool>,
+    pub notify: Slot<bool>,
+    pub sound: Slot<bool>,
     /// Why notifications could not be turned on, for the person.
-    pub problem: RwSignal<Option<String>>,
+    pub problem: Slot<Option<String>>,
 }
 
 impl Alerts {
     pub fn provide() -> Self {
         let alerts = Self {
-            notify: RwSignal::new(false),
-            sound: RwSignal::new(false),
-            problem: RwSignal::new(None),
+            notify: Slot::new(false),
+            sound: Slot::new(false),
+            problem: Slot::new(None),
         };
         provide_context(alerts);
         // Saved choices are only readable in the browser, after hydration.
@@ -142,7 +143,7 @@ pub fn AlertToggles() -> impl IntoView {
 fn Toggle(
     name: &'static str,
     hint: &'static str,
-    on: RwSignal<bool>,
+    on: Slot<bool>,
     icons: (&'static str, &'static str),
     flip: impl Fn() + 'static,
 ) -> impl IntoView {

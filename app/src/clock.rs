@@ -5,6 +5,7 @@
 //!
 //! Also the two clock contexts the views read, [`Hydrated`] and [`Now`].
 
+use crate::erased::Slot;
 use crate::erased::effect;
 use leptos::prelude::*;
 
@@ -148,18 +149,18 @@ pub fn relative(at_ms: i64, now_ms: i64, offset_ms: i64) -> String {
 /// views can switch to browser-only formatting (local time) without breaking
 /// hydration.
 #[derive(Clone, Copy)]
-pub struct Hydrated(pub RwSignal<bool>);
+pub struct Hydrated(pub Slot<bool>);
 
 /// The browser's clock, ticking every half minute, for relative times.
 #[derive(Clone, Copy)]
-pub struct Now(pub RwSignal<i64>);
+pub struct Now(pub Slot<i64>);
 
 /// Puts [`Hydrated`] and [`Now`] in context; both start as the server sees
 /// them (not hydrated, time 0) so the first render matches the server's.
 pub fn provide() {
-    let hydrated = RwSignal::new(false);
+    let hydrated = Slot::new(false);
     provide_context(Hydrated(hydrated));
-    let now = RwSignal::new(0);
+    let now = Slot::new(0);
     provide_context(Now(now));
     effect(move || {
         hydrated.set(true);

@@ -5,6 +5,7 @@
 
 use crate::alerts::Alerts;
 use crate::clock;
+use crate::erased::{Kept, Slot};
 use crate::media::{MediaGrant, MediaId};
 use crate::messages::{
     ClientId, Entry, EntryKind, MessageBody, Quote, Seq, apply_action, excerpt, room_history,
@@ -57,54 +58,54 @@ pub struct Held {
 /// Handle to a room's state; every field is a signal, so it is cheap to copy.
 #[derive(Clone, Copy)]
 pub struct Conversation {
-    pub room: StoredValue<RoomName>,
-    pub log: RwSignal<Vec<Entry>>,
-    pub pending: RwSignal<Vec<Pending>>,
+    pub room: Kept<RoomName>,
+    pub log: Slot<Vec<Entry>>,
+    pub pending: Slot<Vec<Pending>>,
     /// Who is in the room, and whether each is signed in (else a guest).
-    pub online: RwSignal<Online>,
+    pub online: Slot<Online>,
     /// Who is typing, with when their notice expires (ms since the epoch).
-    pub typing: RwSignal<Vec<(Nick, i64)>>,
+    pub typing: Slot<Vec<(Nick, i64)>>,
     /// Messages from others that arrived while the room was not on screen.
-    pub unread: RwSignal<u32>,
+    pub unread: Slot<u32>,
     /// Of those, the ones that mention this person.
-    pub mentions: RwSignal<u32>,
+    pub mentions: Slot<u32>,
     /// The message the draft answers, quoted above the composer.
-    pub replying: RwSignal<Option<Quote>>,
+    pub replying: Slot<Option<Quote>>,
     /// The message of this person's the composer is editing instead of
     /// writing a new one.
-    pub editing: RwSignal<Option<Seq>>,
+    pub editing: Slot<Option<Seq>>,
     /// The message just jumped to (from a reply's quote or a search result).
-    pub highlighted: RwSignal<Option<Seq>>,
+    pub highlighted: Slot<Option<Seq>>,
     /// This person moderates the room (may delete anyone's message, remove
     /// and ban people).
-    pub moderator: RwSignal<bool>,
+    pub moderator: Slot<bool>,
     /// The room's media key and upload limits (from the last join).
-    pub media: RwSignal<Option<MediaGrant>>,
+    pub media: Slot<Option<MediaGrant>>,
     /// Files picked for the next message.
     pub uploads: Uploads,
     /// A message waiting for its files.
-    pub held: RwSignal<Option<Held>>,
+    pub held: Slot<Option<Held>>,
     /// The picture open in the viewer.
-    pub viewing: RwSignal<Option<MediaId>>,
-    socket: StoredValue<Option<ChatSocket>>,
-    pub me: RwSignal<Option<Nick>>,
-    pub joined: RwSignal<bool>,
-    pub asking_nick: RwSignal<bool>,
-    pub problem: RwSignal<Option<String>>,
-    pub info: RwSignal<Option<String>>,
-    pub draft: RwSignal<String>,
+    pub viewing: Slot<Option<MediaId>>,
+    socket: Kept<Option<ChatSocket>>,
+    pub me: Slot<Option<Nick>>,
+    pub joined: Slot<bool>,
+    pub asking_nick: Slot<bool>,
+    pub problem: Slot<Option<String>>,
+    pub info: Slot<Option<String>>,
+    pub draft: Slot<String>,
     /// The log reaches the room's first entry.
-    pub at_start: RwSignal<bool>,
-    pub loading_older: RwSignal<bool>,
+    pub at_start: Slot<bool>,
+    pub loading_older: Slot<bool>,
     /// Entries at or below `head` were already in the room when we joined;
     /// only later ones change who is online or count as new.
-    head: StoredValue<Seq>,
-    typing_sent: StoredValue<i64>,
+    head: Kept<Seq>,
+    typing_sent: Kept<i64>,
     /// The last join resumed from entries the log already had, so replayed
     /// messages are news; a first join's replay is just the latest page.
-    resumed: StoredValue<bool>,
+    resumed: Kept<bool>,
     /// Set while the room is the one on screen.
-    on_screen: RwSignal<bool>,
+    on_screen: Slot<bool>,
 }
 
 /// Inserts `entry` in `seq` order unless the log already has it.
@@ -131,34 +132,34 @@ pub fn insert_entry(log: &mut Vec<Entry>, entry: Entry) -> bool {
 impl Conversation {
     pub fn new(room: RoomName, entries: Vec<Entry>, at_start: bool) -> Self {
         Self {
-            room: StoredValue::new(room),
-            log: RwSignal::new(entries),
-            pending: RwSignal::new(vec![]),
-            online: RwSignal::new(Online::default()),
-            typing: RwSignal::new(vec![]),
-            unread: RwSignal::new(0),
-            mentions: RwSignal::new(0),
-            replying: RwSignal::new(None),
-            editing: RwSignal::new(None),
-            highlighted: RwSignal::new(None),
-            moderator: RwSignal::new(false),
-            media: RwSignal::new(None),
+            room: Kept::new(room),
+            log: Slot::new(entries),
+            pending: Slot::new(vec![]),
+            online: Slot::new(Online::default()),
+            typing: Slot::new(vec![]),
+            unread: Slot::new(0),
+            mentions: Slot::new(0),
+            replying: Slot::new(None),
+            editing: Slot::new(None),
+            highlighted: Slot::new(None),
+            moderator: Slot::new(false),
+            media: Slot::new(None),
             uploads: Uploads::new(),
-            held: RwSignal::new(None),
-            viewing: RwSignal::new(None),
-            socket: StoredValue::new(None),
-            me: RwSignal::new(None),
-            joined: RwSignal::new(false),
-            asking_nick: RwSignal::new(false),
-            problem: RwSignal::new(None),
-            info: RwSignal::new(None),
-            draft: RwSignal::new(String::new()),
-            at_start: RwSignal::new(at_start),
-            loading_older: RwSignal::new(false),
-            head: StoredValue::new(Seq::MAX),
-            typing_sent: StoredValue::new(0),
-            resumed: StoredValue::new(false),
-            on_screen: RwSignal::new(false),
+            held: Slot::new(None),
+            viewing: Slot::new(None),
+            socket: Kept::new(None),
+            me: Slot::new(None),
+            joined: Slot::new(false),
+            asking_nick: Slot::new(false),
+            problem: Slot::new(None),
+            info: Slot::new(None),
+            draft: Slot::new(String::new()),
+            at_start: Slot::new(at_start),
+            loading_older: Slot::new(false),
+            head: Kept::new(Seq::MAX),
+            typing_sent: Kept::new(0),
+            resumed: Kept::new(false),
+            on_screen: Slot::new(false),
         }
     }
 

@@ -12,6 +12,8 @@
 //! - [`When`]: in place of `Show`.
 
 use leptos::prelude::*;
+use std::any::Any;
+use std::marker::PhantomData;
 
 /// A DOM event handler for events of type `E` (e.g. `leptos::ev::MouseEvent`).
 pub type Handler<E> = Box<dyn FnMut(E)>;
@@ -47,4 +49,182 @@ pub fn When(
             fallback.run()
         }
     }
+}
+
+/// What a [`Slot`] or a [`Kept`] holds, its type erased, so that Leptos's
+/// signal and arena code is compiled once for all of them.
+type Value = dyn Any + Send + Sync;
+
+/// A reactive value, used like `RwSignal<T>`: readers in an effect or a view
+/// run again when it is set. Every slot is one `RwSignal<Box<dyn Any>>`, so
+/// the signal machinery (about 3.5 KB of code per value type with
+/// `RwSignal`) is compiled once; only the typed accessors below are per type.
+pub struct Slot<T> {
+    signal: RwSignal<Box<Value>>,
+    kind: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for Slot<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Slot<T> {}
+
+impl<T: Send + Sync + 'static> Slot<T> {
+    pub fn new(value: T) -> Self {
+        Self {
+            signal: new_signal(Box::new(value)),
+            kind: PhantomData,
+        }
+    }
+
+    /// Reads the value and subscribes the running effect to it.
+    pub fn with<R>(&self, f: impl FnOnce(&T) -> R) -> R {
+        self.try_read(true, f).expect(DISPOSED)
+    }
+
+    pub fn with_untracked<R>(&self, f: impl FnOnce(&T) -> R) -> R {
+        self.try_read(false, f).expect(DISPOSED)
+    }
+
+    /// Changes the value in place and wakes its readers.
+    pub fn update(&self, f: impl FnOnce(&mut T)) {
+        let mut f = Some(f);
+        write_signal(self.signal, &mut |value| {
+            if let Some(f) = f.take() {
+                f(downcast_mut(value));
+            }
+        });
+    }
+
+    pub fn set(&self, value: T) {
+        self.update(|held| *held = value);
+    }
+
+    fn try_read<R>(&self, tracked: bool, f: impl FnOnce(&T) -> R) -> Option<R> {
+        let mut f = Some(f);
+        let mut out = None;
+        read_signal(self.signal, tracked, &mut |value| {
+            out = f.take().map(|f| f(downcast(value)));
+        });
+        out
+    }
+}
+
+impl<T: Clone + Send + Sync + 'static> Slot<T> {
+    pub fn get(&self) -> T {
+        self.with(T::clone)
+    }
+
+    pub fn get_untracked(&self) -> T {
+        self.with_untracked(T::clone)
+    }
+
+    /// The value, or `None` once its owner is gone (a task that outlived
+    /// its page).
+    pub fn try_get_untracked(&self) -> Option<T> {
+        self.try_read(false, T::clone)
+    }
+}
+
+/// A value kept beside the reactive ones but read by no effect, used like
+/// `StoredValue<T>`, and compiled once for all types as [`Slot`] is.
+pub struct Kept<T> {
+    stored: StoredValue<Box<Value>>,
+    kind: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for Kept<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Kept<T> {}
+
+impl<T: Send + Sync + 'static> Kept<T> {
+    pub fn new(value: T) -> Self {
+        Self {
+            stored: new_stored(Box::new(value)),
+            kind: PhantomData,
+        }
+    }
+
+    pub fn with_value<R>(&self, f: impl FnOnce(&T) -> R) -> R {
+        let mut f = Some(f);
+        let mut out = None;
+        read_stored(self.stored, &mut |value| {
+            out = f.take().map(|f| f(downcast(value)));
+        });
+        out.expect(DISPOSED)
+    }
+
+    /// Changes the value in place; `None` once its owner is gone.
+    pub fn try_update_value<R>(&self, f: impl FnOnce(&mut T) -> R) -> Option<R> {
+        let mut f = Some(f);
+        let mut out = None;
+        write_stored(self.stored, &mut |value| {
+            out = f.take().map(|f| f(downcast_mut(value)));
+        });
+        out
+    }
+
+    /// Like `StoredValue`, does nothing once its owner is gone.
+    pub fn update_value(&self, f: impl FnOnce(&mut T)) {
+        let _ = self.try_update_value(f);
+    }
+
+    pub fn set_value(&self, value: T) {
+        self.update_value(|held| *held = value);
+    }
+}
+
+impl<T: Clone + Send + Sync + 'static> Kept<T> {
+    pub fn get_value(&self) -> T {
+        self.with_value(T::clone)
+    }
+}
+
+const DISPOSED: &str = "a reactive value read after its owner was disposed";
+
+fn downcast<T: 'static>(value: &Value) -> &T {
+    value
+        .downcast_ref()
+        .expect("a slot holds the type it was made with")
+}
+
+fn downcast_mut<T: 'static>(value: &mut Value) -> &mut T {
+    value
+        .downcast_mut()
+        .expect("a slot holds the type it was made with")
+}
+
+fn new_signal(value: Box<Value>) -> RwSignal<Box<Value>> {
+    RwSignal::new(value)
+}
+
+fn read_signal(signal: RwSignal<Box<Value>>, tracked: bool, f: &mut dyn FnMut(&Value)) {
+    if tracked {
+        signal.try_with(|value| f(&**value));
+    } else {
+        signal.try_with_untracked(|value| f(&**value));
+    }
+}
+
+fn write_signal(signal: RwSignal<Box<Value>>, f: &mut dyn FnMut(&mut Value)) {
+    signal.try_update(|value| f(&mut **value));
+}
+
+fn new_stored(value: Box<Value>) -> StoredValue<Box<Value>> {
+    StoredValue::new(value)
+}
+
+fn read_stored(stored: StoredValue<Box<Value>>, f: &mut dyn FnMut(&Value)) {
+    stored.try_with_value(|value| f(&**value));
+}
+
+fn write_stored(stored: StoredValue<Box<Value>>, f: &mut dyn FnMut(&mut Value)) {
+    stored.try_update_value(|value| f(&mut **value));
 }

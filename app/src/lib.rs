@@ -19,6 +19,8 @@
 //! - [`conversation`]: one joined room's state in the browser (log, online,
 //!   typing, unread), fed by the socket whether or not it is on screen.
 //! - [`sidebar`]: the joined rooms (kept across reloads) with unread counts.
+//! - [`case`]: letter case ignored (mentions, suggestions, search words),
+//!   lowercased by the browser when there.
 //! - [`markup`]: the message formatting parser (bold, italic, code, links).
 //! - [`emoji`]: the picker's palette and `:shortcode:` completion.
 //! - [`alerts`]: desktop notifications and sound while the tab is hidden.
@@ -35,6 +37,7 @@
 pub mod accounts;
 pub mod alerts;
 pub mod api;
+pub mod case;
 pub mod clock;
 pub mod conversation;
 pub mod emoji;

@@ -1,6 +1,7 @@
 //! The lobby at `/`: pick a nickname and a room, or open one of the listed rooms.
 
 use crate::accounts::{AccountLinks, Viewer};
+use crate::erased::Slot;
 use crate::erased::handler;
 use crate::navigation::Place;
 use crate::nick_form::NickField;
@@ -20,7 +21,7 @@ pub fn Lobby() -> impl IntoView {
     // before the page has hydrated must not be reset by hydration.
     let nick_ref = NodeRef::<leptos::html::Input>::new();
     let room_ref = NodeRef::<leptos::html::Input>::new();
-    let problem = RwSignal::new(None::<String>);
+    let problem = Slot::new(None::<String>);
     let signed_in = Viewer::from_context().0;
     let joining_as = signed_in.clone();
 

@@ -162,7 +162,7 @@ fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     let mut chars = s.chars();
     for p in prefix.chars() {
         let c = chars.next()?;
-        if c != p && !c.to_lowercase().eq(p.to_lowercase()) {
+        if !crate::case::same_letter(c, p) {
             return None;
         }
     }

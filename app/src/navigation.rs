@@ -10,6 +10,7 @@
 //! the new address and scrolls to the top; the back and forward buttons move
 //! the same way. On the server the place is the request's.
 
+use crate::erased::Slot;
 use crate::rooms::RoomName;
 use leptos::prelude::*;
 
@@ -22,10 +23,10 @@ pub enum Page {
 }
 
 /// The address the page shows: its path and its query (without the `?`).
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct Place {
-    path: RwSignal<String>,
-    query: RwSignal<String>,
+    path: Slot<String>,
+    query: Slot<String>,
 }
 
 impl Place {
@@ -35,8 +36,8 @@ impl Place {
     pub fn provide() -> Self {
         let (path, query) = Self::read();
         let place = Place {
-            path: RwSignal::new(path),
-            query: RwSignal::new(query),
+            path: Slot::new(path),
+            query: Slot::new(query),
         };
         provide_context(place);
         #[cfg(feature = "hydrate")]

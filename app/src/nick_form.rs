@@ -2,6 +2,7 @@
 //! the lobby's join form and the room page, and [`NickForm`], the room page's
 //! own small form around it for a shared link or a nickname that was taken.
 
+use crate::erased::Slot;
 use crate::erased::{effect, handler};
 use crate::people::{NICK_MAX_CHARS, Nick};
 use crate::storage;
@@ -52,7 +53,7 @@ pub fn NickForm(
     action: String,
 ) -> impl IntoView {
     let nick_ref = NodeRef::<html::Input>::new();
-    let problem = RwSignal::new(None::<String>);
+    let problem = Slot::new(None::<String>);
     view! {
         <form
             class="nick-form"

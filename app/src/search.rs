@@ -46,7 +46,7 @@ pub fn words(query: &str) -> Vec<String> {
     query
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
+        .map(crate::case::lower)
         .take(SEARCH_WORDS)
         .collect()
 }

@@ -6,6 +6,7 @@
 use crate::accounts::AccountLinks;
 use crate::alerts::{AlertToggles, Alerts};
 use crate::conversation::Conversation;
+use crate::erased::{Kept, Slot};
 use crate::erased::{effect, handler};
 use crate::messages::Entry;
 use crate::navigation::Place;
@@ -20,25 +21,25 @@ use std::collections::HashMap;
 #[derive(Clone, Copy)]
 pub struct JoinedRooms {
     /// In the order they were joined.
-    pub list: RwSignal<Vec<RoomName>>,
+    pub list: Slot<Vec<RoomName>>,
     /// The room on screen, if any.
-    pub active: RwSignal<Option<RoomName>>,
-    conversations: StoredValue<HashMap<RoomName, Conversation>>,
+    pub active: Slot<Option<RoomName>>,
+    conversations: Kept<HashMap<RoomName, Conversation>>,
     socket: ChatSocket,
     /// Conversations outlive the page that opened them, so they belong to
     /// the app's owner, not to a page's.
-    owner: StoredValue<Owner>,
+    owner: Kept<Owner>,
 }
 
 impl JoinedRooms {
     pub fn provide() -> Self {
         let socket = ChatSocket::from_context();
         let joined = Self {
-            list: RwSignal::new(vec![]),
-            active: RwSignal::new(None),
-            conversations: StoredValue::new(HashMap::new()),
+            list: Slot::new(vec![]),
+            active: Slot::new(None),
+            conversations: Kept::new(HashMap::new()),
             socket,
-            owner: StoredValue::new(Owner::current().expect("created inside the app")),
+            owner: Kept::new(Owner::current().expect("created inside the app")),
         };
         provide_context(joined);
         let alerts = Alerts::from_context();
@@ -151,9 +152,9 @@ pub fn unread_prefix(total: u32) -> String {
 pub fn Sidebar() -> impl IntoView {
     let joined = JoinedRooms::from_context();
     // Behind a button on narrow screens; always shown on wide ones (CSS).
-    let open = RwSignal::new(false);
-    let new_room = RwSignal::new(String::new());
-    let problem = RwSignal::new(None::<String>);
+    let open = Slot::new(false);
+    let new_room = Slot::new(String::new());
+    let problem = Slot::new(None::<String>);
     let place = Place::from_context();
 
     let go = move |ev: leptos::ev::SubmitEvent| {
@@ -203,7 +204,7 @@ pub fn Sidebar() -> impl IntoView {
                     <input
                         maxlength=ROOM_MAX_CHARS
                         placeholder="room-name"
-                        prop:value=new_room
+                        prop:value=move || new_room.get()
                         on:input=handler(move |ev| new_room.set(event_target_value(&ev)))
                     />
                 </label>

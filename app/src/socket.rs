@@ -6,6 +6,7 @@
 //! room resumes from the last `seq` it shows. On the server side of SSR the
 //! same API exists but does nothing: there is no socket to open there.
 
+use crate::erased::Slot;
 use crate::protocol::{ClientFrame, ServerFrame};
 use crate::rooms::RoomName;
 use leptos::prelude::*;
@@ -31,7 +32,7 @@ pub struct RoomLink {
 /// Handle to the shared socket; cheap to copy into closures.
 #[derive(Clone, Copy)]
 pub struct ChatSocket {
-    status: RwSignal<Status>,
+    status: Slot<Status>,
     #[cfg(feature = "hydrate")]
     shared: StoredValue<Rc<std::cell::RefCell<live::Shared>>, LocalStorage>,
 }
@@ -40,7 +41,7 @@ impl ChatSocket {
     /// Creates the socket handle and puts it in context; it connects on first use.
     pub fn provide() -> Self {
         let socket = Self {
-            status: RwSignal::new(Status::Connecting),
+            status: Slot::new(Status::Connecting),
             #[cfg(feature = "hydrate")]
             shared: StoredValue::new_local(Default::default()),
         };
@@ -52,8 +53,8 @@ impl ChatSocket {
         expect_context::<Self>()
     }
 
-    pub fn status(&self) -> ReadSignal<Status> {
-        self.status.read_only()
+    pub fn status(&self) -> Slot<Status> {
+        self.status
     }
 
     /// Starts following `room`: joins now if connected, and after every reconnect.

@@ -5,7 +5,11 @@
 //! upload progress), never over the socket. Only the browser uploads; on
 //! the server this is an inert list.
 
+#[cfg(feature = "hydrate")]
+use crate::erased::Kept;
+use crate::erased::Slot;
 use crate::media::{Attachment, MediaGrant, MediaId};
+#[cfg(feature = "hydrate")]
 use leptos::prelude::*;
 
 /// Where one file is.
@@ -45,9 +49,9 @@ pub struct Upload {
 /// The files picked for the next message of one room.
 #[derive(Clone, Copy)]
 pub struct Uploads {
-    pub list: RwSignal<Vec<Upload>>,
+    pub list: Slot<Vec<Upload>>,
     #[cfg(feature = "hydrate")]
-    next: StoredValue<u32>,
+    next: Kept<u32>,
     /// The files themselves and their request in flight, by local id.
     #[cfg(feature = "hydrate")]
     files: StoredValue<Vec<(u32, web_sys::File, Option<web_sys::XmlHttpRequest>)>, LocalStorage>,
@@ -62,9 +66,9 @@ impl Default for Uploads {
 impl Uploads {
     pub fn new() -> Self {
         Self {
-            list: RwSignal::new(vec![]),
+            list: Slot::new(vec![]),
             #[cfg(feature = "hydrate")]
-            next: StoredValue::new(0),
+            next: Kept::new(0),
             #[cfg(feature = "hydrate")]
             files: StoredValue::new_local(vec![]),
         }

@@ -86,3 +86,17 @@ fn server_frames_decode_in_the_browser() {
         }
     ));
 }
+
+#[wasm_bindgen_test]
+fn mentions_and_suggestions_ignore_case_as_the_server_does() {
+    // The browser lowercases here (JavaScript's toLowerCase); the server's
+    // Rust mapping must agree on the letters people use in nicknames.
+    use app::case::{lower, same_letter};
+    for word in ["Émile", "ZOË", "ĞÜLŞEN", "ΣΟΦΊΑ", "Дмитрий", "Usman_42"] {
+        assert_eq!(lower(word), word.to_lowercase(), "{word}");
+    }
+    assert!(same_letter('Ä', 'ä'));
+    assert!(!same_letter('İ', 'i'));
+    assert!(app::markup::mentions("hi @ÉMILE!", "émile"));
+    assert!(!app::markup::mentions("hi @EMILE!", "émile"));
+}

@@ -7,6 +7,7 @@ use super::emoji_picker::EmojiPicker;
 use crate::alerts::Alerts;
 use crate::conversation::Conversation;
 use crate::emoji::{self, EmojiChoice};
+use crate::erased::{Kept, Slot};
 use crate::erased::{When, effect, handler};
 use crate::messages::BODY_MAX_CHARS;
 use crate::nick_form::NickField;
@@ -24,7 +25,7 @@ pub(super) fn Composer(
     /// The nickname the page's link carries, for that plain post.
     plain_nick: Option<Nick>,
     /// Shows a nickname field for that plain post (no nickname known yet).
-    plain_nick_field: RwSignal<bool>,
+    plain_nick_field: Slot<bool>,
 ) -> impl IntoView {
     let plain_nick_ref = NodeRef::<html::Input>::new();
     let socket = ChatSocket::from_context();
@@ -33,7 +34,7 @@ pub(super) fn Composer(
     // The box keeps its own value (no `prop:value`): hydration must not wipe
     // what was typed into the server-rendered box, so on first sight the
     // draft takes the box's text, and afterwards the box follows the draft.
-    let adopted = StoredValue::new(false);
+    let adopted = Kept::new(false);
     effect(move || {
         let draft = conv.draft.get();
         let Some(el) = box_ref.get() else {
@@ -51,11 +52,11 @@ pub(super) fn Composer(
             el.set_value(&draft);
         }
     });
-    let picker_open = RwSignal::new(false);
-    let suggestions = RwSignal::new(Vec::<Suggestion>::new());
-    let chosen = RwSignal::new(0usize);
+    let picker_open = Slot::new(false);
+    let suggestions = Slot::new(Vec::<Suggestion>::new());
+    let chosen = Slot::new(0usize);
     // The shortcode being completed: (byte range in the draft, code).
-    let completing = StoredValue::new(None::<(usize, usize, String)>);
+    let completing = Kept::new(None::<(usize, usize, String)>);
 
     // Puts `emoji` in place of `range` of the draft and the caret after it.
     let put = move |range: (usize, usize), emoji: &str| {
@@ -378,11 +379,7 @@ impl Suggestion {
 
 /// `name` starts with `typed`, letter case aside.
 fn starts_like(name: &str, typed: &str) -> bool {
-    let mut name = name.chars().flat_map(char::to_lowercase);
-    typed
-        .chars()
-        .flat_map(char::to_lowercase)
-        .all(|c| name.next() == Some(c))
+    crate::case::lower(name).starts_with(&crate::case::lower(typed))
 }
 
 /// The text before the cursor ends in `@name` being typed (the `@` at the

@@ -2,6 +2,7 @@
 //! it opens.
 
 use crate::emoji::{self, EmojiChoice, EmojiGroup};
+use crate::erased::Slot;
 use crate::erased::{effect, handler};
 use leptos::html;
 use leptos::prelude::*;
@@ -17,11 +18,11 @@ pub(super) fn EmojiPicker(
     // A signal filled by a task, not a `LocalResource` under `Suspense`:
     // the picker is never rendered on the server, and the resource and
     // suspense machinery cost the bundle more than the picker itself.
-    let palette = RwSignal::new(None::<Vec<EmojiGroup>>);
+    let palette = Slot::new(None::<Vec<EmojiGroup>>);
     leptos::task::spawn_local(async move {
         palette.set(Some(emoji::emoji_palette().await.unwrap_or_default()));
     });
-    let filter = RwSignal::new(String::new());
+    let filter = Slot::new(String::new());
     let search_ref = NodeRef::<html::Input>::new();
     // Opening the picker puts the keyboard in its search box.
     effect(move || {
@@ -46,7 +47,7 @@ pub(super) fn EmojiPicker(
                 aria-label="Search emoji"
                 placeholder="Search emoji"
                 node_ref=search_ref
-                prop:value=filter
+                prop:value=move || filter.get()
                 on:input=handler(move |ev| filter.set(event_target_value(&ev).to_ascii_lowercase()))
             />
             {move || {

@@ -6,6 +6,7 @@
 
 use crate::clock::{self, Hydrated, Now};
 use crate::conversation::Conversation;
+use crate::erased::Slot;
 use crate::markup::{self, Block, Piece, Span};
 use crate::media::{Attachment, MediaKind, human_size, media_url, thumb_url};
 use crate::messages::{Entry, EntryKind, Seq};
@@ -322,7 +323,7 @@ pub(super) fn EntryLine(entry: Entry, grouped: bool, conv: Conversation) -> impl
 pub(super) fn on_log_click(
     ev: &leptos::ev::MouseEvent,
     conv: Conversation,
-    reacting: RwSignal<Option<Seq>>,
+    reacting: Slot<Option<Seq>>,
     jump: Callback<Seq>,
 ) {
     #[cfg(feature = "hydrate")]

@@ -28,6 +28,7 @@ use crate::accounts::Viewer;
 use crate::alerts::Alerts;
 use crate::clock::Hydrated;
 use crate::conversation::typing_text;
+use crate::erased::{Kept, Slot};
 use crate::erased::{When, effect, handler};
 use crate::messages::{Emoji, EntryKind, HistoryPage, Seq, room_history};
 use crate::navigation::Place;
@@ -86,9 +87,9 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
     let log_ref = NodeRef::<html::Div>::new();
     // Follow new entries only while the reader is at the bottom; otherwise
     // count them on the "N new messages" button.
-    let stuck = StoredValue::new(true);
-    let new_below = RwSignal::new(0u32);
-    let last_shown = StoredValue::new(conv.log.with_untracked(|l| l.last().map_or(0, |e| e.seq)));
+    let stuck = Kept::new(true);
+    let new_below = Slot::new(0u32);
+    let last_shown = Kept::new(conv.log.with_untracked(|l| l.last().map_or(0, |e| e.seq)));
 
     conv.set_on_screen(true);
     joined.active.set(Some(room.clone()));
@@ -123,7 +124,7 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
     // it as soon as it knows who this is (or asks with its own form).
     // Signed in, the session says who posts: no nickname field at all.
     let signed_in = Viewer::from_context().0;
-    let plain_nick_field = RwSignal::new(
+    let plain_nick_field = Slot::new(
         !hydrated
             && link_nick.is_none()
             && conv.me.get_untracked().is_none()
@@ -239,7 +240,7 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
             jump.run(seq);
         }
     });
-    let reacting = RwSignal::new(None::<Seq>);
+    let reacting = Slot::new(None::<Seq>);
     let react_with = move |emoji: String| {
         let Some(target) = reacting.get_untracked() else {
             return;
