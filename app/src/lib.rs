@@ -28,6 +28,9 @@
 //!   composer, emoji picker); [`nick_form`]: the nickname field both share.
 //! - [`navigation`]: which page the address shows, and moving between
 //!   pages in place (links, back button) instead of Leptos's router.
+//! - [`page_data`]: what a page opens with (a room's history, the lobby's
+//!   rooms): loaded by the server, handed to the browser in the document,
+//!   fetched again when the browser moves in place.
 //! - [`clock`]: time formatting, and the `Hydrated`/`Now` contexts.
 //! - [`erased`]: event handlers, effects and `When` (Leptos's `Show`) with
 //!   their closures boxed, so Leptos compiles each kind once.
@@ -48,6 +51,7 @@ pub mod media;
 pub mod messages;
 pub mod navigation;
 pub mod nick_form;
+pub mod page_data;
 pub mod people;
 pub mod protocol;
 pub mod room;
@@ -76,6 +80,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 // The browser keeps it up to date from then on (`App`).
                 <DocumentTitle text=navigation::title_here() />
                 <accounts::ViewerMeta />
+                <page_data::PageDataScript />
             </head>
             <body>
                 <App />

@@ -5,6 +5,7 @@ use crate::erased::Slot;
 use crate::erased::handler;
 use crate::navigation::Place;
 use crate::nick_form::NickField;
+use crate::page_data::{self, Failure, Preloaded};
 use crate::people::Nick;
 use crate::rooms::{ROOM_MAX_CHARS, RoomName, list_rooms};
 use crate::storage;
@@ -16,7 +17,14 @@ pub fn Lobby() -> impl IntoView {
     // so it works without JavaScript too).
     let place = Place::from_context();
     let search = move || place.query("q").filter(|q| !q.trim().is_empty());
-    let rooms = Resource::new(search, list_rooms);
+    let rooms = page_data::follow(
+        search,
+        |search| async move { list_rooms(search).await.map_err(|_| Failure::Unavailable) },
+        |preloaded| match preloaded {
+            Preloaded::Lobby(rooms) => Some(rooms),
+            Preloaded::Room(_) => None,
+        },
+    );
     // The inputs keep their own values (no `prop:value`): what a person types
     // before the page has hydrated must not be reset by hydration.
     let nick_ref = NodeRef::<leptos::html::Input>::new();
@@ -92,9 +100,9 @@ pub fn Lobby() -> impl IntoView {
                     />
                     <button type="submit">"Find"</button>
                 </form>
-                <Suspense fallback=|| view! { <p>"Loading rooms…"</p> }>
-                    {move || Suspend::new(async move {
-                        match rooms.await {
+                {move || match rooms.get() {
+                            None => view! { <p>"Loading rooms…"</p> }.into_any(),
+                            Some(list) => match list {
                             Ok(list) if list.is_empty() && search().is_some() => {
                                 view! { <p>"No room by that name yet: join it to create it."</p> }
                                     .into_any()
@@ -127,9 +135,8 @@ pub fn Lobby() -> impl IntoView {
                                 view! { <p class="problem">"The room list could not be loaded."</p> }
                                     .into_any()
                             }
-                        }
-                    })}
-                </Suspense>
+                        },
+                }}
             </section>
         </main>
     }

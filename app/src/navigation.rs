@@ -140,7 +140,7 @@ pub fn title_here() -> String {
 }
 
 /// The room segment of `/r/<room>` (or `/r/<room>/`), if not empty.
-fn room_of(path: &str) -> Option<&str> {
+pub fn room_of(path: &str) -> Option<&str> {
     let rest = path.strip_prefix("/r/")?;
     let room = rest.strip_suffix('/').unwrap_or(rest);
     (!room.is_empty() && !room.contains('/')).then_some(room)

@@ -80,6 +80,15 @@ pub struct RoomSummary {
 /// Rooms the lobby lists at most.
 pub const LOBBY_ROOMS: usize = 50;
 
+/// What the lobby's `?q=` searches for: trimmed, at most a room name long.
+pub fn lobby_search(q: Option<String>) -> String {
+    q.unwrap_or_default()
+        .trim()
+        .chars()
+        .take(ROOM_MAX_CHARS)
+        .collect()
+}
+
 /// The busiest rooms (most people in them, then the most recently active),
 /// at most [`LOBBY_ROOMS`], those whose name contains `search` if given.
 // A fixed endpoint (no hash suffix) so tools like `bench` can call it.
@@ -87,12 +96,7 @@ pub const LOBBY_ROOMS: usize = 50;
 pub async fn list_rooms(
     search: Option<String>,
 ) -> Result<Vec<RoomSummary>, leptos::prelude::ServerFnError> {
-    let search: String = search
-        .unwrap_or_default()
-        .trim()
-        .chars()
-        .take(ROOM_MAX_CHARS)
-        .collect();
+    let search = lobby_search(search);
     let backend = crate::backend::from_context()?;
     backend
         .rooms(search, LOBBY_ROOMS)

@@ -382,6 +382,16 @@ test("links and the back button move between pages in place, without reloading",
   expect(await stayed()).toBe(true);
   expect(documents).toEqual([]);
 
+  // A page opened afresh hydrates from the data in its document: no request for it.
+  const fetched: string[] = [];
+  rhea.on("request", (r) => r.url().includes("/api/") && fetched.push(r.url()));
+  await rhea.goto("/r/delta");
+  await expectJoined(rhea);
+  await expect(bodies(rhea)).toHaveText(["said in delta"]);
+  await rhea.goto("/");
+  await expect(rhea.getByRole("list", { name: "Rooms" }).getByRole("link", { name: "#delta" })).toBeVisible();
+  expect(fetched).toEqual([]);
+
   // An address that is no page says so, with a 404.
   const missing = await rhea.goto("/r/gamma/nowhere");
   expect(missing?.status()).toBe(404);

@@ -170,8 +170,8 @@ fn content_security_policy(nonce: &str, live_reload: Option<u32>) -> String {
 const STRICT_POLICY: &str = "default-src 'none'; frame-ancestors 'none'; sandbox";
 
 /// The app's two pages (`app::navigation::page_of` tells them apart in the
-/// app). Each waits for its data before the first byte, so the history is in
-/// the HTML itself. Anything else goes to the fallback, which serves files
+/// app). Each has its data before it renders (`preload_page`), so the
+/// history is in the HTML itself. Anything else goes to the fallback, which serves files
 /// or renders the app's "Page not found." with a 404.
 fn page_routes() -> Vec<AxumRouteListing> {
     ["/", "/r/{room}"]
@@ -209,6 +209,7 @@ pub fn router(state: AppState) -> Router {
     let timeout = state.request_timeout;
     let guard_state = state.clone();
     let reader_state = state.clone();
+    let preload_state = state.clone();
     let media_state = state.clone();
     let pages = Router::new()
         .route("/ws", get(upgrade))
@@ -225,6 +226,10 @@ pub fn router(state: AppState) -> Router {
         >(context, app::shell))
         .with_state(state)
         .layer(axum::middleware::map_response(cache_bundle))
+        .layer(axum::middleware::from_fn_with_state(
+            preload_state,
+            preload_page,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             reader_state,
             who_is_reading,
@@ -256,6 +261,22 @@ pub fn router(state: AppState) -> Router {
             HeaderValue::from_static("DENY"),
         ))
         .layer(axum::middleware::from_fn_with_state(guard_state, guard))
+}
+
+/// Before a page renders: what it opens with (a room's latest history, the
+/// lobby's rooms), so that the page renders at once with it and hands it to
+/// the browser (`app::page_data`).
+async fn preload_page(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    if matches!(*request.method(), Method::GET | Method::HEAD) {
+        let uri = request.uri();
+        let backend: &dyn ChatBackend = &*state.sockets.hub;
+        if let Some(preloaded) =
+            app::page_data::preload(backend, uri.path(), uri.query().unwrap_or_default()).await
+        {
+            request.extensions_mut().insert(preloaded);
+        }
+    }
+    next.run(request).await
 }
 
 /// Before a page renders: the signed-in name its session cookie carries,

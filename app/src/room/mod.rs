@@ -33,8 +33,10 @@ use crate::erased::{When, effect, handler};
 use crate::messages::{Emoji, EntryKind, HistoryPage, Seq, room_history};
 use crate::navigation::Place;
 use crate::nick_form::NickForm;
+use crate::page_data::{self, Failure, Preloaded};
 use crate::people::Nick;
 use crate::protocol::ClientFrame;
+use crate::rooms::RoomName;
 use crate::sidebar::JoinedRooms;
 use crate::socket::{ChatSocket, Status};
 use crate::storage;
@@ -47,29 +49,45 @@ use log::{DaySeparator, EntryLine, body_view, on_log_click, rows};
 #[component]
 pub fn RoomPage() -> impl IntoView {
     let place = Place::from_context();
-    let room = move || place.room().unwrap_or_default();
-    let history = Resource::new(room, |room| room_history(room, None, None));
+    let history = page_data::follow(
+        move || place.room().unwrap_or_default(),
+        |room| async move {
+            if RoomName::parse(&room).is_err() {
+                return Err(Failure::NoSuchRoom);
+            }
+            room_history(room, None, None)
+                .await
+                .map_err(|_| Failure::Unavailable)
+        },
+        |preloaded| match preloaded {
+            Preloaded::Room(page) => Some(page),
+            Preloaded::Lobby(_) => None,
+        },
+    );
 
-    view! {
-        <Suspense fallback=|| view! { <p class="loading">"Loading the room…"</p> }>
-            {move || Suspend::new(async move {
-                match history.await {
-                    Ok(page) => view! { <RoomView page /> }.into_any(),
-                    Err(_) => {
-                        view! {
-                            <main class="lobby">
-                                <h1>"No such room"</h1>
-                                <p class="problem">
-                                    "A room name uses only letters, digits, '-' and '_'."
-                                </p>
-                                <a href="/">"Back to the lobby"</a>
-                            </main>
-                        }
-                            .into_any()
-                    }
-                }
-            })}
-        </Suspense>
+    move || match history.get() {
+        None => view! { <p class="loading">"Loading the room…"</p> }.into_any(),
+        Some(Ok(page)) => view! { <RoomView page /> }.into_any(),
+        Some(Err(failure)) => {
+            let (heading, reason) = match failure {
+                Failure::NoSuchRoom => (
+                    "No such room",
+                    "A room name uses only letters, digits, '-' and '_'.",
+                ),
+                Failure::Unavailable => (
+                    "This room could not be loaded",
+                    "The server could not load it; try again.",
+                ),
+            };
+            view! {
+                <main class="lobby">
+                    <h1>{heading}</h1>
+                    <p class="problem">{reason}</p>
+                    <a href="/">"Back to the lobby"</a>
+                </main>
+            }
+            .into_any()
+        }
     }
 }
 

@@ -366,6 +366,66 @@ async fn the_room_page_has_the_latest_fifty_entries_as_html_text() {
     assert!(!html.contains("<img src=x"), "no user markup in the page");
 }
 
+/// The JSON a page hands the browser to hydrate from, and its `data-failed`.
+fn page_data(html: &str) -> (String, Option<String>) {
+    let open = html
+        .find("<script type=\"application/json\" id=\"page-data\"")
+        .unwrap_or_else(|| panic!("no page data in {html}"));
+    let (tag, rest) = html[open..].split_once('>').unwrap();
+    let json = rest.split_once("</script>").unwrap().0.to_owned();
+    let failed = tag
+        .split_once("data-failed=\"")
+        .map(|(_, after)| after.split('"').next().unwrap().to_owned());
+    (json, failed)
+}
+
+#[tokio::test]
+async fn a_page_hands_its_data_to_the_browser_as_inert_json() {
+    let app = spawn_app_with(UNLIMITED).await;
+    let mut sadia = app.client().await;
+    sadia.join("main", "sadia").await;
+    let attack = "</script><script>alert(1)</script><!-- x";
+    sadia.say("main", "first").await;
+    sadia.say("main", attack).await;
+
+    let (_, html) = app.get("/r/main").await;
+    let (json, failed) = page_data(&html);
+    assert_eq!(failed, None);
+    assert!(
+        !json.contains('<'),
+        "nothing in it can close the element: {json}"
+    );
+    let page: app::messages::HistoryPage = serde_json::from_str(&json).unwrap();
+    assert_eq!(page.room.as_str(), "main");
+    assert!(page.at_start);
+    let texts: Vec<_> = page
+        .entries
+        .iter()
+        .filter_map(|e| match &e.kind {
+            app::messages::EntryKind::Message { body, .. } => Some(body.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(texts, ["first", attack]);
+    // The page itself shows the same, as text.
+    assert!(
+        html.contains("&lt;/script&gt;&lt;script&gt;alert(1)"),
+        "{html}"
+    );
+
+    let (_, html) = app.get("/?q=mai").await;
+    let (json, failed) = page_data(&html);
+    assert_eq!(failed, None);
+    let rooms: Vec<app::rooms::RoomSummary> = serde_json::from_str(&json).unwrap();
+    assert_eq!(rooms.len(), 1);
+    assert_eq!((rooms[0].name.as_str(), rooms[0].online), ("main", 1));
+
+    let (_, html) = app.get("/r/bad%20name").await;
+    assert_eq!(page_data(&html).1.as_deref(), Some("no-such-room"));
+    let (_, html) = app.get("/nowhere").await;
+    assert!(!html.contains("page-data"), "only pages carry data: {html}");
+}
+
 #[tokio::test]
 async fn an_invalid_room_page_says_so() {
     let app = spawn_app().await;
