@@ -8,7 +8,7 @@ use crate::clock;
 use crate::erased::{Kept, Slot};
 use crate::media::{MediaGrant, MediaId};
 use crate::messages::{
-    ClientId, Entry, EntryKind, MessageBody, Quote, Seq, apply_action, excerpt, room_history,
+    ClientId, Entry, EntryKind, MessageBody, Quote, Seq, apply_action, excerpt, fetch_history,
 };
 use crate::people::{Nick, Online, SessionId};
 use crate::protocol::{ClientFrame, ErrorCode, ServerFrame};
@@ -415,7 +415,7 @@ impl Conversation {
         let missing = (next - last - 1).min(200) as u32;
         let room = self.room();
         leptos::task::spawn_local(async move {
-            if let Ok(page) = room_history(room.to_string(), Some(next), Some(missing)).await {
+            if let Ok(page) = fetch_history(room.as_str(), Some(next), Some(missing)).await {
                 // Missed edits and reactions still apply to what is held.
                 self.log.update(|log| {
                     for entry in page.entries {
@@ -437,7 +437,7 @@ impl Conversation {
             return false;
         };
         self.loading_older.set(true);
-        let page = room_history(self.room().to_string(), Some(first), None).await;
+        let page = fetch_history(self.room().as_str(), Some(first), None).await;
         let loaded = match page {
             Ok(page) => {
                 self.log.update(|log| {

@@ -83,6 +83,18 @@ pub async fn emoji_matches(
     Ok(data::matches(&prefix))
 }
 
+/// [`emoji_matches`], called from the browser.
+pub async fn fetch_matches(prefix: String) -> Result<Vec<EmojiChoice>, crate::api::CallFailed> {
+    use leptos::server_fn::ServerFn;
+    crate::api::call(EmojiMatches::PATH, &[("prefix", prefix)]).await
+}
+
+/// [`emoji_palette`], called from the browser.
+pub async fn fetch_palette() -> Result<Vec<EmojiGroup>, crate::api::CallFailed> {
+    use leptos::server_fn::ServerFn;
+    crate::api::call(EmojiPalette::PATH, &[]).await
+}
+
 /// Every emoji, by group, for the picker.
 #[leptos::server(prefix = "/api", endpoint = "emoji_palette", output = crate::api::JsonText)]
 pub async fn emoji_palette() -> Result<Vec<EmojiGroup>, leptos::prelude::ServerFnError> {

@@ -7,7 +7,7 @@ use crate::navigation::Place;
 use crate::nick_form::NickField;
 use crate::page_data::{self, Failure, Preloaded};
 use crate::people::Nick;
-use crate::rooms::{ROOM_MAX_CHARS, RoomName, list_rooms};
+use crate::rooms::{ROOM_MAX_CHARS, RoomName, fetch_rooms};
 use crate::storage;
 use leptos::prelude::*;
 
@@ -19,7 +19,7 @@ pub fn Lobby() -> impl IntoView {
     let search = move || place.query("q").filter(|q| !q.trim().is_empty());
     let rooms = page_data::follow(
         search,
-        |search| async move { list_rooms(search).await.map_err(|_| Failure::Unavailable) },
+        |search| async move { fetch_rooms(search).await.map_err(|_| Failure::Unavailable) },
         |preloaded| match preloaded {
             Preloaded::Lobby(rooms) => Some(rooms),
             Preloaded::Room(_) => None,

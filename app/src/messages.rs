@@ -328,6 +328,19 @@ pub struct HistoryPage {
     pub at_start: bool,
 }
 
+/// [`room_history`], called from the browser.
+pub async fn fetch_history(
+    room: &str,
+    before: Option<Seq>,
+    limit: Option<u32>,
+) -> Result<HistoryPage, crate::api::CallFailed> {
+    use leptos::server_fn::ServerFn;
+    let mut args = vec![("room", room.to_owned())];
+    args.extend(before.map(|seq| ("before", seq.to_string())));
+    args.extend(limit.map(|n| ("limit", n.to_string())));
+    crate::api::call(RoomHistory::PATH, &args).await
+}
+
 /// The `limit` entries before `before` (or the latest ones), oldest first.
 // A fixed endpoint (no hash suffix) so tools like `bench` can call it.
 #[leptos::server(prefix = "/api", endpoint = "room_history", output = crate::api::JsonText)]

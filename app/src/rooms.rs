@@ -80,6 +80,15 @@ pub struct RoomSummary {
 /// Rooms the lobby lists at most.
 pub const LOBBY_ROOMS: usize = 50;
 
+/// [`list_rooms`], called from the browser.
+pub async fn fetch_rooms(
+    search: Option<String>,
+) -> Result<Vec<RoomSummary>, crate::api::CallFailed> {
+    use leptos::server_fn::ServerFn;
+    let args: Vec<_> = search.map(|q| ("search", q)).into_iter().collect();
+    crate::api::call(ListRooms::PATH, &args).await
+}
+
 /// What the lobby's `?q=` searches for: trimmed, at most a room name long.
 pub fn lobby_search(q: Option<String>) -> String {
     q.unwrap_or_default()

@@ -97,7 +97,7 @@ pub(super) fn Composer(
             // Cancelled with the page; and only applied if nothing was typed
             // meanwhile, so the caret never jumps under the person's fingers.
             leptos::task::spawn_local_scoped_with_cancellation(async move {
-                let found = emoji::emoji_matches(code.clone()).await.unwrap_or_default();
+                let found = emoji::fetch_matches(code.clone()).await.unwrap_or_default();
                 let unchanged = conv.draft.with_untracked(|d| *d == text);
                 if let Some(exact) = found.into_iter().find(|c| c.shortcode == code)
                     && unchanged
@@ -136,7 +136,7 @@ pub(super) fn Composer(
         let code = code.to_owned();
         completing.set_value(Some((colon, caret, code.clone())));
         leptos::task::spawn_local_scoped_with_cancellation(async move {
-            let found = emoji::emoji_matches(code.clone()).await.unwrap_or_default();
+            let found = emoji::fetch_matches(code.clone()).await.unwrap_or_default();
             // Only the answer for what is typed now counts.
             if completing.with_value(|c| c.as_ref().is_some_and(|(_, _, now)| *now == code)) {
                 chosen.set(0);

@@ -20,7 +20,7 @@ pub(super) fn EmojiPicker(
     // suspense machinery cost the bundle more than the picker itself.
     let palette = Slot::new(None::<Vec<EmojiGroup>>);
     leptos::task::spawn_local(async move {
-        palette.set(Some(emoji::emoji_palette().await.unwrap_or_default()));
+        palette.set(Some(emoji::fetch_palette().await.unwrap_or_default()));
     });
     let filter = Slot::new(String::new());
     let search_ref = NodeRef::<html::Input>::new();

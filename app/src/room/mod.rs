@@ -30,7 +30,7 @@ use crate::clock::Hydrated;
 use crate::conversation::typing_text;
 use crate::erased::{Kept, Slot};
 use crate::erased::{When, effect, handler};
-use crate::messages::{Emoji, EntryKind, HistoryPage, Seq, room_history};
+use crate::messages::{Emoji, EntryKind, HistoryPage, Seq, fetch_history};
 use crate::navigation::Place;
 use crate::nick_form::NickForm;
 use crate::page_data::{self, Failure, Preloaded};
@@ -55,7 +55,7 @@ pub fn RoomPage() -> impl IntoView {
             if RoomName::parse(&room).is_err() {
                 return Err(Failure::NoSuchRoom);
             }
-            room_history(room, None, None)
+            fetch_history(&room, None, None)
                 .await
                 .map_err(|_| Failure::Unavailable)
         },
