@@ -96,11 +96,16 @@ impl ChatSocket {
 
 #[cfg(feature = "hydrate")]
 mod live {
+    //! The socket itself, on the browser's `WebSocket` and its events
+    //! directly: an async stream and sink over it (`gloo-net`) and the
+    //! channels between them cost the bundle more than this does.
+
     use super::*;
-    use futures::{SinkExt, StreamExt, channel::mpsc};
-    use gloo_net::websocket::{Message, futures::WebSocket};
-    use std::collections::HashMap;
+    use std::cell::RefCell;
     use std::time::Duration;
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen::closure::Closure;
+    use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
     const FIRST_RETRY: Duration = Duration::from_millis(500);
     const LAST_RETRY: Duration = Duration::from_secs(30);
@@ -110,46 +115,58 @@ mod live {
     #[derive(Default)]
     pub struct Shared {
         started: bool,
-        outbox: Option<mpsc::UnboundedSender<String>>,
-        rooms: HashMap<RoomName, RoomLink>,
+        /// The socket from when it opens until it closes.
+        open: Option<WebSocket>,
+        rooms: Vec<(RoomName, RoomLink)>,
+        /// How long to wait before the next attempt (zero: the first wait).
+        retry: Duration,
+        /// The current connection's event handlers, kept as long as it
+        /// lives (a handler cannot drop itself; the next connection does).
+        handlers: Vec<Closure<dyn FnMut(web_sys::Event)>>,
+    }
+
+    fn shared(socket: ChatSocket) -> Rc<RefCell<Shared>> {
+        socket.shared.get_value()
     }
 
     pub fn enter(socket: ChatSocket, room: RoomName, link: RoomLink) {
-        let (start, outbox) = socket.shared.with_value(|shared| {
+        let shared = shared(socket);
+        let (start, open) = {
             let mut shared = shared.borrow_mut();
-            shared.rooms.insert(room, link.clone());
+            shared.rooms.retain(|(r, _)| *r != room);
+            shared.rooms.push((room, link.clone()));
             let start = !std::mem::replace(&mut shared.started, true);
-            (start, shared.outbox.clone())
-        });
+            (start, shared.open.is_some())
+        };
         if start {
-            leptos::task::spawn_local(run(socket));
-        } else if let Some(outbox) = outbox {
+            connect(socket);
+        } else if open {
             for frame in (link.on_connect)() {
-                let _ = outbox.unbounded_send(frame.to_json());
+                send(socket, &frame);
             }
         }
     }
 
     pub fn leave(socket: ChatSocket, room: &RoomName) {
-        let was_in = socket
-            .shared
-            .with_value(|shared| shared.borrow_mut().rooms.remove(room).is_some());
-        if was_in {
+        if forget(socket, room) {
             send(socket, &ClientFrame::Leave { room: room.clone() });
         }
     }
 
-    pub fn forget(socket: ChatSocket, room: &RoomName) {
-        socket
-            .shared
-            .with_value(|shared| shared.borrow_mut().rooms.remove(room));
+    /// Whether the room was followed.
+    pub fn forget(socket: ChatSocket, room: &RoomName) -> bool {
+        let shared = shared(socket);
+        let mut shared = shared.borrow_mut();
+        let before = shared.rooms.len();
+        shared.rooms.retain(|(r, _)| r != room);
+        shared.rooms.len() != before
     }
 
     pub fn send(socket: ChatSocket, frame: &ClientFrame) -> bool {
-        let outbox = socket
-            .shared
-            .with_value(|shared| shared.borrow().outbox.clone());
-        outbox.is_some_and(|outbox| outbox.unbounded_send(frame.to_json()).is_ok())
+        let open = shared(socket).borrow().open.clone();
+        open.is_some_and(|ws| {
+            ws.ready_state() == WebSocket::OPEN && ws.send_with_str(&frame.to_json()).is_ok()
+        })
     }
 
     fn socket_url() -> String {
@@ -162,17 +179,6 @@ mod live {
         format!("{scheme}://{host}/ws")
     }
 
-    async fn sleep(delay: Duration) {
-        let (done, wait) = futures::channel::oneshot::channel::<()>();
-        set_timeout(
-            move || {
-                let _ = done.send(());
-            },
-            delay,
-        );
-        let _ = wait.await;
-    }
-
     /// Hands a frame to its room; the borrow ends before any handler runs,
     /// because handlers may send frames themselves.
     fn dispatch(socket: ChatSocket, frame: ServerFrame) {
@@ -183,80 +189,84 @@ mod live {
             | ServerFrame::Typing { room, .. } => Some(room.clone()),
             ServerFrame::Error { room, .. } => room.clone(),
         };
-        let handlers: Vec<Rc<dyn Fn(ServerFrame)>> = socket.shared.with_value(|shared| {
-            let shared = shared.borrow();
-            match &room {
-                Some(room) => shared
-                    .rooms
-                    .get(room)
-                    .map(|l| l.on_frame.clone())
-                    .into_iter()
-                    .collect(),
-                None => shared.rooms.values().map(|l| l.on_frame.clone()).collect(),
-            }
-        });
+        let handlers: Vec<Rc<dyn Fn(ServerFrame)>> = shared(socket)
+            .borrow()
+            .rooms
+            .iter()
+            .filter(|(r, _)| room.as_ref().is_none_or(|room| r == room))
+            .map(|(_, link)| link.on_frame.clone())
+            .collect();
         for handler in handlers {
             handler(frame.clone());
         }
     }
 
-    /// Connects, pumps frames both ways until the socket ends, waits, repeats.
-    async fn run(socket: ChatSocket) {
-        let mut retry = FIRST_RETRY;
-        loop {
-            if let Ok(ws) = WebSocket::open(&socket_url()) {
-                let (mut write, mut read) = ws.split();
-                let (outbox, mut queued) = mpsc::unbounded::<String>();
-                let links: Vec<RoomLink> = socket.shared.with_value(|shared| {
+    /// Opens a connection; on open every room joins again, and when it
+    /// closes the next attempt waits, longer each time (with jitter).
+    fn connect(socket: ChatSocket) {
+        let Ok(ws) = WebSocket::new(&socket_url()) else {
+            return reconnect_later(socket);
+        };
+        let on_open = {
+            let ws = ws.clone();
+            move |_: web_sys::Event| {
+                let links: Vec<RoomLink> = {
+                    let shared = shared(socket);
                     let mut shared = shared.borrow_mut();
-                    shared.outbox = Some(outbox.clone());
-                    shared.rooms.values().cloned().collect()
-                });
+                    shared.open = Some(ws.clone());
+                    shared.rooms.iter().map(|(_, link)| link.clone()).collect()
+                };
                 for link in links {
                     for frame in (link.on_connect)() {
-                        let _ = outbox.unbounded_send(frame.to_json());
+                        send(socket, &frame);
                     }
                 }
-                leptos::task::spawn_local(async move {
-                    while let Some(text) = queued.next().await {
-                        if write.send(Message::Text(text)).await.is_err() {
-                            break;
-                        }
-                    }
-                });
-                loop {
-                    let message = match read.next().await {
-                        Some(Ok(message)) => message,
-                        // The session this page signed in with ended (logged
-                        // out, password changed elsewhere): the page must
-                        // become whoever this browser is now.
-                        Some(Err(gloo_net::websocket::WebSocketError::ConnectionClose(close)))
-                            if close.code == SIGNED_OUT =>
-                        {
-                            let _ = window().location().reload();
-                            return;
-                        }
-                        _ => break,
-                    };
-                    retry = FIRST_RETRY;
-                    socket.status.set(Status::Connected);
-                    if let Message::Text(text) = message {
-                        match serde_json::from_str::<ServerFrame>(&text) {
-                            Ok(frame) => dispatch(socket, frame),
-                            Err(err) => leptos::logging::warn!("unreadable frame: {err}"),
-                        }
-                    }
-                }
-                // Dropping the last sender ends the writer task above.
-                socket
-                    .shared
-                    .with_value(|shared| shared.borrow_mut().outbox = None);
             }
-            socket.status.set(Status::Reconnecting);
-            let jitter = 0.5 + js_sys::Math::random();
-            sleep(retry.mul_f64(jitter)).await;
-            retry = (retry * 2).min(LAST_RETRY);
-        }
+        };
+        let on_message = move |event: web_sys::Event| {
+            shared(socket).borrow_mut().retry = Duration::ZERO;
+            socket.status.set(Status::Connected);
+            let Some(text) = event.unchecked_into::<MessageEvent>().data().as_string() else {
+                return;
+            };
+            match serde_json::from_str::<ServerFrame>(&text) {
+                Ok(frame) => dispatch(socket, frame),
+                Err(err) => leptos::logging::warn!("unreadable frame: {err}"),
+            }
+        };
+        let on_close = move |event: web_sys::Event| {
+            // The session this page signed in with ended (logged out,
+            // password changed elsewhere): the page must become whoever
+            // this browser is now.
+            if event.unchecked_into::<CloseEvent>().code() == SIGNED_OUT {
+                let _ = window().location().reload();
+                return;
+            }
+            shared(socket).borrow_mut().open = None;
+            reconnect_later(socket);
+        };
+        let handlers: Vec<Closure<dyn FnMut(web_sys::Event)>> = vec![
+            Closure::new(on_open),
+            Closure::new(on_message),
+            Closure::new(on_close),
+        ];
+        ws.set_onopen(Some(handlers[0].as_ref().unchecked_ref()));
+        ws.set_onmessage(Some(handlers[1].as_ref().unchecked_ref()));
+        ws.set_onclose(Some(handlers[2].as_ref().unchecked_ref()));
+        shared(socket).borrow_mut().handlers = handlers;
+    }
+
+    fn reconnect_later(socket: ChatSocket) {
+        socket.status.set(Status::Reconnecting);
+        let retry = {
+            let shared = shared(socket);
+            let mut shared = shared.borrow_mut();
+            let retry = shared.retry.max(FIRST_RETRY);
+            shared.retry = (retry * 2).min(LAST_RETRY);
+            retry
+        };
+        let jitter = 0.5 + js_sys::Math::random();
+        set_timeout(move || connect(socket), retry.mul_f64(jitter));
     }
 }
 

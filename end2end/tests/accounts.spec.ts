@@ -133,3 +133,26 @@ test("signing up, logging in and out work with JavaScript disabled", async ({ br
     "Your password is changed; every other session was logged out.",
   );
 });
+
+test("a page whose session ends elsewhere turns into a guest's page at once", async ({ browser }) => {
+  const laptop = await signUp(browser, "farida");
+  await joinSignedIn(laptop, "sessions");
+  await laptop.evaluate(() => ((window as unknown as { loaded: string }).loaded = "before"));
+  const sidebar = laptop.getByRole("navigation", { name: "Joined rooms" });
+  await expect(sidebar.getByText("Signed in as farida")).toBeVisible();
+
+  const phone = await (await browser.newContext()).newPage();
+  await logIn(phone, "farida", PASSWORD);
+  await expect(phone.getByRole("main").getByText("Signed in as farida")).toBeVisible();
+  await phone.goto("/account");
+  await phone.getByLabel("Current password").fill(PASSWORD);
+  await phone.getByLabel("New password").fill("another long passphrase");
+  await phone.getByRole("button", { name: "Change password" }).click();
+  await expect(phone.getByRole("status")).toHaveText("Your password is changed; every other session was logged out.");
+
+  // The server closes the laptop's socket as signed out, and the page loads
+  // again as whoever the browser is now: a guest.
+  await expect(sidebar.getByRole("link", { name: "Log in" })).toBeVisible();
+  await expect(sidebar.getByText("Signed in as farida")).toHaveCount(0);
+  expect(await laptop.evaluate(() => (window as unknown as { loaded?: string }).loaded)).toBeUndefined();
+});
