@@ -15,7 +15,6 @@ use crate::rooms::{ROOM_MAX_CHARS, RoomName};
 use crate::socket::ChatSocket;
 use crate::storage;
 use leptos::prelude::*;
-use std::collections::HashMap;
 
 /// The joined rooms and their conversations; cheap to copy.
 #[derive(Clone, Copy)]
@@ -24,7 +23,9 @@ pub struct JoinedRooms {
     pub list: Slot<Vec<RoomName>>,
     /// The room on screen, if any.
     pub active: Slot<Option<RoomName>>,
-    conversations: Kept<HashMap<RoomName, Conversation>>,
+    /// A list, not a map: a person joins a handful of rooms, and a map type
+    /// costs the bundle its own hashing and table code.
+    conversations: Kept<Vec<(RoomName, Conversation)>>,
     socket: ChatSocket,
     /// Conversations outlive the page that opened them, so they belong to
     /// the app's owner, not to a page's.
@@ -37,7 +38,7 @@ impl JoinedRooms {
         let joined = Self {
             list: Slot::new(vec![]),
             active: Slot::new(None),
-            conversations: Kept::new(HashMap::new()),
+            conversations: Kept::new(Vec::new()),
             socket,
             owner: Kept::new(Owner::current().expect("created inside the app")),
         };
@@ -49,7 +50,7 @@ impl JoinedRooms {
             let saved = storage::rooms();
             let nick = storage::nick().and_then(|n| Nick::parse(&n).ok());
             for room in saved {
-                let fresh = joined.conversations.with_value(|c| !c.contains_key(&room));
+                let fresh = joined.get(&room).is_none();
                 if fresh {
                     let conversation = joined.conversation(room.clone(), vec![], false);
                     if let Some(nick) = nick.clone() {
@@ -95,14 +96,14 @@ impl JoinedRooms {
         let conversation = self
             .owner
             .with_value(|owner| owner.with(|| Conversation::new(room.clone(), entries, at_start)));
-        self.conversations.update_value(|c| {
-            c.insert(room, conversation);
-        });
+        self.conversations
+            .update_value(|c| c.push((room, conversation)));
         conversation
     }
 
     pub fn get(&self, room: &RoomName) -> Option<Conversation> {
-        self.conversations.with_value(|c| c.get(room).copied())
+        self.conversations
+            .with_value(|c| c.iter().find(|(r, _)| r == room).map(|(_, c)| *c))
     }
 
     /// Adds the room to the sidebar (and the saved list) if it is not there.
@@ -119,7 +120,10 @@ impl JoinedRooms {
         self.socket.leave(room);
         if let Some(conversation) = self
             .conversations
-            .try_update_value(|c| c.remove(room))
+            .try_update_value(|c| {
+                let at = c.iter().position(|(r, _)| r == room)?;
+                Some(c.remove(at).1)
+            })
             .flatten()
         {
             conversation.joined.set(false);
