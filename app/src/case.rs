@@ -16,8 +16,8 @@ pub fn lower(s: &str) -> String {
     }
 }
 
-/// `a` and `b` are the same letter, case aside ('É' and 'é'; 'İ' and "i̇"
-/// are not, as one is two chars in lower case).
+/// `a` and `b` are the same letter, case aside: 'É' and 'é' are, 'İ' and
+/// 'i' are not ('İ' lowercases to two chars, "i̇").
 pub fn same_letter(a: char, b: char) -> bool {
     if a == b {
         return true;

@@ -76,7 +76,7 @@ pub const MAX_MATCHES: usize = 8;
 
 /// Emojis whose shortcode starts with `prefix` (best first), then those that
 /// merely contain it: `:smile` offers 😄 first.
-#[leptos::server(prefix = "/api", endpoint = "emoji_matches", output = crate::api::JsonText)]
+#[leptos::server(prefix = "/api", endpoint = "emoji_matches")]
 pub async fn emoji_matches(
     prefix: String,
 ) -> Result<Vec<EmojiChoice>, leptos::prelude::ServerFnError> {
@@ -96,7 +96,7 @@ pub async fn fetch_palette() -> Result<Vec<EmojiGroup>, crate::api::CallFailed> 
 }
 
 /// Every emoji, by group, for the picker.
-#[leptos::server(prefix = "/api", endpoint = "emoji_palette", output = crate::api::JsonText)]
+#[leptos::server(prefix = "/api", endpoint = "emoji_palette")]
 pub async fn emoji_palette() -> Result<Vec<EmojiGroup>, leptos::prelude::ServerFnError> {
     Ok(data::palette().to_vec())
 }

@@ -1,15 +1,19 @@
-//! Leptos's generic helpers with their closures boxed first.
+//! Leptos's generic helpers with their closures boxed and their values'
+//! types erased first.
 //!
 //! Leptos compiles its machinery (a listener's attach, erase, clone and
 //! hydrate; an effect's task; a `Show`'s memo and branch) once per closure
 //! *type*, and every closure is a type of its own. Boxed, every caller of one
 //! kind shares a single compiled copy and only each closure's own body stays
-//! apart: a smaller browser bundle for the same behaviour. See
-//! docs/PERFORMANCE.md, "The WASM bundle, seventh part".
+//! apart: a smaller browser bundle for the same behaviour. Signals likewise
+//! compile their code (arena, subscribers, guards) once per value type; with
+//! the value behind `dyn Any` there is one. See docs/PERFORMANCE.md, "The
+//! WASM bundle", seventh and eighth parts.
 //!
 //! - [`handler`]: `on:click=handler(move |_| ...)`.
 //! - [`effect`]: in place of `Effect::new`.
 //! - [`When`]: in place of `Show`.
+//! - [`Slot`] and [`Kept`]: in place of `RwSignal` and `StoredValue`.
 
 use leptos::prelude::*;
 use std::any::Any;
@@ -120,12 +124,6 @@ impl<T: Clone + Send + Sync + 'static> Slot<T> {
 
     pub fn get_untracked(&self) -> T {
         self.with_untracked(T::clone)
-    }
-
-    /// The value, or `None` once its owner is gone (a task that outlived
-    /// its page).
-    pub fn try_get_untracked(&self) -> Option<T> {
-        self.try_read(false, T::clone)
     }
 }
 

@@ -2,7 +2,7 @@
 //! `ssr`) and to WebAssembly for the browser (feature `hydrate`).
 //!
 //! Layout:
-//! - [`api`]: how server functions' answers travel (JSON read as text).
+//! - [`api`]: how the browser calls server functions (one small fetch).
 //! - [`people`]: `Nick` and `SessionId`, validated nickname and per-tab session.
 //! - [`accounts`]: username and password rules, who the page is signed in
 //!   as, the account links (the account forms themselves are server pages).
@@ -33,7 +33,8 @@
 //!   fetched again when the browser moves in place.
 //! - [`clock`]: time formatting, and the `Hydrated`/`Now` contexts.
 //! - [`erased`]: event handlers, effects and `When` (Leptos's `Show`) with
-//!   their closures boxed, so Leptos compiles each kind once.
+//!   their closures boxed, signals (`Slot`, `Kept`) with their values'
+//!   types erased, so Leptos compiles each kind once.
 //! - `backend` (ssr only): the trait through which server functions reach the
 //!   server's store and room hub, provided as context by the `server` crate.
 
@@ -136,9 +137,9 @@ pub fn App() -> impl IntoView {
     view! {
         <div class="shell">
             <sidebar::Sidebar />
-            // The server waits for a page's data before the first byte
-            // (`SsrMode::Async`, see `server::routes`), so the history is in
-            // the HTML itself and readable without JavaScript.
+            // The server loads a page's data before it renders
+            // (`page_data`), so the history is in the HTML itself and
+            // readable without JavaScript.
             {move || match page.get() {
                 Page::Lobby => view! { <lobby::Lobby /> }.into_any(),
                 Page::Room => view! { <room::RoomPage /> }.into_any(),

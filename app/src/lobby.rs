@@ -3,7 +3,7 @@
 use crate::accounts::{AccountLinks, Viewer};
 use crate::erased::Slot;
 use crate::erased::handler;
-use crate::navigation::Place;
+use crate::navigation::{Page, Place};
 use crate::nick_form::NickField;
 use crate::page_data::{self, Failure, Preloaded};
 use crate::people::Nick;
@@ -18,7 +18,7 @@ pub fn Lobby() -> impl IntoView {
     let place = Place::from_context();
     let search = move || place.query("q").filter(|q| !q.trim().is_empty());
     let rooms = page_data::follow(
-        search,
+        move || (place.page() == Page::Lobby).then(search),
         |search| async move { fetch_rooms(search).await.map_err(|_| Failure::Unavailable) },
         |preloaded| match preloaded {
             Preloaded::Lobby(rooms) => Some(rooms),

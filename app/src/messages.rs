@@ -343,7 +343,7 @@ pub async fn fetch_history(
 
 /// The `limit` entries before `before` (or the latest ones), oldest first.
 // A fixed endpoint (no hash suffix) so tools like `bench` can call it.
-#[leptos::server(prefix = "/api", endpoint = "room_history", output = crate::api::JsonText)]
+#[leptos::server(prefix = "/api", endpoint = "room_history")]
 pub async fn room_history(
     room: String,
     before: Option<Seq>,

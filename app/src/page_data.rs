@@ -39,13 +39,14 @@ pub enum Preloaded {
 const SCRIPT_ID: &str = "page-data";
 
 /// The page's data, first as the server loaded it, then fetched with `fetch`
-/// each time `key` changes (another room, another search).
+/// each time `key` changes (another room, another search). A key of `None`
+/// (the address is leaving this page) fetches nothing.
 ///
 /// `from_server` picks this page's data out of what the server loaded; in
 /// the browser, the same data comes from the document, once, for the page
 /// the document was rendered for.
 pub fn follow<K, T, F>(
-    key: impl Fn() -> K + 'static,
+    key: impl Fn() -> Option<K> + 'static,
     fetch: impl Fn(K) -> F + 'static,
     from_server: impl FnOnce(Preloaded) -> Option<Result<T, Failure>>,
 ) -> Loading<T>
@@ -70,7 +71,9 @@ where
     let mut first = true;
     let wanted = std::rc::Rc::new(std::cell::Cell::new(0u64));
     crate::erased::effect(move || {
-        let key = key();
+        let Some(key) = key() else {
+            return;
+        };
         // The data the page hydrated with is this key's.
         if std::mem::take(&mut first) && data.with_untracked(Option::is_some) {
             shown = Some(key);
@@ -79,7 +82,8 @@ where
         if shown.as_ref() == Some(&key) {
             return;
         }
-        let answer = fetch(key.clone());
+        // What `fetch` reads is not this effect's business.
+        let answer = untrack(|| fetch(key.clone()));
         shown = Some(key);
         data.set(None);
         // Only the latest request fills the page: a slow answer for a room
@@ -97,11 +101,14 @@ where
     data
 }
 
-/// What the server loaded for this request, if it is a page's.
+/// What the server loaded for this request, if it is a page's. It sits in
+/// the request's extensions behind an `Arc`: every read of the request
+/// clones them.
 #[cfg(feature = "ssr")]
 fn preloaded() -> Option<Preloaded> {
     use_context::<http::request::Parts>()
-        .and_then(|parts| parts.extensions.get::<Preloaded>().cloned())
+        .and_then(|parts| parts.extensions.get::<std::sync::Arc<Preloaded>>().cloned())
+        .map(std::sync::Arc::unwrap_or_clone)
 }
 
 /// The browser renders no document head.
@@ -111,7 +118,8 @@ fn preloaded() -> Option<Preloaded> {
 }
 
 /// Loads what the page at `path` (with `query`) opens with; `None` for an
-/// address that is no page.
+/// address that is no page. The caller puts it in the request's extensions
+/// as an `Arc<Preloaded>`.
 #[cfg(feature = "ssr")]
 pub async fn preload(
     backend: &dyn crate::backend::ChatBackend,
@@ -183,7 +191,9 @@ mod browser {
     /// The data the server wrote into the document, taken out of it so that
     /// only the first page reads it.
     pub fn take_from_document<T: serde::de::DeserializeOwned>() -> Option<Result<T, Failure>> {
-        let script = leptos::prelude::document().get_element_by_id(SCRIPT_ID)?;
+        let script = leptos::prelude::document()
+            .query_selector(&format!("head > script#{SCRIPT_ID}"))
+            .ok()??;
         script.remove();
         match script.get_attribute("data-failed").as_deref() {
             Some("no-such-room") => Some(Err(Failure::NoSuchRoom)),

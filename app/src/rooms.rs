@@ -101,7 +101,7 @@ pub fn lobby_search(q: Option<String>) -> String {
 /// The busiest rooms (most people in them, then the most recently active),
 /// at most [`LOBBY_ROOMS`], those whose name contains `search` if given.
 // A fixed endpoint (no hash suffix) so tools like `bench` can call it.
-#[leptos::server(prefix = "/api", endpoint = "list_rooms", output = crate::api::JsonText)]
+#[leptos::server(prefix = "/api", endpoint = "list_rooms")]
 pub async fn list_rooms(
     search: Option<String>,
 ) -> Result<Vec<RoomSummary>, leptos::prelude::ServerFnError> {

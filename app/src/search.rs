@@ -1,5 +1,6 @@
 //! Message search: what a result holds, how a query becomes words (never
-//! query syntax), and the server function the room's searchbox calls.
+//! query syntax), and its server function. The room's search box is a
+//! plain GET form to the server-rendered `/search` page.
 
 use crate::messages::Seq;
 use crate::people::Nick;
@@ -74,7 +75,7 @@ pub fn marked(snippet: &str) -> Vec<(String, bool)> {
 
 /// Messages in `rooms` (the room on screen, or every room the person is
 /// in) containing every word of `query`, newest first; `page` counts from 0.
-#[leptos::server(prefix = "/api", endpoint = "search_messages", output = crate::api::JsonText)]
+#[leptos::server(prefix = "/api", endpoint = "search_messages")]
 pub async fn search_messages(
     query: String,
     rooms: Vec<String>,

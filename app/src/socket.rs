@@ -53,8 +53,9 @@ impl ChatSocket {
         expect_context::<Self>()
     }
 
-    pub fn status(&self) -> Slot<Status> {
-        self.status
+    /// The connection's state (tracked).
+    pub fn status(&self) -> Status {
+        self.status.get()
     }
 
     /// Starts following `room`: joins now if connected, and after every reconnect.

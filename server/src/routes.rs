@@ -267,13 +267,14 @@ pub fn router(state: AppState) -> Router {
 /// lobby's rooms), so that the page renders at once with it and hands it to
 /// the browser (`app::page_data`).
 async fn preload_page(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    if matches!(*request.method(), Method::GET | Method::HEAD) {
+    // Not for HEAD: its body is thrown away.
+    if request.method() == Method::GET {
         let uri = request.uri();
         let backend: &dyn ChatBackend = &*state.sockets.hub;
         if let Some(preloaded) =
             app::page_data::preload(backend, uri.path(), uri.query().unwrap_or_default()).await
         {
-            request.extensions_mut().insert(preloaded);
+            request.extensions_mut().insert(Arc::new(preloaded));
         }
     }
     next.run(request).await

@@ -379,7 +379,10 @@ impl Suggestion {
 
 /// `name` starts with `typed`, letter case aside.
 fn starts_like(name: &str, typed: &str) -> bool {
-    crate::case::lower(name).starts_with(&crate::case::lower(typed))
+    // A word-final capital sigma lowercases to 'ς', elsewhere to 'σ':
+    // `@ΟΔΥΣ` must still find "Οδυσσέας".
+    let fold = |s: &str| crate::case::lower(s).replace('ς', "σ");
+    fold(name).starts_with(&fold(typed))
 }
 
 /// The text before the cursor ends in `@name` being typed (the `@` at the
@@ -452,6 +455,7 @@ mod tests {
         use super::starts_like;
         assert!(starts_like("Usman", "us"));
         assert!(starts_like("Émile", "ÉM"));
+        assert!(starts_like("Οδυσσέας", "ΟΔΥΣ"));
         assert!(starts_like("sana", ""));
         assert!(!starts_like("sana", "sanaa"));
         assert!(!starts_like("usman", "sm"));

@@ -50,7 +50,7 @@ use log::{DaySeparator, EntryLine, body_view, on_log_click, rows};
 pub fn RoomPage() -> impl IntoView {
     let place = Place::from_context();
     let history = page_data::follow(
-        move || place.room().unwrap_or_default(),
+        move || place.room(),
         |room| async move {
             if RoomName::parse(&room).is_err() {
                 return Err(Failure::NoSuchRoom);
@@ -283,7 +283,7 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
         scroll_to_bottom();
     };
 
-    let status_text = move || match (socket.status().get(), conv.joined.get()) {
+    let status_text = move || match (socket.status(), conv.joined.get()) {
         (Status::Reconnecting, _) => Some("Reconnecting…"),
         (_, false) if conv.me.get().is_some() => Some("Connecting…"),
         _ => None,
