@@ -24,6 +24,9 @@ pub const TYPING_SHOWN_MS: i64 = 4_000;
 /// The least time between two typing frames from this browser.
 pub const TYPING_EVERY_MS: i64 = 2_000;
 
+/// Said when an edit, deletion or reaction finds the connection down.
+const OFFLINE: &str = "Not connected right now: try again once the connection is back.";
+
 /// How long a message the server could not store waits before going again.
 const RETRY_AFTER_MS: u64 = 2_000;
 
@@ -484,11 +487,16 @@ impl Conversation {
             Err(reason) => return self.problem.set(Some(reason.to_string())),
         };
         if let Some(target) = self.editing.get_untracked() {
-            socket.send(&ClientFrame::Edit {
+            let edit = ClientFrame::Edit {
                 room: self.room(),
                 target,
                 body,
-            });
+            };
+            // An edit is not queued like a message: kept in the box, it
+            // can be saved again once the connection is back.
+            if !socket.send(&edit) {
+                return self.problem.set(Some(OFFLINE.into()));
+            }
             self.editing.set(None);
         } else {
             let Ok(client_id) = ClientId::parse(&message_id()) else {
@@ -622,8 +630,8 @@ impl Conversation {
     /// Sends an edit, deletion or reaction; it shows once the room's log
     /// carries it (for everyone at once).
     pub fn act(&self, socket: ChatSocket, frame: ClientFrame) {
-        if self.joined.get_untracked() {
-            socket.send(&frame);
+        if self.joined.get_untracked() && !socket.send(&frame) {
+            self.problem.set(Some(OFFLINE.into()));
         }
     }
 

@@ -82,3 +82,33 @@ test("a client that missed more than the replay limit gets the latest page and i
   await expect(usman.getByText("Reconnecting…")).toHaveCount(0);
   await proxy.stop();
 });
+
+test("an edit saved while cut off stays in the box, says why, and saves once back", async ({ browser, baseURL }) => {
+  const proxy = new CuttableProxy(Number(new URL(baseURL!).port));
+  const viaProxy = await proxy.start();
+  const sana = await (await browser.newContext()).newPage();
+  await join(sana, baseURL!, "sana", "offline-edit");
+  const usman = await (await browser.newContext()).newPage();
+  await join(usman, viaProxy, "usman", "offline-edit");
+  const box = usman.getByRole("textbox", { name: "Message" });
+  await box.fill("see you at 5");
+  await box.press("Enter");
+  await expect(bodies(sana)).toHaveText(["see you at 5"]);
+
+  proxy.cut();
+  await expect(usman.getByText("Reconnecting…")).toBeVisible();
+  await box.press("ArrowUp");
+  await expect(box).toHaveValue("see you at 5");
+  await box.fill("see you at 6");
+  await box.press("Enter");
+  await expect(usman.getByRole("alert")).toHaveText("Not connected right now: try again once the connection is back.");
+  await expect(box).toHaveValue("see you at 6");
+
+  proxy.restore();
+  await expect(usman.getByText("Reconnecting…")).toHaveCount(0, { timeout: 30_000 });
+  await expect(usman.getByText("Not connected right now")).toHaveCount(0);
+  await box.press("Enter");
+  await expect(bodies(sana)).toHaveText(["see you at 6"]);
+  await expect(box).toHaveValue("");
+  await proxy.stop();
+});
