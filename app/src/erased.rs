@@ -79,7 +79,7 @@ impl<T> Copy for Slot<T> {}
 impl<T: Send + Sync + 'static> Slot<T> {
     pub fn new(value: T) -> Self {
         Self {
-            signal: new_signal(Box::new(value)),
+            signal: RwSignal::new(Box::new(value)),
             kind: PhantomData,
         }
     }
@@ -95,12 +95,7 @@ impl<T: Send + Sync + 'static> Slot<T> {
 
     /// Changes the value in place and wakes its readers.
     pub fn update(&self, f: impl FnOnce(&mut T)) {
-        let mut f = Some(f);
-        write_signal(self.signal, &mut |value| {
-            if let Some(f) = f.take() {
-                f(downcast_mut(value));
-            }
-        });
+        write_typed(|g| write_signal(self.signal, g), f);
     }
 
     pub fn set(&self, value: T) {
@@ -108,12 +103,7 @@ impl<T: Send + Sync + 'static> Slot<T> {
     }
 
     fn try_read<R>(&self, tracked: bool, f: impl FnOnce(&T) -> R) -> Option<R> {
-        let mut f = Some(f);
-        let mut out = None;
-        read_signal(self.signal, tracked, &mut |value| {
-            out = f.take().map(|f| f(downcast(value)));
-        });
-        out
+        read_typed(|g| read_signal(self.signal, tracked, g), f)
     }
 }
 
@@ -145,28 +135,18 @@ impl<T> Copy for Kept<T> {}
 impl<T: Send + Sync + 'static> Kept<T> {
     pub fn new(value: T) -> Self {
         Self {
-            stored: new_stored(Box::new(value)),
+            stored: StoredValue::new(Box::new(value)),
             kind: PhantomData,
         }
     }
 
     pub fn with_value<R>(&self, f: impl FnOnce(&T) -> R) -> R {
-        let mut f = Some(f);
-        let mut out = None;
-        read_stored(self.stored, &mut |value| {
-            out = f.take().map(|f| f(downcast(value)));
-        });
-        out.expect(DISPOSED)
+        read_typed(|g| read_stored(self.stored, g), f).expect(DISPOSED)
     }
 
     /// Changes the value in place; `None` once its owner is gone.
     pub fn try_update_value<R>(&self, f: impl FnOnce(&mut T) -> R) -> Option<R> {
-        let mut f = Some(f);
-        let mut out = None;
-        write_stored(self.stored, &mut |value| {
-            out = f.take().map(|f| f(downcast_mut(value)));
-        });
-        out
+        write_typed(|g| write_stored(self.stored, g), f)
     }
 
     /// Like `StoredValue`, does nothing once its owner is gone.
@@ -187,20 +167,29 @@ impl<T: Clone + Send + Sync + 'static> Kept<T> {
 
 const DISPOSED: &str = "a reactive value read after its owner was disposed";
 
-fn downcast<T: 'static>(value: &Value) -> &T {
-    value
-        .downcast_ref()
-        .expect("a slot holds the type it was made with")
+const WRONG_TYPE: &str = "a slot holds the type it was made with";
+
+/// Runs `f` once on the value that `access` (one of the erased readers
+/// below) lends, as a `T`; `None` when the owner is gone.
+fn read_typed<T: 'static, R>(
+    access: impl FnOnce(&mut dyn FnMut(&Value)),
+    f: impl FnOnce(&T) -> R,
+) -> Option<R> {
+    let mut f = Some(f);
+    let mut out = None;
+    access(&mut |value| out = f.take().map(|f| f(value.downcast_ref().expect(WRONG_TYPE))));
+    out
 }
 
-fn downcast_mut<T: 'static>(value: &mut Value) -> &mut T {
-    value
-        .downcast_mut()
-        .expect("a slot holds the type it was made with")
-}
-
-fn new_signal(value: Box<Value>) -> RwSignal<Box<Value>> {
-    RwSignal::new(value)
+/// As [`read_typed`], for the erased writers.
+fn write_typed<T: 'static, R>(
+    access: impl FnOnce(&mut dyn FnMut(&mut Value)),
+    f: impl FnOnce(&mut T) -> R,
+) -> Option<R> {
+    let mut f = Some(f);
+    let mut out = None;
+    access(&mut |value| out = f.take().map(|f| f(value.downcast_mut().expect(WRONG_TYPE))));
+    out
 }
 
 fn read_signal(signal: RwSignal<Box<Value>>, tracked: bool, f: &mut dyn FnMut(&Value)) {
@@ -213,10 +202,6 @@ fn read_signal(signal: RwSignal<Box<Value>>, tracked: bool, f: &mut dyn FnMut(&V
 
 fn write_signal(signal: RwSignal<Box<Value>>, f: &mut dyn FnMut(&mut Value)) {
     signal.try_update(|value| f(&mut **value));
-}
-
-fn new_stored(value: Box<Value>) -> StoredValue<Box<Value>> {
-    StoredValue::new(value)
 }
 
 fn read_stored(stored: StoredValue<Box<Value>>, f: &mut dyn FnMut(&Value)) {

@@ -21,7 +21,7 @@ pub fn Lobby() -> impl IntoView {
         move || (place.page() == Page::Lobby).then(search),
         |search| async move { fetch_rooms(search).await.map_err(|_| Failure::Unavailable) },
         |preloaded| match preloaded {
-            Preloaded::Lobby(rooms) => Some(rooms),
+            Preloaded::Lobby(rooms) => Some(rooms.clone()),
             Preloaded::Room(_) => None,
         },
     );
@@ -101,41 +101,39 @@ pub fn Lobby() -> impl IntoView {
                     <button type="submit">"Find"</button>
                 </form>
                 {move || match rooms.get() {
-                            None => view! { <p>"Loading rooms…"</p> }.into_any(),
-                            Some(list) => match list {
-                            Ok(list) if list.is_empty() && search().is_some() => {
-                                view! { <p>"No room by that name yet: join it to create it."</p> }
-                                    .into_any()
-                            }
-                            Ok(list) if list.is_empty() => {
-                                view! { <p>"No rooms yet: yours will be the first."</p> }.into_any()
-                            }
-                            Ok(list) => {
-                                view! {
-                                    <ul aria-label="Rooms">
-                                        {list
-                                            .into_iter()
-                                            .map(|summary| {
-                                                let online = format!("{} online", summary.online);
-                                                view! {
-                                                    <li>
-                                                        <a href=summary.name.path()>
-                                                            {format!("#{}", summary.name)}
-                                                        </a>
-                                                        <span class="online-count">{online}</span>
-                                                    </li>
-                                                }
-                                            })
-                                            .collect_view()}
-                                    </ul>
-                                }
-                                    .into_any()
-                            }
-                            Err(_) => {
-                                view! { <p class="problem">"The room list could not be loaded."</p> }
-                                    .into_any()
-                            }
-                        },
+                    None => view! { <p>"Loading rooms…"</p> }.into_any(),
+                    Some(Ok(list)) if list.is_empty() && search().is_some() => {
+                        view! { <p>"No room by that name yet: join it to create it."</p> }
+                            .into_any()
+                    }
+                    Some(Ok(list)) if list.is_empty() => {
+                        view! { <p>"No rooms yet: yours will be the first."</p> }.into_any()
+                    }
+                    Some(Ok(list)) => {
+                        view! {
+                            <ul aria-label="Rooms">
+                                {list
+                                    .into_iter()
+                                    .map(|summary| {
+                                        let online = format!("{} online", summary.online);
+                                        view! {
+                                            <li>
+                                                <a href=summary.name.path()>
+                                                    {format!("#{}", summary.name)}
+                                                </a>
+                                                <span class="online-count">{online}</span>
+                                            </li>
+                                        }
+                                    })
+                                    .collect_view()}
+                            </ul>
+                        }
+                            .into_any()
+                    }
+                    Some(Err(_)) => {
+                        view! { <p class="problem">"The room list could not be loaded."</p> }
+                            .into_any()
+                    }
                 }}
             </section>
         </main>

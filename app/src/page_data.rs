@@ -25,6 +25,16 @@ pub enum Failure {
     Unavailable,
 }
 
+impl Failure {
+    /// Its name in the data block's `data-failed`.
+    fn name(self) -> &'static str {
+        match self {
+            Self::NoSuchRoom => "no-such-room",
+            Self::Unavailable => "unavailable",
+        }
+    }
+}
+
 /// A page's data: `None` while it loads.
 pub type Loading<T> = Slot<Option<Result<T, Failure>>>;
 
@@ -48,7 +58,7 @@ const SCRIPT_ID: &str = "page-data";
 pub fn follow<K, T, F>(
     key: impl Fn() -> Option<K> + 'static,
     fetch: impl Fn(K) -> F + 'static,
-    from_server: impl FnOnce(Preloaded) -> Option<Result<T, Failure>>,
+    from_server: impl FnOnce(&Preloaded) -> Option<Result<T, Failure>>,
 ) -> Loading<T>
 where
     K: PartialEq + Clone + 'static,
@@ -56,7 +66,7 @@ where
     F: Future<Output = Result<T, Failure>> + 'static,
 {
     #[cfg(feature = "ssr")]
-    let data = Slot::new(preloaded().and_then(from_server));
+    let data = Slot::new(preloaded().and_then(|loaded| from_server(&loaded)));
     #[cfg(feature = "hydrate")]
     let data = {
         let _ = from_server;
@@ -105,15 +115,14 @@ where
 /// the request's extensions behind an `Arc`: every read of the request
 /// clones them.
 #[cfg(feature = "ssr")]
-fn preloaded() -> Option<Preloaded> {
+fn preloaded() -> Option<std::sync::Arc<Preloaded>> {
     use_context::<http::request::Parts>()
         .and_then(|parts| parts.extensions.get::<std::sync::Arc<Preloaded>>().cloned())
-        .map(std::sync::Arc::unwrap_or_clone)
 }
 
 /// The browser renders no document head.
 #[cfg(not(feature = "ssr"))]
-fn preloaded() -> Option<Preloaded> {
+fn preloaded() -> Option<std::sync::Arc<Preloaded>> {
     None
 }
 
@@ -160,16 +169,12 @@ pub fn PageDataScript() -> impl IntoView {
             .unwrap_or_default()
             .replace('<', "\\u003c")
     }
-    let (text, failed) = match preloaded()? {
-        Preloaded::Room(Ok(page)) => (json(&page), None),
-        Preloaded::Lobby(Ok(rooms)) => (json(&rooms), None),
-        Preloaded::Room(Err(failure)) | Preloaded::Lobby(Err(failure)) => (
-            String::new(),
-            Some(match failure {
-                Failure::NoSuchRoom => "no-such-room",
-                Failure::Unavailable => "unavailable",
-            }),
-        ),
+    let (text, failed) = match &*preloaded()? {
+        Preloaded::Room(Ok(page)) => (json(page), None),
+        Preloaded::Lobby(Ok(rooms)) => (json(rooms), None),
+        Preloaded::Room(Err(failure)) | Preloaded::Lobby(Err(failure)) => {
+            (String::new(), Some(failure.name()))
+        }
     };
     Some(view! {
         // A data block never runs; the nonce keeps "every script carries
@@ -195,8 +200,8 @@ mod browser {
             .query_selector(&format!("head > script#{SCRIPT_ID}"))
             .ok()??;
         script.remove();
-        match script.get_attribute("data-failed").as_deref() {
-            Some("no-such-room") => Some(Err(Failure::NoSuchRoom)),
+        match script.get_attribute("data-failed") {
+            Some(name) if name == Failure::NoSuchRoom.name() => Some(Err(Failure::NoSuchRoom)),
             Some(_) => Some(Err(Failure::Unavailable)),
             None => serde_json::from_str(&script.text_content()?).ok().map(Ok),
         }

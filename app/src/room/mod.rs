@@ -60,7 +60,7 @@ pub fn RoomPage() -> impl IntoView {
                 .map_err(|_| Failure::Unavailable)
         },
         |preloaded| match preloaded {
-            Preloaded::Room(page) => Some(page),
+            Preloaded::Room(page) => Some(page.clone()),
             Preloaded::Lobby(_) => None,
         },
     );
