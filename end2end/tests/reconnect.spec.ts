@@ -1,4 +1,4 @@
-import { test, expect, type Page } from "@playwright/test";
+import { test, expect, type Browser, type Page } from "@playwright/test";
 import { CuttableProxy } from "./proxy";
 
 function bodies(page: Page) {
@@ -13,15 +13,19 @@ async function join(page: Page, base: string, nick: string, room: string) {
   await expect(page.getByRole("textbox", { name: "Message" })).toHaveAttribute("placeholder", "Write a message");
 }
 
-test("a cut connection catches up exactly once, in order, and delivers what was typed meanwhile", async ({ browser, baseURL }) => {
-  const serverPort = Number(new URL(baseURL!).port);
-  const proxy = new CuttableProxy(serverPort);
+/** Sana joins `room` directly and Usman through a proxy the test can cut. */
+async function sanaAndUsmanBehindProxy(browser: Browser, baseURL: string, room: string) {
+  const proxy = new CuttableProxy(Number(new URL(baseURL).port));
   const viaProxy = await proxy.start();
-
   const sana = await (await browser.newContext()).newPage();
-  await join(sana, baseURL!, "sana", "resume");
+  await join(sana, baseURL, "sana", room);
   const usman = await (await browser.newContext()).newPage();
-  await join(usman, viaProxy, "usman", "resume");
+  await join(usman, viaProxy, "usman", room);
+  return { proxy, sana, usman };
+}
+
+test("a cut connection catches up exactly once, in order, and delivers what was typed meanwhile", async ({ browser, baseURL }) => {
+  const { proxy, sana, usman } = await sanaAndUsmanBehindProxy(browser, baseURL!, "resume");
   const sadiaLog = sana.getByRole("log", { name: "Messages" });
   await expect(sadiaLog.getByText("usman joined")).toBeVisible();
 
@@ -58,12 +62,7 @@ test("a cut connection catches up exactly once, in order, and delivers what was 
 
 test("a client that missed more than the replay limit gets the latest page and is told", async ({ browser, baseURL }) => {
   // The test server replays at most 5 entries (--max-replay 5 in playwright.config.ts).
-  const proxy = new CuttableProxy(Number(new URL(baseURL!).port));
-  const viaProxy = await proxy.start();
-  const sana = await (await browser.newContext()).newPage();
-  await join(sana, baseURL!, "sana", "away");
-  const usman = await (await browser.newContext()).newPage();
-  await join(usman, viaProxy, "usman", "away");
+  const { proxy, sana, usman } = await sanaAndUsmanBehindProxy(browser, baseURL!, "away");
   await expect(sana.getByRole("log", { name: "Messages" }).getByText("usman joined")).toBeVisible();
 
   proxy.cut();
@@ -84,12 +83,7 @@ test("a client that missed more than the replay limit gets the latest page and i
 });
 
 test("an edit saved while cut off stays in the box, says why, and saves once back", async ({ browser, baseURL }) => {
-  const proxy = new CuttableProxy(Number(new URL(baseURL!).port));
-  const viaProxy = await proxy.start();
-  const sana = await (await browser.newContext()).newPage();
-  await join(sana, baseURL!, "sana", "offline-edit");
-  const usman = await (await browser.newContext()).newPage();
-  await join(usman, viaProxy, "usman", "offline-edit");
+  const { proxy, sana, usman } = await sanaAndUsmanBehindProxy(browser, baseURL!, "offline-edit");
   const box = usman.getByRole("textbox", { name: "Message" });
   await box.fill("see you at 5");
   await box.press("Enter");
