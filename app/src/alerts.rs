@@ -121,14 +121,14 @@ pub fn AlertToggles() -> impl IntoView {
                 name="Notifications"
                 hint="Desktop notifications while this tab is hidden"
                 on=alerts.notify
-                icons=("🔔", "🔕")
+                icons=(crate::icons::BELL, crate::icons::BELL_OFF)
                 flip=move || alerts.toggle_notify()
             />
             <Toggle
                 name="Sound"
                 hint="A short sound for new messages while this tab is hidden"
                 on=alerts.sound
-                icons=("🔊", "🔈")
+                icons=(crate::icons::SPEAKER, crate::icons::SPEAKER_QUIET)
                 flip=move || alerts.toggle_sound()
             />
             <p class="problem" role="alert">
@@ -156,7 +156,7 @@ fn Toggle(
             aria-pressed=move || on.get().to_string()
             on:click=handler(move |_| flip())
         >
-            <span aria-hidden="true">{move || if on.get() { icons.0 } else { icons.1 }}</span>
+            <crate::icons::Icon path=Signal::derive(move || if on.get() { icons.0 } else { icons.1 }) />
         </button>
     }
 }

@@ -24,6 +24,7 @@
 //! - [`markup`]: the message formatting parser (bold, italic, code, links).
 //! - [`emoji`]: the picker's palette and `:shortcode:` completion.
 //! - [`alerts`]: desktop notifications and sound while the tab is hidden.
+//! - [`icons`]: the buttons' icons, as inline SVG.
 //! - [`lobby`], [`room`]: the two pages (the room page is a folder: page, log,
 //!   composer, emoji picker); [`nick_form`]: the nickname field both share.
 //! - [`navigation`]: which page the address shows, and moving between
@@ -46,6 +47,7 @@ pub mod clock;
 pub mod conversation;
 pub mod emoji;
 pub mod erased;
+pub mod icons;
 pub mod lobby;
 pub mod markup;
 pub mod media;

@@ -166,13 +166,15 @@ pub fn human_size(bytes: u64) -> String {
     }
 }
 
-/// A file name fit to show and to store: control characters and path
-/// separators gone, cut to [`FILE_NAME_MAX_CHARS`]; `None` when nothing is left.
+/// A file name fit to show and to store: control characters, path
+/// separators and invisible or direction characters gone (a right-to-left
+/// override makes `photo\u{202E}gnp.exe` read as `photoexe.png`), cut to
+/// [`FILE_NAME_MAX_CHARS`]; `None` when nothing is left.
 pub fn clean_file_name(raw: &str) -> Option<String> {
     let cleaned: String = raw
         .chars()
         .map(|c| if matches!(c, '/' | '\\') { '_' } else { c })
-        .filter(|c| !c.is_control())
+        .filter(|c| !c.is_control() && !crate::people::invisible(*c))
         .take(FILE_NAME_MAX_CHARS)
         .collect();
     let cleaned = cleaned.trim();
@@ -198,6 +200,15 @@ mod tests {
         );
         assert_eq!(clean_file_name("a\u{0}b.png").as_deref(), Some("ab.png"));
         assert_eq!(clean_file_name("  "), None);
+        assert_eq!(
+            clean_file_name("photo\u{202E}gnp.exe").as_deref(),
+            Some("photognp.exe"),
+            "no override can disguise the extension"
+        );
+        assert_eq!(
+            clean_file_name("re\u{200B}port\u{2066}.pdf").as_deref(),
+            Some("report.pdf")
+        );
         assert_eq!(
             clean_file_name(&"é".repeat(300)).unwrap().chars().count(),
             FILE_NAME_MAX_CHARS

@@ -83,13 +83,6 @@ impl ClientId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-
-    /// A guest posting through a plain form has no tab session; the form's
-    /// message id (random, used once) stands in for one. Both are tokens of
-    /// one shape, so the conversion cannot fail.
-    pub fn as_guest_session(&self) -> crate::people::SessionId {
-        crate::people::SessionId::from_checked_token(self.0.clone())
-    }
 }
 
 impl TryFrom<String> for ClientId {

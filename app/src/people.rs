@@ -24,7 +24,7 @@ pub enum NickError {
 /// spaces and joiners, bidi overrides and isolates, soft hyphen, tags, ...):
 /// the Unicode Default_Ignorable_Code_Point set plus the bidi controls. Names
 /// made with them look like other names, or scramble the line they sit in.
-fn invisible(c: char) -> bool {
+pub fn invisible(c: char) -> bool {
     matches!(c,
         '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}'..='\u{1160}'
         | '\u{17B4}'..='\u{17B5}' | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}'
@@ -194,10 +194,6 @@ impl SessionId {
         check_token(raw).map(|()| Self(raw.to_owned()))
     }
 
-    /// A token that already passed [`check_token`] (as another id).
-    pub(crate) fn from_checked_token(token: String) -> Self {
-        Self(token)
-    }
     pub fn as_str(&self) -> &str {
         &self.0
     }

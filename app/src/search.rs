@@ -40,6 +40,18 @@ pub struct SearchPage {
     pub more: bool,
 }
 
+/// The shortest last word searched as a prefix: a shorter one matches only
+/// as a whole word. A one-letter prefix (`e*`) reads a large part of the
+/// whole index, and its answers are no use to anyone.
+pub const MIN_PREFIX: usize = 3;
+
+/// Whether the last word of a query is searched as a prefix.
+pub fn last_is_prefix(words: &[String]) -> bool {
+    words
+        .last()
+        .is_some_and(|w| w.chars().count() >= MIN_PREFIX)
+}
+
 /// The words of a query, lowercased: runs of letters and digits. Quotes,
 /// operators, `%` and the like only separate words, so no input can be
 /// read as the database's query syntax.

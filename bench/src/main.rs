@@ -4,7 +4,7 @@
 //!
 //! Layout:
 //! - `main.rs`: the command line and the scenarios (fanout, rooms, cluster,
-//!   idle, history, page, media, compare, smoke).
+//!   idle, history, search, page, media, compare, smoke).
 //! - [`target`]: the server process, and its CPU and memory from /proc.
 //! - [`load`]: joining, sending and receiving clients with latency stamps.
 //! - [`raw`]: the raw broadcast twin `compare` measures the server against.
@@ -126,6 +126,22 @@ enum Scenario {
         #[arg(long, default_value_t = 2000)]
         requests: usize,
     },
+    /// Search in a room of a million indexed messages: a one-letter and a
+    /// three-word query (p50/p99), then logins and history pages measured
+    /// alone and under a flood of searches from many clients.
+    Search {
+        #[arg(long, default_value_t = 1_000_000)]
+        messages: u64,
+        /// Searches timed per query.
+        #[arg(long, default_value_t = 200)]
+        requests: usize,
+        /// Clients searching in a loop during the flood.
+        #[arg(long, default_value_t = 16)]
+        flooders: usize,
+        /// Logins timed, alone and under the flood.
+        #[arg(long, default_value_t = 40)]
+        logins: usize,
+    },
     /// Time to first byte and requests/s of a room page with 50 messages.
     Page {
         #[arg(long, default_value_t = 16)]
@@ -239,6 +255,12 @@ async fn main() -> std::process::ExitCode {
         Scenario::History { messages, requests } => {
             history(&cli.server_bin, messages, requests).await
         }
+        Scenario::Search {
+            messages,
+            requests,
+            flooders,
+            logins,
+        } => search(&cli.server_bin, messages, requests, flooders, logins).await,
         Scenario::Page {
             concurrency,
             seconds,
@@ -937,6 +959,294 @@ async fn history(bin: &std::path::Path, messages: u64, requests: usize) -> Outco
     Ok(())
 }
 
+/// Words the search bench's messages are made of.
+const WORDS: usize = 1000;
+
+/// Word `i` of the search bench: two or three syllables (`kaka`, `kemi`,
+/// `mituke`); the lower `i`, the more common it is in the seeded messages.
+fn made_up_word(i: usize) -> String {
+    let syllables: Vec<String> = "kmtnrslpdvbgfhz"
+        .chars()
+        .flat_map(|c| "aeiou".chars().map(move |v| format!("{c}{v}")))
+        .collect();
+    let n = syllables.len();
+    let (a, b) = (&syllables[i % n], &syllables[(i / n + i * 7) % n]);
+    if i < 300 {
+        format!("{a}{b}")
+    } else {
+        format!("{a}{b}{}", syllables[(i * 13) % n])
+    }
+}
+
+/// Seeds room `search` with `messages` indexed messages of eight words
+/// each, drawn from a thousand made-up words with a skew (a product of two
+/// uniform draws), so a few words are common and most are rare, as in chat.
+async fn seed_words(db: &std::path::Path, messages: u64) -> Outcome {
+    use sqlx::Connection;
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .map_err(|e| e.to_string())?;
+    let run = |sql: &'static str| sqlx::query(sql);
+    run("INSERT INTO rooms (name, created_at) VALUES ('search', 0)")
+        .execute(&mut conn)
+        .await
+        .map_err(|e| e.to_string())?;
+    run("CREATE TEMP TABLE words (i INTEGER PRIMARY KEY, w TEXT NOT NULL)")
+        .execute(&mut conn)
+        .await
+        .map_err(|e| e.to_string())?;
+    for i in 0..WORDS {
+        sqlx::query("INSERT INTO words (i, w) VALUES (?1, ?2)")
+            .bind(i as i64)
+            .bind(made_up_word(i))
+            .execute(&mut conn)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    let started = Instant::now();
+    let batch = 50_000u64;
+    let mut done = 0;
+    let bar = progress(messages, "seeding");
+    while done < messages {
+        let upto = (done + batch).min(messages);
+        let word = "(SELECT w FROM words WHERE i = (abs(random()) % 1000) * (abs(random()) % 1000) / 1000)";
+        debug_assert_eq!(WORDS, 1000, "the draw above is over a thousand words");
+        let body = [word; 8].join(" || ' ' || ");
+        let sql = format!(
+            "WITH RECURSIVE n(x) AS (SELECT ?1 UNION ALL SELECT x + 1 FROM n WHERE x < ?2)
+             INSERT INTO entries (room_id, seq, at, nick, kind, client_id, body, search_id)
+             SELECT (SELECT id FROM rooms WHERE name = 'search'), x, 1700000000000 + x,
+                    'seeder', 'message', 'seed-' || x, {body}, x
+             FROM n"
+        );
+        let mut tx = conn.begin().await.map_err(|e| e.to_string())?;
+        sqlx::query(&sql)
+            .bind((done + 1) as i64)
+            .bind(upto as i64)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| e.to_string())?;
+        sqlx::query(
+            "INSERT INTO entries_search (rowid, body)
+             SELECT search_id, body FROM entries
+             WHERE room_id = (SELECT id FROM rooms WHERE name = 'search') AND seq BETWEEN ?1 AND ?2",
+        )
+        .bind((done + 1) as i64)
+        .bind(upto as i64)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| e.to_string())?;
+        tx.commit().await.map_err(|e| e.to_string())?;
+        done = upto;
+        bar.set_position(done);
+    }
+    bar.finish_and_clear();
+    println!(
+        "seeded {messages} indexed messages in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Times `requests` searches for `query` in room `search`; errors if one
+/// is not answered with a page.
+async fn timed_searches(
+    client: &reqwest::Client,
+    url: &str,
+    query: &str,
+    requests: usize,
+) -> Result<(Histogram<u64>, usize), String> {
+    let mut latency =
+        Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");
+    let mut found = 0;
+    for _ in 0..requests {
+        let started = Instant::now();
+        let res = client
+            .post(url)
+            .form(&[("query", query), ("rooms[0]", "search"), ("page", "0")])
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = res.status();
+        let body = res.text().await.map_err(|e| e.to_string())?;
+        let _ = latency.record(started.elapsed().as_micros() as u64);
+        if !status.is_success() {
+            return Err(format!("search {query:?}: HTTP {status}: {body}"));
+        }
+        found = body.matches("\"seq\"").count();
+    }
+    Ok((latency, found))
+}
+
+/// Times `count` logins of `name`, one after another.
+async fn timed_logins(
+    client: &reqwest::Client,
+    base: &str,
+    name: &str,
+    count: usize,
+) -> Result<Histogram<u64>, String> {
+    let mut latency =
+        Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");
+    for _ in 0..count {
+        let started = Instant::now();
+        let res = client
+            .post(format!("{base}/login"))
+            .header("origin", base)
+            .form(&[("username", name), ("password", "bench password 1")])
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let _ = latency.record(started.elapsed().as_micros() as u64);
+        if res.status().as_u16() != 303 {
+            return Err(format!("login: HTTP {}", res.status()));
+        }
+    }
+    Ok(latency)
+}
+
+async fn search(
+    bin: &std::path::Path,
+    messages: u64,
+    requests: usize,
+    flooders: usize,
+    logins: usize,
+) -> Outcome {
+    let (target, dir) = start(bin)?;
+    let db = dir.path().join("bench.db");
+    target.stop();
+    seed_words(&db, messages).await?;
+    // Every client here is one address (loopback): lift the per-address
+    // search and login budgets, so the flood reaches the database and the
+    // logins measured are never refused. With the default budgets the
+    // flood is refused at the door, which measures nothing.
+    let target = Target::start_on(
+        bin,
+        &format!("sqlite://{}", db.display()),
+        &[
+            "--search-burst",
+            "1000000000",
+            "--search-every-ms",
+            "0",
+            "--login-address-burst",
+            "1000000",
+            "--login-username-burst",
+            "1000000",
+        ],
+    )?;
+    let base = format!("http://{}", target.addr);
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| e.to_string())?;
+    let signed_up = client
+        .post(format!("{base}/signup"))
+        .header("origin", &base)
+        .form(&[("username", "bencher"), ("password", "bench password 1")])
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if signed_up.status().as_u16() != 303 {
+        return Err(format!("signup: HTTP {}", signed_up.status()));
+    }
+    let url = format!("{base}/api/search_messages");
+    // The most common words, as a person would type them, and the first
+    // three letters of the most common one.
+    let three = format!(
+        "{} {} {}",
+        made_up_word(0),
+        made_up_word(1),
+        made_up_word(2)
+    );
+    let three = three.as_str();
+    let stem: String = made_up_word(0).chars().take(3).collect();
+    let (letter, letter_found) = timed_searches(&client, &url, "e", requests).await?;
+    let (words, words_found) = timed_searches(&client, &url, three, requests).await?;
+    let (prefix, prefix_found) = timed_searches(&client, &url, &stem, requests).await?;
+    let history_url = format!("{base}/api/room_history");
+    let history_alone = timed_posts(&history_url, &[("room", "search".into())], 50).await?;
+    let logins_alone = timed_logins(&client, &base, "bencher", logins).await?;
+
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let searched = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut flood = vec![];
+    for n in 0..flooders {
+        let (client, url, stop, searched) =
+            (client.clone(), url.clone(), stop.clone(), searched.clone());
+        let query = if n % 2 == 0 {
+            "e".to_owned()
+        } else {
+            stem.clone()
+        };
+        flood.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                if let Ok(res) = client
+                    .post(&url)
+                    .form(&[
+                        ("query", query.as_str()),
+                        ("rooms[0]", "search"),
+                        ("page", "0"),
+                    ])
+                    .send()
+                    .await
+                    && res.bytes().await.is_ok()
+                {
+                    searched.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    let flood_started = Instant::now();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let logins_flooded = timed_logins(&client, &base, "bencher", logins).await?;
+    let history_flooded = timed_posts(&history_url, &[("room", "search".into())], 50).await?;
+    stop.store(true, Ordering::Relaxed);
+    for task in flood {
+        let _ = task.await;
+    }
+    let flood_rate =
+        searched.load(Ordering::Relaxed) as f64 / flood_started.elapsed().as_secs_f64();
+    let p = |h: &Histogram<u64>| {
+        format!(
+            "{} / {}",
+            ms(h.value_at_quantile(0.5)),
+            ms(h.value_at_quantile(0.99))
+        )
+    };
+    table(
+        &format!(
+            "search: room of {messages} indexed messages, {requests} searches per query (p50 / p99)"
+        ),
+        &[
+            (
+                "one letter \"e\"".to_owned(),
+                format!("{} ({letter_found} found)", p(&letter)),
+            ),
+            (
+                format!("three words \"{three}\""),
+                format!("{} ({words_found} found)", p(&words)),
+            ),
+            (
+                format!("prefix \"{stem}\""),
+                format!("{} ({prefix_found} found)", p(&prefix)),
+            ),
+            ("history page, alone".to_owned(), p(&history_alone)),
+            ("login, alone".to_owned(), p(&logins_alone)),
+            (
+                format!("history page, {flooders} searching"),
+                p(&history_flooded),
+            ),
+            (format!("login, {flooders} searching"), p(&logins_flooded)),
+            (
+                "searches/s during the flood".to_owned(),
+                format!("{flood_rate:.0}"),
+            ),
+        ],
+    );
+    target.stop();
+    drop(dir);
+    Ok(())
+}
+
 async fn page(bin: &std::path::Path, concurrency: usize, seconds: u64) -> Outcome {
     let (target, _dir) = start(bin)?;
     let mut ws = load::join(target.addr, "page", "writer").await?;
@@ -1047,6 +1357,7 @@ async fn smoke(bin: &std::path::Path, postgres: &str) -> Outcome {
     idle(bin, 50).await?;
     idle_spread(bin, postgres, 40, 2).await?;
     history(bin, 2000, 20).await?;
+    search(bin, 2000, 5, 2, 2).await?;
     page(bin, 2, 1).await?;
     media(bin, 3, 1, 2, 2).await?;
     Ok(())

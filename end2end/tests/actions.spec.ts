@@ -83,6 +83,15 @@ test("an edit shows (edited) for the other, and a delete removes the message for
   await box.press("Enter");
   await expect(bodies(usman)).toHaveText(["Meeting at 3pm tomorrow"]);
   await expect(message(usman, "Meeting at 3pm tomorrow").getByText("(edited)")).toBeVisible();
+  // Edit from its button: the caret waits at the end of the text in the box,
+  // so typing goes on there and Enter saves (not Edit pressed again).
+  await message(sana, "Meeting at 3pm tomorrow").hover();
+  await message(sana, "Meeting at 3pm tomorrow").getByRole("button", { name: "Edit" }).click();
+  await expect(box).toBeFocused();
+  await sana.keyboard.type(", room 4");
+  await sana.keyboard.press("Enter");
+  await expect(bodies(usman)).toHaveText(["Meeting at 3pm tomorrow, room 4"]);
+  await expect(box).toHaveValue("");
   // Others' messages offer no Edit or Delete.
   await message(usman, "Meeting at 3pm tomorrow").hover();
   await expect(message(usman, "Meeting at 3pm tomorrow").getByRole("button", { name: "Edit" })).toHaveCount(0);

@@ -397,3 +397,21 @@ test("links and the back button move between pages in place, without reloading",
   expect(missing?.status()).toBe(404);
   await expect(rhea.getByText("Page not found.")).toBeVisible();
 });
+
+test("the bell, sound, emoji and attach buttons draw their icons, so they show without an emoji font", async ({ browser }) => {
+  const sana = await joinFromLobby(browser, "sana", "icons");
+  for (const name of ["Notifications", "Sound", "Emoji", "Attach"]) {
+    const button = sana.getByRole("button", { name, exact: true });
+    // No character to draw (an emoji is an empty box without an emoji font).
+    await expect(button).toHaveText("");
+    await expect(button.locator("svg path")).toHaveCount(1);
+    const drawn = await button.locator("svg").boundingBox();
+    expect(drawn!.width, name).toBeGreaterThan(10);
+  }
+  // The sound toggle's icon follows its state.
+  const sound = sana.getByRole("button", { name: "Sound", exact: true });
+  const quiet = await sound.locator("svg path").getAttribute("d");
+  await sound.click();
+  await expect(sound).toHaveAttribute("aria-pressed", "true");
+  await expect(sound.locator("svg path")).not.toHaveAttribute("d", quiet!);
+});

@@ -148,6 +148,11 @@ pub struct Config {
     #[arg(long, env = "CHAT_SESSION_MAX_DAYS", default_value_t = 30)]
     pub session_max_days: u64,
 
+    /// The same in seconds, instead of days (for short-lived deployments
+    /// and tests); open sockets of a session close when it ends.
+    #[arg(long, env = "CHAT_SESSION_MAX_SECS")]
+    pub session_max_secs: Option<u64>,
+
     /// Password hashes computed at once (each takes 19 MiB and a core for
     /// tens of milliseconds); more logins wait their turn.
     #[arg(long, env = "CHAT_HASH_CONCURRENCY", default_value_t = 2)]
@@ -169,7 +174,21 @@ pub struct Config {
     #[arg(long, env = "CHAT_LOGIN_USERNAME_EVERY_SECS", default_value_t = 30.0)]
     pub login_username_every_secs: f64,
 
-    /// Folder with the built browser bundle (`pkg/`) and public assets.
+    /// Searches one address may start at once, before one per
+    /// `--search-every-ms` applies (a search reads the whole index).
+    #[arg(long, env = "CHAT_SEARCH_BURST", default_value_t = 10)]
+    pub search_burst: u32,
+
+    #[arg(long, env = "CHAT_SEARCH_EVERY_MS", default_value_t = 500)]
+    pub search_every_ms: u64,
+
+    /// Reverse proxies (CIDR blocks, e.g. `127.0.0.1/32,10.0.0.0/8`) whose
+    /// `X-Forwarded-For` (or `Forwarded`) header names the real client; every
+    /// per-address limit then counts that client. From any other peer the
+    /// header is ignored (anyone can write it).
+    #[arg(long, env = "CHAT_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+
     /// Where uploaded files are kept: a directory (created if missing), or
     /// an S3-compatible bucket as s3://BUCKET[/PREFIX], for several servers
     /// (endpoint and credentials from AWS_ENDPOINT, AWS_ACCESS_KEY_ID,
@@ -193,6 +212,21 @@ pub struct Config {
     )]
     pub media_address_daily_bytes: u64,
 
+    /// Most bytes guests (people without an account) from one address may
+    /// upload in 24 hours, all together: a guest's own budget starts over
+    /// with every new tab, the address's does not.
+    #[arg(
+        long,
+        env = "CHAT_MEDIA_GUEST_ADDRESS_DAILY_BYTES",
+        default_value_t = 100_000_000
+    )]
+    pub media_guest_address_daily_bytes: u64,
+
+    /// Most bytes the blob store may hold in all (0: no cap); past it,
+    /// uploads are refused until files are deleted.
+    #[arg(long, env = "CHAT_MEDIA_STORE_MAX_BYTES", default_value_t = 0)]
+    pub media_store_max_bytes: u64,
+
     /// Uploads one address may have in progress at once.
     #[arg(long, env = "CHAT_MEDIA_UPLOADS_PER_ADDRESS", default_value_t = 4)]
     pub media_uploads_per_address: usize,
@@ -213,6 +247,7 @@ pub struct Config {
     )]
     pub media_types: Vec<String>,
 
+    /// Folder with the built browser bundle (`pkg/`) and public assets.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,
 }
@@ -248,7 +283,10 @@ impl Config {
     pub fn account_policy(&self) -> crate::accounts::AccountPolicy {
         use std::time::Duration;
         let day = 24 * 60 * 60;
-        let absolute = Duration::from_secs(self.session_max_days.max(1) * day);
+        let absolute = match self.session_max_secs {
+            Some(secs) => Duration::from_secs(secs.max(1)),
+            None => Duration::from_secs(self.session_max_days.max(1) * day),
+        };
         crate::accounts::AccountPolicy {
             cookie: crate::accounts::cookie::CookiePolicy {
                 secure: !self.insecure_cookies,
@@ -271,6 +309,8 @@ impl Config {
             max_bytes: self.media_max_bytes.max(1),
             daily_bytes: self.media_daily_bytes,
             address_daily_bytes: self.media_address_daily_bytes,
+            guest_address_daily_bytes: self.media_guest_address_daily_bytes,
+            store_max_bytes: self.media_store_max_bytes,
             uploads_per_address: self.media_uploads_per_address.max(1),
             max_pixels: self.media_max_pixels.max(1),
             types: self
@@ -279,6 +319,14 @@ impl Config {
                 .map(|t| t.trim().to_ascii_lowercase())
                 .filter(|t| !t.is_empty())
                 .collect(),
+        }
+    }
+
+    /// Search budgets per address.
+    pub fn search_limits(&self) -> crate::reading::SearchLimits {
+        crate::reading::SearchLimits {
+            burst: self.search_burst.max(1),
+            every: std::time::Duration::from_millis(self.search_every_ms),
         }
     }
 
@@ -301,4 +349,40 @@ pub struct Limits {
     pub max_rooms: usize,
     pub join_burst: f64,
     pub joins_per_sec: f64,
+}
+
+/// A URL without its password, for error messages and logs (a database's
+/// or the bus's: `redis://:secret@host` reads `redis://:***@host`).
+pub fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        Ok(_) => url.to_owned(),
+        // Not a URL: it may still hold a password, so only its scheme shows.
+        Err(_) => match url.split_once("://") {
+            Some((scheme, _)) => format!("{scheme}://…"),
+            None => "(not a URL)".to_owned(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redacted;
+
+    #[test]
+    fn passwords_never_reach_a_message() {
+        assert_eq!(
+            redacted("redis://:hunter2@10.0.0.5:6379/0"),
+            "redis://:***@10.0.0.5:6379/0"
+        );
+        assert_eq!(
+            redacted("postgres://chat:hunter2@db/chat"),
+            "postgres://chat:***@db/chat"
+        );
+        assert_eq!(redacted("redis://10.0.0.5:6379"), "redis://10.0.0.5:6379");
+        assert!(!redacted("redis://:hun ter2@[bad").contains("hun"));
+    }
 }

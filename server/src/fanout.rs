@@ -6,10 +6,14 @@
 //! it is made, so every room in memory paid for its whole backlog (512 slots
 //! of 72 bytes, 3.7 KB a connection in rooms of 10) before anyone spoke.
 //! Here the backlog is a queue that holds only the frames some subscription
-//! has not read yet, up to a bound; a subscription that falls further behind
-//! than the bound is told how much it missed ([`Received::Lagged`]), never
-//! skipped silently. An idle room's backlog is empty and gives its memory
-//! back.
+//! has not read yet, up to a bound in bytes ([`Weigh`]: a frame's share of
+//! memory, held once for all its readers); a subscription that falls further
+//! behind than the bound is told how much it missed ([`Received::Lagged`]),
+//! never skipped silently. The bound is bytes, not frames, because what a
+//! reader may fall behind by is the byte budget people are promised
+//! (`--send-queue-bytes`): a burst of a thousand small join notices is no
+//! reason to drop anyone. An idle room's backlog is empty and gives its
+//! memory back.
 //!
 //! Readers share a read lock: each takes a clone of the frame (a reference
 //! count) and counts itself off it; only sending, subscribing, leaving and
@@ -22,6 +26,11 @@ use tokio::sync::Notify;
 
 /// Queued frames kept allocated after a burst drains; more is given back.
 const KEEP_CAPACITY: usize = 16;
+
+/// What a frame costs the backlog, in bytes.
+pub trait Weigh {
+    fn weight(&self) -> usize;
+}
 
 /// The sending side; dropping it ends every subscription.
 pub struct Fanout<T> {
@@ -48,6 +57,7 @@ pub enum Received<T> {
 
 struct Shared<T> {
     queue: RwLock<Queue<T>>,
+    /// Bytes of unread frames held at most.
     bound: usize,
     wake: Notify,
     closed: AtomicBool,
@@ -57,17 +67,21 @@ struct Queue<T> {
     /// Position of `slots[0]`.
     first: u64,
     slots: VecDeque<Slot<T>>,
+    /// The weights of `slots`, together.
+    held_bytes: usize,
     subscriptions: usize,
 }
 
 struct Slot<T> {
     frame: T,
+    weight: usize,
     /// Subscriptions that have not read this frame yet.
     unread: AtomicUsize,
 }
 
-impl<T: Clone> Fanout<T> {
-    /// A fanout that holds at most `bound` unread frames.
+impl<T: Clone + Weigh> Fanout<T> {
+    /// A fanout that holds at most `bound` bytes of unread frames (always
+    /// the newest frame, however big).
     pub fn new(bound: usize) -> Self {
         assert!(bound > 0, "a fanout needs room for one frame");
         Self {
@@ -75,6 +89,7 @@ impl<T: Clone> Fanout<T> {
                 queue: RwLock::new(Queue {
                     first: 0,
                     slots: VecDeque::new(),
+                    held_bytes: 0,
                     subscriptions: 0,
                 }),
                 bound,
@@ -93,13 +108,18 @@ impl<T: Clone> Fanout<T> {
                 return;
             }
             queue.drop_read();
-            if queue.slots.len() == self.shared.bound {
-                // The slowest subscriptions lose it; they see `Lagged`.
-                queue.slots.pop_front();
-                queue.first += 1;
+            let weight = frame.weight();
+            while !queue.slots.is_empty() && queue.held_bytes + weight > self.shared.bound {
+                // The slowest subscriptions lose the oldest; they see `Lagged`.
+                queue.pop_front();
             }
             let unread = AtomicUsize::new(queue.subscriptions);
-            queue.slots.push_back(Slot { frame, unread });
+            queue.held_bytes += weight;
+            queue.slots.push_back(Slot {
+                frame,
+                weight,
+                unread,
+            });
         }
         self.shared.wake.notify_waiters();
     }
@@ -129,7 +149,7 @@ impl<T> Drop for Fanout<T> {
     }
 }
 
-impl<T: Clone> Subscription<T> {
+impl<T: Clone + Weigh> Subscription<T> {
     /// The next frame, waiting for one if everything sent was read.
     pub async fn recv(&mut self) -> Received<T> {
         loop {
@@ -195,6 +215,13 @@ impl<T> Shared<T> {
 }
 
 impl<T> Queue<T> {
+    fn pop_front(&mut self) {
+        if let Some(slot) = self.slots.pop_front() {
+            self.held_bytes -= slot.weight;
+            self.first += 1;
+        }
+    }
+
     /// Drops the frames at the front that every subscription has read, and
     /// gives back the memory a burst took once it has drained.
     fn drop_read(&mut self) {
@@ -203,8 +230,7 @@ impl<T> Queue<T> {
             .front()
             .is_some_and(|slot| slot.unread.load(Ordering::Acquire) == 0)
         {
-            self.slots.pop_front();
-            self.first += 1;
+            self.pop_front();
         }
         if self.slots.is_empty() && self.slots.capacity() > KEEP_CAPACITY {
             self.slots = VecDeque::new();
@@ -215,6 +241,52 @@ impl<T> Queue<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // In these tests a frame weighs one: the bound counts frames.
+    impl Weigh for u32 {
+        fn weight(&self) -> usize {
+            1
+        }
+    }
+    impl Weigh for i32 {
+        fn weight(&self) -> usize {
+            1
+        }
+    }
+    impl Weigh for &str {
+        fn weight(&self) -> usize {
+            1
+        }
+    }
+    // Except text, which weighs its bytes.
+    impl Weigh for String {
+        fn weight(&self) -> usize {
+            self.len()
+        }
+    }
+
+    #[test]
+    fn the_bound_is_bytes_so_many_small_frames_fit_where_a_few_big_ones_do_not() {
+        let text = |t: &str| t.to_owned();
+        let fanout: Fanout<String> = Fanout::new(10);
+        let mut slow = fanout.subscribe();
+        for _ in 0..10 {
+            fanout.send(text("a"));
+        }
+        assert_eq!(fanout.held(), 10, "ten one-byte frames fit in ten bytes");
+        fanout.send(text("bbbbbb"));
+        assert_eq!(slow.try_recv(), Some(Received::Lagged(6)));
+        for _ in 0..4 {
+            assert_eq!(slow.try_recv(), Some(Received::Frame(text("a"))));
+        }
+        assert_eq!(slow.try_recv(), Some(Received::Frame(text("bbbbbb"))));
+        fanout.send(text("a frame bigger than the bound"));
+        assert_eq!(
+            slow.try_recv(),
+            Some(Received::Frame(text("a frame bigger than the bound"))),
+            "the newest frame is always held"
+        );
+    }
 
     #[test]
     fn every_subscription_reads_every_frame_in_order() {

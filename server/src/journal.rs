@@ -22,6 +22,7 @@ use app::messages::Seq;
 use futures::FutureExt;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
@@ -88,6 +89,10 @@ pub enum Committed {
 #[derive(Clone)]
 pub struct Journal {
     jobs: mpsc::UnboundedSender<Job>,
+    /// Entries queued that the journal has not taken into a batch yet.
+    queued: Arc<AtomicUsize>,
+    /// Entries taken into batches so far.
+    taken: Arc<AtomicU64>,
 }
 
 /// An enqueued entry's outcome, once its batch is committed.
@@ -104,8 +109,27 @@ impl Journal {
     /// `tries` times before its callers are told.
     pub fn start(store: Store, tries: u32) -> Self {
         let (jobs, queue) = mpsc::unbounded_channel();
-        tokio::spawn(run(store, queue, tries.max(1)));
-        Self { jobs }
+        let queued = Arc::new(AtomicUsize::new(0));
+        let taken = Arc::new(AtomicU64::new(0));
+        let counts = (queued.clone(), taken.clone());
+        tokio::spawn(run(store, queue, tries.max(1), counts));
+        Self {
+            jobs,
+            queued,
+            taken,
+        }
+    }
+
+    /// Entries taken into batches so far (written, or being written).
+    pub fn taken(&self) -> u64 {
+        self.taken.load(Ordering::Acquire)
+    }
+
+    /// Entries waiting for the journal to take them into a batch (the batch
+    /// being written does not count): what a test waits on to know the
+    /// next batch has formed, instead of sleeping.
+    pub fn queued(&self) -> usize {
+        self.queued.load(Ordering::Acquire)
     }
 
     /// Queues a draft for `feed`'s room. Synchronous on purpose: callers
@@ -135,7 +159,9 @@ impl Journal {
             draft,
             done,
         };
+        self.queued.fetch_add(1, Ordering::AcqRel);
         if let Err(mpsc::error::SendError(Job::Append { done, .. })) = self.jobs.send(job) {
+            self.queued.fetch_sub(1, Ordering::AcqRel);
             done.send(Err(StoreError::JournalStopped));
         }
     }
@@ -153,10 +179,21 @@ impl Journal {
 /// Who waits for an entry of the batch being written.
 type Waiter = (Arc<Feed>, Answer);
 
-async fn run(store: Store, mut queue: mpsc::UnboundedReceiver<Job>, tries: u32) {
+async fn run(
+    store: Store,
+    mut queue: mpsc::UnboundedReceiver<Job>,
+    tries: u32,
+    (queued, taken): (Arc<AtomicUsize>, Arc<AtomicU64>),
+) {
     let committed = metrics::counter!(crate::metrics::ENTRIES);
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut jobs, MAX_BATCH).await > 0 {
+        let appends = jobs
+            .iter()
+            .filter(|job| matches!(job, Job::Append { .. }))
+            .count();
+        queued.fetch_sub(appends, Ordering::AcqRel);
+        taken.fetch_add(appends as u64, Ordering::AcqRel);
         let mut drafts = Vec::with_capacity(jobs.len());
         let mut waiters: Vec<Waiter> = Vec::with_capacity(jobs.len());
         let mut probes = vec![];

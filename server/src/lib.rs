@@ -5,6 +5,7 @@
 //! Layout (a message's path: connection -> hub -> journal -> store, then
 //! journal -> bus -> every connection in the room):
 //! - [`config`]: flags with environment fallbacks (`server --help`).
+//! - [`access`]: who may do what in which room; every entry point asks it.
 //! - [`accounts`]: sign up, log in, sessions (cookie), the account pages.
 //! - [`store`]: the store seam, SQLite and PostgreSQL behind it; all SQL.
 //! - [`bus`]: the bus seam: each room's feed (fan-out), in-process or Redis.
@@ -14,6 +15,7 @@
 //! - [`presence`]: names held across servers (leases in Redis).
 //! - [`connection`]: one WebSocket connection's reader, writer and forwarders.
 //! - [`peers`]: limits per address (connections, send and join budgets).
+//! - [`reading`]: history and search over HTTP, each read asking [`access`].
 //! - [`routes`]: the router, request checks (Host, Origin, CSRF, security
 //!   headers) and the backend that server functions call.
 //! - [`media`]: uploads, the blob store seam (directory or S3), media responses.
@@ -22,6 +24,7 @@
 //! - [`listener`]: accepting connections: admission, header timeouts, shutdown.
 //! - this file: starting, binding and stopping a server ([`start`]).
 
+pub mod access;
 pub mod accounts;
 pub mod bus;
 pub mod config;
@@ -34,6 +37,7 @@ pub mod media;
 pub mod metrics;
 pub mod peers;
 pub mod presence;
+pub mod reading;
 pub mod routes;
 pub mod search;
 pub mod store;
@@ -153,7 +157,13 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
     let grace = Duration::from_millis(config.reconnect_grace_ms);
     let media = media::Media::open(config.media_policy(), store.clone())?;
     media.keep_sweeping();
-    let hub = Arc::new(RoomHub::new(store, bus, grace, config.journal_tries));
+    let hub = Arc::new(RoomHub::new(
+        store,
+        bus,
+        grace,
+        config.journal_tries,
+        config.limits().send_queue_bytes,
+    ));
     hub.expect_returning().await?;
     hub.keep_presence();
     let accounts = accounts::Accounts::new(hub.clone(), config.account_policy());
@@ -162,9 +172,12 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
     let peers = peers::Peers::new(config.address_limits());
     let (stop, stopped) = watch::channel(false);
     let (drain, mut drained) = mpsc::channel::<()>(1);
+    let access = access::Access::new(hub.store().clone());
     let state = routes::AppState {
         leptos_options: leptos_options(&config, addr),
+        library: reading::Library::new(hub.clone(), access.clone(), config.search_limits()),
         sockets: connection::Shared {
+            access,
             hub: hub.clone(),
             accounts,
             peers: peers.clone(),
@@ -187,6 +200,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
     let app = routes::router(state);
     let accepting = listener::Accepting {
         peers,
+        proxies: peers::Proxies::new(&config.trusted_proxies),
         header_timeout: Duration::from_secs(config.header_timeout_secs.max(1)),
     };
     let server_hub = hub.clone();

@@ -7,7 +7,7 @@
 //! Here a stopping server stops accepting, lets requests in flight finish for
 //! [`HTTP_DRAIN`], then drops whatever is left (half-sent requests included).
 
-use crate::peers::{PeerPass, Peers};
+use crate::peers::{PeerPass, Peers, Proxies};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
@@ -33,9 +33,17 @@ const HTTP_DRAIN: Duration = Duration::from_millis(750);
 #[derive(Clone)]
 pub struct Admitted(pub Arc<PeerPass>);
 
+/// In the extensions of a request that came through a trusted proxy: its
+/// `ConnectInfo` names the client the proxy forwarded for, and a WebSocket
+/// must be admitted under that client's address (the proxy's connection
+/// counted only in all).
+#[derive(Clone, Copy)]
+pub struct Proxied;
+
 /// How connections are admitted.
 pub struct Accepting {
     pub peers: Arc<Peers>,
+    pub proxies: Proxies,
     pub header_timeout: Duration,
 }
 
@@ -65,7 +73,13 @@ pub async fn serve(
             _ = async { let _ = stopping.wait_for(|stop| *stop).await; } => break,
         };
         while connections.try_join_next().is_some() {}
-        let pass = match accepting.peers.admit(peer.ip()) {
+        let proxy = accepting.proxies.trusts(peer.ip());
+        let admission = if proxy {
+            accepting.peers.admit_proxy()
+        } else {
+            accepting.peers.admit(peer.ip())
+        };
+        let pass = match admission {
             Ok(pass) => Arc::new(pass),
             Err(refusal) => {
                 tracing::debug!(%peer, %refusal, "connection refused");
@@ -78,8 +92,16 @@ pub async fn serve(
             tracing::warn!(%err, "cannot set TCP_NODELAY");
         }
         let admitted = Admitted(pass);
+        let proxies = accepting.proxies.clone();
         let service = app.clone().map_request(move |mut req: Request<Incoming>| {
-            req.extensions_mut().insert(ConnectInfo(peer));
+            if proxy {
+                let client = proxies.client(peer.ip(), req.headers());
+                let client = std::net::SocketAddr::new(client, peer.port());
+                req.extensions_mut().insert(ConnectInfo(client));
+                req.extensions_mut().insert(Proxied);
+            } else {
+                req.extensions_mut().insert(ConnectInfo(peer));
+            }
             req.extensions_mut().insert(admitted.clone());
             req.map(Body::new)
         });

@@ -5,6 +5,13 @@
 //! [`Peers`] is consulted when a TCP connection is accepted ([`Peers::admit`],
 //! which holds a [`PeerPass`] for as long as the connection lives) and by each
 //! WebSocket for every frame and every announced join.
+//!
+//! Behind a reverse proxy every connection comes from the proxy's address;
+//! [`Proxies`] names the proxies whose forwarding headers are believed, and
+//! the client they name is the address every limit counts. A proxy's own
+//! connections count only towards the total; a WebSocket through it is
+//! admitted again under its client's address ([`Peers::admit`] at the
+//! upgrade).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -119,14 +126,16 @@ pub struct Peers {
 /// One admitted connection; gives its place back when dropped.
 pub struct PeerPass {
     peers: Arc<Peers>,
-    ip: IpAddr,
+    /// `None` for a trusted proxy's connection: counted in all only.
+    ip: Option<IpAddr>,
 }
 
 impl Drop for PeerPass {
     fn drop(&mut self) {
         self.peers.open.fetch_sub(1, Ordering::AcqRel);
+        let Some(ip) = self.ip else { return };
         let mut addresses = self.peers.addresses.lock().expect("peer lock");
-        if let Some(peer) = addresses.get_mut(&address_key(self.ip)) {
+        if let Some(peer) = addresses.get_mut(&address_key(ip)) {
             peer.connections = peer.connections.saturating_sub(1);
             peer.seen = Instant::now();
         }
@@ -188,7 +197,21 @@ impl Peers {
         }
         Ok(PeerPass {
             peers: self.clone(),
-            ip,
+            ip: Some(ip),
+        })
+    }
+
+    /// Admits a connection from a trusted proxy: it carries many clients,
+    /// so only the cap in all applies to it (each client's own count is
+    /// taken where the client is known).
+    pub fn admit_proxy(self: &Arc<Self>) -> Result<PeerPass, Refusal> {
+        if self.open.fetch_add(1, Ordering::AcqRel) >= self.limits.max_connections {
+            self.open.fetch_sub(1, Ordering::AcqRel);
+            return Err(Refusal::Full);
+        }
+        Ok(PeerPass {
+            peers: self.clone(),
+            ip: None,
         })
     }
 
@@ -210,9 +233,108 @@ impl Peers {
     }
 }
 
+/// The reverse proxies (`--trusted-proxies`) whose word on the client's
+/// address is taken.
+#[derive(Debug, Clone, Default)]
+pub struct Proxies(Arc<[ipnet::IpNet]>);
+
+impl Proxies {
+    pub fn new(blocks: &[ipnet::IpNet]) -> Self {
+        Self(blocks.into())
+    }
+
+    pub fn trusts(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.0.iter().any(|block| block.contains(&ip))
+    }
+
+    /// The client a request from `peer` comes from: `peer` itself, unless it
+    /// is a trusted proxy; then the nearest address in its forwarding
+    /// header that is not a trusted proxy (the ones further left were
+    /// written by whoever sent the request, so they prove nothing).
+    pub fn client(&self, peer: IpAddr, headers: &axum::http::HeaderMap) -> IpAddr {
+        if !self.trusts(peer) {
+            return peer;
+        }
+        let mut chain: Vec<IpAddr> = Vec::new();
+        for value in headers.get_all("forwarded") {
+            let Ok(value) = value.to_str() else { continue };
+            for element in value.split(',') {
+                for pair in element.split(';') {
+                    let Some((key, value)) = pair.trim().split_once('=') else {
+                        continue;
+                    };
+                    if key.trim().eq_ignore_ascii_case("for")
+                        && let Some(ip) = forwarded_node(value.trim())
+                    {
+                        chain.push(ip);
+                    }
+                }
+            }
+        }
+        if chain.is_empty() {
+            for value in headers.get_all("x-forwarded-for") {
+                let Ok(value) = value.to_str() else { continue };
+                chain.extend(value.split(',').filter_map(|ip| forwarded_node(ip.trim())));
+            }
+        }
+        chain
+            .into_iter()
+            .rev()
+            .find(|ip| !self.trusts(*ip))
+            .unwrap_or(peer)
+    }
+}
+
+/// An address as forwarding headers write it: `1.2.3.4`, `1.2.3.4:5678`,
+/// `"[2001:db8::1]:80"`, `2001:db8::1`. Obfuscated names (`_hidden`,
+/// `unknown`) are not addresses.
+fn forwarded_node(text: &str) -> Option<IpAddr> {
+    let text = text.trim_matches('"');
+    if let Ok(ip) = text.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    if let Some(rest) = text.strip_prefix('[') {
+        return rest.split(']').next()?.parse().ok();
+    }
+    text.parse::<std::net::SocketAddr>().ok().map(|a| a.ip())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_trusted_proxy_names_the_client() {
+        let proxies = Proxies::new(&["10.0.0.0/8".parse().unwrap()]);
+        let mut headers = axum::http::HeaderMap::new();
+        headers.insert("x-forwarded-for", "6.6.6.6, 203.0.113.7".parse().unwrap());
+        let proxy: IpAddr = "10.1.2.3".parse().unwrap();
+        let stranger: IpAddr = "198.51.100.1".parse().unwrap();
+        assert_eq!(
+            proxies.client(proxy, &headers),
+            "203.0.113.7".parse::<IpAddr>().unwrap(),
+            "the address the proxy saw, not the one the sender wrote"
+        );
+        assert_eq!(proxies.client(stranger, &headers), stranger);
+        let mut forwarded = axum::http::HeaderMap::new();
+        forwarded.insert(
+            "forwarded",
+            "for=\"[2001:db8::7]:4711\";proto=https, for=10.0.0.9"
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(
+            proxies.client(proxy, &forwarded),
+            "2001:db8::7".parse::<IpAddr>().unwrap(),
+            "trusted hops are skipped"
+        );
+        assert_eq!(
+            proxies.client(proxy, &axum::http::HeaderMap::new()),
+            proxy,
+            "no header: the proxy itself"
+        );
+    }
 
     fn limits() -> AddressLimits {
         AddressLimits {

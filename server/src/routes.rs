@@ -3,24 +3,24 @@
 //! and the checks every request passes first: a `Host` this server serves,
 //! same-origin writes (CSRF), security headers with a per-page CSP nonce.
 
+use crate::access::{Act, Denied};
 use crate::accounts;
 use crate::connection::{self, Shared};
-use crate::hub::{HubError, RoomHub};
-use crate::listener::Admitted;
+use crate::hub::HubError;
+use crate::listener::{Admitted, Proxied};
+use crate::reading::{PerRequest, Requester};
 use crate::store::Author;
-use app::backend::{Backend, BackendError, ChatBackend};
-use app::messages::{ClientId, HistoryPage, MessageBody, Seq};
+use app::backend::{Backend, ChatBackend};
+use app::messages::{ClientId, MessageBody};
 use app::people::Nick;
 use app::protocol::MAX_FRAME_BYTES;
-use app::rooms::{RoomName, RoomSummary};
-use app::search::{SEARCH_PAGE, SearchPage};
+use app::rooms::RoomName;
 use axum::Router;
 use axum::extract::{ConnectInfo, FromRef, Path, Query, Request, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use futures::future::BoxFuture;
 use leptos::prelude::*;
 use leptos_axum::{AxumRouteListing, LeptosRoutes, ResponseOptions};
 use leptos_router::SsrMode;
@@ -38,6 +38,8 @@ const HEALTH_DEADLINE: Duration = Duration::from_secs(2);
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub sockets: Shared,
+    /// Reads over plain HTTP (history, search), each asking the room's rules.
+    pub library: crate::reading::Library,
     /// Origins allowed besides the page's own (`--allowed-origin`, `--public-url`).
     pub allowed_origins: Arc<[String]>,
     pub hosts: Hosts,
@@ -97,60 +99,6 @@ fn host_only(authority: &str) -> &str {
     authority.split(':').next().unwrap_or(authority)
 }
 
-impl ChatBackend for RoomHub {
-    fn rooms(
-        &self,
-        search: String,
-        limit: usize,
-    ) -> BoxFuture<'_, Result<Vec<RoomSummary>, BackendError>> {
-        Box::pin(async move {
-            self.summaries(&search, limit)
-                .await
-                .map_err(|e| BackendError(e.to_string()))
-        })
-    }
-
-    fn history(
-        &self,
-        room: RoomName,
-        before: Option<Seq>,
-        limit: u32,
-    ) -> BoxFuture<'_, Result<HistoryPage, BackendError>> {
-        Box::pin(async move {
-            let entries = self
-                .store()
-                .page(&room, before, limit)
-                .await
-                .map_err(|e| BackendError(e.to_string()))?;
-            let at_start = entries.first().is_none_or(|e| e.seq == 1);
-            Ok(HistoryPage {
-                room,
-                entries,
-                at_start,
-            })
-        })
-    }
-
-    fn search(
-        &self,
-        rooms: Vec<RoomName>,
-        words: Vec<String>,
-        page: u32,
-    ) -> BoxFuture<'_, Result<SearchPage, BackendError>> {
-        Box::pin(async move {
-            // One more than a page says whether another follows.
-            let mut found = self
-                .store()
-                .search(&rooms, &words, page * SEARCH_PAGE, SEARCH_PAGE + 1)
-                .await
-                .map_err(|e| BackendError(e.to_string()))?;
-            let more = found.len() > SEARCH_PAGE as usize;
-            found.truncate(SEARCH_PAGE as usize);
-            Ok(SearchPage { found, more })
-        })
-    }
-}
-
 /// The page's Content-Security-Policy: scripts only with this response's
 /// nonce (Leptos puts it on its hydration scripts), WebAssembly allowed to
 /// compile, nothing framed, nothing loaded from elsewhere.
@@ -189,7 +137,7 @@ fn page_routes() -> Vec<AxumRouteListing> {
 
 pub fn router(state: AppState) -> Router {
     let routes = page_routes();
-    let backend = Backend(state.sockets.hub.clone() as Arc<dyn ChatBackend>);
+    let backend = Backend(Arc::new(PerRequest(state.library.clone())) as Arc<dyn ChatBackend>);
     let live_reload = std::env::var_os("LEPTOS_WATCH")
         .is_some()
         .then_some(state.leptos_options.reload_port);
@@ -269,10 +217,15 @@ pub fn router(state: AppState) -> Router {
 async fn preload_page(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     // Not for HEAD: its body is thrown away.
     if request.method() == Method::GET {
+        let requester = request
+            .extensions()
+            .get::<Requester>()
+            .cloned()
+            .unwrap_or_default();
+        let reader = state.library.reader(requester);
         let uri = request.uri();
-        let backend: &dyn ChatBackend = &*state.sockets.hub;
         if let Some(preloaded) =
-            app::page_data::preload(backend, uri.path(), uri.query().unwrap_or_default()).await
+            app::page_data::preload(&reader, uri.path(), uri.query().unwrap_or_default()).await
         {
             request.extensions_mut().insert(Arc::new(preloaded));
         }
@@ -280,30 +233,44 @@ async fn preload_page(State(state): State<AppState>, mut request: Request, next:
     next.run(request).await
 }
 
-/// Before a page renders: the signed-in name its session cookie carries,
-/// for the page to show (and hand to the browser). Only for page reads with a
-/// cookie; everything else (and every guest) skips the lookup.
+/// Before a page renders or a server function runs: who asks (see
+/// [`Requester`]), for the room's rules; and for a page, the signed-in name
+/// its session cookie carries, for the page to show (and hand to the
+/// browser). Only requests with a cookie are looked up; files skip it.
 async fn who_is_reading(
     State(state): State<AppState>,
     mut request: Request,
     next: Next,
 ) -> Response {
     let path = request.uri().path();
-    let not_a_page = path.starts_with("/pkg/")
-        || path.starts_with("/api/")
-        || matches!(path, "/ws" | "/health" | "/favicon.png");
-    let page_read = matches!(*request.method(), Method::GET | Method::HEAD)
-        && !not_a_page
-        && request.headers().contains_key(header::COOKIE);
+    let a_file = path.starts_with("/pkg/")
+        || path.starts_with("/media/")
+        || matches!(path, "/ws" | "/health" | "/favicon.png" | "/metrics");
+    let server_fn = path.starts_with("/api/") && *request.method() == Method::POST;
+    let page_read = matches!(*request.method(), Method::GET | Method::HEAD) && !a_file;
+    let ip = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| peer.ip());
     let mut personal = false;
-    if page_read
-        && let Some(signed_in) =
-            accounts::routes::signed_in(&state.sockets.accounts, request.headers()).await
-    {
-        request
-            .extensions_mut()
-            .insert(app::accounts::SignedInAs(signed_in.name));
-        personal = true;
+    if page_read || server_fn {
+        let mut requester = Requester { who: None, ip };
+        if request.headers().contains_key(header::COOKIE) {
+            let accounts = &state.sockets.accounts;
+            let signed_in = accounts::routes::signed_in(accounts, request.headers()).await;
+            if let Some(signed_in) = signed_in {
+                requester.who = Some(Author::Account(signed_in.account_id));
+                if page_read {
+                    request
+                        .extensions_mut()
+                        .insert(app::accounts::SignedInAs(signed_in.name));
+                    personal = true;
+                }
+            } else {
+                requester.who = accounts::routes::form_guest(accounts, request.headers());
+            }
+        }
+        request.extensions_mut().insert(requester);
     }
     let mut response = next.run(request).await;
     if personal {
@@ -437,8 +404,29 @@ async fn upgrade(
     headers: HeaderMap,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     admitted: Option<axum::Extension<Admitted>>,
+    proxied: Option<axum::Extension<Proxied>>,
     State(state): State<AppState>,
 ) -> Response {
+    // Through a proxy, the socket takes its place under its client's
+    // address (the proxy's connection counted only in all).
+    let admitted = match proxied {
+        None => admitted.map(|axum::Extension(admitted)| admitted),
+        Some(_) => match state.sockets.peers.admit(peer.ip()) {
+            Ok(pass) => Some(Admitted(Arc::new(pass))),
+            Err(refusal) => {
+                tracing::debug!(%peer, %refusal, "socket refused");
+                let mut response = (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("{refusal}; try again later\n"),
+                )
+                    .into_response();
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("10"));
+                return response;
+            }
+        },
+    };
     if !origin_allowed(&headers, &state.allowed_origins) {
         tracing::warn!(origin = ?headers.get(header::ORIGIN), "refused a WebSocket from a foreign origin");
         return (
@@ -465,7 +453,6 @@ async fn upgrade(
             // built, about 1.1 KiB), and awaiting the connection in it kept
             // that allocated beside every socket for its whole life (see
             // PERFORMANCE.md, memory per connection).
-            let admitted = admitted.map(|axum::Extension(admitted)| admitted);
             tokio::spawn(connection::serve(
                 socket,
                 peer.ip(),
@@ -546,6 +533,11 @@ struct PostForm {
 /// The room page's message form when JavaScript is off: stored like a
 /// socket's `send` (a resubmitted form carries the same id, so it is stored
 /// once), then back to the room page, which shows it.
+///
+/// A guest is known by a cookie of the server's making (`chat_guest`, set on
+/// their first post), never by the form's message id, which everyone in the
+/// room sees: nobody can pass for them to edit or delete their messages, and
+/// a ban follows them from one post to the next.
 async fn post_without_js(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -563,15 +555,33 @@ async fn post_without_js(
     let Ok(room) = RoomName::parse(&room) else {
         return refused(StatusCode::NOT_FOUND, "there is no such room.".into());
     };
-    // Signed in, the message is the account's; a guest's carries the
-    // form's nickname and its own id (one form, one guest).
-    let signed_in = accounts::routes::signed_in(&state.sockets.accounts, &headers).await;
-    let (nick, account) = match signed_in {
-        Some(signed_in) => (signed_in.name, Some(signed_in.account_id)),
-        None => match Nick::parse(&form.nick) {
-            Ok(nick) => (nick, None),
-            Err(err) => return refused(StatusCode::BAD_REQUEST, err.to_string()),
-        },
+    let accounts = &state.sockets.accounts;
+    let signed_in = accounts::routes::signed_in(accounts, &headers).await;
+    // A guest without the cookie yet gets one with this answer.
+    let mut new_guest = None;
+    let (nick, author) = match signed_in {
+        Some(signed_in) => (signed_in.name, Author::Account(signed_in.account_id)),
+        None => {
+            let nick = match Nick::parse(&form.nick) {
+                Ok(nick) => nick,
+                Err(err) => return refused(StatusCode::BAD_REQUEST, err.to_string()),
+            };
+            let author = match accounts::routes::form_guest(accounts, &headers) {
+                Some(author) => author,
+                None => {
+                    let Ok((token, _)) = accounts::cookie::new_token() else {
+                        return refused(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "the server could not store it right now.".into(),
+                        );
+                    };
+                    let author = Author::Guest(accounts::cookie::form_guest_session(&token));
+                    new_guest = Some(token);
+                    author
+                }
+            };
+            (nick, author)
+        }
     };
     let body = match MessageBody::parse(&form.body) {
         Ok(body) => body,
@@ -583,10 +593,6 @@ async fn post_without_js(
             "the form is incomplete; reload the page.".into(),
         );
     };
-    let author = match account {
-        Some(id) => Author::Account(id),
-        None => Author::Guest(client_id.as_guest_session()),
-    };
     if !state.sockets.peers.allow_frame(peer.ip()) {
         let mut response = refused(
             StatusCode::TOO_MANY_REQUESTS,
@@ -597,7 +603,24 @@ async fn post_without_js(
             .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         return response;
     }
-    match state
+    if let Err(denied) = state
+        .sockets
+        .access
+        .check(&room, Some(&author), Act::Post)
+        .await
+    {
+        return match denied {
+            Denied::Store(err) => {
+                tracing::error!(%err, %room, "form post: could not read the room's rules");
+                refused(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the server could not store it right now.".into(),
+                )
+            }
+            denied => refused(StatusCode::FORBIDDEN, denied.to_string()),
+        };
+    }
+    let mut response = match state
         .sockets
         .hub
         .post_without_socket(&room, &nick, &author, &client_id, &body)
@@ -616,6 +639,9 @@ async fn post_without_js(
         Err(err @ (HubError::NameReserved(_) | HubError::AccountsOnly(_))) => {
             refused(StatusCode::FORBIDDEN, format!("{err}."))
         }
+        // The room's rules as the write's transaction read them (a ban
+        // that landed after the check above).
+        Err(HubError::Refused(refusal)) => refused(StatusCode::FORBIDDEN, format!("{refusal}.")),
         Err(err) => {
             tracing::error!(%err, %room, "form post failed");
             refused(
@@ -623,5 +649,11 @@ async fn post_without_js(
                 "the server could not store it right now.".into(),
             )
         }
+    };
+    if let Some(token) = new_guest {
+        response
+            .headers_mut()
+            .append(header::SET_COOKIE, accounts.policy.cookie.set_guest(&token));
     }
+    response
 }

@@ -6,12 +6,12 @@
 
 use crate::accounts::pages::document;
 use crate::accounts::routes::page;
+use crate::reading::{ReadError, Requester};
 use crate::routes::AppState;
-use app::backend::ChatBackend;
 use app::clock;
 use app::rooms::RoomName;
 use app::search::{Found, SEARCH_PAGES, SEARCH_ROOMS, SearchPage, marked, words};
-use axum::extract::{Query, State};
+use axum::extract::{Extension, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use leptos::either::Either;
@@ -40,8 +40,12 @@ pub struct SearchForm {
 /// search as the `search_messages` server function).
 pub async fn search_page(
     State(state): State<AppState>,
+    requester: Option<Extension<Requester>>,
     Query(form): Query<SearchForm>,
 ) -> Response {
+    let reader = state
+        .library
+        .reader(requester.map(|Extension(r)| r).unwrap_or_default());
     let Ok(room) = RoomName::parse(&form.room) else {
         let html = document(
             &state.leptos_options,
@@ -74,21 +78,25 @@ pub async fn search_page(
             more: false,
         })
     } else {
-        state
-            .sockets
-            .hub
-            .search(rooms, words.clone(), page_no)
-            .await
+        reader.search_rooms(rooms, words.clone(), page_no).await
     };
     let (status, found, more, problem) = match found {
         Ok(page) => (StatusCode::OK, page.found, page.more, None),
         Err(err) => {
-            tracing::error!(error = %err.0, "search failed");
+            let status = match &err {
+                ReadError::TooManySearches => StatusCode::TOO_MANY_REQUESTS,
+                ReadError::Denied(crate::access::Denied::Store(_)) | ReadError::Store(_) => {
+                    tracing::error!(%err, "search failed");
+                    StatusCode::INTERNAL_SERVER_ERROR
+                }
+                ReadError::TooSlow => StatusCode::SERVICE_UNAVAILABLE,
+                ReadError::Denied(_) => StatusCode::FORBIDDEN,
+            };
             (
-                StatusCode::INTERNAL_SERVER_ERROR,
+                status,
                 vec![],
                 false,
-                Some("The search failed; try again in a moment."),
+                Some(format!("{}.", capitalised(&err.to_string()))),
             )
         }
     };
@@ -152,6 +160,15 @@ pub async fn search_page(
         status,
         document(&state.leptos_options, "Search", main.into_any()),
     )
+}
+
+/// `text` with its first letter a capital, as a sentence starts.
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 /// One result: where, who, when (UTC: the server does not know the reader's

@@ -62,7 +62,7 @@ pub(super) fn AttachButton(conv: Conversation) -> impl IntoView {
                 }
             })
         >
-            <span aria-hidden="true">"📎"</span>
+            <crate::icons::Icon path=crate::icons::PAPERCLIP />
         </button>
     }
 }

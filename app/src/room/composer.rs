@@ -52,6 +52,26 @@ pub(super) fn Composer(
             el.set_value(&draft);
         }
     });
+    // Edit (its button, or Up) and Reply hand the keyboard to the box, the
+    // caret after the text, as Slack does: typing goes on there, Enter
+    // saves. Left on the button, typing went nowhere and Enter pressed Edit
+    // again.
+    effect(move || {
+        let started = conv.editing.get().is_some() || conv.replying.with(Option::is_some);
+        if !started {
+            return;
+        }
+        let Some(el) = box_ref.get_untracked() else {
+            return;
+        };
+        let draft = conv.draft.get_untracked();
+        if el.value() != draft {
+            el.set_value(&draft);
+        }
+        let end = utf16_len(&draft);
+        let _ = el.focus();
+        let _ = el.set_selection_range(end, end);
+    });
     let picker_open = Slot::new(false);
     let suggestions = Slot::new(Vec::<Suggestion>::new());
     let chosen = Slot::new(0usize);
@@ -332,7 +352,7 @@ pub(super) fn Composer(
                 aria-expanded=move || picker_open.get().to_string()
                 on:click=handler(move |_| picker_open.update(|o| *o = !*o))
             >
-                <span aria-hidden="true">"🙂"</span>
+                <crate::icons::Icon path=crate::icons::SMILE />
             </button>
             {plain_nick
                 .map(|nick| view! { <input type="hidden" name="nick" value=nick.to_string() /> })}

@@ -41,6 +41,18 @@ pub fn new_token() -> Result<(String, String), getrandom::Error> {
     Ok((token, hash))
 }
 
+/// The form guest's cookie over HTTPS, and over plain HTTP.
+const SECURE_GUEST_NAME: &str = "__Host-chat_guest";
+const PLAIN_GUEST_NAME: &str = "chat_guest";
+
+/// The guest session a form guest's token stands for: a hash of it, so that
+/// the database (which stores authors) holds nothing that would let anyone
+/// else post, edit or delete as them.
+pub fn form_guest_session(token: &str) -> app::people::SessionId {
+    let session = format!("form-{}", &token_hash(token)[..40]);
+    app::people::SessionId::parse(&session).expect("hex with a prefix is a token")
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct CookiePolicy {
     pub secure: bool,
@@ -55,13 +67,27 @@ impl CookiePolicy {
 
     /// The session token in a request's `Cookie` header, if any.
     pub fn token<'a>(&self, cookies: &'a str) -> Option<&'a str> {
-        let name = self.name();
-        cookies
-            .split(';')
-            .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(key, _)| *key == name)
-            .map(|(_, value)| value.trim_matches('"'))
-            .filter(|value| value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()))
+        find_token(cookies, self.name())
+    }
+
+    /// A form guest's token (see [`form_guest_session`]) in a request's
+    /// `Cookie` header, if any.
+    pub fn guest_token<'a>(&self, cookies: &'a str) -> Option<&'a str> {
+        find_token(cookies, self.guest_name())
+    }
+
+    /// Gives a guest who posts through the plain form a secret of the
+    /// server's making: their messages are theirs alone, and bans follow it.
+    pub fn set_guest(&self, token: &str) -> HeaderValue {
+        self.header_named(self.guest_name(), token, self.max_age.as_secs())
+    }
+
+    fn guest_name(&self) -> &'static str {
+        if self.secure {
+            SECURE_GUEST_NAME
+        } else {
+            PLAIN_GUEST_NAME
+        }
     }
 
     pub fn set(&self, token: &str) -> HeaderValue {
@@ -74,13 +100,25 @@ impl CookiePolicy {
     }
 
     fn header(&self, value: &str, max_age: u64) -> HeaderValue {
+        self.header_named(self.name(), value, max_age)
+    }
+
+    fn header_named(&self, name: &str, value: &str, max_age: u64) -> HeaderValue {
         let secure = if self.secure { "; Secure" } else { "" };
-        let cookie = format!(
-            "{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}",
-            self.name()
-        );
+        let cookie =
+            format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}");
         HeaderValue::from_str(&cookie).expect("cookie values are hex")
     }
+}
+
+/// The 64-hex-digit value of cookie `name` in a `Cookie` header.
+fn find_token<'a>(cookies: &'a str, name: &str) -> Option<&'a str> {
+    cookies
+        .split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.trim_matches('"'))
+        .filter(|value| value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 #[cfg(test)]

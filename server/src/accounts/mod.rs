@@ -88,6 +88,9 @@ pub struct SignedIn {
     pub name: Nick,
     /// The session's stored token hash: which session to end or keep.
     pub token_hash: String,
+    /// When the session ends however much it is used (ms since the epoch):
+    /// its sockets close then (see [`Accounts::purge_expired_sessions`]).
+    pub expires_at: i64,
 }
 
 /// Session lifetimes, attempt budgets and cookie flags, from the configuration.
@@ -159,9 +162,11 @@ impl Accounts {
         password: &str,
     ) -> Result<(SignedIn, String), AccountError> {
         let name = parse_username(username)?;
+        check_password(password)?;
+        // Counted only once the input passed its rules: junk sign-ups spend
+        // nobody's budget, nor fill the throttle with keys.
         let key = nick_key(&name);
         self.attempt(ip, &key)?;
-        check_password(password)?;
         if Nick::parse(crate::hub::DELETED_USER).is_ok_and(|d| nick_key(&d) == key) {
             return Err(AccountError::NameTaken);
         }
@@ -185,15 +190,14 @@ impl Accounts {
         username: &str,
         password: &str,
     ) -> Result<(SignedIn, String), AccountError> {
-        // Any text is a possible name here: rules are for new names only.
-        let key = Nick::parse(username)
-            .map(|n| nick_key(&n))
-            .unwrap_or_default();
-        self.attempt(ip, &key)?;
-        let account = match key.is_empty() {
-            true => None,
-            false => self.hub.store().account_by_key(&key).await?,
+        // A name no nickname rule allows has no account: refused before it
+        // counts (or costs a hash), so junk cannot fill the throttle.
+        let Ok(nick) = Nick::parse(username) else {
+            return Err(AccountError::WrongCredentials);
         };
+        let key = nick_key(&nick);
+        self.attempt(ip, &key)?;
+        let account = self.hub.store().account_by_key(&key).await?;
         let (id, name, hash) = match account {
             Some(AccountRow {
                 id,
@@ -221,6 +225,7 @@ impl Accounts {
                 account_id: id,
                 name,
                 token_hash,
+                expires_at: now_ms() + self.policy.absolute.as_millis() as i64,
             },
             token,
         ))
@@ -250,6 +255,7 @@ impl Accounts {
             account_id: session.account_id,
             name: session.name,
             token_hash,
+            expires_at: session.created_at + self.policy.absolute.as_millis() as i64,
         }))
     }
 
@@ -479,12 +485,32 @@ impl Accounts {
     pub fn purge_expired_sessions(self: &Arc<Self>) {
         let accounts = Arc::downgrade(self);
         tokio::spawn(async move {
-            let mut every = tokio::time::interval(Duration::from_secs(3600));
+            let check_every = accounts.upgrade().map_or(EXPIRY_CHECK_EVERY, |a| {
+                (a.policy.absolute / 2).clamp(Duration::from_millis(250), EXPIRY_CHECK_EVERY)
+            });
+            let mut every = tokio::time::interval(check_every);
+            let mut ticks: u64 = 0;
             loop {
                 every.tick().await;
                 let Some(accounts) = accounts.upgrade() else {
                     return;
                 };
+                // A session that reached its end by time closes its sockets,
+                // as a logout would (they learn it with close code 4003).
+                let closed = accounts.sockets.close_expired(now_ms());
+                if closed > 0 {
+                    tracing::info!(sockets = closed, "sockets of expired sessions closed");
+                }
+                ticks += 1;
+                if ticks % PURGE_EVERY_TICKS != 1 {
+                    continue;
+                }
+                // An open socket is a session in use: not purged as idle.
+                for token_hash in accounts.sockets.open_sessions() {
+                    if let Err(err) = accounts.hub.store().touch_session(&token_hash).await {
+                        tracing::warn!(%err, "could not keep an open session alive");
+                    }
+                }
                 let now = now_ms();
                 let idle = now - accounts.policy.idle.as_millis() as i64;
                 let old = now - accounts.policy.absolute.as_millis() as i64;
@@ -497,3 +523,11 @@ impl Accounts {
         });
     }
 }
+
+/// How often sockets of sessions past their lifetime are looked for (in
+/// memory: no database call).
+const EXPIRY_CHECK_EVERY: Duration = Duration::from_secs(15);
+
+/// Expired sessions are deleted from the database every this many checks
+/// (about once an hour).
+const PURGE_EVERY_TICKS: u64 = 240;

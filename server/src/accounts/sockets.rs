@@ -13,6 +13,8 @@ use std::sync::{Arc, Mutex};
 struct Socket {
     conn: ConnId,
     token_hash: String,
+    /// When its session ends by time (ms since the epoch).
+    expires_at: i64,
     outbox: Outbox,
 }
 
@@ -45,6 +47,7 @@ impl SignedInSockets {
         self: &Arc<Self>,
         account_id: i64,
         token_hash: &str,
+        expires_at: i64,
         conn: ConnId,
         outbox: Outbox,
     ) -> Registration {
@@ -56,6 +59,7 @@ impl SignedInSockets {
             .push(Socket {
                 conn,
                 token_hash: token_hash.to_owned(),
+                expires_at,
                 outbox,
             });
         Registration {
@@ -63,6 +67,32 @@ impl SignedInSockets {
             account_id,
             conn,
         }
+    }
+
+    /// Closes the sockets whose session ended by time before `now`; how many.
+    pub fn close_expired(&self, now: i64) -> usize {
+        let by_account = self.by_account.lock().expect("sockets lock");
+        let mut closed = 0;
+        for socket in by_account.values().flatten() {
+            if socket.expires_at <= now {
+                socket.outbox.close(CLOSE_SIGNED_OUT);
+                closed += 1;
+            }
+        }
+        closed
+    }
+
+    /// The sessions with a socket open, each once.
+    pub fn open_sessions(&self) -> Vec<String> {
+        let by_account = self.by_account.lock().expect("sockets lock");
+        let mut sessions: Vec<String> = by_account
+            .values()
+            .flatten()
+            .map(|s| s.token_hash.clone())
+            .collect();
+        sessions.sort_unstable();
+        sessions.dedup();
+        sessions
     }
 
     /// Closes the account's sockets of the sessions that `ended`.

@@ -47,6 +47,8 @@ const CLOSE_DEADLINE: Duration = Duration::from_secs(5);
 #[derive(Clone)]
 pub struct Shared {
     pub hub: Arc<RoomHub>,
+    /// Who may do what in which room (every entry point asks it).
+    pub access: crate::access::Access,
     pub accounts: Arc<Accounts>,
     pub peers: Arc<Peers>,
     pub media: crate::media::Media,
@@ -73,6 +75,7 @@ pub fn serve(
 ) -> impl Future<Output = ()> + Send + 'static {
     let Shared {
         hub,
+        access,
         accounts,
         peers,
         media,
@@ -91,13 +94,18 @@ pub fn serve(
     let evicted = evictions.clone();
     // Signing out elsewhere closes this socket through its outbox.
     let registration = signed_in.as_ref().map(|s| {
-        accounts
-            .sockets
-            .register(s.account_id, &s.token_hash, conn, outbox.clone())
+        accounts.sockets.register(
+            s.account_id,
+            &s.token_hash,
+            s.expires_at,
+            conn,
+            outbox.clone(),
+        )
     });
     let mut reader = Reader {
         signed_in,
         hub: hub.clone(),
+        access,
         media,
         conn,
         outbox: outbox.clone(),

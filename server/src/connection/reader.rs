@@ -5,10 +5,11 @@ use super::close::CLOSE_FLOOD;
 use super::outbox::Outbox;
 use super::rate::RateLimit;
 use super::replay::forward;
+use crate::access::{Access, Act, Denied};
 use crate::accounts::SignedIn;
 use crate::config::Limits;
 use crate::hub::{ConnId, Evicted, Eviction, Evictions, HubError, Room, RoomHub, SendOutError};
-use crate::store::{Author, Draft, Refusal};
+use crate::store::{Author, Draft};
 use app::messages::{ClientId, EntryKind, PAGE_SIZE, Seq};
 use app::people::Nick;
 use app::protocol::{ClientFrame, ErrorCode, ServerFrame};
@@ -119,6 +120,7 @@ pub struct Reader {
     /// without one it is a guest.
     pub signed_in: Option<SignedIn>,
     pub hub: Arc<RoomHub>,
+    pub access: Access,
     pub media: crate::media::Media,
     pub conn: ConnId,
     pub outbox: Outbox,
@@ -258,7 +260,7 @@ impl Reader {
                                 seq,
                             },
                             Err(HubError::Refused(refusal)) => ServerFrame::Error {
-                                code: ErrorCode::NoSuchMedia,
+                                code: refusal.code(),
                                 room: Some(room),
                                 client_id: Some(client_id),
                                 message: refusal.to_string(),
@@ -311,24 +313,22 @@ impl Reader {
         Ok(membership)
     }
 
-    /// Whether this connection's person moderates the room (read from the
-    /// store each time: the owner may name or unname them meanwhile).
-    async fn moderates(&self, room: &Room) -> bool {
-        let Some(account) = &self.signed_in else {
-            return false;
-        };
-        match self
-            .hub
-            .store()
-            .may_moderate(room.id(), account.account_id)
+    /// What the room's rules say to this connection's person doing `act`
+    /// (read from the store each time: a ban, a close to guests or a new
+    /// moderator may have landed meanwhile).
+    async fn may(&self, room: &RoomName, author: &Author, act: Act) -> Result<bool, Denied> {
+        self.access
+            .check(room, Some(author), act)
             .await
-        {
-            Ok(may) => may,
-            Err(err) => {
-                tracing::error!(%err, "could not read the room's moderators");
-                false
-            }
+            .map(|granted| granted.moderator)
+    }
+
+    /// The refusal frame for `denied`; a store failure is logged, not shown.
+    fn denied(room: RoomName, denied: Denied) -> Message {
+        if let Denied::Store(err) = &denied {
+            tracing::error!(%err, %room, "could not read the room's rules");
         }
+        error(denied.code(), Some(room), denied.to_string())
     }
 
     /// An edit, deletion or reaction: the store judges it against its
@@ -344,22 +344,16 @@ impl Reader {
             membership.nick.clone(),
             membership.author.clone(),
         );
-        // Anyone's message is a moderator's to delete.
-        let moderator = matches!(kind, EntryKind::Delete(_)) && self.moderates(&in_room).await;
+        // Anyone's message is a moderator's to delete; the store judges
+        // everything else against the target, in the write's transaction.
+        let moderator = matches!(kind, EntryKind::Delete(_))
+            && self.may(&room, &author, Act::Delete).await.unwrap_or(false);
         let acting = self.hub.act(&in_room, &nick, &author, kind, moderator);
         let outbox = self.outbox.clone();
         tokio::spawn(async move {
             let (code, message) = match acting.committed().await {
                 Ok(_) => return,
-                Err(HubError::Refused(refusal)) => {
-                    let code = match refusal {
-                        Refusal::NoSuchMessage => ErrorCode::NoSuchMessage,
-                        Refusal::NotYoursToEdit | Refusal::NotYoursToDelete => ErrorCode::NotYours,
-                        Refusal::TooManyReactions => ErrorCode::TooManyReactions,
-                        Refusal::NoSuchMedia => ErrorCode::NoSuchMedia,
-                    };
-                    (code, refusal.to_string())
-                }
+                Err(HubError::Refused(refusal)) => (refusal.code(), refusal.to_string()),
                 Err(err) => {
                     tracing::error!(%err, %room, "message action failed");
                     (ErrorCode::Internal, NOT_NOW.to_owned())
@@ -379,12 +373,16 @@ impl Reader {
             Err(refusal) => return Some(refusal),
         };
         let (in_room, me) = (membership.room.clone(), membership.author.clone());
-        if !self.moderates(&in_room).await {
-            return Some(error(
-                ErrorCode::NotModerator,
-                Some(room),
-                "only the room's owner and its moderators can remove people",
-            ));
+        match self.may(&room, &me, Act::Moderate).await {
+            Ok(_) => {}
+            Err(Denied::NotModerator) => {
+                return Some(error(
+                    ErrorCode::NotModerator,
+                    Some(room),
+                    "only the room's owner and its moderators can remove people",
+                ));
+            }
+            Err(denied) => return Some(Self::denied(room, denied)),
         }
         match self
             .hub
@@ -439,23 +437,10 @@ impl Reader {
                 ),
             ));
         }
-        match self.hub.store().is_banned(&room, &author).await {
-            Ok(false) => {}
-            Ok(true) => {
-                return Some(error(
-                    ErrorCode::Banned,
-                    Some(room.clone()),
-                    format!("A moderator banned you from #{room}."),
-                ));
-            }
-            Err(err) => {
-                tracing::error!(%err, %room, "could not read the room's bans");
-                return Some(error(
-                    ErrorCode::Internal,
-                    Some(room),
-                    "could not join this room right now; try again in a moment",
-                ));
-            }
+        // Refused before anyone is told of an arrival; asked again below,
+        // once in, for a ban that lands in between.
+        if let Err(denied) = self.may(&room, &author, Act::Join).await {
+            return Some(Self::denied(room, denied));
         }
         let rate = &mut self.rate;
         let joined = self
@@ -504,11 +489,24 @@ impl Reader {
             }
         };
         let head = joining.head;
+        // A ban stored after the check above sent out nobody (this person
+        // was not in yet): asked again now that they are in, so a ban is
+        // either seen here or sends them out.
+        let moderator = match self.may(&room, &author, Act::Join).await {
+            Ok(moderator) => moderator,
+            Err(denied) => {
+                if joining.feed.is_some()
+                    && let Err(err) = self.hub.leave(&joining.room, &nick, self.conn).await
+                {
+                    tracing::error!(%err, %room, "leave failed");
+                }
+                return Some(Self::denied(room, denied));
+            }
+        };
         // Too far behind (or ahead of a log that was reset): start over
         // from the latest page rather than replaying everything.
         let max_replay = self.limits.max_replay;
         let reset = since.is_some_and(|s| s > head || head - s > max_replay);
-        let moderator = self.moderates(&joining.room).await;
         // Without a key the room still works, only without files.
         let media = match self.media.grant(joining.room.id(), &author).await {
             Ok(grant) => Some(grant),

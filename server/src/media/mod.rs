@@ -45,6 +45,10 @@ const SWEEP_EVERY: Duration = Duration::from_secs(2);
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
+/// How long an upload waits for a free picture decoder before it is told
+/// the server is busy (a huge picture can hold one for seconds).
+const DECODE_WAIT: Duration = Duration::from_secs(10);
+
 /// What uploads may be and where they go, from the flags.
 #[derive(Debug, Clone)]
 pub struct MediaPolicy {
@@ -52,6 +56,11 @@ pub struct MediaPolicy {
     pub max_bytes: u64,
     pub daily_bytes: u64,
     pub address_daily_bytes: u64,
+    /// Guests of one address together (a guest's own budget starts over
+    /// with each new tab).
+    pub guest_address_daily_bytes: u64,
+    /// The blob store's size in all; 0: no cap.
+    pub store_max_bytes: u64,
     pub uploads_per_address: usize,
     pub max_pixels: u64,
     pub types: Vec<String>,
@@ -93,8 +102,14 @@ pub enum UploadRefusal {
     DailyLimit { limit: u64 },
     #[error("Your network address has shared {} of files today, the most it may; try again tomorrow", human_size(*limit))]
     AddressDailyLimit { limit: u64 },
+    #[error("Guests on your network address have shared {} of files today, the most they may; log in to share more, or try again tomorrow", human_size(*limit))]
+    GuestAddressDailyLimit { limit: u64 },
     #[error("Too many uploads at once from your network address; wait for one to finish")]
     TooManyAtOnce,
+    #[error("The server is busy with other pictures; try again in a moment")]
+    Busy,
+    #[error("The server's file store is full; ask its operator to make room")]
+    StoreFull,
     #[error("Files of type {0} cannot be shared here")]
     TypeNotAllowed(String),
     #[error(transparent)]
@@ -107,12 +122,17 @@ pub enum UploadRefusal {
     Internal,
 }
 
-/// One address's uploads: in progress now, and bytes today.
+/// One address's uploads: in progress now, and bytes today (in all, and
+/// by its guests).
 #[derive(Default)]
 struct AddressUse {
     in_flight: usize,
+    /// A picture of this address is being decoded: one at a time each, so
+    /// one address cannot take every decoder.
+    decoding: bool,
     day: i64,
     bytes: u64,
+    guest_bytes: u64,
 }
 
 struct Inner {
@@ -121,6 +141,7 @@ struct Inner {
     policy: MediaPolicy,
     /// Pictures decode one per core at most: each can take hundreds of MB.
     decoding: Semaphore,
+    /// By [`crate::peers::address_key`] (an IPv6 /64 is one address).
     addresses: Mutex<HashMap<IpAddr, AddressUse>>,
 }
 
@@ -139,7 +160,7 @@ impl Drop for Slot {
         let mut addresses = self.media.0.addresses.lock().expect("address lock");
         if let Some(used) = addresses.get_mut(&self.ip) {
             used.in_flight = used.in_flight.saturating_sub(1);
-            if used.in_flight == 0 && used.bytes == 0 {
+            if used.in_flight == 0 && used.bytes == 0 && !used.decoding {
                 addresses.remove(&self.ip);
             }
         }
@@ -195,15 +216,23 @@ impl Media {
         self.0.store.member_by_key(key).await
     }
 
-    /// Takes one of `ip`'s upload slots, and checks its bytes today.
-    fn take_slot(&self, ip: IpAddr) -> Result<Slot, UploadRefusal> {
+    /// Takes one of `ip`'s upload slots, and checks its bytes today (and
+    /// its guests', for a guest).
+    fn take_slot(&self, ip: IpAddr, guest: bool) -> Result<Slot, UploadRefusal> {
         let policy = &self.0.policy;
         let today = now_ms() / DAY_MS;
+        let ip = crate::peers::address_key(ip);
         let mut addresses = self.0.addresses.lock().expect("address lock");
         let used = addresses.entry(ip).or_default();
         if used.day != today {
             used.day = today;
             used.bytes = 0;
+            used.guest_bytes = 0;
+        }
+        if guest && used.guest_bytes >= policy.guest_address_daily_bytes {
+            return Err(UploadRefusal::GuestAddressDailyLimit {
+                limit: policy.guest_address_daily_bytes,
+            });
         }
         if used.in_flight >= policy.uploads_per_address {
             return Err(UploadRefusal::TooManyAtOnce);
@@ -220,11 +249,61 @@ impl Media {
         })
     }
 
-    fn count_address_bytes(&self, ip: IpAddr, bytes: u64) {
+    fn count_address_bytes(&self, ip: IpAddr, bytes: u64, guest: bool) {
         let mut addresses = self.0.addresses.lock().expect("address lock");
-        if let Some(used) = addresses.get_mut(&ip) {
+        if let Some(used) = addresses.get_mut(&crate::peers::address_key(ip)) {
             used.bytes = used.bytes.saturating_add(bytes);
+            if guest {
+                used.guest_bytes = used.guest_bytes.saturating_add(bytes);
+            }
         }
+    }
+
+    /// Marks `ip` as decoding a picture; false if it already is.
+    fn start_decoding(&self, ip: IpAddr) -> bool {
+        let mut addresses = self.0.addresses.lock().expect("address lock");
+        let used = addresses.entry(crate::peers::address_key(ip)).or_default();
+        !std::mem::replace(&mut used.decoding, true)
+    }
+
+    fn stop_decoding(&self, ip: IpAddr) {
+        let mut addresses = self.0.addresses.lock().expect("address lock");
+        if let Some(used) = addresses.get_mut(&crate::peers::address_key(ip)) {
+            used.decoding = false;
+        }
+    }
+
+    /// Decodes the picture at `path` once a decoder is free (and `ip` has
+    /// no other picture decoding), waiting at most [`DECODE_WAIT`].
+    async fn decode(
+        &self,
+        ip: IpAddr,
+        path: std::path::PathBuf,
+        mime: String,
+    ) -> Result<inspect::Picture, UploadRefusal> {
+        if !self.start_decoding(ip) {
+            return Err(UploadRefusal::TooManyAtOnce);
+        }
+        struct Decoding<'a>(&'a Media, IpAddr);
+        impl Drop for Decoding<'_> {
+            fn drop(&mut self) {
+                self.0.stop_decoding(self.1);
+            }
+        }
+        let _decoding = Decoding(self, ip);
+        let permit = tokio::time::timeout(DECODE_WAIT, self.0.decoding.acquire())
+            .await
+            .map_err(|_| UploadRefusal::Busy)?
+            .map_err(internal)?;
+        let max_pixels = self.0.policy.max_pixels;
+        let started = std::time::Instant::now();
+        let picture =
+            tokio::task::spawn_blocking(move || inspect::picture(&path, &mime, max_pixels))
+                .await
+                .map_err(internal)??;
+        drop(permit);
+        tracing::debug!(elapsed = ?started.elapsed(), "picture processed");
+        Ok(picture)
     }
 
     /// Receives one upload from `ip` by `member`, named `name` (cleaned
@@ -249,7 +328,19 @@ impl Media {
                 max: policy.max_bytes,
             });
         }
-        let _slot = self.take_slot(ip)?;
+        let guest = !member.author.starts_with("account:");
+        let _slot = self.take_slot(ip, guest)?;
+        if policy.store_max_bytes > 0 {
+            let held = self.0.store.media_bytes().await.map_err(internal)?.max(0) as u64;
+            if held.saturating_add(length.unwrap_or(0)) >= policy.store_max_bytes {
+                tracing::warn!(
+                    held,
+                    cap = policy.store_max_bytes,
+                    "the media store is full"
+                );
+                return Err(UploadRefusal::StoreFull);
+            }
+        }
         let since = now_ms() - DAY_MS;
         let used = self
             .0
@@ -285,16 +376,9 @@ impl Media {
         let blobs = &self.0.blobs;
         let (blob, thumb, content_type, size, width, height) = match kind {
             MediaKind::Image => {
-                let permit = self.0.decoding.acquire().await.map_err(internal)?;
-                let path = file.path().to_owned();
-                let (max_pixels, mime) = (policy.max_pixels, mime.clone());
-                let started = std::time::Instant::now();
-                let picture =
-                    tokio::task::spawn_blocking(move || inspect::picture(&path, &mime, max_pixels))
-                        .await
-                        .map_err(internal)??;
-                drop(permit);
-                tracing::debug!(elapsed = ?started.elapsed(), "picture processed");
+                let picture = self
+                    .decode(ip, file.path().to_owned(), mime.clone())
+                    .await?;
                 let thumb = match picture.thumb {
                     Some(thumb) => {
                         let address = content_address(&thumb);
@@ -346,7 +430,7 @@ impl Media {
             seq: None,
         };
         self.0.store.insert_media(&row).await.map_err(internal)?;
-        self.count_address_bytes(ip, size);
+        self.count_address_bytes(ip, size, guest);
         row.attachment()
             .ok_or_else(|| internal("a fresh media id is not a token"))
     }

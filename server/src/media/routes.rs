@@ -12,6 +12,7 @@
 //! caching (a blob never changes under its id).
 
 use super::UploadRefusal;
+use crate::access::{Act, Denied};
 use crate::accounts;
 use crate::routes::AppState;
 use crate::store::{Author, MediaRow};
@@ -67,6 +68,22 @@ async fn upload(
             return refusal(UploadRefusal::Internal);
         }
     };
+    // The key says who joined once; the room's rules say whether they may
+    // still share in it (closed to guests, banned since).
+    let uploader = Author::from_column(&member.author);
+    match state
+        .sockets
+        .access
+        .check_id(member.room_id, uploader.as_ref(), Act::Upload)
+        .await
+    {
+        Ok(_) => {}
+        Err(Denied::Store(err)) => {
+            tracing::error!(%err, "could not read the room's rules");
+            return refusal(UploadRefusal::Internal);
+        }
+        Err(denied) => return text(StatusCode::FORBIDDEN, format!("{denied}\n")),
+    }
     let name = headers
         .get(NAME_HEADER)
         .and_then(|n| n.to_str().ok())
@@ -94,7 +111,9 @@ fn refusal(why: UploadRefusal) -> Response {
         UploadRefusal::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         UploadRefusal::DailyLimit { .. }
         | UploadRefusal::AddressDailyLimit { .. }
+        | UploadRefusal::GuestAddressDailyLimit { .. }
         | UploadRefusal::TooManyAtOnce => StatusCode::TOO_MANY_REQUESTS,
+        UploadRefusal::Busy | UploadRefusal::StoreFull => StatusCode::SERVICE_UNAVAILABLE,
         UploadRefusal::TypeNotAllowed(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         UploadRefusal::Picture(_) => StatusCode::UNPROCESSABLE_ENTITY,
         UploadRefusal::Stalled => StatusCode::REQUEST_TIMEOUT,
@@ -189,6 +208,23 @@ async fn serve(
             "You can see this file once you join the room it was shared in.\n",
         );
     };
+    match state
+        .sockets
+        .access
+        .check_id(
+            row.room_id,
+            Author::from_column(&reader).as_ref(),
+            Act::Fetch,
+        )
+        .await
+    {
+        Ok(_) => {}
+        Err(Denied::Store(err)) => {
+            tracing::error!(%err, "could not read the room's rules");
+            return text(StatusCode::SERVICE_UNAVAILABLE, "Try again in a moment.\n");
+        }
+        Err(denied) => return text(StatusCode::FORBIDDEN, format!("{denied}\n")),
+    }
     // Not sent yet: only its uploader's preview may fetch it.
     if row.seq.is_none() && reader != row.uploader {
         return not_found();

@@ -14,6 +14,8 @@ mod sqlite;
 #[cfg(not(prepare_queries = "postgres"))]
 mod sqlite_log;
 
+use crate::access::Act;
+pub use crate::access::Standing;
 use app::media::{Attachment, MediaId, MediaKind};
 use app::messages::{ClientId, Entry, EntryKind, MessageBody, Quote, Seq};
 use app::people::{Nick, SessionId};
@@ -239,6 +241,54 @@ pub enum Refusal {
     TooManyReactions,
     #[error("a file attached to it is not your upload to this room, or was sent already")]
     NoSuchMedia,
+    /// The author was banned from the room (perhaps a moment ago).
+    #[error("a moderator banned you from this room")]
+    Banned,
+    /// The room was closed to guests (perhaps a moment ago).
+    #[error("this room is for signed-in people only: log in or sign up to post")]
+    AccountsOnly,
+}
+
+impl Refusal {
+    /// The protocol's code for this refusal.
+    pub fn code(self) -> app::protocol::ErrorCode {
+        use app::protocol::ErrorCode;
+        match self {
+            Refusal::NoSuchMessage => ErrorCode::NoSuchMessage,
+            Refusal::NotYoursToEdit | Refusal::NotYoursToDelete => ErrorCode::NotYours,
+            Refusal::TooManyReactions => ErrorCode::TooManyReactions,
+            Refusal::NoSuchMedia => ErrorCode::NoSuchMedia,
+            Refusal::Banned => ErrorCode::Banned,
+            Refusal::AccountsOnly => ErrorCode::AccountsOnly,
+        }
+    }
+}
+
+/// The act a draft is, under the room's rules; notices (joined, left) are
+/// the hub's own record and not a person's act.
+pub(crate) fn act_of(kind: &EntryKind) -> Option<Act> {
+    match kind {
+        EntryKind::Message { .. } => Some(Act::Post),
+        EntryKind::Edit(..) => Some(Act::Edit),
+        EntryKind::Delete(_) => Some(Act::Delete),
+        EntryKind::React(..) => Some(Act::React),
+        _ => None,
+    }
+}
+
+/// The room's rules for `draft`'s author, as its write's transaction read
+/// their standing: the check no race can slip past (see [`crate::access`]).
+pub(crate) fn judge_author(draft: &Draft, standing: &Standing) -> Result<(), Refusal> {
+    let Some(act) = act_of(&draft.kind) else {
+        return Ok(());
+    };
+    match crate::access::decide(Some(&draft.author), act, standing) {
+        Ok(_) => Ok(()),
+        Err(crate::access::Rule::Banned) => Err(Refusal::Banned),
+        Err(crate::access::Rule::AccountsOnly) => Err(Refusal::AccountsOnly),
+        // Deleting others' messages is judged against the target (`judge`).
+        Err(crate::access::Rule::NotModerator) => Ok(()),
+    }
 }
 
 /// An upload as stored (see `server/src/media`).
@@ -306,6 +356,17 @@ pub(crate) fn judge(draft: &Draft, target: Option<&TargetRow>) -> Result<(), Ref
     }
 }
 
+/// What a standing query looks up for `who`: the author column (none
+/// matches `''`) and the account id (none matches `-1`).
+fn standing_keys(who: Option<&Author>) -> (String, i64) {
+    let author = who.map(Author::column).unwrap_or_default();
+    let account = match who {
+        Some(Author::Account(id)) => *id,
+        _ => -1,
+    };
+    (author, account)
+}
+
 /// One message found by a search, its matching words between
 /// [`app::search::MARK_START`] and [`app::search::MARK_END`].
 pub use app::search::Found;
@@ -337,6 +398,12 @@ pub(crate) fn like_pattern(search: &str) -> String {
             .replace('_', "\\_")
     )
 }
+
+/// Connections searches have to themselves, per server.
+const SEARCHERS: u32 = 2;
+
+/// How long a search waits for one of them before it is given up.
+const SEARCH_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The store the server was started with.
 #[derive(Clone)]
@@ -371,7 +438,7 @@ impl Store {
         if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             return Ok(Store::Postgres(PostgresStore::open(url).await?));
         }
-        Err(StoreError::UnsupportedUrl(url.to_owned()))
+        Err(StoreError::UnsupportedUrl(crate::config::redacted(url)))
     }
 
     /// Whether several servers can share this database (PostgreSQL can; a
@@ -571,8 +638,25 @@ impl Store {
         each!(self, db => db.ban(room_id, author, nick).await)
     }
 
-    pub async fn is_banned(&self, room: &RoomName, author: &Author) -> Result<bool, StoreError> {
-        each!(self, db => db.is_banned(room, &author.column()).await)
+    /// `who`'s standing in the room (see [`crate::access`]); `None` when
+    /// the room does not exist.
+    pub async fn standing(
+        &self,
+        room: &RoomName,
+        who: Option<&Author>,
+    ) -> Result<Option<Standing>, StoreError> {
+        let (author, account) = standing_keys(who);
+        each!(self, db => db.standing(room, &author, account).await)
+    }
+
+    /// [`Store::standing`] for a room known by its row id, with its name.
+    pub async fn standing_by_id(
+        &self,
+        room_id: i64,
+        who: Option<&Author>,
+    ) -> Result<Option<(RoomName, Standing)>, StoreError> {
+        let (author, account) = standing_keys(who);
+        each!(self, db => db.standing_by_id(room_id, &author, account).await)
     }
 
     /// Names (`on`) or unnames the account whose name key is `key` a
@@ -627,6 +711,13 @@ impl Store {
     /// Bytes `uploader` uploaded since `since` (ms since the epoch), sent or not.
     pub async fn uploaded_since(&self, uploader: &str, since: i64) -> Result<i64, StoreError> {
         each!(self, db => db.uploaded_since(uploader, since).await)
+    }
+
+    /// Bytes all uploads hold, counted once per upload (a blob two uploads
+    /// share counts twice; thumbnails not at all): the media store's size,
+    /// near enough for its cap.
+    pub async fn media_bytes(&self) -> Result<i64, StoreError> {
+        each!(self, db => db.media_bytes().await)
     }
 
     pub async fn insert_media(&self, row: &MediaRow) -> Result<(), StoreError> {

@@ -18,8 +18,10 @@ use super::rows::{
 };
 use super::{
     AccountRow, Appended, Departed, Draft, Found, MediaRow, Member, ModeratorChange, OwnedRoom,
-    Refusal, RoomRow, SessionRow, StoreError, TargetRow, judge, now_ms,
+    Refusal, RoomRow, SessionRow, Standing, StoreError, TargetRow, act_of, judge, judge_author,
+    now_ms,
 };
+use crate::config::redacted;
 use app::media::Attachment;
 use app::messages::{Entry, EntryKind, REACTIONS_MAX, Seq};
 use app::people::Nick;
@@ -37,6 +39,8 @@ const CONNECTIONS: u32 = 10;
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    /// Searches' own connections (see `SqliteStore::searchers`).
+    searchers: PgPool,
 }
 
 impl PostgresStore {
@@ -45,6 +49,9 @@ impl PostgresStore {
             url: redacted(url),
             source,
         };
+        // Said at once: a database that does not answer takes the pool's
+        // whole acquire timeout to be reported.
+        tracing::info!(url = %redacted(url), "connecting to PostgreSQL");
         // A write waiting on a lock gives up after a while (like SQLite's busy
         // timeout), so the journal can retry it or report it, never hang.
         let options = PgConnectOptions::from_str(url)
@@ -53,13 +60,18 @@ impl PostgresStore {
         let pool = PgPoolOptions::new()
             .max_connections(CONNECTIONS)
             .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(open_err)?;
+        let searchers = PgPoolOptions::new()
+            .max_connections(super::SEARCHERS)
+            .acquire_timeout(super::SEARCH_WAIT)
+            // A search is given up by the database too, not only by its caller.
+            .connect_lazy_with(options.options([("statement_timeout", "2s")]));
         // sqlx holds an advisory lock while migrating: servers starting
         // together migrate once.
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self { pool, searchers })
     }
 
     pub async fn open_room(
@@ -200,8 +212,14 @@ impl PostgresStore {
         limit: u32,
     ) -> Result<Vec<Found>, StoreError> {
         // Words are letters and digits only, so this is plain words joined
-        // by AND whatever was typed; the last one is a prefix.
-        let query = format!("{}:*", words.join(" & "));
+        // by AND whatever was typed; the last one is a prefix if it is long
+        // enough (`app::search::MIN_PREFIX`).
+        let prefix = if app::search::last_is_prefix(words) {
+            ":*"
+        } else {
+            ""
+        };
+        let query = format!("{}{prefix}", words.join(" & "));
         let rooms: Vec<&str> = rooms.iter().map(RoomName::as_str).collect();
         let marks = format!(
             "StartSel=\"{}\", StopSel=\"{}\", MaxWords=24, MinWords=8",
@@ -221,7 +239,7 @@ impl PostgresStore {
             i64::from(limit),
             i64::from(skip)
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&self.searchers)
         .await?;
         Ok(rows
             .into_iter()
@@ -256,16 +274,22 @@ impl PostgresStore {
         .into_iter()
         .map(|row| (row.id, row.head))
         .collect();
+        let refused = authors_refused(&mut tx, drafts, &room_ids).await?;
         let at = now_ms();
         let mut outcomes = Vec::with_capacity(drafts.len());
         let mut plain = 0;
+        let plain_at = |i: usize| drafts.get(i).is_some_and(is_plain) && refused[i].is_none();
         for (i, draft) in drafts.iter().enumerate() {
+            if let Some(refusal) = refused[i] {
+                outcomes.push(Appended::Refused(refusal));
+                continue;
+            }
             // Plain messages and notices, the bulk of any batch, go in with
             // one statement per run of them: a round trip per entry was
             // most of a batch's time.
             if is_plain(draft) {
                 plain += 1;
-                if drafts.get(i + 1).is_some_and(is_plain) {
+                if plain_at(i + 1) {
                     continue;
                 }
                 let run = &drafts[i + 1 - plain..=i];
@@ -628,6 +652,13 @@ impl PostgresStore {
 
     pub async fn ban(&self, room_id: i64, author: &str, nick: &Nick) -> Result<(), StoreError> {
         let (nick, now) = (nick.as_str(), now_ms());
+        let mut tx = self.pool.begin().await?;
+        // The room's row lock, as a batch of entries takes it: the ban is in
+        // before a batch or after it, never read halfway (`authors_refused`).
+        sqlx::query("SELECT id FROM rooms WHERE id = $1 FOR UPDATE")
+            .bind(room_id)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query!(
             "INSERT INTO bans (room_id, author, nick, banned_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (room_id, author) DO NOTHING",
@@ -636,7 +667,7 @@ impl PostgresStore {
             nick,
             now
         )
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
         // Their media key stops working: no more uploads to, or files from, the room.
         sqlx::query!(
@@ -644,21 +675,56 @@ impl PostgresStore {
             room_id,
             author
         )
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 
-    pub async fn is_banned(&self, room: &RoomName, author: &str) -> Result<bool, StoreError> {
-        let name = room.as_str();
-        Ok(sqlx::query_scalar!(
-            r#"SELECT EXISTS (SELECT 1 FROM bans b JOIN rooms r ON r.id = b.room_id
-                              WHERE r.name = $1 AND b.author = $2) AS "banned!""#,
-            name,
-            author
-        )
-        .fetch_one(&self.pool)
-        .await?)
+    // Checked at run time, not against `.sqlx/` (the rules' tests run them on
+    // every store).
+    pub async fn standing(
+        &self,
+        room: &RoomName,
+        author: &str,
+        account: i64,
+    ) -> Result<Option<Standing>, StoreError> {
+        let row: Option<(bool, bool, bool)> = sqlx::query_as(STANDING_BY_NAME)
+            .bind(room.as_str())
+            .bind(author)
+            .bind(account)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|(accounts_only, banned, moderator)| Standing {
+            accounts_only,
+            banned,
+            moderator,
+        }))
+    }
+
+    pub async fn standing_by_id(
+        &self,
+        room_id: i64,
+        author: &str,
+        account: i64,
+    ) -> Result<Option<(RoomName, Standing)>, StoreError> {
+        let row: Option<(String, bool, bool, bool)> = sqlx::query_as(STANDING_BY_ID)
+            .bind(room_id)
+            .bind(author)
+            .bind(account)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.and_then(|(name, accounts_only, banned, moderator)| {
+            let name = RoomName::parse(&name).ok()?;
+            Some((
+                name,
+                Standing {
+                    accounts_only,
+                    banned,
+                    moderator,
+                },
+            ))
+        }))
     }
 
     pub async fn set_moderator(
@@ -793,6 +859,14 @@ impl PostgresStore {
         .await?)
     }
 
+    pub async fn media_bytes(&self) -> Result<i64, StoreError> {
+        let (bytes,): (i64,) =
+            sqlx::query_as("SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM media")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(bytes)
+    }
+
     pub async fn insert_media(&self, row: &MediaRow) -> Result<(), StoreError> {
         let kind = media_kind_word(row.kind);
         sqlx::query!(
@@ -897,17 +971,6 @@ impl PostgresStore {
 /// A `seq` as PostgreSQL's BIGINT (logs never come near the top half).
 fn clamp(seq: Seq) -> i64 {
     seq.min(i64::MAX as u64) as i64
-}
-
-/// The URL without its password, for error messages and logs.
-fn redacted(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("***"));
-            parsed.to_string()
-        }
-        _ => url.to_owned(),
-    }
 }
 
 /// Gives a new message at `seq` the uploads its draft names, in order;
@@ -1059,6 +1122,54 @@ async fn apply(
 
 /// An entry that needs nothing read or changed besides its own row: a
 /// message without a reply or files, or a notice.
+/// Each draft's refusal under the room's rules (see [`crate::access`]), read
+/// with the rooms' rows locked: a ban or a close to guests takes the same
+/// lock (`ban`, `set_accounts_only`), so it is either in before this batch
+/// or waits for it. Two statements a batch, however many drafts. (Checked at
+/// run time, like [`insert_plain`].)
+async fn authors_refused(
+    tx: &mut Transaction<'static, Postgres>,
+    drafts: &[Draft],
+    room_ids: &[i64],
+) -> Result<Vec<Option<Refusal>>, StoreError> {
+    let mut authors: Vec<String> = drafts
+        .iter()
+        .filter(|d| act_of(&d.kind).is_some())
+        .map(|d| d.author.column())
+        .collect();
+    if authors.is_empty() {
+        return Ok(vec![None; drafts.len()]);
+    }
+    authors.sort_unstable();
+    authors.dedup();
+    let closed: Vec<(i64,)> =
+        sqlx::query_as("SELECT id FROM rooms WHERE id = ANY($1) AND accounts_only")
+            .bind(room_ids)
+            .fetch_all(&mut **tx)
+            .await?;
+    let banned: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT room_id, author FROM bans WHERE room_id = ANY($1) AND author = ANY($2)",
+    )
+    .bind(room_ids)
+    .bind(&authors)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(drafts
+        .iter()
+        .map(|draft| {
+            let author = draft.author.column();
+            let standing = Standing {
+                accounts_only: closed.iter().any(|(id,)| *id == draft.room_id),
+                banned: banned
+                    .iter()
+                    .any(|(room, a)| *room == draft.room_id && *a == author),
+                moderator: false,
+            };
+            judge_author(draft, &standing).err()
+        })
+        .collect())
+}
+
 fn is_plain(draft: &Draft) -> bool {
     draft.kind.target().is_none() && draft.reply_to.is_none() && draft.media.is_empty()
 }
@@ -1160,3 +1271,19 @@ async fn insert_plain(
     .await?;
     Ok(())
 }
+
+/// A person's standing in a room (see `crate::access`): by the room's name
+/// ($1), their author column ($2, `''` for nobody) and account id ($3,
+/// `-1` for none).
+const STANDING_BY_NAME: &str = "SELECT r.accounts_only,
+        EXISTS (SELECT 1 FROM bans b WHERE b.room_id = r.id AND b.author = $2),
+        COALESCE(r.owner_id = $3, FALSE)
+            OR EXISTS (SELECT 1 FROM moderators m WHERE m.room_id = r.id AND m.account_id = $3)
+     FROM rooms r WHERE r.name = $1";
+
+/// [`STANDING_BY_NAME`] by the room's row id, with its name first.
+const STANDING_BY_ID: &str = "SELECT r.name, r.accounts_only,
+        EXISTS (SELECT 1 FROM bans b WHERE b.room_id = r.id AND b.author = $2),
+        COALESCE(r.owner_id = $3, FALSE)
+            OR EXISTS (SELECT 1 FROM moderators m WHERE m.room_id = r.id AND m.account_id = $3)
+     FROM rooms r WHERE r.id = $1";

@@ -24,7 +24,7 @@ use super::rows::{
 use super::sqlite_log::LogWriter;
 use super::{
     AccountRow, Appended, Departed, Draft, Found, MediaRow, Member, ModeratorChange, OwnedRoom,
-    RoomRow, SessionRow, StoreError, now_ms,
+    RoomRow, SessionRow, Standing, StoreError, now_ms,
 };
 use app::messages::{Entry, Seq};
 use app::people::Nick;
@@ -45,6 +45,9 @@ pub struct SqliteStore {
     /// The one connection that writes.
     writer: SqlitePool,
     readers: SqlitePool,
+    /// Searches' own connections: a flood of them waits here, and never
+    /// takes the readers that logins, joins and history pages need.
+    searchers: SqlitePool,
     /// The journal's batches (see [`super::sqlite_log`]).
     log: LogWriter,
 }
@@ -81,12 +84,19 @@ impl SqliteStore {
         let log = LogWriter::open(options.get_filename())?;
         let readers = SqlitePoolOptions::new()
             .max_connections(READERS)
+            .connect_with(options.clone().read_only(true))
+            .await
+            .map_err(open_err)?;
+        let searchers = SqlitePoolOptions::new()
+            .max_connections(super::SEARCHERS)
+            .acquire_timeout(super::SEARCH_WAIT)
             .connect_with(options.read_only(true))
             .await
             .map_err(open_err)?;
         Ok(Self {
             writer,
             readers,
+            searchers,
             log,
         })
     }
@@ -265,8 +275,13 @@ impl SqliteStore {
         limit: u32,
     ) -> Result<Vec<Found>, StoreError> {
         // Each word quoted (its quotes doubled, though words have none), the
-        // last one a prefix: FTS5 reads it as plain words whatever was typed.
-        let last = words.len() - 1;
+        // last one a prefix if long enough (`app::search::MIN_PREFIX`): FTS5
+        // reads it as plain words whatever was typed.
+        let last = if app::search::last_is_prefix(words) {
+            words.len() - 1
+        } else {
+            usize::MAX
+        };
         let query = words
             .iter()
             .enumerate()
@@ -297,7 +312,7 @@ impl SqliteStore {
             limit,
             skip
         )
-        .fetch_all(&self.readers)
+        .fetch_all(&self.searchers)
         .await?;
         Ok(rows
             .into_iter()
@@ -578,16 +593,50 @@ impl SqliteStore {
         Ok(())
     }
 
-    pub async fn is_banned(&self, room: &RoomName, author: &str) -> Result<bool, StoreError> {
-        let name = room.as_str();
-        Ok(sqlx::query_scalar!(
-            r#"SELECT EXISTS (SELECT 1 FROM bans b JOIN rooms r ON r.id = b.room_id
-                              WHERE r.name = ?1 AND b.author = ?2) AS "banned!: bool""#,
-            name,
-            author
-        )
-        .fetch_one(&self.readers)
-        .await?)
+    // Checked at run time, not against `.sqlx/` (the rules' tests run them on
+    // every store).
+    pub async fn standing(
+        &self,
+        room: &RoomName,
+        author: &str,
+        account: i64,
+    ) -> Result<Option<Standing>, StoreError> {
+        let row: Option<(bool, bool, bool)> = sqlx::query_as(STANDING_BY_NAME)
+            .bind(room.as_str())
+            .bind(author)
+            .bind(account)
+            .fetch_optional(&self.readers)
+            .await?;
+        Ok(row.map(|(accounts_only, banned, moderator)| Standing {
+            accounts_only,
+            banned,
+            moderator,
+        }))
+    }
+
+    pub async fn standing_by_id(
+        &self,
+        room_id: i64,
+        author: &str,
+        account: i64,
+    ) -> Result<Option<(RoomName, Standing)>, StoreError> {
+        let row: Option<(String, bool, bool, bool)> = sqlx::query_as(STANDING_BY_ID)
+            .bind(room_id)
+            .bind(author)
+            .bind(account)
+            .fetch_optional(&self.readers)
+            .await?;
+        Ok(row.and_then(|(name, accounts_only, banned, moderator)| {
+            let name = RoomName::parse(&name).ok()?;
+            Some((
+                name,
+                Standing {
+                    accounts_only,
+                    banned,
+                    moderator,
+                },
+            ))
+        }))
     }
 
     pub async fn set_moderator(
@@ -724,6 +773,14 @@ impl SqliteStore {
         .await?)
     }
 
+    pub async fn media_bytes(&self) -> Result<i64, StoreError> {
+        let (bytes,): (i64,) =
+            sqlx::query_as("SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM media")
+                .fetch_one(&self.readers)
+                .await?;
+        Ok(bytes)
+    }
+
     pub async fn insert_media(&self, row: &MediaRow) -> Result<(), StoreError> {
         let kind = media_kind_word(row.kind);
         sqlx::query!(
@@ -823,3 +880,19 @@ impl SqliteStore {
         Ok(())
     }
 }
+
+/// A person's standing in a room (see `crate::access`): by the room's name
+/// (?1), their author column (?2, `''` for nobody) and account id (?3,
+/// `-1` for none).
+const STANDING_BY_NAME: &str = "SELECT r.accounts_only,
+        EXISTS (SELECT 1 FROM bans b WHERE b.room_id = r.id AND b.author = ?2),
+        COALESCE(r.owner_id = ?3, 0)
+            OR EXISTS (SELECT 1 FROM moderators m WHERE m.room_id = r.id AND m.account_id = ?3)
+     FROM rooms r WHERE r.name = ?1";
+
+/// [`STANDING_BY_NAME`] by the room's row id, with its name first.
+const STANDING_BY_ID: &str = "SELECT r.name, r.accounts_only,
+        EXISTS (SELECT 1 FROM bans b WHERE b.room_id = r.id AND b.author = ?2),
+        COALESCE(r.owner_id = ?3, 0)
+            OR EXISTS (SELECT 1 FROM moderators m WHERE m.room_id = r.id AND m.account_id = ?3)
+     FROM rooms r WHERE r.id = ?1";

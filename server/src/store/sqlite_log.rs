@@ -20,7 +20,9 @@
 //! with the (time-ordered) client id; both grow at their last pages.
 
 use super::rows::{AttachmentRow, columns, quote};
-use super::{Appended, Draft, Refusal, StoreError, TargetRow, judge, now_ms};
+use super::{
+    Appended, Draft, Refusal, Standing, StoreError, TargetRow, act_of, judge, judge_author, now_ms,
+};
 use app::media::Attachment;
 use app::messages::{EntryKind, REACTIONS_MAX, Seq};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
@@ -208,6 +210,29 @@ fn append_one(
     let room_id = draft.room_id;
     let seq = head + 1;
     let seq_i = seq as i64;
+    let author = draft.author.column();
+    // The room's rules, read under the write lock: a ban or a close to
+    // guests committed a moment ago holds for this entry.
+    if act_of(&draft.kind).is_some() {
+        let standing = tx
+            .prepare_cached(
+                "SELECT accounts_only,
+                        EXISTS (SELECT 1 FROM bans WHERE room_id = ?1 AND author = ?2)
+                 FROM rooms WHERE id = ?1",
+            )?
+            .query_row((room_id, &author), |row| {
+                Ok(Standing {
+                    accounts_only: row.get(0)?,
+                    banned: row.get(1)?,
+                    moderator: false,
+                })
+            })
+            .optional()?
+            .unwrap_or_default();
+        if let Err(refusal) = judge_author(draft, &standing) {
+            return Ok(Appended::Refused(refusal));
+        }
+    }
     // Actions are judged against their target under the write lock, so no
     // other writer can change it in between.
     let mut reply = None;
@@ -256,7 +281,6 @@ fn append_one(
     }
     let (kind, client_id, body, target) = columns(draft);
     let target = target.filter(|_| draft.kind.target().is_some() || reply.is_some());
-    let author = draft.author.column();
     let search_id = matches!(draft.kind, EntryKind::Message { .. }).then_some(*last_search_id + 1);
     let inserted = tx
         .prepare_cached(

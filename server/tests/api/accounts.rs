@@ -17,6 +17,16 @@ pub(crate) struct Answer {
 }
 
 impl Answer {
+    /// `name=value` of the form guest's cookie this answer sets.
+    pub(crate) fn guest_cookie(&self) -> String {
+        let cookie = self.cookie();
+        assert!(
+            cookie.starts_with("__Host-chat_guest=") || cookie.starts_with("chat_guest="),
+            "{cookie}"
+        );
+        cookie
+    }
+
     /// `name=value` of the session cookie this answer sets.
     fn cookie(&self) -> String {
         let set = self.set_cookie.as_deref().expect("a session cookie is set");

@@ -51,10 +51,30 @@ async fn answers(client: &mut Client, ids: &[ClientId]) -> HashMap<ClientId, Vec
 async fn in_one_batch(app: &TestApp, sender: &mut Client, room_name: &str) -> DatabaseLock {
     let lock = DatabaseLock::take(app).await;
     // This one takes the stuck batch; what follows queues behind it.
+    let journal = app.server.hub().journal();
+    let taken = journal.taken();
     let id = sender.new_client_id();
     sender.say_with_id(room_name, &id, "before").await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    until(|| journal.taken() == taken + 1).await;
     lock
+}
+
+/// Waits (checking often) until `done` holds: a batch forming is watched,
+/// not guessed at with a sleep.
+async fn until(done: impl Fn() -> bool) {
+    tokio::time::timeout(WAIT, async {
+        while !done() {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    })
+    .await
+    .expect("the journal got there in time");
+}
+
+/// Waits until `count` entries queue behind the stuck batch.
+async fn queued(app: &TestApp, count: usize) {
+    let journal = app.server.hub().journal();
+    until(|| journal.queued() == count).await;
 }
 
 #[tokio::test]
@@ -70,7 +90,7 @@ async fn a_resent_message_in_the_middle_of_a_batch_is_stored_once_and_the_rest_n
     // The tab lost its ack and sends "two" again, inside the same batch.
     sadia.say_with_id("main", &ids[1], "two").await;
     sadia.say_with_id("main", &ids[3], "four").await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    queued(&app, 5).await;
     lock.release().await;
 
     let sent = [&ids[..2], &ids[1..]].concat();
@@ -117,7 +137,7 @@ async fn a_batch_mixing_many_rooms_numbers_each_room_on_its_own() {
             sent.1.push(id);
         }
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    queued(&app, sent.0.len() + sent.1.len()).await;
     lock.release().await;
     let acks = answers(&mut sadia, &sent.0).await;
     assert!(acks.values().all(|a| a[0].is_some()), "{acks:?}");
@@ -155,7 +175,7 @@ async fn one_message_id_in_two_rooms_is_two_messages_even_in_one_batch() {
     sadia.say_with_id("main", &id, "hello main").await;
     sadia.say_with_id("other", &id, "hello other").await;
     sadia.say_with_id("other", &id, "hello other").await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    queued(&app, 3).await;
     lock.release().await;
 
     let mut acks = vec![];
@@ -226,7 +246,7 @@ async fn a_message_the_database_refuses_fails_alone_and_its_batch_is_stored() {
     sadia.say_with_id("main", &one, "one").await;
     usman.say_with_id("main", &bad, "poison").await;
     sadia.say_with_id("main", &three, "three").await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    queued(&app, 3).await;
     lock.release().await;
 
     let acks = answers(&mut sadia, &[one.clone(), three.clone()]).await;

@@ -446,10 +446,9 @@ async fn when_a_server_dies_its_people_are_announced_gone_once_by_a_survivor() {
     a.kill().unwrap();
     a.wait().unwrap();
     // Her lease (1.5 s) expires; one survivor announces her, once.
-    let entry = usman
+    usman
         .recv_until(|f| notice(f).as_deref() == Some("sadia left"))
         .await;
-    assert!(!entry.is_empty());
     zara.recv_until(|f| notice(f).as_deref() == Some("sadia left"))
         .await;
     tokio::time::sleep(Duration::from_millis(2000)).await;

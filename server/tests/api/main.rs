@@ -11,9 +11,11 @@
 //! - [`delivery`]: exactly-once, in-order delivery across drops and slow readers.
 //! - [`abuse`]: oversize frames, floods, foreign origins, idle peers.
 //! - [`fault`]: `kill -9` mid-stream and restart.
+//! - [`budgets`]: search, proxies, login, guest upload and store budgets; sessions ending by time.
 //! - [`binary`]: the binary's command line, start line and signals.
 //! - [`frames`]: property tests of frame decoding.
 //! - [`moderation`]: owners and moderators delete, remove, ban; naming moderators.
+//! - [`rules`]: every room rule on every entry point (socket, form, history, search, media).
 //! - [`media`]: uploads, thumbnails, safe serving, ranges, members only, both blob stores.
 //! - [`http`]: hosts, cross-site calls, security headers, half-sent requests, caps.
 
@@ -22,6 +24,7 @@ mod accounts;
 mod actions;
 mod batches;
 mod binary;
+mod budgets;
 mod chat;
 mod cluster;
 mod common;
@@ -31,3 +34,4 @@ mod frames;
 mod http;
 mod media;
 mod moderation;
+mod rules;

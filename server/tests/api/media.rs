@@ -10,7 +10,11 @@ use app::protocol::{ClientFrame, ErrorCode, ServerFrame};
 use std::io::Cursor;
 
 /// Joins and returns the room's media grant.
-async fn join_for_media(client: &mut Client, room_name: &str, nick_name: &str) -> MediaGrant {
+pub(crate) async fn join_for_media(
+    client: &mut Client,
+    room_name: &str,
+    nick_name: &str,
+) -> MediaGrant {
     match client.try_join(room_name, nick_name).await {
         ServerFrame::Joined {
             media: Some(grant), ..
@@ -20,7 +24,7 @@ async fn join_for_media(client: &mut Client, room_name: &str, nick_name: &str) -
 }
 
 /// Uploads `bytes` as `name` with `key`; the status and the body's text.
-async fn upload(app: &TestApp, key: &str, name: &str, bytes: Vec<u8>) -> (u16, String) {
+pub(crate) async fn upload(app: &TestApp, key: &str, name: &str, bytes: Vec<u8>) -> (u16, String) {
     let origin = format!("http://{}", app.addr());
     let res = reqwest::Client::new()
         .post(format!("{origin}/api/media"))
@@ -36,14 +40,18 @@ async fn upload(app: &TestApp, key: &str, name: &str, bytes: Vec<u8>) -> (u16, S
 }
 
 /// Uploads and expects it kept.
-async fn uploaded(app: &TestApp, key: &str, name: &str, bytes: Vec<u8>) -> Attachment {
+pub(crate) async fn uploaded(app: &TestApp, key: &str, name: &str, bytes: Vec<u8>) -> Attachment {
     let (status, body) = upload(app, key, name, bytes).await;
     assert_eq!(status, 201, "{body}");
     serde_json::from_str(&body).expect("the answer is an attachment")
 }
 
 /// GETs `path` (with extra headers).
-async fn fetch(app: &TestApp, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+pub(crate) async fn fetch(
+    app: &TestApp,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> reqwest::Response {
     let mut request = reqwest::Client::new().get(format!("http://{}{path}", app.addr()));
     for (name, value) in headers {
         request = request.header(*name, *value);
@@ -59,7 +67,12 @@ fn header(res: &reqwest::Response, name: &str) -> String {
 }
 
 /// Sends `text` with `files`; the entry everyone sees (read back by `client`).
-async fn send_with(client: &mut Client, room_name: &str, text: &str, files: &[&MediaId]) {
+pub(crate) async fn send_with(
+    client: &mut Client,
+    room_name: &str,
+    text: &str,
+    files: &[&MediaId],
+) {
     let client_id = client.new_client_id();
     client
         .send_frame(&ClientFrame::Send {
@@ -72,7 +85,7 @@ async fn send_with(client: &mut Client, room_name: &str, text: &str, files: &[&M
         .await;
 }
 
-fn png(width: u32, height: u32) -> Vec<u8> {
+pub(crate) fn png(width: u32, height: u32) -> Vec<u8> {
     let image = image::RgbImage::from_fn(width, height, |x, y| {
         image::Rgb([(x % 256) as u8, (y % 256) as u8, 128])
     });

@@ -1,0 +1,239 @@
+//! Room access: the one place that answers "may this person do this in this
+//! room now?".
+//!
+//! Every entry point asks it: the socket (join, send, edit, delete, react,
+//! remove, ban), the form post, the server functions and pages that read a
+//! room's history, search, and media upload and fetch. The rules are one
+//! pure function, [`decide`], over a person's [`Standing`] in the room as the
+//! store reads it (bans, the owner's accounts-only setting, moderators);
+//! never over a value the server shows to others (a client id, a media key
+//! in a URL).
+//!
+//! Checked before a write is not enough: a ban can land between the check
+//! and the write. So the store reads the standing again inside each write's
+//! own transaction and asks [`decide`] there too (`store::sqlite_log`,
+//! `store::postgres`): whatever got past the first check, a banned author's
+//! message, edit or reaction is not stored.
+//!
+//! Rules about one message (only its author edits it; its author or a
+//! moderator deletes it) are judged against that message in the same
+//! transaction (`store::judge`). A removal is not a standing: the removed
+//! person loses their place and may come back.
+
+use crate::store::{Author, Store, StoreError};
+use app::protocol::ErrorCode;
+use app::rooms::RoomName;
+
+/// What someone wants to do in a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Act {
+    /// Read its history (pages, server functions, search).
+    Read,
+    /// Take a place among its members (a socket's `join`).
+    Join,
+    /// Send a message (socket or form).
+    Post,
+    Edit,
+    Delete,
+    React,
+    /// Remove or ban someone.
+    Moderate,
+    /// Share a file in it.
+    Upload,
+    /// Download a file shared in it.
+    Fetch,
+}
+
+impl Act {
+    /// Every act, for tables of tests.
+    pub const ALL: [Act; 9] = [
+        Act::Read,
+        Act::Join,
+        Act::Post,
+        Act::Edit,
+        Act::Delete,
+        Act::React,
+        Act::Moderate,
+        Act::Upload,
+        Act::Fetch,
+    ];
+}
+
+/// Who someone is in one room, as the store has it right now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Standing {
+    /// The room's owner closed it to guests.
+    pub accounts_only: bool,
+    /// A moderator banned this person (account or guest session) from it.
+    pub banned: bool,
+    /// The room's owner, or a moderator the owner named.
+    pub moderator: bool,
+}
+
+/// Why not; the text is for the person refused.
+#[derive(Debug, thiserror::Error)]
+pub enum Denied {
+    #[error("A moderator banned you from #{0}.")]
+    Banned(RoomName),
+    #[error("#{0} is for signed-in people only: log in or sign up to take part")]
+    AccountsOnly(RoomName),
+    #[error("only the room's owner and its moderators can do that")]
+    NotModerator,
+    /// The room a file was shared in is gone.
+    #[error("that is not there any more")]
+    Gone,
+    /// The store could not say; the detail is logged, never shown.
+    #[error("the server could not check that right now; try again")]
+    Store(#[from] StoreError),
+}
+
+impl Denied {
+    /// The protocol's code for this refusal.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Denied::Banned(_) => ErrorCode::Banned,
+            Denied::AccountsOnly(_) => ErrorCode::AccountsOnly,
+            Denied::NotModerator => ErrorCode::NotModerator,
+            Denied::Gone => ErrorCode::NoSuchMessage,
+            Denied::Store(_) => ErrorCode::Internal,
+        }
+    }
+}
+
+/// A refusal without the room's name, as the store judges a write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    Banned,
+    AccountsOnly,
+    NotModerator,
+}
+
+/// What is allowed, when it is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Granted {
+    /// May delete anyone's message and remove or ban people.
+    pub moderator: bool,
+}
+
+/// The rules. `who` is `None` for a reader nobody knows (no session, no
+/// guest cookie): it may read an open room and nothing else it can be
+/// refused, since there is nobody to ban.
+pub fn decide(who: Option<&Author>, act: Act, standing: &Standing) -> Result<Granted, Rule> {
+    if standing.banned {
+        return Err(Rule::Banned);
+    }
+    let account = who.is_some_and(Author::is_account);
+    if standing.accounts_only && !account {
+        return Err(Rule::AccountsOnly);
+    }
+    let moderator = account && standing.moderator;
+    if act == Act::Moderate && !moderator {
+        return Err(Rule::NotModerator);
+    }
+    Ok(Granted { moderator })
+}
+
+/// The room access every entry point asks.
+#[derive(Clone)]
+pub struct Access {
+    store: Store,
+}
+
+impl Access {
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+
+    /// May `who` do `act` in `room` now? A room that does not exist yet has
+    /// no rules: it is made by whoever first joins or posts to it.
+    pub async fn check(
+        &self,
+        room: &RoomName,
+        who: Option<&Author>,
+        act: Act,
+    ) -> Result<Granted, Denied> {
+        let standing = self.store.standing(room, who).await?.unwrap_or_default();
+        Self::answer(room, who, act, &standing)
+    }
+
+    /// [`Access::check`] for a room known by its row id (a shared file).
+    pub async fn check_id(
+        &self,
+        room_id: i64,
+        who: Option<&Author>,
+        act: Act,
+    ) -> Result<Granted, Denied> {
+        let Some((room, standing)) = self.store.standing_by_id(room_id, who).await? else {
+            return Err(Denied::Gone);
+        };
+        Self::answer(&room, who, act, &standing)
+    }
+
+    fn answer(
+        room: &RoomName,
+        who: Option<&Author>,
+        act: Act,
+        standing: &Standing,
+    ) -> Result<Granted, Denied> {
+        decide(who, act, standing).map_err(|rule| match rule {
+            Rule::Banned => Denied::Banned(room.clone()),
+            Rule::AccountsOnly => Denied::AccountsOnly(room.clone()),
+            Rule::NotModerator => Denied::NotModerator,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use app::people::SessionId;
+
+    fn guest() -> Author {
+        Author::Guest(SessionId::parse("tab-1").unwrap())
+    }
+
+    /// Every act, for every kind of person, in every standing: the whole
+    /// table, so a new act or rule cannot slip past one of them.
+    #[test]
+    fn the_rules_as_a_table() {
+        let account = Author::Account(7);
+        let guest = guest();
+        let people: [(&str, Option<&Author>); 3] = [
+            ("account", Some(&account)),
+            ("guest", Some(&guest)),
+            ("nobody", None),
+        ];
+        for act in Act::ALL {
+            for (kind, who) in people {
+                for banned in [false, true] {
+                    for accounts_only in [false, true] {
+                        for moderator in [false, true] {
+                            let standing = Standing {
+                                accounts_only,
+                                banned,
+                                moderator,
+                            };
+                            let is_account = kind == "account";
+                            let expected = if banned {
+                                Err(Rule::Banned)
+                            } else if accounts_only && !is_account {
+                                Err(Rule::AccountsOnly)
+                            } else if act == Act::Moderate && !(is_account && moderator) {
+                                Err(Rule::NotModerator)
+                            } else {
+                                Ok(Granted {
+                                    moderator: is_account && moderator,
+                                })
+                            };
+                            assert_eq!(
+                                decide(who, act, &standing),
+                                expected,
+                                "{kind} {act:?} {standing:?}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

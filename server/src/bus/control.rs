@@ -1,0 +1,48 @@
+//! What servers tell each other about state each holds in memory (on the
+//! `chat:CLUSTER:control` channel): sessions that ended, rooms opened or
+//! closed to guests, names taken, people sent out.
+
+use app::rooms::RoomName;
+
+/// What one server tells the others about state they hold in memory.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "what", rename_all = "snake_case")]
+pub enum Control {
+    /// Sessions of an account ended: their sockets close, on every server.
+    SessionsEnded { account_id: i64, ended: Ended },
+    /// A room's owner opened or closed it to guests.
+    AccountsOnly { room: RoomName, on: bool },
+    /// An account took its registered name (by [`crate::hub::nick_key`])
+    /// in a room from a guest: the guest's connections there leave.
+    NameTaken { room: RoomName, key: String },
+    /// A moderator removed or banned an author (as stored) from a room:
+    /// their connections there leave.
+    SentOut {
+        room: RoomName,
+        author: String,
+        banned: bool,
+    },
+}
+
+/// Which of an account's sessions ended, by the SHA-256 of their token.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ended {
+    /// That one (a logout).
+    Session(String),
+    /// All but that one (a password change).
+    AllBut(String),
+    /// Every one (logging out everywhere, deleting the account).
+    All,
+}
+
+impl Ended {
+    /// Whether the session with this token hash is one of them.
+    pub fn picks(&self, token_hash: &str) -> bool {
+        match self {
+            Ended::Session(ended) => ended == token_hash,
+            Ended::AllBut(kept) => kept != token_hash,
+            Ended::All => true,
+        }
+    }
+}

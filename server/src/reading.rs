@@ -1,0 +1,279 @@
+//! Reading the chat over plain HTTP: the lobby's rooms, a room's history and
+//! search, for the server functions and the pages rendered on the server.
+//!
+//! Every read is one requester's (see [`Requester`]) and asks
+//! [`crate::access`] first: a banned person cannot page through a room's
+//! history or search it, and a guest cannot read a room closed to guests.
+//! Search has its own budget per address and a time limit, so that it cannot
+//! crowd out the logins, joins and history pages sharing its database.
+
+use crate::access::{Access, Act};
+use crate::hub::RoomHub;
+use crate::peers::TokenBucket;
+use crate::store::Author;
+use app::backend::{BackendError, ChatBackend};
+use app::messages::{HistoryPage, Seq};
+use app::rooms::{RoomName, RoomSummary};
+use app::search::{SEARCH_PAGE, SearchPage};
+use futures::future::BoxFuture;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Who a plain HTTP request comes from, put in its extensions by the
+/// router (`routes::who_is_reading`): `None` for someone the server cannot
+/// tell apart from anyone else.
+#[derive(Clone, Debug, Default)]
+pub struct Requester {
+    pub who: Option<Author>,
+    pub ip: Option<IpAddr>,
+}
+
+/// A search that takes longer is given up (the person is told to narrow it).
+const SEARCH_DEADLINE: Duration = Duration::from_secs(2);
+
+/// Search budgets per address: a burst, then one every `every`.
+#[derive(Clone, Copy, Debug)]
+pub struct SearchLimits {
+    pub burst: u32,
+    pub every: Duration,
+}
+
+/// What every read shares: the hub, the rules, the search budgets.
+#[derive(Clone)]
+pub struct Library {
+    hub: Arc<RoomHub>,
+    access: Access,
+    searches: Arc<SearchBudgets>,
+}
+
+/// Per-address search budgets, keyed like every per-address limit
+/// ([`crate::peers::address_key`]).
+struct SearchBudgets {
+    limits: SearchLimits,
+    buckets: Mutex<HashMap<IpAddr, TokenBucket>>,
+}
+
+/// Addresses whose search budgets are kept; past this, refilled ones go.
+const ADDRESSES_KEPT: usize = 10_000;
+
+impl SearchBudgets {
+    fn allow(&self, ip: IpAddr) -> bool {
+        let key = crate::peers::address_key(ip);
+        let mut buckets = self.buckets.lock().expect("search budgets lock");
+        if buckets.len() >= ADDRESSES_KEPT && !buckets.contains_key(&key) {
+            buckets.retain(|_, bucket| !bucket.full());
+            if buckets.len() >= ADDRESSES_KEPT {
+                // Every address kept is searching right now: a new one waits.
+                return false;
+            }
+        }
+        let per_sec = 1.0 / self.limits.every.as_secs_f64().max(0.001);
+        buckets
+            .entry(key)
+            .or_insert_with(|| TokenBucket::new(f64::from(self.limits.burst.max(1)), per_sec))
+            .take()
+    }
+}
+
+/// Why a read did not happen; the text is for the reader.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error(transparent)]
+    Denied(#[from] crate::access::Denied),
+    #[error("you are searching too fast; wait a moment")]
+    TooManySearches,
+    #[error("that search took too long; add a word or make it longer")]
+    TooSlow,
+    #[error("the server could not load this; try again")]
+    Store(#[from] crate::store::StoreError),
+}
+
+impl Library {
+    pub fn new(hub: Arc<RoomHub>, access: Access, limits: SearchLimits) -> Self {
+        Self {
+            hub,
+            access,
+            searches: Arc::new(SearchBudgets {
+                limits,
+                buckets: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// The chat as `requester` may read it.
+    pub fn reader(&self, requester: Requester) -> Reader {
+        Reader {
+            library: self.clone(),
+            requester,
+        }
+    }
+}
+
+/// One requester's reads.
+pub struct Reader {
+    library: Library,
+    requester: Requester,
+}
+
+impl Reader {
+    /// Messages in `rooms` holding every one of `words`: the rooms the
+    /// requester may not read are left out, and the search is refused over
+    /// the address's budget or given up past its deadline.
+    pub async fn search_rooms(
+        &self,
+        rooms: Vec<RoomName>,
+        words: Vec<String>,
+        page: u32,
+    ) -> Result<SearchPage, ReadError> {
+        if let Some(ip) = self.requester.ip
+            && !self.library.searches.allow(ip)
+        {
+            return Err(ReadError::TooManySearches);
+        }
+        let mut readable = Vec::with_capacity(rooms.len());
+        for room in rooms {
+            match self
+                .library
+                .access
+                .check(&room, self.requester.who.as_ref(), Act::Read)
+                .await
+            {
+                Ok(_) => readable.push(room),
+                Err(crate::access::Denied::Store(err)) => return Err(err.into()),
+                Err(_) => {}
+            }
+        }
+        if readable.is_empty() {
+            return Ok(SearchPage {
+                found: vec![],
+                more: false,
+            });
+        }
+        // One more than a page says whether another follows.
+        let search =
+            self.library
+                .hub
+                .store()
+                .search(&readable, &words, page * SEARCH_PAGE, SEARCH_PAGE + 1);
+        let mut found = tokio::time::timeout(SEARCH_DEADLINE, search)
+            .await
+            .map_err(|_| ReadError::TooSlow)??;
+        let more = found.len() > SEARCH_PAGE as usize;
+        found.truncate(SEARCH_PAGE as usize);
+        Ok(SearchPage { found, more })
+    }
+
+    /// A page of the room's history, if the requester may read it.
+    pub async fn page(
+        &self,
+        room: RoomName,
+        before: Option<Seq>,
+        limit: u32,
+    ) -> Result<HistoryPage, ReadError> {
+        self.library
+            .access
+            .check(&room, self.requester.who.as_ref(), Act::Read)
+            .await?;
+        let entries = self.library.hub.store().page(&room, before, limit).await?;
+        let at_start = entries.first().is_none_or(|e| e.seq == 1);
+        Ok(HistoryPage {
+            room,
+            entries,
+            at_start,
+        })
+    }
+}
+
+/// A refusal as the server functions pass it on: logged with its detail,
+/// shown as its text.
+fn backend_error(err: ReadError) -> BackendError {
+    if let ReadError::Store(store) = &err {
+        tracing::error!(%store, "a read failed");
+    }
+    BackendError(err.to_string())
+}
+
+impl ChatBackend for Reader {
+    fn rooms(
+        &self,
+        search: String,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<RoomSummary>, BackendError>> {
+        Box::pin(async move {
+            self.library
+                .hub
+                .summaries(&search, limit)
+                .await
+                .map_err(|e| BackendError(e.to_string()))
+        })
+    }
+
+    fn history(
+        &self,
+        room: RoomName,
+        before: Option<Seq>,
+        limit: u32,
+    ) -> BoxFuture<'_, Result<HistoryPage, BackendError>> {
+        Box::pin(async move { self.page(room, before, limit).await.map_err(backend_error) })
+    }
+
+    fn search(
+        &self,
+        rooms: Vec<RoomName>,
+        words: Vec<String>,
+        page: u32,
+    ) -> BoxFuture<'_, Result<SearchPage, BackendError>> {
+        Box::pin(async move {
+            self.search_rooms(rooms, words, page)
+                .await
+                .map_err(backend_error)
+        })
+    }
+}
+
+/// The backend the server functions find in context: it reads as the
+/// request's [`Requester`], which the router put in the request's extensions
+/// (Leptos hands the request's parts to the server function's context).
+pub struct PerRequest(pub Library);
+
+impl PerRequest {
+    fn reader(&self) -> Reader {
+        let requester = leptos::prelude::use_context::<axum::http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<Requester>().cloned())
+            .unwrap_or_default();
+        self.0.reader(requester)
+    }
+}
+
+impl ChatBackend for PerRequest {
+    fn rooms(
+        &self,
+        search: String,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<RoomSummary>, BackendError>> {
+        let reader = self.reader();
+        Box::pin(async move { reader.rooms(search, limit).await })
+    }
+
+    fn history(
+        &self,
+        room: RoomName,
+        before: Option<Seq>,
+        limit: u32,
+    ) -> BoxFuture<'_, Result<HistoryPage, BackendError>> {
+        let reader = self.reader();
+        Box::pin(async move { reader.history(room, before, limit).await })
+    }
+
+    fn search(
+        &self,
+        rooms: Vec<RoomName>,
+        words: Vec<String>,
+        page: u32,
+    ) -> BoxFuture<'_, Result<SearchPage, BackendError>> {
+        let reader = self.reader();
+        Box::pin(async move { ChatBackend::search(&reader, rooms, words, page).await })
+    }
+}
