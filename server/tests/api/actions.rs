@@ -283,7 +283,8 @@ async fn a_tab_that_comes_back_replays_edits_deletions_and_reactions_in_order() 
 
 #[tokio::test]
 async fn search_finds_words_skips_deleted_messages_and_takes_any_input() {
-    let app = spawn_app().await;
+    // Many searches from one address in a row: its budget (see budgets.rs) lifted.
+    let app = spawn_app_with(&["--search-burst", "1000"]).await;
     let (mut sadia, mut usman) = two_in_main(&app).await;
     sadia.say("main", "The quick brown fox").await;
     usman.say("main", "a lazy dog, 100% asleep").await;
