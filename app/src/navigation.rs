@@ -115,6 +115,11 @@ impl Place {
     }
 }
 
+/// The app's pages as the server's router writes their paths (the lobby,
+/// a room): the one list both sides go by, with [`page_of`] and
+/// [`room_of`] reading a path back.
+pub const PAGE_ROUTES: [&str; 2] = ["/", "/r/{room}"];
+
 /// Which page a path shows.
 pub fn page_of(path: &str) -> Page {
     if path == "/" {
@@ -250,6 +255,10 @@ mod tests {
 
     #[test]
     fn paths_pick_their_page() {
+        for route in PAGE_ROUTES {
+            let path = route.replace("{room}", "main");
+            assert_ne!(page_of(&path), Page::Missing, "the server serves {route}");
+        }
         assert_eq!(page_of("/"), Page::Lobby);
         assert_eq!(page_of("/r/main"), Page::Room);
         assert_eq!(page_of("/r/main/"), Page::Room);

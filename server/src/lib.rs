@@ -16,6 +16,7 @@
 //! - [`connection`]: one WebSocket connection's reader, writer and forwarders.
 //! - [`peers`]: limits per address (connections, send and join budgets).
 //! - [`reading`]: history and search over HTTP, each read asking [`access`].
+//! - [`state`]: what every request handler shares (`AppState`).
 //! - [`routes`]: the router, request checks (Host, Origin, CSRF, security
 //!   headers) and the backend that server functions call.
 //! - [`media`]: uploads, the blob store seam (directory or S3), media responses.
@@ -40,6 +41,7 @@ pub mod presence;
 pub mod reading;
 pub mod routes;
 pub mod search;
+pub mod state;
 pub mod store;
 
 use config::Config;
@@ -173,7 +175,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
     let (stop, stopped) = watch::channel(false);
     let (drain, mut drained) = mpsc::channel::<()>(1);
     let access = access::Access::new(hub.store().clone());
-    let state = routes::AppState {
+    let state = state::AppState {
         leptos_options: leptos_options(&config, addr),
         library: reading::Library::new(hub.clone(), access.clone(), config.search_limits()),
         sockets: connection::Shared {
@@ -192,7 +194,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
             .chain(&config.public_urls)
             .map(|o| o.trim_end_matches('/').to_owned())
             .collect(),
-        hosts: routes::Hosts::new(&config.public_urls),
+        hosts: state::Hosts::new(&config.public_urls),
         request_timeout: Duration::from_secs(config.request_timeout_secs.max(1)),
         metrics: metrics::install(),
         metrics_token: config.metrics_token.as_deref().map(Arc::from),

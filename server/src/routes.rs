@@ -5,10 +5,11 @@
 
 use crate::access::{Act, Denied};
 use crate::accounts;
-use crate::connection::{self, Shared};
+use crate::connection;
 use crate::hub::HubError;
 use crate::listener::{Admitted, Proxied};
 use crate::reading::{PerRequest, Requester};
+pub use crate::state::{AppState, Hosts};
 use crate::store::Author;
 use app::backend::{Backend, ChatBackend};
 use app::messages::{ClientId, MessageBody};
@@ -16,7 +17,7 @@ use app::people::Nick;
 use app::protocol::MAX_FRAME_BYTES;
 use app::rooms::RoomName;
 use axum::Router;
-use axum::extract::{ConnectInfo, FromRef, Path, Query, Request, State, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, Path, Query, Request, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -33,71 +34,6 @@ use tower_http::timeout::TimeoutLayer;
 
 /// How long `/health` waits for the journal to commit a probe.
 const HEALTH_DEADLINE: Duration = Duration::from_secs(2);
-
-#[derive(Clone)]
-pub struct AppState {
-    pub leptos_options: LeptosOptions,
-    pub sockets: Shared,
-    /// Reads over plain HTTP (history, search), each asking the room's rules.
-    pub library: crate::reading::Library,
-    /// Origins allowed besides the page's own (`--allowed-origin`, `--public-url`).
-    pub allowed_origins: Arc<[String]>,
-    pub hosts: Hosts,
-    pub request_timeout: Duration,
-    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
-    /// What a scraper must show for `/metrics`; `None`: no such page.
-    pub metrics_token: Option<Arc<str>>,
-}
-
-impl FromRef<AppState> for LeptosOptions {
-    fn from_ref(state: &AppState) -> Self {
-        state.leptos_options.clone()
-    }
-}
-
-/// The host names this server answers to.
-#[derive(Clone, Debug)]
-pub struct Hosts {
-    names: Arc<[String]>,
-}
-
-impl Hosts {
-    /// The hosts of `public_urls`, plus loopback names; IP literals are always
-    /// fine (a rebinding attack needs a name it controls).
-    pub fn new(public_urls: &[String]) -> Self {
-        let mut names: Vec<String> = public_urls
-            .iter()
-            .filter_map(|url| {
-                let rest = url.split_once("://").map_or(url.as_str(), |(_, r)| r);
-                let authority = rest.split('/').next()?;
-                Some(host_only(authority).to_ascii_lowercase())
-            })
-            .collect();
-        names.push("localhost".into());
-        Self {
-            names: names.into(),
-        }
-    }
-
-    fn allows(&self, host: &str) -> bool {
-        let name = host_only(host).to_ascii_lowercase();
-        let name = name.trim_end_matches('.');
-        name.parse::<std::net::IpAddr>().is_ok()
-            || name
-                .strip_prefix('[')
-                .and_then(|n| n.strip_suffix(']'))
-                .is_some_and(|n| n.parse::<std::net::Ipv6Addr>().is_ok())
-            || self.names.iter().any(|n| n == name)
-    }
-}
-
-/// `host` without its `:port`.
-fn host_only(authority: &str) -> &str {
-    if authority.starts_with('[') {
-        return authority.split_inclusive(']').next().unwrap_or(authority);
-    }
-    authority.split(':').next().unwrap_or(authority)
-}
 
 /// The page's Content-Security-Policy: scripts only with this response's
 /// nonce (Leptos puts it on its hydration scripts), WebAssembly allowed to
@@ -122,7 +58,7 @@ const STRICT_POLICY: &str = "default-src 'none'; frame-ancestors 'none'; sandbox
 /// history is in the HTML itself. Anything else goes to the fallback, which serves files
 /// or renders the app's "Page not found." with a 404.
 fn page_routes() -> Vec<AxumRouteListing> {
-    ["/", "/r/{room}"]
+    app::navigation::PAGE_ROUTES
         .into_iter()
         .map(|path| {
             AxumRouteListing::new(

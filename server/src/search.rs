@@ -7,7 +7,7 @@
 use crate::accounts::pages::document;
 use crate::accounts::routes::page;
 use crate::reading::{ReadError, Requester};
-use crate::routes::AppState;
+use crate::state::AppState;
 use app::clock;
 use app::rooms::RoomName;
 use app::search::{Found, SEARCH_PAGES, SEARCH_ROOMS, SearchPage, marked, words};

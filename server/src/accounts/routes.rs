@@ -4,7 +4,7 @@
 
 use super::pages::{self, AccountView, Done, PAGE_POLICY};
 use super::{AccountError, Accounts, SignedIn};
-use crate::routes::AppState;
+use crate::state::AppState;
 use crate::store::ModeratorChange;
 use app::people::Nick;
 use app::rooms::RoomName;

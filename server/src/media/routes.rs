@@ -14,7 +14,7 @@
 use super::UploadRefusal;
 use crate::access::{Act, Denied};
 use crate::accounts;
-use crate::routes::AppState;
+use crate::state::AppState;
 use crate::store::{Author, MediaRow};
 use app::media::{KEY_HEADER, MediaId, MediaKind, NAME_HEADER, UPLOAD_PATH, clean_file_name};
 use axum::Router;

@@ -1,79 +1,9 @@
-//! The PostgreSQL store, for several servers sharing one database.
-//!
-//! Numbering: every batch locks the rows of the rooms it writes to (in id
-//! order, so two servers' batches never wait on each other in a cycle), reads
-//! their `head`, inserts its entries and moves the heads on, all in one
-//! transaction. Another server appending to the same room waits for the lock
-//! and then sees the new head, so a room's log stays one gap-free sequence
-//! whichever servers write to it, and a resent client id finds its original
-//! whichever server stored it. Nothing is cached between batches: another
-//! server may have written since.
-//!
-//! Durability is PostgreSQL's: a commit returns once its WAL record is
-//! flushed (`synchronous_commit = on`, the default).
+//! Rooms and their logs: opening a room, appending entries (the journal's
+//! batches), reading pages and replays, heads, shutdown bookkeeping.
 
-use super::rows::{
-    AttachmentRow, EntryRow, ReactionRow, account_row, columns, departed, entries, found,
-    media_kind, media_kind_word, owned_room, quote, room_names, session_row,
-};
-use super::{
-    AccountRow, Appended, Departed, Draft, Found, MediaRow, Member, ModeratorChange, OwnedRoom,
-    Refusal, RoomRow, SessionRow, Standing, StoreError, TargetRow, act_of, judge, judge_author,
-    now_ms,
-};
-use crate::config::redacted;
-use app::media::Attachment;
-use app::messages::{Entry, EntryKind, REACTIONS_MAX, Seq};
-use app::people::Nick;
-use app::rooms::RoomName;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgPool, Postgres, Transaction};
-use std::collections::HashMap;
-use std::str::FromStr;
-use std::time::Duration;
-
-/// Connections per server: the journal's batches, pages, replays and
-/// account lookups share them.
-const CONNECTIONS: u32 = 10;
-
-#[derive(Clone)]
-pub struct PostgresStore {
-    pool: PgPool,
-    /// Searches' own connections (see `SqliteStore::searchers`).
-    searchers: PgPool,
-}
+use super::*;
 
 impl PostgresStore {
-    pub async fn open(url: &str) -> Result<Self, StoreError> {
-        let open_err = |source| StoreError::Open {
-            url: redacted(url),
-            source,
-        };
-        // Said at once: a database that does not answer takes the pool's
-        // whole acquire timeout to be reported.
-        tracing::info!(url = %redacted(url), "connecting to PostgreSQL");
-        // A write waiting on a lock gives up after a while (like SQLite's busy
-        // timeout), so the journal can retry it or report it, never hang.
-        let options = PgConnectOptions::from_str(url)
-            .map_err(open_err)?
-            .options([("lock_timeout", "5s")]);
-        let pool = PgPoolOptions::new()
-            .max_connections(CONNECTIONS)
-            .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options.clone())
-            .await
-            .map_err(open_err)?;
-        let searchers = PgPoolOptions::new()
-            .max_connections(super::SEARCHERS)
-            .acquire_timeout(super::SEARCH_WAIT)
-            // A search is given up by the database too, not only by its caller.
-            .connect_lazy_with(options.options([("statement_timeout", "2s")]));
-        // sqlx holds an advisory lock while migrating: servers starting
-        // together migrate once.
-        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Ok(Self { pool, searchers })
-    }
-
     pub async fn open_room(
         &self,
         room: &RoomName,
@@ -98,7 +28,7 @@ impl PostgresStore {
             .ok_or_else(|| StoreError::Batch(format!("room {name} vanished after its creation")))
     }
 
-    async fn room_row(&self, name: &str) -> Result<Option<RoomRow>, StoreError> {
+    pub(super) async fn room_row(&self, name: &str) -> Result<Option<RoomRow>, StoreError> {
         let row = sqlx::query!(
             "SELECT id, head, owner_id, accounts_only FROM rooms WHERE name = $1",
             name
@@ -147,7 +77,10 @@ impl PostgresStore {
     }
 
     /// `rows` as entries, with their messages' reactions.
-    async fn with_reactions(&self, rows: Vec<EntryRow>) -> Result<Vec<Entry>, StoreError> {
+    pub(super) async fn with_reactions(
+        &self,
+        rows: Vec<EntryRow>,
+    ) -> Result<Vec<Entry>, StoreError> {
         let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
             return Ok(vec![]);
         };
@@ -204,51 +137,8 @@ impl PostgresStore {
         self.with_reactions(rows).await
     }
 
-    pub async fn search(
-        &self,
-        rooms: &[RoomName],
-        words: &[String],
-        skip: u32,
-        limit: u32,
-    ) -> Result<Vec<Found>, StoreError> {
-        // Words are letters and digits only, so this is plain words joined
-        // by AND whatever was typed; the last one is a prefix if it is long
-        // enough (`app::search::MIN_PREFIX`).
-        let prefix = if app::search::last_is_prefix(words) {
-            ":*"
-        } else {
-            ""
-        };
-        let query = format!("{}{prefix}", words.join(" & "));
-        let rooms: Vec<&str> = rooms.iter().map(RoomName::as_str).collect();
-        let marks = format!(
-            "StartSel=\"{}\", StopSel=\"{}\", MaxWords=24, MinWords=8",
-            app::search::MARK_START,
-            app::search::MARK_END
-        );
-        let rows = sqlx::query!(
-            r#"SELECT r.name, e.seq, e.at, e.nick,
-                      ts_headline('simple', e.body, q, $3) AS "snippet!"
-               FROM entries e JOIN rooms r ON r.id = e.room_id,
-                    to_tsquery('simple', $1) q
-               WHERE e.kind = 'message' AND e.search @@ q AND r.name = ANY($2)
-               ORDER BY e.at DESC, e.seq DESC LIMIT $4 OFFSET $5"#,
-            query,
-            &rooms as &[&str],
-            marks,
-            i64::from(limit),
-            i64::from(skip)
-        )
-        .fetch_all(&self.searchers)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|r| found(&r.name, r.seq, r.at, &r.nick, r.snippet))
-            .collect())
-    }
-
     pub async fn room_names(&self, search: &str, limit: u32) -> Result<Vec<RoomName>, StoreError> {
-        let pattern = super::like_pattern(search);
+        let pattern = super::super::like_pattern(search);
         let names = sqlx::query_scalar!(
             r#"SELECT name FROM rooms WHERE lower(name) LIKE $1 ESCAPE '\'
                ORDER BY active_at DESC, name LIMIT $2"#,
@@ -444,539 +334,17 @@ impl PostgresStore {
             .filter_map(|row| departed(&row.room, &row.nick, row.session))
             .collect())
     }
-
-    pub async fn create_account(
-        &self,
-        name: &Nick,
-        key: &str,
-        password_hash: &str,
-    ) -> Result<Option<i64>, StoreError> {
-        let (name, now) = (name.as_str(), now_ms());
-        let id = sqlx::query_scalar!(
-            "INSERT INTO accounts (name, name_key, password_hash, created_at)
-             VALUES ($1, $2, $3, $4) ON CONFLICT (name_key) DO NOTHING
-             RETURNING id",
-            name,
-            key,
-            password_hash,
-            now
-        )
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(id)
-    }
-
-    pub async fn account_by_key(&self, key: &str) -> Result<Option<AccountRow>, StoreError> {
-        let row = sqlx::query!(
-            "SELECT id, name, password_hash FROM accounts WHERE name_key = $1",
-            key
-        )
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.and_then(|r| account_row(r.id, &r.name, r.password_hash)))
-    }
-
-    pub async fn account_by_id(&self, id: i64) -> Result<Option<AccountRow>, StoreError> {
-        let row = sqlx::query!(
-            "SELECT id, name, password_hash FROM accounts WHERE id = $1",
-            id
-        )
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.and_then(|r| account_row(r.id, &r.name, r.password_hash)))
-    }
-
-    pub async fn set_password(&self, id: i64, password_hash: &str) -> Result<(), StoreError> {
-        sqlx::query!(
-            "UPDATE accounts SET password_hash = $1 WHERE id = $2",
-            password_hash,
-            id
-        )
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    pub async fn delete_account(&self, id: i64, shown_as: &str) -> Result<(), StoreError> {
-        let (author, gone) = (format!("account:{id}"), format!("deleted:{id}"));
-        let mut tx = self.pool.begin().await?;
-        sqlx::query!(
-            "UPDATE entries SET nick = $1, author = $2 WHERE author = $3",
-            shown_as,
-            gone,
-            author
-        )
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query!(
-            "UPDATE reactions SET nick = $1, author = $2 WHERE author = $3",
-            shown_as,
-            gone,
-            author
-        )
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query!(
-            "UPDATE rooms SET accounts_only = FALSE WHERE owner_id = $1",
-            id
-        )
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query!("DELETE FROM accounts WHERE id = $1", id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    pub async fn create_session(
-        &self,
-        token_hash: &str,
-        account_id: i64,
-    ) -> Result<(), StoreError> {
-        let now = now_ms();
-        sqlx::query!(
-            "INSERT INTO sessions (token_hash, account_id, created_at, seen_at) VALUES ($1, $2, $3, $3)",
-            token_hash,
-            account_id,
-            now
-        )
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    pub async fn session(&self, token_hash: &str) -> Result<Option<SessionRow>, StoreError> {
-        let row = sqlx::query!(
-            "SELECT s.account_id, a.name, s.created_at, s.seen_at
-             FROM sessions s JOIN accounts a ON a.id = s.account_id
-             WHERE s.token_hash = $1",
-            token_hash
-        )
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.and_then(|r| session_row(r.account_id, &r.name, r.created_at, r.seen_at)))
-    }
-
-    pub async fn touch_session(&self, token_hash: &str) -> Result<(), StoreError> {
-        let now = now_ms();
-        sqlx::query!(
-            "UPDATE sessions SET seen_at = $1 WHERE token_hash = $2",
-            now,
-            token_hash
-        )
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    pub async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
-        sqlx::query!("DELETE FROM sessions WHERE token_hash = $1", token_hash)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    pub async fn delete_sessions(
-        &self,
-        account_id: i64,
-        except: Option<&str>,
-    ) -> Result<(), StoreError> {
-        let except = except.unwrap_or("");
-        sqlx::query!(
-            "DELETE FROM sessions WHERE account_id = $1 AND token_hash <> $2",
-            account_id,
-            except
-        )
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    pub async fn purge_sessions(
-        &self,
-        seen_before: i64,
-        created_before: i64,
-    ) -> Result<u64, StoreError> {
-        let gone = sqlx::query!(
-            "DELETE FROM sessions WHERE seen_at < $1 OR created_at < $2",
-            seen_before,
-            created_before
-        )
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(gone)
-    }
-
-    pub async fn owned_rooms(&self, account_id: i64) -> Result<Vec<OwnedRoom>, StoreError> {
-        let rows = sqlx::query!(
-            "SELECT name, accounts_only FROM rooms WHERE owner_id = $1 ORDER BY name",
-            account_id
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|r| owned_room(&r.name, r.accounts_only))
-            .collect())
-    }
-
-    pub async fn may_moderate(&self, room_id: i64, account_id: i64) -> Result<bool, StoreError> {
-        Ok(sqlx::query_scalar!(
-            r#"SELECT EXISTS (SELECT 1 FROM rooms WHERE id = $1 AND owner_id = $2)
-                   OR EXISTS (SELECT 1 FROM moderators WHERE room_id = $1 AND account_id = $2)
-                   AS "allowed!""#,
-            room_id,
-            account_id
-        )
-        .fetch_one(&self.pool)
-        .await?)
-    }
-
-    pub async fn author_of(
-        &self,
-        room_id: i64,
-        seq: Seq,
-    ) -> Result<Option<(String, Nick)>, StoreError> {
-        let seq = seq.min(i64::MAX as u64) as i64;
-        let row = sqlx::query!(
-            "SELECT author, nick FROM entries WHERE room_id = $1 AND seq = $2",
-            room_id,
-            seq
-        )
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.and_then(|r| Some((r.author, Nick::parse(&r.nick).ok()?))))
-    }
-
-    pub async fn ban(&self, room_id: i64, author: &str, nick: &Nick) -> Result<(), StoreError> {
-        let (nick, now) = (nick.as_str(), now_ms());
-        let mut tx = self.pool.begin().await?;
-        // The room's row lock, as a batch of entries takes it: the ban is in
-        // before a batch or after it, never read halfway (`authors_refused`).
-        sqlx::query("SELECT id FROM rooms WHERE id = $1 FOR UPDATE")
-            .bind(room_id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query!(
-            "INSERT INTO bans (room_id, author, nick, banned_at) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (room_id, author) DO NOTHING",
-            room_id,
-            author,
-            nick,
-            now
-        )
-        .execute(&mut *tx)
-        .await?;
-        // Their media key stops working: no more uploads to, or files from, the room.
-        sqlx::query!(
-            "DELETE FROM room_members WHERE room_id = $1 AND author = $2",
-            room_id,
-            author
-        )
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    // Checked at run time, not against `.sqlx/` (the rules' tests run them on
-    // every store).
-    pub async fn standing(
-        &self,
-        room: &RoomName,
-        author: &str,
-        account: i64,
-    ) -> Result<Option<Standing>, StoreError> {
-        let row: Option<(bool, bool, bool)> = sqlx::query_as(STANDING_BY_NAME)
-            .bind(room.as_str())
-            .bind(author)
-            .bind(account)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map(|(accounts_only, banned, moderator)| Standing {
-            accounts_only,
-            banned,
-            moderator,
-        }))
-    }
-
-    pub async fn standing_by_id(
-        &self,
-        room_id: i64,
-        author: &str,
-        account: i64,
-    ) -> Result<Option<(RoomName, Standing)>, StoreError> {
-        let row: Option<(String, bool, bool, bool)> = sqlx::query_as(STANDING_BY_ID)
-            .bind(room_id)
-            .bind(author)
-            .bind(account)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.and_then(|(name, accounts_only, banned, moderator)| {
-            let name = RoomName::parse(&name).ok()?;
-            Some((
-                name,
-                Standing {
-                    accounts_only,
-                    banned,
-                    moderator,
-                },
-            ))
-        }))
-    }
-
-    pub async fn set_moderator(
-        &self,
-        room: &RoomName,
-        owner: i64,
-        key: &str,
-        on: bool,
-    ) -> Result<ModeratorChange, StoreError> {
-        let name = room.as_str();
-        let Some(room_id) = sqlx::query_scalar!(
-            "SELECT id FROM rooms WHERE name = $1 AND owner_id = $2",
-            name,
-            owner
-        )
-        .fetch_optional(&self.pool)
-        .await?
-        else {
-            return Ok(ModeratorChange::NotOwner);
-        };
-        let Some(account_id) =
-            sqlx::query_scalar!("SELECT id FROM accounts WHERE name_key = $1", key)
-                .fetch_optional(&self.pool)
-                .await?
-        else {
-            return Ok(ModeratorChange::NoSuchAccount);
-        };
-        if on {
-            sqlx::query!(
-                "INSERT INTO moderators (room_id, account_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                room_id,
-                account_id
-            )
-            .execute(&self.pool)
-            .await?;
-        } else {
-            sqlx::query!(
-                "DELETE FROM moderators WHERE room_id = $1 AND account_id = $2",
-                room_id,
-                account_id
-            )
-            .execute(&self.pool)
-            .await?;
-        }
-        Ok(ModeratorChange::Done)
-    }
-
-    pub async fn moderators(&self, room: &RoomName) -> Result<Vec<Nick>, StoreError> {
-        let name = room.as_str();
-        let names = sqlx::query_scalar!(
-            "SELECT a.name FROM moderators m JOIN accounts a ON a.id = m.account_id
-             JOIN rooms r ON r.id = m.room_id WHERE r.name = $1 ORDER BY a.name",
-            name
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(names.iter().filter_map(|n| Nick::parse(n).ok()).collect())
-    }
-
-    pub async fn set_accounts_only(
-        &self,
-        room: &RoomName,
-        owner: i64,
-        on: bool,
-    ) -> Result<bool, StoreError> {
-        let name = room.as_str();
-        let changed = sqlx::query!(
-            "UPDATE rooms SET accounts_only = $1 WHERE name = $2 AND owner_id = $3",
-            on,
-            name,
-            owner
-        )
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(changed == 1)
-    }
-
-    pub async fn member_key(
-        &self,
-        room_id: i64,
-        author: &str,
-        fresh: &str,
-    ) -> Result<String, StoreError> {
-        sqlx::query!(
-            "INSERT INTO room_members (room_id, author, media_key) VALUES ($1, $2, $3)
-             ON CONFLICT (room_id, author) DO NOTHING",
-            room_id,
-            author,
-            fresh
-        )
-        .execute(&self.pool)
-        .await?;
-        Ok(sqlx::query_scalar!(
-            "SELECT media_key FROM room_members WHERE room_id = $1 AND author = $2",
-            room_id,
-            author
-        )
-        .fetch_one(&self.pool)
-        .await?)
-    }
-
-    pub async fn member_by_key(&self, key: &str) -> Result<Option<Member>, StoreError> {
-        Ok(sqlx::query_as!(
-            Member,
-            "SELECT room_id, author FROM room_members WHERE media_key = $1",
-            key
-        )
-        .fetch_optional(&self.pool)
-        .await?)
-    }
-
-    pub async fn is_member(&self, room_id: i64, author: &str) -> Result<bool, StoreError> {
-        Ok(sqlx::query_scalar!(
-            r#"SELECT EXISTS (SELECT 1 FROM room_members WHERE room_id = $1 AND author = $2)
-               AS "member!""#,
-            room_id,
-            author
-        )
-        .fetch_one(&self.pool)
-        .await?)
-    }
-
-    pub async fn uploaded_since(&self, uploader: &str, since: i64) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar!(
-            r#"SELECT COALESCE(SUM(size), 0)::BIGINT AS "bytes!" FROM media
-               WHERE uploader = $1 AND created_at >= $2"#,
-            uploader,
-            since
-        )
-        .fetch_one(&self.pool)
-        .await?)
-    }
-
-    pub async fn media_bytes(&self) -> Result<i64, StoreError> {
-        let (bytes,): (i64,) =
-            sqlx::query_as("SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM media")
-                .fetch_one(&self.pool)
-                .await?;
-        Ok(bytes)
-    }
-
-    pub async fn insert_media(&self, row: &MediaRow) -> Result<(), StoreError> {
-        let kind = media_kind_word(row.kind);
-        sqlx::query!(
-            "INSERT INTO media (public_id, room_id, uploader, blob, thumb, name, content_type,
-                                kind, size, width, height, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-            row.public_id,
-            row.room_id,
-            row.uploader,
-            row.blob,
-            row.thumb,
-            row.name,
-            row.content_type,
-            kind,
-            row.size,
-            row.width,
-            row.height,
-            row.created_at
-        )
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    pub async fn media(&self, public_id: &str) -> Result<Option<MediaRow>, StoreError> {
-        let row = sqlx::query!(
-            "SELECT public_id, room_id, uploader, blob, thumb, name, content_type, kind, size,
-                    width, height, created_at, seq
-             FROM media WHERE public_id = $1",
-            public_id
-        )
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.and_then(|r| {
-            Some(MediaRow {
-                kind: media_kind(&r.kind)?,
-                public_id: r.public_id,
-                room_id: r.room_id,
-                uploader: r.uploader,
-                blob: r.blob,
-                thumb: r.thumb,
-                name: r.name,
-                content_type: r.content_type,
-                size: r.size,
-                width: r.width,
-                height: r.height,
-                created_at: r.created_at,
-                seq: r.seq,
-            })
-        }))
-    }
-
-    pub async fn expire_unsent(&self, before: i64) -> Result<u64, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query!(
-            "INSERT INTO media_orphans (blob)
-             SELECT blob FROM media WHERE seq IS NULL AND created_at < $1
-             UNION SELECT thumb FROM media
-             WHERE seq IS NULL AND created_at < $1 AND thumb IS NOT NULL
-             ON CONFLICT DO NOTHING",
-            before
-        )
-        .execute(&mut *tx)
-        .await?;
-        let expired = sqlx::query!(
-            "DELETE FROM media WHERE seq IS NULL AND created_at < $1",
-            before
-        )
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        tx.commit().await?;
-        Ok(expired)
-    }
-
-    pub async fn orphans(&self, limit: i64) -> Result<Vec<String>, StoreError> {
-        Ok(
-            sqlx::query_scalar!("SELECT blob FROM media_orphans LIMIT $1", limit)
-                .fetch_all(&self.pool)
-                .await?,
-        )
-    }
-
-    pub async fn blob_in_use(&self, blob: &str) -> Result<bool, StoreError> {
-        Ok(sqlx::query_scalar!(
-            r#"SELECT EXISTS (SELECT 1 FROM media WHERE blob = $1)
-                   OR EXISTS (SELECT 1 FROM media WHERE thumb = $1) AS "used!""#,
-            blob
-        )
-        .fetch_one(&self.pool)
-        .await?)
-    }
-
-    pub async fn forget_orphan(&self, blob: &str) -> Result<(), StoreError> {
-        sqlx::query!("DELETE FROM media_orphans WHERE blob = $1", blob)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
 }
 
 /// A `seq` as PostgreSQL's BIGINT (logs never come near the top half).
-fn clamp(seq: Seq) -> i64 {
+pub(super) fn clamp(seq: Seq) -> i64 {
     seq.min(i64::MAX as u64) as i64
 }
 
 /// Gives a new message at `seq` the uploads its draft names, in order;
 /// `None` (and the message taken out again) when one is not the author's
 /// unsent upload to this room.
-async fn attach(
+pub(super) async fn attach(
     tx: &mut Transaction<'static, Postgres>,
     draft: &Draft,
     seq: i64,
@@ -1025,7 +393,7 @@ async fn attach(
 
 /// What a new entry at `seq` does to its target besides being in the log
 /// (the search index follows the text by itself).
-async fn apply(
+pub(super) async fn apply(
     tx: &mut Transaction<'static, Postgres>,
     draft: &Draft,
     seq: i64,
@@ -1127,7 +495,7 @@ async fn apply(
 /// lock (`ban`, `set_accounts_only`), so it is either in before this batch
 /// or waits for it. Two statements a batch, however many drafts. (Checked at
 /// run time, like [`insert_plain`].)
-async fn authors_refused(
+pub(super) async fn authors_refused(
     tx: &mut Transaction<'static, Postgres>,
     drafts: &[Draft],
     room_ids: &[i64],
@@ -1170,7 +538,7 @@ async fn authors_refused(
         .collect())
 }
 
-fn is_plain(draft: &Draft) -> bool {
+pub(super) fn is_plain(draft: &Draft) -> bool {
     draft.kind.target().is_none() && draft.reply_to.is_none() && draft.media.is_empty()
 }
 
@@ -1179,7 +547,7 @@ fn is_plain(draft: &Draft) -> bool {
 /// rooms' rows are locked by the batch, so no other server can add one of
 /// those ids in between. (Checked at run time, not against `.sqlx/`: the
 /// tests run them on every batch.)
-async fn insert_plain(
+pub(super) async fn insert_plain(
     tx: &mut Transaction<'static, Postgres>,
     run: &[Draft],
     heads: &mut HashMap<i64, i64>,
@@ -1271,19 +639,3 @@ async fn insert_plain(
     .await?;
     Ok(())
 }
-
-/// A person's standing in a room (see `crate::access`): by the room's name
-/// ($1), their author column ($2, `''` for nobody) and account id ($3,
-/// `-1` for none).
-const STANDING_BY_NAME: &str = "SELECT r.accounts_only,
-        EXISTS (SELECT 1 FROM bans b WHERE b.room_id = r.id AND b.author = $2),
-        COALESCE(r.owner_id = $3, FALSE)
-            OR EXISTS (SELECT 1 FROM moderators m WHERE m.room_id = r.id AND m.account_id = $3)
-     FROM rooms r WHERE r.name = $1";
-
-/// [`STANDING_BY_NAME`] by the room's row id, with its name first.
-const STANDING_BY_ID: &str = "SELECT r.name, r.accounts_only,
-        EXISTS (SELECT 1 FROM bans b WHERE b.room_id = r.id AND b.author = $2),
-        COALESCE(r.owner_id = $3, FALSE)
-            OR EXISTS (SELECT 1 FROM moderators m WHERE m.room_id = r.id AND m.account_id = $3)
-     FROM rooms r WHERE r.id = $1";
