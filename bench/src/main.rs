@@ -4,7 +4,7 @@
 //!
 //! Layout:
 //! - `main.rs`: the command line and the scenarios (fanout, rooms, cluster,
-//!   idle, history, search, page, media, compare, smoke).
+//!   idle, history, search, crowd, page, media, compare, smoke).
 //! - [`target`]: the server process, and its CPU and memory from /proc.
 //! - [`load`]: joining, sending and receiving clients with latency stamps.
 //! - [`raw`]: the raw broadcast twin `compare` measures the server against.
@@ -142,6 +142,21 @@ enum Scenario {
         #[arg(long, default_value_t = 40)]
         logins: usize,
     },
+    /// A crowd arriving at once: `senders` members chat in one room while
+    /// `crowd` more sockets join it all together, under the default
+    /// per-socket budget (`--send-queue-bytes`, 1 MiB): how many of the crowd
+    /// are closed as slow, and what reaches them.
+    Crowd {
+        #[arg(long, default_value_t = 1000)]
+        crowd: usize,
+        #[arg(long, default_value_t = 10)]
+        senders: usize,
+        /// Messages per second, all senders together.
+        #[arg(long, default_value_t = 50.0)]
+        rate: f64,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
     /// Time to first byte and requests/s of a room page with 50 messages.
     Page {
         #[arg(long, default_value_t = 16)]
@@ -261,6 +276,12 @@ async fn main() -> std::process::ExitCode {
             flooders,
             logins,
         } => search(&cli.server_bin, messages, requests, flooders, logins).await,
+        Scenario::Crowd {
+            crowd,
+            senders,
+            rate,
+            seconds,
+        } => crowd_scenario(&cli.server_bin, crowd, senders, rate, seconds).await,
         Scenario::Page {
             concurrency,
             seconds,
@@ -1247,6 +1268,123 @@ async fn search(
     Ok(())
 }
 
+async fn crowd_scenario(
+    bin: &std::path::Path,
+    crowd: usize,
+    senders: usize,
+    rate: f64,
+    seconds: u64,
+) -> Outcome {
+    use futures::StreamExt as _;
+    use tokio_tungstenite::tungstenite::Message;
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+    let mut target = Target::start_on(bin, &url, &["--send-queue-bytes", "1048576"])?;
+    let room = app::rooms::RoomName::parse("crowd").map_err(|e| e.to_string())?;
+    let (tally, clock) = (Arc::new(Tally::default()), Clock::new());
+    let per_sender = rate / senders.max(1) as f64;
+    let mut chatting = vec![];
+    for s in 0..senders {
+        let ws = load::join(target.addr, "crowd", &format!("s{s}")).await?;
+        let phase = Duration::from_secs_f64((s as f64 * 0.618_034).fract() / per_sender.max(0.001));
+        chatting.push(tokio::spawn(load::chat(
+            ws,
+            room.clone(),
+            per_sender,
+            phase,
+            100,
+            tally.clone(),
+            clock,
+        )));
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    target.mark_cpu();
+    let sent0 = tally.sent.load(Ordering::Relaxed);
+    // Everyone at once: no stream of a few dozen at a time, as a class or a
+    // stream's audience arrives.
+    let started = Instant::now();
+    let arrivals = futures::future::join_all((0..crowd).map(|i| {
+        let addr = target.addr;
+        async move { load::join(addr, "crowd", &format!("c{i}")).await }
+    }))
+    .await;
+    let joined_in = started.elapsed();
+    let refused = arrivals.iter().filter(|a| a.is_err()).count();
+    let slow = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let other_closes = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let heard = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut readers = vec![];
+    for ws in arrivals.into_iter().flatten() {
+        let (slow, other_closes, heard) = (slow.clone(), other_closes.clone(), heard.clone());
+        readers.push(tokio::spawn(async move {
+            let (_write, mut read) = ws.split();
+            while let Some(next) = read.next().await {
+                match next {
+                    Ok(Message::Text(text)) if text.contains("\"body\":\"t=") => {
+                        heard.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(Message::Close(frame)) => {
+                        let code = frame.map(|f| u16::from(f.code));
+                        if code == Some(4008) {
+                            slow.fetch_add(1, Ordering::Relaxed);
+                        } else {
+                            other_closes.fetch_add(1, Ordering::Relaxed);
+                        }
+                        return;
+                    }
+                    Ok(_) => {}
+                    Err(_) => {
+                        other_closes.fetch_add(1, Ordering::Relaxed);
+                        return;
+                    }
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let sent = tally.sent.load(Ordering::Relaxed) - sent0;
+    let (cpu, rss) = (target.cpu_percent(), target.rss_bytes());
+    for task in chatting.into_iter().chain(readers) {
+        task.abort();
+    }
+    let joined = crowd - refused;
+    table(
+        &format!(
+            "crowd: {crowd} sockets join one room at once while {senders} send {rate:.0} msg/s in all (--send-queue-bytes 1 MiB)"
+        ),
+        &[
+            ("all joined in", format!("{:.2} s", joined_in.as_secs_f64())),
+            ("joins refused", refused.to_string()),
+            (
+                "closed as slow (4008)",
+                format!("{} of {joined}", slow.load(Ordering::Relaxed)),
+            ),
+            (
+                "other closes",
+                other_closes.load(Ordering::Relaxed).to_string(),
+            ),
+            ("messages sent", sent.to_string()),
+            (
+                "messages heard by the crowd",
+                format!(
+                    "{} (at most {} each arrived in time to hear)",
+                    heard.load(Ordering::Relaxed),
+                    sent
+                ),
+            ),
+            (
+                "deliveries/s to the crowd",
+                format!("{:.0}", heard.load(Ordering::Relaxed) as f64 / elapsed),
+            ),
+            ("server CPU", format!("{cpu:.0} % of one core")),
+            ("server RSS", format!("{:.1} MiB", rss as f64 / 1048576.0)),
+        ],
+    );
+    target.stop();
+    Ok(())
+}
+
 async fn page(bin: &std::path::Path, concurrency: usize, seconds: u64) -> Outcome {
     let (target, _dir) = start(bin)?;
     let mut ws = load::join(target.addr, "page", "writer").await?;
@@ -1358,6 +1496,7 @@ async fn smoke(bin: &std::path::Path, postgres: &str) -> Outcome {
     idle_spread(bin, postgres, 40, 2).await?;
     history(bin, 2000, 20).await?;
     search(bin, 2000, 5, 2, 2).await?;
+    crowd_scenario(bin, 20, 2, 20.0, 1).await?;
     page(bin, 2, 1).await?;
     media(bin, 3, 1, 2, 2).await?;
     Ok(())
