@@ -1,5 +1,5 @@
 import { test, expect, type Browser, type BrowserContextOptions, type Page } from "@playwright/test";
-import { bodies, expectJoined, log, say } from "./people";
+import { bodies, expectJoined, joinOn, log, say } from "./people";
 
 // Accounts as people use them: sign up, talk, log in elsewhere, log out; and
 // the guests around them.
@@ -29,18 +29,10 @@ async function logIn(page: Page, username: string, password: string) {
   await page.getByRole("button", { name: "Log in" }).click();
 }
 
-/** Joins `room` from the lobby, signed in: no nickname to pick. */
-async function joinSignedIn(page: Page, room: string) {
-  await expect(page.getByRole("textbox", { name: "Nickname" })).toHaveCount(0);
-  await page.getByRole("textbox", { name: "Room" }).fill(room);
-  await page.getByRole("button", { name: "Join" }).click();
-  await expect(page).toHaveURL(new RegExp(`/r/${room}$`));
-  await expectJoined(page);
-}
 
 test("sadia signs up, talks, and is the same person in a second browser", async ({ browser }) => {
   const laptop = await signUp(browser, "sadia");
-  await joinSignedIn(laptop, "accounts");
+  await joinOn(laptop, null, "accounts");
   await say(laptop, "Hello from my laptop");
   const mine = log(laptop).locator(".message").last();
   await expect(mine.locator(".author")).toHaveText("sadia");
@@ -63,7 +55,7 @@ test("sadia signs up, talks, and is the same person in a second browser", async 
   const phone = await (await browser.newContext()).newPage();
   await logIn(phone, "sadia", PASSWORD);
   await expect(phone).toHaveURL(/\/$/);
-  await joinSignedIn(phone, "accounts");
+  await joinOn(phone, null, "accounts");
   await expect(bodies(phone)).toContainText(["Hello from my laptop"]);
   await expect(phone.getByRole("list", { name: "Online" }).getByRole("listitem")).toHaveText([
     "sadia",
@@ -136,7 +128,7 @@ test("signing up, logging in and out work with JavaScript disabled", async ({ br
 
 test("a page whose session ends elsewhere turns into a guest's page at once", async ({ browser }) => {
   const laptop = await signUp(browser, "farida");
-  await joinSignedIn(laptop, "sessions");
+  await joinOn(laptop, null, "sessions");
   await laptop.evaluate(() => ((window as unknown as { loaded: string }).loaded = "before"));
   const sidebar = laptop.getByRole("navigation", { name: "Joined rooms" });
   await expect(sidebar.getByText("Signed in as farida")).toBeVisible();

@@ -1,5 +1,5 @@
 import { test, expect, type Browser } from "@playwright/test";
-import { bodies, expectJoined, log, say } from "./people";
+import { bodies, joinOn, log, say } from "./people";
 
 // Two browsers, each page served by a different server of one cluster
 // (PostgreSQL + Redis from scripts/services, the two servers started by
@@ -8,12 +8,7 @@ const port = Number(process.env.E2E_PORT ?? 3917);
 
 async function joinAt(browser: Browser, server: number, nick: string, room: string) {
   const page = await (await browser.newContext()).newPage();
-  await page.goto(`http://127.0.0.1:${server}/`);
-  await page.getByRole("textbox", { name: "Nickname" }).fill(nick);
-  await page.getByRole("textbox", { name: "Room" }).fill(room);
-  await page.getByRole("button", { name: "Join" }).click();
-  await expect(page).toHaveURL(new RegExp(`127\\.0\\.0\\.1:${server}/r/${room}$`));
-  await expectJoined(page);
+  await joinOn(page, nick, room, `http://127.0.0.1:${server}`);
   return page;
 }
 

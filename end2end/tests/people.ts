@@ -2,13 +2,22 @@ import { expect, type Browser, type BrowserContextOptions, type Page } from "@pl
 
 // What the specs do as a person would: join from the lobby, find the log, say something.
 
-/** Joins `room` as `nick` from the lobby in `page`, and waits for the server's confirmation. */
-export async function joinOn(page: Page, nick: string, room: string) {
-  await page.goto("/");
-  await page.getByRole("textbox", { name: "Nickname" }).fill(nick);
+/** Joins `room` from the lobby in `page` and waits for the server's
+ * confirmation: as `nick`, or signed in when `nick` is null (the lobby then
+ * asks no nickname); from the server at `base` (an origin) if given, else
+ * the configured one. The one way every spec joins a room. */
+export async function joinOn(page: Page, nick: string | null, room: string, base = "") {
+  await page.goto(`${base}/`);
+  const nickname = page.getByRole("textbox", { name: "Nickname" });
+  if (nick === null) {
+    await expect(nickname).toHaveCount(0);
+  } else {
+    await nickname.fill(nick);
+  }
   await page.getByRole("textbox", { name: "Room" }).fill(room);
   await page.getByRole("button", { name: "Join" }).click();
   await expect(page).toHaveURL(new RegExp(`/r/${room}$`));
+  if (base) expect(page.url().startsWith(`${base}/`), `${page.url()} is on ${base}`).toBe(true);
   await expectJoined(page);
 }
 

@@ -1,26 +1,20 @@
 import { test, expect, type Browser, type Page } from "@playwright/test";
+import { joinOn } from "./people";
 import { CuttableProxy } from "./proxy";
 
 function bodies(page: Page) {
   return page.getByRole("log", { name: "Messages" }).locator(".message:not(.pending) .body");
 }
 
-async function join(page: Page, base: string, nick: string, room: string) {
-  await page.goto(`${base}/`);
-  await page.getByRole("textbox", { name: "Nickname" }).fill(nick);
-  await page.getByRole("textbox", { name: "Room" }).fill(room);
-  await page.getByRole("button", { name: "Join" }).click();
-  await expect(page.getByRole("textbox", { name: "Message" })).toHaveAttribute("placeholder", "Write a message");
-}
 
 /** Sana joins `room` directly and Usman through a proxy the test can cut. */
 async function sanaAndUsmanBehindProxy(browser: Browser, baseURL: string, room: string) {
   const proxy = new CuttableProxy(Number(new URL(baseURL).port));
   const viaProxy = await proxy.start();
   const sana = await (await browser.newContext()).newPage();
-  await join(sana, baseURL, "sana", room);
+  await joinOn(sana, "sana", room, baseURL);
   const usman = await (await browser.newContext()).newPage();
-  await join(usman, viaProxy, "usman", room);
+  await joinOn(usman, "usman", room, viaProxy);
   return { proxy, sana, usman };
 }
 

@@ -109,7 +109,10 @@ pub struct AccountPolicy {
 }
 
 pub struct Accounts {
+    /// Rooms' settings and the sockets in them (closing a room to guests).
     hub: Arc<RoomHub>,
+    /// Accounts and sessions: the store itself, not through the hub.
+    store: crate::store::Store,
     hasher: Hasher,
     per_address: Throttle,
     /// A name's attempts from one address.
@@ -125,6 +128,7 @@ pub struct Accounts {
 impl Accounts {
     pub fn new(hub: Arc<RoomHub>, policy: AccountPolicy) -> Arc<Self> {
         Arc::new(Self {
+            store: hub.store().clone(),
             hub,
             hasher: Hasher::new(policy.hash_concurrency),
             per_address: Throttle::new(policy.address_burst, policy.address_every),
@@ -170,7 +174,7 @@ impl Accounts {
         if Nick::parse(crate::hub::DELETED_USER).is_ok_and(|d| nick_key(&d) == key) {
             return Err(AccountError::NameTaken);
         }
-        let store = self.hub.store();
+        let store = &self.store;
         if store.account_by_key(&key).await?.is_some() {
             return Err(AccountError::NameTaken);
         }
@@ -197,7 +201,7 @@ impl Accounts {
         };
         let key = nick_key(&nick);
         self.attempt(ip, &key)?;
-        let account = self.hub.store().account_by_key(&key).await?;
+        let account = self.store.account_by_key(&key).await?;
         let (id, name, hash) = match account {
             Some(AccountRow {
                 id,
@@ -219,7 +223,7 @@ impl Accounts {
     async fn start_session(&self, id: i64, name: Nick) -> Result<(SignedIn, String), AccountError> {
         let (token, token_hash) =
             cookie::new_token().map_err(|e| AccountError::Internal(e.to_string()))?;
-        self.hub.store().create_session(&token_hash, id).await?;
+        self.store.create_session(&token_hash, id).await?;
         Ok((
             SignedIn {
                 account_id: id,
@@ -237,7 +241,7 @@ impl Accounts {
             return Ok(None);
         };
         let token_hash = cookie::token_hash(token);
-        let store = self.hub.store();
+        let store = &self.store;
         let Some(session) = store.session(&token_hash).await? else {
             return Ok(None);
         };
@@ -262,10 +266,7 @@ impl Accounts {
     /// Whether the session still exists (a logout may land between a
     /// socket's upgrade and its registration).
     pub async fn still_signed_in(&self, signed_in: &SignedIn) -> bool {
-        matches!(
-            self.hub.store().session(&signed_in.token_hash).await,
-            Ok(Some(_))
-        )
+        matches!(self.store.session(&signed_in.token_hash).await, Ok(Some(_)))
     }
 
     /// Ends this session and closes its sockets.
@@ -392,7 +393,7 @@ impl Accounts {
         self.check_current(signed_in, current).await?;
         check_password(new)?;
         let hash = self.hasher.hash(new.to_owned()).await?;
-        let store = self.hub.store();
+        let store = &self.store;
         store.set_password(signed_in.account_id, &hash).await?;
         store
             .delete_sessions(signed_in.account_id, Some(&signed_in.token_hash))
@@ -415,7 +416,7 @@ impl Accounts {
     ) -> Result<(), AccountError> {
         self.attempt(ip, &nick_key(&signed_in.name))?;
         self.check_current(signed_in, password).await?;
-        let store = self.hub.store();
+        let store = &self.store;
         let closed: Vec<RoomName> = store
             .owned_rooms(signed_in.account_id)
             .await?
@@ -437,7 +438,7 @@ impl Accounts {
     }
 
     pub async fn owned_rooms(&self, signed_in: &SignedIn) -> Result<Vec<OwnedRoom>, AccountError> {
-        let store = self.hub.store();
+        let store = &self.store;
         let mut rooms = store.owned_rooms(signed_in.account_id).await?;
         for room in &mut rooms {
             room.moderators = store.moderators(&room.name).await?;
@@ -507,14 +508,14 @@ impl Accounts {
                 }
                 // An open socket is a session in use: not purged as idle.
                 for token_hash in accounts.sockets.open_sessions() {
-                    if let Err(err) = accounts.hub.store().touch_session(&token_hash).await {
+                    if let Err(err) = accounts.store.touch_session(&token_hash).await {
                         tracing::warn!(%err, "could not keep an open session alive");
                     }
                 }
                 let now = now_ms();
                 let idle = now - accounts.policy.idle.as_millis() as i64;
                 let old = now - accounts.policy.absolute.as_millis() as i64;
-                match accounts.hub.store().purge_sessions(idle, old).await {
+                match accounts.store.purge_sessions(idle, old).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(sessions = n, "expired sessions deleted"),
                     Err(err) => tracing::warn!(%err, "could not delete expired sessions"),
