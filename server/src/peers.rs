@@ -7,7 +7,7 @@
 //! WebSocket for every frame and every announced join.
 //!
 //! Behind a reverse proxy every connection comes from the proxy's address;
-//! [`Proxies`] names the proxies whose forwarding headers are believed, and
+//! [`Proxies`] names the proxies whose `X-Forwarded-For` is believed, and
 //! the client they name is the address every limit counts. A proxy's own
 //! connections count only towards the total; a WebSocket through it is
 //! admitted again under its client's address ([`Peers::admit`] at the
@@ -249,46 +249,39 @@ impl Proxies {
     }
 
     /// The client a request from `peer` comes from: `peer` itself, unless it
-    /// is a trusted proxy; then the nearest address in its forwarding
-    /// header that is not a trusted proxy (the ones further left were
-    /// written by whoever sent the request, so they prove nothing).
+    /// is a trusted proxy; then the nearest address in `X-Forwarded-For`
+    /// that is not a trusted proxy. The proxy appends the address it saw, so
+    /// walking from the right, past the trusted hops, ends at the client;
+    /// anything further left was written by whoever sent the request and
+    /// proves nothing. An entry there that is not an address (`unknown`)
+    /// stops the walk at the proxy itself. `Forwarded` is not read: a proxy
+    /// that appends to `X-Forwarded-For` (nginx's `$proxy_add_x_forwarded_for`)
+    /// passes a client's own `Forwarded` header through untouched.
     pub fn client(&self, peer: IpAddr, headers: &axum::http::HeaderMap) -> IpAddr {
         if !self.trusts(peer) {
             return peer;
         }
-        let mut chain: Vec<IpAddr> = Vec::new();
-        for value in headers.get_all("forwarded") {
-            let Ok(value) = value.to_str() else { continue };
-            for element in value.split(',') {
-                for pair in element.split(';') {
-                    let Some((key, value)) = pair.trim().split_once('=') else {
-                        continue;
-                    };
-                    if key.trim().eq_ignore_ascii_case("for")
-                        && let Some(ip) = forwarded_node(value.trim())
-                    {
-                        chain.push(ip);
-                    }
-                }
+        let mut hops: Vec<&str> = Vec::new();
+        for value in headers.get_all("x-forwarded-for") {
+            let Ok(value) = value.to_str() else {
+                return peer;
+            };
+            hops.extend(value.split(','));
+        }
+        for hop in hops.into_iter().rev() {
+            match forwarded_node(hop.trim()) {
+                Some(ip) if self.trusts(ip) => continue,
+                Some(ip) => return ip,
+                None => return peer,
             }
         }
-        if chain.is_empty() {
-            for value in headers.get_all("x-forwarded-for") {
-                let Ok(value) = value.to_str() else { continue };
-                chain.extend(value.split(',').filter_map(|ip| forwarded_node(ip.trim())));
-            }
-        }
-        chain
-            .into_iter()
-            .rev()
-            .find(|ip| !self.trusts(*ip))
-            .unwrap_or(peer)
+        peer
     }
 }
 
 /// An address as forwarding headers write it: `1.2.3.4`, `1.2.3.4:5678`,
-/// `"[2001:db8::1]:80"`, `2001:db8::1`. Obfuscated names (`_hidden`,
-/// `unknown`) are not addresses.
+/// `[2001:db8::1]:80`, `2001:db8::1`. Names (`unknown`, `_hidden`) are not
+/// addresses.
 fn forwarded_node(text: &str) -> Option<IpAddr> {
     let text = text.trim_matches('"');
     if let Ok(ip) = text.parse::<IpAddr>() {
@@ -317,17 +310,30 @@ mod tests {
             "the address the proxy saw, not the one the sender wrote"
         );
         assert_eq!(proxies.client(stranger, &headers), stranger);
-        let mut forwarded = axum::http::HeaderMap::new();
-        forwarded.insert(
-            "forwarded",
-            "for=\"[2001:db8::7]:4711\";proto=https, for=10.0.0.9"
-                .parse()
-                .unwrap(),
+        let mut chain = axum::http::HeaderMap::new();
+        chain.insert(
+            "x-forwarded-for",
+            "203.0.113.9, [2001:db8::7]:4711, 10.0.0.9".parse().unwrap(),
         );
         assert_eq!(
-            proxies.client(proxy, &forwarded),
+            proxies.client(proxy, &chain),
             "2001:db8::7".parse::<IpAddr>().unwrap(),
             "trusted hops are skipped"
+        );
+        let mut hidden = axum::http::HeaderMap::new();
+        hidden.insert("x-forwarded-for", "6.6.6.6, unknown".parse().unwrap());
+        assert_eq!(
+            proxies.client(proxy, &hidden),
+            proxy,
+            "no walking past what is not an address"
+        );
+        let mut spoofed = axum::http::HeaderMap::new();
+        spoofed.insert("forwarded", "for=6.6.6.6".parse().unwrap());
+        spoofed.insert("x-forwarded-for", "203.0.113.7".parse().unwrap());
+        assert_eq!(
+            proxies.client(proxy, &spoofed),
+            "203.0.113.7".parse::<IpAddr>().unwrap(),
+            "a Forwarded header the client wrote is not read"
         );
         assert_eq!(
             proxies.client(proxy, &axum::http::HeaderMap::new()),

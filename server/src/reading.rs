@@ -8,17 +8,16 @@
 //! crowd out the logins, joins and history pages sharing its database.
 
 use crate::access::{Access, Act};
+use crate::accounts::throttle::Throttle;
 use crate::hub::RoomHub;
-use crate::peers::TokenBucket;
 use crate::store::Author;
 use app::backend::{BackendError, ChatBackend};
 use app::messages::{HistoryPage, Seq};
 use app::rooms::{RoomName, RoomSummary};
 use app::search::{SEARCH_PAGE, SearchPage};
 use futures::future::BoxFuture;
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Who a plain HTTP request comes from, put in its extensions by the
@@ -49,31 +48,15 @@ pub struct Library {
 }
 
 /// Per-address search budgets, keyed like every per-address limit
-/// ([`crate::peers::address_key`]).
-struct SearchBudgets {
-    limits: SearchLimits,
-    buckets: Mutex<HashMap<IpAddr, TokenBucket>>,
-}
-
-/// Addresses whose search budgets are kept; past this, refilled ones go.
-const ADDRESSES_KEPT: usize = 10_000;
+/// ([`crate::peers::address_key`]), kept as login budgets are (the least
+/// recently used forgotten first when many addresses search at once).
+struct SearchBudgets(Throttle);
 
 impl SearchBudgets {
     fn allow(&self, ip: IpAddr) -> bool {
-        let key = crate::peers::address_key(ip);
-        let mut buckets = self.buckets.lock().expect("search budgets lock");
-        if buckets.len() >= ADDRESSES_KEPT && !buckets.contains_key(&key) {
-            buckets.retain(|_, bucket| !bucket.full());
-            if buckets.len() >= ADDRESSES_KEPT {
-                // Every address kept is searching right now: a new one waits.
-                return false;
-            }
-        }
-        let per_sec = 1.0 / self.limits.every.as_secs_f64().max(0.001);
-        buckets
-            .entry(key)
-            .or_insert_with(|| TokenBucket::new(f64::from(self.limits.burst.max(1)), per_sec))
-            .take()
+        self.0
+            .attempt(&crate::peers::address_key(ip).to_string())
+            .is_ok()
     }
 }
 
@@ -95,10 +78,7 @@ impl Library {
         Self {
             hub,
             access,
-            searches: Arc::new(SearchBudgets {
-                limits,
-                buckets: Mutex::new(HashMap::new()),
-            }),
+            searches: Arc::new(SearchBudgets(Throttle::new(limits.burst, limits.every))),
         }
     }
 
@@ -157,9 +137,15 @@ impl Reader {
                 .hub
                 .store()
                 .search(&readable, &words, page * SEARCH_PAGE, SEARCH_PAGE + 1);
-        let mut found = tokio::time::timeout(SEARCH_DEADLINE, search)
-            .await
-            .map_err(|_| ReadError::TooSlow)??;
+        let mut found = match tokio::time::timeout(SEARCH_DEADLINE, search).await {
+            Ok(Ok(found)) => found,
+            // Every search connection busy for as long as the deadline: as
+            // slow as a search that ran out of time, not a failure.
+            Err(_) | Ok(Err(crate::store::StoreError::Query(sqlx::Error::PoolTimedOut))) => {
+                return Err(ReadError::TooSlow);
+            }
+            Ok(Err(err)) => return Err(err.into()),
+        };
         let more = found.len() > SEARCH_PAGE as usize;
         found.truncate(SEARCH_PAGE as usize);
         Ok(SearchPage { found, more })

@@ -47,7 +47,8 @@ const PLAIN_GUEST_NAME: &str = "chat_guest";
 
 /// The guest session a form guest's token stands for: a hash of it, so that
 /// the database (which stores authors) holds nothing that would let anyone
-/// else post, edit or delete as them.
+/// else post, edit or delete as them. Sockets may not use sessions with this
+/// prefix (`connection::reader`).
 pub fn form_guest_session(token: &str) -> app::people::SessionId {
     let session = format!("form-{}", &token_hash(token)[..40]);
     app::people::SessionId::parse(&session).expect("hex with a prefix is a token")

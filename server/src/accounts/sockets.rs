@@ -71,11 +71,13 @@ impl SignedInSockets {
 
     /// Closes the sockets whose session ended by time before `now`; how many.
     pub fn close_expired(&self, now: i64) -> usize {
-        let by_account = self.by_account.lock().expect("sockets lock");
+        let mut by_account = self.by_account.lock().expect("sockets lock");
         let mut closed = 0;
-        for socket in by_account.values().flatten() {
+        for socket in by_account.values_mut().flatten() {
             if socket.expires_at <= now {
                 socket.outbox.close(CLOSE_SIGNED_OUT);
+                // Closed once: it stays listed until its connection ends.
+                socket.expires_at = i64::MAX;
                 closed += 1;
             }
         }

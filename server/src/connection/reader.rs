@@ -20,6 +20,11 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+/// How the sessions of guests posting through the plain form begin
+/// (`accounts::cookie::form_guest_session`, and the form's message ids that
+/// stood for them before).
+const FORM_GUESTS: &str = "form-";
+
 /// The answer when the store failed an action (the detail is in the log).
 const NOT_NOW: &str = "the server could not do that right now; try again";
 
@@ -416,6 +421,16 @@ impl Reader {
         // Signed in, the account's name is the nickname, whatever was asked.
         let (nick, author) = match &self.signed_in {
             Some(account) => (account.name.clone(), Author::Account(account.account_id)),
+            // Sessions of form guests are the server's to make (from their
+            // cookie; and before that cookie, from the message ids everyone
+            // saw): no socket may take one on.
+            None if session.as_str().starts_with(FORM_GUESTS) => {
+                return Some(error(
+                    ErrorCode::InvalidFrame,
+                    Some(room),
+                    "that session id is reserved; reload the page",
+                ));
+            }
             None => (nick, Author::Guest(session)),
         };
         if let Some(existing) = self.rooms.get(&room)

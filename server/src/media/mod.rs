@@ -140,7 +140,7 @@ struct Inner {
     blobs: Blobs,
     policy: MediaPolicy,
     /// Pictures decode one per core at most: each can take hundreds of MB.
-    decoding: Semaphore,
+    decoding: Arc<Semaphore>,
     /// By [`crate::peers::address_key`] (an IPv6 /64 is one address).
     addresses: Mutex<HashMap<IpAddr, AddressUse>>,
 }
@@ -182,7 +182,7 @@ impl Media {
             store,
             blobs,
             policy,
-            decoding: Semaphore::new(cores.clamp(1, 4)),
+            decoding: Arc::new(Semaphore::new(cores.clamp(1, 4))),
             addresses: Mutex::new(HashMap::new()),
         })))
     }
@@ -259,7 +259,7 @@ impl Media {
         }
     }
 
-    /// Marks `ip` as decoding a picture; false if it already is.
+    /// Marks `ip` as decoding a picture (its turn); false if it already is.
     fn start_decoding(&self, ip: IpAddr) -> bool {
         let mut addresses = self.0.addresses.lock().expect("address lock");
         let used = addresses.entry(crate::peers::address_key(ip)).or_default();
@@ -273,35 +273,45 @@ impl Media {
         }
     }
 
-    /// Decodes the picture at `path` once a decoder is free (and `ip` has
-    /// no other picture decoding), waiting at most [`DECODE_WAIT`].
+    /// Decodes the picture at `path` once a decoder is free and `ip` has no
+    /// other picture decoding (several dropped at once take turns), waiting
+    /// at most [`DECODE_WAIT`] in all. The decoder and the address's turn
+    /// are held by the decoding itself, not the request: a request dropped
+    /// midway does not free them while the decoder still runs.
     async fn decode(
         &self,
         ip: IpAddr,
         path: std::path::PathBuf,
         mime: String,
     ) -> Result<inspect::Picture, UploadRefusal> {
-        if !self.start_decoding(ip) {
-            return Err(UploadRefusal::TooManyAtOnce);
-        }
-        struct Decoding<'a>(&'a Media, IpAddr);
-        impl Drop for Decoding<'_> {
+        struct Turn(Media, IpAddr);
+        impl Drop for Turn {
             fn drop(&mut self) {
                 self.0.stop_decoding(self.1);
             }
         }
-        let _decoding = Decoding(self, ip);
-        let permit = tokio::time::timeout(DECODE_WAIT, self.0.decoding.acquire())
-            .await
-            .map_err(|_| UploadRefusal::Busy)?
-            .map_err(internal)?;
+        let waited = tokio::time::timeout(DECODE_WAIT, async {
+            while !self.start_decoding(ip) {
+                tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+            }
+            let turn = Turn(self.clone(), ip);
+            let permit = self.0.decoding.clone().acquire_owned().await;
+            (turn, permit)
+        })
+        .await;
+        let (turn, permit) = match waited {
+            Ok((turn, Ok(permit))) => (turn, permit),
+            Ok((_, Err(err))) => return Err(internal(err)),
+            Err(_) => return Err(UploadRefusal::Busy),
+        };
         let max_pixels = self.0.policy.max_pixels;
         let started = std::time::Instant::now();
-        let picture =
-            tokio::task::spawn_blocking(move || inspect::picture(&path, &mime, max_pixels))
-                .await
-                .map_err(internal)??;
-        drop(permit);
+        let picture = tokio::task::spawn_blocking(move || {
+            let _held = (turn, permit);
+            inspect::picture(&path, &mime, max_pixels)
+        })
+        .await
+        .map_err(internal)??;
         tracing::debug!(elapsed = ?started.elapsed(), "picture processed");
         Ok(picture)
     }

@@ -6,7 +6,7 @@
 
 use crate::accounts::{PASSWORD, post, sign_up, signed_in_client};
 use crate::common::*;
-use crate::media::{join_for_media, upload};
+use crate::media::{join_for_media, png, upload};
 
 /// Searches #main for `query` over the server function, from `forwarded_for`
 /// if given (as a proxy would say); the status and the texts found.
@@ -196,4 +196,19 @@ async fn a_session_that_ends_by_time_closes_its_sockets() {
         Some(4003),
         "closed as a logout is"
     );
+}
+
+#[tokio::test]
+async fn pictures_dropped_together_take_turns_instead_of_being_refused() {
+    let app = spawn_app().await;
+    let mut sadia = app.client().await;
+    let key = join_for_media(&mut sadia, "files", "sadia").await.key;
+    // One address decodes one picture at a time; the others wait their turn.
+    let uploads = (0..4).map(|n| {
+        let (app, key) = (&app, key.clone());
+        async move { upload(app, &key, &format!("p{n}.png"), png(64 + n, 48)).await }
+    });
+    for (status, body) in futures::future::join_all(uploads).await {
+        assert_eq!(status, 201, "{body}");
+    }
 }

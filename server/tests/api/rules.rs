@@ -343,6 +343,15 @@ async fn a_form_guest_is_known_by_the_servers_cookie_not_by_its_message_id() {
         assert_eq!(mallory.refusal().await, ErrorCode::NotYours, "{action:?}");
     }
 
+    // Nor can a socket take on a session of the form's kind at all (the
+    // form's message ids stood for guests before the cookie did).
+    let mut sneaky = app.client().await;
+    sneaky.session = app::people::SessionId::parse("form-0123abcd").unwrap();
+    assert_eq!(
+        error_code(&sneaky.try_join("club", "sneaky").await),
+        Some(ErrorCode::InvalidFrame)
+    );
+
     // The cookie keeps the form guest one person from post to post, so a
     // ban follows them.
     let second = post(
