@@ -343,15 +343,24 @@ pub(crate) struct TargetRow {
 }
 
 /// Whether `draft` (an edit, deletion or reaction) may act on its target.
-/// Checked by author id, never by name: names are reused.
-pub(crate) fn judge(draft: &Draft, target: Option<&TargetRow>) -> Result<(), Refusal> {
+/// Checked by author id, never by name: names are reused. `moderates`: the
+/// author moderates the room as the write's transaction reads it, so a
+/// moderator unnamed a moment ago deletes nobody else's message (the
+/// draft's own flag says only that the sender asked as one).
+pub(crate) fn judge(
+    draft: &Draft,
+    target: Option<&TargetRow>,
+    moderates: bool,
+) -> Result<(), Refusal> {
     let Some(target) = target.filter(|t| t.kind == "message") else {
         return Err(Refusal::NoSuchMessage);
     };
     let own = Author::from_column(&target.author).as_ref() == Some(&draft.author);
     match draft.kind {
         EntryKind::Edit(..) if !own => Err(Refusal::NotYoursToEdit),
-        EntryKind::Delete(..) if !own && !draft.moderator => Err(Refusal::NotYoursToDelete),
+        EntryKind::Delete(..) if !(own || draft.moderator && moderates) => {
+            Err(Refusal::NotYoursToDelete)
+        }
         _ => Ok(()),
     }
 }
@@ -746,5 +755,38 @@ impl Store {
 
     pub async fn forget_orphan(&self, blob: &str) -> Result<(), StoreError> {
         each!(self, db => db.forget_orphan(blob).await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_deletion_of_someone_elses_message_needs_a_moderator_at_the_moment_of_the_write() {
+        let nick = Nick::parse("sadia").unwrap();
+        let target = TargetRow {
+            kind: "message".into(),
+            author: "account:2".into(),
+        };
+        let mut draft = Draft::new(1, &nick, &Author::Account(1), EntryKind::Delete(5));
+        draft.moderator = true;
+        assert_eq!(judge(&draft, Some(&target), true), Ok(()));
+        assert_eq!(
+            judge(&draft, Some(&target), false),
+            Err(Refusal::NotYoursToDelete),
+            "unnamed between the check and the write"
+        );
+        draft.moderator = false;
+        assert_eq!(
+            judge(&draft, Some(&target), true),
+            Err(Refusal::NotYoursToDelete),
+            "not asked as a moderator"
+        );
+        let own = TargetRow {
+            kind: "message".into(),
+            author: "account:1".into(),
+        };
+        assert_eq!(judge(&draft, Some(&own), false), Ok(()), "one's own");
     }
 }

@@ -213,18 +213,26 @@ fn append_one(
     let author = draft.author.column();
     // The room's rules, read under the write lock: a ban or a close to
     // guests committed a moment ago holds for this entry.
+    let mut moderates = false;
     if act_of(&draft.kind).is_some() {
+        let account = match draft.author {
+            crate::store::Author::Account(id) => id,
+            crate::store::Author::Guest(_) => -1,
+        };
         let standing = tx
             .prepare_cached(
                 "SELECT accounts_only,
-                        EXISTS (SELECT 1 FROM bans WHERE room_id = ?1 AND author = ?2)
+                        EXISTS (SELECT 1 FROM bans WHERE room_id = ?1 AND author = ?2),
+                        COALESCE(owner_id = ?3, 0)
+                            OR EXISTS (SELECT 1 FROM moderators
+                                       WHERE room_id = ?1 AND account_id = ?3)
                  FROM rooms WHERE id = ?1",
             )?
-            .query_row((room_id, &author), |row| {
+            .query_row((room_id, &author, account), |row| {
                 Ok(Standing {
                     accounts_only: row.get(0)?,
                     banned: row.get(1)?,
-                    moderator: false,
+                    moderator: row.get(2)?,
                 })
             })
             .optional()?
@@ -232,6 +240,7 @@ fn append_one(
         if let Err(refusal) = judge_author(draft, &standing) {
             return Ok(Appended::Refused(refusal));
         }
+        moderates = standing.moderator;
     }
     // Actions are judged against their target under the write lock, so no
     // other writer can change it in between.
@@ -247,7 +256,7 @@ fn append_one(
                 })
             })
             .optional()?;
-        let mut judged = judge(draft, row.as_ref());
+        let mut judged = judge(draft, row.as_ref(), moderates);
         if let (Ok(()), EntryKind::React(_, emoji, true)) = (&judged, &draft.kind) {
             // A new emoji on a message that has the most it may carry.
             let (kinds, has): (i64, bool) = tx

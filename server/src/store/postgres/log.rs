@@ -164,7 +164,7 @@ impl PostgresStore {
         .into_iter()
         .map(|row| (row.id, row.head))
         .collect();
-        let refused = authors_refused(&mut tx, drafts, &room_ids).await?;
+        let (refused, moderates) = authors_refused(&mut tx, drafts, &room_ids).await?;
         let at = now_ms();
         let mut outcomes = Vec::with_capacity(drafts.len());
         let mut plain = 0;
@@ -204,7 +204,7 @@ impl PostgresStore {
                 )
                 .fetch_optional(&mut *tx)
                 .await?;
-                let mut judged = judge(draft, row.as_ref());
+                let mut judged = judge(draft, row.as_ref(), moderates[i]);
                 if let (Ok(()), EntryKind::React(_, emoji, true)) = (&judged, &draft.kind) {
                     // A new emoji on a message that has the most it may carry.
                     let emoji = emoji.as_str();
@@ -499,14 +499,14 @@ pub(super) async fn authors_refused(
     tx: &mut Transaction<'static, Postgres>,
     drafts: &[Draft],
     room_ids: &[i64],
-) -> Result<Vec<Option<Refusal>>, StoreError> {
+) -> Result<(Vec<Option<Refusal>>, Vec<bool>), StoreError> {
     let mut authors: Vec<String> = drafts
         .iter()
         .filter(|d| act_of(&d.kind).is_some())
         .map(|d| d.author.column())
         .collect();
     if authors.is_empty() {
-        return Ok(vec![None; drafts.len()]);
+        return Ok((vec![None; drafts.len()], vec![false; drafts.len()]));
     }
     authors.sort_unstable();
     authors.dedup();
@@ -522,20 +522,39 @@ pub(super) async fn authors_refused(
     .bind(&authors)
     .fetch_all(&mut **tx)
     .await?;
-    Ok(drafts
-        .iter()
-        .map(|draft| {
-            let author = draft.author.column();
-            let standing = Standing {
-                accounts_only: closed.iter().any(|(id,)| *id == draft.room_id),
-                banned: banned
-                    .iter()
-                    .any(|(room, a)| *room == draft.room_id && *a == author),
-                moderator: false,
-            };
-            judge_author(draft, &standing).err()
-        })
-        .collect())
+    // Only a deletion asked as a moderator needs to know who moderates.
+    let mut moderators: Vec<(i64, i64)> = vec![];
+    if drafts.iter().any(|d| d.moderator) {
+        moderators = sqlx::query_as(
+            "SELECT id, owner_id FROM rooms WHERE id = ANY($1) AND owner_id IS NOT NULL
+             UNION ALL
+             SELECT room_id, account_id FROM moderators WHERE room_id = ANY($1)",
+        )
+        .bind(room_ids)
+        .fetch_all(&mut **tx)
+        .await?;
+    }
+    let mut refused = Vec::with_capacity(drafts.len());
+    let mut moderates = Vec::with_capacity(drafts.len());
+    for draft in drafts {
+        let author = draft.author.column();
+        let moderator = match draft.author {
+            super::super::Author::Account(id) => moderators
+                .iter()
+                .any(|(room, account)| *room == draft.room_id && *account == id),
+            super::super::Author::Guest(_) => false,
+        };
+        let standing = Standing {
+            accounts_only: closed.iter().any(|(id,)| *id == draft.room_id),
+            banned: banned
+                .iter()
+                .any(|(room, a)| *room == draft.room_id && *a == author),
+            moderator,
+        };
+        refused.push(judge_author(draft, &standing).err());
+        moderates.push(moderator);
+    }
+    Ok((refused, moderates))
 }
 
 pub(super) fn is_plain(draft: &Draft) -> bool {
