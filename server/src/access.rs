@@ -152,8 +152,36 @@ impl Access {
         who: Option<&Author>,
         act: Act,
     ) -> Result<Granted, Denied> {
-        let standing = self.store.standing(room, who).await?.unwrap_or_default();
+        let standing = self
+            .store
+            .standings(std::slice::from_ref(room), who)
+            .await?
+            .pop()
+            .map(|(_, standing)| standing)
+            .unwrap_or_default();
         Self::answer(room, who, act, &standing)
+    }
+
+    /// Those of `rooms` where `who` may `act` now (all of them read in one
+    /// query: a search covers up to 50 rooms).
+    pub async fn allowed(
+        &self,
+        rooms: Vec<RoomName>,
+        who: Option<&Author>,
+        act: Act,
+    ) -> Result<Vec<RoomName>, StoreError> {
+        let standings = self.store.standings(&rooms, who).await?;
+        Ok(rooms
+            .into_iter()
+            .filter(|room| {
+                let standing = standings
+                    .iter()
+                    .find(|(name, _)| name == room)
+                    .map(|(_, standing)| *standing)
+                    .unwrap_or_default();
+                decide(who, act, &standing).is_ok()
+            })
+            .collect())
     }
 
     /// [`Access::check`] for a room known by its row id (a shared file).

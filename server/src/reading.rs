@@ -112,19 +112,11 @@ impl Reader {
         {
             return Err(ReadError::TooManySearches);
         }
-        let mut readable = Vec::with_capacity(rooms.len());
-        for room in rooms {
-            match self
-                .library
-                .access
-                .check(&room, self.requester.who.as_ref(), Act::Read)
-                .await
-            {
-                Ok(_) => readable.push(room),
-                Err(crate::access::Denied::Store(err)) => return Err(err.into()),
-                Err(_) => {}
-            }
-        }
+        let readable = self
+            .library
+            .access
+            .allowed(rooms, self.requester.who.as_ref(), Act::Read)
+            .await?;
         if readable.is_empty() {
             return Ok(SearchPage {
                 found: vec![],

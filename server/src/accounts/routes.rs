@@ -61,16 +61,6 @@ pub async fn signed_in(accounts: &Accounts, headers: &HeaderMap) -> Option<Signe
     }
 }
 
-/// Who a plain HTTP request comes from, as far as the server can prove it:
-/// a signed-in account, a form guest (the server's own cookie), or nobody
-/// known (`None`). Never from anything the server shows others.
-pub async fn requester(accounts: &Accounts, headers: &HeaderMap) -> Option<crate::store::Author> {
-    match signed_in(accounts, headers).await {
-        Some(signed_in) => Some(crate::store::Author::Account(signed_in.account_id)),
-        None => form_guest(accounts, headers),
-    }
-}
-
 /// The form guest a request's cookie names (see `cookie::form_guest_session`).
 pub fn form_guest(accounts: &Accounts, headers: &HeaderMap) -> Option<crate::store::Author> {
     let token = accounts.policy.cookie.guest_token(cookies(headers)?)?;

@@ -124,15 +124,34 @@ pub enum UploadRefusal {
 
 /// One address's uploads: in progress now, and bytes today (in all, and
 /// by its guests).
-#[derive(Default)]
 struct AddressUse {
     in_flight: usize,
-    /// A picture of this address is being decoded: one at a time each, so
-    /// one address cannot take every decoder.
-    decoding: bool,
+    /// The address's turn to decode a picture: one at a time each, so one
+    /// address cannot take every decoder (the others wait their turn).
+    turn: Arc<Semaphore>,
     day: i64,
     bytes: u64,
     guest_bytes: u64,
+}
+
+impl Default for AddressUse {
+    fn default() -> Self {
+        Self {
+            in_flight: 0,
+            turn: Arc::new(Semaphore::new(1)),
+            day: 0,
+            bytes: 0,
+            guest_bytes: 0,
+        }
+    }
+}
+
+impl AddressUse {
+    /// Nothing to remember: no upload, no bytes today, nobody holding or
+    /// waiting for the turn (a decode outlives its request).
+    fn idle(&self) -> bool {
+        self.in_flight == 0 && self.bytes == 0 && Arc::strong_count(&self.turn) == 1
+    }
 }
 
 struct Inner {
@@ -160,7 +179,7 @@ impl Drop for Slot {
         let mut addresses = self.media.0.addresses.lock().expect("address lock");
         if let Some(used) = addresses.get_mut(&self.ip) {
             used.in_flight = used.in_flight.saturating_sub(1);
-            if used.in_flight == 0 && used.bytes == 0 && !used.decoding {
+            if used.idle() {
                 addresses.remove(&self.ip);
             }
         }
@@ -259,18 +278,11 @@ impl Media {
         }
     }
 
-    /// Marks `ip` as decoding a picture (its turn); false if it already is.
-    fn start_decoding(&self, ip: IpAddr) -> bool {
+    /// `ip`'s turn to decode pictures.
+    fn turn(&self, ip: IpAddr) -> Arc<Semaphore> {
         let mut addresses = self.0.addresses.lock().expect("address lock");
         let used = addresses.entry(crate::peers::address_key(ip)).or_default();
-        !std::mem::replace(&mut used.decoding, true)
-    }
-
-    fn stop_decoding(&self, ip: IpAddr) {
-        let mut addresses = self.0.addresses.lock().expect("address lock");
-        if let Some(used) = addresses.get_mut(&crate::peers::address_key(ip)) {
-            used.decoding = false;
-        }
+        used.turn.clone()
     }
 
     /// Decodes the picture at `path` once a decoder is free and `ip` has no
@@ -284,30 +296,23 @@ impl Media {
         path: std::path::PathBuf,
         mime: String,
     ) -> Result<inspect::Picture, UploadRefusal> {
-        struct Turn(Media, IpAddr);
-        impl Drop for Turn {
-            fn drop(&mut self) {
-                self.0.stop_decoding(self.1);
-            }
-        }
-        let waited = tokio::time::timeout(DECODE_WAIT, async {
-            while !self.start_decoding(ip) {
-                tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-            }
-            let turn = Turn(self.clone(), ip);
-            let permit = self.0.decoding.clone().acquire_owned().await;
-            (turn, permit)
+        let turn = self.turn(ip);
+        let decoders = self.0.decoding.clone();
+        let waited = tokio::time::timeout(DECODE_WAIT, async move {
+            let turn = turn.acquire_owned().await?;
+            let decoder = decoders.acquire_owned().await?;
+            Ok::<_, tokio::sync::AcquireError>((turn, decoder))
         })
         .await;
-        let (turn, permit) = match waited {
-            Ok((turn, Ok(permit))) => (turn, permit),
-            Ok((_, Err(err))) => return Err(internal(err)),
+        let held = match waited {
+            Ok(Ok(held)) => held,
+            Ok(Err(err)) => return Err(internal(err)),
             Err(_) => return Err(UploadRefusal::Busy),
         };
         let max_pixels = self.0.policy.max_pixels;
         let started = std::time::Instant::now();
         let picture = tokio::task::spawn_blocking(move || {
-            let _held = (turn, permit);
+            let _held = held;
             inspect::picture(&path, &mime, max_pixels)
         })
         .await
@@ -338,7 +343,7 @@ impl Media {
                 max: policy.max_bytes,
             });
         }
-        let guest = !member.author.starts_with("account:");
+        let guest = !Author::from_column(&member.author).is_some_and(|a| a.is_account());
         let _slot = self.take_slot(ip, guest)?;
         if policy.store_max_bytes > 0 {
             let held = self.0.store.media_bytes().await.map_err(internal)?.max(0) as u64;

@@ -647,18 +647,21 @@ impl Store {
         each!(self, db => db.ban(room_id, author, nick).await)
     }
 
-    /// `who`'s standing in the room (see [`crate::access`]); `None` when
-    /// the room does not exist.
-    pub async fn standing(
+    /// `who`'s standing in each of `rooms` that exists (see
+    /// [`crate::access`]), in one query however many rooms.
+    pub async fn standings(
         &self,
-        room: &RoomName,
+        rooms: &[RoomName],
         who: Option<&Author>,
-    ) -> Result<Option<Standing>, StoreError> {
+    ) -> Result<Vec<(RoomName, Standing)>, StoreError> {
+        if rooms.is_empty() {
+            return Ok(vec![]);
+        }
         let (author, account) = standing_keys(who);
-        each!(self, db => db.standing(room, &author, account).await)
+        each!(self, db => db.standings(rooms, &author, account).await)
     }
 
-    /// [`Store::standing`] for a room known by its row id, with its name.
+    /// [`Store::standings`] for one room known by its row id.
     pub async fn standing_by_id(
         &self,
         room_id: i64,

@@ -264,3 +264,22 @@ pub(super) fn kind_word(kind: &EntryKind) -> &'static str {
         EntryKind::React(_, _, false) => "unreact",
     }
 }
+
+/// A standing query's row (see `crate::access`): the room's name, closed to
+/// guests, banned, moderator.
+pub(super) type StandingRow = (String, bool, bool, bool);
+
+/// A standing row as the rules read it (`None` for a name that no longer
+/// parses).
+pub(super) fn standing(
+    (name, accounts_only, banned, moderator): StandingRow,
+) -> Option<(RoomName, super::Standing)> {
+    Some((
+        RoomName::parse(&name).ok()?,
+        super::Standing {
+            accounts_only,
+            banned,
+            moderator,
+        },
+    ))
+}

@@ -22,6 +22,7 @@
 use super::rows::{AttachmentRow, columns, quote};
 use super::{
     Appended, Draft, Refusal, Standing, StoreError, TargetRow, act_of, judge, judge_author, now_ms,
+    standing_keys,
 };
 use app::media::Attachment;
 use app::messages::{EntryKind, REACTIONS_MAX, Seq};
@@ -210,29 +211,19 @@ fn append_one(
     let room_id = draft.room_id;
     let seq = head + 1;
     let seq_i = seq as i64;
-    let author = draft.author.column();
+    let (author, account) = standing_keys(Some(&draft.author));
     // The room's rules, read under the write lock: a ban or a close to
     // guests committed a moment ago holds for this entry.
     let mut moderates = false;
     if act_of(&draft.kind).is_some() {
-        let account = match draft.author {
-            crate::store::Author::Account(id) => id,
-            crate::store::Author::Guest(_) => -1,
-        };
+        // The same query the rules ask outside a write (`Access`).
         let standing = tx
-            .prepare_cached(
-                "SELECT accounts_only,
-                        EXISTS (SELECT 1 FROM bans WHERE room_id = ?1 AND author = ?2),
-                        COALESCE(owner_id = ?3, 0)
-                            OR EXISTS (SELECT 1 FROM moderators
-                                       WHERE room_id = ?1 AND account_id = ?3)
-                 FROM rooms WHERE id = ?1",
-            )?
+            .prepare_cached(super::sqlite::STANDING_BY_ID)?
             .query_row((room_id, &author, account), |row| {
                 Ok(Standing {
-                    accounts_only: row.get(0)?,
-                    banned: row.get(1)?,
-                    moderator: row.get(2)?,
+                    accounts_only: row.get(1)?,
+                    banned: row.get(2)?,
+                    moderator: row.get(3)?,
                 })
             })
             .optional()?

@@ -537,7 +537,6 @@ pub(super) async fn authors_refused(
     let mut refused = Vec::with_capacity(drafts.len());
     let mut moderates = Vec::with_capacity(drafts.len());
     for draft in drafts {
-        let author = draft.author.column();
         let moderator = match draft.author {
             super::super::Author::Account(id) => moderators
                 .iter()
@@ -546,9 +545,13 @@ pub(super) async fn authors_refused(
         };
         let standing = Standing {
             accounts_only: closed.iter().any(|(id,)| *id == draft.room_id),
-            banned: banned
-                .iter()
-                .any(|(room, a)| *room == draft.room_id && *a == author),
+            // Its author column made only when someone is banned at all.
+            banned: !banned.is_empty() && {
+                let author = draft.author.column();
+                banned
+                    .iter()
+                    .any(|(room, a)| *room == draft.room_id && *a == author)
+            },
             moderator,
         };
         refused.push(judge_author(draft, &standing).err());

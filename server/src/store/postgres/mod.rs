@@ -20,9 +20,10 @@ mod media;
 mod moderation;
 mod search;
 
+use super::rows::StandingRow;
 use super::rows::{
     AttachmentRow, EntryRow, ReactionRow, account_row, columns, departed, entries, found,
-    media_kind, media_kind_word, owned_room, quote, room_names, session_row,
+    media_kind, media_kind_word, owned_room, quote, room_names, session_row, standing,
 };
 use super::{
     AccountRow, Appended, Departed, Draft, Found, MediaRow, Member, ModeratorChange, OwnedRoom,

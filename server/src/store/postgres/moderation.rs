@@ -78,23 +78,19 @@ impl PostgresStore {
 
     // Checked at run time, not against `.sqlx/` (the rules' tests run them on
     // every store).
-    pub async fn standing(
+    pub async fn standings(
         &self,
-        room: &RoomName,
+        rooms: &[RoomName],
         author: &str,
         account: i64,
-    ) -> Result<Option<Standing>, StoreError> {
-        let row: Option<(bool, bool, bool)> = sqlx::query_as(STANDING_BY_NAME)
-            .bind(room.as_str())
+    ) -> Result<Vec<(RoomName, Standing)>, StoreError> {
+        let rows: Vec<StandingRow> = sqlx::query_as(STANDINGS_BY_NAMES)
+            .bind(rooms.iter().map(RoomName::as_str).collect::<Vec<_>>())
             .bind(author)
             .bind(account)
-            .fetch_optional(&self.pool)
+            .fetch_all(&self.pool)
             .await?;
-        Ok(row.map(|(accounts_only, banned, moderator)| Standing {
-            accounts_only,
-            banned,
-            moderator,
-        }))
+        Ok(rows.into_iter().filter_map(standing).collect())
     }
 
     pub async fn standing_by_id(
@@ -103,23 +99,13 @@ impl PostgresStore {
         author: &str,
         account: i64,
     ) -> Result<Option<(RoomName, Standing)>, StoreError> {
-        let row: Option<(String, bool, bool, bool)> = sqlx::query_as(STANDING_BY_ID)
+        let row: Option<StandingRow> = sqlx::query_as(STANDING_BY_ID)
             .bind(room_id)
             .bind(author)
             .bind(account)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.and_then(|(name, accounts_only, banned, moderator)| {
-            let name = RoomName::parse(&name).ok()?;
-            Some((
-                name,
-                Standing {
-                    accounts_only,
-                    banned,
-                    moderator,
-                },
-            ))
-        }))
+        Ok(row.and_then(standing))
     }
 
     pub async fn set_moderator(
@@ -199,18 +185,25 @@ impl PostgresStore {
     }
 }
 
-/// A person's standing in a room (see `crate::access`): by the room's name
-/// ($1), their author column ($2, `''` for nobody) and account id ($3,
-/// `-1` for none).
-pub(super) const STANDING_BY_NAME: &str = "SELECT r.accounts_only,
-        EXISTS (SELECT 1 FROM bans b WHERE b.room_id = r.id AND b.author = $2),
-        COALESCE(r.owner_id = $3, FALSE)
-            OR EXISTS (SELECT 1 FROM moderators m WHERE m.room_id = r.id AND m.account_id = $3)
-     FROM rooms r WHERE r.name = $1";
+/// A person's standing in rooms (see `crate::access`), one row a room that
+/// exists: its name, then closed to guests, banned, moderator; by their
+/// author column ($2, `''` for nobody) and account id ($3, `-1` for none).
+macro_rules! standing_in {
+    ($rooms:literal) => {
+        concat!(
+            "SELECT r.name, r.accounts_only,
+                    EXISTS (SELECT 1 FROM bans b WHERE b.room_id = r.id AND b.author = $2),
+                    COALESCE(r.owner_id = $3, FALSE)
+                        OR EXISTS (SELECT 1 FROM moderators m
+                                   WHERE m.room_id = r.id AND m.account_id = $3)
+             FROM rooms r WHERE ",
+            $rooms
+        )
+    };
+}
 
-/// [`STANDING_BY_NAME`] by the room's row id, with its name first.
-pub(super) const STANDING_BY_ID: &str = "SELECT r.name, r.accounts_only,
-        EXISTS (SELECT 1 FROM bans b WHERE b.room_id = r.id AND b.author = $2),
-        COALESCE(r.owner_id = $3, FALSE)
-            OR EXISTS (SELECT 1 FROM moderators m WHERE m.room_id = r.id AND m.account_id = $3)
-     FROM rooms r WHERE r.id = $1";
+/// By the rooms' names ($1).
+pub(super) const STANDINGS_BY_NAMES: &str = standing_in!("r.name = ANY($1)");
+
+/// By the room's row id ($1).
+pub(super) const STANDING_BY_ID: &str = standing_in!("r.id = $1");

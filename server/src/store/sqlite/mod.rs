@@ -25,9 +25,12 @@ mod media;
 mod moderation;
 mod search;
 
+pub(super) use moderation::STANDING_BY_ID;
+
+use super::rows::StandingRow;
 use super::rows::{
     AttachmentRow, EntryRow, ReactionRow, account_row, departed, entries, found, media_kind,
-    media_kind_word, owned_room, room_names, session_row,
+    media_kind_word, owned_room, room_names, session_row, standing,
 };
 use super::sqlite_log::LogWriter;
 use super::{
