@@ -56,6 +56,34 @@ async fn post_form(path: &str, args: &[(&str, String)]) -> Option<String> {
         .as_string()
 }
 
+/// POSTs an empty body to `path` with one header (`name: value`); whether
+/// the server agreed (a 2xx).
+#[cfg(feature = "hydrate")]
+pub async fn post_header(path: &str, name: &str, value: &str) -> bool {
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen_futures::JsFuture;
+    let Ok(headers) = web_sys::Headers::new() else {
+        return false;
+    };
+    if headers.set(name, value).is_err() {
+        return false;
+    }
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    init.set_headers(&headers);
+    let answer = JsFuture::from(leptos::prelude::window().fetch_with_str_and_init(path, &init));
+    answer
+        .await
+        .ok()
+        .and_then(|r| r.dyn_into::<web_sys::Response>().ok())
+        .is_some_and(|r| r.ok())
+}
+
+#[cfg(not(feature = "hydrate"))]
+pub async fn post_header(_path: &str, _name: &str, _value: &str) -> bool {
+    false
+}
+
 /// On the server, pages have their data before they render
 /// (`crate::page_data`) and nothing else calls: there is no one to ask.
 #[cfg(not(feature = "hydrate"))]

@@ -6,7 +6,7 @@
 use crate::alerts::Alerts;
 use crate::clock;
 use crate::erased::{Kept, Slot};
-use crate::media::{MediaGrant, MediaId};
+use crate::media::{KEY_HEADER, MediaGrant, MediaId, PASS_PATH};
 use crate::messages::{
     ClientId, Entry, EntryKind, MessageBody, Quote, Seq, apply_action, excerpt, fetch_history,
 };
@@ -84,6 +84,9 @@ pub struct Conversation {
     pub moderator: Slot<bool>,
     /// The room's media key and upload limits (from the last join).
     pub media: Slot<Option<MediaGrant>>,
+    /// This browser holds the room's media pass (a cookie, traded for the
+    /// key after each join), so its files can be shown.
+    pub files_open: Slot<bool>,
     /// Files picked for the next message.
     pub uploads: Uploads,
     /// A message waiting for its files.
@@ -147,6 +150,7 @@ impl Conversation {
             highlighted: Slot::new(None),
             moderator: Slot::new(false),
             media: Slot::new(None),
+            files_open: Slot::new(false),
             uploads: Uploads::new(),
             held: Slot::new(None),
             viewing: Slot::new(None),
@@ -257,6 +261,7 @@ impl Conversation {
                 self.moderator.set(moderator);
                 if let Some(grant) = &media {
                     self.uploads.resume(grant, move || self.send_held());
+                    self.take_media_pass(grant.key.clone());
                 }
                 self.media.set(media);
                 if reset {
@@ -411,6 +416,16 @@ impl Conversation {
             },
             std::time::Duration::from_millis(RETRY_AFTER_MS),
         );
+    }
+
+    /// Trades the room's media key for its pass, then shows its files (a
+    /// refusal or a lost request leaves them as names until the next join).
+    fn take_media_pass(self, key: String) {
+        leptos::task::spawn_local(async move {
+            if crate::api::post_header(PASS_PATH, KEY_HEADER, &key).await {
+                self.files_open.set(true);
+            }
+        });
     }
 
     /// Loads the entries strictly between `last` and `next` into the log.

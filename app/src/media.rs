@@ -19,6 +19,12 @@ pub const FILE_NAME_MAX_CHARS: usize = 120;
 /// as text the person can read.
 pub const UPLOAD_PATH: &str = "/api/media";
 pub const KEY_HEADER: &str = "x-chat-media-key";
+
+/// Where a browser trades its room's grant key (in [`KEY_HEADER`]) for the
+/// cookie that lets it see the room's files: `POST`, answered `204` with the
+/// cookie or `403`. The key never goes into a file's address, so a copied
+/// link opens nothing for someone who is not in the room.
+pub const PASS_PATH: &str = "/api/media/pass";
 pub const NAME_HEADER: &str = "x-chat-file-name";
 
 /// A stored file's public id: random, so it cannot be guessed, and never
@@ -118,7 +124,8 @@ impl From<Attachment> for AttachmentTuple {
 }
 
 /// What joining a room grants for its media: the key that proves membership
-/// when uploading to it and fetching from it, and the limits uploads meet.
+/// when uploading to it (and, traded at [`PASS_PATH`] for a cookie, when
+/// fetching from it), and the limits uploads meet.
 /// On the wire `[key, max_bytes]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(from = "(String, u64)", into = "(String, u64)")]
@@ -140,14 +147,15 @@ impl From<MediaGrant> for (String, u64) {
     }
 }
 
-/// Where attachment `id` is fetched full size, under the room's `key`.
-pub fn media_url(id: &MediaId, key: &str) -> String {
-    format!("/media/{}?key={key}", id.as_str())
+/// Where attachment `id` is fetched full size (by a member with the room's
+/// pass, see [`PASS_PATH`]).
+pub fn media_url(id: &MediaId) -> String {
+    format!("/media/{}", id.as_str())
 }
 
 /// Where a picture's thumbnail is fetched.
-pub fn thumb_url(id: &MediaId, key: &str) -> String {
-    format!("/media/{}/thumb?key={key}", id.as_str())
+pub fn thumb_url(id: &MediaId) -> String {
+    format!("/media/{}/thumb", id.as_str())
 }
 
 /// A byte count as people read it: "812 B", "4.2 KB", "25 MB".

@@ -404,20 +404,19 @@ fn confirm(question: &str) -> bool {
 }
 
 /// A message's files: pictures as thumbnails opening the viewer, videos
-/// playing inline, anything else as a card that downloads. Until the room's
-/// media key is known (the server-rendered page, before joining) they are
-/// their names only.
+/// playing inline, anything else as a card that downloads. Until this
+/// browser holds the room's media pass (the server-rendered page, before
+/// joining) they are their names only.
 fn media_view(media: Vec<Attachment>, seq: Seq, conv: Conversation) -> impl IntoView {
-    let key = move || conv.media.with(|g| g.as_ref().map(|g| g.key.clone()));
     let items = media
         .into_iter()
         .map(|file| {
             let (id, name) = (file.id.clone(), file.name.clone());
             move || {
-                let Some(key) = key() else {
+                if !conv.files_open.get() {
                     return EitherOf4::A(view! { <span class="media-name">{name.clone()}</span> });
-                };
-                let url = media_url(&id, &key);
+                }
+                let url = media_url(&id);
                 match file.kind {
                     MediaKind::Image => EitherOf4::B(view! {
                         <a
@@ -428,7 +427,7 @@ fn media_view(media: Vec<Attachment>, seq: Seq, conv: Conversation) -> impl Into
                             data-media=id.as_str().to_owned()
                         >
                             <img
-                                src=thumb_url(&id, &key)
+                                src=thumb_url(&id)
                                 alt=name.clone()
                                 loading="lazy"
                                 width=file.width

@@ -57,16 +57,10 @@ pub(super) fn Viewer(conv: Conversation) -> impl IntoView {
     // attributes following this: far less bundle than a view made anew.
     let shown = Memo::new(move |_| {
         let open = conv.viewing.get()?;
-        let key = conv.media.with(|g| g.as_ref().map(|g| g.key.clone()))?;
         let all = pictures(conv);
         let at = all.iter().position(|a| a.id == open)?;
         let picture = &all[at];
-        Some((
-            media_url(&picture.id, &key),
-            picture.name.clone(),
-            at,
-            all.len(),
-        ))
+        Some((media_url(&picture.id), picture.name.clone(), at, all.len()))
     });
     // The keyboard goes to the viewer when it opens.
     effect(move || {

@@ -83,6 +83,32 @@ impl CookiePolicy {
         self.header_named(self.guest_name(), token, self.max_age.as_secs())
     }
 
+    /// Lets a room's member see its files: their media key, sent back with
+    /// every `/media` request (and no other) instead of written into the
+    /// files' addresses, where a copied link would hand out the whole room.
+    pub fn set_media_pass(&self, room_id: i64, key: &str) -> HeaderValue {
+        let secure = if self.secure { "; Secure" } else { "" };
+        let cookie = format!(
+            "{}={key}; Path=/media; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+            self.media_pass_name(room_id),
+            self.max_age.as_secs()
+        );
+        HeaderValue::from_str(&cookie).expect("media keys are hex")
+    }
+
+    /// The media key for room `room_id` in a request's `Cookie` header.
+    pub fn media_pass<'a>(&self, cookies: &'a str, room_id: i64) -> Option<&'a str> {
+        cookie_value(cookies, &self.media_pass_name(room_id))
+            .filter(|value| value.len() <= 64 && value.bytes().all(|b| b.is_ascii_hexdigit()))
+    }
+
+    /// One cookie per room, so a guest in several rooms (a tab each) can see
+    /// them all. `__Secure-` over HTTPS: only a secure page may set it.
+    fn media_pass_name(&self, room_id: i64) -> String {
+        let prefix = if self.secure { "__Secure-" } else { "" };
+        format!("{prefix}chat_media_{room_id}")
+    }
+
     fn guest_name(&self) -> &'static str {
         if self.secure {
             SECURE_GUEST_NAME
@@ -114,12 +140,16 @@ impl CookiePolicy {
 
 /// The 64-hex-digit value of cookie `name` in a `Cookie` header.
 fn find_token<'a>(cookies: &'a str, name: &str) -> Option<&'a str> {
+    cookie_value(cookies, name)
+        .filter(|value| value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+fn cookie_value<'a>(cookies: &'a str, name: &str) -> Option<&'a str> {
     cookies
         .split(';')
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(key, _)| *key == name)
         .map(|(_, value)| value.trim_matches('"'))
-        .filter(|value| value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 #[cfg(test)]

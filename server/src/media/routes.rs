@@ -1,6 +1,8 @@
 //! The media routes: `POST /api/media` (an upload, the bytes as the body),
-//! `GET /media/{id}` and `GET /media/{id}/thumb` (the file, and a picture's
-//! thumbnail). They sit outside the page layers: no compression (media is
+//! `POST /api/media/pass` (a room's media key traded for the cookie that
+//! opens its files), `GET /media/{id}` and `GET /media/{id}/thumb` (the
+//! file, and a picture's thumbnail, for a signed-in member or the holder of
+//! the room's pass). They sit outside the page layers: no compression (media is
 //! compressed already, and ranges must count stored bytes) and no request
 //! timeout (a big file on a slow line takes a while; a stalled one is
 //! dropped instead).
@@ -15,11 +17,13 @@ use super::UploadRefusal;
 use crate::access::{Act, Denied};
 use crate::accounts;
 use crate::state::AppState;
-use crate::store::{Author, MediaRow};
-use app::media::{KEY_HEADER, MediaId, MediaKind, NAME_HEADER, UPLOAD_PATH, clean_file_name};
+use crate::store::{Author, MediaRow, Member};
+use app::media::{
+    KEY_HEADER, MediaId, MediaKind, NAME_HEADER, PASS_PATH, UPLOAD_PATH, clean_file_name,
+};
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -41,12 +45,64 @@ const MEDIA_POLICY: &str = "default-src 'none'; frame-ancestors 'none'; sandbox"
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route(UPLOAD_PATH, post(upload))
+        .route(PASS_PATH, post(pass))
         .route("/media/{id}", get(full))
         .route("/media/{id}/thumb", get(thumb))
 }
 
 fn text(status: StatusCode, message: impl Into<String>) -> Response {
     (status, message.into()).into_response()
+}
+
+fn media_key(headers: &HeaderMap) -> &str {
+    headers
+        .get(KEY_HEADER)
+        .and_then(|k| k.to_str().ok())
+        .unwrap_or("")
+}
+
+/// The member whose media key is in [`KEY_HEADER`], if the room's rules
+/// still let them `act` there: the key says who joined once; the rules say
+/// whether they may still share in it (closed to guests, banned since).
+async fn key_holder(state: &AppState, headers: &HeaderMap, act: Act) -> Result<Member, Response> {
+    let member = match state.sockets.media.member(media_key(headers)).await {
+        Ok(Some(member)) => member,
+        Ok(None) => return Err(refusal(UploadRefusal::NotMember)),
+        Err(err) => {
+            tracing::error!(%err, "could not look up a media key");
+            return Err(refusal(UploadRefusal::Internal));
+        }
+    };
+    let author = Author::from_column(&member.author);
+    match state
+        .sockets
+        .access
+        .check_id(member.room_id, author.as_ref(), act)
+        .await
+    {
+        Ok(_) => Ok(member),
+        Err(Denied::Store(err)) => {
+            tracing::error!(%err, "could not read the room's rules");
+            Err(refusal(UploadRefusal::Internal))
+        }
+        Err(denied) => Err(text(StatusCode::FORBIDDEN, format!("{denied}\n"))),
+    }
+}
+
+/// Sets the cookie that opens the key's room's files (one per room; see
+/// `CookiePolicy::set_media_pass`). A browser asks for it after each join.
+async fn pass(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let member = match key_holder(&state, &headers, Act::Fetch).await {
+        Ok(member) => member,
+        Err(refused) => return refused,
+    };
+    let cookie = state
+        .sockets
+        .accounts
+        .policy
+        .cookie
+        .set_media_pass(member.room_id, media_key(&headers));
+    (StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response()
 }
 
 async fn upload(
@@ -56,34 +112,10 @@ async fn upload(
     body: Body,
 ) -> Response {
     let media = &state.sockets.media;
-    let key = headers
-        .get(KEY_HEADER)
-        .and_then(|k| k.to_str().ok())
-        .unwrap_or("");
-    let member = match media.member(key).await {
-        Ok(Some(member)) => member,
-        Ok(None) => return refusal(UploadRefusal::NotMember),
-        Err(err) => {
-            tracing::error!(%err, "could not look up a media key");
-            return refusal(UploadRefusal::Internal);
-        }
+    let member = match key_holder(&state, &headers, Act::Upload).await {
+        Ok(member) => member,
+        Err(refused) => return refused,
     };
-    // The key says who joined once; the room's rules say whether they may
-    // still share in it (closed to guests, banned since).
-    let uploader = Author::from_column(&member.author);
-    match state
-        .sockets
-        .access
-        .check_id(member.room_id, uploader.as_ref(), Act::Upload)
-        .await
-    {
-        Ok(_) => {}
-        Err(Denied::Store(err)) => {
-            tracing::error!(%err, "could not read the room's rules");
-            return refusal(UploadRefusal::Internal);
-        }
-        Err(denied) => return text(StatusCode::FORBIDDEN, format!("{denied}\n")),
-    }
     let name = headers
         .get(NAME_HEADER)
         .and_then(|n| n.to_str().ok())
@@ -122,43 +154,43 @@ fn refusal(why: UploadRefusal) -> Response {
     text(status, format!("{why}."))
 }
 
-#[derive(serde::Deserialize)]
-struct KeyQuery {
-    #[serde(default)]
-    key: String,
-}
-
 async fn full(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Query(query): Query<KeyQuery>,
     headers: HeaderMap,
 ) -> Response {
-    serve(&state, &id, &query.key, &headers, false).await
+    serve(&state, &id, &headers, false).await
 }
 
 async fn thumb(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Query(query): Query<KeyQuery>,
     headers: HeaderMap,
 ) -> Response {
-    serve(&state, &id, &query.key, &headers, true).await
+    serve(&state, &id, &headers, true).await
 }
 
 /// Who is asking for `row`, if they may read the room it was shared in: the
-/// holder of a media key of that room, or a signed-in member.
-async fn reader(
-    state: &AppState,
-    row: &MediaRow,
-    key: &str,
-    headers: &HeaderMap,
-) -> Option<String> {
-    let media = &state.sockets.media;
-    match media.member(key).await {
-        Ok(Some(member)) if member.room_id == row.room_id => return Some(member.author),
-        Ok(_) => {}
-        Err(err) => tracing::error!(%err, "could not look up a media key"),
+/// holder of that room's pass (a member's media key, in a cookie), or a
+/// signed-in member.
+async fn reader(state: &AppState, row: &MediaRow, headers: &HeaderMap) -> Option<String> {
+    let pass = headers
+        .get(header::COOKIE)
+        .and_then(|c| c.to_str().ok())
+        .and_then(|c| {
+            state
+                .sockets
+                .accounts
+                .policy
+                .cookie
+                .media_pass(c, row.room_id)
+        });
+    if let Some(key) = pass {
+        match state.sockets.media.member(key).await {
+            Ok(Some(member)) if member.room_id == row.room_id => return Some(member.author),
+            Ok(_) => {}
+            Err(err) => tracing::error!(%err, "could not look up a media key"),
+        }
     }
     let signed_in = accounts::routes::signed_in(&state.sockets.accounts, headers).await?;
     let author = Author::Account(signed_in.account_id);
@@ -178,13 +210,7 @@ async fn reader(
     }
 }
 
-async fn serve(
-    state: &AppState,
-    id: &str,
-    key: &str,
-    headers: &HeaderMap,
-    want_thumb: bool,
-) -> Response {
+async fn serve(state: &AppState, id: &str, headers: &HeaderMap, want_thumb: bool) -> Response {
     let not_found = || {
         text(
             StatusCode::NOT_FOUND,
@@ -202,7 +228,7 @@ async fn serve(
             return text(StatusCode::SERVICE_UNAVAILABLE, "Try again in a moment.\n");
         }
     };
-    let Some(reader) = reader(state, &row, key, headers).await else {
+    let Some(reader) = reader(state, &row, headers).await else {
         return text(
             StatusCode::FORBIDDEN,
             "You can see this file once you join the room it was shared in.\n",

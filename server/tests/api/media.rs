@@ -4,7 +4,7 @@
 //! and on the S3-compatible one with `CHAT_TEST_MEDIA=s3`.
 
 use crate::common::*;
-use app::media::{Attachment, KEY_HEADER, MediaGrant, MediaId, MediaKind, NAME_HEADER};
+use app::media::{Attachment, KEY_HEADER, MediaGrant, MediaId, MediaKind, NAME_HEADER, PASS_PATH};
 use app::messages::{EntryKind, MessageBody};
 use app::protocol::{ClientFrame, ErrorCode, ServerFrame};
 use std::io::Cursor;
@@ -57,6 +57,36 @@ pub(crate) async fn fetch(
         request = request.header(*name, *value);
     }
     request.send().await.expect("GET works")
+}
+
+/// The cookie the server sets for a holder of `key` at the pass endpoint,
+/// as a `Cookie` header's pair; `None` when it refuses.
+pub(crate) async fn media_pass(app: &TestApp, key: &str) -> Option<String> {
+    let res = reqwest::Client::new()
+        .post(format!("http://{}{PASS_PATH}", app.addr()))
+        .header(KEY_HEADER, key)
+        .send()
+        .await
+        .expect("the pass request goes");
+    if res.status() != 204 {
+        return None;
+    }
+    let set = header(&res, "set-cookie");
+    Some(set.split(';').next().unwrap_or_default().to_owned())
+}
+
+/// GETs `path` as a browser holding `key`'s room pass would (without one
+/// when the pass is refused).
+pub(crate) async fn fetch_as(
+    app: &TestApp,
+    key: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> reqwest::Response {
+    let cookie = media_pass(app, key).await.unwrap_or_default();
+    let mut all = headers.to_vec();
+    all.push(("cookie", &cookie));
+    fetch(app, path, &all).await
 }
 
 fn header(res: &reqwest::Response, name: &str) -> String {
@@ -206,12 +236,7 @@ async fn a_picture_is_sent_seen_full_size_and_as_a_thumbnail() {
     assert_eq!(heard, vec![picture.clone()]);
 
     let key = &usman_grant.key;
-    let full = fetch(
-        &app,
-        &format!("/media/{}?key={key}", picture.id.as_str()),
-        &[],
-    )
-    .await;
+    let full = fetch_as(&app, key, &format!("/media/{}", picture.id.as_str()), &[]).await;
     assert_eq!(full.status(), 200);
     assert_eq!(header(&full, "content-type"), "image/png");
     assert_eq!(header(&full, "x-content-type-options"), "nosniff");
@@ -221,9 +246,10 @@ async fn a_picture_is_sent_seen_full_size_and_as_a_thumbnail() {
     let decoded = image::load_from_memory(&full.bytes().await.unwrap()).unwrap();
     assert_eq!((decoded.width(), decoded.height()), (1200, 800));
 
-    let thumb = fetch(
+    let thumb = fetch_as(
         &app,
-        &format!("/media/{}/thumb?key={key}", picture.id.as_str()),
+        key,
+        &format!("/media/{}/thumb", picture.id.as_str()),
         &[],
     )
     .await;
@@ -250,9 +276,10 @@ async fn exif_and_gps_are_gone_and_the_picture_stands_upright() {
     let picture = uploaded(&app, &grant.key, "phone.jpg", original).await;
     // Orientation 6 turns 40 x 20 into 20 x 40.
     assert_eq!((picture.width, picture.height), (Some(20), Some(40)));
-    let kept = fetch(
+    let kept = fetch_as(
         &app,
-        &format!("/media/{}?key={}", picture.id.as_str(), grant.key),
+        &grant.key,
+        &format!("/media/{}", picture.id.as_str()),
         &[],
     )
     .await
@@ -281,9 +308,10 @@ async fn an_html_file_named_png_and_an_svg_are_downloads_never_pages() {
             file.content_type
         );
         send_with(&mut sadia, "files", name, &[&file.id]).await;
-        let served = fetch(
+        let served = fetch_as(
             &app,
-            &format!("/media/{}?key={}", file.id.as_str(), grant.key),
+            &grant.key,
+            &format!("/media/{}", file.id.as_str()),
             &[],
         )
         .await;
@@ -297,9 +325,10 @@ async fn an_html_file_named_png_and_an_svg_are_downloads_never_pages() {
         assert_ne!(header(&served, "content-type"), "image/svg+xml");
         assert_ne!(header(&served, "content-type"), "image/png");
         // A file has no thumbnail to show inline either.
-        let thumb = fetch(
+        let thumb = fetch_as(
             &app,
-            &format!("/media/{}/thumb?key={}", file.id.as_str(), grant.key),
+            &grant.key,
+            &format!("/media/{}/thumb", file.id.as_str()),
             &[],
         )
         .await;
@@ -363,14 +392,68 @@ async fn only_members_of_the_room_upload_to_it_and_fetch_from_it() {
     let elsewhere = join_for_media(&mut mallory, "elsewhere", "mallory").await;
     let path = format!("/media/{}", file.id.as_str());
     for key in [elsewhere.key.as_str(), "", "not-a-key"] {
-        let res = fetch(&app, &format!("{path}?key={key}"), &[]).await;
+        let res = fetch_as(&app, key, &path, &[]).await;
         assert_eq!(res.status(), 403, "key {key:?}");
     }
     let (status, _) = upload(&app, "made-up", "x.txt", b"x".to_vec()).await;
     assert_eq!(status, 403, "no upload without a member's key");
-    let res = fetch(&app, &format!("{path}?key={}", grant.key), &[]).await;
+    let res = fetch_as(&app, &grant.key, &path, &[]).await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.text().await.unwrap(), "meeting at noon");
+}
+
+#[tokio::test]
+async fn a_copied_file_link_opens_nothing_for_someone_outside_the_room() {
+    let app = spawn_app().await;
+    let mut sadia = app.client().await;
+    let grant = join_for_media(&mut sadia, "pics", "sadia").await;
+    let file = uploaded(&app, &grant.key, "plan.png", png(40, 30)).await;
+    send_with(&mut sadia, "pics", "the plan", &[&file.id]).await;
+    sadia.hear("the plan").await;
+
+    // The address a member's browser shows (and "copy image link" copies).
+    let link = app::media::media_url(&file.id);
+    assert!(!link.contains(&grant.key), "{link} carries the room's key");
+    assert_eq!(fetch(&app, &link, &[]).await.status(), 403, "no pass");
+    let mut mallory = app.client().await;
+    let elsewhere = join_for_media(&mut mallory, "elsewhere", "mallory").await;
+    assert_eq!(
+        fetch_as(&app, &elsewhere.key, &link, &[]).await.status(),
+        403,
+        "another room's pass"
+    );
+    assert_eq!(media_pass(&app, "00ff00ff").await, None, "a made-up key");
+
+    // The member's pass: a cookie for the media paths only, out of scripts'
+    // reach, that opens the file and its thumbnail.
+    let res = reqwest::Client::new()
+        .post(format!("http://{}{PASS_PATH}", app.addr()))
+        .header(KEY_HEADER, &grant.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    let set = header(&res, "set-cookie");
+    assert!(set.contains("; Path=/media;"), "{set}");
+    assert!(set.contains("; HttpOnly"), "{set}");
+    let pass = set.split(';').next().unwrap().to_owned();
+    let full = fetch(&app, &link, &[("cookie", &pass)]).await;
+    assert_eq!(full.status(), 200);
+    let thumb = fetch(&app, &app::media::thumb_url(&file.id), &[("cookie", &pass)]).await;
+    assert_eq!(thumb.status(), 200);
+
+    // The pass is no key: it uploads nothing.
+    let origin = format!("http://{}", app.addr());
+    let upload = reqwest::Client::new()
+        .post(format!("{origin}/api/media"))
+        .header("origin", &origin)
+        .header("cookie", &pass)
+        .header(NAME_HEADER, "more.txt")
+        .body(b"more".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(upload.status(), 403);
 }
 
 #[tokio::test]
@@ -381,18 +464,18 @@ async fn a_range_is_answered_with_206_for_seeking() {
     let bytes: Vec<u8> = (0..10_000u32).map(|i| (i * 7 % 251) as u8).collect();
     let file = uploaded(&app, &grant.key, "data.bin", bytes.clone()).await;
     send_with(&mut sadia, "files", "data", &[&file.id]).await;
-    let path = format!("/media/{}?key={}", file.id.as_str(), grant.key);
-    let part = fetch(&app, &path, &[("range", "bytes=100-199")]).await;
+    let path = format!("/media/{}", file.id.as_str());
+    let part = fetch_as(&app, &grant.key, &path, &[("range", "bytes=100-199")]).await;
     assert_eq!(part.status(), 206);
     assert_eq!(header(&part, "content-range"), "bytes 100-199/10000");
     assert_eq!(
         part.bytes().await.unwrap().to_vec(),
         bytes[100..200].to_vec()
     );
-    let tail = fetch(&app, &path, &[("range", "bytes=9990-")]).await;
+    let tail = fetch_as(&app, &grant.key, &path, &[("range", "bytes=9990-")]).await;
     assert_eq!(tail.status(), 206);
     assert_eq!(tail.bytes().await.unwrap().to_vec(), bytes[9990..].to_vec());
-    let beyond = fetch(&app, &path, &[("range", "bytes=20000-20010")]).await;
+    let beyond = fetch_as(&app, &grant.key, &path, &[("range", "bytes=20000-20010")]).await;
     assert_eq!(beyond.status(), 416);
     assert_eq!(header(&beyond, "content-range"), "bytes */10000");
 }
@@ -434,9 +517,10 @@ async fn deleting_a_message_deletes_its_files() {
         })
         .await;
     sadia.hear_action().await;
-    let res = fetch(
+    let res = fetch_as(
         &app,
-        &format!("/media/{}?key={}", picture.id.as_str(), grant.key),
+        &grant.key,
+        &format!("/media/{}", picture.id.as_str()),
         &[],
     )
     .await;
@@ -492,6 +576,9 @@ async fn a_banned_member_loses_the_rooms_files() {
     )
     .await[0][0]
         .clone();
+    let path = format!("/media/{}", file.id.as_str());
+    let pass = media_pass(&app, &grant.key).await.expect("a member's pass");
+    assert_eq!(fetch(&app, &path, &[("cookie", &pass)]).await.status(), 200);
     let author = read_rows(&app, "SELECT author FROM room_members").await[0][0].clone();
     app.server
         .hub()
@@ -499,11 +586,8 @@ async fn a_banned_member_loses_the_rooms_files() {
         .ban(room_id.parse().unwrap(), &author, &nick("sadia"))
         .await
         .unwrap();
-    let res = fetch(
-        &app,
-        &format!("/media/{}?key={}", file.id.as_str(), grant.key),
-        &[],
-    )
-    .await;
-    assert_eq!(res.status(), 403);
+    // The pass taken before the ban no longer opens anything, and no new
+    // one is given.
+    assert_eq!(fetch(&app, &path, &[("cookie", &pass)]).await.status(), 403);
+    assert_eq!(media_pass(&app, &grant.key).await, None);
 }

@@ -7,7 +7,7 @@
 
 use crate::accounts::{PASSWORD, get, post, sign_up, signed_in_client};
 use crate::common::*;
-use crate::media::{fetch, join_for_media, send_with, upload, uploaded};
+use crate::media::{fetch_as, join_for_media, send_with, upload, uploaded};
 use app::messages::{EntryKind, Seq};
 use app::protocol::{ClientFrame, ErrorCode};
 
@@ -74,10 +74,7 @@ async fn club(app: &TestApp) -> (String, Client, String) {
 }
 
 async fn fetch_status(app: &TestApp, file: &str, key: &str) -> u16 {
-    fetch(app, &format!("{file}?key={key}"), &[])
-        .await
-        .status()
-        .as_u16()
+    fetch_as(app, key, file, &[]).await.status().as_u16()
 }
 
 #[tokio::test]
