@@ -359,6 +359,14 @@ impl Conversation {
                 EntryKind::Left => self.online.update(|o| {
                     o.remove(&entry.nick);
                 }),
+                EntryKind::Crowd(joined, left, _) => self.online.update(|o| {
+                    for person in joined {
+                        o.insert(person.nick.clone(), person.account);
+                    }
+                    for nick in left {
+                        o.remove(nick);
+                    }
+                }),
                 _ => {}
             }
         }

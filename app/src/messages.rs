@@ -4,7 +4,7 @@
 
 pub use crate::emoji::Emoji;
 use crate::media::Attachment;
-use crate::people::{Nick, TokenError, check_token};
+use crate::people::{Nick, Person, TokenError, check_token};
 use crate::rooms::RoomName;
 use serde::{Deserialize, Serialize};
 
@@ -215,6 +215,12 @@ pub enum EntryKind {
     Joined,
     /// The person's last connection to the room went away; shown as "NICK left".
     Left,
+    /// `Crowd(joined, left, quiet)`: arrivals and departures that came close
+    /// together, as one notice ("sadia, usman and 10 others joined"); the
+    /// entry's own `nick` is the first one named. `quiet` in a room too big
+    /// for notices: it keeps everyone's list of who is online right, and is
+    /// not drawn.
+    Crowd(Vec<Person>, Vec<Nick>, bool),
     /// Where a deleted message was: its text is gone from the server.
     Deleted,
     // The actions are tuples (JSON arrays: `{"edit":[3,"text"]}`): fewer
@@ -250,6 +256,53 @@ impl EntryKind {
             _ => None,
         }
     }
+}
+
+/// A piece of a crowd notice's line: a name (drawn isolated, so a
+/// right-to-left name cannot reorder the words around it) or words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Said {
+    Name(Nick),
+    Words(&'static str),
+    Count(usize),
+}
+
+/// Names shown before "and N others".
+const CROWD_NAMES: usize = 2;
+
+/// A crowd notice's line, as Slack and Discord say it: "sadia joined",
+/// "sadia and usman joined", "sadia, usman and 10 others joined; amir left".
+pub fn crowd_line(joined: &[Person], left: &[Nick]) -> Vec<Said> {
+    let mut line = Vec::new();
+    let joined: Vec<&Nick> = joined.iter().map(|p| &p.nick).collect();
+    let left: Vec<&Nick> = left.iter().collect();
+    for (names, verb) in [(joined, " joined"), (left, " left")] {
+        if names.is_empty() {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push(Said::Words("; "));
+        }
+        let shown = if names.len() > CROWD_NAMES + 1 {
+            CROWD_NAMES
+        } else {
+            names.len()
+        };
+        for (i, nick) in names[..shown].iter().enumerate() {
+            if i > 0 {
+                let last = i + 1 == shown && shown == names.len();
+                line.push(Said::Words(if last { " and " } else { ", " }));
+            }
+            line.push(Said::Name((*nick).clone()));
+        }
+        if shown < names.len() {
+            line.push(Said::Words(" and "));
+            line.push(Said::Count(names.len() - shown));
+            line.push(Said::Words(" others"));
+        }
+        line.push(Said::Words(verb));
+    }
+    line
 }
 
 /// Applies an edit, deletion or reaction entry to the log it belongs to:
@@ -357,6 +410,55 @@ pub async fn room_history(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn read(line: &[Said]) -> String {
+        line.iter()
+            .map(|part| match part {
+                Said::Name(nick) => nick.as_str().to_owned(),
+                Said::Words(words) => (*words).to_owned(),
+                Said::Count(n) => n.to_string(),
+            })
+            .collect()
+    }
+
+    fn people(names: &[&str]) -> Vec<Person> {
+        names
+            .iter()
+            .map(|n| Person {
+                nick: Nick::parse(n).unwrap(),
+                account: false,
+            })
+            .collect()
+    }
+
+    fn nicks(names: &[&str]) -> Vec<Nick> {
+        names.iter().map(|n| Nick::parse(n).unwrap()).collect()
+    }
+
+    #[test]
+    fn a_crowd_is_named_as_people_say_it() {
+        let joined = |names: &[&str]| read(&crowd_line(&people(names), &[]));
+        assert_eq!(joined(&["sadia"]), "sadia joined");
+        assert_eq!(joined(&["sadia", "usman"]), "sadia and usman joined");
+        assert_eq!(
+            joined(&["sadia", "usman", "amir"]),
+            "sadia, usman and amir joined"
+        );
+        let many: Vec<String> = (0..12).map(|i| format!("p{i}")).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        assert_eq!(joined(&many), "p0, p1 and 10 others joined");
+        assert_eq!(
+            read(&crowd_line(&people(&["sadia", "usman"]), &nicks(&["amir"]))),
+            "sadia and usman joined; amir left"
+        );
+        assert_eq!(
+            read(&crowd_line(&[], &nicks(&["amir", "zara"]))),
+            "amir and zara left"
+        );
+        // Each name is a part of its own, so it can be drawn isolated.
+        let line = crowd_line(&people(&["سارا", "usman"]), &[]);
+        assert_eq!(line[0], Said::Name(Nick::parse("سارا").unwrap()));
+    }
 
     #[test]
     fn a_message_keeps_its_lines_and_loses_trailing_space() {

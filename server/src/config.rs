@@ -36,6 +36,18 @@ pub struct Config {
     #[arg(long, env = "CHAT_RECONNECT_GRACE_MS", default_value_t = 10_000)]
     pub reconnect_grace_ms: u64,
 
+    /// How long join and leave notices are held to be said together
+    /// (milliseconds): "sadia, usman and 10 others joined" instead of twelve
+    /// lines. After a quiet spell a join is said at once; a leave always
+    /// waits, so a quick return says nothing. 0 says each one at once.
+    #[arg(long, env = "CHAT_NOTICE_WINDOW_MS", default_value_t = 2_000)]
+    pub notice_window_ms: u64,
+
+    /// Rooms with more people online than this show no join and leave lines
+    /// (the list of who is online still follows them).
+    #[arg(long, env = "CHAT_NOTICES_QUIET_ABOVE", default_value_t = 200)]
+    pub notices_quiet_above: u32,
+
     /// The address people use to reach the chat, e.g. `https://chat.example.com`
     /// (repeatable). Requests must name one of these hosts (or a loopback
     /// name: localhost, 127.0.0.1, [::1]); any other `Host` is refused, which
@@ -323,6 +335,13 @@ impl Config {
     }
 
     /// Search budgets per address.
+    pub fn notice_policy(&self) -> crate::hub::NoticePolicy {
+        crate::hub::NoticePolicy {
+            window: std::time::Duration::from_millis(self.notice_window_ms.min(60_000)),
+            quiet_above: self.notices_quiet_above,
+        }
+    }
+
     pub fn search_limits(&self) -> crate::reading::SearchLimits {
         crate::reading::SearchLimits {
             burst: self.search_burst.max(1),

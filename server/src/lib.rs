@@ -159,13 +159,14 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
     let grace = Duration::from_millis(config.reconnect_grace_ms);
     let media = media::Media::open(config.media_policy(), store.clone())?;
     media.keep_sweeping();
-    let hub = Arc::new(RoomHub::new(
+    let hub = RoomHub::new(
         store,
         bus,
         grace,
         config.journal_tries,
         config.limits().send_queue_bytes,
-    ));
+        config.notice_policy(),
+    );
     hub.expect_returning().await?;
     hub.keep_presence();
     let accounts = accounts::Accounts::new(hub.clone(), config.account_policy());

@@ -9,8 +9,8 @@ use crate::conversation::Conversation;
 use crate::erased::Slot;
 use crate::markup::{self, Block, Piece, Span};
 use crate::media::{Attachment, MediaKind, human_size, media_url, thumb_url};
-use crate::messages::{Entry, EntryKind, Seq};
-use crate::people::Nick;
+use crate::messages::{Entry, EntryKind, Said, Seq, crowd_line};
+use crate::people::{Nick, Person};
 use leptos::either::{Either, EitherOf3, EitherOf4};
 use leptos::prelude::*;
 
@@ -34,8 +34,11 @@ const GROUP_WITHIN_MS: i64 = 5 * 60_000;
 pub(super) fn rows(log: &[Entry], local: bool) -> Vec<Row> {
     let mut rows: Vec<Row> = Vec::with_capacity(log.len());
     let mut previous: Option<(&Entry, i64)> = None;
-    // Edits, deletions and reactions show in the message they act on.
-    for entry in log.iter().filter(|e| e.kind.target().is_none()) {
+    // Edits, deletions and reactions show in the message they act on; a
+    // quiet crowd (a room too big for notices) shows nowhere.
+    let drawn =
+        |e: &&Entry| e.kind.target().is_none() && !matches!(e.kind, EntryKind::Crowd(.., true));
+    for entry in log.iter().filter(drawn) {
         let day = clock::day_number(entry.at, clock::zone_offset_ms(entry.at, local));
         let new_day = previous.is_none_or(|(_, d)| d != day);
         let grouped = !new_day
@@ -302,16 +305,31 @@ pub(super) fn EntryLine(entry: Entry, grouped: bool, conv: Conversation) -> impl
                 </article>
             });
         }
-        EntryKind::Joined => " joined",
-        EntryKind::Left => " left",
+        EntryKind::Joined => crowd_line(
+            &[Person {
+                nick: entry.nick,
+                account: false,
+            }],
+            &[],
+        ),
+        EntryKind::Left => crowd_line(&[], &[entry.nick]),
+        EntryKind::Crowd(joined, left, _) => crowd_line(&joined, &left),
         // Actions never get a line of their own (see `rows`).
-        EntryKind::Edit(..) | EntryKind::Delete(..) | EntryKind::React(..) => "",
+        EntryKind::Edit(..) | EntryKind::Delete(..) | EntryKind::React(..) => vec![],
     };
-    // The name is isolated, so a right-to-left name cannot reorder the words
-    // around it.
+    // Each name is isolated, so a right-to-left name cannot reorder the
+    // words around it.
+    let line = notice
+        .into_iter()
+        .map(|part| match part {
+            Said::Name(nick) => Either::Left(view! { <bdi>{nick.as_str().to_owned()}</bdi> }),
+            Said::Words(words) => Either::Right(Either::Left(words)),
+            Said::Count(n) => Either::Right(Either::Right(n.to_string())),
+        })
+        .collect_view();
     EitherOf3::C(view! {
         <div class="notice" data-seq=seq>
-            <span><bdi>{nick}</bdi>{notice}</span>
+            <span>{line}</span>
             {time()}
         </div>
     })

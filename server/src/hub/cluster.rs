@@ -65,9 +65,9 @@ impl RoomHub {
         let Ok(room) = self.room(&name, None).await else {
             return;
         };
-        let notice = self.notice(&room, &nick, &author, EntryKind::Left);
-        if let Err(err) = notice.outcome().await {
-            tracing::error!(%err, room = %name, "left notice not stored");
+        {
+            let _members = room.members.lock().expect("member lock");
+            self.notice(&room, &nick, &author, super::Change::Left);
         }
         self.retire_if_empty(&room).await;
     }

@@ -46,7 +46,7 @@ impl Member {
 /// A member gone from a room on this server: announced already, or (with
 /// several servers) not yet known to be news.
 pub(super) enum Departure {
-    Announced(Commit),
+    Announced,
     Unsure { key: String, member: Member },
 }
 
@@ -162,8 +162,7 @@ impl RoomHub {
             creator,
             conn,
         } = *arrival;
-        let (joining, notice, guest_gone) = loop {
-            let mut guest_gone = None;
+        let joining = loop {
             let room = self.room(name, creator).await?;
             let mut members = room.members.lock().expect("member lock");
             if room.retired.load(Ordering::Acquire) {
@@ -183,6 +182,8 @@ impl RoomHub {
                     })
                 }));
             }
+            // With the departures not said yet: their notices take them off.
+            room.desk.lock().expect("desk lock").as_said(&mut online);
             // In name order, as the browser lists them (it then only appends).
             online.sort_unstable_by(|a, b| a.nick.cmp(&b.nick));
             let announce = match members.get_mut(key) {
@@ -236,8 +237,7 @@ impl RoomHub {
                         },
                     );
                     guest.send_out(name, Evicted::NameRegistered);
-                    guest_gone =
-                        Some(self.notice(&room, &guest.nick, &guest.author, EntryKind::Left));
+                    self.notice(&room, &guest.nick, &guest.author, Change::Left);
                     true
                 }
                 Some(_) => return Err(HubError::NickInUse),
@@ -252,7 +252,7 @@ impl RoomHub {
                         && let (Some(guest), Ok(shown)) =
                             (Author::from_column(guest), Nick::parse(shown))
                     {
-                        guest_gone = Some(self.notice(&room, &shown, &guest, EntryKind::Left));
+                        self.notice(&room, &shown, &guest, Change::Left);
                     }
                     members.insert(
                         key.clone(),
@@ -271,7 +271,9 @@ impl RoomHub {
                 }
             };
             let (feed, head) = room.feed.subscribe();
-            let notice = announce.then(|| self.notice(&room, nick, author, EntryKind::Joined));
+            if announce {
+                self.notice(&room, nick, author, Change::Joined);
+            }
             drop(members);
             let joining = Joining {
                 room,
@@ -279,19 +281,8 @@ impl RoomHub {
                 online,
                 head,
             };
-            break (joining, notice, guest_gone);
+            break joining;
         };
-        if let Some(gone) = guest_gone
-            && let Err(err) = gone.outcome().await
-        {
-            tracing::error!(%err, room = %name, "left notice not stored");
-        }
-        if let Some(notice) = notice
-            && let Err(err) = notice.outcome().await
-        {
-            // The person is in; only the notice is missing from the log.
-            tracing::error!(%err, room = %name, "join notice not stored");
-        }
         Ok(joining)
     }
 
@@ -329,32 +320,34 @@ impl RoomHub {
     /// the notice is enqueued now, so notices keep the order of the changes;
     /// with several, only if no other server holds the name (see
     /// [`RoomHub::announced`]).
-    pub(super) fn depart(&self, room: &Room, key: String, member: Member) -> Departure {
+    pub(super) fn depart(&self, room: &Arc<Room>, key: String, member: Member) -> Departure {
         match &self.presence {
-            None => Departure::Announced(self.notice(
-                room,
-                &member.nick,
-                &member.author,
-                EntryKind::Left,
-            )),
+            None => {
+                self.notice(room, &member.nick, &member.author, Change::Left);
+                Departure::Announced
+            }
             Some(_) => Departure::Unsure { key, member },
         }
     }
 
-    /// The "left" notice of a departure, if it is news: with several servers,
-    /// once this server's hold on the name is released and nobody else's is
-    /// left (someone who moved to another server is not gone).
-    pub(super) async fn announced(&self, room: &Room, departure: Departure) -> Option<Commit> {
-        match departure {
-            Departure::Announced(notice) => Some(notice),
-            Departure::Unsure { key, member } => {
-                let presence = self.presence.as_ref()?;
-                let gone = presence
-                    .release(room.id, &key, &member.author.column())
-                    .await
-                    .unwrap_or(true);
-                gone.then(|| self.notice(room, &member.nick, &member.author, EntryKind::Left))
-            }
+    /// Announces a departure if it is news: with several servers, once this
+    /// server's hold on the name is released and nobody else's is left
+    /// (someone who moved to another server is not gone).
+    pub(super) async fn announce(&self, room: &Arc<Room>, departure: Departure) {
+        let Departure::Unsure { key, member } = departure else {
+            return;
+        };
+        let Some(presence) = self.presence.as_ref() else {
+            return;
+        };
+        let gone = presence
+            .release(room.id, &key, &member.author.column())
+            .await
+            .unwrap_or(true);
+        if gone {
+            // Under the member lock, as every notice is taken in.
+            let _members = room.members.lock().expect("member lock");
+            self.notice(room, &member.nick, &member.author, Change::Left);
         }
     }
 
@@ -376,15 +369,10 @@ impl RoomHub {
             room.online.store(members.len() as u32, Ordering::Relaxed);
             self.depart(room, key, member)
         };
-        let notice = self.announced(room, departure).await;
-        let stored = match notice {
-            Some(notice) => notice.outcome().await.map(|_| ()),
-            None => Ok(()),
-        };
-        // Only after the notice is published: a join meanwhile still finds
-        // this room (and its feed) in memory.
+        self.announce(room, departure).await;
+        // Not while a notice is held: a join meanwhile still finds this room
+        // (and its feed) in memory.
         self.retire_if_empty(room).await;
-        stored?;
         Ok(())
     }
 

@@ -21,7 +21,8 @@
 //!
 //! Layout: this file holds the rooms in memory ([`Room`], [`RoomHub::room`],
 //! retiring empty ones) and the writes that go through the journal;
-//! - [`members`]: joining, leaving, the notices of both;
+//! - [`members`]: joining, leaving;
+//! - [`notices`]: the notices of both, said together when they come close;
 //! - [`evictions`]: telling a connection it lost its place;
 //! - [`moderation`]: removals, bans, closing a room to guests;
 //! - [`form`]: messages posted without a socket;
@@ -37,12 +38,15 @@ mod form;
 mod lobby;
 mod members;
 mod moderation;
+mod notices;
 mod restart;
 
 pub use evictions::{Evicted, Eviction, Evictions};
 pub use members::Joining;
 use members::{Departure, Holder, Member};
 pub use moderation::SendOutError;
+pub use notices::NoticePolicy;
+use notices::{Change, Desk, Heard};
 use restart::RETURNING;
 
 use crate::bus::{Broadcast, Bus, Control, Feed};
@@ -115,6 +119,8 @@ pub struct Room {
     posting: AtomicU32,
     /// Closed to guests by its owner.
     accounts_only: AtomicBool,
+    /// Join and leave notices not said yet. Taken after the member lock.
+    desk: SyncMutex<Desk>,
 }
 
 impl Room {
@@ -155,6 +161,9 @@ fn posted(outcome: crate::journal::Outcome) -> Result<Seq, HubError> {
 }
 
 pub struct RoomHub {
+    /// The hub itself, for the tasks that say held notices.
+    me: std::sync::Weak<RoomHub>,
+    notices: NoticePolicy,
     store: Store,
     bus: Bus,
     /// Who holds which name on every server (Redis bus only).
@@ -183,8 +192,11 @@ impl RoomHub {
         grace: Duration,
         journal_tries: u32,
         feed_bytes: usize,
-    ) -> Self {
-        Self {
+        notices: NoticePolicy,
+    ) -> Arc<Self> {
+        Arc::new_cyclic(|me| Self {
+            me: me.clone(),
+            notices,
             feed_bytes,
             journal: Journal::start(store.clone(), journal_tries),
             store,
@@ -195,7 +207,7 @@ impl RoomHub {
             next_conn: AtomicU64::new(1),
             stopping: AtomicBool::new(false),
             retirements: AtomicU64::new(0),
-        }
+        })
     }
 
     pub fn store(&self) -> &Store {
@@ -248,6 +260,7 @@ impl RoomHub {
                 retired: AtomicBool::new(false),
                 posting: AtomicU32::new(0),
                 accounts_only: AtomicBool::new(row.accounts_only),
+                desk: SyncMutex::new(Desk::default()),
             });
             rooms.insert(name.clone(), room.clone());
             metrics::gauge!(crate::metrics::ROOMS).set(rooms.len() as f64);
@@ -255,9 +268,79 @@ impl RoomHub {
         }
     }
 
-    fn notice(&self, room: &Room, nick: &Nick, author: &Author, kind: EntryKind) -> Commit {
-        self.journal
-            .enqueue(&room.feed, Draft::new(room.id, nick, author, kind))
+    /// Takes in an arrival or a departure (under the room's member lock, so
+    /// the log says them in the order they happened) and says it now or
+    /// after the window (see [`notices`]).
+    fn notice(&self, room: &Arc<Room>, nick: &Nick, author: &Author, change: Change) {
+        let heard = if self.notices.window.is_zero() {
+            Heard::SayNow
+        } else {
+            room.desk
+                .lock()
+                .expect("desk lock")
+                .hear(nick, author, change)
+        };
+        if heard == Heard::SayNow {
+            let quiet = self.quiet(room);
+            let (joined, left) = match change {
+                Change::Joined => (vec![(nick.clone(), author.clone())], vec![]),
+                Change::Left => (vec![], vec![(nick.clone(), author.clone())]),
+            };
+            if let Some(commit) = self.say(room, joined, left, quiet) {
+                tokio::spawn(Self::stored(room.name.clone(), commit));
+            }
+        }
+        if heard != Heard::Held
+            && !self.notices.window.is_zero()
+            && let Some(hub) = self.me.upgrade()
+        {
+            tokio::spawn(hub.say_held(room.clone()));
+        }
+    }
+
+    /// Says what a room's desk holds at the end of each window, until a
+    /// window ends with nothing held.
+    async fn say_held(self: Arc<Self>, room: Arc<Room>) {
+        loop {
+            tokio::time::sleep(self.notices.window).await;
+            let commit = {
+                let _members = room.members.lock().expect("member lock");
+                let Some((joined, left)) = room.desk.lock().expect("desk lock").take() else {
+                    break;
+                };
+                self.say(&room, joined, left, self.quiet(&room))
+            };
+            if let Some(commit) = commit {
+                Self::stored(room.name.clone(), commit).await;
+            }
+            // The room is dropped from memory only once what it held is said.
+            self.retire_if_empty(&room).await;
+        }
+    }
+
+    fn quiet(&self, room: &Room) -> bool {
+        room.online.load(Ordering::Relaxed) > self.notices.quiet_above
+    }
+
+    fn say(
+        &self,
+        room: &Room,
+        joined: Vec<(Nick, Author)>,
+        left: Vec<(Nick, Author)>,
+        quiet: bool,
+    ) -> Option<Commit> {
+        let (nick, author, kind) = notices::entry(joined, left, quiet)?;
+        Some(
+            self.journal
+                .enqueue(&room.feed, Draft::new(room.id, &nick, &author, kind)),
+        )
+    }
+
+    async fn stored(room: RoomName, commit: Commit) {
+        if let Err(err) = commit.outcome().await {
+            // The people came and went; only the notice is missing.
+            tracing::error!(%err, %room, "join or leave notice not stored");
+        }
     }
 
     /// Drops an empty room from memory.
@@ -266,6 +349,7 @@ impl RoomHub {
         let members = room.members.lock().expect("member lock");
         if members.is_empty()
             && room.posting.load(Ordering::Acquire) == 0
+            && room.desk.lock().expect("desk lock").idle()
             && rooms.get(&room.name).is_some_and(|r| Arc::ptr_eq(r, room))
         {
             room.retired.store(true, Ordering::Release);

@@ -114,11 +114,7 @@ impl RoomHub {
             departures
         };
         for departure in departures {
-            if let Some(notice) = self.announced(&room, departure).await
-                && let Err(err) = notice.outcome().await
-            {
-                tracing::error!(%err, room = %name, "left notice not stored");
-            }
+            self.announce(&room, departure).await;
         }
         self.retire_if_empty(&room).await;
     }

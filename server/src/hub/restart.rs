@@ -12,6 +12,23 @@ impl RoomHub {
     /// return after the restart is not news (see [`RoomHub::expect_returning`]).
     pub async fn stop(&self) {
         self.stopping.store(true, Ordering::Release);
+        // Notices held for their window are said now: after the restart
+        // nobody would know of them.
+        let held: Vec<(RoomName, Commit)> = {
+            let rooms = self.rooms.lock().await;
+            rooms
+                .values()
+                .filter_map(|room| {
+                    let _members = room.members.lock().expect("member lock");
+                    let (joined, left) = room.desk.lock().expect("desk lock").take()?;
+                    let commit = self.say(room, joined, left, self.quiet(room))?;
+                    Some((room.name.clone(), commit))
+                })
+                .collect()
+        };
+        for (room, commit) in held {
+            Self::stored(room, commit).await;
+        }
         if self.presence.is_some() {
             // With several servers, the people here reconnect to another one
             // and keep their names there; the lease this server stops

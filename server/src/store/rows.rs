@@ -8,6 +8,7 @@ use app::messages::{
 };
 use app::people::Nick;
 use app::rooms::RoomName;
+use std::borrow::Cow;
 
 pub(super) struct EntryRow {
     pub room_id: i64,
@@ -53,7 +54,14 @@ impl EntryRow {
                 reactions: vec![],
                 media: vec![],
             },
-            "joined" => EntryKind::Joined,
+            "joined" => match self.body.as_deref() {
+                None => EntryKind::Joined,
+                Some(crowd) => {
+                    let (joined, left, quiet) =
+                        serde_json::from_str(crowd).map_err(|_| corrupt())?;
+                    EntryKind::Crowd(joined, left, quiet)
+                }
+            },
             "left" => EntryKind::Left,
             "deleted" => EntryKind::Deleted,
             "edit" => EntryKind::Edit(target()?, body()?),
@@ -162,15 +170,32 @@ pub(super) fn entries(
     Ok(entries)
 }
 
-/// A draft's columns: kind word, client id, text, target.
-pub(super) fn columns(draft: &Draft) -> (&'static str, Option<&str>, Option<&str>, Option<i64>) {
+/// A draft's columns: kind word, client id, text, target. A crowd is a
+/// `joined` row whose text is the JSON `[joined, left, quiet]` (a lone
+/// `joined` has none), so both databases' kind constraints hold as they are.
+pub(super) fn columns(
+    draft: &Draft,
+) -> (
+    &'static str,
+    Option<&str>,
+    Option<Cow<'_, str>>,
+    Option<i64>,
+) {
     let target = draft.kind.target().or(draft.reply_to).map(|t| t as i64);
     let (client_id, body) = match &draft.kind {
         EntryKind::Message {
             client_id, body, ..
-        } => (Some(client_id.as_str()), Some(body.as_str())),
-        EntryKind::Edit(_, body) => (None, Some(body.as_str())),
-        EntryKind::React(_, emoji, _) => (None, Some(emoji.as_str())),
+        } => (Some(client_id.as_str()), Some(body.as_str().into())),
+        EntryKind::Edit(_, body) => (None, Some(body.as_str().into())),
+        EntryKind::React(_, emoji, _) => (None, Some(emoji.as_str().into())),
+        EntryKind::Crowd(joined, left, quiet) => (
+            None,
+            Some(
+                serde_json::to_string(&(joined, left, quiet))
+                    .expect("names and flags serialize")
+                    .into(),
+            ),
+        ),
         EntryKind::Joined | EntryKind::Left | EntryKind::Deleted | EntryKind::Delete(..) => {
             (None, None)
         }
@@ -255,7 +280,7 @@ pub(super) fn owned_room(name: &str, accounts_only: bool) -> Option<OwnedRoom> {
 pub(super) fn kind_word(kind: &EntryKind) -> &'static str {
     match kind {
         EntryKind::Message { .. } => "message",
-        EntryKind::Joined => "joined",
+        EntryKind::Joined | EntryKind::Crowd(..) => "joined",
         EntryKind::Left => "left",
         EntryKind::Deleted => "deleted",
         EntryKind::Edit(..) => "edit",

@@ -280,6 +280,7 @@ fn append_one(
             .and_then(|(nick, kind, body)| quote(to, &nick, &kind, body.as_deref()));
     }
     let (kind, client_id, body, target) = columns(draft);
+    let body = body.as_deref();
     let target = target.filter(|_| draft.kind.target().is_some() || reply.is_some());
     let search_id = matches!(draft.kind, EntryKind::Message { .. }).then_some(*last_search_id + 1);
     let inserted = tx
@@ -452,7 +453,7 @@ fn apply(
             )?
             .execute((room_id, *target as i64, emoji.as_str(), author))?;
         }
-        EntryKind::Joined | EntryKind::Left | EntryKind::Deleted => {}
+        EntryKind::Joined | EntryKind::Left | EntryKind::Crowd(..) | EntryKind::Deleted => {}
     }
     Ok(())
 }

@@ -53,9 +53,7 @@ async fn flooding_is_refused_then_closed_and_nothing_extra_is_stored() {
     reader.join_since("health", "reader", None).await;
     let mut reader_main = app.client().await;
     reader_main.join_since("main", "reader", Some(0)).await;
-    let frames = reader_main
-        .recv_until(|f| notice(f).as_deref() == Some("reader joined"))
-        .await;
+    let frames = reader_main.recv_until(|f| says(f, "reader joined")).await;
     let texts: Vec<_> = frames.iter().filter_map(message_text).collect();
     assert_eq!(
         texts,
@@ -109,14 +107,8 @@ async fn a_silent_peer_is_dropped_after_the_idle_timeout() {
     silent.join("main", "silent").await;
     // From now on `silent` reads nothing, so it answers no pings either. The
     // watcher keeps reading (and ponging) and sees the dead peer go.
-    let frames = watcher
-        .recv_until(|f| notice(f).as_deref() == Some("silent left"))
-        .await;
-    assert!(
-        frames
-            .iter()
-            .any(|f| notice(f).as_deref() == Some("silent joined"))
-    );
+    let frames = watcher.recv_until(|f| says(f, "silent left")).await;
+    assert!(frames.iter().any(|f| says(f, "silent joined")));
     drop(silent);
     still_up(&app).await;
 }

@@ -441,9 +441,7 @@ async fn an_owner_can_close_a_room_to_guests() {
         frames.iter().all(|f| message_text(f).is_none()),
         "{frames:?}"
     );
-    sadia
-        .recv_until(|f| notice(f).as_deref() == Some("zara left"))
-        .await;
+    sadia.recv_until(|f| says(f, "zara left")).await;
     let id = early_guest.new_client_id();
     early_guest.say_with_id("club", &id, "still here?").await;
     assert_eq!(
@@ -618,12 +616,8 @@ async fn a_guest_holding_a_name_its_account_claims_is_sent_out() {
         unreachable!()
     };
     assert!(message.contains("registered name"), "{message}");
-    usman
-        .recv_until(|f| notice(f).as_deref() == Some("Sadia left"))
-        .await;
-    usman
-        .recv_until(|f| notice(f).as_deref() == Some("sadia joined"))
-        .await;
+    usman.recv_until(|f| says(f, "Sadia left")).await;
+    usman.recv_until(|f| says(f, "sadia joined")).await;
 }
 
 #[tokio::test]

@@ -500,9 +500,7 @@ async fn a_dropped_connection_that_returns_within_the_grace_period_announces_not
     watcher.join("main", "watcher").await;
     let mut tab = app.client().await;
     tab.join("main", "sadia").await;
-    watcher
-        .recv_until(|f| notice(f).as_deref() == Some("sadia joined"))
-        .await;
+    watcher.recv_until(|f| says(f, "sadia joined")).await;
 
     // The old socket is gone before the reloaded page connects.
     let session = tab.session.clone();

@@ -446,11 +446,8 @@ async fn when_a_server_dies_its_people_are_announced_gone_once_by_a_survivor() {
     a.kill().unwrap();
     a.wait().unwrap();
     // Her lease (1.5 s) expires; one survivor announces her, once.
-    usman
-        .recv_until(|f| notice(f).as_deref() == Some("sadia left"))
-        .await;
-    zara.recv_until(|f| notice(f).as_deref() == Some("sadia left"))
-        .await;
+    usman.recv_until(|f| says(f, "sadia left")).await;
+    zara.recv_until(|f| says(f, "sadia left")).await;
     tokio::time::sleep(Duration::from_millis(2000)).await;
     let lefts = log_at(&db)
         .await
@@ -518,9 +515,7 @@ async fn closing_a_room_to_guests_on_one_server_sends_its_guests_out_on_the_othe
     assert_eq!(closed.status, 303);
     zara.recv_until(|f| error_code(f) == Some(app::protocol::ErrorCode::AccountsOnly))
         .await;
-    sadia
-        .recv_until(|f| notice(f).as_deref() == Some("zara left"))
-        .await;
+    sadia.recv_until(|f| says(f, "zara left")).await;
     let mut late = Client::connect(pair.b.addr()).await;
     assert_eq!(
         error_code(&late.try_join("club", "usman").await),
@@ -556,9 +551,7 @@ async fn a_ban_on_one_server_sends_the_person_out_on_the_other_and_holds_there()
         .await;
     zara.recv_until(|f| error_code(f) == Some(ErrorCode::Banned))
         .await;
-    sadia
-        .recv_until(|f| notice(f).as_deref() == Some("zara left"))
-        .await;
+    sadia.recv_until(|f| says(f, "zara left")).await;
     // The ban is in the shared database: both servers keep her out.
     for server in [&pair.a, &pair.b] {
         let mut back = Client::connect(server.addr()).await;

@@ -280,6 +280,11 @@ pub async fn start_with(url: String, flags: &[&str]) -> server::Server {
         &grace,
     ];
     args.extend_from_slice(flags);
+    // Notices said at once, so logs read in the order things happened;
+    // `notices.rs` tests the grouping every server runs by default.
+    if !flags.contains(&"--notice-window-ms") {
+        args.extend(["--notice-window-ms", "0"]);
+    }
     let bus = bus_flags();
     if !flags.contains(&"--bus") {
         args.extend(bus.iter().map(String::as_str));
@@ -567,15 +572,38 @@ pub fn message_text(frame: &ServerFrame) -> Option<&str> {
     }
 }
 
-/// "nick joined" / "nick left" for notice entries.
+/// "nick joined" / "nick left" for notice entries (a crowd's, one per
+/// person, joined with ", ").
 pub fn notice(frame: &ServerFrame) -> Option<String> {
     match frame {
-        ServerFrame::Entry { entry, .. } => match entry.kind {
-            EntryKind::Joined => Some(format!("{} joined", entry.nick)),
-            EntryKind::Left => Some(format!("{} left", entry.nick)),
-            _ => None,
-        },
+        ServerFrame::Entry { entry, .. } => notice_lines(entry).map(|lines| lines.join(", ")),
         _ => None,
+    }
+}
+
+/// A notice entry's "nick joined" / "nick left", one per person.
+pub fn notice_lines(entry: &Entry) -> Option<Vec<String>> {
+    match &entry.kind {
+        EntryKind::Joined => Some(vec![format!("{} joined", entry.nick)]),
+        EntryKind::Left => Some(vec![format!("{} left", entry.nick)]),
+        EntryKind::Crowd(joined, left, _) => Some(
+            joined
+                .iter()
+                .map(|p| format!("{} joined", p.nick))
+                .chain(left.iter().map(|n| format!("{n} left")))
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
+/// The frame is a notice saying `what` ("zara left"), alone or in a crowd.
+pub fn says(frame: &ServerFrame, what: &str) -> bool {
+    match frame {
+        ServerFrame::Entry { entry, .. } => {
+            notice_lines(entry).is_some_and(|lines| lines.iter().any(|l| l == what))
+        }
+        _ => false,
     }
 }
 
@@ -592,8 +620,9 @@ pub async fn log_of(app: &TestApp, room_name: &str) -> Vec<Entry> {
 /// "nick joined" / "nick left" for notice entries, "nick: text" for messages.
 pub fn line(entry: &Entry) -> String {
     match &entry.kind {
-        EntryKind::Joined => format!("{} joined", entry.nick),
-        EntryKind::Left => format!("{} left", entry.nick),
+        EntryKind::Joined | EntryKind::Left | EntryKind::Crowd(..) => {
+            notice_lines(entry).unwrap_or_default().join(", ")
+        }
         EntryKind::Message { body, .. } => format!("{}: {}", entry.nick, body.as_str()),
         EntryKind::Deleted => format!("{}: (deleted)", entry.nick),
         EntryKind::Edit(target, body) => {

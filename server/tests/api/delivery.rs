@@ -76,9 +76,7 @@ async fn a_slow_consumer_is_closed_while_the_room_keeps_flowing() {
         let frames = fast
             .recv_until(|f| message_text(f).is_some_and(|t| t.starts_with(&format!("{sent} "))))
             .await;
-        slow_left |= frames
-            .iter()
-            .any(|f| notice(f).as_deref() == Some("slow left"));
+        slow_left |= frames.iter().any(|f| says(f, "slow left"));
     }
 
     // The slow reader, reading at last, finds a close with the slow code.

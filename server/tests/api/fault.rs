@@ -59,9 +59,7 @@ async fn every_acknowledged_message_survives_kill_9() {
     let (mut child, addr) = start_binary(&db, &[]);
     let mut reader = crate::common::Client::connect(addr).await;
     reader.join_since("main", "auditor", Some(0)).await;
-    let frames = reader
-        .recv_until(|f| notice(f).as_deref() == Some("auditor joined"))
-        .await;
+    let frames = reader.recv_until(|f| says(f, "auditor joined")).await;
     let mut stored: HashMap<String, Vec<u64>> = HashMap::new();
     for frame in &frames {
         if let ServerFrame::Entry { entry, .. } = frame

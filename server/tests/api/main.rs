@@ -15,6 +15,7 @@
 //! - [`binary`]: the binary's command line, start line and signals.
 //! - [`frames`]: property tests of frame decoding.
 //! - [`moderation`]: owners and moderators delete, remove, ban; naming moderators.
+//! - [`notices`]: join and leave notices grouped, as servers run by default.
 //! - [`rules`]: every room rule on every entry point (socket, form, history, search, media).
 //! - [`media`]: uploads, thumbnails, safe serving, ranges, members only, both blob stores.
 //! - [`http`]: hosts, cross-site calls, security headers, half-sent requests, caps.
@@ -34,4 +35,5 @@ mod frames;
 mod http;
 mod media;
 mod moderation;
+mod notices;
 mod rules;

@@ -79,9 +79,7 @@ async fn a_removed_person_is_told_and_may_come_back_but_a_banned_one_may_not() {
         })
         .await;
     assert_eq!(usman.refusal().await, ErrorCode::Removed);
-    sadia
-        .recv_until(|f| notice(f).as_deref() == Some("zara left"))
-        .await;
+    sadia.recv_until(|f| says(f, "zara left")).await;
     // Removed is not banned: the same tab joins again.
     assert!(matches!(
         usman.try_join("club", "zara").await,

@@ -164,9 +164,7 @@ async fn a_room_closed_to_guests_is_closed_on_every_path() {
     .await;
     assert_eq!(closed.status, 303);
     assert_eq!(zara.refusal().await, ErrorCode::AccountsOnly);
-    sadia
-        .recv_until(|f| notice(f).as_deref() == Some("zara left"))
-        .await;
+    sadia.recv_until(|f| says(f, "zara left")).await;
 
     assert_eq!(reads(&app, None).await, Reads::NONE);
     assert_eq!(reads(&app, Some(&amir)).await, Reads::NONE);

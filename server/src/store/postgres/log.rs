@@ -238,6 +238,7 @@ impl PostgresStore {
                 .and_then(|row| quote(to, &row.nick, &row.kind, row.body.as_deref()));
             }
             let (kind, client_id, body, target) = columns(draft);
+            let body = body.as_deref();
             let target = target.filter(|_| draft.kind.target().is_some() || reply.is_some());
             let (nick, author) = (draft.nick.as_str(), draft.author.column());
             let inserted = sqlx::query!(
@@ -483,7 +484,11 @@ pub(super) async fn apply(
             .execute(&mut **tx)
             .await?;
         }
-        EntryKind::Message { .. } | EntryKind::Joined | EntryKind::Left | EntryKind::Deleted => {}
+        EntryKind::Message { .. }
+        | EntryKind::Joined
+        | EntryKind::Left
+        | EntryKind::Crowd(..)
+        | EntryKind::Deleted => {}
     }
     Ok(())
 }
