@@ -325,8 +325,8 @@ impl RoomHub {
     fn say(
         &self,
         room: &Room,
-        joined: Vec<(Nick, Author)>,
-        left: Vec<(Nick, Author)>,
+        joined: notices::Named,
+        left: notices::Named,
         quiet: bool,
     ) -> Option<Commit> {
         let (nick, author, kind) = notices::entry(joined, left, quiet)?;

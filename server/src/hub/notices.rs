@@ -52,6 +52,9 @@ pub(super) enum Heard {
     Held,
 }
 
+/// People named in a notice, with who they are.
+pub(super) type Named = Vec<(Nick, Author)>;
+
 /// Someone whose arrival or departure is not said yet.
 #[derive(Debug)]
 struct Held {
@@ -107,7 +110,7 @@ impl Desk {
     /// (and the next window stays open); `None`, and the desk closes, if
     /// there is nothing to say. A leave and a quick return, or an arrival
     /// nobody saw and its departure, say nothing.
-    pub(super) fn take(&mut self) -> Option<(Vec<(Nick, Author)>, Vec<(Nick, Author)>)> {
+    pub(super) fn take(&mut self) -> Option<(Named, Named)> {
         let (mut joined, mut left) = (vec![], vec![]);
         for held in self.held.drain(..) {
             if held.now_in && !held.said_in {
@@ -149,8 +152,8 @@ impl Desk {
 /// before, anything else (or anything in a quiet room) as a crowd. The
 /// entry's name is the first one said.
 pub(super) fn entry(
-    mut joined: Vec<(Nick, Author)>,
-    mut left: Vec<(Nick, Author)>,
+    mut joined: Named,
+    mut left: Named,
     quiet: bool,
 ) -> Option<(Nick, Author, EntryKind)> {
     match (joined.len(), left.len(), quiet) {
