@@ -155,6 +155,8 @@ test("search finds an old message, marks the words and jumps to it", async ({ br
 test("a mention completes from the room's people and raises the other room's badge as a mention", async ({ browser }) => {
   const sana = await joinFromLobby(browser, "sana", "mentions");
   const usman = await joinFromLobby(browser, "usman", "mentions");
+  // Names complete from the people the room has said are here.
+  await expect(log(sana).getByText("usman joined")).toBeVisible();
   // Usman is looking at another room.
   await usman.goto("/");
   await usman.getByRole("textbox", { name: "Room" }).fill("elsewhere");

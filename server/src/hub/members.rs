@@ -319,7 +319,7 @@ impl RoomHub {
     /// out under the member lock). On one server that is news at once, and
     /// the notice is enqueued now, so notices keep the order of the changes;
     /// with several, only if no other server holds the name (see
-    /// [`RoomHub::announced`]).
+    /// [`RoomHub::announce`]).
     pub(super) fn depart(&self, room: &Arc<Room>, key: String, member: Member) -> Departure {
         match &self.presence {
             None => {

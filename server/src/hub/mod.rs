@@ -318,6 +318,16 @@ impl RoomHub {
         }
     }
 
+    /// Says `nick`'s held arrival, if it is held, before what they post.
+    fn arrival_first(&self, room: &Room, nick: &Nick) {
+        let arrival = room.desk.lock().expect("desk lock").before_speaking(nick);
+        if let Some((nick, author)) = arrival
+            && let Some(commit) = self.say(room, vec![(nick, author)], vec![], self.quiet(room))
+        {
+            tokio::spawn(Self::stored(room.name.clone(), commit));
+        }
+    }
+
     fn quiet(&self, room: &Room) -> bool {
         room.online.load(Ordering::Relaxed) > self.notices.quiet_above
     }
@@ -365,6 +375,7 @@ impl RoomHub {
     /// connection goes on reading (many messages in flight, bigger batches).
     pub fn post(&self, room: &Arc<Room>, message: Draft) -> Posting {
         debug_assert_eq!(message.room_id, room.id);
+        self.arrival_first(room, &message.nick);
         Posting(self.journal.enqueue(&room.feed, message))
     }
 
@@ -378,6 +389,7 @@ impl RoomHub {
         then: impl FnOnce(Result<Seq, HubError>) + Send + 'static,
     ) {
         debug_assert_eq!(message.room_id, room.id);
+        self.arrival_first(room, &message.nick);
         self.journal
             .enqueue_then(&room.feed, message, move |outcome| then(posted(outcome)));
     }

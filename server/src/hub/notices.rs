@@ -8,7 +8,7 @@
 //! amir left"), and another window opens while they keep coming. A leave is
 //! always held: someone who leaves and comes straight back (a reload, a
 //! join/leave loop) says nothing, and someone who comes and goes within one
-//! window is never announced. Above [`NoticePolicy::quiet_above`] people
+//! window is said to have done both. Above [`NoticePolicy::quiet_above`] people
 //! online, a room's notices are quiet crowds: still sent, so everyone's list
 //! of who is online stays right, but not drawn in the log.
 //!
@@ -16,10 +16,9 @@
 //! is taken after it), so what it holds is exactly what the members map and
 //! the log disagree on. A joiner's `Joined` frame lists who is here, plus
 //! the departures still held ([`Desk::as_said`]): the held notices, said
-//! later, then only confirm (a join) or correct (a leave) that list, and a
-//! cancelled pair needs no correction. The one pair that would (someone
-//! arrives and goes within a window while a joiner saw them) is said after
-//! all.
+//! later, then only confirm (a join) or correct (a leave) that list. A
+//! held arrival is said before its author's first message
+//! ([`Desk::before_speaking`]).
 
 use crate::store::Author;
 use app::messages::EntryKind;
@@ -64,9 +63,6 @@ struct Held {
     said_in: bool,
     /// In the room now.
     now_in: bool,
-    /// A joiner's list showed them in: if they end the window out, that is
-    /// said even when the log never said they came.
-    seen: bool,
 }
 
 /// One room's held changes, by name (the browser's list of who is online
@@ -95,7 +91,6 @@ impl Desk {
                 author: author.clone(),
                 said_in: !now_in,
                 now_in,
-                seen: false,
             }),
         }
         if self.open {
@@ -108,14 +103,16 @@ impl Desk {
 
     /// At a window's end: who came and who went, to be said as one entry
     /// (and the next window stays open); `None`, and the desk closes, if
-    /// there is nothing to say. A leave and a quick return, or an arrival
-    /// nobody saw and its departure, say nothing.
+    /// there is nothing to say. A leave and a quick return say nothing;
+    /// someone who came and went is said to have done both (their messages
+    /// may be in the log).
     pub(super) fn take(&mut self) -> Option<(Named, Named)> {
         let (mut joined, mut left) = (vec![], vec![]);
         for held in self.held.drain(..) {
-            if held.now_in && !held.said_in {
-                joined.push((held.nick, held.author));
-            } else if !held.now_in && (held.said_in || held.seen) {
+            if !held.said_in {
+                joined.push((held.nick.clone(), held.author.clone()));
+            }
+            if !held.now_in {
                 left.push((held.nick, held.author));
             }
         }
@@ -126,19 +123,28 @@ impl Desk {
         Some((joined, left))
     }
 
+    /// Someone about to speak whose arrival is held: it is said first
+    /// (returned, and no longer held), so the log never shows a message
+    /// before its author's arrival.
+    pub(super) fn before_speaking(&mut self, nick: &Nick) -> Option<(Nick, Author)> {
+        let at = self
+            .held
+            .iter()
+            .position(|h| h.nick == *nick && !h.said_in && h.now_in)?;
+        let held = self.held.remove(at);
+        Some((held.nick, held.author))
+    }
+
     /// Nothing held (a window may still be open).
     pub(super) fn idle(&self) -> bool {
         self.held.is_empty()
     }
 
     /// Who a joiner is told is online, from who is in the room: departures
-    /// not said yet put back (their notice takes them off); arrivals not
-    /// said yet are in the room already, and now seen.
-    pub(super) fn as_said(&mut self, online: &mut Vec<Person>) {
-        for held in &mut self.held {
-            if held.now_in {
-                held.seen = true;
-            } else if held.said_in && !online.iter().any(|p| p.nick == held.nick) {
+    /// not said yet put back (their notice takes them off).
+    pub(super) fn as_said(&self, online: &mut Vec<Person>) {
+        for held in &self.held {
+            if held.said_in && !held.now_in && !online.iter().any(|p| p.nick == held.nick) {
                 online.push(Person {
                     nick: held.nick.clone(),
                     account: held.author.is_account(),
@@ -232,12 +238,32 @@ mod tests {
     }
 
     #[test]
-    fn someone_who_comes_and_goes_within_a_window_is_never_announced() {
+    fn someone_who_comes_and_goes_within_a_window_is_said_to_have_done_both() {
         let mut desk = Desk::default();
         hear(&mut desk, "sadia", Change::Joined);
         hear(&mut desk, "usman", Change::Joined);
         hear(&mut desk, "usman", Change::Left);
-        assert!(desk.take().is_none());
+        let (joined, left) = desk.take().unwrap();
+        assert_eq!(
+            (names(&joined), names(&left)),
+            (vec!["usman"], vec!["usman"])
+        );
+    }
+
+    #[test]
+    fn a_held_arrival_is_said_before_its_authors_first_message() {
+        let mut desk = Desk::default();
+        hear(&mut desk, "sadia", Change::Joined);
+        hear(&mut desk, "usman", Change::Joined);
+        let (nick, _) = desk
+            .before_speaking(&Nick::parse("usman").unwrap())
+            .unwrap();
+        assert_eq!(nick.as_str(), "usman");
+        assert!(
+            desk.before_speaking(&Nick::parse("sadia").unwrap())
+                .is_none()
+        );
+        assert!(desk.take().is_none(), "nothing left to say");
     }
 
     #[test]
@@ -264,14 +290,10 @@ mod tests {
                 person("zara")
             ]
         );
-        // Usman goes after the joiner saw him: his leave is said after all
-        // (and his arrival, which nobody needs now, is not).
+        // Usman goes again: he is said to have come and gone.
         hear(&mut desk, "usman", Change::Left);
-        // Nadia comes and goes unseen: nothing.
-        hear(&mut desk, "nadia", Change::Joined);
-        hear(&mut desk, "nadia", Change::Left);
         let (joined, left) = desk.take().unwrap();
-        assert_eq!(names(&joined), ["amir"]);
+        assert_eq!(names(&joined), ["usman", "amir"]);
         assert_eq!(names(&left), ["usman", "zara"]);
     }
 
