@@ -24,7 +24,6 @@ pub async fn call<T: DeserializeOwned>(
 
 #[cfg(feature = "hydrate")]
 async fn post_form(path: &str, args: &[(&str, String)]) -> Option<String> {
-    use wasm_bindgen::JsCast;
     use wasm_bindgen_futures::JsFuture;
     let body = args
         .iter()
@@ -36,20 +35,11 @@ async fn post_form(path: &str, args: &[(&str, String)]) -> Option<String> {
         })
         .collect::<Vec<_>>()
         .join("&");
-    let headers = web_sys::Headers::new().ok()?;
-    headers
-        .set("Content-Type", "application/x-www-form-urlencoded")
-        .ok()?;
-    headers.set("Accept", "application/json").ok()?;
-    let init = web_sys::RequestInit::new();
-    init.set_method("POST");
-    init.set_headers(&headers);
-    init.set_body(&body.into());
-    let answer = JsFuture::from(leptos::prelude::window().fetch_with_str_and_init(path, &init));
-    let response: web_sys::Response = answer.await.ok()?.dyn_into().ok()?;
-    if !response.ok() {
-        return None;
-    }
+    let headers = [
+        ("Content-Type", "application/x-www-form-urlencoded"),
+        ("Accept", "application/json"),
+    ];
+    let response = post(path, &headers, Some(&body)).await?;
     JsFuture::from(response.text().ok()?)
         .await
         .ok()?
@@ -60,23 +50,31 @@ async fn post_form(path: &str, args: &[(&str, String)]) -> Option<String> {
 /// the server agreed (a 2xx).
 #[cfg(feature = "hydrate")]
 pub async fn post_header(path: &str, name: &str, value: &str) -> bool {
+    post(path, &[(name, value)], None).await.is_some()
+}
+
+/// POSTs `body` to `path` with `headers`; the answer if it is a 2xx.
+#[cfg(feature = "hydrate")]
+async fn post(
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> Option<web_sys::Response> {
     use wasm_bindgen::JsCast;
     use wasm_bindgen_futures::JsFuture;
-    let Ok(headers) = web_sys::Headers::new() else {
-        return false;
-    };
-    if headers.set(name, value).is_err() {
-        return false;
+    let sent = web_sys::Headers::new().ok()?;
+    for (name, value) in headers {
+        sent.set(name, value).ok()?;
     }
     let init = web_sys::RequestInit::new();
     init.set_method("POST");
-    init.set_headers(&headers);
+    init.set_headers(&sent);
+    if let Some(body) = body {
+        init.set_body(&body.into());
+    }
     let answer = JsFuture::from(leptos::prelude::window().fetch_with_str_and_init(path, &init));
-    answer
-        .await
-        .ok()
-        .and_then(|r| r.dyn_into::<web_sys::Response>().ok())
-        .is_some_and(|r| r.ok())
+    let response: web_sys::Response = answer.await.ok()?.dyn_into().ok()?;
+    response.ok().then_some(response)
 }
 
 #[cfg(not(feature = "hydrate"))]

@@ -272,10 +272,8 @@ const CROWD_NAMES: usize = 2;
 
 /// A crowd notice's line, as Slack and Discord say it: "sadia joined",
 /// "sadia and usman joined", "sadia, usman and 10 others joined; amir left".
-pub fn crowd_line(joined: &[Person], left: &[Nick]) -> Vec<Said> {
+pub fn crowd_line(joined: &[&Nick], left: &[&Nick]) -> Vec<Said> {
     let mut line = Vec::new();
-    let joined: Vec<&Nick> = joined.iter().map(|p| &p.nick).collect();
-    let left: Vec<&Nick> = left.iter().collect();
     for (names, verb) in [(joined, " joined"), (left, " left")] {
         if names.is_empty() {
             continue;
@@ -421,23 +419,21 @@ mod tests {
             .collect()
     }
 
-    fn people(names: &[&str]) -> Vec<Person> {
-        names
-            .iter()
-            .map(|n| Person {
-                nick: Nick::parse(n).unwrap(),
-                account: false,
-            })
-            .collect()
-    }
-
     fn nicks(names: &[&str]) -> Vec<Nick> {
         names.iter().map(|n| Nick::parse(n).unwrap()).collect()
     }
 
+    fn line(joined: &[&str], left: &[&str]) -> Vec<Said> {
+        let (joined, left) = (nicks(joined), nicks(left));
+        crowd_line(
+            &joined.iter().collect::<Vec<_>>(),
+            &left.iter().collect::<Vec<_>>(),
+        )
+    }
+
     #[test]
     fn a_crowd_is_named_as_people_say_it() {
-        let joined = |names: &[&str]| read(&crowd_line(&people(names), &[]));
+        let joined = |names: &[&str]| read(&line(names, &[]));
         assert_eq!(joined(&["sadia"]), "sadia joined");
         assert_eq!(joined(&["sadia", "usman"]), "sadia and usman joined");
         assert_eq!(
@@ -448,16 +444,13 @@ mod tests {
         let many: Vec<&str> = many.iter().map(String::as_str).collect();
         assert_eq!(joined(&many), "p0, p1 and 10 others joined");
         assert_eq!(
-            read(&crowd_line(&people(&["sadia", "usman"]), &nicks(&["amir"]))),
+            read(&line(&["sadia", "usman"], &["amir"])),
             "sadia and usman joined; amir left"
         );
-        assert_eq!(
-            read(&crowd_line(&[], &nicks(&["amir", "zara"]))),
-            "amir and zara left"
-        );
+        assert_eq!(read(&line(&[], &["amir", "zara"])), "amir and zara left");
         // Each name is a part of its own, so it can be drawn isolated.
-        let line = crowd_line(&people(&["سارا", "usman"]), &[]);
-        assert_eq!(line[0], Said::Name(Nick::parse("سارا").unwrap()));
+        let parts = line(&["سارا", "usman"], &[]);
+        assert_eq!(parts[0], Said::Name(Nick::parse("سارا").unwrap()));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::erased::Slot;
 use crate::markup::{self, Block, Piece, Span};
 use crate::media::{Attachment, MediaKind, human_size, media_url, thumb_url};
 use crate::messages::{Entry, EntryKind, Said, Seq, crowd_line};
-use crate::people::{Nick, Person};
+use crate::people::Nick;
 use leptos::either::{Either, EitherOf3, EitherOf4};
 use leptos::prelude::*;
 
@@ -305,15 +305,12 @@ pub(super) fn EntryLine(entry: Entry, grouped: bool, conv: Conversation) -> impl
                 </article>
             });
         }
-        EntryKind::Joined => crowd_line(
-            &[Person {
-                nick: entry.nick,
-                account: false,
-            }],
-            &[],
+        EntryKind::Joined => crowd_line(&[&entry.nick], &[]),
+        EntryKind::Left => crowd_line(&[], &[&entry.nick]),
+        EntryKind::Crowd(joined, left, _) => crowd_line(
+            &joined.iter().map(|p| &p.nick).collect::<Vec<_>>(),
+            &left.iter().collect::<Vec<_>>(),
         ),
-        EntryKind::Left => crowd_line(&[], &[entry.nick]),
-        EntryKind::Crowd(joined, left, _) => crowd_line(&joined, &left),
         // Actions never get a line of their own (see `rows`).
         EntryKind::Edit(..) | EntryKind::Delete(..) | EntryKind::React(..) => vec![],
     };

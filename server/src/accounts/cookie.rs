@@ -87,13 +87,8 @@ impl CookiePolicy {
     /// every `/media` request (and no other) instead of written into the
     /// files' addresses, where a copied link would hand out the whole room.
     pub fn set_media_pass(&self, room_id: i64, key: &str) -> HeaderValue {
-        let secure = if self.secure { "; Secure" } else { "" };
-        let cookie = format!(
-            "{}={key}; Path=/media; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
-            self.media_pass_name(room_id),
-            self.max_age.as_secs()
-        );
-        HeaderValue::from_str(&cookie).expect("media keys are hex")
+        let name = self.media_pass_name(room_id);
+        self.header_at(&name, key, self.max_age.as_secs(), "/media")
     }
 
     /// The media key for room `room_id` in a request's `Cookie` header.
@@ -131,9 +126,15 @@ impl CookiePolicy {
     }
 
     fn header_named(&self, name: &str, value: &str, max_age: u64) -> HeaderValue {
+        self.header_at(name, value, max_age, "/")
+    }
+
+    /// A cookie sent back only with requests under `path`.
+    fn header_at(&self, name: &str, value: &str, max_age: u64, path: &str) -> HeaderValue {
         let secure = if self.secure { "; Secure" } else { "" };
-        let cookie =
-            format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}");
+        let cookie = format!(
+            "{name}={value}; Path={path}; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
+        );
         HeaderValue::from_str(&cookie).expect("cookie values are hex")
     }
 }

@@ -17,13 +17,7 @@ impl RoomHub {
         body: &MessageBody,
     ) -> Result<Seq, HubError> {
         let key = nick_key(nick);
-        let creator = match author {
-            Author::Account(id) => Some(*id),
-            Author::Guest(_) => {
-                self.check_guest_name(nick, &key).await?;
-                None
-            }
-        };
+        let creator = self.may_create(nick, &key, author).await?;
         let posting = loop {
             let room = self.room(name, creator).await?;
             let members = room.members.lock().expect("member lock");

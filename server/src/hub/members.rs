@@ -90,13 +90,7 @@ impl RoomHub {
         may_announce: &mut (dyn FnMut() -> Result<(), Duration> + Send),
     ) -> Result<Joining, HubError> {
         let key = nick_key(nick);
-        let creator = match author {
-            Author::Account(id) => Some(*id),
-            Author::Guest(_) => {
-                self.check_guest_name(nick, &key).await?;
-                None
-            }
-        };
+        let creator = self.may_create(nick, &key, author).await?;
         // With several servers, the name is claimed across all of them first.
         let (claim, everywhere) = match &self.presence {
             None => (Claim::Local, None),
@@ -186,6 +180,7 @@ impl RoomHub {
             room.desk.lock().expect("desk lock").as_said(&mut online);
             // In name order, as the browser lists them (it then only appends).
             online.sort_unstable_by(|a, b| a.nick.cmp(&b.nick));
+            online.dedup_by(|a, b| a.nick == b.nick);
             let announce = match members.get_mut(key) {
                 Some(member) if member.held_by(conn) => {
                     let head = room.feed.head();
@@ -286,14 +281,24 @@ impl RoomHub {
         Ok(joining)
     }
 
-    /// A guest's nickname must not be a registered username (nor the name
+    /// The account that would own a room `author` creates by speaking in it
+    /// under `nick` (whose [`nick_key`] is `key`): theirs, or none for a
+    /// guest, whose nickname must not be a registered username (nor the name
     /// deleted accounts' messages show).
-    pub(super) async fn check_guest_name(&self, nick: &Nick, key: &str) -> Result<(), HubError> {
+    pub(super) async fn may_create(
+        &self,
+        nick: &Nick,
+        key: &str,
+        author: &Author,
+    ) -> Result<Option<i64>, HubError> {
+        if let Author::Account(id) = author {
+            return Ok(Some(*id));
+        }
         let deleted = Nick::parse(DELETED_USER).map(|n| nick_key(&n));
         if deleted.as_deref() == Ok(key) || self.store.account_by_key(key).await?.is_some() {
             return Err(HubError::NameReserved(nick.clone()));
         }
-        Ok(())
+        Ok(None)
     }
 
     /// An account took its registered name in the room from a guest, on

@@ -303,24 +303,32 @@ impl RoomHub {
     async fn say_held(self: Arc<Self>, room: Arc<Room>) {
         loop {
             tokio::time::sleep(self.notices.window).await;
-            let commit = {
-                let _members = room.members.lock().expect("member lock");
-                let Some((joined, left)) = room.desk.lock().expect("desk lock").take() else {
-                    break;
-                };
-                self.say(&room, joined, left, self.quiet(&room))
+            let Some(commit) = self.say_what_is_held(&room) else {
+                break;
             };
-            if let Some(commit) = commit {
-                Self::stored(room.name.clone(), commit).await;
-            }
+            Self::stored(room.name.clone(), commit).await;
             // The room is dropped from memory only once what it held is said.
             self.retire_if_empty(&room).await;
         }
     }
 
-    /// Says `nick`'s held arrival, if it is held, before what they post.
-    fn arrival_first(&self, room: &Room, nick: &Nick) {
-        let arrival = room.desk.lock().expect("desk lock").before_speaking(nick);
+    /// Says what `room`'s desk holds now, as one entry (under the member
+    /// lock, like every notice); `None` when it holds nothing, and the desk
+    /// closes.
+    fn say_what_is_held(&self, room: &Room) -> Option<Commit> {
+        let _members = room.members.lock().expect("member lock");
+        let (joined, left) = room.desk.lock().expect("desk lock").take()?;
+        self.say(room, joined, left, self.quiet(room))
+    }
+
+    /// Says `draft`'s author's held arrival, if it is held, before what
+    /// they post: the log never shows a message before its author came.
+    fn arrival_first(&self, room: &Room, draft: &Draft) {
+        let arrival = room
+            .desk
+            .lock()
+            .expect("desk lock")
+            .before_speaking(&draft.nick, &draft.author);
         if let Some((nick, author)) = arrival
             && let Some(commit) = self.say(room, vec![(nick, author)], vec![], self.quiet(room))
         {
@@ -375,7 +383,7 @@ impl RoomHub {
     /// connection goes on reading (many messages in flight, bigger batches).
     pub fn post(&self, room: &Arc<Room>, message: Draft) -> Posting {
         debug_assert_eq!(message.room_id, room.id);
-        self.arrival_first(room, &message.nick);
+        self.arrival_first(room, &message);
         Posting(self.journal.enqueue(&room.feed, message))
     }
 
@@ -389,7 +397,7 @@ impl RoomHub {
         then: impl FnOnce(Result<Seq, HubError>) + Send + 'static,
     ) {
         debug_assert_eq!(message.room_id, room.id);
-        self.arrival_first(room, &message.nick);
+        self.arrival_first(room, &message);
         self.journal
             .enqueue_then(&room.feed, message, move |outcome| then(posted(outcome)));
     }

@@ -18,12 +18,7 @@ impl RoomHub {
             let rooms = self.rooms.lock().await;
             rooms
                 .values()
-                .filter_map(|room| {
-                    let _members = room.members.lock().expect("member lock");
-                    let (joined, left) = room.desk.lock().expect("desk lock").take()?;
-                    let commit = self.say(room, joined, left, self.quiet(room))?;
-                    Some((room.name.clone(), commit))
-                })
+                .filter_map(|room| Some((room.name.clone(), self.say_what_is_held(room)?)))
                 .collect()
         };
         for (room, commit) in held {

@@ -79,6 +79,17 @@ pub(crate) async fn post(
     answer(request.send().await.unwrap()).await
 }
 
+/// Asks, as the holder of `cookie`, to close `room_name` to guests.
+pub(crate) async fn close_to_guests(app: &TestApp, room_name: &str, cookie: &str) -> Answer {
+    post(
+        app,
+        "/account/rooms",
+        &[("room", room_name), ("accounts_only", "on")],
+        Some(cookie),
+    )
+    .await
+}
+
 pub(crate) async fn get(app: &TestApp, path: &str, cookie: Option<&str>) -> Answer {
     let mut request = no_redirects().get(format!("http://{}{path}", app.addr()));
     if let Some(cookie) = cookie {
@@ -411,13 +422,7 @@ async fn an_owner_can_close_a_room_to_guests() {
     let mut early_guest = app.client().await;
     early_guest.join("club", "zara").await;
 
-    let not_owner = post(
-        &app,
-        "/account/rooms",
-        &[("room", "club"), ("accounts_only", "on")],
-        Some(&member),
-    )
-    .await;
+    let not_owner = close_to_guests(&app, "club", &member).await;
     assert_eq!(not_owner.status, 403);
     let page = get(&app, "/account", Some(&owner)).await;
     assert!(
@@ -425,13 +430,7 @@ async fn an_owner_can_close_a_room_to_guests() {
         "{}",
         page.body
     );
-    let closed = post(
-        &app,
-        "/account/rooms",
-        &[("room", "club"), ("accounts_only", "on")],
-        Some(&owner),
-    )
-    .await;
+    let closed = close_to_guests(&app, "club", &owner).await;
     assert_eq!(closed.status, 303);
     // A guest already inside is sent out, and everyone is told.
     let frames = early_guest
@@ -523,13 +522,7 @@ async fn a_deleted_account_leaves_its_messages_to_a_deleted_user_and_frees_its_n
     .await;
     assert_eq!(refused.status, 401);
     // The room she created stays open to guests once she is gone.
-    post(
-        &app,
-        "/account/rooms",
-        &[("room", "main"), ("accounts_only", "on")],
-        Some(&cookie),
-    )
-    .await;
+    close_to_guests(&app, "main", &cookie).await;
     let deleted = post(
         &app,
         "/account/delete",

@@ -497,7 +497,7 @@ async fn an_account_takes_its_name_from_a_guest_on_the_other_server() {
 
 #[tokio::test]
 async fn closing_a_room_to_guests_on_one_server_sends_its_guests_out_on_the_other() {
-    use crate::accounts::{PASSWORD, post, sign_up, signed_in_client};
+    use crate::accounts::{PASSWORD, close_to_guests, sign_up, signed_in_client};
     let pair = pair().await;
     let owner = sign_up(&pair.a, "sadia", PASSWORD).await;
     let mut sadia = signed_in_client(&pair.a, &owner).await;
@@ -505,13 +505,7 @@ async fn closing_a_room_to_guests_on_one_server_sends_its_guests_out_on_the_othe
     let mut zara = Client::connect(pair.b.addr()).await;
     zara.join("club", "zara").await;
 
-    let closed = post(
-        &pair.a,
-        "/account/rooms",
-        &[("room", "club"), ("accounts_only", "on")],
-        Some(&owner),
-    )
-    .await;
+    let closed = close_to_guests(&pair.a, "club", &owner).await;
     assert_eq!(closed.status, 303);
     zara.recv_until(|f| error_code(f) == Some(app::protocol::ErrorCode::AccountsOnly))
         .await;

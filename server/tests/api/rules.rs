@@ -5,7 +5,7 @@
 //! media fetch. Runs on SQLite, on PostgreSQL and on PostgreSQL with Redis
 //! (`scripts/test`).
 
-use crate::accounts::{PASSWORD, get, post, sign_up, signed_in_client};
+use crate::accounts::{PASSWORD, close_to_guests, get, post, sign_up, signed_in_client};
 use crate::common::*;
 use crate::media::{fetch_as, join_for_media, send_with, upload, uploaded};
 use app::messages::{EntryKind, Seq};
@@ -155,13 +155,7 @@ async fn a_room_closed_to_guests_is_closed_on_every_path() {
     let (status, _) = upload(&app, &grant.key, "a.txt", b"a".to_vec()).await;
     assert_eq!(status, 201);
 
-    let closed = post(
-        &app,
-        "/account/rooms",
-        &[("room", "club"), ("accounts_only", "on")],
-        Some(&owner),
-    )
-    .await;
+    let closed = close_to_guests(&app, "club", &owner).await;
     assert_eq!(closed.status, 303);
     assert_eq!(zara.refusal().await, ErrorCode::AccountsOnly);
     sadia.recv_until(|f| says(f, "zara left")).await;
