@@ -65,9 +65,12 @@ impl RoomHub {
         let Ok(room) = self.room(&name, None).await else {
             return;
         };
-        {
+        let said = {
             let _members = room.members.lock().expect("member lock");
-            self.notice(&room, &nick, &author, super::Change::Left);
+            self.notice(&room, &nick, &author, super::Change::Left)
+        };
+        if let Some(commit) = said {
+            Self::stored(room.name.clone(), commit).await;
         }
         self.retire_if_empty(&room).await;
     }

@@ -46,7 +46,8 @@ impl Member {
 /// A member gone from a room on this server: announced already, or (with
 /// several servers) not yet known to be news.
 pub(super) enum Departure {
-    Announced,
+    /// Said now (its commit, to await) or held by the desk.
+    Announced(Option<Commit>),
     Unsure { key: String, member: Member },
 }
 
@@ -156,6 +157,8 @@ impl RoomHub {
             creator,
             conn,
         } = *arrival;
+        // Notices said at once, awaited before the join is answered.
+        let mut said = Vec::new();
         let joining = loop {
             let room = self.room(name, creator).await?;
             let mut members = room.members.lock().expect("member lock");
@@ -232,7 +235,7 @@ impl RoomHub {
                         },
                     );
                     guest.send_out(name, Evicted::NameRegistered);
-                    self.notice(&room, &guest.nick, &guest.author, Change::Left);
+                    said.extend(self.notice(&room, &guest.nick, &guest.author, Change::Left));
                     true
                 }
                 Some(_) => return Err(HubError::NickInUse),
@@ -247,7 +250,7 @@ impl RoomHub {
                         && let (Some(guest), Ok(shown)) =
                             (Author::from_column(guest), Nick::parse(shown))
                     {
-                        self.notice(&room, &shown, &guest, Change::Left);
+                        said.extend(self.notice(&room, &shown, &guest, Change::Left));
                     }
                     members.insert(
                         key.clone(),
@@ -267,7 +270,7 @@ impl RoomHub {
             };
             let (feed, head) = room.feed.subscribe();
             if announce {
-                self.notice(&room, nick, author, Change::Joined);
+                said.extend(self.notice(&room, nick, author, Change::Joined));
             }
             drop(members);
             let joining = Joining {
@@ -278,6 +281,9 @@ impl RoomHub {
             };
             break joining;
         };
+        for commit in said {
+            Self::stored(name.clone(), commit).await;
+        }
         Ok(joining)
     }
 
@@ -327,10 +333,12 @@ impl RoomHub {
     /// [`RoomHub::announce`]).
     pub(super) fn depart(&self, room: &Arc<Room>, key: String, member: Member) -> Departure {
         match &self.presence {
-            None => {
-                self.notice(room, &member.nick, &member.author, Change::Left);
-                Departure::Announced
-            }
+            None => Departure::Announced(self.notice(
+                room,
+                &member.nick,
+                &member.author,
+                Change::Left,
+            )),
             Some(_) => Departure::Unsure { key, member },
         }
     }
@@ -339,8 +347,14 @@ impl RoomHub {
     /// server's hold on the name is released and nobody else's is left
     /// (someone who moved to another server is not gone).
     pub(super) async fn announce(&self, room: &Arc<Room>, departure: Departure) {
-        let Departure::Unsure { key, member } = departure else {
-            return;
+        let (key, member) = match departure {
+            Departure::Announced(said) => {
+                if let Some(commit) = said {
+                    Self::stored(room.name.clone(), commit).await;
+                }
+                return;
+            }
+            Departure::Unsure { key, member } => (key, member),
         };
         let Some(presence) = self.presence.as_ref() else {
             return;
@@ -351,8 +365,13 @@ impl RoomHub {
             .unwrap_or(true);
         if gone {
             // Under the member lock, as every notice is taken in.
-            let _members = room.members.lock().expect("member lock");
-            self.notice(room, &member.nick, &member.author, Change::Left);
+            let said = {
+                let _members = room.members.lock().expect("member lock");
+                self.notice(room, &member.nick, &member.author, Change::Left)
+            };
+            if let Some(commit) = said {
+                Self::stored(room.name.clone(), commit).await;
+            }
         }
     }
 

@@ -270,8 +270,17 @@ impl RoomHub {
 
     /// Takes in an arrival or a departure (under the room's member lock, so
     /// the log says them in the order they happened) and says it now or
-    /// after the window (see [`notices`]).
-    fn notice(&self, room: &Arc<Room>, nick: &Nick, author: &Author, change: Change) {
+    /// after the window (see [`notices`]). Said now, its commit is returned
+    /// for the caller to await once the lock is dropped: a join is answered,
+    /// and a leave done, only once the log holds the notice.
+    #[must_use = "a notice said at once is awaited, so a join is answered after it is stored"]
+    fn notice(
+        &self,
+        room: &Arc<Room>,
+        nick: &Nick,
+        author: &Author,
+        change: Change,
+    ) -> Option<Commit> {
         let heard = if self.notices.window.is_zero() {
             Heard::SayNow
         } else {
@@ -280,15 +289,14 @@ impl RoomHub {
                 .expect("desk lock")
                 .hear(nick, author, change)
         };
+        let mut said = None;
         if heard == Heard::SayNow {
             let quiet = self.quiet(room);
             let (joined, left) = match change {
                 Change::Joined => (vec![(nick.clone(), author.clone())], vec![]),
                 Change::Left => (vec![], vec![(nick.clone(), author.clone())]),
             };
-            if let Some(commit) = self.say(room, joined, left, quiet) {
-                tokio::spawn(Self::stored(room.name.clone(), commit));
-            }
+            said = self.say(room, joined, left, quiet);
         }
         if heard != Heard::Held
             && !self.notices.window.is_zero()
@@ -296,6 +304,7 @@ impl RoomHub {
         {
             tokio::spawn(hub.say_held(room.clone()));
         }
+        said
     }
 
     /// Says what a room's desk holds at the end of each window, until a
