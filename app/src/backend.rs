@@ -9,10 +9,20 @@ use futures::future::BoxFuture;
 use leptos::prelude::*;
 use std::sync::Arc;
 
-/// A failure the browser only learns the existence of; the detail is logged.
+/// Why a read did not happen.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct BackendError(pub String);
+pub enum BackendError {
+    /// The reader may not (banned, the room closed to guests, searching too
+    /// fast): `reason` is for them, sent with `status`.
+    #[error("{reason}")]
+    Refused {
+        status: http::StatusCode,
+        reason: String,
+    },
+    /// The server failed: the detail is logged, never shown.
+    #[error("{0}")]
+    Failed(String),
+}
 
 pub trait ChatBackend: Send + Sync + 'static {
     /// The busiest rooms whose name contains `search`, at most `limit`.
@@ -46,7 +56,22 @@ pub fn from_context() -> Result<Arc<dyn ChatBackend>, ServerFnError> {
         .ok_or_else(|| ServerFnError::ServerError("the chat backend is not available".into()))
 }
 
+/// A server function's failure as the caller sees it: a refusal's reason and
+/// status, or (logged here) that the server could not do it.
 pub fn to_server_fn_error(err: BackendError) -> ServerFnError {
-    tracing::error!(error = %err.0, "server function failed");
-    ServerFnError::ServerError("the server could not load this; try again".into())
+    match err {
+        BackendError::Refused { status, reason } => {
+            if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+                response.set_status(status);
+            }
+            ServerFnError::ServerError(reason)
+        }
+        BackendError::Failed(detail) => {
+            tracing::error!(error = %detail, "server function failed");
+            ServerFnError::ServerError(UNAVAILABLE.into())
+        }
+    }
 }
+
+/// What a reader is told when the server failed them.
+pub const UNAVAILABLE: &str = "the server could not load this; try again";

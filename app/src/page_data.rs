@@ -17,19 +17,23 @@ use leptos::prelude::*;
 use std::future::Future;
 
 /// Why a page has no data.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Failure {
     /// The address names no possible room.
     NoSuchRoom,
+    /// The reader may not read it (banned, the room closed to guests): the
+    /// server's reason, for them.
+    Refused(String),
     /// The server could not load it (the detail is in the server's log).
     Unavailable,
 }
 
 impl Failure {
     /// Its name in the data block's `data-failed`.
-    fn name(self) -> &'static str {
+    fn name(&self) -> &'static str {
         match self {
             Self::NoSuchRoom => "no-such-room",
+            Self::Refused(_) => "refused",
             Self::Unavailable => "unavailable",
         }
     }
@@ -43,6 +47,13 @@ pub type Loading<T> = Slot<Option<Result<T, Failure>>>;
 pub enum Preloaded {
     Room(Result<HistoryPage, Failure>),
     Lobby(Result<Vec<RoomSummary>, Failure>),
+}
+
+impl Preloaded {
+    /// The reader may not see this page (the server answers 403).
+    pub fn refused(&self) -> bool {
+        matches!(self, Preloaded::Room(Err(Failure::Refused(_))))
+    }
 }
 
 /// The id of the `<script type="application/json">` carrying the data.
@@ -136,9 +147,12 @@ pub async fn preload(
     query: &str,
 ) -> Option<Preloaded> {
     use crate::navigation::{Page, page_of, query_value, room_of};
-    let unavailable = |err: crate::backend::BackendError| {
-        tracing::error!(error = %err.0, path, "a page's data could not be loaded");
-        Failure::Unavailable
+    let unavailable = |err: crate::backend::BackendError| match err {
+        crate::backend::BackendError::Refused { reason, .. } => Failure::Refused(reason),
+        crate::backend::BackendError::Failed(detail) => {
+            tracing::error!(error = %detail, path, "a page's data could not be loaded");
+            Failure::Unavailable
+        }
     };
     match page_of(path) {
         Page::Room => {
@@ -172,6 +186,10 @@ pub fn PageDataScript() -> impl IntoView {
     let (text, failed) = match &*preloaded()? {
         Preloaded::Room(Ok(page)) => (json(page), None),
         Preloaded::Lobby(Ok(rooms)) => (json(rooms), None),
+        // A refusal's reason rides in the block as a JSON string.
+        Preloaded::Room(Err(failure @ Failure::Refused(reason))) => {
+            (json(reason), Some(failure.name()))
+        }
         Preloaded::Room(Err(failure)) | Preloaded::Lobby(Err(failure)) => {
             (String::new(), Some(failure.name()))
         }
@@ -202,6 +220,10 @@ mod browser {
         script.remove();
         match script.get_attribute("data-failed") {
             Some(name) if name == Failure::NoSuchRoom.name() => Some(Err(Failure::NoSuchRoom)),
+            Some(name) if name == "refused" => {
+                let reason = serde_json::from_str(&script.text_content()?).ok()?;
+                Some(Err(Failure::Refused(reason)))
+            }
             Some(_) => Some(Err(Failure::Unavailable)),
             None => serde_json::from_str(&script.text_content()?).ok().map(Ok),
         }

@@ -73,6 +73,22 @@ pub enum ReadError {
     Store(#[from] crate::store::StoreError),
 }
 
+impl ReadError {
+    /// The HTTP status a refusal is sent with; `None` for the server's own
+    /// failure (logged, and shown only as "could not load").
+    pub fn status(&self) -> Option<axum::http::StatusCode> {
+        use crate::access::Denied;
+        use axum::http::StatusCode;
+        Some(match self {
+            ReadError::Denied(Denied::Store(_)) | ReadError::Store(_) => return None,
+            ReadError::Denied(Denied::Gone) => StatusCode::NOT_FOUND,
+            ReadError::Denied(_) => StatusCode::FORBIDDEN,
+            ReadError::TooManySearches => StatusCode::TOO_MANY_REQUESTS,
+            ReadError::TooSlow => StatusCode::SERVICE_UNAVAILABLE,
+        })
+    }
+}
+
 impl Library {
     pub fn new(hub: Arc<RoomHub>, access: Access, limits: SearchLimits) -> Self {
         Self {
@@ -164,13 +180,17 @@ impl Reader {
     }
 }
 
-/// A refusal as the server functions pass it on: logged with its detail,
-/// shown as its text.
+/// A read's failure as the server functions and pages pass it on: a
+/// refusal with its reason and status, or a failure (its detail logged by
+/// whoever shows it).
 fn backend_error(err: ReadError) -> BackendError {
-    if let ReadError::Store(store) = &err {
-        tracing::error!(%store, "a read failed");
+    match err.status() {
+        Some(status) => BackendError::Refused {
+            status,
+            reason: err.to_string(),
+        },
+        None => BackendError::Failed(format!("{err:?}")),
     }
-    BackendError(err.to_string())
 }
 
 impl ChatBackend for Reader {
@@ -184,7 +204,7 @@ impl ChatBackend for Reader {
                 .hub
                 .summaries(&search, limit)
                 .await
-                .map_err(|e| BackendError(e.to_string()))
+                .map_err(|e| BackendError::Failed(e.to_string()))
         })
     }
 

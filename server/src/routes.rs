@@ -163,7 +163,14 @@ async fn preload_page(State(state): State<AppState>, mut request: Request, next:
         if let Some(preloaded) =
             app::page_data::preload(&reader, uri.path(), uri.query().unwrap_or_default()).await
         {
+            let refused = preloaded.refused();
             request.extensions_mut().insert(Arc::new(preloaded));
+            let mut response = next.run(request).await;
+            // The page says why; the status says it to everything else.
+            if refused && response.status() == StatusCode::OK {
+                *response.status_mut() = StatusCode::FORBIDDEN;
+            }
+            return response;
         }
     }
     next.run(request).await

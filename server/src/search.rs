@@ -6,7 +6,7 @@
 
 use crate::accounts::pages::document;
 use crate::accounts::routes::page;
-use crate::reading::{ReadError, Requester};
+use crate::reading::Requester;
 use crate::state::AppState;
 use app::clock;
 use app::rooms::RoomName;
@@ -83,15 +83,10 @@ pub async fn search_page(
     let (status, found, more, problem) = match found {
         Ok(page) => (StatusCode::OK, page.found, page.more, None),
         Err(err) => {
-            let status = match &err {
-                ReadError::TooManySearches => StatusCode::TOO_MANY_REQUESTS,
-                ReadError::Denied(crate::access::Denied::Store(_)) | ReadError::Store(_) => {
-                    tracing::error!(%err, "search failed");
-                    StatusCode::INTERNAL_SERVER_ERROR
-                }
-                ReadError::TooSlow => StatusCode::SERVICE_UNAVAILABLE,
-                ReadError::Denied(_) => StatusCode::FORBIDDEN,
-            };
+            let status = err.status().unwrap_or_else(|| {
+                tracing::error!(?err, "search failed");
+                StatusCode::INTERNAL_SERVER_ERROR
+            });
             (
                 status,
                 vec![],

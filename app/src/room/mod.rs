@@ -72,11 +72,12 @@ pub fn RoomPage() -> impl IntoView {
             let (heading, reason) = match failure {
                 Failure::NoSuchRoom => (
                     "No such room",
-                    "A room name uses only letters, digits, '-' and '_'.",
+                    "A room name uses only letters, digits, '-' and '_'.".to_owned(),
                 ),
+                Failure::Refused(reason) => ("You cannot open this room", reason),
                 Failure::Unavailable => (
                     "This room could not be loaded",
-                    "The server could not load it; try again.",
+                    "The server could not load it; try again.".to_owned(),
                 ),
             };
             view! {

@@ -48,7 +48,10 @@ impl Member {
 pub(super) enum Departure {
     /// Said now (its commit, to await) or held by the desk.
     Announced(Option<Commit>),
-    Unsure { key: String, member: Member },
+    Unsure {
+        key: String,
+        member: Member,
+    },
 }
 
 /// Who joins which room, as [`RoomHub::join`] was asked.
@@ -333,12 +336,9 @@ impl RoomHub {
     /// [`RoomHub::announce`]).
     pub(super) fn depart(&self, room: &Arc<Room>, key: String, member: Member) -> Departure {
         match &self.presence {
-            None => Departure::Announced(self.notice(
-                room,
-                &member.nick,
-                &member.author,
-                Change::Left,
-            )),
+            None => {
+                Departure::Announced(self.notice(room, &member.nick, &member.author, Change::Left))
+            }
             Some(_) => Departure::Unsure { key, member },
         }
     }

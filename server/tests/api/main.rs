@@ -17,6 +17,7 @@
 //! - [`moderation`]: owners and moderators delete, remove, ban; naming moderators.
 //! - [`notices`]: join and leave notices grouped, as servers run by default.
 //! - [`rules`]: every room rule on every entry point (socket, form, history, search, media).
+//! - [`rule_table`]: the same as one table: every entry point in every standing.
 //! - [`media`]: uploads, thumbnails, safe serving, ranges, members only, both blob stores.
 //! - [`http`]: hosts, cross-site calls, security headers, half-sent requests, caps.
 
@@ -36,4 +37,5 @@ mod http;
 mod media;
 mod moderation;
 mod notices;
+mod rule_table;
 mod rules;

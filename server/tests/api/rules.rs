@@ -101,6 +101,24 @@ async fn a_banned_account_is_refused_on_every_path() {
     assert_eq!(usman.refusal().await, ErrorCode::Banned);
 
     assert_eq!(reads(&app, Some(&usman_cookie)).await, Reads::NONE);
+    // Told why, not that the server failed.
+    let page = get(&app, "/r/club", Some(&usman_cookie)).await;
+    assert_eq!(page.status, 403);
+    assert!(
+        page.body.contains("You cannot open this room"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("A moderator banned you from #club."));
+    let history = post(
+        &app,
+        "/api/room_history",
+        &[("room", "club")],
+        Some(&usman_cookie),
+    )
+    .await;
+    assert_eq!(history.status, 403);
+    assert!(history.body.contains("banned you"), "{}", history.body);
     assert_eq!(fetch_status(&app, &file, &grant.key).await, 403);
     let (status, _) = upload(&app, &grant.key, "b.txt", b"b".to_vec()).await;
     assert_eq!(status, 403, "no uploads to a room he is banned from");
