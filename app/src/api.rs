@@ -1,7 +1,10 @@
-//! How the browser calls the server functions ([`call`]): a POSTed form,
-//! answered in JSON, as Leptos's own client would send it, without that
-//! client in the bundle.
+//! How the browser calls the server functions ([`call`]): the function's
+//! own argument struct (the one `#[server]` makes) POSTed as JSON, answered
+//! in JSON, as Leptos's own client would send it, without that client in the
+//! bundle. The functions the browser calls take `input = Json` for it.
 
+use leptos::server_fn::ServerFn;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 /// A call from the browser to a server function failed: no connection, a
@@ -9,37 +12,28 @@ use serde::de::DeserializeOwned;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CallFailed;
 
-/// Calls the server function at `path` (its `ServerFn::PATH`) with `args`,
-/// the way Leptos's own client does (a POSTed form, answered in JSON) but
-/// without it: that client brings `serde_qs`, `gloo-net`'s HTTP and its own
-/// error decoding into everyone's download (docs/PERFORMANCE.md, "The WASM
-/// bundle, eighth part").
-pub async fn call<T: DeserializeOwned>(
-    path: &str,
-    args: &[(&str, String)],
-) -> Result<T, CallFailed> {
-    let text = post_form(path, args).await.ok_or(CallFailed)?;
+/// Calls server function `F` with `args` (its argument struct), the way
+/// Leptos's own client does for `input = Json` but without it: that client
+/// brings its codecs, `gloo-net`'s HTTP and its own error decoding into
+/// everyone's download (docs/PERFORMANCE.md, "The WASM bundle, eighth part").
+pub async fn call<F>(args: &F) -> Result<F::Output, CallFailed>
+where
+    F: ServerFn + Serialize,
+    F::Output: DeserializeOwned,
+{
+    let body = serde_json::to_string(args).map_err(|_| CallFailed)?;
+    let text = post_json(F::PATH, &body).await.ok_or(CallFailed)?;
     serde_json::from_str(&text).map_err(|_| CallFailed)
 }
 
 #[cfg(feature = "hydrate")]
-async fn post_form(path: &str, args: &[(&str, String)]) -> Option<String> {
+async fn post_json(path: &str, body: &str) -> Option<String> {
     use wasm_bindgen_futures::JsFuture;
-    let body = args
-        .iter()
-        .map(|(name, value)| {
-            format!(
-                "{name}={}",
-                String::from(js_sys::encode_uri_component(value))
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("&");
     let headers = [
-        ("Content-Type", "application/x-www-form-urlencoded"),
+        ("Content-Type", "application/json"),
         ("Accept", "application/json"),
     ];
-    let response = post(path, &headers, Some(&body)).await?;
+    let response = post(path, &headers, Some(body)).await?;
     JsFuture::from(response.text().ok()?)
         .await
         .ok()?
@@ -85,6 +79,6 @@ pub async fn post_header(_path: &str, _name: &str, _value: &str) -> bool {
 /// On the server, pages have their data before they render
 /// (`crate::page_data`) and nothing else calls: there is no one to ask.
 #[cfg(not(feature = "hydrate"))]
-async fn post_form(_path: &str, _args: &[(&str, String)]) -> Option<String> {
+async fn post_json(_path: &str, _body: &str) -> Option<String> {
     None
 }

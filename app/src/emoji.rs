@@ -76,7 +76,7 @@ pub const MAX_MATCHES: usize = 8;
 
 /// Emojis whose shortcode starts with `prefix` (best first), then those that
 /// merely contain it: `:smile` offers 😄 first.
-#[leptos::server(prefix = "/api", endpoint = "emoji_matches")]
+#[leptos::server(prefix = "/api", endpoint = "emoji_matches", input = leptos::server_fn::codec::Json)]
 pub async fn emoji_matches(
     prefix: String,
 ) -> Result<Vec<EmojiChoice>, leptos::prelude::ServerFnError> {
@@ -85,18 +85,16 @@ pub async fn emoji_matches(
 
 /// [`emoji_matches`], called from the browser.
 pub async fn fetch_matches(prefix: String) -> Result<Vec<EmojiChoice>, crate::api::CallFailed> {
-    use leptos::server_fn::ServerFn;
-    crate::api::call(EmojiMatches::PATH, &[("prefix", prefix)]).await
+    crate::api::call(&EmojiMatches { prefix }).await
 }
 
 /// [`emoji_palette`], called from the browser.
 pub async fn fetch_palette() -> Result<Vec<EmojiGroup>, crate::api::CallFailed> {
-    use leptos::server_fn::ServerFn;
-    crate::api::call(EmojiPalette::PATH, &[]).await
+    crate::api::call(&EmojiPalette {}).await
 }
 
 /// Every emoji, by group, for the picker.
-#[leptos::server(prefix = "/api", endpoint = "emoji_palette")]
+#[leptos::server(prefix = "/api", endpoint = "emoji_palette", input = leptos::server_fn::codec::Json)]
 pub async fn emoji_palette() -> Result<Vec<EmojiGroup>, leptos::prelude::ServerFnError> {
     Ok(data::palette().to_vec())
 }

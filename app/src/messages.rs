@@ -378,16 +378,18 @@ pub async fn fetch_history(
     before: Option<Seq>,
     limit: Option<u32>,
 ) -> Result<HistoryPage, crate::api::CallFailed> {
-    use leptos::server_fn::ServerFn;
-    let mut args = vec![("room", room.to_owned())];
-    args.extend(before.map(|seq| ("before", seq.to_string())));
-    args.extend(limit.map(|n| ("limit", n.to_string())));
-    crate::api::call(RoomHistory::PATH, &args).await
+    crate::api::call(&RoomHistory {
+        room: room.to_owned(),
+        before,
+        limit,
+    })
+    .await
 }
 
 /// The `limit` entries before `before` (or the latest ones), oldest first.
-// A fixed endpoint (no hash suffix) so tools like `bench` can call it.
-#[leptos::server(prefix = "/api", endpoint = "room_history")]
+// A fixed endpoint (no hash suffix) so tools like `bench` can call it; its
+// arguments in JSON, as the browser sends them (`api::call`).
+#[leptos::server(prefix = "/api", endpoint = "room_history", input = leptos::server_fn::codec::Json)]
 pub async fn room_history(
     room: String,
     before: Option<Seq>,

@@ -84,9 +84,7 @@ pub const LOBBY_ROOMS: usize = 50;
 pub async fn fetch_rooms(
     search: Option<String>,
 ) -> Result<Vec<RoomSummary>, crate::api::CallFailed> {
-    use leptos::server_fn::ServerFn;
-    let args: Vec<_> = search.map(|q| ("search", q)).into_iter().collect();
-    crate::api::call(ListRooms::PATH, &args).await
+    crate::api::call(&ListRooms { search }).await
 }
 
 /// What the lobby's `?q=` searches for: trimmed, at most a room name long.
@@ -100,8 +98,9 @@ pub fn lobby_search(q: Option<String>) -> String {
 
 /// The busiest rooms (most people in them, then the most recently active),
 /// at most [`LOBBY_ROOMS`], those whose name contains `search` if given.
-// A fixed endpoint (no hash suffix) so tools like `bench` can call it.
-#[leptos::server(prefix = "/api", endpoint = "list_rooms")]
+// A fixed endpoint (no hash suffix) so tools like `bench` can call it; its
+// arguments in JSON, as the browser sends them (`api::call`).
+#[leptos::server(prefix = "/api", endpoint = "list_rooms", input = leptos::server_fn::codec::Json)]
 pub async fn list_rooms(
     search: Option<String>,
 ) -> Result<Vec<RoomSummary>, leptos::prelude::ServerFnError> {

@@ -919,11 +919,13 @@ async fn seed(db: &std::path::Path, messages: u64) -> Outcome {
     Ok(())
 }
 
+/// Times `requests` calls of the `room_history` server function at `url`.
 async fn timed_posts(
     url: &str,
-    form: &[(&str, String)],
+    args: &app::messages::RoomHistory,
     requests: usize,
 ) -> Result<Histogram<u64>, String> {
+    let body = serde_json::to_string(args).map_err(|e| e.to_string())?;
     let client = reqwest::Client::new();
     let mut latency =
         Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");
@@ -931,7 +933,8 @@ async fn timed_posts(
         let started = Instant::now();
         let res = client
             .post(url)
-            .form(form)
+            .header("content-type", "application/json")
+            .body(body.clone())
             .send()
             .await
             .map_err(|e| e.to_string())?;
@@ -954,16 +957,13 @@ async fn history(bin: &std::path::Path, messages: u64, requests: usize) -> Outco
     seed(&db, messages).await?;
     let target = Target::start(bin, &db)?;
     let url = format!("http://{}/api/room_history", target.addr);
-    let latest = timed_posts(&url, &[("room", "history".into())], requests).await?;
-    let older = timed_posts(
-        &url,
-        &[
-            ("room", "history".into()),
-            ("before", (messages / 2).to_string()),
-        ],
-        requests,
-    )
-    .await?;
+    let page = |before| app::messages::RoomHistory {
+        room: "history".into(),
+        before,
+        limit: None,
+    };
+    let latest = timed_posts(&url, &page(None), requests).await?;
+    let older = timed_posts(&url, &page(Some(messages / 2)), requests).await?;
     table(
         &format!(
             "history: room of {messages} messages, {requests} requests each, 50 entries a page"
@@ -1188,7 +1188,12 @@ async fn search(
     let (words, words_found) = timed_searches(&client, &url, three, requests).await?;
     let (prefix, prefix_found) = timed_searches(&client, &url, &stem, requests).await?;
     let history_url = format!("{base}/api/room_history");
-    let history_alone = timed_posts(&history_url, &[("room", "search".into())], 50).await?;
+    let search_room = app::messages::RoomHistory {
+        room: "search".into(),
+        before: None,
+        limit: None,
+    };
+    let history_alone = timed_posts(&history_url, &search_room, 50).await?;
     let logins_alone = timed_logins(&client, &base, "bencher", logins).await?;
 
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -1223,7 +1228,7 @@ async fn search(
     let flood_started = Instant::now();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let logins_flooded = timed_logins(&client, &base, "bencher", logins).await?;
-    let history_flooded = timed_posts(&history_url, &[("room", "search".into())], 50).await?;
+    let history_flooded = timed_posts(&history_url, &search_room, 50).await?;
     stop.store(true, Ordering::Relaxed);
     for task in flood {
         let _ = task.await;

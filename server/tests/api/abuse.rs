@@ -278,11 +278,15 @@ async fn rooms_nobody_is_in_hold_no_memory_and_the_lobby_stays_bounded() {
     assert_eq!(listed, app::rooms::LOBBY_ROOMS, "a bounded page");
     let first = html.find(">#w-").unwrap();
     assert_eq!(&html[first..first + 7], ">#w-007", "busiest first");
-    let found = app.post_form("/api/list_rooms", "search=w-123").await;
+    let found = app
+        .call("/api/list_rooms", serde_json::json!({"search": "w-123"}))
+        .await;
     assert_eq!(found.0, 200);
     assert!(found.1.contains("\"w-123\""), "{}", found.1);
     assert!(!found.1.contains("\"w-124\""), "{}", found.1);
-    let odd = app.post_form("/api/list_rooms", "search=%25_%5C%27").await;
+    let odd = app
+        .call("/api/list_rooms", serde_json::json!({"search": "%_\\'"}))
+        .await;
     assert_eq!(odd, (200, "[]".to_owned()), "wildcards are literal");
 }
 

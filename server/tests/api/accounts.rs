@@ -79,6 +79,26 @@ pub(crate) async fn post(
     answer(request.send().await.unwrap()).await
 }
 
+/// Calls a server function as the browser does (its arguments in JSON), with
+/// `cookie` if given.
+pub(crate) async fn call_as(
+    app: &TestApp,
+    path: &str,
+    args: serde_json::Value,
+    cookie: Option<&str>,
+) -> Answer {
+    let origin = format!("http://{}", app.addr());
+    let mut request = no_redirects()
+        .post(format!("{origin}{path}"))
+        .header(header::ORIGIN, &origin)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(args.to_string());
+    if let Some(cookie) = cookie {
+        request = request.header(header::COOKIE, cookie);
+    }
+    answer(request.send().await.unwrap()).await
+}
+
 /// Asks, as the holder of `cookie`, to close `room_name` to guests.
 pub(crate) async fn close_to_guests(app: &TestApp, room_name: &str, cookie: &str) -> Answer {
     post(

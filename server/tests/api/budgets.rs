@@ -66,7 +66,7 @@ async fn searches_are_budgeted_per_address() {
     assert_eq!(search_from(&app, "hello", None).await.0, 200);
     assert_eq!(search_from(&app, "hello", None).await.0, 200);
     let (status, _) = search_from(&app, "hello", None).await;
-    assert_eq!(status, 500, "the third search in a row is refused");
+    assert_eq!(status, 429, "the third search in a row is refused");
     let page = reqwest::get(format!("http://{}/search?room=main&q=hello", app.addr()))
         .await
         .unwrap();
@@ -93,14 +93,14 @@ async fn behind_a_trusted_proxy_each_client_has_its_own_budget() {
     );
     assert_eq!(
         search_from(&app, "hi", Some("203.0.113.1")).await.0,
-        500,
+        429,
         "the first client's budget is spent"
     );
     assert_eq!(
         search_from(&app, "hi", Some("6.6.6.6, 203.0.113.1"))
             .await
             .0,
-        500,
+        429,
         "a forged address further left proves nothing"
     );
 }
@@ -111,7 +111,7 @@ async fn without_trusted_proxies_a_forwarded_header_is_ignored() {
     assert_eq!(search_from(&app, "hi", Some("203.0.113.1")).await.0, 200);
     assert_eq!(
         search_from(&app, "hi", Some("203.0.113.2")).await.0,
-        500,
+        429,
         "anyone can write the header: the peer is the address"
     );
 }

@@ -99,8 +99,8 @@ async fn server_functions_refuse_cross_site_calls() {
         async move {
             let mut request = reqwest::Client::new()
                 .post(url)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body("");
+                .header("content-type", "application/json")
+                .body("{}");
             for (name, value) in headers {
                 request = request.header(name, value);
             }

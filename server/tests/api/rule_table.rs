@@ -12,7 +12,7 @@
 //! Runs on SQLite, on PostgreSQL and on PostgreSQL with Redis
 //! (`scripts/test`).
 
-use crate::accounts::{PASSWORD, close_to_guests, get, post, sign_up, signed_in_client};
+use crate::accounts::{PASSWORD, call_as, close_to_guests, get, post, sign_up, signed_in_client};
 use crate::common::*;
 use crate::media::{fetch, join_for_media, media_pass, send_with, upload, uploaded};
 use app::messages::Seq;
@@ -352,7 +352,13 @@ async fn try_everything(club: &mut Club, person: &mut Person, standing: Standing
     let answer = post(app, "/r/club/post", &form, cookie).await;
     outcomes.push(status(answer.status));
 
-    let history = post(app, "/api/room_history", &[("room", "club")], cookie).await;
+    let history = call_as(
+        app,
+        "/api/room_history",
+        serde_json::json!({"room": "club"}),
+        cookie,
+    )
+    .await;
     outcomes.push(read(history.status, &history.body, SECRET));
     let page = get(app, "/r/club", cookie).await;
     outcomes.push(read(page.status, &page.body, SECRET));

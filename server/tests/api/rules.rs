@@ -5,7 +5,7 @@
 //! media fetch. Runs on SQLite, on PostgreSQL and on PostgreSQL with Redis
 //! (`scripts/test`).
 
-use crate::accounts::{PASSWORD, close_to_guests, get, post, sign_up, signed_in_client};
+use crate::accounts::{PASSWORD, call_as, close_to_guests, get, post, sign_up, signed_in_client};
 use crate::common::*;
 use crate::media::{fetch_as, join_for_media, send_with, upload, uploaded};
 use app::messages::{EntryKind, Seq};
@@ -41,7 +41,13 @@ impl Reads {
 
 /// Reads #club every way there is, as the holder of `cookie` (or nobody).
 async fn reads(app: &TestApp, cookie: Option<&str>) -> Reads {
-    let history = post(app, "/api/room_history", &[("room", "club")], cookie).await;
+    let history = call_as(
+        app,
+        "/api/room_history",
+        serde_json::json!({"room": "club"}),
+        cookie,
+    )
+    .await;
     let page = get(app, "/r/club", cookie).await;
     let search_page = get(app, &format!("/search?room=club&q={SECRET_WORD}"), cookie).await;
     let search = post(
@@ -110,10 +116,10 @@ async fn a_banned_account_is_refused_on_every_path() {
         page.body
     );
     assert!(page.body.contains("A moderator banned you from #club."));
-    let history = post(
+    let history = call_as(
         &app,
         "/api/room_history",
-        &[("room", "club")],
+        serde_json::json!({"room": "club"}),
         Some(&usman_cookie),
     )
     .await;
