@@ -7,6 +7,7 @@
 //! JavaScript and add nothing to the browser's download; the session lives in
 //! an HttpOnly cookie the page's code never sees.
 
+use crate::navigation::Route;
 use crate::people::{NICK_MAX_CHARS, Nick};
 use leptos::prelude::*;
 
@@ -122,12 +123,12 @@ pub fn AccountLinks() -> impl IntoView {
     view! {
         <div class="account-links">
             <span hidden=guest>"Signed in as " <strong>{name.map(|n| n.to_string())}</strong></span>
-            <a href="/account" rel="external" hidden=guest>"Account"</a>
+            <a href=Route::Account.pattern() rel="external" hidden=guest>"Account"</a>
             <form method="post" action="/logout" hidden=guest>
                 <button type="submit">"Log out"</button>
             </form>
-            <a href="/signup" rel="external" hidden=!guest>"Sign up"</a>
-            <a href="/login" rel="external" hidden=!guest>"Log in"</a>
+            <a href=Route::SignUp.pattern() rel="external" hidden=!guest>"Sign up"</a>
+            <a href=Route::LogIn.pattern() rel="external" hidden=!guest>"Log in"</a>
         </div>
     }
 }

@@ -3,7 +3,7 @@
 use crate::accounts::{AccountLinks, Viewer};
 use crate::erased::Slot;
 use crate::erased::handler;
-use crate::navigation::{Page, Place};
+use crate::navigation::{Page, Place, Route};
 use crate::nick_form::NickField;
 use crate::page_data::{self, Failure, Preloaded};
 use crate::people::Nick;
@@ -63,7 +63,7 @@ pub fn Lobby() -> impl IntoView {
             <p class="tagline">"Pick a nickname, join a room, talk."</p>
             <AccountLinks />
             // Without JavaScript the form still works: /join redirects to the room.
-            <form class="join-form" action="/join" method="get" on:submit=handler(on_submit)>
+            <form class="join-form" action=Route::Join.pattern() method="get" on:submit=handler(on_submit)>
                 // Signed in, the account's name is the nickname (the field
                 // stays, hidden, so the page has one shape for everyone).
                 <p class="joining-as" hidden=joining_as.is_none()>

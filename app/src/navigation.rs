@@ -115,14 +115,73 @@ impl Place {
     }
 }
 
-/// The app's pages as the server's router writes their paths (the lobby,
-/// a room): the one list both sides go by, with [`page_of`] and
-/// [`room_of`] reading a path back.
-pub const PAGE_ROUTES: [&str; 2] = ["/", "/r/{room}"];
+/// The site's addresses, each written once, as the server's router writes
+/// it (`{room}` standing for a room's name): the router matches
+/// [`Route::pattern`], links and forms point at [`Route::to`] (or, for a
+/// route without a room, at its pattern, which is its path), and
+/// [`page_of`] reads a path back with [`Route::room_in`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// The lobby (`?q=` searches room names).
+    Lobby,
+    /// A room's page.
+    Room,
+    /// A message sent from a room's page without JavaScript.
+    RoomPost,
+    /// The lobby's join form, without JavaScript.
+    Join,
+    /// Message search, a page rendered on the server.
+    Search,
+    /// The signed-in person's account page.
+    Account,
+    LogIn,
+    SignUp,
+}
+
+impl Route {
+    pub const fn pattern(self) -> &'static str {
+        match self {
+            Route::Lobby => "/",
+            Route::Room => "/r/{room}",
+            Route::RoomPost => "/r/{room}/post",
+            Route::Join => "/join",
+            Route::Search => "/search",
+            Route::Account => "/account",
+            Route::LogIn => "/login",
+            Route::SignUp => "/signup",
+        }
+    }
+
+    /// This route's address for `room`.
+    pub fn to(self, room: &RoomName) -> String {
+        self.pattern().replace("{room}", room.as_str())
+    }
+
+    /// Whether `path` is this route's address, and its `{room}` as written
+    /// (not checked: the page says when it names no possible room); `""`
+    /// for a route without one.
+    pub fn room_in(self, path: &str) -> Option<&str> {
+        let mut room = "";
+        let mut wanted = self.pattern().split('/');
+        let mut given = path.split('/');
+        loop {
+            match (wanted.next(), given.next()) {
+                (None, None) => return Some(room),
+                (Some("{room}"), Some(segment)) if !segment.is_empty() => room = segment,
+                (Some(a), Some(b)) if a == b => {}
+                _ => return None,
+            }
+        }
+    }
+}
+
+/// The app's own pages (the others are the server's): the routes the
+/// server renders the app for.
+pub const PAGE_ROUTES: [Route; 2] = [Route::Lobby, Route::Room];
 
 /// Which page a path shows.
 pub fn page_of(path: &str) -> Page {
-    if path == "/" {
+    if Route::Lobby.room_in(path).is_some() {
         Page::Lobby
     } else if room_of(path).is_some() {
         Page::Room
@@ -144,11 +203,10 @@ pub fn title_here() -> String {
     title_of(&Place::read().0)
 }
 
-/// The room segment of `/r/<room>` (or `/r/<room>/`), if not empty.
+/// The room a room page's path (`/r/<room>`, or `/r/<room>/` as people
+/// type it) names, as written.
 pub fn room_of(path: &str) -> Option<&str> {
-    let rest = path.strip_prefix("/r/")?;
-    let room = rest.strip_suffix('/').unwrap_or(rest);
-    (!room.is_empty() && !room.contains('/')).then_some(room)
+    Route::Room.room_in(path.strip_suffix('/').unwrap_or(path))
 }
 
 /// The first value of `name` in a query (`a=1&b=two+words`), with `+` and
@@ -255,10 +313,18 @@ mod tests {
 
     #[test]
     fn paths_pick_their_page() {
+        let main = RoomName::parse("main").unwrap();
         for route in PAGE_ROUTES {
-            let path = route.replace("{room}", "main");
-            assert_ne!(page_of(&path), Page::Missing, "the server serves {route}");
+            let path = route.to(&main);
+            assert_ne!(page_of(&path), Page::Missing, "the server serves {route:?}");
         }
+        assert_eq!(Route::Room.to(&main), "/r/main");
+        assert_eq!(Route::RoomPost.to(&main), "/r/main/post");
+        assert_eq!(Route::RoomPost.room_in("/r/main/post"), Some("main"));
+        assert_eq!(Route::Room.room_in("/r/main/post"), None);
+        assert_eq!(Route::Search.room_in("/search"), Some(""));
+        assert_eq!(Route::Search.room_in("/searching"), None);
+        assert_eq!(page_of("//"), Page::Missing);
         assert_eq!(page_of("/"), Page::Lobby);
         assert_eq!(page_of("/r/main"), Page::Room);
         assert_eq!(page_of("/r/main/"), Page::Room);

@@ -46,7 +46,7 @@ impl RoomName {
 
     /// The room's shareable address.
     pub fn path(&self) -> String {
-        format!("/r/{}", self.0)
+        crate::navigation::Route::Room.to(self)
     }
 }
 

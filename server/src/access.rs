@@ -184,6 +184,12 @@ impl Access {
             .collect())
     }
 
+    /// Whether `who` took a place in room `room_id` (joined it, on any
+    /// server, since it was made): a signed-in member's right to its files.
+    pub async fn is_member(&self, room_id: i64, who: &Author) -> Result<bool, StoreError> {
+        self.store.is_member(room_id, who).await
+    }
+
     /// [`Access::check`] for a room known by its row id (a shared file).
     pub async fn check_id(
         &self,

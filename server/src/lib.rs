@@ -158,6 +158,10 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
     let bus = bus::Bus::open(config.bus.as_deref(), &store, lease).await?;
     let grace = Duration::from_millis(config.reconnect_grace_ms);
     let media = media::Media::open(config.media_policy(), store.clone())?;
+    // Each part holds the store it reads; the hub is no one's way to it.
+    let access = access::Access::new(store.clone());
+    let accounts_store = store.clone();
+    let library_store = store.clone();
     media.keep_sweeping();
     let hub = RoomHub::new(
         store,
@@ -169,16 +173,20 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
     );
     hub.expect_returning().await?;
     hub.keep_presence();
-    let accounts = accounts::Accounts::new(hub.clone(), config.account_policy());
+    let accounts = accounts::Accounts::new(hub.clone(), accounts_store, config.account_policy());
     accounts.purge_expired_sessions();
     accounts.follow_other_servers();
     let peers = peers::Peers::new(config.address_limits());
     let (stop, stopped) = watch::channel(false);
     let (drain, mut drained) = mpsc::channel::<()>(1);
-    let access = access::Access::new(hub.store().clone());
     let state = state::AppState {
         leptos_options: leptos_options(&config, addr),
-        library: reading::Library::new(hub.clone(), access.clone(), config.search_limits()),
+        library: reading::Library::new(
+            hub.clone(),
+            library_store,
+            access.clone(),
+            config.search_limits(),
+        ),
         sockets: connection::Shared {
             access,
             hub: hub.clone(),

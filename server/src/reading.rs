@@ -10,7 +10,7 @@
 use crate::access::{Access, Act};
 use crate::accounts::throttle::Throttle;
 use crate::hub::RoomHub;
-use crate::store::Author;
+use crate::store::{Author, Store};
 use app::backend::{BackendError, ChatBackend};
 use app::messages::{HistoryPage, Seq};
 use app::rooms::{RoomName, RoomSummary};
@@ -39,10 +39,12 @@ pub struct SearchLimits {
     pub every: Duration,
 }
 
-/// What every read shares: the hub, the rules, the search budgets.
+/// What every read shares: the hub (for the lobby's rooms, which it holds
+/// in memory), the store, the rules, the search budgets.
 #[derive(Clone)]
 pub struct Library {
     hub: Arc<RoomHub>,
+    store: Store,
     access: Access,
     searches: Arc<SearchBudgets>,
 }
@@ -90,9 +92,10 @@ impl ReadError {
 }
 
 impl Library {
-    pub fn new(hub: Arc<RoomHub>, access: Access, limits: SearchLimits) -> Self {
+    pub fn new(hub: Arc<RoomHub>, store: Store, access: Access, limits: SearchLimits) -> Self {
         Self {
             hub,
+            store,
             access,
             searches: Arc::new(SearchBudgets(Throttle::new(limits.burst, limits.every))),
         }
@@ -142,8 +145,7 @@ impl Reader {
         // One more than a page says whether another follows.
         let search =
             self.library
-                .hub
-                .store()
+                .store
                 .search(&readable, &words, page * SEARCH_PAGE, SEARCH_PAGE + 1);
         let mut found = match tokio::time::timeout(SEARCH_DEADLINE, search).await {
             Ok(Ok(found)) => found,
@@ -170,7 +172,7 @@ impl Reader {
             .access
             .check(&room, self.requester.who.as_ref(), Act::Read)
             .await?;
-        let entries = self.library.hub.store().page(&room, before, limit).await?;
+        let entries = self.library.store.page(&room, before, limit).await?;
         let at_start = entries.first().is_none_or(|e| e.seq == 1);
         Ok(HistoryPage {
             room,

@@ -13,6 +13,7 @@ pub use crate::state::{AppState, Hosts};
 use crate::store::Author;
 use app::backend::{Backend, ChatBackend};
 use app::messages::{ClientId, MessageBody};
+use app::navigation::Route;
 use app::people::Nick;
 use app::protocol::MAX_FRAME_BYTES;
 use app::rooms::RoomName;
@@ -60,9 +61,9 @@ const STRICT_POLICY: &str = "default-src 'none'; frame-ancestors 'none'; sandbox
 fn page_routes() -> Vec<AxumRouteListing> {
     app::navigation::PAGE_ROUTES
         .into_iter()
-        .map(|path| {
+        .map(|route| {
             AxumRouteListing::new(
-                path.to_owned(),
+                route.pattern().to_owned(),
                 SsrMode::Async,
                 [leptos_router::Method::Get],
                 vec![],
@@ -99,9 +100,12 @@ pub fn router(state: AppState) -> Router {
         .route("/ws", get(upgrade))
         .route("/health", get(health))
         .route("/metrics", get(metrics_page))
-        .route("/join", get(join_without_js))
-        .route("/search", get(crate::search::search_page))
-        .route("/r/{room}/post", axum::routing::post(post_without_js))
+        .route(Route::Join.pattern(), get(join_without_js))
+        .route(Route::Search.pattern(), get(crate::search::search_page))
+        .route(
+            Route::RoomPost.pattern(),
+            axum::routing::post(post_without_js),
+        )
         .merge(accounts::routes::routes())
         .leptos_routes_with_context(&state, routes, context.clone(), shell)
         .fallback(leptos_axum::file_and_error_handler_with_context::<

@@ -9,6 +9,7 @@ use crate::accounts::routes::page;
 use crate::reading::Requester;
 use crate::state::AppState;
 use app::clock;
+use app::navigation::Route;
 use app::rooms::RoomName;
 use app::search::{Found, SEARCH_PAGES, SEARCH_ROOMS, SearchPage, marked, words};
 use axum::extract::{Extension, Query, State};
@@ -106,7 +107,7 @@ pub async fn search_page(
         if everywhere {
             query.append_pair("everywhere", "1");
         }
-        format!("/search?{}", query.finish())
+        format!("{}?{}", Route::Search.pattern(), query.finish())
     });
     let results = if words.is_empty() {
         Either::Left(view! { <p>"Type a word to search for."</p> })
@@ -126,7 +127,7 @@ pub async fn search_page(
     };
     let main = view! {
         <h1>{format!("Search {scope}")}</h1>
-        <form class="message-search" role="search" method="get" action="/search">
+        <form class="message-search" role="search" method="get" action=Route::Search.pattern()>
             <input type="hidden" name="room" value=room.to_string() />
             <input type="hidden" name="rooms" value=form.rooms.clone() />
             <input

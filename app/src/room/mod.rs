@@ -31,7 +31,7 @@ use crate::conversation::typing_text;
 use crate::erased::{Kept, Slot};
 use crate::erased::{When, effect, handler};
 use crate::messages::{Emoji, EntryKind, HistoryPage, Seq, fetch_history};
-use crate::navigation::Place;
+use crate::navigation::{Place, Route};
 use crate::nick_form::NickForm;
 use crate::page_data::{self, Failure, Preloaded};
 use crate::people::Nick;
@@ -302,7 +302,7 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
     };
     let start_text = format!("This is the start of #{room}.");
     let room_path = room.path();
-    let post_path = format!("{}/post", room.path());
+    let post_path = Route::RoomPost.to(&room);
 
     view! {
         <main
@@ -332,7 +332,7 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
                     {status_text}
                 </span>
                 <span class="me">{move || conv.me.get().map(|n| format!("You are {n}"))}</span>
-                <form class="message-search" role="search" method="get" action="/search">
+                <form class="message-search" role="search" method="get" action=Route::Search.pattern()>
                     <input type="hidden" name="room" value=room.to_string() />
                     // The server cannot know which rooms this browser is in.
                     <input type="hidden" name="rooms" prop:value=joined_rooms />

@@ -25,7 +25,7 @@ pub mod throttle;
 
 use crate::bus::{Control, Ended};
 use crate::hub::{Evicted, RoomHub, nick_key};
-use crate::store::{AccountRow, ModeratorChange, OwnedRoom, StoreError, now_ms};
+use crate::store::{AccountRow, ModeratorChange, OwnedRoom, Store, StoreError, now_ms};
 use app::accounts::{PasswordError, UsernameError, check_password, parse_username};
 use app::people::Nick;
 use app::rooms::RoomName;
@@ -112,7 +112,7 @@ pub struct Accounts {
     /// Rooms' settings and the sockets in them (closing a room to guests).
     hub: Arc<RoomHub>,
     /// Accounts and sessions: the store itself, not through the hub.
-    store: crate::store::Store,
+    store: Store,
     hasher: Hasher,
     per_address: Throttle,
     /// A name's attempts from one address.
@@ -126,9 +126,9 @@ pub struct Accounts {
 }
 
 impl Accounts {
-    pub fn new(hub: Arc<RoomHub>, policy: AccountPolicy) -> Arc<Self> {
+    pub fn new(hub: Arc<RoomHub>, store: Store, policy: AccountPolicy) -> Arc<Self> {
         Arc::new(Self {
-            store: hub.store().clone(),
+            store,
             hub,
             hasher: Hasher::new(policy.hash_concurrency),
             per_address: Throttle::new(policy.address_burst, policy.address_every),
@@ -271,10 +271,7 @@ impl Accounts {
 
     /// Ends this session and closes its sockets.
     pub async fn log_out(&self, signed_in: &SignedIn) -> Result<(), AccountError> {
-        self.hub
-            .store()
-            .delete_session(&signed_in.token_hash)
-            .await?;
+        self.store.delete_session(&signed_in.token_hash).await?;
         self.end_sockets(
             signed_in.account_id,
             Ended::Session(signed_in.token_hash.clone()),
@@ -284,8 +281,7 @@ impl Accounts {
 
     /// Ends every session of the account (this one too) and closes their sockets.
     pub async fn log_out_everywhere(&self, signed_in: &SignedIn) -> Result<(), AccountError> {
-        self.hub
-            .store()
+        self.store
             .delete_sessions(signed_in.account_id, None)
             .await?;
         self.end_sockets(signed_in.account_id, Ended::All);
@@ -361,8 +357,7 @@ impl Accounts {
 
     async fn check_current(&self, signed_in: &SignedIn, current: &str) -> Result<(), AccountError> {
         let account = self
-            .hub
-            .store()
+            .store
             .account_by_id(signed_in.account_id)
             .await?
             .ok_or(AccountError::NotSignedIn)?;
@@ -457,8 +452,7 @@ impl Accounts {
     ) -> Result<ModeratorChange, AccountError> {
         let key = nick_key(name);
         Ok(self
-            .hub
-            .store()
+            .store
             .set_moderator(room, signed_in.account_id, &key, on)
             .await?)
     }
@@ -472,8 +466,7 @@ impl Accounts {
         on: bool,
     ) -> Result<bool, AccountError> {
         let changed = self
-            .hub
-            .store()
+            .store
             .set_accounts_only(room, signed_in.account_id, on)
             .await?;
         if changed {

@@ -4,6 +4,7 @@
 
 use crate::store::OwnedRoom;
 use app::accounts::{PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS, USERNAME_MIN_CHARS};
+use app::navigation::Route;
 use app::people::{NICK_MAX_CHARS, Nick};
 use app::{CommonHead, DocumentTitle};
 use leptos::prelude::*;
@@ -56,14 +57,25 @@ pub fn credentials(
     problem: Option<String>,
 ) -> String {
     let (title, action, button, password_autocomplete) = if signing_up {
-        ("Sign up", "/signup", "Sign up", "new-password")
+        (
+            "Sign up",
+            Route::SignUp.pattern(),
+            "Sign up",
+            "new-password",
+        )
     } else {
-        ("Log in", "/login", "Log in", "current-password")
+        (
+            "Log in",
+            Route::LogIn.pattern(),
+            "Log in",
+            "current-password",
+        )
     };
     let other = if signing_up {
-        view! { <p>"Already have an account? " <a href="/login">"Log in"</a></p> }.into_any()
+        view! { <p>"Already have an account? " <a href=Route::LogIn.pattern()>"Log in"</a></p> }
+            .into_any()
     } else {
-        view! { <p>"New here? " <a href="/signup">"Sign up"</a></p> }.into_any()
+        view! { <p>"New here? " <a href=Route::SignUp.pattern()>"Sign up"</a></p> }.into_any()
     };
     let hints = signing_up.then(|| {
         view! {

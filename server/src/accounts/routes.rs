@@ -6,6 +6,7 @@ use super::pages::{self, AccountView, Done, PAGE_POLICY};
 use super::{AccountError, Accounts, SignedIn};
 use crate::state::AppState;
 use crate::store::ModeratorChange;
+use app::navigation::Route;
 use app::people::Nick;
 use app::rooms::RoomName;
 use axum::Form;
@@ -19,15 +20,15 @@ use std::sync::Arc;
 pub fn routes() -> axum::Router<AppState> {
     axum::Router::new()
         .route(
-            "/signup",
+            Route::SignUp.pattern(),
             get(credentials_page::<true>).post(credentials::<true>),
         )
         .route(
-            "/login",
+            Route::LogIn.pattern(),
             get(credentials_page::<false>).post(credentials::<false>),
         )
         .route("/logout", post(log_out))
-        .route("/account", get(account_page))
+        .route(Route::Account.pattern(), get(account_page))
         .route("/account/password", post(change_password))
         .route("/account/logout-everywhere", post(log_out_everywhere))
         .route("/account/delete", post(delete_account))
@@ -230,7 +231,7 @@ async fn render_account(
 ) -> Response {
     let accounts = accounts(state);
     let Some(signed_in) = signed_in(accounts, headers).await else {
-        return Redirect::to("/login").into_response();
+        return Redirect::to(Route::LogIn.pattern()).into_response();
     };
     let rooms = match accounts.owned_rooms(&signed_in).await {
         Ok(rooms) => rooms,
@@ -272,7 +273,7 @@ async fn change_password(
 ) -> Response {
     let accounts = accounts(&state);
     let Some(signed_in) = signed_in(accounts, &headers).await else {
-        return Redirect::to("/login").into_response();
+        return Redirect::to(Route::LogIn.pattern()).into_response();
     };
     match accounts
         .change_password(peer.ip(), &signed_in, &form.current, &form.new)
@@ -307,7 +308,7 @@ async fn delete_account(
 ) -> Response {
     let accounts = accounts(&state);
     let Some(signed_in) = signed_in(accounts, &headers).await else {
-        return Redirect::to("/login").into_response();
+        return Redirect::to(Route::LogIn.pattern()).into_response();
     };
     match accounts.delete(peer.ip(), &signed_in, &form.password).await {
         Ok(()) => signed_out_redirect(&state),
@@ -334,7 +335,7 @@ async fn room_owner_form(
     room: &str,
 ) -> Result<(SignedIn, RoomName), Response> {
     let Some(signed_in) = signed_in(accounts, headers).await else {
-        return Err(Redirect::to("/login").into_response());
+        return Err(Redirect::to(Route::LogIn.pattern()).into_response());
     };
     let Ok(room) = RoomName::parse(room) else {
         return Err((StatusCode::BAD_REQUEST, "no such room\n").into_response());

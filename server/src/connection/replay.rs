@@ -70,11 +70,7 @@ async fn replay(
         return false;
     }
     if after < head {
-        match hub
-            .store()
-            .entries_between(room.id(), after, head, (head - after) as u32)
-            .await
-        {
+        match hub.missed(room, after, head).await {
             Ok(entries) => {
                 for entry in entries {
                     let replayed = ServerFrame::Entry {

@@ -54,7 +54,7 @@ use crate::fanout::Subscription;
 use crate::journal::{Commit, Committed, Journal};
 use crate::presence::{Claim, SharedPresence};
 use crate::store::{Author, Departed, Draft, Refusal, Store, StoreError};
-use app::messages::{ClientId, EntryKind, MessageBody, Seq};
+use app::messages::{ClientId, Entry, EntryKind, MessageBody, Seq};
 use app::people::{Nick, Person};
 use app::rooms::{RoomName, RoomSummary};
 use std::collections::HashMap;
@@ -210,8 +210,23 @@ impl RoomHub {
         })
     }
 
+    /// The store the hub writes through; the server's other parts hold
+    /// their own handle to it (tests reach it here).
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// What `room` logged after `after` up to `head` (oldest first): a
+    /// rejoining connection's missed entries.
+    pub async fn missed(
+        &self,
+        room: &Room,
+        after: Seq,
+        head: Seq,
+    ) -> Result<Vec<Entry>, StoreError> {
+        self.store
+            .entries_between(room.id, after, head, head.saturating_sub(after) as u32)
+            .await
     }
 
     pub fn bus(&self) -> &Bus {

@@ -227,6 +227,11 @@ impl Media {
         })
     }
 
+    /// The file shared under `id`, if it is still there.
+    pub async fn file(&self, id: &app::media::MediaId) -> Result<Option<MediaRow>, StoreError> {
+        self.0.store.media(id.as_str()).await
+    }
+
     /// The member `key` belongs to.
     pub async fn member(&self, key: &str) -> Result<Option<Member>, StoreError> {
         if key.is_empty() || key.len() > 64 {

@@ -194,13 +194,7 @@ async fn reader(state: &AppState, row: &MediaRow, headers: &HeaderMap) -> Option
     }
     let signed_in = accounts::routes::signed_in(&state.sockets.accounts, headers).await?;
     let author = Author::Account(signed_in.account_id);
-    match state
-        .sockets
-        .hub
-        .store()
-        .is_member(row.room_id, &author)
-        .await
-    {
+    match state.sockets.access.is_member(row.room_id, &author).await {
         Ok(true) => Some(author.column()),
         Ok(false) => None,
         Err(err) => {
@@ -220,7 +214,7 @@ async fn serve(state: &AppState, id: &str, headers: &HeaderMap, want_thumb: bool
     let Ok(id) = MediaId::parse(id) else {
         return not_found();
     };
-    let row = match state.sockets.hub.store().media(id.as_str()).await {
+    let row = match state.sockets.media.file(&id).await {
         Ok(Some(row)) => row,
         Ok(None) => return not_found(),
         Err(err) => {
