@@ -141,6 +141,10 @@ enum Scenario {
         /// Logins timed, alone and under the flood.
         #[arg(long, default_value_t = 40)]
         logins: usize,
+        /// Search a fresh database on this PostgreSQL server instead of a
+        /// SQLite file (e.g. `$CHAT_TEST_POSTGRES` after `source scripts/services`).
+        #[arg(long)]
+        postgres: Option<String>,
     },
     /// A crowd arriving at once: `senders` members chat in one room while
     /// `crowd` more sockets join it all together, under the default
@@ -275,7 +279,18 @@ async fn main() -> std::process::ExitCode {
             requests,
             flooders,
             logins,
-        } => search(&cli.server_bin, messages, requests, flooders, logins).await,
+            postgres,
+        } => {
+            search(
+                &cli.server_bin,
+                messages,
+                requests,
+                flooders,
+                logins,
+                postgres.as_deref(),
+            )
+            .await
+        }
         Scenario::Crowd {
             crowd,
             senders,
@@ -999,6 +1014,82 @@ fn made_up_word(i: usize) -> String {
     }
 }
 
+/// [`seed_words`] on PostgreSQL, where the index is a generated column.
+async fn seed_words_postgres(url: &str, messages: u64) -> Result<String, String> {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(url)
+        .await
+        .map_err(|e| e.to_string())?;
+    let run = |sql: &'static str| sqlx::query(sql);
+    run("INSERT INTO rooms (name, created_at, active_at) VALUES ('search', 0, 0)")
+        .execute(&mut conn)
+        .await
+        .map_err(|e| e.to_string())?;
+    run("CREATE TEMP TABLE words (i INTEGER PRIMARY KEY, w TEXT NOT NULL)")
+        .execute(&mut conn)
+        .await
+        .map_err(|e| e.to_string())?;
+    for i in 0..WORDS {
+        sqlx::query("INSERT INTO words (i, w) VALUES ($1, $2)")
+            .bind(i as i32)
+            .bind(made_up_word(i))
+            .execute(&mut conn)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    debug_assert_eq!(WORDS, 1000, "the draw below is over a thousand words");
+    let started = Instant::now();
+    let batch = 50_000u64;
+    let mut done = 0;
+    let bar = progress(messages, "seeding");
+    while done < messages {
+        let upto = (done + batch).min(messages);
+        // Eight draws per message (each a product of two uniform draws, as
+        // on SQLite); `x = x` ties the draws to the row, so they are drawn
+        // again for each message instead of once.
+        sqlx::query(
+            "INSERT INTO entries (room_id, seq, at, nick, kind, client_id, body, author)
+             SELECT (SELECT id FROM rooms WHERE name = 'search'), x, 1700000000000 + x,
+                    'seeder', 'message', 'seed-' || x,
+                    (SELECT string_agg(w.w, ' ' ORDER BY d.k)
+                     FROM unnest(n.draws) WITH ORDINALITY AS d(i, k) JOIN words w ON w.i = d.i),
+                    'guest:seeder'
+             FROM (SELECT x, ARRAY(SELECT floor(random() * 1000)::int * floor(random() * 1000)::int / 1000
+                                   FROM generate_series(1, 8) WHERE x = x) AS draws
+                   FROM generate_series($1::bigint, $2::bigint) AS x) n",
+        )
+        .bind((done + 1) as i64)
+        .bind(upto as i64)
+        .execute(&mut conn)
+        .await
+        .map_err(|e| e.to_string())?;
+        done = upto;
+        bar.set_position(done);
+    }
+    bar.finish_and_clear();
+    run("UPDATE rooms SET head = (SELECT max(seq) FROM entries WHERE room_id = rooms.id) WHERE name = 'search'")
+        .execute(&mut conn)
+        .await
+        .map_err(|e| e.to_string())?;
+    run("ANALYZE entries")
+        .execute(&mut conn)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!(
+        "seeded {messages} indexed messages in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let (body,): (String,) = sqlx::query_as(
+        "SELECT body FROM entries WHERE room_id = (SELECT id FROM rooms WHERE name = 'search')
+         AND seq = $1",
+    )
+    .bind((messages / 2).max(1) as i64)
+    .fetch_one(&mut conn)
+    .await
+    .map_err(|e| e.to_string())?;
+    Ok(body.split(' ').take(3).collect::<Vec<_>>().join(" "))
+}
+
 /// Seeds room `search` with `messages` indexed messages of eight words
 /// each, drawn from a thousand made-up words with a skew (a product of two
 /// uniform draws), so a few words are common and most are rare, as in chat.
@@ -1141,18 +1232,30 @@ async fn search(
     requests: usize,
     flooders: usize,
     logins: usize,
+    postgres: Option<&str>,
 ) -> Outcome {
-    let (target, dir) = start(bin)?;
-    let db = dir.path().join("bench.db");
-    target.stop();
-    let remembered = seed_words(&db, messages).await?;
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let (database, remembered) = match postgres {
+        None => {
+            let db = dir.path().join("bench.db");
+            Target::start(bin, &db)?.stop();
+            let remembered = seed_words(&db, messages).await?;
+            (format!("sqlite://{}", db.display()), remembered)
+        }
+        Some(server) => {
+            let url = fresh_postgres(server).await?;
+            Target::start_on(bin, &url, &[])?.stop();
+            let remembered = seed_words_postgres(&url, messages).await?;
+            (url, remembered)
+        }
+    };
     // Every client here is one address (loopback): lift the per-address
     // search and login budgets, so the flood reaches the database and the
     // logins measured are never refused. With the default budgets the
     // flood is refused at the door, which measures nothing.
     let target = Target::start_on(
         bin,
-        &format!("sqlite://{}", db.display()),
+        &database,
         &[
             "--search-burst",
             "1000000000",
@@ -1244,7 +1347,12 @@ async fn search(
     };
     table(
         &format!(
-            "search: room of {messages} indexed messages, {requests} searches per query (p50 / p99)"
+            "search on {}: room of {messages} indexed messages, {requests} searches per query (p50 / p99)",
+            if postgres.is_some() {
+                "PostgreSQL"
+            } else {
+                "SQLite"
+            }
         ),
         &[
             (
@@ -1504,7 +1612,8 @@ async fn smoke(bin: &std::path::Path, postgres: &str) -> Outcome {
     idle(bin, 50).await?;
     idle_spread(bin, postgres, 40, 2).await?;
     history(bin, 2000, 20).await?;
-    search(bin, 2000, 5, 2, 2).await?;
+    search(bin, 2000, 5, 2, 2, None).await?;
+    search(bin, 2000, 5, 2, 2, Some(postgres)).await?;
     crowd_scenario(bin, 20, 2, 20.0, 1).await?;
     page(bin, 2, 1).await?;
     media(bin, 3, 1, 2, 2).await?;

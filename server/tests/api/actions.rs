@@ -341,6 +341,62 @@ async fn search_finds_words_skips_deleted_messages_and_takes_any_input() {
     assert_ne!(status, 200);
 }
 
+/// Page `page` of a search of `rooms` over HTTP; the texts found and
+/// whether more follow.
+async fn search_rooms(
+    app: &TestApp,
+    query: &str,
+    rooms: &[&str],
+    page: u32,
+) -> (Vec<String>, bool) {
+    let mut form = url::form_urlencoded::Serializer::new(String::new());
+    form.append_pair("query", query);
+    for (i, room) in rooms.iter().enumerate() {
+        form.append_pair(&format!("rooms[{i}]"), room);
+    }
+    let form = form.append_pair("page", &page.to_string()).finish();
+    let (status, body) = app.post_form("/api/search_messages", &form).await;
+    assert_eq!(status, 200, "{body}");
+    let page: app::search::SearchPage = serde_json::from_str(&body).unwrap();
+    let texts = page
+        .found
+        .into_iter()
+        .map(|f| {
+            f.snippet
+                .replace([app::search::MARK_START, app::search::MARK_END], "")
+        })
+        .collect();
+    (texts, page.more)
+}
+
+#[tokio::test]
+async fn a_search_of_several_rooms_pages_through_them_newest_first() {
+    let app = spawn_app_with(UNLIMITED).await;
+    let mut sadia = app.client().await;
+    sadia.join("main", "sadia").await;
+    sadia.join("side", "sadia").await;
+    // 30 matches, each said after the one before: more in main than a page
+    // holds (so each room's share of later pages counts), a few in side.
+    for n in 0..30 {
+        let room = if n % 6 == 0 { "side" } else { "main" };
+        sadia.say(room, &format!("harbour note {n}")).await;
+        sadia.say(room, "something else").await;
+    }
+    let newest_first: Vec<String> = (0..30).rev().map(|n| format!("harbour note {n}")).collect();
+    let (first, more) = search_rooms(&app, "harbour", &["main", "side"], 0).await;
+    assert_eq!(
+        first,
+        newest_first[..20],
+        "one page, newest first across both rooms"
+    );
+    assert!(more);
+    let (second, more) = search_rooms(&app, "harbour", &["main", "side"], 1).await;
+    assert_eq!(second, newest_first[20..], "the rest, none twice");
+    assert!(!more);
+    let (only_side, _) = search_rooms(&app, "harbour", &["side"], 0).await;
+    assert_eq!(only_side.len(), 5, "{only_side:?}");
+}
+
 #[tokio::test]
 async fn messages_indexed_before_search_rows_took_arrival_order_are_found_edited_and_deleted() {
     // SQLite whichever store the run is on: the change is to its schema.

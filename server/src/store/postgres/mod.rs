@@ -76,7 +76,12 @@ impl PostgresStore {
             .max_connections(super::SEARCHERS)
             .acquire_timeout(super::SEARCH_WAIT)
             // A search is given up by the database too, not only by its caller.
-            .connect_lazy_with(options.options([("statement_timeout", "2s")]));
+            .connect_lazy_with(options.options([
+                ("statement_timeout", "2s"),
+                // Planned for its own words each time: whether to walk a room
+                // backwards or read the index depends on how common they are.
+                ("plan_cache_mode", "force_custom_plan"),
+            ]));
         // sqlx holds an advisory lock while migrating: servers starting
         // together migrate once.
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;

@@ -25,24 +25,31 @@ impl PostgresStore {
             app::search::MARK_START,
             app::search::MARK_END
         );
-        let rows = sqlx::query!(
-            r#"SELECT r.name, e.seq, e.at, e.nick,
-                      ts_headline('simple', e.body, q, $3) AS "snippet!"
-               FROM entries e JOIN rooms r ON r.id = e.room_id,
-                    to_tsquery('simple', $1) q
-               WHERE e.kind = 'message' AND e.search @@ q AND r.name = ANY($2)
-               ORDER BY e.at DESC, e.seq DESC LIMIT $4 OFFSET $5"#,
-            query,
-            &rooms as &[&str],
-            marks,
-            i64::from(limit),
-            i64::from(skip)
+        // Newest first, one room at a time: each room's newest matches come
+        // from whichever its statistics make cheaper, walking the room's
+        // log backwards until a page is found (a common word: a few hundred
+        // rows) or the full-text index (a rare one: its few matches,
+        // sorted). Sorting every match by time read 122,000 rows for a
+        // common prefix in a million messages (docs/PERFORMANCE.md).
+        let rows: Vec<(String, i64, i64, String, String)> = sqlx::query_as(
+            "SELECT r.name, e.seq, e.at, e.nick, ts_headline('simple', e.body, q, $3)
+             FROM rooms r, to_tsquery('simple', $1) q,
+                  LATERAL (SELECT seq, at, nick, body FROM entries
+                           WHERE room_id = r.id AND kind = 'message' AND search @@ q
+                           ORDER BY seq DESC LIMIT $4 + $5) e
+             WHERE r.name = ANY($2)
+             ORDER BY e.at DESC, e.seq DESC LIMIT $4 OFFSET $5",
         )
+        .bind(query)
+        .bind(&rooms as &[&str])
+        .bind(marks)
+        .bind(i64::from(limit))
+        .bind(i64::from(skip))
         .fetch_all(&self.searchers)
         .await?;
         Ok(rows
             .into_iter()
-            .filter_map(|r| found(&r.name, r.seq, r.at, &r.nick, r.snippet))
+            .filter_map(|(name, seq, at, nick, snippet)| found(&name, seq, at, &nick, snippet))
             .collect())
     }
 }
