@@ -10,6 +10,9 @@
 
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
+    // The release bundle aborts at once on a panic (`scripts/bundle`), so a
+    // hook would never run there; a development build shows the message.
+    #[cfg(debug_assertions)]
     console_error_panic_hook::set_once();
     leptos::mount::hydrate_body(app::App);
 }
