@@ -214,18 +214,28 @@ mod browser {
     /// The data the server wrote into the document, taken out of it so that
     /// only the first page reads it.
     pub fn take_from_document<T: serde::de::DeserializeOwned>() -> Option<Result<T, Failure>> {
+        match take_script()? {
+            Ok(json) => serde_json::from_str(&json).ok().map(Ok),
+            Err(failure) => Some(Err(failure)),
+        }
+    }
+
+    /// The data block's JSON, or why it has none (the part that is the same
+    /// whatever the page's data is: it is in the bundle once).
+    fn take_script() -> Option<Result<String, Failure>> {
         let script = leptos::prelude::document()
             .query_selector(&format!("head > script#{SCRIPT_ID}"))
             .ok()??;
         script.remove();
-        match script.get_attribute("data-failed") {
-            Some(name) if name == Failure::NoSuchRoom.name() => Some(Err(Failure::NoSuchRoom)),
+        let failed = script.get_attribute("data-failed");
+        let text = script.text_content()?;
+        Some(match failed {
+            None => Ok(text),
+            Some(name) if name == Failure::NoSuchRoom.name() => Err(Failure::NoSuchRoom),
             Some(name) if name == "refused" => {
-                let reason = serde_json::from_str(&script.text_content()?).ok()?;
-                Some(Err(Failure::Refused(reason)))
+                Err(Failure::Refused(serde_json::from_str(&text).ok()?))
             }
-            Some(_) => Some(Err(Failure::Unavailable)),
-            None => serde_json::from_str(&script.text_content()?).ok().map(Ok),
-        }
+            Some(_) => Err(Failure::Unavailable),
+        })
     }
 }

@@ -232,7 +232,7 @@ mod live {
             };
             match serde_json::from_str::<ServerFrame>(&text) {
                 Ok(frame) => dispatch(socket, frame),
-                Err(err) => leptos::logging::warn!("unreadable frame: {err}"),
+                Err(_) => leptos::logging::warn!("unreadable frame: {text}"),
             }
         };
         let on_close = move |event: web_sys::Event| {
@@ -273,7 +273,9 @@ mod live {
 
 /// A fresh random id (128 bits, hex) for sessions.
 pub fn random_id() -> String {
-    random_hex::<16>()
+    let mut id = String::with_capacity(32);
+    push_random_hex(&mut id, 16);
+    id
 }
 
 /// A fresh id for a message the person sends: the time in milliseconds (11
@@ -281,28 +283,56 @@ pub fn random_id() -> String {
 /// index leads with it, so ids made about now land on its last pages instead
 /// of one page per room.
 pub fn message_id() -> String {
+    let mut id = String::with_capacity(27);
     #[cfg(feature = "hydrate")]
     {
-        let now = js_sys::Date::now() as u64;
-        format!("{now:011x}{}", random_hex::<8>())
+        push_hex(&mut id, js_sys::Date::now() as u64, 11);
+        push_random_hex(&mut id, 8);
     }
-    #[cfg(not(feature = "hydrate"))]
-    String::new()
+    id
 }
 
-fn random_hex<const N: usize>() -> String {
+/// Appends `len` (at most 16) random bytes in hex.
+fn push_random_hex(out: &mut String, len: usize) {
     #[cfg(feature = "hydrate")]
     {
-        let mut bytes = [0u8; N];
+        let mut bytes = [0u8; 16];
+        let bytes = &mut bytes[..len.min(16)];
         if let Some(crypto) = web_sys::window().and_then(|w| w.crypto().ok()) {
-            let _ = crypto.get_random_values_with_u8_array(&mut bytes);
+            let _ = crypto.get_random_values_with_u8_array(bytes);
         } else {
-            for b in &mut bytes {
+            for b in bytes.iter_mut() {
                 *b = (js_sys::Math::random() * 256.0) as u8;
             }
         }
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
+        for b in bytes.iter() {
+            push_hex(out, u64::from(*b), 2);
+        }
     }
     #[cfg(not(feature = "hydrate"))]
-    String::new()
+    let _ = (out, len);
+}
+
+/// Appends `value`'s lowest `digits` hex digits, zero-padded (what `{:0N$x}`
+/// writes, without the formatting machinery in the bundle).
+fn push_hex(out: &mut String, value: u64, digits: u32) {
+    for i in (0..digits).rev() {
+        let digit = (value >> (4 * i)) & 0xf;
+        out.push(char::from_digit(digit as u32, 16).unwrap_or('0'));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hex_is_written_as_format_writes_it() {
+        for (value, digits) in [(0u64, 2), (0xab, 2), (7, 2), (0x18c_1234_5678, 11), (1, 11)] {
+            let mut written = String::new();
+            super::push_hex(&mut written, value, digits);
+            assert_eq!(
+                written,
+                format!("{value:0width$x}", width = digits as usize)
+            );
+        }
+    }
 }
