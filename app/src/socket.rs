@@ -232,7 +232,7 @@ mod live {
             };
             match serde_json::from_str::<ServerFrame>(&text) {
                 Ok(frame) => dispatch(socket, frame),
-                Err(_) => leptos::logging::warn!("unreadable frame: {text}"),
+                Err(_) => leptos::logging::warn!("unreadable frame ({} bytes)", text.len()),
             }
         };
         let on_close = move |event: web_sys::Event| {
@@ -283,13 +283,15 @@ pub fn random_id() -> String {
 /// index leads with it, so ids made about now land on its last pages instead
 /// of one page per room.
 pub fn message_id() -> String {
-    let mut id = String::with_capacity(27);
     #[cfg(feature = "hydrate")]
     {
+        let mut id = String::with_capacity(27);
         push_hex(&mut id, js_sys::Date::now() as u64, 11);
         push_random_hex(&mut id, 8);
+        id
     }
-    id
+    #[cfg(not(feature = "hydrate"))]
+    String::new()
 }
 
 /// Appends `len` (at most 16) random bytes in hex.
@@ -315,6 +317,7 @@ fn push_random_hex(out: &mut String, len: usize) {
 
 /// Appends `value`'s lowest `digits` hex digits, zero-padded (what `{:0N$x}`
 /// writes, without the formatting machinery in the bundle).
+#[cfg(any(feature = "hydrate", test))]
 fn push_hex(out: &mut String, value: u64, digits: u32) {
     for i in (0..digits).rev() {
         let digit = (value >> (4 * i)) & 0xf;

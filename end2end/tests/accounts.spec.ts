@@ -148,3 +148,27 @@ test("a page whose session ends elsewhere turns into a guest's page at once", as
   await expect(sidebar.getByText("Signed in as farida")).toHaveCount(0);
   expect(await laptop.evaluate(() => (window as unknown as { loaded?: string }).loaded)).toBeUndefined();
 });
+
+test("a guest opening a room closed to guests is told why, in the app and on reload", async ({ browser }) => {
+  const owner = await signUp(browser, "noor");
+  await joinOn(owner, null, "members-only");
+  await owner.goto("/account");
+  await owner.getByRole("button", { name: "Make #members-only accounts only" }).click();
+  await expect(owner.getByText("(accounts only)")).toBeVisible();
+
+  // From the lobby's list, within the app: the page asks the server for the
+  // room's history, which refuses a guest and says why.
+  const guest = await (await browser.newContext()).newPage();
+  await guest.goto("/?q=members-only");
+  await guest.getByRole("link", { name: "#members-only" }).click();
+  await expect(guest).toHaveURL(/\/r\/members-only$/);
+  const refused = guest.getByRole("main");
+  await expect(refused.getByRole("heading", { name: "You cannot open this room" })).toBeVisible();
+  await expect(refused).toContainText("#members-only is for signed-in people only");
+
+  // The same page loaded afresh says the same (and answers 403).
+  const answer = await guest.reload();
+  expect(answer?.status()).toBe(403);
+  await expect(refused.getByRole("heading", { name: "You cannot open this room" })).toBeVisible();
+  await expect(refused).toContainText("#members-only is for signed-in people only");
+});

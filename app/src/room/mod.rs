@@ -26,6 +26,7 @@ mod viewer;
 
 use crate::accounts::Viewer;
 use crate::alerts::Alerts;
+use crate::api::CallFailed;
 use crate::clock::Hydrated;
 use crate::conversation::typing_text;
 use crate::erased::{Kept, Slot};
@@ -57,7 +58,10 @@ pub fn RoomPage() -> impl IntoView {
             }
             fetch_history(&room, None, None)
                 .await
-                .map_err(|_| Failure::Unavailable)
+                .map_err(|failed| match failed {
+                    CallFailed::Refused(reason) => Failure::Refused(reason),
+                    CallFailed::Failed => Failure::Unavailable,
+                })
         },
         |preloaded| match preloaded {
             Preloaded::Room(page) => Some(page.clone()),

@@ -381,6 +381,9 @@ async fn a_search_of_several_rooms_pages_through_them_newest_first() {
         let room = if n % 6 == 0 { "side" } else { "main" };
         sadia.say(room, &format!("harbour note {n}")).await;
         sadia.say(room, "something else").await;
+        // Each a millisecond apart at least: results are ordered by the
+        // time they were stored, and rooms' numbers do not compare.
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     }
     let newest_first: Vec<String> = (0..30).rev().map(|n| format!("harbour note {n}")).collect();
     let (first, more) = search_rooms(&app, "harbour", &["main", "side"], 0).await;

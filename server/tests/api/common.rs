@@ -73,7 +73,6 @@ impl TestApp {
         answer.text().await.expect("body reads")
     }
 
-    /// POSTs a form from this site (as the page's own script would).
     /// Calls a server function as the browser does: its arguments in JSON.
     pub async fn call(&self, path: &str, args: serde_json::Value) -> (u16, String) {
         let origin = format!("http://{}", self.addr());
@@ -89,6 +88,7 @@ impl TestApp {
         (status, res.text().await.expect("body reads"))
     }
 
+    /// POSTs a form from this site (as the page's own script would).
     pub async fn post_form(&self, path: &str, form: &str) -> (u16, String) {
         let origin = format!("http://{}", self.addr());
         let res = reqwest::Client::new()
