@@ -161,6 +161,20 @@ impl Reader {
         Ok(SearchPage { found, more })
     }
 
+    /// Whether the requester may read `room` now (a store failure reads as
+    /// yes: the page itself will say it could not load).
+    pub async fn may_read(&self, room: &RoomName) -> bool {
+        match self
+            .library
+            .access
+            .check(room, self.requester.who.as_ref(), Act::Read)
+            .await
+        {
+            Ok(_) => true,
+            Err(denied) => ReadError::from(denied).status().is_none(),
+        }
+    }
+
     /// A page of the room's history, if the requester may read it.
     pub async fn page(
         &self,

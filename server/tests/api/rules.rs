@@ -116,6 +116,13 @@ async fn a_banned_account_is_refused_on_every_path() {
         page.body
     );
     assert!(page.body.contains("A moderator banned you from #club."));
+    let head = reqwest::Client::new()
+        .head(format!("http://{}/r/club", app.addr()))
+        .header("cookie", &usman_cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), 403, "HEAD answers as GET does");
     let history = call_as(
         &app,
         "/api/room_history",
