@@ -25,7 +25,7 @@ pub mod throttle;
 
 use crate::bus::{Control, Ended};
 use crate::hub::{Evicted, RoomHub, nick_key};
-use crate::store::{AccountRow, ModeratorChange, OwnedRoom, Store, StoreError, now_ms};
+use crate::store::{AccountRow, ModeratorChange, OwnedRoom, RoomFlag, Store, StoreError, now_ms};
 use app::accounts::{PasswordError, UsernameError, check_password, parse_username};
 use app::people::Nick;
 use app::rooms::RoomName;
@@ -333,6 +333,9 @@ impl Accounts {
                     Control::AccountsOnly { room, on } => {
                         accounts.hub.set_accounts_only(&room, on).await;
                     }
+                    Control::QuietNotices { room, on } => {
+                        accounts.hub.set_quiet_notices(&room, on).await;
+                    }
                     Control::NameTaken { room, key } => {
                         accounts.hub.name_taken(&room, &key).await;
                     }
@@ -467,10 +470,32 @@ impl Accounts {
     ) -> Result<bool, AccountError> {
         let changed = self
             .store
-            .set_accounts_only(room, signed_in.account_id, on)
+            .set_room_flag(room, signed_in.account_id, RoomFlag::AccountsOnly, on)
             .await?;
         if changed {
             self.apply_accounts_only(room, on).await;
+        }
+        Ok(changed)
+    }
+
+    /// Hides or shows one of the account's rooms' join and leave notices,
+    /// on this server and the others; false if the room is not theirs.
+    pub async fn set_quiet_notices(
+        &self,
+        signed_in: &SignedIn,
+        room: &RoomName,
+        on: bool,
+    ) -> Result<bool, AccountError> {
+        let changed = self
+            .store
+            .set_room_flag(room, signed_in.account_id, RoomFlag::QuietNotices, on)
+            .await?;
+        if changed {
+            self.hub.set_quiet_notices(room, on).await;
+            self.hub.bus().tell(&Control::QuietNotices {
+                room: room.clone(),
+                on,
+            });
         }
         Ok(changed)
     }

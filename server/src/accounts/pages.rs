@@ -163,6 +163,19 @@ pub fn account(options: &LeptosOptions, page: AccountView<'_>) -> String {
                         "on",
                     )
                 };
+                let (notices, notices_button, notices_value) = if room.quiet_notices {
+                    (
+                        "join and leave notices hidden",
+                        format!("Show join and leave notices in #{name}"),
+                        "off",
+                    )
+                } else {
+                    (
+                        "join and leave notices shown",
+                        format!("Hide join and leave notices in #{name}"),
+                        "on",
+                    )
+                };
                 let moderators = if room.moderators.is_empty() {
                     "Moderators: none yet (you moderate it as its owner).".to_owned()
                 } else {
@@ -177,6 +190,12 @@ pub fn account(options: &LeptosOptions, page: AccountView<'_>) -> String {
                             <input type="hidden" name="room" value=name.clone() />
                             <input type="hidden" name="accounts_only" value=value />
                             <button type="submit">{button}</button>
+                        </form>
+                        <p>{format!("#{name}: {notices}.")}</p>
+                        <form method="post" action="/account/rooms">
+                            <input type="hidden" name="room" value=name.clone() />
+                            <input type="hidden" name="quiet_notices" value=notices_value />
+                            <button type="submit">{notices_button}</button>
                         </form>
                         <p>{moderators}</p>
                         <form method="post" action="/account/moderators">

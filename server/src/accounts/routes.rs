@@ -374,12 +374,13 @@ async fn moderator_setting(
     }
 }
 
+/// One setting of an owned room: whichever of the two the form names.
 #[derive(serde::Deserialize)]
 struct RoomSetting {
     #[serde(default)]
     room: String,
-    #[serde(default)]
-    accounts_only: String,
+    accounts_only: Option<String>,
+    quiet_notices: Option<String>,
 }
 
 async fn room_setting(
@@ -392,10 +393,20 @@ async fn room_setting(
         Ok(found) => found,
         Err(refused) => return refused,
     };
-    match accounts
-        .set_accounts_only(&signed_in, &room, form.accounts_only == "on")
-        .await
-    {
+    let changed = match (&form.accounts_only, &form.quiet_notices) {
+        (Some(on), None) => {
+            accounts
+                .set_accounts_only(&signed_in, &room, on == "on")
+                .await
+        }
+        (None, Some(on)) => {
+            accounts
+                .set_quiet_notices(&signed_in, &room, on == "on")
+                .await
+        }
+        _ => return (StatusCode::BAD_REQUEST, "name one setting\n").into_response(),
+    };
+    match changed {
         Ok(true) => Redirect::to("/account?done=room").into_response(),
         Ok(false) => (StatusCode::FORBIDDEN, "that room is not yours\n").into_response(),
         Err(err) => render_account(&state, &headers, None, Some(&err)).await,

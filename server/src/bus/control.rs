@@ -12,6 +12,8 @@ pub enum Control {
     SessionsEnded { account_id: i64, ended: Ended },
     /// A room's owner opened or closed it to guests.
     AccountsOnly { room: RoomName, on: bool },
+    /// A room's owner hid (or showed again) its join and leave notices.
+    QuietNotices { room: RoomName, on: bool },
     /// An account took its registered name (by [`crate::hub::nick_key`])
     /// in a room from a guest: the guest's connections there leave.
     NameTaken { room: RoomName, key: String },

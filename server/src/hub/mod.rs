@@ -119,6 +119,8 @@ pub struct Room {
     posting: AtomicU32,
     /// Closed to guests by its owner.
     accounts_only: AtomicBool,
+    /// Its owner hid its join and leave notices (said as quiet crowds).
+    quiet_notices: AtomicBool,
     /// Join and leave notices not said yet. Taken after the member lock.
     desk: SyncMutex<Desk>,
 }
@@ -275,6 +277,7 @@ impl RoomHub {
                 retired: AtomicBool::new(false),
                 posting: AtomicU32::new(0),
                 accounts_only: AtomicBool::new(row.accounts_only),
+                quiet_notices: AtomicBool::new(row.quiet_notices),
                 desk: SyncMutex::new(Desk::default()),
             });
             rooms.insert(name.clone(), room.clone());
@@ -360,8 +363,11 @@ impl RoomHub {
         }
     }
 
+    /// Notices in `room` are quiet: its owner hid them, or it is too big
+    /// for them (`--notices-quiet-above`).
     fn quiet(&self, room: &Room) -> bool {
-        room.online.load(Ordering::Relaxed) > self.notices.quiet_above
+        room.quiet_notices.load(Ordering::Acquire)
+            || room.online.load(Ordering::Relaxed) > self.notices.quiet_above
     }
 
     fn say(

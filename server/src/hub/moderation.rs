@@ -31,6 +31,14 @@ impl RoomHub {
         .await;
     }
 
+    /// Hides or shows a loaded room's join and leave notices (the store
+    /// holds the setting; a room loaded later reads it from there).
+    pub async fn set_quiet_notices(&self, name: &RoomName, on: bool) {
+        if let Some(room) = self.rooms.lock().await.get(name) {
+            room.quiet_notices.store(on, Ordering::Release);
+        }
+    }
+
     /// A moderator (`by`) sends the author of entry `target` out of `room`
     /// on every server, announced as gone; `ban` also keeps them out (by
     /// author id, so under any name). Moderators and the owner cannot be

@@ -92,6 +92,27 @@ pub struct RoomRow {
     pub owner: Option<i64>,
     /// Closed to guests by its owner.
     pub accounts_only: bool,
+    /// Its owner hid its join and leave notices.
+    pub quiet_notices: bool,
+}
+
+/// A setting a room's owner turns on and off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoomFlag {
+    /// Closed to guests.
+    AccountsOnly,
+    /// Join and leave notices hidden.
+    QuietNotices,
+}
+
+impl RoomFlag {
+    /// Its column in `rooms` (a fixed name: never text from a request).
+    fn column(self) -> &'static str {
+        match self {
+            RoomFlag::AccountsOnly => "accounts_only",
+            RoomFlag::QuietNotices => "quiet_notices",
+        }
+    }
 }
 
 /// Who wrote an entry, whatever name it shows. Stored as `account:ID` or
@@ -149,6 +170,7 @@ pub struct SessionRow {
 pub struct OwnedRoom {
     pub name: RoomName,
     pub accounts_only: bool,
+    pub quiet_notices: bool,
     /// The moderators its owner named.
     pub moderators: Vec<Nick>,
 }
@@ -688,14 +710,15 @@ impl Store {
         each!(self, db => db.moderators(room).await)
     }
 
-    /// False when `owner` does not own the room.
-    pub async fn set_accounts_only(
+    /// Turns `flag` on or off in `room`; false when `owner` does not own it.
+    pub async fn set_room_flag(
         &self,
         room: &RoomName,
         owner: i64,
+        flag: RoomFlag,
         on: bool,
     ) -> Result<bool, StoreError> {
-        each!(self, db => db.set_accounts_only(room, owner, on).await)
+        each!(self, db => db.set_room_flag(room, owner, flag, on).await)
     }
 
     /// The key `author` uploads to and fetches the room's media with,

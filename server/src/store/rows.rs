@@ -268,10 +268,15 @@ pub(super) fn session_row(
 }
 
 /// An owned room as read; one whose name no longer validates reads as none.
-pub(super) fn owned_room(name: &str, accounts_only: bool) -> Option<OwnedRoom> {
+pub(super) fn owned_room(
+    name: &str,
+    accounts_only: bool,
+    quiet_notices: bool,
+) -> Option<OwnedRoom> {
     Some(OwnedRoom {
         name: RoomName::parse(name).ok()?,
         accounts_only,
+        quiet_notices,
         moderators: vec![],
     })
 }

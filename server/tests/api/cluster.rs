@@ -525,6 +525,48 @@ async fn closing_a_room_to_guests_on_one_server_sends_its_guests_out_on_the_othe
 }
 
 #[tokio::test]
+async fn notices_hidden_on_one_server_are_quiet_on_the_other() {
+    use crate::accounts::{PASSWORD, post, sign_up, signed_in_client};
+    use app::messages::EntryKind;
+    let pair = pair().await;
+    let owner = sign_up(&pair.a, "sadia", PASSWORD).await;
+    let mut sadia = signed_in_client(&pair.a, &owner).await;
+    sadia.join("club", "sadia").await;
+    // The room is in B's memory too.
+    let mut zara = Client::connect(pair.b.addr()).await;
+    zara.join("club", "zara").await;
+
+    let hidden = post(
+        &pair.a,
+        "/account/rooms",
+        &[("room", "club"), ("quiet_notices", "on")],
+        Some(&owner),
+    )
+    .await;
+    assert_eq!(hidden.status, 303);
+    // B hears of it over the bus, a moment later: arrivals on B are quiet
+    // from then on.
+    let quiet = tokio::time::timeout(WAIT, async {
+        for n in 0.. {
+            let name = format!("guest{n}");
+            let mut guest = Client::connect(pair.b.addr()).await;
+            guest.join("club", &name).await;
+            let joined = format!("{name} joined");
+            let frames = zara.recv_until(|f| says(f, &joined)).await;
+            if let Some(ServerFrame::Entry { entry, .. }) = frames.last()
+                && matches!(entry.kind, EntryKind::Crowd(_, _, true))
+            {
+                return n;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        unreachable!()
+    })
+    .await;
+    assert!(quiet.is_ok(), "B's notices went quiet");
+}
+
+#[tokio::test]
 async fn a_ban_on_one_server_sends_the_person_out_on_the_other_and_holds_there() {
     use crate::accounts::{PASSWORD, sign_up, signed_in_client};
     use app::protocol::{ClientFrame, ErrorCode};

@@ -117,3 +117,77 @@ async fn a_big_rooms_notices_are_quiet_but_still_keep_the_list() {
         "{entry:?}"
     );
 }
+
+/// The kind of the entry that says `what` ("bea joined"), read by `client`.
+async fn notice_kind(client: &mut Client, what: &str) -> EntryKind {
+    let frames = client.recv_until(|f| says(f, what)).await;
+    match frames.last() {
+        Some(ServerFrame::Entry { entry, .. }) => entry.kind.clone(),
+        _ => unreachable!(),
+    }
+}
+
+#[tokio::test]
+async fn a_rooms_owner_hides_its_notices_and_shows_them_again() {
+    use crate::accounts::{PASSWORD, get, post, sign_up, signed_in_client};
+    let app = spawn_app_with(&["--notice-window-ms", "0"]).await;
+    let owner = sign_up(&app, "sadia", PASSWORD).await;
+    let mut sadia = signed_in_client(&app, &owner).await;
+    sadia.join("club", "sadia").await;
+    let setting = |on: &'static str| {
+        let (app, owner) = (&app, owner.clone());
+        async move {
+            post(
+                app,
+                "/account/rooms",
+                &[("room", "club"), ("quiet_notices", on)],
+                Some(&owner),
+            )
+            .await
+        }
+    };
+
+    let page = get(&app, "/account", Some(&owner)).await;
+    assert!(
+        page.body.contains("Hide join and leave notices in #club"),
+        "{}",
+        page.body
+    );
+    assert_eq!(setting("on").await.status, 303);
+    let page = get(&app, "/account", Some(&owner)).await;
+    assert!(
+        page.body.contains("Show join and leave notices in #club"),
+        "{}",
+        page.body
+    );
+
+    // Hidden: an arrival is still sent, so everyone's list stays right, but
+    // as a quiet crowd the browser does not draw.
+    let mut bea = app.client().await;
+    bea.join("club", "bea").await;
+    assert!(
+        matches!(
+            notice_kind(&mut sadia, "bea joined").await,
+            EntryKind::Crowd(_, _, true)
+        ),
+        "a quiet notice"
+    );
+    // Someone else's room is not theirs to change.
+    let usman = sign_up(&app, "usman", PASSWORD).await;
+    let refused = post(
+        &app,
+        "/account/rooms",
+        &[("room", "club"), ("quiet_notices", "off")],
+        Some(&usman),
+    )
+    .await;
+    assert_eq!(refused.status, 403);
+
+    assert_eq!(setting("off").await.status, 303);
+    let mut cem = app.client().await;
+    cem.join("club", "cem").await;
+    assert_eq!(
+        notice_kind(&mut sadia, "cem joined").await,
+        EntryKind::Joined
+    );
+}

@@ -30,7 +30,7 @@ impl PostgresStore {
 
     pub(super) async fn room_row(&self, name: &str) -> Result<Option<RoomRow>, StoreError> {
         let row = sqlx::query!(
-            "SELECT id, head, owner_id, accounts_only FROM rooms WHERE name = $1",
+            "SELECT id, head, owner_id, accounts_only, quiet_notices FROM rooms WHERE name = $1",
             name
         )
         .fetch_optional(&self.pool)
@@ -40,6 +40,7 @@ impl PostgresStore {
             head: row.head as Seq,
             owner: row.owner_id,
             accounts_only: row.accounts_only,
+            quiet_notices: row.quiet_notices,
         }))
     }
 

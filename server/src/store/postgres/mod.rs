@@ -27,8 +27,8 @@ use super::rows::{
 };
 use super::{
     AccountRow, Appended, Departed, Draft, Found, MediaRow, Member, ModeratorChange, OwnedRoom,
-    Refusal, RoomRow, SessionRow, Standing, StoreError, TargetRow, act_of, judge, judge_author,
-    now_ms,
+    Refusal, RoomFlag, RoomRow, SessionRow, Standing, StoreError, TargetRow, act_of, judge,
+    judge_author, now_ms,
 };
 use crate::config::redacted;
 use app::media::Attachment;

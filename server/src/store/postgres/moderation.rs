@@ -6,14 +6,14 @@ use super::*;
 impl PostgresStore {
     pub async fn owned_rooms(&self, account_id: i64) -> Result<Vec<OwnedRoom>, StoreError> {
         let rows = sqlx::query!(
-            "SELECT name, accounts_only FROM rooms WHERE owner_id = $1 ORDER BY name",
+            "SELECT name, accounts_only, quiet_notices FROM rooms WHERE owner_id = $1 ORDER BY name",
             account_id
         )
         .fetch_all(&self.pool)
         .await?;
         Ok(rows
             .into_iter()
-            .filter_map(|r| owned_room(&r.name, r.accounts_only))
+            .filter_map(|r| owned_room(&r.name, r.accounts_only, r.quiet_notices))
             .collect())
     }
 
@@ -165,22 +165,24 @@ impl PostgresStore {
         Ok(names.iter().filter_map(|n| Nick::parse(n).ok()).collect())
     }
 
-    pub async fn set_accounts_only(
+    pub async fn set_room_flag(
         &self,
         room: &RoomName,
         owner: i64,
+        flag: RoomFlag,
         on: bool,
     ) -> Result<bool, StoreError> {
-        let name = room.as_str();
-        let changed = sqlx::query!(
-            "UPDATE rooms SET accounts_only = $1 WHERE name = $2 AND owner_id = $3",
-            on,
-            name,
-            owner
-        )
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
+        let sql = format!(
+            "UPDATE rooms SET {} = $1 WHERE name = $2 AND owner_id = $3",
+            flag.column()
+        );
+        let changed = sqlx::query(&sql)
+            .bind(on)
+            .bind(room.as_str())
+            .bind(owner)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
         Ok(changed == 1)
     }
 }

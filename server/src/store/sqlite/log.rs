@@ -45,7 +45,8 @@ impl SqliteStore {
         let row = sqlx::query!(
             r#"SELECT id AS "id!: i64",
                       (SELECT COALESCE(MAX(seq), 0) FROM entries WHERE room_id = rooms.id) AS "head!: i64",
-                      owner_id, accounts_only AS "accounts_only!: bool"
+                      owner_id, accounts_only AS "accounts_only!: bool",
+                      quiet_notices AS "quiet_notices!: bool"
                FROM rooms WHERE name = ?1"#,
             name
         )
@@ -56,6 +57,7 @@ impl SqliteStore {
             head: row.head as Seq,
             owner: row.owner_id,
             accounts_only: row.accounts_only,
+            quiet_notices: row.quiet_notices,
         }))
     }
 

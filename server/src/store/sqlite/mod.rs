@@ -35,7 +35,7 @@ use super::rows::{
 use super::sqlite_log::LogWriter;
 use super::{
     AccountRow, Appended, Departed, Draft, Found, MediaRow, Member, ModeratorChange, OwnedRoom,
-    RoomRow, SessionRow, Standing, StoreError, now_ms,
+    RoomFlag, RoomRow, SessionRow, Standing, StoreError, now_ms,
 };
 use app::messages::{Entry, Seq};
 use app::people::Nick;

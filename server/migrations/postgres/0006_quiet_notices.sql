@@ -1,0 +1,4 @@
+-- A room's owner may hide its join and leave notices: they are still sent
+-- (as quiet crowds, which keep everyone's list of who is online right) but
+-- not drawn, as in a room above --notices-quiet-above.
+ALTER TABLE rooms ADD COLUMN quiet_notices BOOLEAN NOT NULL DEFAULT FALSE;
