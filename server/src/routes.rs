@@ -155,31 +155,35 @@ pub fn router(state: AppState) -> Router {
 /// lobby's rooms), so that the page renders at once with it and hands it to
 /// the browser (`app::page_data`).
 async fn preload_page(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let (get, head) = (
+        request.method() == Method::GET,
+        request.method() == Method::HEAD,
+    );
+    if !get && !head {
+        return next.run(request).await;
+    }
     let requester = request
         .extensions()
         .get::<Requester>()
         .cloned()
         .unwrap_or_default();
     let reader = state.library.reader(requester);
-    let uri = request.uri().clone();
-    let refused = if request.method() == Method::GET {
-        match app::page_data::preload(&reader, uri.path(), uri.query().unwrap_or_default()).await {
-            Some(preloaded) => {
-                let refused = preloaded.refused();
-                request.extensions_mut().insert(Arc::new(preloaded));
-                refused
-            }
-            None => false,
+    let uri = request.uri();
+    let refused = if get {
+        let preloaded =
+            app::page_data::preload(&reader, uri.path(), uri.query().unwrap_or_default()).await;
+        let refused = preloaded.as_ref().is_some_and(|p| p.refused());
+        if let Some(preloaded) = preloaded {
+            request.extensions_mut().insert(Arc::new(preloaded));
         }
-    } else if request.method() == Method::HEAD {
+        refused
+    } else {
         // Its body is thrown away, so no data is loaded; its status is
         // still the GET's.
         match app::navigation::room_of(uri.path()).map(RoomName::parse) {
             Some(Ok(room)) => !reader.may_read(&room).await,
             _ => false,
         }
-    } else {
-        false
     };
     let mut response = next.run(request).await;
     // The page says why; the status says it to everything else.

@@ -460,42 +460,31 @@ impl Accounts {
             .await?)
     }
 
-    /// Opens or closes one of the account's rooms to guests; false if the
-    /// room is not theirs.
-    pub async fn set_accounts_only(
+    /// Turns a setting of one of the account's rooms on or off (closed to
+    /// guests, notices hidden), in the store, on this server and on the
+    /// others; false if the room is not theirs.
+    pub async fn set_room_flag(
         &self,
         signed_in: &SignedIn,
         room: &RoomName,
+        flag: RoomFlag,
         on: bool,
     ) -> Result<bool, AccountError> {
         let changed = self
             .store
-            .set_room_flag(room, signed_in.account_id, RoomFlag::AccountsOnly, on)
+            .set_room_flag(room, signed_in.account_id, flag, on)
             .await?;
         if changed {
-            self.apply_accounts_only(room, on).await;
-        }
-        Ok(changed)
-    }
-
-    /// Hides or shows one of the account's rooms' join and leave notices,
-    /// on this server and the others; false if the room is not theirs.
-    pub async fn set_quiet_notices(
-        &self,
-        signed_in: &SignedIn,
-        room: &RoomName,
-        on: bool,
-    ) -> Result<bool, AccountError> {
-        let changed = self
-            .store
-            .set_room_flag(room, signed_in.account_id, RoomFlag::QuietNotices, on)
-            .await?;
-        if changed {
-            self.hub.set_quiet_notices(room, on).await;
-            self.hub.bus().tell(&Control::QuietNotices {
-                room: room.clone(),
-                on,
-            });
+            match flag {
+                RoomFlag::AccountsOnly => self.apply_accounts_only(room, on).await,
+                RoomFlag::QuietNotices => {
+                    self.hub.set_quiet_notices(room, on).await;
+                    self.hub.bus().tell(&Control::QuietNotices {
+                        room: room.clone(),
+                        on,
+                    });
+                }
+            }
         }
         Ok(changed)
     }

@@ -6,6 +6,7 @@ use super::pages::{self, AccountView, Done, PAGE_POLICY};
 use super::{AccountError, Accounts, SignedIn};
 use crate::state::AppState;
 use crate::store::ModeratorChange;
+use crate::store::RoomFlag;
 use app::navigation::Route;
 use app::people::Nick;
 use app::rooms::RoomName;
@@ -393,20 +394,15 @@ async fn room_setting(
         Ok(found) => found,
         Err(refused) => return refused,
     };
-    let changed = match (&form.accounts_only, &form.quiet_notices) {
-        (Some(on), None) => {
-            accounts
-                .set_accounts_only(&signed_in, &room, on == "on")
-                .await
-        }
-        (None, Some(on)) => {
-            accounts
-                .set_quiet_notices(&signed_in, &room, on == "on")
-                .await
-        }
+    let (flag, on) = match (&form.accounts_only, &form.quiet_notices) {
+        (Some(on), None) => (RoomFlag::AccountsOnly, on),
+        (None, Some(on)) => (RoomFlag::QuietNotices, on),
         _ => return (StatusCode::BAD_REQUEST, "name one setting\n").into_response(),
     };
-    match changed {
+    match accounts
+        .set_room_flag(&signed_in, &room, flag, on == "on")
+        .await
+    {
         Ok(true) => Redirect::to("/account?done=room").into_response(),
         Ok(false) => (StatusCode::FORBIDDEN, "that room is not yours\n").into_response(),
         Err(err) => render_account(&state, &headers, None, Some(&err)).await,

@@ -1,8 +1,10 @@
 //! Bad input and abuse: each gets its documented answer, and the server stays up.
 
+use crate::accounts::call_as;
 use crate::common::*;
 use app::protocol::{ErrorCode, ServerFrame};
 use futures::SinkExt;
+use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
@@ -278,15 +280,13 @@ async fn rooms_nobody_is_in_hold_no_memory_and_the_lobby_stays_bounded() {
     assert_eq!(listed, app::rooms::LOBBY_ROOMS, "a bounded page");
     let first = html.find(">#w-").unwrap();
     assert_eq!(&html[first..first + 7], ">#w-007", "busiest first");
-    let found = app
-        .call("/api/list_rooms", serde_json::json!({"search": "w-123"}))
-        .await;
+    let found = call_as(&app, "/api/list_rooms", json!({"search": "w-123"}), None).await;
+    let found = (found.status, found.body);
     assert_eq!(found.0, 200);
     assert!(found.1.contains("\"w-123\""), "{}", found.1);
     assert!(!found.1.contains("\"w-124\""), "{}", found.1);
-    let odd = app
-        .call("/api/list_rooms", serde_json::json!({"search": "%_\\'"}))
-        .await;
+    let odd = call_as(&app, "/api/list_rooms", json!({"search": "%_\\'"}), None).await;
+    let odd = (odd.status, odd.body);
     assert_eq!(odd, (200, "[]".to_owned()), "wildcards are literal");
 }
 

@@ -61,6 +61,18 @@ async fn answer(res: reqwest::Response) -> Answer {
     }
 }
 
+/// A POST to `path` from this site's own pages, with `cookie` if given.
+fn from_site(app: &TestApp, path: &str, cookie: Option<&str>) -> reqwest::RequestBuilder {
+    let origin = format!("http://{}", app.addr());
+    let request = no_redirects()
+        .post(format!("{origin}{path}"))
+        .header(header::ORIGIN, &origin);
+    match cookie {
+        Some(cookie) => request.header(header::COOKIE, cookie),
+        None => request,
+    }
+}
+
 /// POSTs a form from this site, as the browser does, with `cookie` if given.
 pub(crate) async fn post(
     app: &TestApp,
@@ -68,14 +80,7 @@ pub(crate) async fn post(
     form: &[(&str, &str)],
     cookie: Option<&str>,
 ) -> Answer {
-    let origin = format!("http://{}", app.addr());
-    let mut request = no_redirects()
-        .post(format!("{origin}{path}"))
-        .header(header::ORIGIN, &origin)
-        .form(form);
-    if let Some(cookie) = cookie {
-        request = request.header(header::COOKIE, cookie);
-    }
+    let request = from_site(app, path, cookie).form(form);
     answer(request.send().await.unwrap()).await
 }
 
@@ -87,15 +92,9 @@ pub(crate) async fn call_as(
     args: serde_json::Value,
     cookie: Option<&str>,
 ) -> Answer {
-    let origin = format!("http://{}", app.addr());
-    let mut request = no_redirects()
-        .post(format!("{origin}{path}"))
-        .header(header::ORIGIN, &origin)
+    let request = from_site(app, path, cookie)
         .header(header::CONTENT_TYPE, "application/json")
         .body(args.to_string());
-    if let Some(cookie) = cookie {
-        request = request.header(header::COOKIE, cookie);
-    }
     answer(request.send().await.unwrap()).await
 }
 

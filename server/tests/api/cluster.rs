@@ -495,15 +495,23 @@ async fn an_account_takes_its_name_from_a_guest_on_the_other_server() {
     );
 }
 
-#[tokio::test]
-async fn closing_a_room_to_guests_on_one_server_sends_its_guests_out_on_the_other() {
-    use crate::accounts::{PASSWORD, close_to_guests, sign_up, signed_in_client};
-    let pair = pair().await;
+/// #club, owned by sadia, signed in on A, with the guest zara in it on B;
+/// `(sadia's cookie, sadia, zara)`.
+async fn club_across(pair: &Pair) -> (String, Client, Client) {
+    use crate::accounts::{PASSWORD, sign_up, signed_in_client};
     let owner = sign_up(&pair.a, "sadia", PASSWORD).await;
     let mut sadia = signed_in_client(&pair.a, &owner).await;
     sadia.join("club", "sadia").await;
     let mut zara = Client::connect(pair.b.addr()).await;
     zara.join("club", "zara").await;
+    (owner, sadia, zara)
+}
+
+#[tokio::test]
+async fn closing_a_room_to_guests_on_one_server_sends_its_guests_out_on_the_other() {
+    use crate::accounts::close_to_guests;
+    let pair = pair().await;
+    let (owner, mut sadia, mut zara) = club_across(&pair).await;
 
     let closed = close_to_guests(&pair.a, "club", &owner).await;
     assert_eq!(closed.status, 303);
@@ -526,15 +534,11 @@ async fn closing_a_room_to_guests_on_one_server_sends_its_guests_out_on_the_othe
 
 #[tokio::test]
 async fn notices_hidden_on_one_server_are_quiet_on_the_other() {
-    use crate::accounts::{PASSWORD, post, sign_up, signed_in_client};
+    use crate::accounts::post;
     use app::messages::EntryKind;
     let pair = pair().await;
-    let owner = sign_up(&pair.a, "sadia", PASSWORD).await;
-    let mut sadia = signed_in_client(&pair.a, &owner).await;
-    sadia.join("club", "sadia").await;
     // The room is in B's memory too.
-    let mut zara = Client::connect(pair.b.addr()).await;
-    zara.join("club", "zara").await;
+    let (owner, _sadia, mut zara) = club_across(&pair).await;
 
     let hidden = post(
         &pair.a,
@@ -568,14 +572,9 @@ async fn notices_hidden_on_one_server_are_quiet_on_the_other() {
 
 #[tokio::test]
 async fn a_ban_on_one_server_sends_the_person_out_on_the_other_and_holds_there() {
-    use crate::accounts::{PASSWORD, sign_up, signed_in_client};
     use app::protocol::{ClientFrame, ErrorCode};
     let pair = pair().await;
-    let owner = sign_up(&pair.a, "sadia", PASSWORD).await;
-    let mut sadia = signed_in_client(&pair.a, &owner).await;
-    sadia.join("club", "sadia").await;
-    let mut zara = Client::connect(pair.b.addr()).await;
-    zara.join("club", "zara").await;
+    let (_, mut sadia, mut zara) = club_across(&pair).await;
     let spam = zara.say("club", "spam").await;
     sadia.hear("spam").await;
 

@@ -73,21 +73,6 @@ impl TestApp {
         answer.text().await.expect("body reads")
     }
 
-    /// Calls a server function as the browser does: its arguments in JSON.
-    pub async fn call(&self, path: &str, args: serde_json::Value) -> (u16, String) {
-        let origin = format!("http://{}", self.addr());
-        let res = reqwest::Client::new()
-            .post(format!("{origin}{path}"))
-            .header("content-type", "application/json")
-            .header("origin", &origin)
-            .body(args.to_string())
-            .send()
-            .await
-            .expect("POST works");
-        let status = res.status().as_u16();
-        (status, res.text().await.expect("body reads"))
-    }
-
     /// POSTs a form from this site (as the page's own script would).
     pub async fn post_form(&self, path: &str, form: &str) -> (u16, String) {
         let origin = format!("http://{}", self.addr());

@@ -12,9 +12,10 @@
 //! Runs on SQLite, on PostgreSQL and on PostgreSQL with Redis
 //! (`scripts/test`).
 
-use crate::accounts::{PASSWORD, call_as, close_to_guests, get, post, sign_up, signed_in_client};
+use crate::accounts::{PASSWORD, close_to_guests, post, sign_up, signed_in_client};
 use crate::common::*;
-use crate::media::{fetch, join_for_media, media_pass, send_with, upload, uploaded};
+use crate::media::{fetch, join_for_media, media_pass, upload};
+use crate::rules::{SECRET, SECRET_WORD, read_club};
 use app::messages::Seq;
 use app::protocol::{ClientFrame, ServerFrame};
 
@@ -96,18 +97,9 @@ struct Club {
     _guests: [Client; 2],
 }
 
-const SECRET: &str = "the plan is marmalade";
-const SECRET_WORD: &str = "marmalade";
-
 async fn club() -> Club {
     let app = spawn_app().await;
-    let owner_cookie = sign_up(&app, "sadia", PASSWORD).await;
-    let mut owner = signed_in_client(&app, &owner_cookie).await;
-    let grant = join_for_media(&mut owner, "club", "sadia").await;
-    owner.say("club", SECRET).await;
-    let file = uploaded(&app, &grant.key, "plan.txt", b"at dawn".to_vec()).await;
-    send_with(&mut owner, "club", "the plan, written down", &[&file.id]).await;
-    owner.hear("the plan, written down").await;
+    let (owner_cookie, mut owner, file) = crate::rules::club(&app).await;
     let hers = [
         owner.say("club", "house rules").await,
         owner.say("club", "be kind").await,
@@ -119,7 +111,7 @@ async fn club() -> Club {
     omar.join("club", "omar").await;
     let omars = omar.say("club", "omar here").await;
     Club {
-        file: format!("/media/{}", file.id.as_str()),
+        file,
         app,
         owner_cookie,
         owner,
@@ -352,27 +344,12 @@ async fn try_everything(club: &mut Club, person: &mut Person, standing: Standing
     let answer = post(app, "/r/club/post", &form, cookie).await;
     outcomes.push(status(answer.status));
 
-    let history = call_as(
-        app,
-        "/api/room_history",
-        serde_json::json!({"room": "club"}),
-        cookie,
-    )
-    .await;
-    outcomes.push(read(history.status, &history.body, SECRET));
-    let page = get(app, "/r/club", cookie).await;
-    outcomes.push(read(page.status, &page.body, SECRET));
-    let search = post(
-        app,
-        "/api/search_messages",
-        &[("query", SECRET_WORD), ("rooms[0]", "club"), ("page", "0")],
-        cookie,
-    )
-    .await;
-    outcomes.push(read(search.status, &search.body, SECRET_WORD));
-    let path = format!("/search?room=club&q={SECRET_WORD}");
-    let page = get(app, &path, cookie).await;
+    let reads = read_club(app, cookie).await;
+    outcomes.push(read(reads.history.status, &reads.history.body, SECRET));
+    outcomes.push(read(reads.page.status, &reads.page.body, SECRET));
+    outcomes.push(read(reads.search.status, &reads.search.body, SECRET_WORD));
     // A result links to its message; the query itself is echoed in the box.
+    let page = &reads.search_page;
     outcomes.push(read(page.status, &page.body, "/r/club?at="));
 
     let pass = reqwest::Client::new()

@@ -5,15 +5,17 @@
 //! media fetch. Runs on SQLite, on PostgreSQL and on PostgreSQL with Redis
 //! (`scripts/test`).
 
-use crate::accounts::{PASSWORD, call_as, close_to_guests, get, post, sign_up, signed_in_client};
+use crate::accounts::{
+    Answer, PASSWORD, call_as, close_to_guests, get, post, sign_up, signed_in_client,
+};
 use crate::common::*;
 use crate::media::{fetch_as, join_for_media, send_with, upload, uploaded};
 use app::messages::{EntryKind, Seq};
 use app::protocol::{ClientFrame, ErrorCode};
 
 /// The words in #club's secret message, and a word only it holds.
-const SECRET: &str = "the plan is marmalade";
-const SECRET_WORD: &str = "marmalade";
+pub(crate) const SECRET: &str = "the plan is marmalade";
+pub(crate) const SECRET_WORD: &str = "marmalade";
 
 /// What the read paths let one reader see of #club.
 #[derive(Debug, PartialEq, Eq)]
@@ -39,8 +41,16 @@ impl Reads {
     };
 }
 
-/// Reads #club every way there is, as the holder of `cookie` (or nobody).
-async fn reads(app: &TestApp, cookie: Option<&str>) -> Reads {
+/// The answers of every way there is to read #club (its history and a
+/// search for its secret word), as the holder of `cookie` (or nobody).
+pub(crate) struct ClubReads {
+    pub history: Answer,
+    pub page: Answer,
+    pub search: Answer,
+    pub search_page: Answer,
+}
+
+pub(crate) async fn read_club(app: &TestApp, cookie: Option<&str>) -> ClubReads {
     let history = call_as(
         app,
         "/api/room_history",
@@ -49,7 +59,6 @@ async fn reads(app: &TestApp, cookie: Option<&str>) -> Reads {
     )
     .await;
     let page = get(app, "/r/club", cookie).await;
-    let search_page = get(app, &format!("/search?room=club&q={SECRET_WORD}"), cookie).await;
     let search = post(
         app,
         "/api/search_messages",
@@ -57,6 +66,23 @@ async fn reads(app: &TestApp, cookie: Option<&str>) -> Reads {
         cookie,
     )
     .await;
+    let search_page = get(app, &format!("/search?room=club&q={SECRET_WORD}"), cookie).await;
+    ClubReads {
+        history,
+        page,
+        search,
+        search_page,
+    }
+}
+
+/// Reads #club every way there is, as the holder of `cookie` (or nobody).
+async fn reads(app: &TestApp, cookie: Option<&str>) -> Reads {
+    let ClubReads {
+        history,
+        page,
+        search,
+        search_page,
+    } = read_club(app, cookie).await;
     Reads {
         history_function: history.status == 200 && history.body.contains(SECRET),
         history_page: page.body.contains(SECRET),
@@ -68,7 +94,7 @@ async fn reads(app: &TestApp, cookie: Option<&str>) -> Reads {
 
 /// #club, owned by sadia (an account), holding the secret message and a
 /// file; `(sadia's cookie, sadia's socket, the file's path)`.
-async fn club(app: &TestApp) -> (String, Client, String) {
+pub(crate) async fn club(app: &TestApp) -> (String, Client, String) {
     let cookie = sign_up(app, "sadia", PASSWORD).await;
     let mut sadia = signed_in_client(app, &cookie).await;
     let grant = join_for_media(&mut sadia, "club", "sadia").await;
