@@ -14,6 +14,7 @@
 //! - [`effect`]: in place of `Effect::new`.
 //! - [`When`]: in place of `Show`.
 //! - [`Slot`] and [`Kept`]: in place of `RwSignal` and `StoredValue`.
+//! - [`Bell`]: in place of `Trigger`.
 
 use leptos::prelude::*;
 use std::any::Any;
@@ -162,6 +163,34 @@ impl<T: Send + Sync + 'static> Kept<T> {
 impl<T: Clone + Send + Sync + 'static> Kept<T> {
     pub fn get_value(&self) -> T {
         self.with_value(T::clone)
+    }
+}
+
+/// A change that readers listen for, with no value of its own, used like
+/// `Trigger`: it is a `Slot<()>`, so it adds no signal code of its own (a
+/// `Trigger` brings 1.8 KB).
+#[derive(Clone, Copy)]
+pub struct Bell(Slot<()>);
+
+impl Bell {
+    pub fn new() -> Self {
+        Self(Slot::new(()))
+    }
+
+    /// Subscribes the running effect to the bell.
+    pub fn listen(&self) {
+        self.0.with(|_| ());
+    }
+
+    /// Wakes every listener.
+    pub fn ring(&self) {
+        self.0.update(|_| ());
+    }
+}
+
+impl Default for Bell {
+    fn default() -> Self {
+        Self::new()
     }
 }
 

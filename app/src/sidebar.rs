@@ -69,7 +69,7 @@ impl JoinedRooms {
                 }
                 let active = joined.active.get_untracked();
                 if let Some(conversation) = active.and_then(|room| joined.get(&room)) {
-                    conversation.unread.set(0);
+                    conversation.seen();
                 }
             });
             on_cleanup(move || handle.remove());
@@ -126,7 +126,7 @@ impl JoinedRooms {
             })
             .flatten()
         {
-            conversation.joined.set(false);
+            conversation.left();
         }
         self.list.update(|l| l.retain(|r| r != room));
         storage::set_rooms(&self.list.get_untracked());
@@ -137,7 +137,7 @@ impl JoinedRooms {
         self.list.with(|list| {
             list.iter()
                 .filter_map(|room| self.get(room))
-                .map(|c| c.unread.get())
+                .map(|c| c.unread().get())
                 .sum()
         })
     }
@@ -232,11 +232,11 @@ fn JoinedRoom(room: RoomName, on_open: impl Fn() + Copy + 'static) -> impl IntoV
     let place = Place::from_context();
     let unread = {
         let room = room.clone();
-        move || joined.get(&room).map_or(0, |c| c.unread.get())
+        move || joined.get(&room).map_or(0, |c| c.unread().get())
     };
     let mentions = {
         let room = room.clone();
-        move || joined.get(&room).map_or(0, |c| c.mentions.get())
+        move || joined.get(&room).map_or(0, |c| c.mentions().get())
     };
     let current = {
         let room = room.clone();

@@ -20,9 +20,9 @@ pub(super) fn take_files(conv: Conversation, files: Option<web_sys::FileList>) -
     if picked.is_empty() {
         return false;
     }
-    let grant = conv.media.get_untracked();
+    let grant = conv.media().get_untracked();
     if let Some(problem) = conv.uploads.add(picked, grant, move || conv.send_held()) {
-        conv.problem.set(Some(problem));
+        conv.tell_problem(problem);
     }
     true
 }
@@ -120,7 +120,7 @@ pub(super) fn UploadList(conv: Conversation) -> impl IntoView {
                                         uploads
                                             .retry(
                                                 local,
-                                                conv.media.get_untracked(),
+                                                conv.media().get_untracked(),
                                                 move || conv.send_held(),
                                             )
                                     })

@@ -129,8 +129,8 @@ pub(super) fn Composer(
         }
         // `@us` offers the people in the room whose name starts so.
         if let Some((at, typed)) = mention_before(&text, caret) {
-            let me = conv.me.get_untracked();
-            let people: Vec<Suggestion> = conv.online.with_untracked(|online| {
+            let me = conv.me().get_untracked();
+            let people: Vec<Suggestion> = conv.online().with_untracked(|online| {
                 online
                     .nicks()
                     .filter(|n| Some(*n) != me.as_ref())
@@ -319,7 +319,7 @@ pub(super) fn Composer(
                 aria-label="Message"
                 node_ref=box_ref
                 placeholder=move || {
-                    if conv.joined.get() { "Write a message" } else { "Connecting…" }
+                    if conv.joined().get() { "Write a message" } else { "Connecting…" }
                 }
                 name="body"
                 rows="1"
@@ -359,7 +359,7 @@ pub(super) fn Composer(
             <input type="hidden" name="client_id" value=form_message_id() />
             <button
                 type="submit"
-                prop:disabled=move || !conv.joined.get() && conv.uploads.list.with(Vec::is_empty)
+                prop:disabled=move || !conv.joined().get() && conv.uploads.list.with(Vec::is_empty)
             >
                 {move || if conv.editing.get().is_some() { "Save" } else { "Send" }}
             </button>

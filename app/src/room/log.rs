@@ -143,7 +143,7 @@ pub(super) fn EntryLine(entry: Entry, grouped: bool, conv: Conversation) -> impl
         }
     };
     let nick = entry.nick.to_string();
-    let me = conv.me;
+    let me = conv.me();
     let highlighted = move || conv.highlighted.get() == Some(seq);
     // Guests pick any free nickname for a visit; an account's name is theirs.
     let guest = (!entry.account).then(|| view! { <span class="guest">"guest"</span> });

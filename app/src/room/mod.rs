@@ -112,7 +112,7 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
     // count them on the "N new messages" button.
     let stuck = Kept::new(true);
     let new_below = Slot::new(0u32);
-    let last_shown = Kept::new(conv.log.with_untracked(|l| l.last().map_or(0, |e| e.seq)));
+    let last_shown = Kept::new(conv.log().with_untracked(|l| l.last().map_or(0, |e| e.seq)));
 
     conv.set_on_screen(true);
     joined.active.set(Some(room.clone()));
@@ -140,7 +140,7 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
         .and_then(|n| Nick::parse(&n).ok());
     let hydrated = use_context::<Hydrated>().is_some_and(|h| h.0.get_untracked());
     // Asking since an earlier visit (a nickname that was taken): keep asking.
-    let asked_before = hydrated && conv.asking_nick.get_untracked();
+    let asked_before = hydrated && conv.asking_nick().get_untracked();
     // The server's render (and so the first one in the browser) cannot know
     // a remembered nickname: without one in the link, the composer also has
     // a nickname field, for a person without JavaScript. The browser drops
@@ -150,7 +150,7 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
     let plain_nick_field = Slot::new(
         !hydrated
             && link_nick.is_none()
-            && conv.me.get_untracked().is_none()
+            && conv.me().get_untracked().is_none()
             && signed_in.is_none(),
     );
 
@@ -166,7 +166,7 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
                 storage::set_nick(nick.as_str());
                 forget_link_nick(&room);
             }
-            if conv.me.get_untracked().is_some() || asked_before {
+            if conv.me().get_untracked().is_some() || asked_before {
                 return;
             }
             // Signed in, the account's name is the nickname: no question.
@@ -175,7 +175,7 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
                 .or_else(|| storage::nick().and_then(|n| Nick::parse(&n).ok()));
             match nick {
                 Some(nick) => conv.connect(socket, alerts, nick),
-                None => conv.asking_nick.set(true),
+                None => conv.ask_nick(),
             }
         });
     }
@@ -187,8 +187,8 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
     };
 
     effect(move || {
-        let me = conv.me.get_untracked();
-        let (last, fresh) = conv.log.with(|log| {
+        let me = conv.me().get_untracked();
+        let (last, fresh) = conv.log().with(|log| {
             let since = last_shown.get_value();
             let fresh = log
                 .iter()
@@ -200,7 +200,7 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
                 .count() as u32;
             (log.last().map_or(0, |e| e.seq), fresh)
         });
-        let mine = conv.pending.with(|p| !p.is_empty());
+        let mine = conv.pending().with(|p| !p.is_empty());
         last_shown.set_value(last);
         if stuck.get_value() || mine {
             scroll_to_bottom();
@@ -251,9 +251,7 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
             if conv.reveal(seq).await {
                 request_animation_frame(move || show_message(seq));
             } else {
-                conv.info.set(Some(
-                    "That message is no longer in this room's history.".into(),
-                ));
+                conv.tell_info("That message is no longer in this room's history.");
             }
         });
     });
@@ -288,14 +286,14 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
         scroll_to_bottom();
     };
 
-    let status_text = move || match (socket.status(), conv.joined.get()) {
+    let status_text = move || match (socket.status(), conv.joined().get()) {
         (Status::Reconnecting, _) => Some("Reconnecting…"),
-        (_, false) if conv.me.get().is_some() => Some("Connecting…"),
+        (_, false) if conv.me().get().is_some() => Some("Connecting…"),
         _ => None,
     };
     let typing = move || {
         let nicks: Vec<Nick> = conv
-            .typing
+            .typing()
             .with(|t| t.iter().map(|(n, _)| n.clone()).collect());
         typing_text(&nicks)
     };
@@ -335,7 +333,7 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
                 <span class="status" role="status">
                     {status_text}
                 </span>
-                <span class="me">{move || conv.me.get().map(|n| format!("You are {n}"))}</span>
+                <span class="me">{move || conv.me().get().map(|n| format!("You are {n}"))}</span>
                 <form class="message-search" role="search" method="get" action=Route::Search.pattern()>
                     <input type="hidden" name="room" value=room.to_string() />
                     // The server cannot know which rooms this browser is in.
@@ -357,7 +355,7 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
                 <div class="log-column">
                     <div
                         class="log"
-                        class:moderating=move || conv.moderator.get()
+                        class:moderating=move || conv.moderator().get()
                         role="log"
                         aria-label="Messages"
                         aria-live="polite"
@@ -367,7 +365,7 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
                         on:click=handler(move |ev| on_log_click(&ev, conv, reacting, jump))
                     >
                         <When
-                            when=move || conv.at_start.get()
+                            when=move || conv.at_start().get()
                             fallback=move || {
                                 view! {
                                     <button
@@ -392,7 +390,7 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
                         <For
                             each=move || {
                                 let local = local.is_some_and(|l| l.get());
-                                conv.log.with(|log| rows(log, local))
+                                conv.log().with(|log| rows(log, local))
                             }
                             key=|row| (row.entry.seq, row.version, row.grouped, row.day)
                             let:row
@@ -403,14 +401,14 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
                         // Short lists are drawn again whole when they change (no keyed
                         // `For`): one compiled copy of the list code for all of them.
                         {move || {
-                            conv.pending
+                            conv.pending()
                                 .get()
                                 .into_iter()
                                 .map(|p| {
                                     view! {
                                         <div class="message pending" aria-label="Sending">
                                             <span class="author">
-                                                {move || conv.me.get().map(|n| n.to_string())}
+                                                {move || conv.me().get().map(|n| n.to_string())}
                                             </span>
                                             <span class="sending">"sending…"</span>
                                             <div class="body">{body_view(p.body.as_str())}</div>
@@ -447,11 +445,11 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
                 </div>
                 <aside class="online" aria-labelledby="online-heading">
                     <h2 id="online-heading">
-                        "Online " <span class="count">{move || conv.online.with(|o| o.len())}</span>
+                        "Online " <span class="count">{move || conv.online().with(|o| o.len())}</span>
                     </h2>
                     <ul aria-label="Online">
                         {move || {
-                            conv.online
+                            conv.online()
                                 .get()
                                 .into_iter()
                                 .map(|(nick, member)| {
@@ -469,13 +467,13 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
                 </aside>
             </div>
             <p class="info" role="status">
-                {move || conv.info.get()}
+                {move || conv.info().get()}
             </p>
             <p class="problem" role="alert">
-                {move || conv.problem.get()}
+                {move || conv.problem().get()}
             </p>
             <When
-                when=move || conv.asking_nick.get()
+                when=move || conv.asking_nick().get()
                 fallback=move || {
                     view! {
                         <Composer

@@ -11,7 +11,7 @@ use leptos::prelude::*;
 
 /// Every picture the log holds, oldest first.
 fn pictures(conv: Conversation) -> Vec<Attachment> {
-    conv.log.with_untracked(|log| {
+    conv.log().with_untracked(|log| {
         log.iter()
             .filter_map(|entry| match &entry.kind {
                 EntryKind::Message { media, .. } => Some(media),
