@@ -194,6 +194,13 @@ pub struct Config {
     #[arg(long, env = "CHAT_SEARCH_EVERY_MS", default_value_t = 500)]
     pub search_every_ms: u64,
 
+    /// Database connections searches have to themselves. Searches from many
+    /// addresses at once queue for these, so they use at most this many
+    /// cores' worth of the database, and logins (Argon2), joins and history
+    /// pages keep the rest.
+    #[arg(long, env = "CHAT_SEARCH_CONNECTIONS", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub search_connections: u32,
+
     /// Reverse proxies (CIDR blocks, e.g. `127.0.0.1/32,10.0.0.0/8`) whose
     /// `X-Forwarded-For` (or `Forwarded`) header names the real client; every
     /// per-address limit then counts that client. From any other peer the

@@ -150,7 +150,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         .await
         .map_err(|source| StartError::Bind { addr, source })?;
     let addr = listener.local_addr().map_err(StartError::Serve)?;
-    let store = store::Store::open(&config.database_url).await?;
+    let store = store::Store::open(&config.database_url, config.search_connections).await?;
     if config.bus.is_some() && !store.is_shared() {
         return Err(StartError::BusWithoutSharedStore);
     }

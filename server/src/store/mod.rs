@@ -430,9 +430,6 @@ pub(crate) fn like_pattern(search: &str) -> String {
     )
 }
 
-/// Connections searches have to themselves, per server.
-const SEARCHERS: u32 = 2;
-
 /// How long a search waits for one of them before it is given up.
 const SEARCH_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -459,15 +456,16 @@ macro_rules! each {
 
 impl Store {
     /// Opens (creating if missing) the database named by `url` and brings its
-    /// schema up to date.
-    pub async fn open(url: &str) -> Result<Self, StoreError> {
+    /// schema up to date; searches get `searchers` connections of their own
+    /// (`--search-connections`).
+    pub async fn open(url: &str, searchers: u32) -> Result<Self, StoreError> {
         #[cfg(not(prepare_queries = "postgres"))]
         if url.starts_with("sqlite:") {
-            return Ok(Store::Sqlite(SqliteStore::open(url).await?));
+            return Ok(Store::Sqlite(SqliteStore::open(url, searchers).await?));
         }
         #[cfg(not(prepare_queries = "sqlite"))]
         if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            return Ok(Store::Postgres(PostgresStore::open(url).await?));
+            return Ok(Store::Postgres(PostgresStore::open(url, searchers).await?));
         }
         Err(StoreError::UnsupportedUrl(crate::config::redacted(url)))
     }

@@ -53,7 +53,7 @@ pub struct PostgresStore {
 }
 
 impl PostgresStore {
-    pub async fn open(url: &str) -> Result<Self, StoreError> {
+    pub async fn open(url: &str, searchers: u32) -> Result<Self, StoreError> {
         let open_err = |source| StoreError::Open {
             url: redacted(url),
             source,
@@ -73,7 +73,7 @@ impl PostgresStore {
             .await
             .map_err(open_err)?;
         let searchers = PgPoolOptions::new()
-            .max_connections(super::SEARCHERS)
+            .max_connections(searchers)
             .acquire_timeout(super::SEARCH_WAIT)
             // A search is given up by the database too, not only by its caller.
             .connect_lazy_with(options.options([

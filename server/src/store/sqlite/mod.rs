@@ -64,7 +64,7 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    pub async fn open(url: &str) -> Result<Self, StoreError> {
+    pub async fn open(url: &str, searchers: u32) -> Result<Self, StoreError> {
         let open_err = |source| StoreError::Open {
             url: url.to_owned(),
             source,
@@ -99,7 +99,7 @@ impl SqliteStore {
             .await
             .map_err(open_err)?;
         let searchers = SqlitePoolOptions::new()
-            .max_connections(super::SEARCHERS)
+            .max_connections(searchers)
             .acquire_timeout(super::SEARCH_WAIT)
             .connect_with(options.read_only(true))
             .await
