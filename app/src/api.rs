@@ -1,7 +1,9 @@
 //! How the browser calls the server functions ([`call`]): the function's
-//! own argument struct (the one `#[server]` makes) POSTed as JSON, answered
-//! in JSON, as Leptos's own client would send it, without that client in the
-//! bundle. The functions the browser calls take `input = Json` for it.
+//! own argument struct (the one `#[server]` makes) POSTed as JSON with
+//! `gloo-net`'s `fetch`, answered in JSON, as Leptos's own client would send
+//! it, without that client's codecs in the bundle. The functions the browser
+//! calls take `input = Json` for it. (Uploads go through `XMLHttpRequest`
+//! instead, in `crate::uploads`: `fetch` cannot report an upload's progress.)
 
 use leptos::server_fn::ServerFn;
 use serde::Serialize;
@@ -34,7 +36,6 @@ where
 
 #[cfg(feature = "hydrate")]
 async fn post_json(path: &str, body: &str) -> Result<String, CallFailed> {
-    use wasm_bindgen_futures::JsFuture;
     let headers = [
         ("Content-Type", "application/json"),
         ("Accept", "application/json"),
@@ -42,11 +43,7 @@ async fn post_json(path: &str, body: &str) -> Result<String, CallFailed> {
     let response = send(path, &headers, Some(body))
         .await
         .ok_or(CallFailed::Failed)?;
-    let text = JsFuture::from(response.text().map_err(|_| CallFailed::Failed)?)
-        .await
-        .ok()
-        .and_then(|text| text.as_string())
-        .ok_or(CallFailed::Failed)?;
+    let text = response.text().await.map_err(|_| CallFailed::Failed)?;
     match response.status() {
         200..=299 => Ok(text),
         // A server function's error answers `ServerError|<the reason>`.
@@ -75,21 +72,16 @@ async fn send(
     path: &str,
     headers: &[(&str, &str)],
     body: Option<&str>,
-) -> Option<web_sys::Response> {
-    use wasm_bindgen::JsCast;
-    use wasm_bindgen_futures::JsFuture;
-    let sent = web_sys::Headers::new().ok()?;
+) -> Option<gloo_net::http::Response> {
+    let mut request = gloo_net::http::Request::post(path);
     for (name, value) in headers {
-        sent.set(name, value).ok()?;
+        request = request.header(name, value);
     }
-    let init = web_sys::RequestInit::new();
-    init.set_method("POST");
-    init.set_headers(&sent);
-    if let Some(body) = body {
-        init.set_body(&body.into());
-    }
-    let answer = JsFuture::from(leptos::prelude::window().fetch_with_str_and_init(path, &init));
-    answer.await.ok()?.dyn_into().ok()
+    let request = match body {
+        Some(body) => request.body(body),
+        None => request.build(),
+    };
+    request.ok()?.send().await.ok()
 }
 
 #[cfg(not(feature = "hydrate"))]

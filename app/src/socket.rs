@@ -97,33 +97,36 @@ impl ChatSocket {
 
 #[cfg(feature = "hydrate")]
 mod live {
-    //! The socket itself, on the browser's `WebSocket` and its events
-    //! directly: an async stream and sink over it (`gloo-net`) and the
-    //! channels between them cost the bundle more than this does.
+    //! The socket itself: `gloo-net`'s WebSocket, a stream of messages and a
+    //! sink for them. One task per connection reads it; frames are sent on it
+    //! directly from anywhere (a send never waits: the socket is open or the
+    //! frame is left for the room's next join), so it is borrowed only for
+    //! the moment of each poll or send, never across an await.
 
     use super::*;
+    use futures::{Sink, Stream};
+    use gloo_net::websocket::futures::WebSocket;
+    use gloo_net::websocket::{Message, State, WebSocketError};
     use std::cell::RefCell;
+    use std::future::poll_fn;
+    use std::pin::Pin;
     use std::time::Duration;
-    use wasm_bindgen::JsCast;
-    use wasm_bindgen::closure::Closure;
-    use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
     const FIRST_RETRY: Duration = Duration::from_millis(500);
     const LAST_RETRY: Duration = Duration::from_secs(30);
     /// The server's close code for a socket whose signed-in session ended.
     const SIGNED_OUT: u16 = 4003;
 
+    type Connection = Rc<RefCell<WebSocket>>;
+
     #[derive(Default)]
     pub struct Shared {
         started: bool,
-        /// The socket from when it opens until it closes.
-        open: Option<WebSocket>,
+        /// The connection from when it opens until it closes.
+        open: Option<Connection>,
         rooms: Vec<(RoomName, RoomLink)>,
         /// How long to wait before the next attempt (zero: the first wait).
         retry: Duration,
-        /// The current connection's event handlers, kept as long as it
-        /// lives (a handler cannot drop itself; the next connection does).
-        handlers: Vec<Closure<dyn FnMut(web_sys::Event)>>,
     }
 
     fn shared(socket: ChatSocket) -> Rc<RefCell<Shared>> {
@@ -164,10 +167,14 @@ mod live {
     }
 
     pub fn send(socket: ChatSocket, frame: &ClientFrame) -> bool {
-        let open = shared(socket).borrow().open.clone();
-        open.is_some_and(|ws| {
-            ws.ready_state() == WebSocket::OPEN && ws.send_with_str(&frame.to_json()).is_ok()
-        })
+        let Some(connection) = shared(socket).borrow().open.clone() else {
+            return false;
+        };
+        let mut ws = connection.borrow_mut();
+        matches!(ws.state(), State::Open)
+            && Pin::new(&mut *ws)
+                .start_send(Message::Text(frame.to_json()))
+                .is_ok()
     }
 
     fn socket_url() -> String {
@@ -202,59 +209,68 @@ mod live {
         }
     }
 
-    /// Opens a connection; on open every room joins again, and when it
-    /// closes the next attempt waits, longer each time (with jitter).
+    /// Opens a connection; once it is open every room joins again, and when
+    /// it closes the next attempt waits, longer each time (with jitter).
     fn connect(socket: ChatSocket) {
-        let Ok(ws) = WebSocket::new(&socket_url()) else {
+        let Ok(ws) = WebSocket::open(&socket_url()) else {
             return reconnect_later(socket);
         };
-        let on_open = {
-            let ws = ws.clone();
-            move |_: web_sys::Event| {
-                let links: Vec<RoomLink> = {
-                    let shared = shared(socket);
-                    let mut shared = shared.borrow_mut();
-                    shared.open = Some(ws.clone());
-                    shared.rooms.iter().map(|(_, link)| link.clone()).collect()
-                };
-                for link in links {
-                    for frame in (link.on_connect)() {
-                        send(socket, &frame);
-                    }
-                }
-            }
-        };
-        let on_message = move |event: web_sys::Event| {
-            shared(socket).borrow_mut().retry = Duration::ZERO;
-            socket.status.set(Status::Connected);
-            let Some(text) = event.unchecked_into::<MessageEvent>().data().as_string() else {
-                return;
-            };
-            match serde_json::from_str::<ServerFrame>(&text) {
-                Ok(frame) => dispatch(socket, frame),
-                Err(_) => leptos::logging::warn!("unreadable frame ({} bytes)", text.len()),
-            }
-        };
-        let on_close = move |event: web_sys::Event| {
-            // The session this page signed in with ended (logged out,
-            // password changed elsewhere): the page must become whoever
-            // this browser is now.
-            if event.unchecked_into::<CloseEvent>().code() == SIGNED_OUT {
+        let connection = Rc::new(RefCell::new(ws));
+        leptos::task::spawn_local(async move {
+            // The sink is ready once the socket is open, or has failed.
+            let _ = poll_fn(|cx| Pin::new(&mut *connection.borrow_mut()).poll_ready(cx)).await;
+            let opened = matches!(connection.borrow().state(), State::Open);
+            if opened && read(socket, &connection).await == Closed::SignedOut {
+                // The session this page signed in with ended (logged out,
+                // password changed elsewhere): the page must become whoever
+                // this browser is now.
                 let _ = window().location().reload();
                 return;
             }
             shared(socket).borrow_mut().open = None;
             reconnect_later(socket);
+        });
+    }
+
+    /// Why a connection ended.
+    #[derive(PartialEq)]
+    enum Closed {
+        Lost,
+        SignedOut,
+    }
+
+    /// Rejoins every room, then hands each frame to its room until the
+    /// connection closes.
+    async fn read(socket: ChatSocket, connection: &Connection) -> Closed {
+        let links: Vec<RoomLink> = {
+            let shared = shared(socket);
+            let mut shared = shared.borrow_mut();
+            shared.open = Some(connection.clone());
+            shared.rooms.iter().map(|(_, link)| link.clone()).collect()
         };
-        let handlers: Vec<Closure<dyn FnMut(web_sys::Event)>> = vec![
-            Closure::new(on_open),
-            Closure::new(on_message),
-            Closure::new(on_close),
-        ];
-        ws.set_onopen(Some(handlers[0].as_ref().unchecked_ref()));
-        ws.set_onmessage(Some(handlers[1].as_ref().unchecked_ref()));
-        ws.set_onclose(Some(handlers[2].as_ref().unchecked_ref()));
-        shared(socket).borrow_mut().handlers = handlers;
+        for link in links {
+            for frame in (link.on_connect)() {
+                send(socket, &frame);
+            }
+        }
+        while let Some(message) =
+            poll_fn(|cx| Pin::new(&mut *connection.borrow_mut()).poll_next(cx)).await
+        {
+            let text = match message {
+                Ok(Message::Text(text)) => text,
+                Err(WebSocketError::ConnectionClose(close)) if close.code == SIGNED_OUT => {
+                    return Closed::SignedOut;
+                }
+                _ => continue,
+            };
+            shared(socket).borrow_mut().retry = Duration::ZERO;
+            socket.status.set(Status::Connected);
+            match serde_json::from_str::<ServerFrame>(&text) {
+                Ok(frame) => dispatch(socket, frame),
+                Err(_) => leptos::logging::warn!("unreadable frame ({} bytes)", text.len()),
+            }
+        }
+        Closed::Lost
     }
 
     fn reconnect_later(socket: ChatSocket) {
@@ -266,8 +282,10 @@ mod live {
             shared.retry = (retry * 2).min(LAST_RETRY);
             retry
         };
+        // Between half and one and a half times the wait, in whole ms.
         let jitter = 0.5 + js_sys::Math::random();
-        set_timeout(move || connect(socket), retry.mul_f64(jitter));
+        let wait = Duration::from_millis((retry.as_millis() as f64 * jitter) as u64);
+        set_timeout(move || connect(socket), wait);
     }
 }
 

@@ -69,9 +69,17 @@ impl<T> Part<T> {
     }
 
     pub fn with_untracked<R>(&self, f: impl FnOnce(&T) -> R) -> R {
-        let read = self.read;
-        self.state.with_value(|state| f(read(state)))
+        let (read, mut f, mut out) = (self.read, Some(f), None);
+        read_state(self.state, &mut |state| {
+            out = f.take().map(|f| f(read(state)))
+        });
+        out.expect("a conversation read while the app is running")
     }
+}
+
+/// Lends the state to `f`: compiled once for every part and reader.
+fn read_state(state: Kept<RoomState>, f: &mut dyn FnMut(&RoomState)) {
+    state.with_value(|state| f(state));
 }
 
 impl<T: Clone> Part<T> {
