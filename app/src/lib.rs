@@ -2,7 +2,7 @@
 //! `ssr`) and to WebAssembly for the browser (feature `hydrate`).
 //!
 //! Layout:
-//! - [`api`]: how the browser calls server functions (one small fetch).
+//! - [`api`]: how the browser calls server functions (`gloo-net`'s fetch).
 //! - [`people`]: `Nick` and `SessionId`, validated nickname and per-tab session.
 //! - [`accounts`]: username and password rules, who the page is signed in
 //!   as, the account links (the account forms themselves are server pages).
@@ -12,12 +12,14 @@
 //! - [`media`]: attachments (ids, kinds, the room's media grant, their URLs).
 //! - [`search`]: message search results, query words, its server function.
 //! - [`protocol`]: the WebSocket frames (`ClientFrame`, `ServerFrame`).
-//! - [`socket`]: the browser's shared WebSocket with reconnect (inert in SSR).
+//! - [`socket`]: the browser's shared WebSocket (`gloo-net`) with reconnect
+//!   (inert in SSR).
 //! - [`storage`]: everything the browser remembers (nickname, session, joined
 //!   rooms, alert toggles), its keys in one place (inert in SSR).
 //! - [`uploads`]: files on their way into a room (progress, cancel, retry).
 //! - [`conversation`]: one joined room's state in the browser (log, online,
-//!   typing, unread), fed by the socket whether or not it is on screen.
+//!   typing, unread), fed by the socket whether or not it is on screen: a
+//!   pure reducer of server frames into that state, with signals around it.
 //! - [`sidebar`]: the joined rooms (kept across reloads) with unread counts.
 //! - [`case`]: letter case ignored (mentions, suggestions, search words),
 //!   lowercased by the browser when there.
@@ -34,7 +36,7 @@
 //!   fetched again when the browser moves in place.
 //! - [`clock`]: time formatting, and the `Hydrated`/`Now` contexts.
 //! - [`erased`]: event handlers, effects and `When` (Leptos's `Show`) with
-//!   their closures boxed, signals (`Slot`, `Kept`) with their values'
+//!   their closures boxed, signals (`Slot`, `Kept`, `Bell`) with their values'
 //!   types erased, so Leptos compiles each kind once.
 //! - `backend` (ssr only): the trait through which server functions reach the
 //!   server's store and room hub, provided as context by the `server` crate.
