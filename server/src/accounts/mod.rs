@@ -40,6 +40,12 @@ use throttle::Throttle;
 /// A session's `seen_at` is written at most this often (not on every request).
 const TOUCH_EVERY_MS: i64 = 60 * 60 * 1000;
 
+/// Changes an owner may make to their rooms at once (from one account, and
+/// from one address), before one per `ROOM_CHANGES_EVERY` applies: plenty
+/// for a person at the account page, not for a script in a loop.
+const ROOM_CHANGES_BURST: u32 = 20;
+const ROOM_CHANGES_EVERY: Duration = Duration::from_secs(2);
+
 /// Why an account action was refused; the text is what the form shows.
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
@@ -121,6 +127,10 @@ pub struct Accounts {
     /// address cannot lock its owner out, while many addresses still cannot
     /// guess at leisure.
     per_name_anywhere: Throttle,
+    /// Owners' changes to their rooms (settings, moderators), per account
+    /// and per address: each is told to every server and may send people
+    /// out of a room, so a loop of them would be a flood.
+    room_changes: Throttle,
     pub policy: AccountPolicy,
     pub sockets: Arc<SignedInSockets>,
 }
@@ -137,9 +147,20 @@ impl Accounts {
                 policy.username_burst.saturating_mul(10),
                 policy.username_every / 10,
             ),
+            room_changes: Throttle::new(ROOM_CHANGES_BURST, ROOM_CHANGES_EVERY),
             policy,
             sockets: Arc::default(),
         })
+    }
+
+    /// Counts a change an owner makes to one of their rooms, against the
+    /// account's and the address's budgets.
+    fn room_change(&self, ip: IpAddr, signed_in: &SignedIn) -> Result<(), AccountError> {
+        let address = crate::peers::address_key(ip);
+        self.room_changes
+            .attempt(&format!("account {}", signed_in.account_id))
+            .and_then(|()| self.room_changes.attempt(&format!("from {address}")))
+            .map_err(AccountError::TooManyAttempts)
     }
 
     /// Counts a signup or login attempt against the address's and the
@@ -448,11 +469,13 @@ impl Accounts {
     /// person must own.
     pub async fn set_moderator(
         &self,
+        ip: IpAddr,
         signed_in: &SignedIn,
         room: &RoomName,
         name: &Nick,
         on: bool,
     ) -> Result<ModeratorChange, AccountError> {
+        self.room_change(ip, signed_in)?;
         let key = nick_key(name);
         Ok(self
             .store
@@ -465,11 +488,13 @@ impl Accounts {
     /// others; false if the room is not theirs.
     pub async fn set_room_flag(
         &self,
+        ip: IpAddr,
         signed_in: &SignedIn,
         room: &RoomName,
         flag: RoomFlag,
         on: bool,
     ) -> Result<bool, AccountError> {
+        self.room_change(ip, signed_in)?;
         let changed = self
             .store
             .set_room_flag(room, signed_in.account_id, flag, on)

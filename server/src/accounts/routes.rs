@@ -347,6 +347,7 @@ async fn room_owner_form(
 /// The owner of a room names (or unnames) a moderator of it.
 async fn moderator_setting(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Form(form): Form<ModeratorSetting>,
 ) -> Response {
@@ -360,7 +361,7 @@ async fn moderator_setting(
         return render_account(&state, &headers, None, Some(&err)).await;
     };
     match accounts
-        .set_moderator(&signed_in, &room, &name, form.on == "on")
+        .set_moderator(peer.ip(), &signed_in, &room, &name, form.on == "on")
         .await
     {
         Ok(ModeratorChange::Done) => Redirect::to("/account?done=moderators").into_response(),
@@ -386,6 +387,7 @@ struct RoomSetting {
 
 async fn room_setting(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Form(form): Form<RoomSetting>,
 ) -> Response {
@@ -400,7 +402,7 @@ async fn room_setting(
         _ => return (StatusCode::BAD_REQUEST, "name one setting\n").into_response(),
     };
     match accounts
-        .set_room_flag(&signed_in, &room, flag, on == "on")
+        .set_room_flag(peer.ip(), &signed_in, &room, flag, on == "on")
         .await
     {
         Ok(true) => Redirect::to("/account?done=room").into_response(),

@@ -432,6 +432,61 @@ async fn a_guest_cannot_take_a_registered_name_however_it_is_spelled() {
 }
 
 #[tokio::test]
+async fn an_owner_changing_room_settings_in_a_loop_is_told_to_wait_per_account_and_address() {
+    let app = spawn_app().await;
+    let owner = sign_up(&app, "sadia", PASSWORD).await;
+    let other = sign_up(&app, "usman", PASSWORD).await;
+    for (cookie, room, nick) in [(&owner, "club", "sadia"), (&other, "den", "usman")] {
+        let mut client = signed_in_client(&app, cookie).await;
+        client.join(room, nick).await;
+    }
+    let toggle = |cookie: &str, room: &'static str, on: bool| {
+        let cookie = cookie.to_owned();
+        let app = &app;
+        async move {
+            let on = if on { "on" } else { "off" };
+            post(
+                app,
+                "/account/rooms",
+                &[("room", room), ("quiet_notices", on)],
+                Some(&cookie),
+            )
+            .await
+        }
+    };
+    // A person at the account page changes a few; a script changes many:
+    // every change is told to every server and may send people out.
+    let mut done = 0;
+    let refused = loop {
+        let answer = toggle(&owner, "club", done % 2 == 0).await;
+        if answer.status != 303 {
+            break answer;
+        }
+        done += 1;
+        assert!(done <= 100, "a hundred changes in a row were all taken");
+    };
+    assert!(done >= 10, "only {done} changes before the first refusal");
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    assert!(
+        refused.body.contains("Too many attempts"),
+        "{}",
+        refused.body
+    );
+    // The same address with another account is over its budget too.
+    let elsewhere = toggle(&other, "den", true).await;
+    assert_eq!(elsewhere.status, 429, "{}", elsewhere.body);
+    // Moderators are room changes as well.
+    let naming = post(
+        &app,
+        "/account/moderators",
+        &[("room", "club"), ("name", "usman"), ("on", "on")],
+        Some(&owner),
+    )
+    .await;
+    assert_eq!(naming.status, 429, "{}", naming.body);
+}
+
+#[tokio::test]
 async fn an_owner_can_close_a_room_to_guests() {
     let app = spawn_app().await;
     let owner = sign_up(&app, "sadia", PASSWORD).await;
