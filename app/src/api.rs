@@ -15,6 +15,9 @@ pub enum CallFailed {
     /// The server refused this person (a 403: banned, the room closed to
     /// guests); its reason, for them.
     Refused(String),
+    /// Not there (a room by that name, or a private one this person is not
+    /// in: the two look the same).
+    NotFound,
     /// No connection, or an answer that made no sense (the server logs its
     /// side).
     Failed,
@@ -52,6 +55,7 @@ async fn post_json(path: &str, body: &str) -> Result<String, CallFailed> {
                 .unwrap_or(&text)
                 .to_owned(),
         )),
+        404 => Err(CallFailed::NotFound),
         _ => Err(CallFailed::Failed),
     }
 }

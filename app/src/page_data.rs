@@ -50,9 +50,15 @@ pub enum Preloaded {
 }
 
 impl Preloaded {
-    /// The reader may not see this page (the server answers 403).
-    pub fn refused(&self) -> bool {
-        matches!(self, Preloaded::Room(Err(Failure::Refused(_))))
+    /// The status the page answers with when it shows no room: 403 when
+    /// the reader may not see it, 404 for no such room (or a private one
+    /// they are not in, which must look the same).
+    pub fn refusal(&self) -> Option<u16> {
+        match self {
+            Preloaded::Room(Err(Failure::Refused(_))) => Some(403),
+            Preloaded::Room(Err(Failure::NoSuchRoom)) => Some(404),
+            _ => None,
+        }
     }
 }
 
@@ -148,6 +154,9 @@ pub async fn preload(
 ) -> Option<Preloaded> {
     use crate::navigation::{Page, page_of, query_value, room_of};
     let unavailable = |err: crate::backend::BackendError| match err {
+        crate::backend::BackendError::Refused { status, .. } if status.as_u16() == 404 => {
+            Failure::NoSuchRoom
+        }
         crate::backend::BackendError::Refused { reason, .. } => Failure::Refused(reason),
         crate::backend::BackendError::Failed(detail) => {
             tracing::error!(error = %detail, path, "a page's data could not be loaded");

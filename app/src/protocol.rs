@@ -231,6 +231,9 @@ pub enum ErrorCode {
     Removed,
     /// This person is banned from the room.
     Banned,
+    /// A private room this person is not a member of, or none by that name:
+    /// the two answer alike, so a name tells nobody outside that it exists.
+    NoSuchRoom,
     /// A message named a file that is not this person's upload to this
     /// room, or is attached already.
     NoSuchMedia,

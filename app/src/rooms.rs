@@ -16,8 +16,15 @@ pub enum RoomNameError {
     BadChar,
 }
 
-/// A room name: 1 to 64 ASCII letters, digits, `-` or `_`, so it is its own
-/// URL path segment with no escaping and no look-alike characters.
+/// The first character of a private room's name (`~team`). A name without
+/// it is a public room's, made by whoever joins it first; a private room is
+/// made only by its owner, and a private name that does not exist answers
+/// exactly as one that exists for others: "No such room".
+pub const PRIVATE_MARK: char = '~';
+
+/// A room name: 1 to 64 ASCII letters, digits, `-` or `_` (after
+/// [`PRIVATE_MARK`] for a private room), so it is its own URL path segment
+/// with no escaping and no look-alike characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct RoomName(String);
@@ -25,19 +32,34 @@ pub struct RoomName(String);
 impl RoomName {
     pub fn parse(raw: &str) -> Result<Self, RoomNameError> {
         let name = raw.trim();
-        if name.is_empty() {
+        let plain = name.strip_prefix(PRIVATE_MARK).unwrap_or(name);
+        if plain.is_empty() {
             return Err(RoomNameError::Empty);
         }
         if name.len() > ROOM_MAX_CHARS {
             return Err(RoomNameError::TooLong);
         }
-        if !name
+        if !plain
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         {
             return Err(RoomNameError::BadChar);
         }
         Ok(Self(name.to_owned()))
+    }
+
+    /// The private room called `name` (which may carry the mark already).
+    pub fn private(name: &str) -> Result<Self, RoomNameError> {
+        let room = Self::parse(name)?;
+        if room.is_private() {
+            return Ok(room);
+        }
+        Self::parse(&format!("{PRIVATE_MARK}{room}"))
+    }
+
+    /// Only its members may read it or take part (see [`PRIVATE_MARK`]).
+    pub fn is_private(&self) -> bool {
+        self.0.starts_with(PRIVATE_MARK)
     }
 
     pub fn as_str(&self) -> &str {
@@ -138,6 +160,24 @@ mod tests {
         assert_eq!(RoomName::parse("a room"), Err(RoomNameError::BadChar));
         assert_eq!(RoomName::parse("../etc"), Err(RoomNameError::BadChar));
         assert_eq!(RoomName::parse("café"), Err(RoomNameError::BadChar));
+    }
+
+    #[test]
+    fn a_private_name_is_marked_and_follows_the_same_rules() {
+        let team = RoomName::private("team").unwrap();
+        assert_eq!(team.as_str(), "~team");
+        assert!(team.is_private());
+        assert_eq!(RoomName::private("~team").unwrap(), team);
+        assert_eq!(RoomName::parse("~team").unwrap(), team);
+        assert!(!RoomName::parse("team").unwrap().is_private());
+        assert_eq!(RoomName::parse("~"), Err(RoomNameError::Empty));
+        assert_eq!(RoomName::parse("~~team"), Err(RoomNameError::BadChar));
+        assert_eq!(RoomName::parse("te~am"), Err(RoomNameError::BadChar));
+        assert_eq!(
+            RoomName::private(&"a".repeat(64)),
+            Err(RoomNameError::TooLong)
+        );
+        assert_eq!(team.path(), "/r/~team");
     }
 
     #[test]

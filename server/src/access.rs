@@ -62,6 +62,10 @@ impl Act {
 /// Who someone is in one room, as the store has it right now.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Standing {
+    /// A private room (its name says so: `app::rooms::PRIVATE_MARK`).
+    pub private: bool,
+    /// An account its owner let into a private room (the owner included).
+    pub member: bool,
     /// The room's owner closed it to guests.
     pub accounts_only: bool,
     /// A moderator banned this person (account or guest session) from it.
@@ -70,9 +74,24 @@ pub struct Standing {
     pub moderator: bool,
 }
 
+impl Standing {
+    /// Anyone's standing in a room nobody has made yet: a public one has no
+    /// rules (whoever joins first makes it); a private one has no members.
+    pub fn unmade(room: &RoomName) -> Self {
+        Self {
+            private: room.is_private(),
+            ..Self::default()
+        }
+    }
+}
+
 /// Why not; the text is for the person refused.
 #[derive(Debug, thiserror::Error)]
 pub enum Denied {
+    /// A private room this person is not in, or no room at all: the same
+    /// words either way, so nobody outside learns that it exists.
+    #[error("No such room.")]
+    NoSuchRoom,
     #[error("A moderator banned you from #{0}.")]
     Banned(RoomName),
     #[error("#{0} is for signed-in people only: log in or sign up to take part")]
@@ -88,9 +107,23 @@ pub enum Denied {
 }
 
 impl Denied {
+    /// The HTTP status this refusal is sent with: a private room someone is
+    /// not in is not found, as a name nobody took is.
+    pub fn http_status(&self) -> axum::http::StatusCode {
+        use axum::http::StatusCode;
+        match self {
+            Denied::NoSuchRoom | Denied::Gone => StatusCode::NOT_FOUND,
+            Denied::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Denied::Banned(_) | Denied::AccountsOnly(_) | Denied::NotModerator => {
+                StatusCode::FORBIDDEN
+            }
+        }
+    }
+
     /// The protocol's code for this refusal.
     pub fn code(&self) -> ErrorCode {
         match self {
+            Denied::NoSuchRoom => ErrorCode::NoSuchRoom,
             Denied::Banned(_) => ErrorCode::Banned,
             Denied::AccountsOnly(_) => ErrorCode::AccountsOnly,
             Denied::NotModerator => ErrorCode::NotModerator,
@@ -103,6 +136,7 @@ impl Denied {
 /// A refusal without the room's name, as the store judges a write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rule {
+    NoSuchRoom,
     Banned,
     AccountsOnly,
     NotModerator,
@@ -119,10 +153,14 @@ pub struct Granted {
 /// guest cookie): it may read an open room and nothing else it can be
 /// refused, since there is nobody to ban.
 pub fn decide(who: Option<&Author>, act: Act, standing: &Standing) -> Result<Granted, Rule> {
+    let account = who.is_some_and(Author::is_account);
+    // First: whoever is not in a private room hears nothing else about it.
+    if standing.private && !(account && standing.member) {
+        return Err(Rule::NoSuchRoom);
+    }
     if standing.banned {
         return Err(Rule::Banned);
     }
-    let account = who.is_some_and(Author::is_account);
     if standing.accounts_only && !account {
         return Err(Rule::AccountsOnly);
     }
@@ -157,8 +195,7 @@ impl Access {
             .standings(std::slice::from_ref(room), who)
             .await?
             .pop()
-            .map(|(_, standing)| standing)
-            .unwrap_or_default();
+            .map_or_else(|| Standing::unmade(room), |(_, standing)| standing);
         Self::answer(room, who, act, &standing)
     }
 
@@ -177,8 +214,7 @@ impl Access {
                 let standing = standings
                     .iter()
                     .find(|(name, _)| name == room)
-                    .map(|(_, standing)| *standing)
-                    .unwrap_or_default();
+                    .map_or_else(|| Standing::unmade(room), |(_, standing)| *standing);
                 decide(who, act, &standing).is_ok()
             })
             .collect())
@@ -210,6 +246,7 @@ impl Access {
         standing: &Standing,
     ) -> Result<Granted, Denied> {
         decide(who, act, standing).map_err(|rule| match rule {
+            Rule::NoSuchRoom => Denied::NoSuchRoom,
             Rule::Banned => Denied::Banned(room.clone()),
             Rule::AccountsOnly => Denied::AccountsOnly(room.clone()),
             Rule::NotModerator => Denied::NotModerator,
@@ -239,33 +276,35 @@ mod tests {
         ];
         for act in Act::ALL {
             for (kind, who) in people {
-                for banned in [false, true] {
-                    for accounts_only in [false, true] {
-                        for moderator in [false, true] {
-                            let standing = Standing {
-                                accounts_only,
-                                banned,
-                                moderator,
-                            };
-                            let is_account = kind == "account";
-                            let expected = if banned {
-                                Err(Rule::Banned)
-                            } else if accounts_only && !is_account {
-                                Err(Rule::AccountsOnly)
-                            } else if act == Act::Moderate && !(is_account && moderator) {
-                                Err(Rule::NotModerator)
-                            } else {
-                                Ok(Granted {
-                                    moderator: is_account && moderator,
-                                })
-                            };
-                            assert_eq!(
-                                decide(who, act, &standing),
-                                expected,
-                                "{kind} {act:?} {standing:?}"
-                            );
-                        }
-                    }
+                // Every combination of the five: bit i of `bits` is field i.
+                for bits in 0..32u32 {
+                    let on = |i: u32| bits & (1 << i) != 0;
+                    let standing = Standing {
+                        private: on(0),
+                        member: on(1),
+                        accounts_only: on(2),
+                        banned: on(3),
+                        moderator: on(4),
+                    };
+                    let is_account = kind == "account";
+                    let expected = if standing.private && !(is_account && standing.member) {
+                        Err(Rule::NoSuchRoom)
+                    } else if standing.banned {
+                        Err(Rule::Banned)
+                    } else if standing.accounts_only && !is_account {
+                        Err(Rule::AccountsOnly)
+                    } else if act == Act::Moderate && !(is_account && standing.moderator) {
+                        Err(Rule::NotModerator)
+                    } else {
+                        Ok(Granted {
+                            moderator: is_account && standing.moderator,
+                        })
+                    };
+                    assert_eq!(
+                        decide(who, act, &standing),
+                        expected,
+                        "{kind} {act:?} {standing:?}"
+                    );
                 }
             }
         }

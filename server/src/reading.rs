@@ -83,8 +83,7 @@ impl ReadError {
         use axum::http::StatusCode;
         Some(match self {
             ReadError::Denied(Denied::Store(_)) | ReadError::Store(_) => return None,
-            ReadError::Denied(Denied::Gone) => StatusCode::NOT_FOUND,
-            ReadError::Denied(_) => StatusCode::FORBIDDEN,
+            ReadError::Denied(denied) => denied.http_status(),
             ReadError::TooManySearches => StatusCode::TOO_MANY_REQUESTS,
             ReadError::TooSlow => StatusCode::SERVICE_UNAVAILABLE,
         })
@@ -161,17 +160,18 @@ impl Reader {
         Ok(SearchPage { found, more })
     }
 
-    /// Whether the requester may read `room` now (a store failure reads as
-    /// yes: the page itself will say it could not load).
-    pub async fn may_read(&self, room: &RoomName) -> bool {
+    /// The status a refusal to read `room` now is sent with; `None` when
+    /// the requester may (a store failure reads as yes: the page itself
+    /// will say it could not load).
+    pub async fn refusal(&self, room: &RoomName) -> Option<axum::http::StatusCode> {
         match self
             .library
             .access
             .check(room, self.requester.who.as_ref(), Act::Read)
             .await
         {
-            Ok(_) => true,
-            Err(denied) => ReadError::from(denied).status().is_none(),
+            Ok(_) => None,
+            Err(denied) => ReadError::from(denied).status(),
         }
     }
 

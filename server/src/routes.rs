@@ -172,7 +172,7 @@ async fn preload_page(State(state): State<AppState>, mut request: Request, next:
     let refused = if get {
         let preloaded =
             app::page_data::preload(&reader, uri.path(), uri.query().unwrap_or_default()).await;
-        let refused = preloaded.as_ref().is_some_and(|p| p.refused());
+        let refused = preloaded.as_ref().and_then(|p| p.refusal());
         if let Some(preloaded) = preloaded {
             request.extensions_mut().insert(Arc::new(preloaded));
         }
@@ -181,14 +181,17 @@ async fn preload_page(State(state): State<AppState>, mut request: Request, next:
         // Its body is thrown away, so no data is loaded; its status is
         // still the GET's.
         match app::navigation::room_of(uri.path()).map(RoomName::parse) {
-            Some(Ok(room)) => !reader.may_read(&room).await,
-            _ => false,
+            Some(Ok(room)) => reader.refusal(&room).await.map(|status| status.as_u16()),
+            Some(Err(_)) => Some(StatusCode::NOT_FOUND.as_u16()),
+            None => None,
         }
     };
     let mut response = next.run(request).await;
     // The page says why; the status says it to everything else.
-    if refused && response.status() == StatusCode::OK {
-        *response.status_mut() = StatusCode::FORBIDDEN;
+    if let Some(status) = refused.and_then(|s| StatusCode::from_u16(s).ok())
+        && response.status() == StatusCode::OK
+    {
+        *response.status_mut() = status;
     }
     response
 }
@@ -577,7 +580,7 @@ async fn post_without_js(
                     "the server could not store it right now.".into(),
                 )
             }
-            denied => refused(StatusCode::FORBIDDEN, denied.to_string()),
+            denied => refused(denied.http_status(), denied.to_string()),
         };
     }
     let mut response = match state

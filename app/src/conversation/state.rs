@@ -421,7 +421,13 @@ impl RoomState {
                     self.tell_problem(Some(message));
                 }
                 (ErrorCode::Internal, Some(client_id)) => effects.push(Effect::Retry(client_id)),
-                (ErrorCode::AccountsOnly | ErrorCode::Removed | ErrorCode::Banned, _) => {
+                (
+                    ErrorCode::AccountsOnly
+                    | ErrorCode::Removed
+                    | ErrorCode::Banned
+                    | ErrorCode::NoSuchRoom,
+                    _,
+                ) => {
                     // Rejoining would only be refused again.
                     effects.push(Effect::Forget);
                     self.standing_mut().joined = false;

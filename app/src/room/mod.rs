@@ -60,6 +60,7 @@ pub fn RoomPage() -> impl IntoView {
                 .await
                 .map_err(|failed| match failed {
                     CallFailed::Refused(reason) => Failure::Refused(reason),
+                    CallFailed::NotFound => Failure::NoSuchRoom,
                     CallFailed::Failed => Failure::Unavailable,
                 })
         },
@@ -76,7 +77,7 @@ pub fn RoomPage() -> impl IntoView {
             let (heading, reason) = match failure {
                 Failure::NoSuchRoom => (
                     "No such room",
-                    "A room name uses only letters, digits, '-' and '_'.".to_owned(),
+                    "No room by that name is open to you. A room name uses only letters, digits, '-' and '_'.".to_owned(),
                 ),
                 Failure::Refused(reason) => ("You cannot open this room", reason),
                 Failure::Unavailable => (

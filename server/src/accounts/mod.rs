@@ -25,7 +25,7 @@ pub mod throttle;
 
 use crate::bus::{Control, Ended};
 use crate::hub::{Evicted, RoomHub, nick_key};
-use crate::store::{AccountRow, ModeratorChange, OwnedRoom, RoomFlag, Store, StoreError, now_ms};
+use crate::store::{AccountRow, OwnedRoom, RoomFlag, RosterChange, Store, StoreError, now_ms};
 use app::accounts::{PasswordError, UsernameError, check_password, parse_username};
 use app::people::Nick;
 use app::rooms::RoomName;
@@ -66,6 +66,10 @@ pub enum AccountError {
     NotSignedIn,
     #[error("No account is named {0}.")]
     NoSuchAccount(String),
+    #[error(transparent)]
+    BadRoomName(app::rooms::RoomNameError),
+    #[error("That room name is taken; pick another.")]
+    RoomNameTaken,
     #[error("The server is busy; try again in a moment.")]
     Busy,
     #[error("Something went wrong on the server; try again in a moment.")]
@@ -360,6 +364,11 @@ impl Accounts {
                     Control::NameTaken { room, key } => {
                         accounts.hub.name_taken(&room, &key).await;
                     }
+                    Control::NoLongerMember { room, account_id } => {
+                        let author = crate::store::Author::Account(account_id);
+                        let why = Evicted::NoLongerMember;
+                        accounts.hub.send_out_author(&room, &author, why).await;
+                    }
                     Control::SentOut {
                         room,
                         author,
@@ -461,6 +470,9 @@ impl Accounts {
         let mut rooms = store.owned_rooms(signed_in.account_id).await?;
         for room in &mut rooms {
             room.moderators = store.moderators(&room.name).await?;
+            if room.name.is_private() {
+                room.members = store.members(&room.name).await?;
+            }
         }
         Ok(rooms)
     }
@@ -474,13 +486,64 @@ impl Accounts {
         room: &RoomName,
         name: &Nick,
         on: bool,
-    ) -> Result<ModeratorChange, AccountError> {
+    ) -> Result<RosterChange, AccountError> {
         self.room_change(ip, signed_in)?;
         let key = nick_key(name);
         Ok(self
             .store
             .set_moderator(room, signed_in.account_id, &key, on)
             .await?)
+    }
+
+    /// Makes the private room `name` (`~name`), owned by the signed-in
+    /// person, its first member.
+    pub async fn create_private_room(
+        &self,
+        ip: IpAddr,
+        signed_in: &SignedIn,
+        name: &str,
+    ) -> Result<RoomName, AccountError> {
+        let room = RoomName::private(name).map_err(AccountError::BadRoomName)?;
+        self.room_change(ip, signed_in)?;
+        let made = self
+            .store
+            .create_private_room(&room, signed_in.account_id)
+            .await?;
+        if made {
+            Ok(room)
+        } else {
+            Err(AccountError::RoomNameTaken)
+        }
+    }
+
+    /// Lets `name` into the signed-in person's private room, or takes them
+    /// out: out, their connections there leave at once, on every server,
+    /// and whatever the room says next is not for them.
+    pub async fn set_member(
+        &self,
+        ip: IpAddr,
+        signed_in: &SignedIn,
+        room: &RoomName,
+        name: &Nick,
+        on: bool,
+    ) -> Result<RosterChange, AccountError> {
+        self.room_change(ip, signed_in)?;
+        let key = nick_key(name);
+        let change = self
+            .store
+            .set_member(room, signed_in.account_id, &key, on)
+            .await?;
+        if let (RosterChange::Done(account_id), false) = (change, on) {
+            let author = crate::store::Author::Account(account_id);
+            self.hub
+                .send_out_author(room, &author, Evicted::NoLongerMember)
+                .await;
+            self.hub.bus().tell(&Control::NoLongerMember {
+                room: room.clone(),
+                account_id,
+            });
+        }
+        Ok(change)
     }
 
     /// Turns a setting of one of the account's rooms on or off (closed to

@@ -6,6 +6,7 @@ use crate::store::OwnedRoom;
 use app::accounts::{PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS, USERNAME_MIN_CHARS};
 use app::navigation::Route;
 use app::people::{NICK_MAX_CHARS, Nick};
+use app::rooms::ROOM_MAX_CHARS;
 use app::{CommonHead, DocumentTitle};
 use leptos::prelude::*;
 
@@ -131,6 +132,7 @@ pub enum Done {
     Password,
     Room,
     Moderators,
+    Members,
 }
 
 pub struct AccountView<'a> {
@@ -145,6 +147,7 @@ pub fn account(options: &LeptosOptions, page: AccountView<'_>) -> String {
         Done::Password => "Your password is changed; every other session was logged out.",
         Done::Room => "The room's setting is saved.",
         Done::Moderators => "The room's moderators are saved.",
+        Done::Members => "The room's members are saved.",
     });
     let rooms = if page.rooms.is_empty() {
         view! { <p>"Rooms you create while signed in are listed here."</p> }.into_any()
@@ -176,6 +179,10 @@ pub fn account(options: &LeptosOptions, page: AccountView<'_>) -> String {
                         "on",
                     )
                 };
+                let members = room
+                    .name
+                    .is_private()
+                    .then(|| members_view(room, page.name));
                 let moderators = if room.moderators.is_empty() {
                     "Moderators: none yet (you moderate it as its owner).".to_owned()
                 } else {
@@ -197,6 +204,7 @@ pub fn account(options: &LeptosOptions, page: AccountView<'_>) -> String {
                             <input type="hidden" name="quiet_notices" value=notices_value />
                             <button type="submit">{notices_button}</button>
                         </form>
+                        {members}
                         <p>{moderators}</p>
                         <form method="post" action="/account/moderators">
                             <input type="hidden" name="room" value=name.clone() />
@@ -254,6 +262,19 @@ pub fn account(options: &LeptosOptions, page: AccountView<'_>) -> String {
                 <button type="submit">"Change password"</button>
             </form>
         </section>
+        <section aria-labelledby="private-heading">
+            <h2 id="private-heading">"New private room"</h2>
+            <p class="hint">
+                "Only the people you invite can find it, read it or take part."
+            </p>
+            <form method="post" action="/account/private-rooms">
+                <label>
+                    "Room name"
+                    <input name="room" required maxlength=ROOM_MAX_CHARS - 1 autocomplete="off" />
+                </label>
+                <button type="submit">"Create"</button>
+            </form>
+        </section>
         <section aria-labelledby="rooms-heading">
             <h2 id="rooms-heading">"Your rooms"</h2>
             <p class="hint">"A room closed to guests lets only signed-in people join."</p>
@@ -291,4 +312,47 @@ pub fn account(options: &LeptosOptions, page: AccountView<'_>) -> String {
     }
     .into_any();
     document(options, "Account", main)
+}
+
+/// A private room's members, each with a button to take them out (not the
+/// owner, who is always in), and the form to invite someone.
+fn members_view(room: &OwnedRoom, owner: &Nick) -> impl IntoView + use<> {
+    let name = room.name.to_string();
+    let items = room
+        .members
+        .iter()
+        .map(|member| {
+            let removable = member != owner;
+            let form = removable.then(|| {
+                view! {
+                    <form method="post" action="/account/members">
+                        <input type="hidden" name="room" value=name.clone() />
+                        <input type="hidden" name="name" value=member.to_string() />
+                        <button type="submit" name="on" value="off">
+                            {format!("Remove {member}")}
+                        </button>
+                    </form>
+                }
+            });
+            view! {
+                <li>
+                    <bdi>{member.to_string()}</bdi>
+                    {form}
+                </li>
+            }
+        })
+        .collect_view();
+    view! {
+        <ul aria-label="Members">{items}</ul>
+        <form method="post" action="/account/members">
+            <input type="hidden" name="room" value=name.clone() />
+            <label>
+                "Invite username"
+                <input name="name" required maxlength=NICK_MAX_CHARS autocomplete="off" />
+            </label>
+            <button type="submit" name="on" value="on">
+                "Send invite"
+            </button>
+        </form>
+    }
 }

@@ -5,8 +5,8 @@
 use super::pages::{self, AccountView, Done, PAGE_POLICY};
 use super::{AccountError, Accounts, SignedIn};
 use crate::state::AppState;
-use crate::store::ModeratorChange;
 use crate::store::RoomFlag;
+use crate::store::RosterChange;
 use app::navigation::Route;
 use app::people::Nick;
 use app::rooms::RoomName;
@@ -35,6 +35,8 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/account/delete", post(delete_account))
         .route("/account/rooms", post(room_setting))
         .route("/account/moderators", post(moderator_setting))
+        .route("/account/private-rooms", post(new_private_room))
+        .route("/account/members", post(member_setting))
         // A name and a password or two: anything much bigger is not a form
         // of ours (the password itself is capped at 128 characters).
         .layer(DefaultBodyLimit::max(FORM_BYTES))
@@ -90,7 +92,8 @@ fn status_of(err: &AccountError) -> StatusCode {
         AccountError::Username(_) | AccountError::Password(_) | AccountError::NoSuchAccount(_) => {
             StatusCode::BAD_REQUEST
         }
-        AccountError::NameTaken => StatusCode::CONFLICT,
+        AccountError::NameTaken | AccountError::RoomNameTaken => StatusCode::CONFLICT,
+        AccountError::BadRoomName(_) => StatusCode::BAD_REQUEST,
         AccountError::WrongCredentials | AccountError::WrongPassword => StatusCode::UNAUTHORIZED,
         AccountError::NotSignedIn => StatusCode::UNAUTHORIZED,
         AccountError::TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -219,6 +222,7 @@ async fn account_page(
         Some("password") => Some(Done::Password),
         Some("room") => Some(Done::Room),
         Some("moderators") => Some(Done::Moderators),
+        Some("members") => Some(Done::Members),
         _ => None,
     };
     render_account(&state, &headers, done, None).await
@@ -364,11 +368,77 @@ async fn moderator_setting(
         .set_moderator(peer.ip(), &signed_in, &room, &name, form.on == "on")
         .await
     {
-        Ok(ModeratorChange::Done) => Redirect::to("/account?done=moderators").into_response(),
-        Ok(ModeratorChange::NotOwner) => {
+        Ok(RosterChange::Done(_)) => Redirect::to("/account?done=moderators").into_response(),
+        Ok(RosterChange::NotOwner) => {
             (StatusCode::FORBIDDEN, "that room is not yours\n").into_response()
         }
-        Ok(ModeratorChange::NoSuchAccount) => {
+        // Naming the owner a moderator changes nothing: they moderate anyway.
+        Ok(RosterChange::Owner) => Redirect::to("/account?done=moderators").into_response(),
+        Ok(RosterChange::NoSuchAccount) => {
+            let err = AccountError::NoSuchAccount(name.to_string());
+            render_account(&state, &headers, None, Some(&err)).await
+        }
+        Err(err) => render_account(&state, &headers, None, Some(&err)).await,
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct NewPrivateRoom {
+    #[serde(default)]
+    room: String,
+}
+
+/// Makes a private room and opens it.
+async fn new_private_room(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<NewPrivateRoom>,
+) -> Response {
+    let accounts = accounts(&state);
+    let Some(signed_in) = signed_in(accounts, &headers).await else {
+        return Redirect::to(Route::LogIn.pattern()).into_response();
+    };
+    match accounts
+        .create_private_room(peer.ip(), &signed_in, &form.room)
+        .await
+    {
+        Ok(room) => Redirect::to(&room.path()).into_response(),
+        Err(err) => render_account(&state, &headers, None, Some(&err)).await,
+    }
+}
+
+/// The owner of a private room lets someone in (`on`), or takes them out.
+async fn member_setting(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<ModeratorSetting>,
+) -> Response {
+    let accounts = accounts(&state);
+    let (signed_in, room) = match room_owner_form(accounts, &headers, &form.room).await {
+        Ok(found) => found,
+        Err(refused) => return refused,
+    };
+    let Ok(name) = Nick::parse(&form.name) else {
+        let err = AccountError::NoSuchAccount(form.name.trim().chars().take(40).collect());
+        return render_account(&state, &headers, None, Some(&err)).await;
+    };
+    let on = form.on == "on";
+    match accounts
+        .set_member(peer.ip(), &signed_in, &room, &name, on)
+        .await
+    {
+        Ok(RosterChange::Done(_)) => Redirect::to("/account?done=members").into_response(),
+        Ok(RosterChange::NotOwner) => {
+            (StatusCode::FORBIDDEN, "that room is not yours\n").into_response()
+        }
+        Ok(RosterChange::Owner) => (
+            StatusCode::BAD_REQUEST,
+            "the owner of a private room is always in it\n",
+        )
+            .into_response(),
+        Ok(RosterChange::NoSuchAccount) => {
             let err = AccountError::NoSuchAccount(name.to_string());
             render_account(&state, &headers, None, Some(&err)).await
         }

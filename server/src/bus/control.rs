@@ -24,6 +24,9 @@ pub enum Control {
         author: String,
         banned: bool,
     },
+    /// The owner of a private room took an account out of it: its
+    /// connections there leave.
+    NoLongerMember { room: RoomName, account_id: i64 },
 }
 
 /// Which of an account's sessions ended, by the SHA-256 of their token.

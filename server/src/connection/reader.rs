@@ -593,6 +593,11 @@ impl Reader {
                         ErrorCode::Banned,
                         format!("A moderator banned you from #{room}."),
                     ),
+                    // As if the room were gone: it is, for them.
+                    Evicted::NoLongerMember => (
+                        ErrorCode::NoSuchRoom,
+                        crate::access::Denied::NoSuchRoom.to_string(),
+                    ),
                     _ => (
                         ErrorCode::NameReserved,
                         HubError::NameReserved(membership.nick).to_string(),

@@ -62,4 +62,6 @@ pub enum Evicted {
     Removed,
     /// A moderator banned this person from the room.
     Banned,
+    /// The owner of a private room took this person out of it.
+    NoLongerMember,
 }

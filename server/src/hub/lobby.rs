@@ -3,8 +3,9 @@
 use super::*;
 
 impl RoomHub {
-    /// The busiest rooms first (most people in them now, then the most
-    /// recently active), at most `limit`, those whose name contains `search`.
+    /// The busiest public rooms first (most people in them now, then the
+    /// most recently active), at most `limit`, those whose name contains
+    /// `search`.
     pub async fn summaries(
         &self,
         search: &str,
@@ -20,7 +21,9 @@ impl RoomHub {
                     name: r.name.clone(),
                     online: r.online.load(Ordering::Relaxed),
                 })
-                .filter(|r| r.online > 0 && r.name.as_str().to_lowercase().contains(&needle))
+                // Private rooms are only their members' business.
+                .filter(|r| r.online > 0 && !r.name.is_private())
+                .filter(|r| r.name.as_str().to_lowercase().contains(&needle))
                 .collect();
             live.sort_by(|a, b| b.online.cmp(&a.online).then_with(|| a.name.cmp(&b.name)));
             live.truncate(limit);

@@ -85,7 +85,7 @@ async fn key_holder(state: &AppState, headers: &HeaderMap, act: Act) -> Result<M
             tracing::error!(%err, "could not read the room's rules");
             Err(refusal(UploadRefusal::Internal))
         }
-        Err(denied) => Err(text(StatusCode::FORBIDDEN, format!("{denied}\n"))),
+        Err(denied) => Err(text(denied.http_status(), format!("{denied}\n"))),
     }
 }
 
@@ -243,7 +243,7 @@ async fn serve(state: &AppState, id: &str, headers: &HeaderMap, want_thumb: bool
             tracing::error!(%err, "could not read the room's rules");
             return text(StatusCode::SERVICE_UNAVAILABLE, "Try again in a moment.\n");
         }
-        Err(denied) => return text(StatusCode::FORBIDDEN, format!("{denied}\n")),
+        Err(denied) => return text(denied.http_status(), format!("{denied}\n")),
     }
     // Not sent yet: only its uploader's preview may fetch it.
     if row.seq.is_none() && reader != row.uploader {

@@ -173,14 +173,21 @@ pub struct OwnedRoom {
     pub quiet_notices: bool,
     /// The moderators its owner named.
     pub moderators: Vec<Nick>,
+    /// A private room's members (the owner among them).
+    pub members: Vec<Nick>,
 }
 
-/// What naming a moderator did.
+/// What an owner's change to a room's people (its moderators, a private
+/// room's members) did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ModeratorChange {
-    Done,
+pub enum RosterChange {
+    /// Done, to the account with this id.
+    Done(i64),
+    /// Not their room (or, for members, not a private one).
     NotOwner,
     NoSuchAccount,
+    /// The owner is always a member of their private room.
+    Owner,
 }
 
 /// An entry on its way into a room's log, before it has a `seq`.
@@ -266,6 +273,10 @@ pub enum Refusal {
     /// The author was banned from the room (perhaps a moment ago).
     #[error("a moderator banned you from this room")]
     Banned,
+    /// A private room the author is no longer a member of (removed a moment
+    /// ago), answered as if it did not exist.
+    #[error("No such room.")]
+    NoSuchRoom,
     /// The room was closed to guests (perhaps a moment ago).
     #[error("this room is for signed-in people only: log in or sign up to post")]
     AccountsOnly,
@@ -282,6 +293,7 @@ impl Refusal {
             Refusal::NoSuchMedia => ErrorCode::NoSuchMedia,
             Refusal::Banned => ErrorCode::Banned,
             Refusal::AccountsOnly => ErrorCode::AccountsOnly,
+            Refusal::NoSuchRoom => ErrorCode::NoSuchRoom,
         }
     }
 }
@@ -306,6 +318,7 @@ pub(crate) fn judge_author(draft: &Draft, standing: &Standing) -> Result<(), Ref
     };
     match crate::access::decide(Some(&draft.author), act, standing) {
         Ok(_) => Ok(()),
+        Err(crate::access::Rule::NoSuchRoom) => Err(Refusal::NoSuchRoom),
         Err(crate::access::Rule::Banned) => Err(Refusal::Banned),
         Err(crate::access::Rule::AccountsOnly) => Err(Refusal::AccountsOnly),
         // Deleting others' messages is judged against the target (`judge`).
@@ -699,8 +712,40 @@ impl Store {
         owner: i64,
         key: &str,
         on: bool,
-    ) -> Result<ModeratorChange, StoreError> {
+    ) -> Result<RosterChange, StoreError> {
         each!(self, db => db.set_moderator(room, owner, key, on).await)
+    }
+
+    /// Makes the private room `room` (its name marked as private), owned by
+    /// `owner`, its first member; false if the name is taken.
+    pub async fn create_private_room(
+        &self,
+        room: &RoomName,
+        owner: i64,
+    ) -> Result<bool, StoreError> {
+        each!(self, db => db.create_private_room(room, owner).await)
+    }
+
+    /// Lets (`on`) the account whose name key is `key` into the private room,
+    /// or takes them out, if `owner` owns it.
+    pub async fn set_member(
+        &self,
+        room: &RoomName,
+        owner: i64,
+        key: &str,
+        on: bool,
+    ) -> Result<RosterChange, StoreError> {
+        each!(self, db => db.set_member(room, owner, key, on).await)
+    }
+
+    /// A private room's members, by name.
+    pub async fn members(&self, room: &RoomName) -> Result<Vec<Nick>, StoreError> {
+        each!(self, db => db.members(room).await)
+    }
+
+    /// The private rooms `account` is a member of.
+    pub async fn private_rooms(&self, account: i64) -> Result<Vec<RoomName>, StoreError> {
+        each!(self, db => db.private_rooms(account).await)
     }
 
     /// The moderators the room's owner named, by name.

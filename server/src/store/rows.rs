@@ -278,6 +278,7 @@ pub(super) fn owned_room(
         accounts_only,
         quiet_notices,
         moderators: vec![],
+        members: vec![],
     })
 }
 
@@ -296,20 +297,21 @@ pub(super) fn kind_word(kind: &EntryKind) -> &'static str {
 }
 
 /// A standing query's row (see `crate::access`): the room's name, closed to
-/// guests, banned, moderator.
-pub(super) type StandingRow = (String, bool, bool, bool);
+/// guests, banned, moderator, member.
+pub(super) type StandingRow = (String, bool, bool, bool, bool);
 
 /// A standing row as the rules read it (`None` for a name that no longer
-/// parses).
+/// parses). Whether the room is private is in its name.
 pub(super) fn standing(
-    (name, accounts_only, banned, moderator): StandingRow,
+    (name, accounts_only, banned, moderator, member): StandingRow,
 ) -> Option<(RoomName, super::Standing)> {
-    Some((
-        RoomName::parse(&name).ok()?,
-        super::Standing {
-            accounts_only,
-            banned,
-            moderator,
-        },
-    ))
+    let room = RoomName::parse(&name).ok()?;
+    let standing = super::Standing {
+        private: room.is_private(),
+        member,
+        accounts_only,
+        banned,
+        moderator,
+    };
+    Some((room, standing))
 }

@@ -220,7 +220,10 @@ fn append_one(
         let standing = tx
             .prepare_cached(super::sqlite::STANDING_BY_ID)?
             .query_row((room_id, &author, account), |row| {
+                let name: String = row.get(0)?;
                 Ok(Standing {
+                    private: name.starts_with(app::rooms::PRIVATE_MARK),
+                    member: row.get(4)?,
                     accounts_only: row.get(1)?,
                     banned: row.get(2)?,
                     moderator: row.get(3)?,

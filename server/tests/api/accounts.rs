@@ -27,6 +27,11 @@ impl Answer {
         cookie
     }
 
+    /// Where a redirect points.
+    pub(crate) fn location(&self) -> &str {
+        self.location.as_deref().expect("a redirect")
+    }
+
     /// `name=value` of the session cookie this answer sets.
     fn cookie(&self) -> String {
         let set = self.set_cookie.as_deref().expect("a session cookie is set");

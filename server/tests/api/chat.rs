@@ -429,7 +429,8 @@ async fn a_page_hands_its_data_to_the_browser_as_inert_json() {
 #[tokio::test]
 async fn an_invalid_room_page_says_so() {
     let app = spawn_app().await;
-    let (_, html) = app.get("/r/bad%20name").await;
+    let (status, html) = app.get("/r/bad%20name").await;
+    assert_eq!(status, 404);
     assert!(html.contains("No such room"), "{html}");
     assert!(html.contains("<title>Chat</title>"), "{html}");
 }

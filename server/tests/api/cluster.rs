@@ -750,3 +750,46 @@ async fn the_bus_lag_is_counted_for_every_entry_another_server_announces() {
         "five messages heard over Redis: {before} then {after}"
     );
 }
+
+#[tokio::test]
+async fn a_member_taken_out_of_a_private_room_on_one_server_leaves_it_on_the_other() {
+    use crate::accounts::{PASSWORD, post, sign_up, signed_in_client};
+    use app::protocol::ErrorCode;
+    let pair = pair().await;
+    let owner = sign_up(&pair.a, "sadia", PASSWORD).await;
+    let made = post(
+        &pair.a,
+        "/account/private-rooms",
+        &[("room", "team")],
+        Some(&owner),
+    )
+    .await;
+    assert_eq!(made.status, 303, "{}", made.body);
+    let usman = sign_up(&pair.a, "usman", PASSWORD).await;
+    let invite = [("room", "~team"), ("name", "usman"), ("on", "on")];
+    assert_eq!(
+        post(&pair.a, "/account/members", &invite, Some(&owner))
+            .await
+            .status,
+        303
+    );
+    let mut sadia = signed_in_client(&pair.a, &owner).await;
+    sadia.join("~team", "sadia").await;
+    // usman reads and talks on B.
+    let mut member = signed_in_client(&pair.b, &usman).await;
+    member.join("~team", "usman").await;
+    member.say("~team", "hello from B").await;
+
+    let out = [("room", "~team"), ("name", "usman"), ("on", "off")];
+    assert_eq!(
+        post(&pair.a, "/account/members", &out, Some(&owner))
+            .await
+            .status,
+        303
+    );
+    // Told on B, as if the room were gone; and B refuses him from now on.
+    assert_eq!(member.refusal().await, ErrorCode::NoSuchRoom);
+    sadia.recv_until(|f| says(f, "usman left")).await;
+    let again = member.try_join("~team", "usman").await;
+    assert_eq!(error_code(&again), Some(ErrorCode::NoSuchRoom));
+}

@@ -16,6 +16,7 @@
 //! - [`frames`]: property tests of frame decoding.
 //! - [`moderation`]: owners and moderators delete, remove, ban; naming moderators.
 //! - [`notices`]: join and leave notices grouped, as servers run by default.
+//! - [`private`]: private rooms: only members read or take part, on every path.
 //! - [`rules`]: every room rule on every entry point (socket, form, history, search, media).
 //! - [`rule_table`]: the same as one table: every entry point in every standing.
 //! - [`media`]: uploads, thumbnails, safe serving, ranges, members only, both blob stores.
@@ -37,5 +38,6 @@ mod http;
 mod media;
 mod moderation;
 mod notices;
+mod private;
 mod rule_table;
 mod rules;

@@ -51,22 +51,33 @@ pub(crate) struct ClubReads {
 }
 
 pub(crate) async fn read_club(app: &TestApp, cookie: Option<&str>) -> ClubReads {
+    read_room(app, "club", SECRET_WORD, cookie).await
+}
+
+/// The answers of every way there is to read `room_name`, searching it for
+/// `word`, as the holder of `cookie` (or nobody).
+pub(crate) async fn read_room(
+    app: &TestApp,
+    room_name: &str,
+    word: &str,
+    cookie: Option<&str>,
+) -> ClubReads {
     let history = call_as(
         app,
         "/api/room_history",
-        serde_json::json!({"room": "club"}),
+        serde_json::json!({ "room": room_name }),
         cookie,
     )
     .await;
-    let page = get(app, "/r/club", cookie).await;
+    let page = get(app, &format!("/r/{room_name}"), cookie).await;
     let search = post(
         app,
         "/api/search_messages",
-        &[("query", SECRET_WORD), ("rooms[0]", "club"), ("page", "0")],
+        &[("query", word), ("rooms[0]", room_name), ("page", "0")],
         cookie,
     )
     .await;
-    let search_page = get(app, &format!("/search?room=club&q={SECRET_WORD}"), cookie).await;
+    let search_page = get(app, &format!("/search?room={room_name}&q={word}"), cookie).await;
     ClubReads {
         history,
         page,

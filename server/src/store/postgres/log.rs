@@ -141,7 +141,7 @@ impl PostgresStore {
     pub async fn room_names(&self, search: &str, limit: u32) -> Result<Vec<RoomName>, StoreError> {
         let pattern = super::super::like_pattern(search);
         let names = sqlx::query_scalar!(
-            r#"SELECT name FROM rooms WHERE lower(name) LIKE $1 ESCAPE '\'
+            r#"SELECT name FROM rooms WHERE lower(name) LIKE $1 ESCAPE '\' AND name NOT LIKE '~%'
                ORDER BY active_at DESC, name LIMIT $2"#,
             pattern,
             i64::from(limit)
@@ -499,7 +499,8 @@ pub(super) async fn apply(
 /// Each draft's refusal under the room's rules (see [`crate::access`]), read
 /// with the rooms' rows locked: a ban or a close to guests takes the same
 /// lock (`ban`, `set_accounts_only`), so it is either in before this batch
-/// or waits for it. Two statements a batch, however many drafts. (Checked at
+/// or waits for it. Two statements a batch however many drafts, four when
+/// one is to a private room (its members). (Checked at
 /// run time, like [`insert_plain`].)
 pub(super) async fn authors_refused(
     tx: &mut Transaction<'static, Postgres>,
@@ -521,6 +522,23 @@ pub(super) async fn authors_refused(
             .bind(room_ids)
             .fetch_all(&mut **tx)
             .await?;
+    // Private rooms' members, read only when a private room is written to.
+    let private: Vec<(i64,)> =
+        sqlx::query_as("SELECT id FROM rooms WHERE id = ANY($1) AND starts_with(name, $2)")
+            .bind(room_ids)
+            .bind(app::rooms::PRIVATE_MARK.to_string())
+            .fetch_all(&mut **tx)
+            .await?;
+    let mut members: Vec<(i64, i64)> = vec![];
+    if !private.is_empty() {
+        let private_ids: Vec<i64> = private.iter().map(|(id,)| *id).collect();
+        members = sqlx::query_as(
+            "SELECT room_id, account_id FROM private_members WHERE room_id = ANY($1)",
+        )
+        .bind(&private_ids)
+        .fetch_all(&mut **tx)
+        .await?;
+    }
     let banned: Vec<(i64, String)> = sqlx::query_as(
         "SELECT room_id, author FROM bans WHERE room_id = ANY($1) AND author = ANY($2)",
     )
@@ -549,7 +567,15 @@ pub(super) async fn authors_refused(
                 .any(|(room, account)| *room == draft.room_id && *account == id),
             super::super::Author::Guest(_) => false,
         };
+        let member = match draft.author {
+            super::super::Author::Account(id) => members
+                .iter()
+                .any(|(room, account)| *room == draft.room_id && *account == id),
+            super::super::Author::Guest(_) => false,
+        };
         let standing = Standing {
+            private: private.iter().any(|(id,)| *id == draft.room_id),
+            member,
             accounts_only: closed.iter().any(|(id,)| *id == draft.room_id),
             // Its author column made only when someone is banned at all.
             banned: !banned.is_empty() && {

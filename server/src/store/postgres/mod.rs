@@ -12,11 +12,12 @@
 //! Durability is PostgreSQL's: a commit returns once its WAL record is
 //! flushed (`synchronous_commit = on`, the default).
 //!
-//! By table, each file an `impl` of its own: [`log`], [`accounts`], [`moderation`], [`media`], [`search`].
+//! By table, each file an `impl` of its own: [`log`], [`accounts`], [`moderation`], [`members`], [`media`], [`search`].
 
 mod accounts;
 mod log;
 mod media;
+mod members;
 mod moderation;
 mod search;
 
@@ -26,8 +27,8 @@ use super::rows::{
     media_kind, media_kind_word, owned_room, quote, room_names, session_row, standing,
 };
 use super::{
-    AccountRow, Appended, Departed, Draft, Found, MediaRow, Member, ModeratorChange, OwnedRoom,
-    Refusal, RoomFlag, RoomRow, SessionRow, Standing, StoreError, TargetRow, act_of, judge,
+    AccountRow, Appended, Departed, Draft, Found, MediaRow, Member, OwnedRoom, Refusal, RoomFlag,
+    RoomRow, RosterChange, SessionRow, Standing, StoreError, TargetRow, act_of, judge,
     judge_author, now_ms,
 };
 use crate::config::redacted;

@@ -114,7 +114,7 @@ impl PostgresStore {
         owner: i64,
         key: &str,
         on: bool,
-    ) -> Result<ModeratorChange, StoreError> {
+    ) -> Result<RosterChange, StoreError> {
         let name = room.as_str();
         let Some(room_id) = sqlx::query_scalar!(
             "SELECT id FROM rooms WHERE name = $1 AND owner_id = $2",
@@ -124,14 +124,14 @@ impl PostgresStore {
         .fetch_optional(&self.pool)
         .await?
         else {
-            return Ok(ModeratorChange::NotOwner);
+            return Ok(RosterChange::NotOwner);
         };
         let Some(account_id) =
             sqlx::query_scalar!("SELECT id FROM accounts WHERE name_key = $1", key)
                 .fetch_optional(&self.pool)
                 .await?
         else {
-            return Ok(ModeratorChange::NoSuchAccount);
+            return Ok(RosterChange::NoSuchAccount);
         };
         if on {
             sqlx::query!(
@@ -150,7 +150,7 @@ impl PostgresStore {
             .execute(&self.pool)
             .await?;
         }
-        Ok(ModeratorChange::Done)
+        Ok(RosterChange::Done(account_id))
     }
 
     pub async fn moderators(&self, room: &RoomName) -> Result<Vec<Nick>, StoreError> {
@@ -188,7 +188,7 @@ impl PostgresStore {
 }
 
 /// A person's standing in rooms (see `crate::access`), one row a room that
-/// exists: its name, then closed to guests, banned, moderator; by their
+/// exists: its name, then closed to guests, banned, moderator, member; by their
 /// author column ($2, `''` for nobody) and account id ($3, `-1` for none).
 macro_rules! standing_in {
     ($rooms:literal) => {
@@ -197,7 +197,9 @@ macro_rules! standing_in {
                     EXISTS (SELECT 1 FROM bans b WHERE b.room_id = r.id AND b.author = $2),
                     COALESCE(r.owner_id = $3, FALSE)
                         OR EXISTS (SELECT 1 FROM moderators m
-                                   WHERE m.room_id = r.id AND m.account_id = $3)
+                                   WHERE m.room_id = r.id AND m.account_id = $3),
+                    EXISTS (SELECT 1 FROM private_members rm
+                            WHERE rm.room_id = r.id AND rm.account_id = $3)
              FROM rooms r WHERE ",
             $rooms
         )

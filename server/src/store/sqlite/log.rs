@@ -165,7 +165,7 @@ impl SqliteStore {
     pub async fn room_names(&self, search: &str, limit: u32) -> Result<Vec<RoomName>, StoreError> {
         let pattern = super::super::like_pattern(search);
         let names = sqlx::query_scalar!(
-            r#"SELECT name FROM rooms WHERE lower(name) LIKE ?1 ESCAPE '\'
+            r#"SELECT name FROM rooms WHERE lower(name) LIKE ?1 ESCAPE '\' AND name NOT LIKE '~%'
                ORDER BY active_at DESC, name LIMIT ?2"#,
             pattern,
             limit

@@ -17,11 +17,12 @@
 //! A write that is one statement (accounts, sessions, room settings) needs no
 //! transaction of its own: it runs on the writer as it is.
 //!
-//! By table, each file an `impl` of its own: [`log`], [`accounts`], [`moderation`], [`media`], [`search`].
+//! By table, each file an `impl` of its own: [`log`], [`accounts`], [`moderation`], [`members`], [`media`], [`search`].
 
 mod accounts;
 mod log;
 mod media;
+mod members;
 mod moderation;
 mod search;
 
@@ -34,8 +35,8 @@ use super::rows::{
 };
 use super::sqlite_log::LogWriter;
 use super::{
-    AccountRow, Appended, Departed, Draft, Found, MediaRow, Member, ModeratorChange, OwnedRoom,
-    RoomFlag, RoomRow, SessionRow, Standing, StoreError, now_ms,
+    AccountRow, Appended, Departed, Draft, Found, MediaRow, Member, OwnedRoom, RoomFlag, RoomRow,
+    RosterChange, SessionRow, Standing, StoreError, now_ms,
 };
 use app::messages::{Entry, Seq};
 use app::people::Nick;

@@ -1,0 +1,200 @@
+//! Private rooms (`~name`): made by an account, read and joined by the
+//! members it lets in and nobody else, on every path; to anyone else a
+//! private room answers exactly as a name nobody took: "No such room".
+
+use crate::accounts::{Answer, PASSWORD, get, post, sign_up, signed_in_client};
+use crate::common::*;
+use crate::rules::{ClubReads, read_room};
+use app::protocol::{ErrorCode, ServerFrame};
+
+const SECRET: &str = "the launch is on tuesday";
+const WORD: &str = "tuesday";
+
+/// sadia's private room `~team` with the secret said in it; `(her cookie,
+/// her socket)`.
+async fn team(app: &TestApp) -> (String, Client) {
+    let cookie = sign_up(app, "sadia", PASSWORD).await;
+    let made = post(
+        app,
+        "/account/private-rooms",
+        &[("room", "team")],
+        Some(&cookie),
+    )
+    .await;
+    assert_eq!(made.status, 303, "{}", made.body);
+    assert_eq!(made.location(), "/r/~team");
+    let mut sadia = signed_in_client(app, &cookie).await;
+    sadia.join("~team", "sadia").await;
+    sadia.say("~team", SECRET).await;
+    (cookie, sadia)
+}
+
+/// Lets `name` into `~team` (`on`) or takes them out, as its owner.
+async fn membership(app: &TestApp, owner: &str, name: &str, on: bool) -> Answer {
+    let on = if on { "on" } else { "off" };
+    post(
+        app,
+        "/account/members",
+        &[("room", "~team"), ("name", name), ("on", on)],
+        Some(owner),
+    )
+    .await
+}
+
+/// Every read of `room_name`, as statuses and whether the secret showed.
+async fn reads(app: &TestApp, room_name: &str, cookie: Option<&str>) -> Vec<(u16, bool)> {
+    let ClubReads {
+        history,
+        page,
+        search,
+        search_page,
+    } = read_room(app, room_name, WORD, cookie).await;
+    [history, page, search, search_page]
+        .into_iter()
+        .map(|answer| {
+            (
+                answer.status,
+                answer.body.contains(WORD) && answer.body.contains("launch"),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn only_members_read_a_private_room_and_to_others_it_does_not_exist() {
+    let app = spawn_app().await;
+    let (owner, _sadia) = team(&app).await;
+    let usman = sign_up(&app, "usman", PASSWORD).await;
+    let zara = sign_up(&app, "zara", PASSWORD).await;
+    assert_eq!(membership(&app, &owner, "usman", true).await.status, 303);
+
+    // Members read it every way there is.
+    for cookie in [&owner, &usman] {
+        let read = reads(&app, "~team", Some(cookie)).await;
+        assert!(
+            read.iter().all(|(status, shown)| *status == 200 && *shown),
+            "{read:?}"
+        );
+    }
+    let mut member = signed_in_client(&app, &usman).await;
+    member.join("~team", "usman").await;
+
+    // An account that is not a member, a guest and nobody get what a name
+    // nobody took gets: the same statuses, no secret.
+    let nothing = reads(&app, "~nothing", Some(&zara)).await;
+    assert!(nothing.iter().all(|(_, shown)| !shown), "{nothing:?}");
+    assert_eq!(nothing[0].0, 404, "history of a private name nobody took");
+    assert_eq!(nothing[1].0, 404, "page of a private name nobody took");
+    for cookie in [Some(zara.as_str()), None] {
+        assert_eq!(reads(&app, "~team", cookie).await, nothing);
+    }
+    let page = get(&app, "/r/~team", Some(&zara)).await;
+    assert!(page.body.contains("No such room"), "{}", page.body);
+
+    // Nor can they join or post, on the socket or through the form.
+    let mut outsider = signed_in_client(&app, &zara).await;
+    for name in ["~team", "~nothing"] {
+        let refused = outsider.try_join(name, "zara").await;
+        assert_eq!(error_code(&refused), Some(ErrorCode::NoSuchRoom), "{name}");
+    }
+    let mut guest = app.client().await;
+    let refused = guest.try_join("~team", "amir").await;
+    assert_eq!(error_code(&refused), Some(ErrorCode::NoSuchRoom));
+    let form = post(
+        &app,
+        "/r/~team/post",
+        &[
+            ("nick", "amir"),
+            ("body", "let me in"),
+            ("client_id", "amir-1"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(form.status, 404, "{}", form.body);
+
+    // The lobby lists public rooms only.
+    let lobby = crate::accounts::call_as(
+        &app,
+        "/api/list_rooms",
+        serde_json::json!({"search": ""}),
+        Some(&usman),
+    )
+    .await;
+    assert_eq!(lobby.status, 200, "{}", lobby.body);
+    assert!(!lobby.body.contains("team"), "{}", lobby.body);
+}
+
+#[tokio::test]
+async fn a_member_taken_out_is_sent_out_at_once_and_reads_nothing_after() {
+    let app = spawn_app().await;
+    let (owner, mut sadia) = team(&app).await;
+    let usman = sign_up(&app, "usman", PASSWORD).await;
+    assert_eq!(membership(&app, &owner, "usman", true).await.status, 303);
+    let mut member = signed_in_client(&app, &usman).await;
+    member.join("~team", "usman").await;
+    member.say("~team", "glad to be here").await;
+
+    assert_eq!(membership(&app, &owner, "usman", false).await.status, 303);
+    assert_eq!(member.refusal().await, ErrorCode::NoSuchRoom);
+    sadia.say("~team", "now between us").await;
+    let read = reads(&app, "~team", Some(&usman)).await;
+    assert!(read.iter().all(|(_, shown)| !shown), "{read:?}");
+    let history = crate::accounts::call_as(
+        &app,
+        "/api/room_history",
+        serde_json::json!({"room": "~team"}),
+        Some(&usman),
+    )
+    .await;
+    assert!(!history.body.contains("between us"), "{}", history.body);
+    let again = member.try_join("~team", "usman").await;
+    assert_eq!(error_code(&again), Some(ErrorCode::NoSuchRoom));
+}
+
+#[tokio::test]
+async fn only_the_owner_lets_people_in_and_a_private_name_is_taken_once() {
+    let app = spawn_app().await;
+    let (owner, _sadia) = team(&app).await;
+    let usman = sign_up(&app, "usman", PASSWORD).await;
+    assert_eq!(membership(&app, &owner, "usman", true).await.status, 303);
+    // A member is not the owner.
+    assert_eq!(membership(&app, &usman, "zara", true).await.status, 403);
+    let unknown = membership(&app, &owner, "nobody", true).await;
+    assert_eq!(unknown.status, 400, "{}", unknown.body);
+    assert!(
+        unknown.body.contains("No account is named nobody"),
+        "{}",
+        unknown.body
+    );
+    // The owner stays in their room.
+    assert_eq!(membership(&app, &owner, "sadia", false).await.status, 400);
+    // The name is taken, by whoever asks.
+    for cookie in [&owner, &usman] {
+        let again = post(
+            &app,
+            "/account/private-rooms",
+            &[("room", "team")],
+            Some(cookie),
+        )
+        .await;
+        assert_eq!(again.status, 409, "{}", again.body);
+    }
+    // Guests make no private rooms.
+    let guest = post(&app, "/account/private-rooms", &[("room", "den")], None).await;
+    assert_eq!(guest.status, 303);
+    assert_eq!(guest.location(), "/login");
+    // A public room's owner cannot turn its members into a private list.
+    let public = post(
+        &app,
+        "/account/members",
+        &[("room", "main"), ("name", "usman"), ("on", "on")],
+        Some(&owner),
+    )
+    .await;
+    assert_eq!(public.status, 403);
+    // Joining a private room by its name never makes one.
+    let mut sadia = signed_in_client(&app, &owner).await;
+    let refused = sadia.try_join("~other", "sadia").await;
+    assert!(matches!(refused, ServerFrame::Error { .. }));
+}
