@@ -370,6 +370,9 @@ pub struct HistoryPage {
     pub entries: Vec<Entry>,
     /// True when the page reaches the first entry of the room.
     pub at_start: bool,
+    /// A private room's members, with its latest page (not older ones).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roster: Option<crate::rooms::Roster>,
 }
 
 /// [`room_history`], called from the browser.

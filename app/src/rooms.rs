@@ -91,6 +91,16 @@ impl fmt::Display for RoomName {
     }
 }
 
+/// Who may read a private room, as its page shows them to its members.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Roster {
+    /// Every member by name, in name order, the owner among them.
+    pub members: Vec<crate::people::Nick>,
+    pub owner: Option<crate::people::Nick>,
+    /// The reader owns the room: they invite people and take them out.
+    pub yours: bool,
+}
+
 /// One line of the lobby's room list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoomSummary {

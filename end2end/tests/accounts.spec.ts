@@ -172,3 +172,50 @@ test("a guest opening a room closed to guests is told why, in the app and on rel
   await expect(refused.getByRole("heading", { name: "You cannot open this room" })).toBeVisible();
   await expect(refused).toContainText("#members-only is for signed-in people only");
 });
+
+test("a private room is read by the people its owner invites, and by nobody else", async ({ browser }) => {
+  const owner = await signUp(browser, "priya");
+  await owner.goto("/account");
+  await owner.getByRole("textbox", { name: "Room name" }).fill("plans");
+  await owner.getByRole("button", { name: "Create" }).click();
+  await expect(owner).toHaveURL(/\/r\/~plans$/);
+  await expect(owner.getByText("Private room")).toBeVisible();
+  await expectJoined(owner);
+  await say(owner, "the launch is on tuesday");
+
+  // Invited from the room itself: the Members list follows.
+  const member = await signUp(browser, "tomas");
+  await owner.getByRole("button", { name: "Invite" }).click();
+  await owner.getByRole("textbox", { name: "Invite username" }).fill("tomas");
+  await owner.getByRole("button", { name: "Send invite" }).click();
+  await expect(owner).toHaveURL(/\/r\/~plans$/);
+  const members = owner.getByRole("list", { name: "Members" });
+  await expect(members.getByRole("listitem")).toHaveCount(2);
+  await expect(members).toContainText("tomas");
+
+  await member.goto("/r/~plans");
+  await expectJoined(member);
+  await expect(bodies(member)).toHaveText(["the launch is on tuesday"]);
+  await say(member, "count me in");
+  await expect(bodies(owner)).toHaveText(["the launch is on tuesday", "count me in"]);
+  // Only the owner lets people in and out.
+  await expect(member.getByRole("button", { name: "Invite" })).toHaveCount(0);
+
+  // Anyone else finds nothing there, the same as at a name nobody took.
+  const outsider = await signUp(browser, "yusuf");
+  for (const path of ["/r/~plans", "/r/~nothing"]) {
+    const answer = await outsider.goto(path);
+    expect(answer?.status()).toBe(404);
+    await expect(outsider.getByRole("heading", { name: "No such room" })).toBeVisible();
+    await expect(outsider.getByText("tuesday")).toHaveCount(0);
+  }
+
+  // Taken out, the member is told at once and reads nothing said after.
+  await owner.getByRole("button", { name: "Remove tomas" }).click();
+  await expect(owner.getByRole("list", { name: "Members" }).getByRole("listitem")).toHaveCount(1);
+  await expect(member.getByText("No such room.")).toBeVisible();
+  await say(owner, "just us now");
+  await member.reload();
+  await expect(member.getByRole("heading", { name: "No such room" })).toBeVisible();
+  await expect(member.getByText("just us now")).toHaveCount(0);
+});

@@ -188,10 +188,30 @@ impl Reader {
             .await?;
         let entries = self.library.store.page(&room, before, limit).await?;
         let at_start = entries.first().is_none_or(|e| e.seq == 1);
+        let roster = match (room.is_private(), before) {
+            (true, None) => Some(self.roster(&room).await?),
+            _ => None,
+        };
         Ok(HistoryPage {
             room,
             entries,
             at_start,
+            roster,
+        })
+    }
+
+    /// A private room's members, and whether the reader owns it.
+    async fn roster(&self, room: &RoomName) -> Result<app::rooms::Roster, ReadError> {
+        let members = self.library.store.members(room).await?;
+        let owner = members.iter().find(|m| m.owner);
+        let yours = match (&self.requester.who, owner) {
+            (Some(crate::store::Author::Account(id)), Some(owner)) => *id == owner.account_id,
+            _ => false,
+        };
+        Ok(app::rooms::Roster {
+            owner: owner.map(|m| m.nick.clone()),
+            members: members.into_iter().map(|m| m.nick).collect(),
+            yours,
         })
     }
 }

@@ -12,6 +12,8 @@
 //! - `attach.rs`: the Attach button, the picked files' list (progress,
 //!   cancel, retry), paste and drop.
 //! - `viewer.rs`: pictures full size (arrows, Escape).
+//! - `members.rs`: a private room's members, and the owner's invite and
+//!   remove forms.
 //! - `emoji_picker.rs`: the emoji palette opened from the composer (and to
 //!   pick a reaction).
 //!
@@ -22,6 +24,7 @@ mod attach;
 mod composer;
 mod emoji_picker;
 mod log;
+mod members;
 mod viewer;
 
 use crate::accounts::Viewer;
@@ -106,6 +109,9 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
     let alerts = Alerts::from_context();
     let joined = JoinedRooms::from_context();
     let room = page.room.clone();
+    let members = page
+        .roster
+        .map(|roster| view! { <members::Members room=room.clone() roster /> });
     let conv = joined.conversation(room.clone(), page.entries, page.at_start);
     let local = use_context::<Hydrated>().map(|h| h.0);
     let log_ref = NodeRef::<html::Div>::new();
@@ -331,6 +337,7 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
             <viewer::Viewer conv />
             <header class="room-header">
                 <h1>{format!("#{room}")}</h1>
+                {room.is_private().then(|| view! { <span class="private">"Private room"</span> })}
                 <span class="status" role="status">
                     {status_text}
                 </span>
@@ -465,6 +472,7 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
                                 .collect::<Vec<_>>()
                         }}
                     </ul>
+                    {members}
                 </aside>
             </div>
             <p class="info" role="status">

@@ -471,7 +471,8 @@ impl Accounts {
         for room in &mut rooms {
             room.moderators = store.moderators(&room.name).await?;
             if room.name.is_private() {
-                room.members = store.members(&room.name).await?;
+                let members = store.members(&room.name).await?;
+                room.members = members.into_iter().map(|m| m.nick).collect();
             }
         }
         Ok(rooms)

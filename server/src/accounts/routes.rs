@@ -330,6 +330,10 @@ struct ModeratorSetting {
     /// "on" names the moderator, anything else unnames them.
     #[serde(default)]
     on: String,
+    /// "room" when the form is the room page's: back there, not to the
+    /// account page.
+    #[serde(default)]
+    then: String,
 }
 
 /// Who sends a form about one of their rooms, and which room; or the answer
@@ -429,6 +433,9 @@ async fn member_setting(
         .set_member(peer.ip(), &signed_in, &room, &name, on)
         .await
     {
+        Ok(RosterChange::Done(_)) if form.then == "room" => {
+            Redirect::to(&room.path()).into_response()
+        }
         Ok(RosterChange::Done(_)) => Redirect::to("/account?done=members").into_response(),
         Ok(RosterChange::NotOwner) => {
             (StatusCode::FORBIDDEN, "that room is not yours\n").into_response()

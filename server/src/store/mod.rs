@@ -177,6 +177,15 @@ pub struct OwnedRoom {
     pub members: Vec<Nick>,
 }
 
+/// A member of a private room.
+#[derive(Debug, Clone)]
+pub struct PrivateMember {
+    pub nick: Nick,
+    pub account_id: i64,
+    /// The room's owner (always a member).
+    pub owner: bool,
+}
+
 /// What an owner's change to a room's people (its moderators, a private
 /// room's members) did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -738,8 +747,8 @@ impl Store {
         each!(self, db => db.set_member(room, owner, key, on).await)
     }
 
-    /// A private room's members, by name.
-    pub async fn members(&self, room: &RoomName) -> Result<Vec<Nick>, StoreError> {
+    /// A private room's members, in name order.
+    pub async fn members(&self, room: &RoomName) -> Result<Vec<PrivateMember>, StoreError> {
         each!(self, db => db.members(room).await)
     }
 

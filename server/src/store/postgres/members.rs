@@ -1,6 +1,6 @@
 //! Private rooms and their members (`private_members`).
 
-use super::{PostgresStore, RosterChange, StoreError, now_ms};
+use super::{PostgresStore, PrivateMember, RosterChange, StoreError, now_ms};
 use app::people::Nick;
 use app::rooms::RoomName;
 
@@ -81,15 +81,25 @@ impl PostgresStore {
         Ok(RosterChange::Done(account_id))
     }
 
-    pub async fn members(&self, room: &RoomName) -> Result<Vec<Nick>, StoreError> {
-        let names: Vec<String> = sqlx::query_scalar(
-            "SELECT a.name FROM private_members m JOIN accounts a ON a.id = m.account_id
+    pub async fn members(&self, room: &RoomName) -> Result<Vec<PrivateMember>, StoreError> {
+        let rows: Vec<(String, i64, bool)> = sqlx::query_as(
+            "SELECT a.name, a.id, COALESCE(r.owner_id = a.id, FALSE)
+             FROM private_members m JOIN accounts a ON a.id = m.account_id
              JOIN rooms r ON r.id = m.room_id WHERE r.name = $1 ORDER BY a.name",
         )
         .bind(room.as_str())
         .fetch_all(&self.pool)
         .await?;
-        Ok(names.iter().filter_map(|n| Nick::parse(n).ok()).collect())
+        Ok(rows
+            .into_iter()
+            .filter_map(|(name, account_id, owner)| {
+                Some(PrivateMember {
+                    nick: Nick::parse(&name).ok()?,
+                    account_id,
+                    owner,
+                })
+            })
+            .collect())
     }
 
     pub async fn private_rooms(&self, account: i64) -> Result<Vec<RoomName>, StoreError> {

@@ -28,7 +28,7 @@ use super::rows::{
 };
 use super::{
     AccountRow, Appended, Departed, Draft, Found, MediaRow, Member, OwnedRoom, Refusal, RoomFlag,
-    RoomRow, RosterChange, SessionRow, Standing, StoreError, TargetRow, act_of, judge,
+    PrivateMember, RoomRow, RosterChange, SessionRow, Standing, StoreError, TargetRow, act_of, judge,
     judge_author, now_ms,
 };
 use crate::config::redacted;

@@ -36,7 +36,7 @@ use super::rows::{
 use super::sqlite_log::LogWriter;
 use super::{
     AccountRow, Appended, Departed, Draft, Found, MediaRow, Member, OwnedRoom, RoomFlag, RoomRow,
-    RosterChange, SessionRow, Standing, StoreError, now_ms,
+    PrivateMember, RosterChange, SessionRow, Standing, StoreError, now_ms,
 };
 use app::messages::{Entry, Seq};
 use app::people::Nick;
