@@ -27,9 +27,9 @@ use super::rows::{
     media_kind, media_kind_word, owned_room, quote, room_names, session_row, standing,
 };
 use super::{
-    AccountRow, Appended, Departed, Draft, Found, MediaRow, Member, OwnedRoom, Refusal, RoomFlag,
-    PrivateMember, RoomRow, RosterChange, SessionRow, Standing, StoreError, TargetRow, act_of, judge,
-    judge_author, now_ms,
+    AccountRow, Appended, Departed, Draft, Found, MediaRow, Member, OwnedRoom, PrivateMember,
+    Refusal, RoomFlag, RoomRow, RosterChange, SessionRow, Standing, StoreError, TargetRow, act_of,
+    judge, judge_author, now_ms,
 };
 use crate::config::redacted;
 use app::media::Attachment;

@@ -35,8 +35,8 @@ use super::rows::{
 };
 use super::sqlite_log::LogWriter;
 use super::{
-    AccountRow, Appended, Departed, Draft, Found, MediaRow, Member, OwnedRoom, RoomFlag, RoomRow,
-    PrivateMember, RosterChange, SessionRow, Standing, StoreError, now_ms,
+    AccountRow, Appended, Departed, Draft, Found, MediaRow, Member, OwnedRoom, PrivateMember,
+    RoomFlag, RoomRow, RosterChange, SessionRow, Standing, StoreError, now_ms,
 };
 use app::messages::{Entry, Seq};
 use app::people::Nick;
