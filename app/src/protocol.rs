@@ -112,6 +112,10 @@ pub enum ServerFrame {
     },
     /// `nick` is typing in `room` (not stored; it fades unless repeated).
     Typing { room: RoomName, nick: Nick },
+    /// The owner of the private room `room` let this person in: sent to
+    /// every socket of their account, whatever rooms it is in, so the room
+    /// shows in their sidebar at once.
+    Invited { room: RoomName },
     /// A request was refused; the connection stays open.
     Error {
         code: ErrorCode,
@@ -154,6 +158,7 @@ enum FrameKind {
     Entry,
     Ack,
     Typing,
+    Invited,
     Error,
 }
 
@@ -185,6 +190,7 @@ impl TryFrom<WireFrame> for ServerFrame {
                 room: room?,
                 nick: wire.nick.ok_or("missing field `nick`")?,
             },
+            FrameKind::Invited => ServerFrame::Invited { room: room? },
             FrameKind::Error => ServerFrame::Error {
                 code: wire.code.ok_or("missing field `code`")?,
                 room: room.ok(),

@@ -60,6 +60,17 @@ impl JoinedRooms {
                 joined.remember(&room);
             }
         });
+        // Let into a private room: it shows in the sidebar at once, and is
+        // followed like a saved room.
+        socket.on_invited(move |room| {
+            if joined.get(&room).is_none() {
+                let conversation = joined.conversation(room.clone(), vec![], false);
+                if let Some(nick) = storage::nick().and_then(|n| Nick::parse(&n).ok()) {
+                    conversation.connect(socket, alerts, nick);
+                }
+            }
+            joined.remember(&room);
+        });
         // Coming back to the tab means the room on screen has been seen.
         #[cfg(feature = "hydrate")]
         {

@@ -82,6 +82,15 @@ impl ChatSocket {
         let _ = room;
     }
 
+    /// What to do when the owner of a private room lets this person in
+    /// (the room is not followed yet, so no room's link hears it).
+    pub fn on_invited(&self, hook: impl Fn(RoomName) + 'static) {
+        #[cfg(feature = "hydrate")]
+        live::on_invited(*self, Rc::new(hook));
+        #[cfg(not(feature = "hydrate"))]
+        let _ = hook;
+    }
+
     /// Sends a frame if the socket is open; returns false when it is not (the
     /// room's `on_connect` is then responsible for sending it later).
     pub fn send(&self, frame: &ClientFrame) -> bool {
@@ -127,6 +136,8 @@ mod live {
         rooms: Vec<(RoomName, RoomLink)>,
         /// How long to wait before the next attempt (zero: the first wait).
         retry: Duration,
+        /// See [`ChatSocket::on_invited`].
+        invited: Option<Rc<dyn Fn(RoomName)>>,
     }
 
     fn shared(socket: ChatSocket) -> Rc<RefCell<Shared>> {
@@ -149,6 +160,10 @@ mod live {
                 send(socket, &frame);
             }
         }
+    }
+
+    pub fn on_invited(socket: ChatSocket, hook: Rc<dyn Fn(RoomName)>) {
+        shared(socket).borrow_mut().invited = Some(hook);
     }
 
     pub fn leave(socket: ChatSocket, room: &RoomName) {
@@ -190,11 +205,19 @@ mod live {
     /// Hands a frame to its room; the borrow ends before any handler runs,
     /// because handlers may send frames themselves.
     fn dispatch(socket: ChatSocket, frame: ServerFrame) {
+        if let ServerFrame::Invited { room } = frame {
+            let hook = shared(socket).borrow().invited.clone();
+            if let Some(hook) = hook {
+                hook(room);
+            }
+            return;
+        }
         let room = match &frame {
             ServerFrame::Joined { room, .. }
             | ServerFrame::Entry { room, .. }
             | ServerFrame::Ack { room, .. }
-            | ServerFrame::Typing { room, .. } => Some(room.clone()),
+            | ServerFrame::Typing { room, .. }
+            | ServerFrame::Invited { room } => Some(room.clone()),
             ServerFrame::Error { room, .. } => room.clone(),
         };
         let handlers: Vec<Rc<dyn Fn(ServerFrame)>> = shared(socket)

@@ -183,8 +183,10 @@ test("a private room is read by the people its owner invites, and by nobody else
   await expectJoined(owner);
   await say(owner, "the launch is on tuesday");
 
-  // Invited from the room itself: the Members list follows.
+  // Invited from the room itself: the Members list follows, and the room
+  // shows in the member's sidebar at once, wherever they are.
   const member = await signUp(browser, "tomas");
+  await joinOn(member, null, "lounge-tomas");
   await owner.getByRole("button", { name: "Invite" }).click();
   await owner.getByRole("textbox", { name: "Invite username" }).fill("tomas");
   await owner.getByRole("button", { name: "Send invite" }).click();
@@ -192,8 +194,9 @@ test("a private room is read by the people its owner invites, and by nobody else
   const members = owner.getByRole("list", { name: "Members" });
   await expect(members.getByRole("listitem")).toHaveCount(2);
   await expect(members).toContainText("tomas");
-
-  await member.goto("/r/~plans");
+  const joined = member.getByRole("navigation", { name: "Joined rooms" });
+  await joined.getByRole("link", { name: /^#~plans/ }).click();
+  await expect(member).toHaveURL(/\/r\/~plans$/);
   await expectJoined(member);
   await expect(bodies(member)).toHaveText(["the launch is on tuesday"]);
   await say(member, "count me in");
@@ -202,7 +205,7 @@ test("a private room is read by the people its owner invites, and by nobody else
   await expect(member.getByRole("button", { name: "Invite" })).toHaveCount(0);
 
   // Anyone else finds nothing there, the same as at a name nobody took.
-  const outsider = await signUp(browser, "yusuf");
+  const outsider = await signUp(browser, "ingrid");
   for (const path of ["/r/~plans", "/r/~nothing"]) {
     const answer = await outsider.goto(path);
     expect(answer?.status()).toBe(404);

@@ -406,6 +406,8 @@ impl RoomState {
                     effects.push(Effect::TypingShown);
                 }
             }
+            // The socket hands it to the sidebar, not to a room.
+            ServerFrame::Invited { .. } => {}
             ServerFrame::Error {
                 code,
                 client_id,

@@ -364,6 +364,9 @@ impl Accounts {
                     Control::NameTaken { room, key } => {
                         accounts.hub.name_taken(&room, &key).await;
                     }
+                    Control::Invited { room, account_id } => {
+                        accounts.tell_invited(&room, account_id);
+                    }
                     Control::NoLongerMember { room, account_id } => {
                         let author = crate::store::Author::Account(account_id);
                         let why = Evicted::NoLongerMember;
@@ -478,6 +481,11 @@ impl Accounts {
         Ok(rooms)
     }
 
+    /// The private rooms the signed-in person was let into (their own too).
+    pub async fn private_rooms(&self, signed_in: &SignedIn) -> Result<Vec<RoomName>, AccountError> {
+        Ok(self.store.private_rooms(signed_in.account_id).await?)
+    }
+
     /// Names (or unnames) `name` a moderator of `room`, which the signed-in
     /// person must own.
     pub async fn set_moderator(
@@ -534,6 +542,13 @@ impl Accounts {
             .store
             .set_member(room, signed_in.account_id, &key, on)
             .await?;
+        if let (RosterChange::Done(account_id), true) = (change, on) {
+            self.tell_invited(room, account_id);
+            self.hub.bus().tell(&Control::Invited {
+                room: room.clone(),
+                account_id,
+            });
+        }
         if let (RosterChange::Done(account_id), false) = (change, on) {
             let author = crate::store::Author::Account(account_id);
             self.hub
@@ -545,6 +560,13 @@ impl Accounts {
             });
         }
         Ok(change)
+    }
+
+    /// Tells the account's sockets on this server that it was let into `room`.
+    fn tell_invited(&self, room: &RoomName, account_id: i64) {
+        let frame = app::protocol::ServerFrame::Invited { room: room.clone() };
+        self.sockets
+            .tell(account_id, &crate::connection::reader::frame(&frame));
     }
 
     /// Turns a setting of one of the account's rooms on or off (closed to

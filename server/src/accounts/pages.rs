@@ -138,6 +138,8 @@ pub enum Done {
 pub struct AccountView<'a> {
     pub name: &'a Nick,
     pub rooms: &'a [OwnedRoom],
+    /// The private rooms this person is a member of.
+    pub private: &'a [app::rooms::RoomName],
     pub done: Option<Done>,
     pub problem: Option<String>,
 }
@@ -261,6 +263,20 @@ pub fn account(options: &LeptosOptions, page: AccountView<'_>) -> String {
                 <p class="hint">{password_hint()} " Every other session is logged out."</p>
                 <button type="submit">"Change password"</button>
             </form>
+        </section>
+        <section aria-labelledby="member-heading">
+            <h2 id="member-heading">"Private rooms you are in"</h2>
+            {if page.private.is_empty() {
+                view! { <p>"None yet: a room's owner lets you in by your username."</p> }
+                    .into_any()
+            } else {
+                let links = page
+                    .private
+                    .iter()
+                    .map(|room| view! { <li><a href=room.path()>{format!("#{room}")}</a></li> })
+                    .collect_view();
+                view! { <ul aria-label="Private rooms you are in">{links}</ul> }.into_any()
+            }}
         </section>
         <section aria-labelledby="private-heading">
             <h2 id="private-heading">"New private room"</h2>

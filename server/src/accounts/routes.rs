@@ -245,12 +245,20 @@ async fn render_account(
             vec![]
         }
     };
+    let private = match accounts.private_rooms(&signed_in).await {
+        Ok(rooms) => rooms,
+        Err(err) => {
+            tracing::error!(%err, "could not list an account's private rooms");
+            vec![]
+        }
+    };
     let view = |problem: Option<String>| {
         pages::account(
             &state.leptos_options,
             AccountView {
                 name: &signed_in.name,
                 rooms: &rooms,
+                private: &private,
                 done,
                 problem,
             },

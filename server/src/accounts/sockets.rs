@@ -97,6 +97,14 @@ impl SignedInSockets {
         sessions
     }
 
+    /// Sends `message` to every socket of the account.
+    pub fn tell(&self, account_id: i64, message: &axum::extract::ws::Message) {
+        let by_account = self.by_account.lock().expect("sockets lock");
+        for socket in by_account.get(&account_id).into_iter().flatten() {
+            socket.outbox.push(message.clone());
+        }
+    }
+
     /// Closes the account's sockets of the sessions that `ended`.
     pub fn close(&self, account_id: i64, ended: &Ended) {
         let by_account = self.by_account.lock().expect("sockets lock");

@@ -27,6 +27,8 @@ pub enum Control {
     /// The owner of a private room took an account out of it: its
     /// connections there leave.
     NoLongerMember { room: RoomName, account_id: i64 },
+    /// The owner of a private room let an account in: its sockets hear it.
+    Invited { room: RoomName, account_id: i64 },
 }
 
 /// Which of an account's sessions ended, by the SHA-256 of their token.

@@ -775,8 +775,18 @@ async fn a_member_taken_out_of_a_private_room_on_one_server_leaves_it_on_the_oth
     );
     let mut sadia = signed_in_client(&pair.a, &owner).await;
     sadia.join("~team", "sadia").await;
-    // usman reads and talks on B.
+    // usman, on B, heard that he was let in on A; he reads and talks on B.
     let mut member = signed_in_client(&pair.b, &usman).await;
+    let invite_again = [("room", "~team"), ("name", "usman"), ("on", "on")];
+    assert_eq!(
+        post(&pair.a, "/account/members", &invite_again, Some(&owner))
+            .await
+            .status,
+        303
+    );
+    member
+        .recv_until(|f| matches!(f, ServerFrame::Invited { room } if room.as_str() == "~team"))
+        .await;
     member.join("~team", "usman").await;
     member.say("~team", "hello from B").await;
 

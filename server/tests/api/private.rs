@@ -68,6 +68,12 @@ async fn only_members_read_a_private_room_and_to_others_it_does_not_exist() {
     let zara = sign_up(&app, "zara", PASSWORD).await;
     assert_eq!(membership(&app, &owner, "usman", true).await.status, 303);
 
+    // Members find it on their account page; others do not.
+    let page = get(&app, "/account", Some(&usman)).await;
+    assert!(page.body.contains("href=\"/r/~team\""), "{}", page.body);
+    let page = get(&app, "/account", Some(&zara)).await;
+    assert!(!page.body.contains("~team"), "{}", page.body);
+
     // Members read it every way there is.
     for cookie in [&owner, &usman] {
         let read = reads(&app, "~team", Some(cookie)).await;
@@ -123,6 +129,47 @@ async fn only_members_read_a_private_room_and_to_others_it_does_not_exist() {
     .await;
     assert_eq!(lobby.status, 200, "{}", lobby.body);
     assert!(!lobby.body.contains("team"), "{}", lobby.body);
+}
+
+#[tokio::test]
+async fn whoever_is_let_in_hears_it_at_once_on_every_socket() {
+    let app = spawn_app().await;
+    let (owner, _sadia) = team(&app).await;
+    let usman = sign_up(&app, "usman", PASSWORD).await;
+    // Two tabs, one in a room and one in none.
+    let mut chatting = signed_in_client(&app, &usman).await;
+    chatting.join("main", "usman").await;
+    let mut idle = signed_in_client(&app, &usman).await;
+    let mut someone_else = signed_in_client(&app, &sign_up(&app, "zara", PASSWORD).await).await;
+    someone_else.join("main", "zara").await;
+
+    assert_eq!(membership(&app, &owner, "usman", true).await.status, 303);
+    let invited =
+        |f: &ServerFrame| matches!(f, ServerFrame::Invited { room } if room.as_str() == "~team");
+    chatting.recv_until(invited).await;
+    idle.recv_until(invited).await;
+    // Whatever the server sent zara before her own message came back.
+    let said = app::protocol::ClientFrame::Send {
+        room: room("main"),
+        client_id: someone_else.new_client_id(),
+        body: app::messages::MessageBody::parse("anything for me?").unwrap(),
+        reply_to: None,
+        media: vec![],
+    };
+    someone_else.send_frame(&said).await;
+    let frames = someone_else
+        .recv_until(|f| match f {
+            ServerFrame::Entry { entry, .. } => matches!(
+                &entry.kind,
+                app::messages::EntryKind::Message { body, .. } if body.as_str() == "anything for me?"
+            ),
+            _ => false,
+        })
+        .await;
+    assert!(
+        !frames.iter().any(invited),
+        "only the invited account hears it"
+    );
 }
 
 #[tokio::test]
