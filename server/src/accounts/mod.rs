@@ -40,6 +40,26 @@ use throttle::Throttle;
 /// A session's `seen_at` is written at most this often (not on every request).
 const TOUCH_EVERY_MS: i64 = 60 * 60 * 1000;
 
+/// The longest name a private room is made with: its address adds the mark
+/// and a dash with 10 random characters, within a room name's 64.
+pub const PRIVATE_NAME_MAX_CHARS: usize = app::rooms::ROOM_MAX_CHARS - 1 - 1 - PRIVATE_SUFFIX_CHARS;
+
+const PRIVATE_SUFFIX_CHARS: usize = 10;
+
+/// Ten random lowercase letters and digits: about 51 bits, too many to find
+/// a room by asking for addresses.
+fn private_suffix() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut bytes = [0u8; PRIVATE_SUFFIX_CHARS];
+    getrandom::fill(&mut bytes).expect("the system's random source works");
+    // Modulo 36 favours the first four characters a little (256 = 7 * 36
+    // + 4): a fraction of a bit less, which no guesser can use.
+    bytes
+        .iter()
+        .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
+        .collect()
+}
+
 /// Changes an owner may make to their rooms at once (from one account, and
 /// from one address), before one per `ROOM_CHANGES_EVERY` applies: plenty
 /// for a person at the account page, not for a script in a loop.
@@ -68,8 +88,6 @@ pub enum AccountError {
     NoSuchAccount(String),
     #[error(transparent)]
     BadRoomName(app::rooms::RoomNameError),
-    #[error("That room name is taken; pick another.")]
-    RoomNameTaken,
     #[error("The server is busy; try again in a moment.")]
     Busy,
     #[error("Something went wrong on the server; try again in a moment.")]
@@ -504,25 +522,40 @@ impl Accounts {
             .await?)
     }
 
-    /// Makes the private room `name` (`~name`), owned by the signed-in
-    /// person, its first member.
+    /// Makes a private room called `name`, owned by the signed-in person,
+    /// its first member. Its address is `~name-` and a random suffix: a
+    /// name is never "taken", so making one tells nobody which private
+    /// rooms exist (every other path answers for one that does as for one
+    /// that does not), and nobody can guess the address either.
     pub async fn create_private_room(
         &self,
         ip: IpAddr,
         signed_in: &SignedIn,
         name: &str,
     ) -> Result<RoomName, AccountError> {
-        let room = RoomName::private(name).map_err(AccountError::BadRoomName)?;
-        self.room_change(ip, signed_in)?;
-        let made = self
-            .store
-            .create_private_room(&room, signed_in.account_id)
-            .await?;
-        if made {
-            Ok(room)
-        } else {
-            Err(AccountError::RoomNameTaken)
+        let name = name.trim().trim_start_matches(app::rooms::PRIVATE_MARK);
+        RoomName::parse(name).map_err(AccountError::BadRoomName)?;
+        if name.len() > PRIVATE_NAME_MAX_CHARS {
+            return Err(AccountError::BadRoomName(
+                app::rooms::RoomNameError::TooLong,
+            ));
         }
+        self.room_change(ip, signed_in)?;
+        // 36^10 suffixes: a second try is already a curiosity.
+        for _ in 0..3 {
+            let room = RoomName::private(&format!("{name}-{}", private_suffix()))
+                .map_err(AccountError::BadRoomName)?;
+            let made = self
+                .store
+                .create_private_room(&room, signed_in.account_id)
+                .await?;
+            if made {
+                return Ok(room);
+            }
+        }
+        Err(AccountError::Internal(
+            "three random private room names were all taken".into(),
+        ))
     }
 
     /// Lets `name` into the signed-in person's private room, or takes them

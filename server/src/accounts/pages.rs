@@ -6,7 +6,6 @@ use crate::store::OwnedRoom;
 use app::accounts::{PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS, USERNAME_MIN_CHARS};
 use app::navigation::Route;
 use app::people::{NICK_MAX_CHARS, Nick};
-use app::rooms::ROOM_MAX_CHARS;
 use app::{CommonHead, DocumentTitle};
 use leptos::prelude::*;
 
@@ -286,7 +285,12 @@ pub fn account(options: &LeptosOptions, page: AccountView<'_>) -> String {
             <form method="post" action="/account/private-rooms">
                 <label>
                     "Room name"
-                    <input name="room" required maxlength=ROOM_MAX_CHARS - 1 autocomplete="off" />
+                    <input
+                        name="room"
+                        required
+                        maxlength=super::PRIVATE_NAME_MAX_CHARS
+                        autocomplete="off"
+                    />
                 </label>
                 <button type="submit">"Create"</button>
             </form>

@@ -92,7 +92,7 @@ fn status_of(err: &AccountError) -> StatusCode {
         AccountError::Username(_) | AccountError::Password(_) | AccountError::NoSuchAccount(_) => {
             StatusCode::BAD_REQUEST
         }
-        AccountError::NameTaken | AccountError::RoomNameTaken => StatusCode::CONFLICT,
+        AccountError::NameTaken => StatusCode::CONFLICT,
         AccountError::BadRoomName(_) => StatusCode::BAD_REQUEST,
         AccountError::WrongCredentials | AccountError::WrongPassword => StatusCode::UNAUTHORIZED,
         AccountError::NotSignedIn => StatusCode::UNAUTHORIZED,

@@ -765,8 +765,9 @@ async fn a_member_taken_out_of_a_private_room_on_one_server_leaves_it_on_the_oth
     )
     .await;
     assert_eq!(made.status, 303, "{}", made.body);
+    let team = made.location().strip_prefix("/r/").unwrap().to_owned();
     let usman = sign_up(&pair.a, "usman", PASSWORD).await;
-    let invite = [("room", "~team"), ("name", "usman"), ("on", "on")];
+    let invite = [("room", team.as_str()), ("name", "usman"), ("on", "on")];
     assert_eq!(
         post(&pair.a, "/account/members", &invite, Some(&owner))
             .await
@@ -774,10 +775,10 @@ async fn a_member_taken_out_of_a_private_room_on_one_server_leaves_it_on_the_oth
         303
     );
     let mut sadia = signed_in_client(&pair.a, &owner).await;
-    sadia.join("~team", "sadia").await;
+    sadia.join(&team, "sadia").await;
     // usman, on B, heard that he was let in on A; he reads and talks on B.
     let mut member = signed_in_client(&pair.b, &usman).await;
-    let invite_again = [("room", "~team"), ("name", "usman"), ("on", "on")];
+    let invite_again = [("room", team.as_str()), ("name", "usman"), ("on", "on")];
     assert_eq!(
         post(&pair.a, "/account/members", &invite_again, Some(&owner))
             .await
@@ -785,12 +786,12 @@ async fn a_member_taken_out_of_a_private_room_on_one_server_leaves_it_on_the_oth
         303
     );
     member
-        .recv_until(|f| matches!(f, ServerFrame::Invited { room } if room.as_str() == "~team"))
+        .recv_until(|f| matches!(f, ServerFrame::Invited { room } if room.as_str() == team))
         .await;
-    member.join("~team", "usman").await;
-    member.say("~team", "hello from B").await;
+    member.join(&team, "usman").await;
+    member.say(&team, "hello from B").await;
 
-    let out = [("room", "~team"), ("name", "usman"), ("on", "off")];
+    let out = [("room", team.as_str()), ("name", "usman"), ("on", "off")];
     assert_eq!(
         post(&pair.a, "/account/members", &out, Some(&owner))
             .await
@@ -800,6 +801,6 @@ async fn a_member_taken_out_of_a_private_room_on_one_server_leaves_it_on_the_oth
     // Told on B, as if the room were gone; and B refuses him from now on.
     assert_eq!(member.refusal().await, ErrorCode::NoSuchRoom);
     sadia.recv_until(|f| says(f, "usman left")).await;
-    let again = member.try_join("~team", "usman").await;
+    let again = member.try_join(&team, "usman").await;
     assert_eq!(error_code(&again), Some(ErrorCode::NoSuchRoom));
 }

@@ -10,9 +10,9 @@ use app::protocol::{ErrorCode, ServerFrame};
 const SECRET: &str = "the launch is on tuesday";
 const WORD: &str = "tuesday";
 
-/// sadia's private room `~team` with the secret said in it; `(her cookie,
-/// her socket)`.
-async fn team(app: &TestApp) -> (String, Client) {
+/// sadia's private room, made with the name "team", with the secret said
+/// in it; `(her cookie, her socket, the room's name)`.
+async fn team(app: &TestApp) -> (String, Client, String) {
     let cookie = sign_up(app, "sadia", PASSWORD).await;
     let made = post(
         app,
@@ -22,20 +22,25 @@ async fn team(app: &TestApp) -> (String, Client) {
     )
     .await;
     assert_eq!(made.status, 303, "{}", made.body);
-    assert_eq!(made.location(), "/r/~team");
+    let room = made
+        .location()
+        .strip_prefix("/r/")
+        .expect("to the room")
+        .to_owned();
+    assert!(room.starts_with("~team-"), "{room}");
     let mut sadia = signed_in_client(app, &cookie).await;
-    sadia.join("~team", "sadia").await;
-    sadia.say("~team", SECRET).await;
-    (cookie, sadia)
+    sadia.join(&room, "sadia").await;
+    sadia.say(&room, SECRET).await;
+    (cookie, sadia, room)
 }
 
-/// Lets `name` into `~team` (`on`) or takes them out, as its owner.
-async fn membership(app: &TestApp, owner: &str, name: &str, on: bool) -> Answer {
+/// Lets `name` into `room` (`on`) or takes them out, as `owner`.
+async fn membership(app: &TestApp, owner: &str, room: &str, name: &str, on: bool) -> Answer {
     let on = if on { "on" } else { "off" };
     post(
         app,
         "/account/members",
-        &[("room", "~team"), ("name", name), ("on", on)],
+        &[("room", room), ("name", name), ("on", on)],
         Some(owner),
     )
     .await
@@ -63,27 +68,34 @@ async fn reads(app: &TestApp, room_name: &str, cookie: Option<&str>) -> Vec<(u16
 #[tokio::test]
 async fn only_members_read_a_private_room_and_to_others_it_does_not_exist() {
     let app = spawn_app().await;
-    let (owner, _sadia) = team(&app).await;
+    let (owner, _sadia, team) = team(&app).await;
     let usman = sign_up(&app, "usman", PASSWORD).await;
     let zara = sign_up(&app, "zara", PASSWORD).await;
-    assert_eq!(membership(&app, &owner, "usman", true).await.status, 303);
+    assert_eq!(
+        membership(&app, &owner, &team, "usman", true).await.status,
+        303
+    );
 
     // Members find it on their account page; others do not.
     let page = get(&app, "/account", Some(&usman)).await;
-    assert!(page.body.contains("href=\"/r/~team\""), "{}", page.body);
+    assert!(
+        page.body.contains(&format!("href=\"/r/{team}\"")),
+        "{}",
+        page.body
+    );
     let page = get(&app, "/account", Some(&zara)).await;
-    assert!(!page.body.contains("~team"), "{}", page.body);
+    assert!(!page.body.contains(&team), "{}", page.body);
 
     // Members read it every way there is.
     for cookie in [&owner, &usman] {
-        let read = reads(&app, "~team", Some(cookie)).await;
+        let read = reads(&app, &team, Some(cookie)).await;
         assert!(
             read.iter().all(|(status, shown)| *status == 200 && *shown),
             "{read:?}"
         );
     }
     let mut member = signed_in_client(&app, &usman).await;
-    member.join("~team", "usman").await;
+    member.join(&team, "usman").await;
 
     // An account that is not a member, a guest and nobody get what a name
     // nobody took gets: the same statuses, no secret.
@@ -92,23 +104,23 @@ async fn only_members_read_a_private_room_and_to_others_it_does_not_exist() {
     assert_eq!(nothing[0].0, 404, "history of a private name nobody took");
     assert_eq!(nothing[1].0, 404, "page of a private name nobody took");
     for cookie in [Some(zara.as_str()), None] {
-        assert_eq!(reads(&app, "~team", cookie).await, nothing);
+        assert_eq!(reads(&app, &team, cookie).await, nothing);
     }
-    let page = get(&app, "/r/~team", Some(&zara)).await;
+    let page = get(&app, &format!("/r/{team}"), Some(&zara)).await;
     assert!(page.body.contains("No such room"), "{}", page.body);
 
     // Nor can they join or post, on the socket or through the form.
     let mut outsider = signed_in_client(&app, &zara).await;
-    for name in ["~team", "~nothing"] {
+    for name in [team.as_str(), "~nothing"] {
         let refused = outsider.try_join(name, "zara").await;
         assert_eq!(error_code(&refused), Some(ErrorCode::NoSuchRoom), "{name}");
     }
     let mut guest = app.client().await;
-    let refused = guest.try_join("~team", "amir").await;
+    let refused = guest.try_join(&team, "amir").await;
     assert_eq!(error_code(&refused), Some(ErrorCode::NoSuchRoom));
     let form = post(
         &app,
-        "/r/~team/post",
+        &format!("/r/{team}/post"),
         &[
             ("nick", "amir"),
             ("body", "let me in"),
@@ -134,7 +146,7 @@ async fn only_members_read_a_private_room_and_to_others_it_does_not_exist() {
 #[tokio::test]
 async fn whoever_is_let_in_hears_it_at_once_on_every_socket() {
     let app = spawn_app().await;
-    let (owner, _sadia) = team(&app).await;
+    let (owner, _sadia, team) = team(&app).await;
     let usman = sign_up(&app, "usman", PASSWORD).await;
     // Two tabs, one in a room and one in none.
     let mut chatting = signed_in_client(&app, &usman).await;
@@ -143,9 +155,12 @@ async fn whoever_is_let_in_hears_it_at_once_on_every_socket() {
     let mut someone_else = signed_in_client(&app, &sign_up(&app, "zara", PASSWORD).await).await;
     someone_else.join("main", "zara").await;
 
-    assert_eq!(membership(&app, &owner, "usman", true).await.status, 303);
+    assert_eq!(
+        membership(&app, &owner, &team, "usman", true).await.status,
+        303
+    );
     let invited =
-        |f: &ServerFrame| matches!(f, ServerFrame::Invited { room } if room.as_str() == "~team");
+        |f: &ServerFrame| matches!(f, ServerFrame::Invited { room } if room.as_str() == team);
     chatting.recv_until(invited).await;
     idle.recv_until(invited).await;
     // Whatever the server sent zara before her own message came back.
@@ -175,39 +190,51 @@ async fn whoever_is_let_in_hears_it_at_once_on_every_socket() {
 #[tokio::test]
 async fn a_member_taken_out_is_sent_out_at_once_and_reads_nothing_after() {
     let app = spawn_app().await;
-    let (owner, mut sadia) = team(&app).await;
+    let (owner, mut sadia, team) = team(&app).await;
     let usman = sign_up(&app, "usman", PASSWORD).await;
-    assert_eq!(membership(&app, &owner, "usman", true).await.status, 303);
+    assert_eq!(
+        membership(&app, &owner, &team, "usman", true).await.status,
+        303
+    );
     let mut member = signed_in_client(&app, &usman).await;
-    member.join("~team", "usman").await;
-    member.say("~team", "glad to be here").await;
+    member.join(&team, "usman").await;
+    member.say(&team, "glad to be here").await;
 
-    assert_eq!(membership(&app, &owner, "usman", false).await.status, 303);
+    assert_eq!(
+        membership(&app, &owner, &team, "usman", false).await.status,
+        303
+    );
     assert_eq!(member.refusal().await, ErrorCode::NoSuchRoom);
-    sadia.say("~team", "now between us").await;
-    let read = reads(&app, "~team", Some(&usman)).await;
+    sadia.say(&team, "now between us").await;
+    let read = reads(&app, &team, Some(&usman)).await;
     assert!(read.iter().all(|(_, shown)| !shown), "{read:?}");
     let history = crate::accounts::call_as(
         &app,
         "/api/room_history",
-        serde_json::json!({"room": "~team"}),
+        serde_json::json!({"room": &team}),
         Some(&usman),
     )
     .await;
     assert!(!history.body.contains("between us"), "{}", history.body);
-    let again = member.try_join("~team", "usman").await;
+    let again = member.try_join(&team, "usman").await;
     assert_eq!(error_code(&again), Some(ErrorCode::NoSuchRoom));
 }
 
 #[tokio::test]
-async fn only_the_owner_lets_people_in_and_a_private_name_is_taken_once() {
+async fn only_the_owner_lets_people_in_and_a_private_address_cannot_be_guessed() {
     let app = spawn_app().await;
-    let (owner, _sadia) = team(&app).await;
+    let (owner, _sadia, team) = team(&app).await;
     let usman = sign_up(&app, "usman", PASSWORD).await;
-    assert_eq!(membership(&app, &owner, "usman", true).await.status, 303);
+    assert_eq!(
+        membership(&app, &owner, &team, "usman", true).await.status,
+        303
+    );
     // A member is not the owner.
-    assert_eq!(membership(&app, &usman, "zara", true).await.status, 403);
-    let unknown = membership(&app, &owner, "nobody", true).await;
+    assert_eq!(
+        membership(&app, &usman, &team, "zara", true).await.status,
+        403
+    );
+    let unknown = membership(&app, &owner, &team, "nobody", true).await;
     assert_eq!(unknown.status, 400, "{}", unknown.body);
     assert!(
         unknown.body.contains("No account is named nobody"),
@@ -215,18 +242,34 @@ async fn only_the_owner_lets_people_in_and_a_private_name_is_taken_once() {
         unknown.body
     );
     // The owner stays in their room.
-    assert_eq!(membership(&app, &owner, "sadia", false).await.status, 400);
-    // The name is taken, by whoever asks.
-    for cookie in [&owner, &usman] {
-        let again = post(
-            &app,
-            "/account/private-rooms",
-            &[("room", "team")],
-            Some(cookie),
-        )
-        .await;
-        assert_eq!(again.status, 409, "{}", again.body);
-    }
+    assert_eq!(
+        membership(&app, &owner, &team, "sadia", false).await.status,
+        400
+    );
+    // A name is never taken: each room made gets an address of its own
+    // that nobody can guess, so making one tells nothing about the others.
+    let again = post(
+        &app,
+        "/account/private-rooms",
+        &[("room", "team")],
+        Some(&usman),
+    )
+    .await;
+    assert_eq!(again.status, 303, "{}", again.body);
+    let other = again.location().strip_prefix("/r/").unwrap();
+    assert!(
+        other.starts_with("~team-") && other != team,
+        "{other} and {team}"
+    );
+    let long = "a".repeat(53);
+    let too_long = post(
+        &app,
+        "/account/private-rooms",
+        &[("room", &long)],
+        Some(&usman),
+    )
+    .await;
+    assert_eq!(too_long.status, 400, "{}", too_long.body);
     // Guests make no private rooms.
     let guest = post(&app, "/account/private-rooms", &[("room", "den")], None).await;
     assert_eq!(guest.status, 303);
