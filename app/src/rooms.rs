@@ -22,6 +22,14 @@ pub enum RoomNameError {
 /// exactly as one that exists for others: "No such room".
 pub const PRIVATE_MARK: char = '~';
 
+/// Random characters a private room's address ends in, after a dash
+/// (`~team-4k2x9q0abc`), so nobody finds it by guessing.
+pub const PRIVATE_SUFFIX_CHARS: usize = 10;
+
+/// The longest name a private room is made with: its address adds the mark,
+/// the dash and the random characters, within a room name's 64.
+pub const PRIVATE_NAME_MAX_CHARS: usize = ROOM_MAX_CHARS - 2 - PRIVATE_SUFFIX_CHARS;
+
 /// A room name: 1 to 64 ASCII letters, digits, `-` or `_` (after
 /// [`PRIVATE_MARK`] for a private room), so it is its own URL path segment
 /// with no escaping and no look-alike characters.

@@ -11,7 +11,7 @@ use crate::erased::{effect, handler};
 use crate::messages::Entry;
 use crate::navigation::Place;
 use crate::people::Nick;
-use crate::rooms::{ROOM_MAX_CHARS, RoomName};
+use crate::rooms::{PRIVATE_NAME_MAX_CHARS, ROOM_MAX_CHARS, RoomName};
 use crate::socket::ChatSocket;
 use crate::storage;
 use leptos::prelude::*;
@@ -168,6 +168,8 @@ pub fn Sidebar() -> impl IntoView {
     let joined = JoinedRooms::from_context();
     // Behind a button on narrow screens; always shown on wide ones (CSS).
     let open = Slot::new(false);
+    // Private rooms are for accounts.
+    let signed_in = crate::accounts::Viewer::from_context().0.is_some();
     let new_room = Slot::new(String::new());
     let problem = Slot::new(None::<String>);
     let place = Place::from_context();
@@ -228,6 +230,7 @@ pub fn Sidebar() -> impl IntoView {
                     {move || problem.get()}
                 </p>
             </form>
+            {signed_in.then(new_private_room)}
             <a class="all-rooms" href="/" on:click=handler(move |_| open.set(false))>
                 "All rooms"
             </a>
@@ -317,5 +320,28 @@ fn JoinedRoom(room: RoomName, on_open: impl Fn() + Copy + 'static) -> impl IntoV
                 "×"
             </button>
         </li>
+    }
+}
+
+/// A button that opens the form making a private room (signed-in people
+/// only). A plain form post: the server answers with the new room's page.
+fn new_private_room() -> impl IntoView {
+    let creating = Slot::new(false);
+    view! {
+        <button
+            type="button"
+            class="new-private"
+            aria-expanded=move || creating.get().to_string()
+            on:click=handler(move |_| creating.update(|open| *open = !*open))
+        >
+            "New private room"
+        </button>
+        <form method="post" action="/account/private-rooms" hidden=move || !creating.get()>
+            <label>
+                "Room name"
+                <input name="room" required maxlength=PRIVATE_NAME_MAX_CHARS autocomplete="off" />
+            </label>
+            <button type="submit">"Create"</button>
+        </form>
     }
 }

@@ -175,13 +175,14 @@ test("a guest opening a room closed to guests is told why, in the app and on rel
 
 test("a private room is read by the people its owner invites, and by nobody else", async ({ browser }) => {
   const owner = await signUp(browser, "priya");
-  await owner.goto("/account");
-  await owner.getByRole("textbox", { name: "Room name" }).fill("plans");
-  await owner.getByRole("button", { name: "Create" }).click();
+  const sidebar = owner.getByRole("navigation", { name: "Joined rooms" });
+  await sidebar.getByRole("button", { name: "New private room" }).click();
+  await sidebar.getByRole("textbox", { name: "Room name" }).fill("plans");
+  await sidebar.getByRole("button", { name: "Create" }).click();
   // The address ends in random letters: nobody finds the room by guessing.
   await expect(owner).toHaveURL(/\/r\/~plans-[a-z0-9]{10}$/);
   const address = new URL(owner.url()).pathname;
-  await expect(owner.getByText("Private room")).toBeVisible();
+  await expect(owner.getByText("Private room", { exact: true })).toBeVisible();
   await expectJoined(owner);
   await say(owner, "the launch is on tuesday");
 

@@ -40,11 +40,7 @@ use throttle::Throttle;
 /// A session's `seen_at` is written at most this often (not on every request).
 const TOUCH_EVERY_MS: i64 = 60 * 60 * 1000;
 
-/// The longest name a private room is made with: its address adds the mark
-/// and a dash with 10 random characters, within a room name's 64.
-pub const PRIVATE_NAME_MAX_CHARS: usize = app::rooms::ROOM_MAX_CHARS - 1 - 1 - PRIVATE_SUFFIX_CHARS;
-
-const PRIVATE_SUFFIX_CHARS: usize = 10;
+use app::rooms::{PRIVATE_NAME_MAX_CHARS, PRIVATE_SUFFIX_CHARS};
 
 /// Ten random lowercase letters and digits: about 51 bits, too many to find
 /// a room by asking for addresses.

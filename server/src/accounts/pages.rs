@@ -288,7 +288,7 @@ pub fn account(options: &LeptosOptions, page: AccountView<'_>) -> String {
                     <input
                         name="room"
                         required
-                        maxlength=super::PRIVATE_NAME_MAX_CHARS
+                        maxlength=app::rooms::PRIVATE_NAME_MAX_CHARS
                         autocomplete="off"
                     />
                 </label>
