@@ -330,12 +330,13 @@ async fn delete_account(
 }
 
 #[derive(serde::Deserialize)]
-struct ModeratorSetting {
+struct RosterSetting {
     #[serde(default)]
     room: String,
     #[serde(default)]
     name: String,
-    /// "on" names the moderator, anything else unnames them.
+    /// "on" names the moderator (lets the member in); anything else
+    /// unnames them (takes them out).
     #[serde(default)]
     on: String,
     /// "room" when the form is the room page's: back there, not to the
@@ -365,32 +366,77 @@ async fn moderator_setting(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    Form(form): Form<ModeratorSetting>,
+    Form(form): Form<RosterSetting>,
 ) -> Response {
-    let accounts = accounts(&state);
-    let (signed_in, room) = match room_owner_form(accounts, &headers, &form.room).await {
+    roster_setting(&state, peer, &headers, form, Roster::Moderators).await
+}
+
+/// The owner of a private room lets someone in (`on`), or takes them out.
+async fn member_setting(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<RosterSetting>,
+) -> Response {
+    roster_setting(&state, peer, &headers, form, Roster::Members).await
+}
+
+/// Which of a room's lists of people an owner's form changes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Roster {
+    Moderators,
+    Members,
+}
+
+/// An owner's change to one of their room's lists of people: the form
+/// checked, the change made, and the answer (back to the account page, or
+/// to the room when the room page's form asked for it).
+async fn roster_setting(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    form: RosterSetting,
+    roster: Roster,
+) -> Response {
+    let accounts = accounts(state);
+    let (signed_in, room) = match room_owner_form(accounts, headers, &form.room).await {
         Ok(found) => found,
         Err(refused) => return refused,
     };
     let Ok(name) = Nick::parse(&form.name) else {
         let err = AccountError::NoSuchAccount(form.name.trim().chars().take(40).collect());
-        return render_account(&state, &headers, None, Some(&err)).await;
+        return render_account(state, headers, None, Some(&err)).await;
     };
-    match accounts
-        .set_moderator(peer.ip(), &signed_in, &room, &name, form.on == "on")
-        .await
-    {
-        Ok(RosterChange::Done(_)) => Redirect::to("/account?done=moderators").into_response(),
+    let on = form.on == "on";
+    let (ip, who) = (peer.ip(), &signed_in);
+    let change = match roster {
+        Roster::Moderators => accounts.set_moderator(ip, who, &room, &name, on).await,
+        Roster::Members => accounts.set_member(ip, who, &room, &name, on).await,
+    };
+    let done = match roster {
+        Roster::Moderators => "/account?done=moderators".to_owned(),
+        Roster::Members if form.then == "room" => room.path(),
+        Roster::Members => "/account?done=members".to_owned(),
+    };
+    match change {
+        Ok(RosterChange::Done(_)) => Redirect::to(&done).into_response(),
         Ok(RosterChange::NotOwner) => {
             (StatusCode::FORBIDDEN, "that room is not yours\n").into_response()
         }
         // Naming the owner a moderator changes nothing: they moderate anyway.
-        Ok(RosterChange::Owner) => Redirect::to("/account?done=moderators").into_response(),
+        Ok(RosterChange::Owner) if roster == Roster::Moderators => {
+            Redirect::to(&done).into_response()
+        }
+        Ok(RosterChange::Owner) => (
+            StatusCode::BAD_REQUEST,
+            "the owner of a private room is always in it\n",
+        )
+            .into_response(),
         Ok(RosterChange::NoSuchAccount) => {
             let err = AccountError::NoSuchAccount(name.to_string());
-            render_account(&state, &headers, None, Some(&err)).await
+            render_account(state, headers, None, Some(&err)).await
         }
-        Err(err) => render_account(&state, &headers, None, Some(&err)).await,
+        Err(err) => render_account(state, headers, None, Some(&err)).await,
     }
 }
 
@@ -416,47 +462,6 @@ async fn new_private_room(
         .await
     {
         Ok(room) => Redirect::to(&room.path()).into_response(),
-        Err(err) => render_account(&state, &headers, None, Some(&err)).await,
-    }
-}
-
-/// The owner of a private room lets someone in (`on`), or takes them out.
-async fn member_setting(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Form(form): Form<ModeratorSetting>,
-) -> Response {
-    let accounts = accounts(&state);
-    let (signed_in, room) = match room_owner_form(accounts, &headers, &form.room).await {
-        Ok(found) => found,
-        Err(refused) => return refused,
-    };
-    let Ok(name) = Nick::parse(&form.name) else {
-        let err = AccountError::NoSuchAccount(form.name.trim().chars().take(40).collect());
-        return render_account(&state, &headers, None, Some(&err)).await;
-    };
-    let on = form.on == "on";
-    match accounts
-        .set_member(peer.ip(), &signed_in, &room, &name, on)
-        .await
-    {
-        Ok(RosterChange::Done(_)) if form.then == "room" => {
-            Redirect::to(&room.path()).into_response()
-        }
-        Ok(RosterChange::Done(_)) => Redirect::to("/account?done=members").into_response(),
-        Ok(RosterChange::NotOwner) => {
-            (StatusCode::FORBIDDEN, "that room is not yours\n").into_response()
-        }
-        Ok(RosterChange::Owner) => (
-            StatusCode::BAD_REQUEST,
-            "the owner of a private room is always in it\n",
-        )
-            .into_response(),
-        Ok(RosterChange::NoSuchAccount) => {
-            let err = AccountError::NoSuchAccount(name.to_string());
-            render_account(&state, &headers, None, Some(&err)).await
-        }
         Err(err) => render_account(&state, &headers, None, Some(&err)).await,
     }
 }
