@@ -499,7 +499,7 @@ pub(super) async fn apply(
 /// Each draft's refusal under the room's rules (see [`crate::access`]), read
 /// with the rooms' rows locked: a ban or a close to guests takes the same
 /// lock (`ban`, `set_accounts_only`), so it is either in before this batch
-/// or waits for it. Two statements a batch however many drafts, four when
+/// or waits for it. Two statements a batch however many drafts, three when
 /// one is to a private room (its members). (Checked at
 /// run time, like [`insert_plain`].)
 pub(super) async fn authors_refused(
@@ -517,21 +517,22 @@ pub(super) async fn authors_refused(
     }
     authors.sort_unstable();
     authors.dedup();
-    let closed: Vec<(i64,)> =
-        sqlx::query_as("SELECT id FROM rooms WHERE id = ANY($1) AND accounts_only")
-            .bind(room_ids)
-            .fetch_all(&mut **tx)
-            .await?;
+    // The rooms with a rule beyond bans: closed to guests, or private (by
+    // their name), in one statement.
+    let ruled: Vec<(i64, bool, bool)> = sqlx::query_as(
+        "SELECT id, accounts_only, starts_with(name, $2) FROM rooms
+         WHERE id = ANY($1) AND (accounts_only OR starts_with(name, $2))",
+    )
+    .bind(room_ids)
+    .bind(app::rooms::PRIVATE_MARK.to_string())
+    .fetch_all(&mut **tx)
+    .await?;
+    let closed = |room: i64| ruled.iter().any(|(id, closed, _)| *id == room && *closed);
+    let private = |room: i64| ruled.iter().any(|(id, _, private)| *id == room && *private);
     // Private rooms' members, read only when a private room is written to.
-    let private: Vec<(i64,)> =
-        sqlx::query_as("SELECT id FROM rooms WHERE id = ANY($1) AND starts_with(name, $2)")
-            .bind(room_ids)
-            .bind(app::rooms::PRIVATE_MARK.to_string())
-            .fetch_all(&mut **tx)
-            .await?;
+    let private_ids: Vec<i64> = ruled.iter().filter(|r| r.2).map(|r| r.0).collect();
     let mut members: Vec<(i64, i64)> = vec![];
-    if !private.is_empty() {
-        let private_ids: Vec<i64> = private.iter().map(|(id,)| *id).collect();
+    if !private_ids.is_empty() {
         members = sqlx::query_as(
             "SELECT room_id, account_id FROM private_members WHERE room_id = ANY($1)",
         )
@@ -574,9 +575,9 @@ pub(super) async fn authors_refused(
             super::super::Author::Guest(_) => false,
         };
         let standing = Standing {
-            private: private.iter().any(|(id,)| *id == draft.room_id),
+            private: private(draft.room_id),
             member,
-            accounts_only: closed.iter().any(|(id,)| *id == draft.room_id),
+            accounts_only: closed(draft.room_id),
             // Its author column made only when someone is banned at all.
             banned: !banned.is_empty() && {
                 let author = draft.author.column();
