@@ -3,7 +3,7 @@
 //! needs no database or socket code of its own.
 
 use crate::messages::{HistoryPage, Seq};
-use crate::rooms::{RoomName, RoomSummary};
+use crate::rooms::{PrivateRoom, RoomName, RoomSummary};
 use crate::search::SearchPage;
 use futures::future::BoxFuture;
 use leptos::prelude::*;
@@ -37,6 +37,8 @@ pub trait ChatBackend: Send + Sync + 'static {
         before: Option<Seq>,
         limit: u32,
     ) -> BoxFuture<'_, Result<HistoryPage, BackendError>>;
+    /// The reader's private rooms and direct messages.
+    fn private_rooms(&self) -> BoxFuture<'_, Result<Vec<PrivateRoom>, BackendError>>;
     /// Page `page` of the messages in `rooms` holding every one of `words`.
     fn search(
         &self,

@@ -112,10 +112,14 @@ pub enum ServerFrame {
     },
     /// `nick` is typing in `room` (not stored; it fades unless repeated).
     Typing { room: RoomName, nick: Nick },
-    /// The owner of the private room `room` let this person in: sent to
-    /// every socket of their account, whatever rooms it is in, so the room
-    /// shows in their sidebar at once.
-    Invited { room: RoomName },
+    /// The owner of the private room `room` let this person in, or a direct
+    /// message with `with` began: sent to every socket of their account,
+    /// whatever rooms it is in, so the room shows in their sidebar at once.
+    Invited {
+        room: RoomName,
+        #[serde(rename = "nick", skip_serializing_if = "Option::is_none")]
+        with: Option<Nick>,
+    },
     /// A request was refused; the connection stays open.
     Error {
         code: ErrorCode,
@@ -190,7 +194,10 @@ impl TryFrom<WireFrame> for ServerFrame {
                 room: room?,
                 nick: wire.nick.ok_or("missing field `nick`")?,
             },
-            FrameKind::Invited => ServerFrame::Invited { room: room? },
+            FrameKind::Invited => ServerFrame::Invited {
+                room: room?,
+                with: wire.nick,
+            },
             FrameKind::Error => ServerFrame::Error {
                 code: wire.code.ok_or("missing field `code`")?,
                 room: room.ok(),

@@ -107,6 +107,29 @@ pub struct Roster {
     pub owner: Option<crate::people::Nick>,
     /// The reader owns the room: they invite people and take them out.
     pub yours: bool,
+    /// A direct message: two people, no owner, nobody let in or out.
+    #[serde(default, skip_serializing_if = "crate::people::is_false")]
+    pub direct: bool,
+}
+
+impl Roster {
+    /// The person a direct message is with, as `me` sees it.
+    pub fn direct_with(&self, me: Option<&crate::people::Nick>) -> Option<crate::people::Nick> {
+        if !self.direct {
+            return None;
+        }
+        self.members.iter().find(|m| Some(*m) != me).cloned()
+    }
+}
+
+/// A private room or direct message a signed-in person is in, as their
+/// sidebar lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrivateRoom {
+    pub room: RoomName,
+    /// A direct message's other person.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub with: Option<crate::people::Nick>,
 }
 
 /// One line of the lobby's room list.
@@ -148,6 +171,17 @@ pub async fn list_rooms(
     let backend = crate::backend::from_context()?;
     backend
         .rooms(search, LOBBY_ROOMS)
+        .await
+        .map_err(crate::backend::to_server_fn_error)
+}
+
+/// The private rooms and direct messages of whoever asks (none for a
+/// guest), so a browser they sign in on lists them in its sidebar.
+#[leptos::server(prefix = "/api", endpoint = "private_rooms", input = leptos::server_fn::codec::Json)]
+pub async fn private_rooms() -> Result<Vec<PrivateRoom>, leptos::prelude::ServerFnError> {
+    let backend = crate::backend::from_context()?;
+    backend
+        .private_rooms()
         .await
         .map_err(crate::backend::to_server_fn_error)
 }

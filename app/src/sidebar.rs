@@ -23,6 +23,9 @@ pub struct JoinedRooms {
     pub list: Slot<Vec<RoomName>>,
     /// The room on screen, if any.
     pub active: Slot<Option<RoomName>>,
+    /// Which joined rooms are direct messages, with the other person: the
+    /// sidebar lists them apart, by that person's name.
+    pub direct: Slot<Vec<(RoomName, Nick)>>,
     /// A list, not a map: a person joins a handful of rooms, and a map type
     /// costs the bundle its own hashing and table code.
     conversations: Kept<Vec<(RoomName, Conversation)>>,
@@ -38,6 +41,7 @@ impl JoinedRooms {
         let joined = Self {
             list: Slot::new(vec![]),
             active: Slot::new(None),
+            direct: Slot::new(vec![]),
             conversations: Kept::new(Vec::new()),
             socket,
             owner: Kept::new(Owner::current().expect("created inside the app")),
@@ -46,30 +50,40 @@ impl JoinedRooms {
         let alerts = Alerts::from_context();
         // The saved list is only readable in the browser, after hydration:
         // follow every saved room that no page has opened yet.
+        let signed_in = crate::accounts::Viewer::from_context().0;
         effect(move || {
-            let saved = storage::rooms();
-            let nick = storage::nick().and_then(|n| Nick::parse(&n).ok());
-            for room in saved {
-                let fresh = joined.get(&room).is_none();
-                if fresh {
-                    let conversation = joined.conversation(room.clone(), vec![], false);
-                    if let Some(nick) = nick.clone() {
-                        conversation.connect(socket, alerts, nick);
+            for (room, with) in storage::direct() {
+                joined.remember_direct(&room, with);
+            }
+            for room in storage::rooms() {
+                joined.follow(room, alerts);
+            }
+            // An account's private rooms and direct messages follow it to
+            // every browser it signs in on.
+            #[cfg(feature = "hydrate")]
+            if signed_in.is_some() {
+                leptos::task::spawn_local(async move {
+                    let Ok(list) = crate::api::call(&crate::rooms::PrivateRooms {}).await else {
+                        return;
+                    };
+                    for private in list {
+                        if let Some(with) = private.with {
+                            joined.remember_direct(&private.room, with);
+                        }
+                        joined.follow(private.room, alerts);
                     }
-                }
-                joined.remember(&room);
+                });
             }
+            #[cfg(not(feature = "hydrate"))]
+            let _ = &signed_in;
         });
-        // Let into a private room: it shows in the sidebar at once, and is
-        // followed like a saved room.
-        socket.on_invited(move |room| {
-            if joined.get(&room).is_none() {
-                let conversation = joined.conversation(room.clone(), vec![], false);
-                if let Some(nick) = storage::nick().and_then(|n| Nick::parse(&n).ok()) {
-                    conversation.connect(socket, alerts, nick);
-                }
+        // Let into a private room, or a direct message begun: it shows in
+        // the sidebar at once, and is followed like a saved room.
+        socket.on_invited(move |room, with| {
+            if let Some(with) = with {
+                joined.remember_direct(&room, with);
             }
-            joined.remember(&room);
+            joined.follow(room, alerts);
         });
         // Coming back to the tab means the room on screen has been seen.
         #[cfg(feature = "hydrate")]
@@ -117,6 +131,36 @@ impl JoinedRooms {
             .with_value(|c| c.iter().find(|(r, _)| r == room).map(|(_, c)| *c))
     }
 
+    /// Follows `room` in the background (its unread count, its alerts) and
+    /// lists it in the sidebar, unless that is done already.
+    fn follow(&self, room: RoomName, alerts: Alerts) {
+        if self.get(&room).is_none() {
+            let conversation = self.conversation(room.clone(), vec![], false);
+            if let Some(nick) = storage::nick().and_then(|n| Nick::parse(&n).ok()) {
+                conversation.connect(self.socket, alerts, nick);
+            }
+        }
+        self.remember(&room);
+    }
+
+    /// Marks `room` as the direct message with `with` (and saves that).
+    pub fn remember_direct(&self, room: &RoomName, with: Nick) {
+        if self
+            .direct
+            .with_untracked(|d| d.iter().any(|(r, _)| r == room))
+        {
+            return;
+        }
+        self.direct.update(|d| d.push((room.clone(), with)));
+        storage::set_direct(&self.direct.get_untracked());
+    }
+
+    /// The other person of the direct message `room`, if it is one.
+    pub fn direct_with(&self, room: &RoomName) -> Option<Nick> {
+        self.direct
+            .with(|d| d.iter().find(|(r, _)| r == room).map(|(_, n)| n.clone()))
+    }
+
     /// Adds the room to the sidebar (and the saved list) if it is not there.
     pub fn remember(&self, room: &RoomName) {
         if self.list.with_untracked(|l| l.contains(room)) {
@@ -141,6 +185,13 @@ impl JoinedRooms {
         }
         self.list.update(|l| l.retain(|r| r != room));
         storage::set_rooms(&self.list.get_untracked());
+        if self
+            .direct
+            .with_untracked(|d| d.iter().any(|(r, _)| r == room))
+        {
+            self.direct.update(|d| d.retain(|(r, _)| r != room));
+            storage::set_direct(&self.direct.get_untracked());
+        }
     }
 
     /// Unread messages over every joined room.
@@ -205,13 +256,34 @@ pub fn Sidebar() -> impl IntoView {
         </button>
         <nav id="sidebar" class="sidebar" class:open=move || open.get() aria-label="Joined rooms">
             <h2 class="sidebar-heading">"Your rooms"</h2>
-            <ul class="joined-rooms">
+            <ul class="joined-rooms" aria-label="Your rooms">
                 {move || {
                     joined
                         .list
                         .get()
                         .into_iter()
-                        .map(|room| view! { <JoinedRoom room on_open=move || open.set(false) /> })
+                        .filter(|room| joined.direct_with(room).is_none())
+                        .map(|room| {
+                            view! { <JoinedRoom room with=None on_open=move || open.set(false) /> }
+                        })
+                        .collect::<Vec<_>>()
+                }}
+            </ul>
+            <h2 class="sidebar-heading" hidden=move || joined.direct.with(Vec::is_empty)>
+                "Direct messages"
+            </h2>
+            <ul class="joined-rooms" aria-label="Direct messages">
+                {move || {
+                    joined
+                        .direct
+                        .get()
+                        .into_iter()
+                        .filter(|(room, _)| joined.list.with(|l| l.contains(room)))
+                        .map(|(room, with)| {
+                            view! {
+                                <JoinedRoom room with=Some(with) on_open=move || open.set(false) />
+                            }
+                        })
                         .collect::<Vec<_>>()
                 }}
             </ul>
@@ -241,7 +313,19 @@ pub fn Sidebar() -> impl IntoView {
 }
 
 #[component]
-fn JoinedRoom(room: RoomName, on_open: impl Fn() + Copy + 'static) -> impl IntoView {
+fn JoinedRoom(
+    room: RoomName,
+    /// A direct message's other person: it is listed by their name.
+    with: Option<Nick>,
+    on_open: impl Fn() + Copy + 'static,
+) -> impl IntoView {
+    let (name, leave_label) = match &with {
+        Some(with) => (
+            with.to_string(),
+            format!("Close the conversation with {with}"),
+        ),
+        None => (format!("#{room}"), format!("Leave #{room}")),
+    };
     let joined = JoinedRooms::from_context();
     let place = Place::from_context();
     let unread = {
@@ -267,14 +351,14 @@ fn JoinedRoom(room: RoomName, on_open: impl Fn() + Copy + 'static) -> impl IntoV
         }
     };
     let label = {
-        let room = room.clone();
+        let name = name.clone();
         let unread = unread.clone();
         let mentions = mentions.clone();
         move || match (unread(), mentions()) {
-            (0, _) => format!("#{room}"),
-            (n, 0) => format!("#{room}, {n} unread"),
-            (n, 1) => format!("#{room}, {n} unread, 1 mention"),
-            (n, m) => format!("#{room}, {n} unread, {m} mentions"),
+            (0, _) => name.clone(),
+            (n, 0) => format!("{name}, {n} unread"),
+            (n, 1) => format!("{name}, {n} unread, 1 mention"),
+            (n, m) => format!("{name}, {n} unread, {m} mentions"),
         }
     };
     view! {
@@ -288,7 +372,7 @@ fn JoinedRoom(room: RoomName, on_open: impl Fn() + Copy + 'static) -> impl IntoV
                 }
                 on:click=handler(move |_| on_open())
             >
-                <span class="name">{format!("#{room}")}</span>
+                <span class="name">{name}</span>
                 <span
                     class="unread"
                     class:mentioned={
@@ -313,8 +397,8 @@ fn JoinedRoom(room: RoomName, on_open: impl Fn() + Copy + 'static) -> impl IntoV
             <button
                 type="button"
                 class="leave"
-                aria-label=format!("Leave #{room}")
-                title=format!("Leave #{room}")
+                aria-label=leave_label.clone()
+                title=leave_label
                 on:click=handler(leave)
             >
                 "×"

@@ -7,6 +7,7 @@
 //! same API exists but does nothing: there is no socket to open there.
 
 use crate::erased::Slot;
+use crate::people::Nick;
 use crate::protocol::{ClientFrame, ServerFrame};
 use crate::rooms::RoomName;
 use leptos::prelude::*;
@@ -82,9 +83,10 @@ impl ChatSocket {
         let _ = room;
     }
 
-    /// What to do when the owner of a private room lets this person in
-    /// (the room is not followed yet, so no room's link hears it).
-    pub fn on_invited(&self, hook: impl Fn(RoomName) + 'static) {
+    /// What to do when the owner of a private room lets this person in, or
+    /// a direct message with someone (the `Nick`) begins (the room is not
+    /// followed yet, so no room's link hears it).
+    pub fn on_invited(&self, hook: impl Fn(RoomName, Option<Nick>) + 'static) {
         #[cfg(feature = "hydrate")]
         live::on_invited(*self, Rc::new(hook));
         #[cfg(not(feature = "hydrate"))]
@@ -127,6 +129,9 @@ mod live {
     const SIGNED_OUT: u16 = 4003;
 
     type Connection = Rc<RefCell<WebSocket>>;
+    /// Told of a room this person is in now (and the other person, for a
+    /// direct message).
+    type InvitedHook = Rc<dyn Fn(RoomName, Option<Nick>)>;
 
     #[derive(Default)]
     pub struct Shared {
@@ -137,7 +142,7 @@ mod live {
         /// How long to wait before the next attempt (zero: the first wait).
         retry: Duration,
         /// See [`ChatSocket::on_invited`].
-        invited: Option<Rc<dyn Fn(RoomName)>>,
+        invited: Option<InvitedHook>,
     }
 
     fn shared(socket: ChatSocket) -> Rc<RefCell<Shared>> {
@@ -162,7 +167,7 @@ mod live {
         }
     }
 
-    pub fn on_invited(socket: ChatSocket, hook: Rc<dyn Fn(RoomName)>) {
+    pub fn on_invited(socket: ChatSocket, hook: InvitedHook) {
         shared(socket).borrow_mut().invited = Some(hook);
     }
 
@@ -205,10 +210,10 @@ mod live {
     /// Hands a frame to its room; the borrow ends before any handler runs,
     /// because handlers may send frames themselves.
     fn dispatch(socket: ChatSocket, frame: ServerFrame) {
-        if let ServerFrame::Invited { room } = frame {
+        if let ServerFrame::Invited { room, with } = frame {
             let hook = shared(socket).borrow().invited.clone();
             if let Some(hook) = hook {
-                hook(room);
+                hook(room, with);
             }
             return;
         }
@@ -217,7 +222,7 @@ mod live {
             | ServerFrame::Entry { room, .. }
             | ServerFrame::Ack { room, .. }
             | ServerFrame::Typing { room, .. }
-            | ServerFrame::Invited { room } => Some(room.clone()),
+            | ServerFrame::Invited { room, .. } => Some(room.clone()),
             ServerFrame::Error { room, .. } => room.clone(),
         };
         let handlers: Vec<Rc<dyn Fn(ServerFrame)>> = shared(socket)

@@ -7,6 +7,7 @@
 //! browser, so reads find nothing and writes are dropped; that stand-in is
 //! `read` and `write`, and every typed helper here is built on them.
 
+use crate::people::Nick;
 use crate::rooms::RoomName;
 
 /// Where a key lives in the browser.
@@ -38,6 +39,12 @@ pub const SESSION: Key = Key {
 /// The joined rooms, comma-separated, in the order they were joined.
 pub const ROOMS: Key = Key {
     name: "chat.rooms",
+    kind: Kind::Local,
+};
+/// Which joined rooms are direct messages, and with whom: `room:name`
+/// pairs, comma-separated (a username has neither character).
+pub const DIRECT: Key = Key {
+    name: "chat.direct",
     kind: Kind::Local,
 };
 /// Desktop notifications while the tab is hidden: "on" or "off".
@@ -116,6 +123,23 @@ pub fn set_rooms(list: &[RoomName]) {
     write(ROOMS, &names.join(","));
 }
 
+/// The saved direct messages: each room with the other person's name.
+pub fn direct() -> Vec<(RoomName, Nick)> {
+    read(DIRECT)
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|pair| {
+            let (room, with) = pair.split_once(':')?;
+            Some((RoomName::parse(room).ok()?, Nick::parse(with).ok()?))
+        })
+        .collect()
+}
+
+pub fn set_direct(list: &[(RoomName, Nick)]) {
+    let pairs: Vec<String> = list.iter().map(|(r, n)| format!("{r}:{n}")).collect();
+    write(DIRECT, &pairs.join(","));
+}
+
 /// A toggle: on only if it was explicitly turned on.
 pub fn flag(key: Key) -> bool {
     read(key).is_some_and(|v| v == "on")
@@ -131,13 +155,14 @@ mod tests {
 
     #[test]
     fn keys_stay_where_browsers_already_keep_them() {
-        let keys = [NICK, SESSION, ROOMS, NOTIFY, SOUND].map(|k| (k.name, k.kind));
+        let keys = [NICK, SESSION, ROOMS, DIRECT, NOTIFY, SOUND].map(|k| (k.name, k.kind));
         assert_eq!(
             keys,
             [
                 ("chat.nick", Kind::Local),
                 ("chat.session", Kind::Session),
                 ("chat.rooms", Kind::Local),
+                ("chat.direct", Kind::Local),
                 ("chat.notify", Kind::Local),
                 ("chat.sound", Kind::Local),
             ]

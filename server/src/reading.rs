@@ -13,7 +13,7 @@ use crate::hub::RoomHub;
 use crate::store::{Author, Store};
 use app::backend::{BackendError, ChatBackend};
 use app::messages::{HistoryPage, Seq};
-use app::rooms::{RoomName, RoomSummary};
+use app::rooms::{PrivateRoom, RoomName, RoomSummary};
 use app::search::{SEARCH_PAGE, SearchPage};
 use futures::future::BoxFuture;
 use std::net::IpAddr;
@@ -202,7 +202,8 @@ impl Reader {
 
     /// A private room's members, and whether the reader owns it.
     async fn roster(&self, room: &RoomName) -> Result<app::rooms::Roster, ReadError> {
-        let members = self.library.store.members(room).await?;
+        let roster = self.library.store.members(room).await?;
+        let members = roster.members;
         let owner = members.iter().find(|m| m.owner);
         let yours = match (&self.requester.who, owner) {
             (Some(crate::store::Author::Account(id)), Some(owner)) => *id == owner.account_id,
@@ -212,6 +213,7 @@ impl Reader {
             owner: owner.map(|m| m.nick.clone()),
             members: members.into_iter().map(|m| m.nick).collect(),
             yours,
+            direct: roster.direct,
         })
     }
 }
@@ -230,6 +232,19 @@ fn backend_error(err: ReadError) -> BackendError {
 }
 
 impl ChatBackend for Reader {
+    fn private_rooms(&self) -> BoxFuture<'_, Result<Vec<PrivateRoom>, BackendError>> {
+        Box::pin(async move {
+            let Some(Author::Account(account)) = self.requester.who else {
+                return Ok(vec![]);
+            };
+            self.library
+                .store
+                .private_rooms(account)
+                .await
+                .map_err(|e| BackendError::Failed(e.to_string()))
+        })
+    }
+
     fn rooms(
         &self,
         search: String,
@@ -282,6 +297,11 @@ impl PerRequest {
 }
 
 impl ChatBackend for PerRequest {
+    fn private_rooms(&self) -> BoxFuture<'_, Result<Vec<PrivateRoom>, BackendError>> {
+        let reader = self.reader();
+        Box::pin(async move { reader.private_rooms().await })
+    }
+
     fn rooms(
         &self,
         search: String,

@@ -109,8 +109,20 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
     let alerts = Alerts::from_context();
     let joined = JoinedRooms::from_context();
     let room = page.room.clone();
+    let signed_in = Viewer::from_context().0;
+    let reader = signed_in.clone();
+    // A direct message is named after the other person, and has no
+    // members to manage.
+    let direct_with = page
+        .roster
+        .as_ref()
+        .and_then(|roster| roster.direct_with(signed_in.as_ref()));
+    if let Some(with) = &direct_with {
+        joined.remember_direct(&room, with.clone());
+    }
     let members = page
         .roster
+        .filter(|roster| !roster.direct)
         .map(|roster| view! { <members::Members room=room.clone() roster /> });
     let conv = joined.conversation(room.clone(), page.entries, page.at_start);
     let local = use_context::<Hydrated>().map(|h| h.0);
@@ -153,7 +165,6 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
     // a nickname field, for a person without JavaScript. The browser drops
     // it as soon as it knows who this is (or asks with its own form).
     // Signed in, the session says who posts: no nickname field at all.
-    let signed_in = Viewer::from_context().0;
     let plain_nick_field = Slot::new(
         !hydrated
             && link_nick.is_none()
@@ -309,7 +320,21 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
             .list
             .with(|l| l.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(","))
     };
-    let start_text = format!("This is the start of #{room}.");
+    let (title, kind, start_text) = match &direct_with {
+        Some(with) => (
+            with.to_string(),
+            Some("Direct message"),
+            format!("This is the start of your conversation with {with}."),
+        ),
+        None => (
+            format!("#{room}"),
+            room.is_private().then_some("Private room"),
+            format!("This is the start of #{room}."),
+        ),
+    };
+    // Beside each signed-in person in the online list, for a signed-in
+    // reader: "Message NAME" opens (or begins) their direct message.
+    let can_message = reader.is_some() && direct_with.is_none();
     let room_path = room.path();
     let post_path = Route::RoomPost.to(&room);
 
@@ -336,8 +361,8 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
         >
             <viewer::Viewer conv />
             <header class="room-header">
-                <h1>{format!("#{room}")}</h1>
-                {room.is_private().then(|| view! { <span class="private">"Private room"</span> })}
+                <h1>{title}</h1>
+                {kind.map(|kind| view! { <span class="private">{kind}</span> })}
                 <span class="status" role="status">
                     {status_text}
                 </span>
@@ -461,10 +486,14 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
                                 .get()
                                 .into_iter()
                                 .map(|(nick, member)| {
+                                    let message = (can_message && member
+                                        && reader.as_ref() != Some(&nick))
+                                        .then(|| message_button(&nick));
                                     view! {
                                         <li>
                                             <bdi>{nick.to_string()}</bdi>
                                             {(!member).then(|| view! { <span class="guest">" guest"</span> })}
+                                            {message}
                                         </li>
                                     }
                                         .into_any()
@@ -500,6 +529,19 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
                 />
             </When>
         </main>
+    }
+}
+
+/// A plain form post, so it works before the page is interactive: the
+/// server answers with the direct message's page.
+fn message_button(nick: &Nick) -> impl IntoView + use<> {
+    view! {
+        <form class="message-person" method="post" action="/dm">
+            <input type="hidden" name="name" value=nick.to_string() />
+            <button type="submit" aria-label=format!("Message {nick}") title=format!("Message {nick}")>
+                "Message"
+            </button>
+        </form>
     }
 }
 

@@ -378,8 +378,12 @@ impl Accounts {
                     Control::NameTaken { room, key } => {
                         accounts.hub.name_taken(&room, &key).await;
                     }
-                    Control::Invited { room, account_id } => {
-                        accounts.tell_invited(&room, account_id);
+                    Control::Invited {
+                        room,
+                        account_id,
+                        with,
+                    } => {
+                        accounts.tell_invited(&room, account_id, with);
                     }
                     Control::NoLongerMember { room, account_id } => {
                         let author = crate::store::Author::Account(account_id);
@@ -488,15 +492,19 @@ impl Accounts {
         for room in &mut rooms {
             room.moderators = store.moderators(&room.name).await?;
             if room.name.is_private() {
-                let members = store.members(&room.name).await?;
-                room.members = members.into_iter().map(|m| m.nick).collect();
+                let roster = store.members(&room.name).await?;
+                room.members = roster.members.into_iter().map(|m| m.nick).collect();
             }
         }
         Ok(rooms)
     }
 
-    /// The private rooms the signed-in person was let into (their own too).
-    pub async fn private_rooms(&self, signed_in: &SignedIn) -> Result<Vec<RoomName>, AccountError> {
+    /// The private rooms the signed-in person was let into (their own too),
+    /// and their direct messages.
+    pub async fn private_rooms(
+        &self,
+        signed_in: &SignedIn,
+    ) -> Result<Vec<app::rooms::PrivateRoom>, AccountError> {
         Ok(self.store.private_rooms(signed_in.account_id).await?)
     }
 
@@ -572,11 +580,7 @@ impl Accounts {
             .set_member(room, signed_in.account_id, &key, on)
             .await?;
         if let (RosterChange::Done(account_id), true) = (change, on) {
-            self.tell_invited(room, account_id);
-            self.hub.bus().tell(&Control::Invited {
-                room: room.clone(),
-                account_id,
-            });
+            self.invite(room, account_id, None);
         }
         if let (RosterChange::Done(account_id), false) = (change, on) {
             let author = crate::store::Author::Account(account_id);
@@ -591,9 +595,54 @@ impl Accounts {
         Ok(change)
     }
 
+    /// The direct message between the signed-in person and `name`, made if
+    /// they have none (both people's sockets, on every server, hear of a
+    /// new one); `None` when there is no such account, or it is theirs.
+    pub async fn open_direct(
+        &self,
+        ip: IpAddr,
+        signed_in: &SignedIn,
+        name: &Nick,
+    ) -> Result<Option<crate::store::DirectRoom>, AccountError> {
+        self.room_change(ip, signed_in)?;
+        // No dash: a private room's address always has one before its
+        // suffix, so the two kinds never share an address.
+        let fresh = RoomName::private(&format!("{}{}", private_suffix(), private_suffix()))
+            .map_err(AccountError::BadRoomName)?;
+        let key = nick_key(name);
+        let direct = self
+            .store
+            .open_direct(signed_in.account_id, &key, &fresh)
+            .await?;
+        if let Some(direct) = direct.as_ref().filter(|d| d.made) {
+            let me = signed_in.name.clone();
+            self.invite(&direct.room, direct.with_id, Some(me));
+            self.invite(
+                &direct.room,
+                signed_in.account_id,
+                Some(direct.with.clone()),
+            );
+        }
+        Ok(direct)
+    }
+
+    /// Tells every socket of the account, on every server, that it is in
+    /// `room` now.
+    fn invite(&self, room: &RoomName, account_id: i64, with: Option<Nick>) {
+        self.tell_invited(room, account_id, with.clone());
+        self.hub.bus().tell(&Control::Invited {
+            room: room.clone(),
+            account_id,
+            with,
+        });
+    }
+
     /// Tells the account's sockets on this server that it was let into `room`.
-    fn tell_invited(&self, room: &RoomName, account_id: i64) {
-        let frame = app::protocol::ServerFrame::Invited { room: room.clone() };
+    fn tell_invited(&self, room: &RoomName, account_id: i64, with: Option<Nick>) {
+        let frame = app::protocol::ServerFrame::Invited {
+            room: room.clone(),
+            with,
+        };
         self.sockets
             .tell(account_id, &crate::connection::reader::frame(&frame));
     }

@@ -35,6 +35,17 @@ pub(crate) fn document(options: &LeptosOptions, title: &str, main: AnyView) -> S
     })
 }
 
+/// What a person who may not read a conversation (or asks for one that
+/// does not exist) is shown: the same words for both.
+pub fn no_such_room(options: &LeptosOptions) -> String {
+    let main = view! {
+        <h1>"No such room"</h1>
+        <p class="problem">"No room by that name is open to you."</p>
+        <a href="/">"Back to the lobby"</a>
+    };
+    document(options, "No such room", main.into_any())
+}
+
 fn problem_line(problem: Option<String>) -> impl IntoView {
     view! { <p class="problem" role="alert">{problem}</p> }
 }
@@ -138,7 +149,7 @@ pub struct AccountView<'a> {
     pub name: &'a Nick,
     pub rooms: &'a [OwnedRoom],
     /// The private rooms this person is a member of.
-    pub private: &'a [app::rooms::RoomName],
+    pub private: &'a [app::rooms::PrivateRoom],
     pub done: Option<Done>,
     pub problem: Option<String>,
 }
@@ -264,7 +275,7 @@ pub fn account(options: &LeptosOptions, page: AccountView<'_>) -> String {
             </form>
         </section>
         <section aria-labelledby="member-heading">
-            <h2 id="member-heading">"Private rooms you are in"</h2>
+            <h2 id="member-heading">"Private rooms and direct messages"</h2>
             {if page.private.is_empty() {
                 view! { <p>"None yet: a room's owner lets you in by your username."</p> }
                     .into_any()
@@ -272,7 +283,13 @@ pub fn account(options: &LeptosOptions, page: AccountView<'_>) -> String {
                 let links = page
                     .private
                     .iter()
-                    .map(|room| view! { <li><a href=room.path()>{format!("#{room}")}</a></li> })
+                    .map(|private| {
+                        let label = match &private.with {
+                            Some(with) => format!("Direct messages with {with}"),
+                            None => format!("#{}", private.room),
+                        };
+                        view! { <li><a href=private.room.path()>{label}</a></li> }
+                    })
                     .collect_view();
                 view! { <ul aria-label="Private rooms you are in">{links}</ul> }.into_any()
             }}

@@ -37,6 +37,8 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/account/moderators", post(moderator_setting))
         .route("/account/private-rooms", post(new_private_room))
         .route("/account/members", post(member_setting))
+        .route("/dm", post(open_direct_form))
+        .route("/dm/{name}", get(open_direct))
         // A name and a password or two: anything much bigger is not a form
         // of ours (the password itself is capped at 128 characters).
         .layer(DefaultBodyLimit::max(FORM_BYTES))
@@ -463,6 +465,60 @@ async fn new_private_room(
     {
         Ok(room) => Redirect::to(&room.path()).into_response(),
         Err(err) => render_account(&state, &headers, None, Some(&err)).await,
+    }
+}
+
+/// `/dm/NAME`: the direct message with NAME, made the first time. A guest
+/// is asked to log in; a name with no account (or one's own) answers as a
+/// private room one is not in does, "No such room".
+async fn open_direct(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    axum::extract::Path(name): axum::extract::Path<String>,
+) -> Response {
+    direct_message(&state, peer, &headers, &name).await
+}
+
+#[derive(serde::Deserialize)]
+struct DirectForm {
+    #[serde(default)]
+    name: String,
+}
+
+/// The online list's "Message NAME" button.
+async fn open_direct_form(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<DirectForm>,
+) -> Response {
+    direct_message(&state, peer, &headers, &form.name).await
+}
+
+async fn direct_message(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    name: &str,
+) -> Response {
+    let accounts = accounts(state);
+    let Some(signed_in) = signed_in(accounts, headers).await else {
+        return Redirect::to(Route::LogIn.pattern()).into_response();
+    };
+    let no_such_room = || {
+        page(
+            StatusCode::NOT_FOUND,
+            pages::no_such_room(&state.leptos_options),
+        )
+    };
+    let Ok(name) = Nick::parse(name) else {
+        return no_such_room();
+    };
+    match accounts.open_direct(peer.ip(), &signed_in, &name).await {
+        Ok(Some(direct)) => Redirect::to(&direct.room.path()).into_response(),
+        Ok(None) => no_such_room(),
+        Err(err) => render_account(state, headers, None, Some(&err)).await,
     }
 }
 

@@ -27,8 +27,14 @@ pub enum Control {
     /// The owner of a private room took an account out of it: its
     /// connections there leave.
     NoLongerMember { room: RoomName, account_id: i64 },
-    /// The owner of a private room let an account in: its sockets hear it.
-    Invited { room: RoomName, account_id: i64 },
+    /// The owner of a private room let an account in, or a direct message
+    /// with it (`with` the other person) began: its sockets hear it.
+    Invited {
+        room: RoomName,
+        account_id: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        with: Option<app::people::Nick>,
+    },
 }
 
 /// Which of an account's sessions ended, by the SHA-256 of their token.

@@ -19,7 +19,7 @@ pub use crate::access::Standing;
 use app::media::{Attachment, MediaId, MediaKind};
 use app::messages::{ClientId, Entry, EntryKind, MessageBody, Quote, Seq};
 use app::people::{Nick, SessionId};
-use app::rooms::RoomName;
+use app::rooms::{PrivateRoom, RoomName};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -184,6 +184,24 @@ pub struct PrivateMember {
     pub account_id: i64,
     /// The room's owner (always a member).
     pub owner: bool,
+}
+
+/// A direct message between two accounts, as opening it found or made it.
+#[derive(Debug, Clone)]
+pub struct DirectRoom {
+    pub room: RoomName,
+    /// The other person.
+    pub with: Nick,
+    pub with_id: i64,
+    /// Made just now (else it was there already).
+    pub made: bool,
+}
+
+/// A private room's members, and whether it is a direct message.
+#[derive(Debug, Clone)]
+pub struct PrivateRoster {
+    pub members: Vec<PrivateMember>,
+    pub direct: bool,
 }
 
 /// What an owner's change to a room's people (its moderators, a private
@@ -748,13 +766,25 @@ impl Store {
     }
 
     /// A private room's members, in name order.
-    pub async fn members(&self, room: &RoomName) -> Result<Vec<PrivateMember>, StoreError> {
+    pub async fn members(&self, room: &RoomName) -> Result<PrivateRoster, StoreError> {
         each!(self, db => db.members(room).await)
     }
 
-    /// The private rooms `account` is a member of.
-    pub async fn private_rooms(&self, account: i64) -> Result<Vec<RoomName>, StoreError> {
+    /// The private rooms and direct messages `account` is a member of.
+    pub async fn private_rooms(&self, account: i64) -> Result<Vec<PrivateRoom>, StoreError> {
         each!(self, db => db.private_rooms(account).await)
+    }
+
+    /// The direct message between `me` and the account whose name key is
+    /// `key`, made as `fresh` if they have none yet; `None` when there is
+    /// no such account, or it is `me`.
+    pub async fn open_direct(
+        &self,
+        me: i64,
+        key: &str,
+        fresh: &RoomName,
+    ) -> Result<Option<DirectRoom>, StoreError> {
+        each!(self, db => db.open_direct(me, key, fresh).await)
     }
 
     /// The moderators the room's owner named, by name.

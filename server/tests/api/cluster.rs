@@ -786,7 +786,7 @@ async fn a_member_taken_out_of_a_private_room_on_one_server_leaves_it_on_the_oth
         303
     );
     member
-        .recv_until(|f| matches!(f, ServerFrame::Invited { room } if room.as_str() == team))
+        .recv_until(|f| matches!(f, ServerFrame::Invited { room, .. } if room.as_str() == team))
         .await;
     member.join(&team, "usman").await;
     member.say(&team, "hello from B").await;

@@ -160,7 +160,7 @@ async fn whoever_is_let_in_hears_it_at_once_on_every_socket() {
         303
     );
     let invited =
-        |f: &ServerFrame| matches!(f, ServerFrame::Invited { room } if room.as_str() == team);
+        |f: &ServerFrame| matches!(f, ServerFrame::Invited { room, .. } if room.as_str() == team);
     chatting.recv_until(invited).await;
     idle.recv_until(invited).await;
     // Whatever the server sent zara before her own message came back.
@@ -287,4 +287,93 @@ async fn only_the_owner_lets_people_in_and_a_private_address_cannot_be_guessed()
     let mut sadia = signed_in_client(&app, &owner).await;
     let refused = sadia.try_join("~other", "sadia").await;
     assert!(matches!(refused, ServerFrame::Error { .. }));
+}
+
+/// `/dm/NAME` as `cookie`: the direct message's room name (from the
+/// redirect to its page).
+async fn open_direct(app: &TestApp, name: &str, cookie: &str) -> String {
+    let opened = get(app, &format!("/dm/{name}"), Some(cookie)).await;
+    assert_eq!(opened.status, 303, "{}", opened.body);
+    opened
+        .location()
+        .strip_prefix("/r/")
+        .expect("to the conversation's page")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn two_accounts_share_one_direct_message_that_nobody_else_reads() {
+    let app = spawn_app().await;
+    let sadia = sign_up(&app, "sadia", PASSWORD).await;
+    let usman = sign_up(&app, "usman", PASSWORD).await;
+    let zara = sign_up(&app, "zara", PASSWORD).await;
+    let mut usman_idle = signed_in_client(&app, &usman).await;
+
+    let dm = open_direct(&app, "usman", &sadia).await;
+    assert!(dm.starts_with('~') && !dm.contains('-'), "{dm}");
+    // The other person hears of it at once, with who it is with.
+    let frames = usman_idle
+        .recv_until(|f| matches!(f, ServerFrame::Invited { room, .. } if room.as_str() == dm))
+        .await;
+    let Some(ServerFrame::Invited { with, .. }) = frames.last() else {
+        unreachable!()
+    };
+    assert_eq!(with.as_ref().map(|n| n.as_str()), Some("sadia"));
+    // From either side, by link or by the online list's button: one room.
+    assert_eq!(open_direct(&app, "sadia", &usman).await, dm);
+    assert_eq!(open_direct(&app, "USMAN", &sadia).await, dm);
+    let button = post(&app, "/dm", &[("name", "usman")], Some(&sadia)).await;
+    assert_eq!(button.location(), format!("/r/{dm}"));
+
+    let mut her = signed_in_client(&app, &sadia).await;
+    her.join(&dm, "sadia").await;
+    her.say(&dm, SECRET).await;
+    let mut him = signed_in_client(&app, &usman).await;
+    him.join(&dm, "usman").await;
+    him.hear(SECRET).await;
+    let read = reads(&app, &dm, Some(&usman)).await;
+    assert!(
+        read.iter().all(|(s, shown)| *s == 200 && *shown),
+        "{read:?}"
+    );
+
+    // Its page is named after the other person.
+    let page = get(&app, &format!("/r/{dm}"), Some(&sadia)).await;
+    assert!(page.body.contains("Direct message"), "{}", page.body);
+    assert!(page.body.contains("<h1>usman<!></h1>"), "{}", page.body);
+    // Both find it in their list, with the other's name.
+    let listed = crate::accounts::call_as(
+        &app,
+        "/api/private_rooms",
+        serde_json::json!({}),
+        Some(&usman),
+    )
+    .await;
+    let listed: Vec<app::rooms::PrivateRoom> = serde_json::from_str(&listed.body).unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].room.as_str(), dm);
+    assert_eq!(listed[0].with.as_ref().unwrap().as_str(), "sadia");
+
+    // A third account, a guest and nobody: "No such room", everywhere.
+    let nothing = reads(&app, "~nothing", Some(&zara)).await;
+    for cookie in [Some(zara.as_str()), None] {
+        assert_eq!(reads(&app, &dm, cookie).await, nothing);
+    }
+    let mut outsider = signed_in_client(&app, &zara).await;
+    let refused = outsider.try_join(&dm, "zara").await;
+    assert_eq!(error_code(&refused), Some(ErrorCode::NoSuchRoom));
+    // Nobody lets a third person in, or takes one of the two out.
+    for (cookie, name, on) in [(&sadia, "zara", true), (&usman, "sadia", false)] {
+        let change = membership(&app, cookie, &dm, name, on).await;
+        assert_eq!(change.status, 403, "{}", change.body);
+    }
+    // No account by that name, or one's own: no conversation; a guest is
+    // asked to log in.
+    for name in ["nobody", "sadia"] {
+        let none = get(&app, &format!("/dm/{name}"), Some(&sadia)).await;
+        assert_eq!(none.status, 404, "{name}");
+        assert!(none.body.contains("No such room"), "{}", none.body);
+    }
+    let guest = get(&app, "/dm/usman", None).await;
+    assert_eq!(guest.location(), "/login");
 }

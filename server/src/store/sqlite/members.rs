@@ -1,7 +1,9 @@
 //! Private rooms and their members (`private_members`).
 
 use super::{PrivateMember, RosterChange, SqliteStore, StoreError, now_ms};
+use crate::store::{DirectRoom, PrivateRoster};
 use app::people::Nick;
+use app::rooms::PrivateRoom;
 use app::rooms::RoomName;
 
 impl SqliteStore {
@@ -80,38 +82,115 @@ impl SqliteStore {
         Ok(RosterChange::Done(account_id))
     }
 
-    pub async fn members(&self, room: &RoomName) -> Result<Vec<PrivateMember>, StoreError> {
-        let rows: Vec<(String, i64, bool)> = sqlx::query_as(
-            "SELECT a.name, a.id, COALESCE(r.owner_id = a.id, FALSE)
+    pub async fn members(&self, room: &RoomName) -> Result<PrivateRoster, StoreError> {
+        let rows: Vec<(String, i64, bool, bool)> = sqlx::query_as(
+            "SELECT a.name, a.id, COALESCE(r.owner_id = a.id, FALSE),
+                    EXISTS (SELECT 1 FROM direct_rooms d WHERE d.room_id = r.id)
              FROM private_members m JOIN accounts a ON a.id = m.account_id
              JOIN rooms r ON r.id = m.room_id WHERE r.name = ?1 ORDER BY a.name",
         )
         .bind(room.as_str())
         .fetch_all(&self.readers)
         .await?;
-        Ok(rows
+        let direct = rows.first().is_some_and(|row| row.3);
+        let members = rows
             .into_iter()
-            .filter_map(|(name, account_id, owner)| {
+            .filter_map(|(name, account_id, owner, _)| {
                 Some(PrivateMember {
                     nick: Nick::parse(&name).ok()?,
                     account_id,
                     owner,
                 })
             })
-            .collect())
+            .collect();
+        Ok(PrivateRoster { members, direct })
     }
 
-    pub async fn private_rooms(&self, account: i64) -> Result<Vec<RoomName>, StoreError> {
-        let names: Vec<String> = sqlx::query_scalar(
-            "SELECT r.name FROM private_members m JOIN rooms r ON r.id = m.room_id
+    pub async fn private_rooms(&self, account: i64) -> Result<Vec<PrivateRoom>, StoreError> {
+        let rows: Vec<(String, Option<String>)> = sqlx::query_as(
+            "SELECT r.name, o.name FROM private_members m JOIN rooms r ON r.id = m.room_id
+             LEFT JOIN direct_rooms d ON d.room_id = r.id
+             LEFT JOIN accounts o
+               ON o.id = CASE WHEN d.first_id = ?1 THEN d.second_id ELSE d.first_id END
              WHERE m.account_id = ?1 ORDER BY r.name",
         )
         .bind(account)
         .fetch_all(&self.readers)
         .await?;
-        Ok(names
-            .iter()
-            .filter_map(|n| RoomName::parse(n).ok())
+        Ok(rows
+            .into_iter()
+            .filter_map(|(room, with)| {
+                Some(PrivateRoom {
+                    room: RoomName::parse(&room).ok()?,
+                    with: with.and_then(|w| Nick::parse(&w).ok()),
+                })
+            })
             .collect())
+    }
+
+    /// One write transaction: two people opening their conversation at the
+    /// same moment find one room (the pair is unique; the loser reads the
+    /// winner's).
+    pub async fn open_direct(
+        &self,
+        me: i64,
+        key: &str,
+        fresh: &RoomName,
+    ) -> Result<Option<DirectRoom>, StoreError> {
+        let mut tx = self.write().await?;
+        let other: Option<(i64, String)> =
+            sqlx::query_as("SELECT id, name FROM accounts WHERE name_key = ?1")
+                .bind(key)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some((with_id, with)) = other.filter(|(id, _)| *id != me) else {
+            return Ok(None);
+        };
+        let Ok(with) = Nick::parse(&with) else {
+            return Ok(None);
+        };
+        let (first, second) = (me.min(with_id), me.max(with_id));
+        let found: Option<String> = sqlx::query_scalar(
+            "SELECT r.name FROM direct_rooms d JOIN rooms r ON r.id = d.room_id
+             WHERE d.first_id = ?1 AND d.second_id = ?2",
+        )
+        .bind(first)
+        .bind(second)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(room) = found.and_then(|r| RoomName::parse(&r).ok()) {
+            return Ok(Some(DirectRoom {
+                room,
+                with,
+                with_id,
+                made: false,
+            }));
+        }
+        let room_id: i64 = sqlx::query_scalar(
+            "INSERT INTO rooms (name, created_at, active_at) VALUES (?1, ?2, ?2) RETURNING id",
+        )
+        .bind(fresh.as_str())
+        .bind(now_ms())
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query("INSERT INTO direct_rooms (room_id, first_id, second_id) VALUES (?1, ?2, ?3)")
+            .bind(room_id)
+            .bind(first)
+            .bind(second)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO private_members (room_id, account_id) VALUES (?1, ?2), (?1, ?3)")
+            .bind(room_id)
+            .bind(first)
+            .bind(second)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(DirectRoom {
+            room: fresh.clone(),
+            with,
+            with_id,
+            made: true,
+        }))
     }
 }
