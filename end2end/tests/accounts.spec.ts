@@ -1,34 +1,8 @@
-import { test, expect, type Browser, type BrowserContextOptions, type Page } from "@playwright/test";
-import { bodies, expectJoined, joinOn, log, say } from "./people";
+import { test, expect } from "@playwright/test";
+import { PASSWORD, bodies, expectJoined, fillCredentials, joinOn, logIn, log, say, signUp } from "./people";
 
 // Accounts as people use them: sign up, talk, log in elsewhere, log out; and
 // the guests around them.
-
-const PASSWORD = "a long enough passphrase";
-
-async function fillCredentials(page: Page, username: string, password: string) {
-  await page.getByRole("textbox", { name: "Username" }).fill(username);
-  await page.getByLabel("Password", { exact: true }).fill(password);
-}
-
-async function signUp(browser: Browser, username: string, options: BrowserContextOptions = {}) {
-  const page = await (await browser.newContext(options)).newPage();
-  await page.goto("/");
-  await page.getByRole("main").getByRole("link", { name: "Sign up" }).click();
-  await expect(page).toHaveURL(/\/signup$/);
-  await fillCredentials(page, username, PASSWORD);
-  await page.getByRole("button", { name: "Sign up" }).click();
-  await expect(page).toHaveURL(/\/$/);
-  await expect(page.getByRole("main").getByText(`Signed in as ${username}`)).toBeVisible();
-  return page;
-}
-
-async function logIn(page: Page, username: string, password: string) {
-  await page.goto("/login");
-  await fillCredentials(page, username, password);
-  await page.getByRole("button", { name: "Log in" }).click();
-}
-
 
 test("sadia signs up, talks, and is the same person in a second browser", async ({ browser }) => {
   const laptop = await signUp(browser, "sadia");

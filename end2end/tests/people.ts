@@ -57,3 +57,31 @@ export async function say(page: Page, text: string) {
   await box.press("Enter");
   await expect(box).toHaveValue("");
 }
+
+/** The password every spec's accounts use. */
+export const PASSWORD = "a long enough passphrase";
+
+export async function fillCredentials(page: Page, username: string, password: string) {
+  await page.getByRole("textbox", { name: "Username" }).fill(username);
+  await page.getByLabel("Password", { exact: true }).fill(password);
+}
+
+/** A new browser context signed up as `username`, on the lobby. A name can
+ * be signed up once per run: every spec picks its own. */
+export async function signUp(browser: Browser, username: string, options: BrowserContextOptions = {}) {
+  const page = await (await browser.newContext(options)).newPage();
+  await page.goto("/");
+  await page.getByRole("main").getByRole("link", { name: "Sign up" }).click();
+  await expect(page).toHaveURL(/\/signup$/);
+  await fillCredentials(page, username, PASSWORD);
+  await page.getByRole("button", { name: "Sign up" }).click();
+  await expect(page).toHaveURL(/\/$/);
+  await expect(page.getByRole("main").getByText(`Signed in as ${username}`)).toBeVisible();
+  return page;
+}
+
+export async function logIn(page: Page, username: string, password: string) {
+  await page.goto("/login");
+  await fillCredentials(page, username, password);
+  await page.getByRole("button", { name: "Log in" }).click();
+}
