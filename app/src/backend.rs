@@ -2,6 +2,7 @@
 //! [`ChatBackend`] and provides it as context for every request, so this crate
 //! needs no database or socket code of its own.
 
+use crate::e2e::{DeviceId, DeviceKeys, NewEpoch, RoomKeys};
 use crate::messages::{HistoryPage, Seq};
 use crate::rooms::{PrivateRoom, RoomName, RoomSummary};
 use crate::search::SearchPage;
@@ -39,6 +40,16 @@ pub trait ChatBackend: Send + Sync + 'static {
     ) -> BoxFuture<'_, Result<HistoryPage, BackendError>>;
     /// The reader's private rooms and direct messages.
     fn private_rooms(&self) -> BoxFuture<'_, Result<Vec<PrivateRoom>, BackendError>>;
+    /// Publishes the reader's device (see [`crate::e2e`]).
+    fn publish_device(&self, keys: DeviceKeys) -> BoxFuture<'_, Result<(), BackendError>>;
+    /// A room's keys for one of the reader's devices.
+    fn room_keys(
+        &self,
+        room: RoomName,
+        device: DeviceId,
+    ) -> BoxFuture<'_, Result<RoomKeys, BackendError>>;
+    /// A new epoch of a room's key, made by one of the reader's devices.
+    fn new_epoch(&self, epoch: NewEpoch) -> BoxFuture<'_, Result<(), BackendError>>;
     /// Page `page` of the messages in `rooms` holding every one of `words`.
     fn search(
         &self,

@@ -11,6 +11,8 @@
 //!   history server function.
 //! - [`media`]: attachments (ids, kinds, the room's media grant, their URLs).
 //! - [`search`]: message search results, query words, its server function.
+//! - [`e2e`]: end-to-end encryption of private rooms and direct messages
+//!   (the sealed body format, device keys, epochs; WebCrypto in the browser).
 //! - [`protocol`]: the WebSocket frames (`ClientFrame`, `ServerFrame`).
 //! - [`socket`]: the browser's shared WebSocket (`gloo-net`) with reconnect
 //!   (inert in SSR).
@@ -47,6 +49,7 @@ pub mod api;
 pub mod case;
 pub mod clock;
 pub mod conversation;
+pub mod e2e;
 pub mod emoji;
 pub mod erased;
 pub mod icons;

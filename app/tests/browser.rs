@@ -100,3 +100,166 @@ fn mentions_and_suggestions_ignore_case_as_the_server_does() {
     assert!(app::markup::mentions("hi @ÉMILE!", "émile"));
     assert!(!app::markup::mentions("hi @EMILE!", "émile"));
 }
+
+mod e2e {
+    //! The WebCrypto the encrypted rooms rest on, in Chromium itself.
+
+    use app::e2e::crypto::{self, CryptoError, KeyPair};
+    use app::e2e::{DeviceId, DeviceKeys, additional_data};
+    use app::rooms::RoomName;
+    use wasm_bindgen_test::*;
+
+    fn room() -> RoomName {
+        RoomName::parse("~team-abcdefghij").unwrap()
+    }
+
+    fn device(id: &str) -> DeviceId {
+        DeviceId::parse(id).unwrap()
+    }
+
+    #[wasm_bindgen_test]
+    async fn a_sealed_message_opens_with_its_key_and_context() {
+        let key = crypto::room_key().await.unwrap();
+        let ad = additional_data(&room(), 1, &device("aaaaaaaaaaaaaaaa"));
+        let (iv, sealed) = crypto::seal(&key, "the launch is on tuesday".as_bytes(), &ad)
+            .await
+            .unwrap();
+        assert!(!sealed.windows(6).any(|w| w == b"launch"));
+        let plain = crypto::open(&key, &iv, &sealed, &ad).await.unwrap();
+        assert_eq!(plain, b"the launch is on tuesday");
+        // A fresh IV every time: the same text never seals the same way.
+        let (iv_again, sealed_again) = crypto::seal(&key, "the launch is on tuesday".as_bytes(), &ad)
+            .await
+            .unwrap();
+        assert_ne!(iv, iv_again);
+        assert_ne!(sealed, sealed_again);
+    }
+
+    #[wasm_bindgen_test]
+    async fn a_changed_ciphertext_iv_or_context_does_not_open() {
+        let key = crypto::room_key().await.unwrap();
+        let ad = additional_data(&room(), 1, &device("aaaaaaaaaaaaaaaa"));
+        let (iv, sealed) = crypto::seal(&key, b"pay alice 10", &ad).await.unwrap();
+
+        let mut flipped = sealed.clone();
+        flipped[0] ^= 1;
+        let mut other_iv = iv;
+        other_iv[11] ^= 1;
+        let other_epoch = additional_data(&room(), 2, &device("aaaaaaaaaaaaaaaa"));
+        let other_device = additional_data(&room(), 1, &device("bbbbbbbbbbbbbbbb"));
+        let other_room = additional_data(
+            &RoomName::parse("~other-abcdefghij").unwrap(),
+            1,
+            &device("aaaaaaaaaaaaaaaa"),
+        );
+        let another_key = crypto::room_key().await.unwrap();
+        for (k, iv, body, ad) in [
+            (&key, &iv, &flipped, &ad),
+            (&key, &other_iv, &sealed, &ad),
+            (&key, &iv, &sealed, &other_epoch),
+            (&key, &iv, &sealed, &other_device),
+            (&key, &iv, &sealed, &other_room),
+            (&another_key, &iv, &sealed, &ad),
+        ] {
+            assert_eq!(
+                crypto::open(k, iv, body, ad).await,
+                Err(CryptoError::DoesNotOpen)
+            );
+        }
+    }
+
+    async fn devices(n: usize) -> Vec<KeyPair> {
+        let mut pairs = Vec::new();
+        for _ in 0..n {
+            pairs.push(crypto::agreement_pair().await.unwrap());
+        }
+        pairs
+    }
+
+    const IDS: [&str; 3] = ["aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb", "cccccccccccccccc"];
+
+    #[wasm_bindgen_test]
+    async fn a_room_key_wrapped_for_several_devices_opens_for_each() {
+        let sender = crypto::agreement_pair().await.unwrap();
+        let members = devices(3).await;
+        let key = crypto::room_key().await.unwrap();
+        let ad = additional_data(&room(), 1, &device("dddddddddddddddd"));
+        let (iv, sealed) = crypto::seal(&key, b"hello all", &ad).await.unwrap();
+        for (member, id) in members.iter().zip(IDS) {
+            let context = additional_data(&room(), 1, &device(id));
+            let (wrap_iv, wrapped) = crypto::wrap(&key, &sender.private, &member.public, &context)
+                .await
+                .unwrap();
+            assert_eq!(wrapped.len(), 48, "a 32-byte key and its tag");
+            // The member unwraps with its private key and the sender's public key.
+            let theirs = crypto::unwrap(&wrapped, &wrap_iv, &member.private, &sender.public, &context)
+                .await
+                .unwrap();
+            assert_eq!(crypto::open(&theirs, &iv, &sealed, &ad).await.unwrap(), b"hello all");
+        }
+    }
+
+    #[wasm_bindgen_test]
+    async fn a_removed_device_cannot_unwrap_the_next_epoch() {
+        let sender = crypto::agreement_pair().await.unwrap();
+        let members = devices(3).await;
+        let removed = &members[2];
+        // Epoch 2 is wrapped for the two devices that stay.
+        let key = crypto::room_key().await.unwrap();
+        let mut wraps = Vec::new();
+        for (member, id) in members[..2].iter().zip(IDS) {
+            let context = additional_data(&room(), 2, &device(id));
+            wraps.push((
+                context.clone(),
+                crypto::wrap(&key, &sender.private, &member.public, &context)
+                    .await
+                    .unwrap(),
+            ));
+        }
+        // Whatever wrap the removed device takes, under whatever name, its
+        // own private key opens none of them.
+        for (context, (iv, wrapped)) in &wraps {
+            for context in [context.clone(), additional_data(&room(), 2, &device(IDS[2]))] {
+                assert_eq!(
+                    crypto::unwrap(wrapped, iv, &removed.private, &sender.public, &context).await,
+                    Err(CryptoError::DoesNotOpen)
+                );
+            }
+        }
+        // And the key it kept from epoch 1 opens nothing sealed in epoch 2.
+        let old_key = crypto::room_key().await.unwrap();
+        let ad = additional_data(&room(), 2, &device(IDS[0]));
+        let (iv, sealed) = crypto::seal(&key, b"after you left", &ad).await.unwrap();
+        assert_eq!(
+            crypto::open(&old_key, &iv, &sealed, &ad).await,
+            Err(CryptoError::DoesNotOpen)
+        );
+    }
+
+    #[wasm_bindgen_test]
+    async fn a_device_record_verifies_only_as_it_was_signed() {
+        let signing = crypto::signing_pair().await.unwrap();
+        let agree = crypto::to_base64(&crypto::agreement_pair().await.unwrap().public);
+        let id = device(IDS[0]);
+        let signed = DeviceKeys::signed_bytes("usman", &id, &agree);
+        let signature = crypto::sign(&signing.private, &signed).await.unwrap();
+        assert_eq!(signature.len(), 64);
+        let record = DeviceKeys {
+            id: id.clone(),
+            agree: agree.clone(),
+            sign: crypto::to_base64(&signing.public),
+            signature: crypto::to_base64(&signature),
+        };
+        assert!(record.well_formed(), "{record:?}");
+        assert!(crypto::verify(&signing.public, &signature, &signed).await.unwrap());
+        // A server that swaps the key agreement key, or the account, is caught.
+        let swapped = crypto::to_base64(&crypto::agreement_pair().await.unwrap().public);
+        for other in [
+            DeviceKeys::signed_bytes("usman", &id, &swapped),
+            DeviceKeys::signed_bytes("mallory", &id, &agree),
+        ] {
+            assert!(!crypto::verify(&signing.public, &signature, &other).await.unwrap());
+        }
+        assert_eq!(crypto::from_base64(&record.agree).unwrap().len(), 65);
+    }
+}

@@ -1,0 +1,233 @@
+//! Each encrypted room's keys as this device holds them: fetched from the
+//! server wrapped, unwrapped here, kept for the page's life. Sealing a
+//! message makes a new epoch first when the server says one is due (nobody
+//! made one, or someone or some device came or went since); opening one
+//! finds its epoch's key, or says it is not here yet.
+
+use super::crypto::{self, CryptoError};
+use super::device::{Device, this_device};
+use super::{
+    DeviceKeys, EpochKey, MemberDevice, NewEpoch, RoomKeys, Sealed, Wrap, additional_data,
+};
+use crate::messages::MessageBody;
+use crate::rooms::RoomName;
+use std::cell::RefCell;
+use std::rc::Rc;
+use web_sys::CryptoKey;
+
+/// Why a message could not be sealed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SealError {
+    #[error("{0}")]
+    Crypto(#[from] CryptoError),
+    #[error("the server did not hand over this room's keys; try again")]
+    Server,
+}
+
+/// A sealed body as this device can read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Opened {
+    Text(String),
+    /// No key for its epoch here (yet): another device of this person, or
+    /// the sender, has to wrap it for this one.
+    Waiting,
+    /// It does not open with its epoch's key: changed on the way.
+    Broken,
+}
+
+struct Keyring {
+    room: RoomName,
+    current: u32,
+    latest: u32,
+    devices: Vec<MemberDevice>,
+    keys: Vec<(u32, CryptoKey)>,
+}
+
+impl Keyring {
+    fn key(&self, epoch: u32) -> Option<&CryptoKey> {
+        self.keys.iter().find(|(e, _)| *e == epoch).map(|(_, k)| k)
+    }
+}
+
+thread_local! {
+    static RINGS: RefCell<Vec<Rc<Keyring>>> = const { RefCell::new(Vec::new()) };
+    /// One fetch at a time: a page opening fifty sealed messages asks the
+    /// server for the room's keys once.
+    static FETCHING: Rc<futures::lock::Mutex<()>> = Rc::new(futures::lock::Mutex::new(()));
+}
+
+fn cached(room: &RoomName) -> Option<Rc<Keyring>> {
+    RINGS.with_borrow(|r| r.iter().find(|k| k.room == *room).cloned())
+}
+
+/// Drops what this page holds of `room`'s keys: the next seal or open asks
+/// the server again (after it refused a message for a stale epoch).
+pub fn forget(room: &RoomName) {
+    RINGS.with_borrow_mut(|r| r.retain(|k| k.room != *room));
+}
+
+/// Whether the server's record of a device is signed by that device's own
+/// signing key: one with a swapped key agreement key gets nothing wrapped.
+async fn genuine(device: &MemberDevice) -> bool {
+    let keys = &device.keys;
+    let (Some(sign), Some(signature)) = (
+        crypto::from_base64(&keys.sign),
+        crypto::from_base64(&keys.signature),
+    ) else {
+        return false;
+    };
+    let signed = DeviceKeys::signed_bytes(device.account.as_str(), &keys.id, &keys.agree);
+    crypto::verify(&sign, &signature, &signed)
+        .await
+        .unwrap_or(false)
+}
+
+async fn unwrap_epoch(room: &RoomName, device: &Device, key: &EpochKey) -> Option<CryptoKey> {
+    if !genuine(&key.from).await {
+        return None;
+    }
+    let public = crypto::from_base64(&key.from.keys.agree)?;
+    let iv = crypto::from_base64(&key.wrap.iv)?;
+    let wrapped = crypto::from_base64(&key.wrap.key)?;
+    let context = additional_data(room, key.epoch, &device.keys.id);
+    crypto::unwrap(&wrapped, &iv, &device.agree, &public, &context)
+        .await
+        .ok()
+}
+
+/// `room`'s keys as the server has them for this device, unwrapped.
+async fn fetch(room: &RoomName, device: &Device) -> Result<Rc<Keyring>, SealError> {
+    let state: RoomKeys = crate::api::call(&super::FetchRoomKeys {
+        room: room.clone(),
+        device: device.keys.id.clone(),
+    })
+    .await
+    .map_err(|_| SealError::Server)?;
+    let mut keys = Vec::new();
+    for key in &state.keys {
+        if let Some(unwrapped) = unwrap_epoch(room, device, key).await {
+            keys.push((key.epoch, unwrapped));
+        }
+    }
+    let ring = Rc::new(Keyring {
+        room: room.clone(),
+        current: state.current,
+        latest: state.latest,
+        devices: state.devices,
+        keys,
+    });
+    RINGS.with_borrow_mut(|r| {
+        r.retain(|k| k.room != *room);
+        r.push(ring.clone());
+    });
+    Ok(ring)
+}
+
+/// The cached ring if it can serve `wanted` (an epoch, or the current one
+/// when `None`), else a fresh one from the server.
+async fn ring(
+    room: &RoomName,
+    device: &Device,
+    wanted: Option<u32>,
+) -> Result<Rc<Keyring>, SealError> {
+    let lock = FETCHING.with(Rc::clone);
+    let _one_at_a_time = lock.lock().await;
+    if let Some(ring) = cached(room) {
+        let serves = match wanted {
+            // An epoch made after the ring was fetched may be there now.
+            Some(epoch) => epoch <= ring.latest,
+            None => ring.current > 0 && ring.key(ring.current).is_some(),
+        };
+        if serves {
+            return Ok(ring);
+        }
+    }
+    fetch(room, device).await
+}
+
+/// Makes epoch `latest + 1`: a new room key wrapped for every genuine
+/// device of every member. Someone else making it first is fine: the caller
+/// fetches the room's keys again either way.
+async fn new_epoch(room: &RoomName, device: &Device, ring: &Keyring) -> Result<(), SealError> {
+    let epoch = ring.latest + 1;
+    let key = crypto::room_key().await?;
+    let mut wraps = Vec::new();
+    for member in &ring.devices {
+        if !genuine(member).await {
+            continue;
+        }
+        let Some(public) = crypto::from_base64(&member.keys.agree) else {
+            continue;
+        };
+        let context = additional_data(room, epoch, &member.keys.id);
+        let (iv, wrapped) = crypto::wrap(&key, &device.agree, &public, &context).await?;
+        wraps.push(Wrap {
+            device: member.keys.id.clone(),
+            iv: crypto::to_base64(&iv),
+            key: crypto::to_base64(&wrapped),
+        });
+    }
+    let _ = crate::api::call(&super::PublishEpoch {
+        epoch: NewEpoch {
+            room: room.clone(),
+            epoch,
+            device: device.keys.id.clone(),
+            wraps,
+        },
+    })
+    .await;
+    Ok(())
+}
+
+/// `body` sealed for `room` with its current epoch's key, as `account`'s
+/// device on this browser (making the device, and a new epoch, if due).
+pub async fn seal(
+    room: &RoomName,
+    account: &str,
+    body: &MessageBody,
+) -> Result<MessageBody, SealError> {
+    let device = this_device(account).await?;
+    let mut ring = ring(room, &device, None).await?;
+    // Twice at most: a new epoch, then (if someone else's won) theirs.
+    for _ in 0..2 {
+        if ring.current > 0 && ring.key(ring.current).is_some() {
+            break;
+        }
+        new_epoch(room, &device, &ring).await?;
+        ring = fetch(room, &device).await?;
+    }
+    let key = ring.key(ring.current).ok_or(SealError::Server)?;
+    let context = additional_data(room, ring.current, &device.keys.id);
+    let (iv, ciphertext) = crypto::seal(key, body.as_str().as_bytes(), &context).await?;
+    let sealed = Sealed {
+        epoch: ring.current,
+        device: device.keys.id.clone(),
+        iv: crypto::to_base64(&iv),
+        ciphertext: crypto::to_base64(&ciphertext),
+    };
+    MessageBody::parse(&sealed.to_string()).map_err(|_| SealError::Server)
+}
+
+/// What `sealed` (said in `room`) reads as on `account`'s device here.
+pub async fn open(room: &RoomName, account: &str, sealed: &Sealed) -> Opened {
+    let Ok(device) = this_device(account).await else {
+        return Opened::Waiting;
+    };
+    let Ok(ring) = ring(room, &device, Some(sealed.epoch)).await else {
+        return Opened::Waiting;
+    };
+    let Some(key) = ring.key(sealed.epoch) else {
+        return Opened::Waiting;
+    };
+    let (Some(iv), Some(ciphertext)) = (
+        crypto::from_base64(&sealed.iv),
+        crypto::from_base64(&sealed.ciphertext),
+    ) else {
+        return Opened::Broken;
+    };
+    let context = additional_data(room, sealed.epoch, &sealed.device);
+    match crypto::open(key, &iv, &ciphertext, &context).await {
+        Ok(plain) => String::from_utf8(plain).map_or(Opened::Broken, Opened::Text),
+        Err(_) => Opened::Broken,
+    }
+}

@@ -1,0 +1,324 @@
+//! End-to-end encryption of private rooms and direct messages: what the
+//! browser and the server share about it. The server never sees a key it
+//! could use: it stores and relays sealed bodies, wrapped room keys and
+//! public device keys, and checks only their shape (docs/SECURITY.md).
+//!
+//! - here: the [`Sealed`] body format, device ids and the public device
+//!   record, a room's key state as the server hands it to a device, and the
+//!   server functions that publish a device and a new epoch's keys;
+//! - `crypto` (browser only): WebCrypto (`SubtleCrypto`) for device keys,
+//!   wrapping room keys and sealing messages;
+//! - `device` (browser only): this browser's device keys, kept in IndexedDB
+//!   as non-extractable `CryptoKey`s, published once per account;
+//! - `keys` (browser only): each room's keys as this device unwrapped them,
+//!   a new epoch when the server says one is due, sealing and opening.
+
+#[cfg(feature = "hydrate")]
+pub mod crypto;
+#[cfg(feature = "hydrate")]
+pub mod device;
+#[cfg(feature = "hydrate")]
+pub mod keys;
+
+use crate::rooms::RoomName;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// What a sealed body starts with: the format's name and version.
+pub const SEALED_PREFIX: &str = "e2e1.";
+
+/// The longest sealed body: a 4000-character message is at most 16000
+/// bytes of UTF-8, a third more in base64, plus the header.
+pub const SEALED_MAX_CHARS: usize = 22_000;
+
+/// Characters of a device id.
+pub const DEVICE_ID_CHARS: usize = 16;
+
+/// Devices one account may publish (a phone, a laptop, a few browsers).
+pub const DEVICES_PER_ACCOUNT: usize = 20;
+
+/// A browser's device id: random lowercase letters and digits, made once
+/// per browser and account.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct DeviceId(String);
+
+impl DeviceId {
+    pub fn parse(raw: &str) -> Option<Self> {
+        (raw.len() == DEVICE_ID_CHARS
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+        .then(|| Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for DeviceId {
+    type Error = &'static str;
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        Self::parse(&raw).ok_or("not a device id")
+    }
+}
+
+impl From<DeviceId> for String {
+    fn from(id: DeviceId) -> Self {
+        id.0
+    }
+}
+
+impl fmt::Display for DeviceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Standard base64 (with padding), as the browser's `btoa` writes it.
+pub fn is_base64(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() % 4 == 0
+        && text
+            .trim_end_matches('=')
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+        && text.len() - text.trim_end_matches('=').len() <= 2
+}
+
+/// A message body sealed in the browser: the epoch of the room key that
+/// sealed it, the sealing device, the 96-bit IV and the AES-GCM ciphertext
+/// (with its tag), as `e2e1.EPOCH.DEVICE.IV.CIPHERTEXT`. The room, epoch
+/// and device are bound to it as additional data ([`additional_data`]), so
+/// a body moved to another room, epoch or device does not open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sealed {
+    pub epoch: u32,
+    pub device: DeviceId,
+    /// Base64 of the 12-byte IV.
+    pub iv: String,
+    /// Base64 of the ciphertext and its 16-byte tag.
+    pub ciphertext: String,
+}
+
+impl Sealed {
+    /// The body's parts if it is sealed (any other text is not).
+    pub fn parse(body: &str) -> Option<Self> {
+        let rest = body.strip_prefix(SEALED_PREFIX)?;
+        if body.len() > SEALED_MAX_CHARS {
+            return None;
+        }
+        let mut parts = rest.split('.');
+        let epoch: u32 = parts.next()?.parse().ok().filter(|e| *e > 0)?;
+        let device = DeviceId::parse(parts.next()?)?;
+        let iv = parts.next()?;
+        let ciphertext = parts.next()?;
+        if parts.next().is_some() || iv.len() != 16 || !is_base64(iv) || !is_base64(ciphertext) {
+            return None;
+        }
+        // 16 bytes of tag at least.
+        if ciphertext.len() < 24 {
+            return None;
+        }
+        Some(Self {
+            epoch,
+            device,
+            iv: iv.to_owned(),
+            ciphertext: ciphertext.to_owned(),
+        })
+    }
+}
+
+impl fmt::Display for Sealed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{SEALED_PREFIX}{}.{}.{}.{}",
+            self.epoch, self.device, self.iv, self.ciphertext
+        )
+    }
+}
+
+/// What a sealed body is bound to: the room, the epoch and the sealing
+/// device (or, for a wrapped room key, the device it is wrapped for).
+pub fn additional_data(room: &RoomName, epoch: u32, device: &DeviceId) -> Vec<u8> {
+    format!("{room}\n{epoch}\n{device}").into_bytes()
+}
+
+/// A device's public keys as it publishes them: its ECDH P-256 key (room
+/// keys are wrapped for it) and its ECDSA P-256 key, which signs the rest
+/// ([`DeviceKeys::signed_bytes`]). Raw public keys, in base64.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceKeys {
+    pub id: DeviceId,
+    pub agree: String,
+    pub sign: String,
+    pub signature: String,
+}
+
+/// An uncompressed P-256 public key is 65 bytes: 88 characters of base64.
+const PUBLIC_KEY_B64: usize = 88;
+/// An ECDSA P-256 signature from WebCrypto is 64 bytes.
+const SIGNATURE_B64: usize = 88;
+
+impl DeviceKeys {
+    /// Whether every part has the shape it must (the server checks no more:
+    /// the browsers verify the signature).
+    pub fn well_formed(&self) -> bool {
+        self.agree.len() == PUBLIC_KEY_B64
+            && self.sign.len() == PUBLIC_KEY_B64
+            && self.signature.len() == SIGNATURE_B64
+            && [&self.agree, &self.sign, &self.signature]
+                .iter()
+                .all(|part| is_base64(part))
+    }
+
+    /// What the signature covers: the account's name, the device id and
+    /// its key agreement key, so none of them can be swapped alone.
+    pub fn signed_bytes(account: &str, id: &DeviceId, agree: &str) -> Vec<u8> {
+        format!("chat device\n{account}\n{id}\n{agree}").into_bytes()
+    }
+}
+
+/// A device of someone in a room, as the server lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberDevice {
+    pub account: crate::people::Nick,
+    pub keys: DeviceKeys,
+}
+
+/// A room key wrapped for one device by another: the IV and the wrapped
+/// key, in base64.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Wrap {
+    pub device: DeviceId,
+    pub iv: String,
+    pub key: String,
+}
+
+impl Wrap {
+    /// A wrapped 32-byte AES key is 48 bytes with its tag: 64 characters.
+    pub fn well_formed(&self) -> bool {
+        self.iv.len() == 16 && self.key.len() == 64 && is_base64(&self.iv) && is_base64(&self.key)
+    }
+}
+
+/// An epoch's key as wrapped for the asking device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EpochKey {
+    pub epoch: u32,
+    /// The device that made the epoch and wrapped its key; its public keys
+    /// are in [`RoomKeys::devices`] if it is still a member's, else here.
+    pub from: MemberDevice,
+    pub wrap: Wrap,
+}
+
+/// A room's keys as the server hands them to one of its members' devices.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomKeys {
+    /// The epoch messages must be sealed with now; 0 when a new one is due
+    /// (nobody made one yet, or someone or some device came or went since).
+    pub current: u32,
+    /// The highest epoch made so far (the next one is this plus one).
+    pub latest: u32,
+    /// Every device of every member, this one included.
+    pub devices: Vec<MemberDevice>,
+    /// The epochs' keys wrapped for this device, oldest first.
+    pub keys: Vec<EpochKey>,
+}
+
+/// A new epoch, as the device that made it publishes it: its key wrapped
+/// for every device of every member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewEpoch {
+    pub room: RoomName,
+    pub epoch: u32,
+    pub device: DeviceId,
+    pub wraps: Vec<Wrap>,
+}
+
+/// Publishes this browser's device for the signed-in account (again is
+/// fine; another device's id is refused).
+#[leptos::server(prefix = "/api", endpoint = "publish_device", input = leptos::server_fn::codec::Json)]
+pub async fn publish_device(keys: DeviceKeys) -> Result<(), leptos::prelude::ServerFnError> {
+    let backend = crate::backend::from_context()?;
+    backend
+        .publish_device(keys)
+        .await
+        .map_err(crate::backend::to_server_fn_error)
+}
+
+/// `room`'s keys for `device` (one of the signed-in person's).
+#[leptos::server(prefix = "/api", endpoint = "room_keys", input = leptos::server_fn::codec::Json)]
+pub async fn fetch_room_keys(
+    room: RoomName,
+    device: DeviceId,
+) -> Result<RoomKeys, leptos::prelude::ServerFnError> {
+    let backend = crate::backend::from_context()?;
+    backend
+        .room_keys(room, device)
+        .await
+        .map_err(crate::backend::to_server_fn_error)
+}
+
+/// Publishes a new epoch of `room`'s key; refused (409) if someone made
+/// that epoch first, or the devices it is wrapped for are not exactly the
+/// members' devices now (the caller asks for the room's keys again).
+#[leptos::server(prefix = "/api", endpoint = "new_epoch", input = leptos::server_fn::codec::Json)]
+pub async fn publish_epoch(epoch: NewEpoch) -> Result<(), leptos::prelude::ServerFnError> {
+    let backend = crate::backend::from_context()?;
+    backend
+        .new_epoch(epoch)
+        .await
+        .map_err(crate::backend::to_server_fn_error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn device() -> DeviceId {
+        DeviceId::parse("a1b2c3d4e5f6g7h8").unwrap()
+    }
+
+    #[test]
+    fn a_sealed_body_reads_back_as_it_was_written() {
+        let sealed = Sealed {
+            epoch: 3,
+            device: device(),
+            iv: "AAAAAAAAAAAAAAAA".into(),
+            ciphertext: "c2VjcmV0IGFuZCBpdHMgdGFnIGhlcmU=".into(),
+        };
+        let body = sealed.to_string();
+        assert!(body.starts_with("e2e1.3.a1b2c3d4e5f6g7h8."), "{body}");
+        assert_eq!(Sealed::parse(&body), Some(sealed));
+    }
+
+    #[test]
+    fn plain_text_and_broken_sealed_bodies_are_not_sealed() {
+        let good = "e2e1.1.a1b2c3d4e5f6g7h8.AAAAAAAAAAAAAAAA.c2VjcmV0IGFuZCBpdHMgdGFnIGhlcmU=";
+        assert!(Sealed::parse(good).is_some());
+        for bad in [
+            "hello",
+            "e2e1.0.a1b2c3d4e5f6g7h8.AAAAAAAAAAAAAAAA.c2VjcmV0IGFuZCBpdHMgdGFnIGhlcmU=",
+            "e2e1.1.A1B2C3D4E5F6G7H8.AAAAAAAAAAAAAAAA.c2VjcmV0IGFuZCBpdHMgdGFnIGhlcmU=",
+            "e2e1.1.a1b2c3d4e5f6g7h8.AAAA.c2VjcmV0IGFuZCBpdHMgdGFnIGhlcmU=",
+            "e2e1.1.a1b2c3d4e5f6g7h8.AAAAAAAAAAAAAAAA.not base64 at all!!",
+            "e2e1.1.a1b2c3d4e5f6g7h8.AAAAAAAAAAAAAAAA.c2VjcmV0IGFuZCBpdHMgdGFnIGhlcmU=.more",
+            "e2e1.1.a1b2c3d4e5f6g7h8.AAAAAAAAAAAAAAAA.c2Vj",
+        ] {
+            assert_eq!(Sealed::parse(bad), None, "{bad}");
+        }
+        let huge = format!("{}{}", &good[..40], "A".repeat(SEALED_MAX_CHARS));
+        assert_eq!(Sealed::parse(&huge), None);
+    }
+
+    #[test]
+    fn a_device_id_is_sixteen_lowercase_letters_or_digits() {
+        assert!(DeviceId::parse("0123456789abcdef").is_some());
+        for bad in ["0123456789abcde", "0123456789abcdeF", "0123456789abcde-", ""] {
+            assert!(DeviceId::parse(bad).is_none(), "{bad}");
+        }
+    }
+}
