@@ -250,6 +250,13 @@ pub enum ErrorCode {
     /// A message named a file that is not this person's upload to this
     /// room, or is attached already.
     NoSuchMedia,
+    /// An end-to-end encrypted conversation takes only bodies sealed in the
+    /// browser (docs/SECURITY.md): plain text was refused, never stored.
+    NotSealed,
+    /// The body was sealed with a key epoch that is not the room's current
+    /// one (someone or some device came or went): seal it again with a new
+    /// epoch and send it with the same id.
+    NewKeyNeeded,
     /// The server could not do it; details are in its log, not here.
     Internal,
 }

@@ -128,9 +128,10 @@ mod e2e {
         let plain = crypto::open(&key, &iv, &sealed, &ad).await.unwrap();
         assert_eq!(plain, b"the launch is on tuesday");
         // A fresh IV every time: the same text never seals the same way.
-        let (iv_again, sealed_again) = crypto::seal(&key, "the launch is on tuesday".as_bytes(), &ad)
-            .await
-            .unwrap();
+        let (iv_again, sealed_again) =
+            crypto::seal(&key, "the launch is on tuesday".as_bytes(), &ad)
+                .await
+                .unwrap();
         assert_ne!(iv, iv_again);
         assert_ne!(sealed, sealed_again);
     }
@@ -192,10 +193,19 @@ mod e2e {
                 .unwrap();
             assert_eq!(wrapped.len(), 48, "a 32-byte key and its tag");
             // The member unwraps with its private key and the sender's public key.
-            let theirs = crypto::unwrap(&wrapped, &wrap_iv, &member.private, &sender.public, &context)
-                .await
-                .unwrap();
-            assert_eq!(crypto::open(&theirs, &iv, &sealed, &ad).await.unwrap(), b"hello all");
+            let theirs = crypto::unwrap(
+                &wrapped,
+                &wrap_iv,
+                &member.private,
+                &sender.public,
+                &context,
+            )
+            .await
+            .unwrap();
+            assert_eq!(
+                crypto::open(&theirs, &iv, &sealed, &ad).await.unwrap(),
+                b"hello all"
+            );
         }
     }
 
@@ -219,7 +229,10 @@ mod e2e {
         // Whatever wrap the removed device takes, under whatever name, its
         // own private key opens none of them.
         for (context, (iv, wrapped)) in &wraps {
-            for context in [context.clone(), additional_data(&room(), 2, &device(IDS[2]))] {
+            for context in [
+                context.clone(),
+                additional_data(&room(), 2, &device(IDS[2])),
+            ] {
                 assert_eq!(
                     crypto::unwrap(wrapped, iv, &removed.private, &sender.public, &context).await,
                     Err(CryptoError::DoesNotOpen)
@@ -251,14 +264,22 @@ mod e2e {
             signature: crypto::to_base64(&signature),
         };
         assert!(record.well_formed(), "{record:?}");
-        assert!(crypto::verify(&signing.public, &signature, &signed).await.unwrap());
+        assert!(
+            crypto::verify(&signing.public, &signature, &signed)
+                .await
+                .unwrap()
+        );
         // A server that swaps the key agreement key, or the account, is caught.
         let swapped = crypto::to_base64(&crypto::agreement_pair().await.unwrap().public);
         for other in [
             DeviceKeys::signed_bytes("usman", &id, &swapped),
             DeviceKeys::signed_bytes("mallory", &id, &agree),
         ] {
-            assert!(!crypto::verify(&signing.public, &signature, &other).await.unwrap());
+            assert!(
+                !crypto::verify(&signing.public, &signature, &other)
+                    .await
+                    .unwrap()
+            );
         }
         assert_eq!(crypto::from_base64(&record.agree).unwrap().len(), 65);
     }

@@ -72,6 +72,9 @@ pub struct Standing {
     pub banned: bool,
     /// The room's owner, or a moderator the owner named.
     pub moderator: bool,
+    /// A private room's key epoch that messages must be sealed with now (0:
+    /// a new one is due); see `app::e2e`.
+    pub key_epoch: u32,
 }
 
 impl Standing {
@@ -101,6 +104,10 @@ pub enum Denied {
     /// The room a file was shared in is gone.
     #[error("that is not there any more")]
     Gone,
+    /// Files are not encrypted yet, and an encrypted conversation's server
+    /// must not see one in the clear.
+    #[error("files cannot be shared in an end-to-end encrypted conversation yet")]
+    Encrypted,
     /// The store could not say; the detail is logged, never shown.
     #[error("the server could not check that right now; try again")]
     Store(#[from] StoreError),
@@ -114,9 +121,10 @@ impl Denied {
         match self {
             Denied::NoSuchRoom | Denied::Gone => StatusCode::NOT_FOUND,
             Denied::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Denied::Banned(_) | Denied::AccountsOnly(_) | Denied::NotModerator => {
-                StatusCode::FORBIDDEN
-            }
+            Denied::Banned(_)
+            | Denied::AccountsOnly(_)
+            | Denied::NotModerator
+            | Denied::Encrypted => StatusCode::FORBIDDEN,
         }
     }
 
@@ -128,6 +136,7 @@ impl Denied {
             Denied::AccountsOnly(_) => ErrorCode::AccountsOnly,
             Denied::NotModerator => ErrorCode::NotModerator,
             Denied::Gone => ErrorCode::NoSuchMessage,
+            Denied::Encrypted => ErrorCode::NotSealed,
             Denied::Store(_) => ErrorCode::Internal,
         }
     }
@@ -140,6 +149,7 @@ pub enum Rule {
     Banned,
     AccountsOnly,
     NotModerator,
+    Encrypted,
 }
 
 /// What is allowed, when it is.
@@ -167,6 +177,9 @@ pub fn decide(who: Option<&Author>, act: Act, standing: &Standing) -> Result<Gra
     let moderator = account && standing.moderator;
     if act == Act::Moderate && !moderator {
         return Err(Rule::NotModerator);
+    }
+    if act == Act::Upload && standing.private {
+        return Err(Rule::Encrypted);
     }
     Ok(Granted { moderator })
 }
@@ -250,6 +263,7 @@ impl Access {
             Rule::Banned => Denied::Banned(room.clone()),
             Rule::AccountsOnly => Denied::AccountsOnly(room.clone()),
             Rule::NotModerator => Denied::NotModerator,
+            Rule::Encrypted => Denied::Encrypted,
         })
     }
 }
@@ -285,6 +299,7 @@ mod tests {
                         accounts_only: on(2),
                         banned: on(3),
                         moderator: on(4),
+                        key_epoch: 0,
                     };
                     let is_account = kind == "account";
                     let expected = if standing.private && !(is_account && standing.member) {
@@ -295,6 +310,8 @@ mod tests {
                         Err(Rule::AccountsOnly)
                     } else if act == Act::Moderate && !(is_account && standing.moderator) {
                         Err(Rule::NotModerator)
+                    } else if act == Act::Upload && standing.private {
+                        Err(Rule::Encrypted)
                     } else {
                         Ok(Granted {
                             moderator: is_account && standing.moderator,

@@ -10,8 +10,9 @@
 use crate::access::{Access, Act};
 use crate::accounts::throttle::Throttle;
 use crate::hub::RoomHub;
-use crate::store::{Author, Store};
+use crate::store::{Author, DevicePublished, EpochMade, Store};
 use app::backend::{BackendError, ChatBackend};
+use app::e2e::{DeviceId, DeviceKeys, NewEpoch, RoomKeys};
 use app::messages::{HistoryPage, Seq};
 use app::rooms::{PrivateRoom, RoomName, RoomSummary};
 use app::search::{SEARCH_PAGE, SearchPage};
@@ -73,6 +74,19 @@ pub enum ReadError {
     TooSlow,
     #[error("the server could not load this; try again")]
     Store(#[from] crate::store::StoreError),
+    /// Devices and keys are an account's.
+    #[error("log in to use end-to-end encryption")]
+    NotSignedIn,
+    #[error("that device id is another device's")]
+    DeviceTaken,
+    #[error(
+        "this account has as many devices as it may ({}): log out of an old one",
+        app::e2e::DEVICES_PER_ACCOUNT
+    )]
+    TooManyDevices,
+    /// Someone else made that epoch first, or the members' devices changed.
+    #[error("the conversation's people or devices changed; try again")]
+    KeysChanged,
 }
 
 impl ReadError {
@@ -86,6 +100,8 @@ impl ReadError {
             ReadError::Denied(denied) => denied.http_status(),
             ReadError::TooManySearches => StatusCode::TOO_MANY_REQUESTS,
             ReadError::TooSlow => StatusCode::SERVICE_UNAVAILABLE,
+            ReadError::NotSignedIn | ReadError::TooManyDevices => StatusCode::FORBIDDEN,
+            ReadError::DeviceTaken | ReadError::KeysChanged => StatusCode::CONFLICT,
         })
     }
 }
@@ -130,11 +146,14 @@ impl Reader {
         {
             return Err(ReadError::TooManySearches);
         }
-        let readable = self
+        let mut readable = self
             .library
             .access
             .allowed(rooms, self.requester.who.as_ref(), Act::Read)
             .await?;
+        // The server cannot read an encrypted conversation: the browser
+        // searches what it has opened.
+        readable.retain(|room| !room.is_private());
         if readable.is_empty() {
             return Ok(SearchPage {
                 found: vec![],
@@ -231,7 +250,86 @@ fn backend_error(err: ReadError) -> BackendError {
     }
 }
 
+impl Reader {
+    fn account(&self) -> Result<i64, ReadError> {
+        match self.requester.who {
+            Some(Author::Account(id)) => Ok(id),
+            _ => Err(ReadError::NotSignedIn),
+        }
+    }
+
+    pub async fn publish_device(&self, keys: DeviceKeys) -> Result<(), ReadError> {
+        let account = self.account()?;
+        if !keys.well_formed() {
+            return Err(ReadError::DeviceTaken);
+        }
+        match self.library.store.publish_device(account, &keys).await? {
+            DevicePublished::Done => Ok(()),
+            DevicePublished::Taken => Err(ReadError::DeviceTaken),
+            DevicePublished::TooMany => Err(ReadError::TooManyDevices),
+        }
+    }
+
+    /// A room's keys for one of the reader's devices: a member's, else "No
+    /// such room" as on every other path.
+    pub async fn room_keys(&self, room: RoomName, device: DeviceId) -> Result<RoomKeys, ReadError> {
+        let account = self.account()?;
+        self.library
+            .access
+            .check(&room, self.requester.who.as_ref(), Act::Read)
+            .await?;
+        if !room.is_private() {
+            return Err(crate::access::Denied::NoSuchRoom.into());
+        }
+        self.library
+            .store
+            .room_keys(&room, account, &device)
+            .await?
+            .ok_or(ReadError::DeviceTaken)
+    }
+
+    pub async fn new_epoch(&self, epoch: NewEpoch) -> Result<(), ReadError> {
+        let account = self.account()?;
+        self.library
+            .access
+            .check(&epoch.room, self.requester.who.as_ref(), Act::Post)
+            .await?;
+        match self.library.store.new_epoch(account, &epoch).await? {
+            EpochMade::Done => {
+                tracing::debug!(room = %epoch.room, epoch = epoch.epoch, "new key epoch");
+                Ok(())
+            }
+            EpochMade::Conflict => Err(ReadError::KeysChanged),
+            EpochMade::NotMember => Err(crate::access::Denied::NoSuchRoom.into()),
+        }
+    }
+}
+
 impl ChatBackend for Reader {
+    fn publish_device(&self, keys: DeviceKeys) -> BoxFuture<'_, Result<(), BackendError>> {
+        Box::pin(async move {
+            Reader::publish_device(self, keys)
+                .await
+                .map_err(backend_error)
+        })
+    }
+
+    fn room_keys(
+        &self,
+        room: RoomName,
+        device: DeviceId,
+    ) -> BoxFuture<'_, Result<RoomKeys, BackendError>> {
+        Box::pin(async move {
+            Reader::room_keys(self, room, device)
+                .await
+                .map_err(backend_error)
+        })
+    }
+
+    fn new_epoch(&self, epoch: NewEpoch) -> BoxFuture<'_, Result<(), BackendError>> {
+        Box::pin(async move { Reader::new_epoch(self, epoch).await.map_err(backend_error) })
+    }
+
     fn private_rooms(&self) -> BoxFuture<'_, Result<Vec<PrivateRoom>, BackendError>> {
         Box::pin(async move {
             let Some(Author::Account(account)) = self.requester.who else {
@@ -297,6 +395,25 @@ impl PerRequest {
 }
 
 impl ChatBackend for PerRequest {
+    fn publish_device(&self, keys: DeviceKeys) -> BoxFuture<'_, Result<(), BackendError>> {
+        let reader = self.reader();
+        Box::pin(async move { ChatBackend::publish_device(&reader, keys).await })
+    }
+
+    fn room_keys(
+        &self,
+        room: RoomName,
+        device: DeviceId,
+    ) -> BoxFuture<'_, Result<RoomKeys, BackendError>> {
+        let reader = self.reader();
+        Box::pin(async move { ChatBackend::room_keys(&reader, room, device).await })
+    }
+
+    fn new_epoch(&self, epoch: NewEpoch) -> BoxFuture<'_, Result<(), BackendError>> {
+        let reader = self.reader();
+        Box::pin(async move { ChatBackend::new_epoch(&reader, epoch).await })
+    }
+
     fn private_rooms(&self) -> BoxFuture<'_, Result<Vec<PrivateRoom>, BackendError>> {
         let reader = self.reader();
         Box::pin(async move { reader.private_rooms().await })

@@ -8,9 +8,8 @@ use js_sys::{Array, Object, Promise, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
-    AesDerivedKeyParams, AesGcmParams, AesKeyGenParams, CryptoKey, CryptoKeyPair,
-    EcKeyGenParams, EcKeyImportParams, EcdhKeyDeriveParams, EcdsaParams, HkdfParams,
-    SubtleCrypto,
+    AesDerivedKeyParams, AesGcmParams, AesKeyGenParams, CryptoKey, CryptoKeyPair, EcKeyGenParams,
+    EcKeyImportParams, EcdhKeyDeriveParams, EcdsaParams, HkdfParams, SubtleCrypto,
 };
 
 const CURVE: &str = "P-256";
@@ -92,13 +91,10 @@ async fn key_pair(algorithm: &str, private_usages: &[&str]) -> Result<KeyPair, C
     let params = EcKeyGenParams::new(algorithm, CURVE);
     // Not extractable: the private key never leaves WebCrypto (IndexedDB
     // keeps it as an opaque object). A public key always is.
-    let pair: CryptoKeyPair = wait(subtle()?.generate_key_with_object(
-        &params,
-        false,
-        &usages(private_usages),
-    ))
-    .await?
-    .unchecked_into();
+    let pair: CryptoKeyPair =
+        wait(subtle()?.generate_key_with_object(&params, false, &usages(private_usages)))
+            .await?
+            .unchecked_into();
     let public = wait(subtle()?.export_key("raw", &pair.get_public_key())).await?;
     Ok(KeyPair {
         private: pair.get_private_key(),
@@ -152,13 +148,11 @@ pub async fn verify(public: &[u8], signature: &[u8], data: &[u8]) -> Result<bool
 /// for devices; it is never exported in the clear.
 pub async fn room_key() -> Result<CryptoKey, CryptoError> {
     let params = AesKeyGenParams::new("AES-GCM", 256);
-    Ok(wait(subtle()?.generate_key_with_object(
-        &params,
-        true,
-        &usages(&["encrypt", "decrypt"]),
-    ))
-    .await?
-    .unchecked_into())
+    Ok(
+        wait(subtle()?.generate_key_with_object(&params, true, &usages(&["encrypt", "decrypt"])))
+            .await?
+            .unchecked_into(),
+    )
 }
 
 /// The key that wraps room keys between the device holding `private` and
@@ -172,15 +166,10 @@ async fn wrapping_key(
     let subtle = subtle()?;
     let params = EcKeyImportParams::new("ECDH");
     params.set_named_curve(CURVE);
-    let theirs: CryptoKey = wait(subtle.import_key_with_object(
-        "raw",
-        &array(public),
-        &params,
-        false,
-        &usages(&[]),
-    ))
-    .await?
-    .unchecked_into();
+    let theirs: CryptoKey =
+        wait(subtle.import_key_with_object("raw", &array(public), &params, false, &usages(&[])))
+            .await?
+            .unchecked_into();
     let shared = wait(subtle.derive_bits_with_object(
         &EcdhKeyDeriveParams::new("ECDH", &theirs),
         private,
@@ -224,13 +213,8 @@ pub async fn wrap(
 ) -> Result<([u8; 12], Vec<u8>), CryptoError> {
     let key = wrapping_key(private, public, context).await?;
     let iv = random::<12>();
-    let wrapped = wait(subtle()?.wrap_key_with_object(
-        "raw",
-        room_key,
-        &key,
-        &gcm(&iv, context),
-    ))
-    .await?;
+    let wrapped =
+        wait(subtle()?.wrap_key_with_object("raw", room_key, &key, &gcm(&iv, context))).await?;
     Ok((iv, bytes_of(&wrapped)))
 }
 
@@ -284,11 +268,8 @@ pub async fn open(
     ciphertext: &[u8],
     additional_data: &[u8],
 ) -> Result<Vec<u8>, CryptoError> {
-    let promise = subtle()?.decrypt_with_object_and_u8_array(
-        &gcm(iv, additional_data),
-        room_key,
-        ciphertext,
-    );
+    let promise =
+        subtle()?.decrypt_with_object_and_u8_array(&gcm(iv, additional_data), room_key, ciphertext);
     let plain = wait(promise).await.map_err(|_| CryptoError::DoesNotOpen)?;
     Ok(bytes_of(&plain))
 }

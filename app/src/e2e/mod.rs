@@ -317,7 +317,12 @@ mod tests {
     #[test]
     fn a_device_id_is_sixteen_lowercase_letters_or_digits() {
         assert!(DeviceId::parse("0123456789abcdef").is_some());
-        for bad in ["0123456789abcde", "0123456789abcdeF", "0123456789abcde-", ""] {
+        for bad in [
+            "0123456789abcde",
+            "0123456789abcdeF",
+            "0123456789abcde-",
+            "",
+        ] {
             assert!(DeviceId::parse(bad).is_none(), "{bad}");
         }
     }

@@ -197,6 +197,28 @@ pub struct DirectRoom {
     pub made: bool,
 }
 
+/// What publishing a device did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DevicePublished {
+    /// Stored (or stored already, the same).
+    Done,
+    /// Another account's device has that id, or it had other keys.
+    Taken,
+    /// The account has as many devices as it may.
+    TooMany,
+}
+
+/// What publishing a new key epoch did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EpochMade {
+    Done,
+    /// Not the next epoch, or not wrapped for exactly the members' devices
+    /// now: the maker asks for the room's keys again.
+    Conflict,
+    /// Not a member's room, or not the member's device.
+    NotMember,
+}
+
 /// A private room's members, and whether it is a direct message.
 #[derive(Debug, Clone)]
 pub struct PrivateRoster {
@@ -307,6 +329,14 @@ pub enum Refusal {
     /// The room was closed to guests (perhaps a moment ago).
     #[error("this room is for signed-in people only: log in or sign up to post")]
     AccountsOnly,
+    /// Plain text to an end-to-end encrypted conversation.
+    #[error(
+        "this conversation is end-to-end encrypted: write in it from the app, with JavaScript on"
+    )]
+    NotSealed,
+    /// Sealed with an epoch that is not the room's current one.
+    #[error("someone came or went: the message is sealed again with a new key")]
+    NewKeyNeeded,
 }
 
 impl Refusal {
@@ -321,6 +351,8 @@ impl Refusal {
             Refusal::Banned => ErrorCode::Banned,
             Refusal::AccountsOnly => ErrorCode::AccountsOnly,
             Refusal::NoSuchRoom => ErrorCode::NoSuchRoom,
+            Refusal::NotSealed => ErrorCode::NotSealed,
+            Refusal::NewKeyNeeded => ErrorCode::NewKeyNeeded,
         }
     }
 }
@@ -344,12 +376,30 @@ pub(crate) fn judge_author(draft: &Draft, standing: &Standing) -> Result<(), Ref
         return Ok(());
     };
     match crate::access::decide(Some(&draft.author), act, standing) {
+        Ok(_) if standing.private => sealed_as_due(&draft.kind, standing.key_epoch),
         Ok(_) => Ok(()),
         Err(crate::access::Rule::NoSuchRoom) => Err(Refusal::NoSuchRoom),
         Err(crate::access::Rule::Banned) => Err(Refusal::Banned),
         Err(crate::access::Rule::AccountsOnly) => Err(Refusal::AccountsOnly),
         // Deleting others' messages is judged against the target (`judge`).
         Err(crate::access::Rule::NotModerator) => Ok(()),
+        // Not a write's rule (files are refused before they are uploaded).
+        Err(crate::access::Rule::Encrypted) => Ok(()),
+    }
+}
+
+/// In an encrypted conversation, a text (a message, an edit) must be
+/// sealed with the room's current key epoch: never stored in the clear, and
+/// never sealed with a key someone who left still holds.
+fn sealed_as_due(kind: &EntryKind, key_epoch: u32) -> Result<(), Refusal> {
+    let body = match kind {
+        EntryKind::Message { body, .. } | EntryKind::Edit(_, body) => body,
+        _ => return Ok(()),
+    };
+    match app::e2e::Sealed::parse(body.as_str()) {
+        None => Err(Refusal::NotSealed),
+        Some(sealed) if key_epoch == 0 || sealed.epoch != key_epoch => Err(Refusal::NewKeyNeeded),
+        Some(_) => Ok(()),
     }
 }
 
@@ -785,6 +835,34 @@ impl Store {
         fresh: &RoomName,
     ) -> Result<Option<DirectRoom>, StoreError> {
         each!(self, db => db.open_direct(me, key, fresh).await)
+    }
+
+    /// Stores `account`'s device (see [`DevicePublished`]).
+    pub async fn publish_device(
+        &self,
+        account: i64,
+        keys: &app::e2e::DeviceKeys,
+    ) -> Result<DevicePublished, StoreError> {
+        each!(self, db => db.publish_device(account, keys).await)
+    }
+
+    /// `room`'s keys for `device`, if it is one of `account`'s.
+    pub async fn room_keys(
+        &self,
+        room: &RoomName,
+        account: i64,
+        device: &app::e2e::DeviceId,
+    ) -> Result<Option<app::e2e::RoomKeys>, StoreError> {
+        each!(self, db => db.room_keys(room, account, device).await)
+    }
+
+    /// Stores a new key epoch made by `account`'s device.
+    pub async fn new_epoch(
+        &self,
+        account: i64,
+        epoch: &app::e2e::NewEpoch,
+    ) -> Result<EpochMade, StoreError> {
+        each!(self, db => db.new_epoch(account, epoch).await)
     }
 
     /// The moderators the room's owner named, by name.

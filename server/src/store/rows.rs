@@ -298,12 +298,12 @@ pub(super) fn kind_word(kind: &EntryKind) -> &'static str {
 
 /// A standing query's row (see `crate::access`): the room's name, closed to
 /// guests, banned, moderator, member.
-pub(super) type StandingRow = (String, bool, bool, bool, bool);
+pub(super) type StandingRow = (String, bool, bool, bool, bool, i64);
 
 /// A standing row as the rules read it (`None` for a name that no longer
 /// parses). Whether the room is private is in its name.
 pub(super) fn standing(
-    (name, accounts_only, banned, moderator, member): StandingRow,
+    (name, accounts_only, banned, moderator, member, key_epoch): StandingRow,
 ) -> Option<(RoomName, super::Standing)> {
     let room = RoomName::parse(&name).ok()?;
     let standing = super::Standing {
@@ -312,6 +312,7 @@ pub(super) fn standing(
         accounts_only,
         banned,
         moderator,
+        key_epoch: u32::try_from(key_epoch).unwrap_or(0),
     };
     Some((room, standing))
 }

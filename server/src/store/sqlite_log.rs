@@ -227,6 +227,7 @@ fn append_one(
                     accounts_only: row.get(1)?,
                     banned: row.get(2)?,
                     moderator: row.get(3)?,
+                    key_epoch: row.get::<_, i64>(5)?.try_into().unwrap_or(0),
                 })
             })
             .optional()?
@@ -387,6 +388,9 @@ fn apply(
 ) -> Result<(), StoreError> {
     let room_id = draft.room_id;
     match &draft.kind {
+        // The server cannot read a sealed body: nothing to index.
+        EntryKind::Message { .. }
+            if body.is_some_and(|b| b.starts_with(app::e2e::SEALED_PREFIX)) => {}
         EntryKind::Message { .. } => {
             let row = search_id.expect("append_one numbers every message's search row");
             tx.prepare_cached("INSERT INTO entries_search (rowid, body) VALUES (?1, ?2)")?

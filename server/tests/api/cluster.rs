@@ -789,7 +789,16 @@ async fn a_member_taken_out_of_a_private_room_on_one_server_leaves_it_on_the_oth
         .recv_until(|f| matches!(f, ServerFrame::Invited { room, .. } if room.as_str() == team))
         .await;
     member.join(&team, "usman").await;
-    member.say(&team, "hello from B").await;
+    // His device is published on B, the epoch made on A, the message sealed
+    // with it accepted on B.
+    assert_eq!(
+        crate::e2e::publish(&pair.b, &usman, "usman1").await.status,
+        200
+    );
+    let epoch = crate::e2e::rekey(&pair.a, &usman, &team, "usman1").await;
+    member
+        .say(&team, &crate::e2e::sealed(epoch, "usman1", "aGVsbG9i"))
+        .await;
 
     let out = [("room", team.as_str()), ("name", "usman"), ("on", "off")];
     assert_eq!(

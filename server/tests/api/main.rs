@@ -32,6 +32,7 @@ mod chat;
 mod cluster;
 mod common;
 mod delivery;
+mod e2e;
 mod fault;
 mod frames;
 mod http;

@@ -4,14 +4,18 @@
 
 use crate::accounts::{Answer, PASSWORD, get, post, sign_up, signed_in_client};
 use crate::common::*;
+use crate::e2e::{publish, rekey, sealed};
 use crate::rules::{ClubReads, read_room};
 use app::protocol::{ErrorCode, ServerFrame};
 
-const SECRET: &str = "the launch is on tuesday";
+/// What the secret is sealed as: the text only the members' browsers read.
+const CIPHER: &str = "bGF1bmNob250dWVzZGF5";
+/// A word of the secret: the server, which cannot read it, finds nothing.
 const WORD: &str = "tuesday";
 
 /// sadia's private room, made with the name "team", with the secret said
-/// in it; `(her cookie, her socket, the room's name)`.
+/// (sealed, from her device "sadia1") in it; `(her cookie, her socket, the
+/// room's name)`.
 async fn team(app: &TestApp) -> (String, Client, String) {
     let cookie = sign_up(app, "sadia", PASSWORD).await;
     let made = post(
@@ -28,9 +32,11 @@ async fn team(app: &TestApp) -> (String, Client, String) {
         .expect("to the room")
         .to_owned();
     assert!(room.starts_with("~team-"), "{room}");
+    assert_eq!(publish(app, &cookie, "sadia1").await.status, 200);
+    let epoch = rekey(app, &cookie, &room, "sadia1").await;
     let mut sadia = signed_in_client(app, &cookie).await;
     sadia.join(&room, "sadia").await;
-    sadia.say(&room, SECRET).await;
+    sadia.say(&room, &sealed(epoch, "sadia1", CIPHER)).await;
     (cookie, sadia, room)
 }
 
@@ -46,7 +52,8 @@ async fn membership(app: &TestApp, owner: &str, room: &str, name: &str, on: bool
     .await
 }
 
-/// Every read of `room_name`, as statuses and whether the secret showed.
+/// Every read of `room_name` (history, page, search, search page), as
+/// statuses and whether the sealed secret showed.
 async fn reads(app: &TestApp, room_name: &str, cookie: Option<&str>) -> Vec<(u16, bool)> {
     let ClubReads {
         history,
@@ -56,13 +63,14 @@ async fn reads(app: &TestApp, room_name: &str, cookie: Option<&str>) -> Vec<(u16
     } = read_room(app, room_name, WORD, cookie).await;
     [history, page, search, search_page]
         .into_iter()
-        .map(|answer| {
-            (
-                answer.status,
-                answer.body.contains(WORD) && answer.body.contains("launch"),
-            )
-        })
+        .map(|answer| (answer.status, answer.body.contains(CIPHER)))
         .collect()
+}
+
+/// What a member's reads give: the history and the page carry the sealed
+/// secret; search answers but finds nothing (the server cannot read it).
+fn members_read() -> Vec<(u16, bool)> {
+    vec![(200, true), (200, true), (200, false), (200, false)]
 }
 
 #[tokio::test]
@@ -86,13 +94,10 @@ async fn only_members_read_a_private_room_and_to_others_it_does_not_exist() {
     let page = get(&app, "/account", Some(&zara)).await;
     assert!(!page.body.contains(&team), "{}", page.body);
 
-    // Members read it every way there is.
+    // Members read it every way there is; the server's search cannot.
     for cookie in [&owner, &usman] {
         let read = reads(&app, &team, Some(cookie)).await;
-        assert!(
-            read.iter().all(|(status, shown)| *status == 200 && *shown),
-            "{read:?}"
-        );
+        assert_eq!(read, members_read(), "{read:?}");
     }
     let mut member = signed_in_client(&app, &usman).await;
     member.join(&team, "usman").await;
@@ -198,14 +203,28 @@ async fn a_member_taken_out_is_sent_out_at_once_and_reads_nothing_after() {
     );
     let mut member = signed_in_client(&app, &usman).await;
     member.join(&team, "usman").await;
-    member.say(&team, "glad to be here").await;
+    assert_eq!(publish(&app, &usman, "usman1").await.status, 200);
+    let joined = rekey(&app, &usman, &team, "usman1").await;
+    member
+        .say(&team, &sealed(joined, "usman1", "Z2xhZGhl"))
+        .await;
 
     assert_eq!(
         membership(&app, &owner, &team, "usman", false).await.status,
         303
     );
     assert_eq!(member.refusal().await, ErrorCode::NoSuchRoom);
-    sadia.say(&team, "now between us").await;
+    // What the room says next is sealed with a key his device never gets:
+    // the epoch he had is refused from now on.
+    let after = sealed(joined, "sadia1", "bm93YmV0");
+    let id = sadia.new_client_id();
+    sadia.say_with_id(&team, &id, &after).await;
+    assert_eq!(sadia.refusal().await, ErrorCode::NewKeyNeeded);
+    let next = rekey(&app, &owner, &team, "sadia1").await;
+    assert_eq!(next, joined + 1);
+    let (_, his) = crate::e2e::room_keys(&app, &usman, &team, "usman1").await;
+    assert!(his.is_none(), "no keys for someone taken out");
+    sadia.say(&team, &sealed(next, "sadia1", "bm93YmV0")).await;
     let read = reads(&app, &team, Some(&usman)).await;
     assert!(read.iter().all(|(_, shown)| !shown), "{read:?}");
     let history = crate::accounts::call_as(
@@ -215,7 +234,7 @@ async fn a_member_taken_out_is_sent_out_at_once_and_reads_nothing_after() {
         Some(&usman),
     )
     .await;
-    assert!(!history.body.contains("between us"), "{}", history.body);
+    assert!(!history.body.contains("bm93YmV0"), "{}", history.body);
     let again = member.try_join(&team, "usman").await;
     assert_eq!(error_code(&again), Some(ErrorCode::NoSuchRoom));
 }
@@ -325,17 +344,18 @@ async fn two_accounts_share_one_direct_message_that_nobody_else_reads() {
     let button = post(&app, "/dm", &[("name", "usman")], Some(&sadia)).await;
     assert_eq!(button.location(), format!("/r/{dm}"));
 
+    assert_eq!(publish(&app, &sadia, "sadia1").await.status, 200);
+    assert_eq!(publish(&app, &usman, "usman1").await.status, 200);
+    let epoch = rekey(&app, &sadia, &dm, "sadia1").await;
+    let secret = sealed(epoch, "sadia1", CIPHER);
     let mut her = signed_in_client(&app, &sadia).await;
     her.join(&dm, "sadia").await;
-    her.say(&dm, SECRET).await;
+    her.say(&dm, &secret).await;
     let mut him = signed_in_client(&app, &usman).await;
     him.join(&dm, "usman").await;
-    him.hear(SECRET).await;
+    him.hear(&secret).await;
     let read = reads(&app, &dm, Some(&usman)).await;
-    assert!(
-        read.iter().all(|(s, shown)| *s == 200 && *shown),
-        "{read:?}"
-    );
+    assert_eq!(read, members_read(), "{read:?}");
 
     // Its page is named after the other person.
     let page = get(&app, &format!("/r/{dm}"), Some(&sadia)).await;

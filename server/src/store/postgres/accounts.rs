@@ -80,6 +80,14 @@ impl PostgresStore {
         )
         .execute(&mut *tx)
         .await?;
+        // Its devices go with it: its conversations are due a new epoch.
+        sqlx::query(
+            "UPDATE rooms SET key_epoch = 0
+             WHERE id IN (SELECT room_id FROM private_members WHERE account_id = $1)",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query!("DELETE FROM accounts WHERE id = $1", id)
             .execute(&mut *tx)
             .await?;

@@ -519,16 +519,26 @@ pub(super) async fn authors_refused(
     authors.dedup();
     // The rooms with a rule beyond bans: closed to guests, or private (by
     // their name), in one statement.
-    let ruled: Vec<(i64, bool, bool)> = sqlx::query_as(
-        "SELECT id, accounts_only, starts_with(name, $2) FROM rooms
+    let ruled: Vec<(i64, bool, bool, i64)> = sqlx::query_as(
+        "SELECT id, accounts_only, starts_with(name, $2), key_epoch FROM rooms
          WHERE id = ANY($1) AND (accounts_only OR starts_with(name, $2))",
     )
     .bind(room_ids)
     .bind(app::rooms::PRIVATE_MARK.to_string())
     .fetch_all(&mut **tx)
     .await?;
-    let closed = |room: i64| ruled.iter().any(|(id, closed, _)| *id == room && *closed);
-    let private = |room: i64| ruled.iter().any(|(id, _, private)| *id == room && *private);
+    let closed = |room: i64| ruled.iter().any(|(id, closed, ..)| *id == room && *closed);
+    let private = |room: i64| {
+        ruled
+            .iter()
+            .any(|(id, _, private, _)| *id == room && *private)
+    };
+    let key_epoch = |room: i64| {
+        ruled
+            .iter()
+            .find(|r| r.0 == room)
+            .map_or(0, |r| u32::try_from(r.3).unwrap_or(0))
+    };
     // Private rooms' members, read only when a private room is written to.
     let private_ids: Vec<i64> = ruled.iter().filter(|r| r.2).map(|r| r.0).collect();
     let mut members: Vec<(i64, i64)> = vec![];
@@ -586,6 +596,7 @@ pub(super) async fn authors_refused(
                     .any(|(room, a)| *room == draft.room_id && *a == author)
             },
             moderator,
+            key_epoch: key_epoch(draft.room_id),
         };
         refused.push(judge_author(draft, &standing).err());
         moderates.push(moderator);

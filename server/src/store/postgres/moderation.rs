@@ -199,7 +199,8 @@ macro_rules! standing_in {
                         OR EXISTS (SELECT 1 FROM moderators m
                                    WHERE m.room_id = r.id AND m.account_id = $3),
                     EXISTS (SELECT 1 FROM private_members rm
-                            WHERE rm.room_id = r.id AND rm.account_id = $3)
+                            WHERE rm.room_id = r.id AND rm.account_id = $3),
+                    r.key_epoch
              FROM rooms r WHERE ",
             $rooms
         )

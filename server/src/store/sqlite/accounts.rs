@@ -78,6 +78,14 @@ impl SqliteStore {
         sqlx::query!("UPDATE rooms SET accounts_only = 0 WHERE owner_id = ?1", id)
             .execute(&mut *tx)
             .await?;
+        // Its devices go with it: its conversations are due a new epoch.
+        sqlx::query(
+            "UPDATE rooms SET key_epoch = 0
+             WHERE id IN (SELECT room_id FROM private_members WHERE account_id = ?1)",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
         // Sessions go with it (ON DELETE CASCADE); its rooms lose their owner.
         sqlx::query!("DELETE FROM accounts WHERE id = ?1", id)
             .execute(&mut *tx)

@@ -78,6 +78,12 @@ impl SqliteStore {
             .bind(account_id)
             .execute(&mut *tx)
             .await?;
+        // Someone came or went: what is said next is sealed with a new
+        // epoch's key, wrapped for exactly the members' devices now.
+        sqlx::query("UPDATE rooms SET key_epoch = 0 WHERE id = ?1")
+            .bind(room_id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(RosterChange::Done(account_id))
     }

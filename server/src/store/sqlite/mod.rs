@@ -20,6 +20,7 @@
 //! By table, each file an `impl` of its own: [`log`], [`accounts`], [`moderation`], [`members`], [`media`], [`search`].
 
 mod accounts;
+mod keys;
 mod log;
 mod media;
 mod members;

@@ -1,0 +1,239 @@
+//! End-to-end encryption's keys (`devices`, `room_epochs`, `epoch_keys`):
+//! public device records and room keys wrapped for devices, nothing the
+//! server could decrypt with (see `app::e2e`).
+
+use super::{SqliteStore, StoreError, now_ms};
+use crate::store::{DevicePublished, EpochMade};
+use app::e2e::{DeviceId, DeviceKeys, EpochKey, MemberDevice, NewEpoch, RoomKeys, Wrap};
+use app::people::Nick;
+use app::rooms::RoomName;
+
+type DeviceRow = (String, String, String, String, String);
+
+fn member_device((account, id, agree, sign, signature): DeviceRow) -> Option<MemberDevice> {
+    Some(MemberDevice {
+        account: Nick::parse(&account).ok()?,
+        keys: DeviceKeys {
+            id: DeviceId::parse(&id)?,
+            agree,
+            sign,
+            signature,
+        },
+    })
+}
+
+impl SqliteStore {
+    pub async fn publish_device(
+        &self,
+        account: i64,
+        keys: &DeviceKeys,
+    ) -> Result<DevicePublished, StoreError> {
+        let mut tx = self.write().await?;
+        let existing: Option<(i64, String, String, String)> = sqlx::query_as(
+            "SELECT account_id, agree, sign, signature FROM devices WHERE device_id = ?1",
+        )
+        .bind(keys.id.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some((owner, agree, sign, signature)) = existing {
+            let same = owner == account
+                && agree == keys.agree
+                && sign == keys.sign
+                && signature == keys.signature;
+            return Ok(if same {
+                DevicePublished::Done
+            } else {
+                DevicePublished::Taken
+            });
+        }
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM devices WHERE account_id = ?1")
+            .bind(account)
+            .fetch_one(&mut *tx)
+            .await?;
+        if count >= app::e2e::DEVICES_PER_ACCOUNT as i64 {
+            return Ok(DevicePublished::TooMany);
+        }
+        sqlx::query(
+            "INSERT INTO devices (account_id, device_id, agree, sign, signature, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .bind(account)
+        .bind(keys.id.as_str())
+        .bind(&keys.agree)
+        .bind(&keys.sign)
+        .bind(&keys.signature)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+        // A new device reads what is said from now on: every conversation
+        // of the account is due a new epoch that is wrapped for it too.
+        sqlx::query(
+            "UPDATE rooms SET key_epoch = 0
+             WHERE id IN (SELECT room_id FROM private_members WHERE account_id = ?1)",
+        )
+        .bind(account)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(DevicePublished::Done)
+    }
+
+    /// `room`'s keys for `device`, if it is one of `account`'s.
+    pub async fn room_keys(
+        &self,
+        room: &RoomName,
+        account: i64,
+        device: &DeviceId,
+    ) -> Result<Option<RoomKeys>, StoreError> {
+        let found: Option<(i64, i64, i64)> = sqlx::query_as(
+            "SELECT r.id, r.key_epoch, d.id FROM rooms r, devices d
+             WHERE r.name = ?1 AND d.device_id = ?2 AND d.account_id = ?3",
+        )
+        .bind(room.as_str())
+        .bind(device.as_str())
+        .bind(account)
+        .fetch_optional(&self.readers)
+        .await?;
+        let Some((room_id, current, device_row)) = found else {
+            return Ok(None);
+        };
+        let latest: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(MAX(epoch), 0) FROM room_epochs WHERE room_id = ?1",
+        )
+        .bind(room_id)
+        .fetch_one(&self.readers)
+        .await?;
+        let devices: Vec<DeviceRow> = sqlx::query_as(
+            "SELECT a.name, d.device_id, d.agree, d.sign, d.signature
+             FROM private_members m JOIN accounts a ON a.id = m.account_id
+             JOIN devices d ON d.account_id = m.account_id
+             WHERE m.room_id = ?1 ORDER BY a.name, d.id",
+        )
+        .bind(room_id)
+        .fetch_all(&self.readers)
+        .await?;
+        let keys: Vec<(i64, String, String, String, String, String, String, String)> =
+            sqlx::query_as(
+                "SELECT e.epoch, e.from_account, e.from_device, e.from_agree, e.from_sign,
+                        e.from_signature, k.iv, k.wrapped
+                 FROM epoch_keys k
+                 JOIN room_epochs e ON e.room_id = k.room_id AND e.epoch = k.epoch
+                 WHERE k.device = ?1 AND k.room_id = ?2 ORDER BY e.epoch",
+            )
+            .bind(device_row)
+            .bind(room_id)
+            .fetch_all(&self.readers)
+            .await?;
+        let keys = keys
+            .into_iter()
+            .filter_map(|(epoch, account, id, agree, sign, signature, iv, key)| {
+                Some(EpochKey {
+                    epoch: u32::try_from(epoch).ok()?,
+                    from: member_device((account, id, agree, sign, signature))?,
+                    wrap: Wrap {
+                        device: device.clone(),
+                        iv,
+                        key,
+                    },
+                })
+            })
+            .collect();
+        Ok(Some(RoomKeys {
+            current: u32::try_from(current).unwrap_or(0),
+            latest: u32::try_from(latest).unwrap_or(0),
+            devices: devices.into_iter().filter_map(member_device).collect(),
+            keys,
+        }))
+    }
+
+    /// Stores a new epoch made by `account`'s device: it must be the next
+    /// one, and wrapped for exactly the members' devices now.
+    pub async fn new_epoch(&self, account: i64, epoch: &NewEpoch) -> Result<EpochMade, StoreError> {
+        let mut tx = self.write().await?;
+        let room_id: Option<i64> = sqlx::query_scalar(
+            "SELECT r.id FROM rooms r JOIN private_members m ON m.room_id = r.id
+             WHERE r.name = ?1 AND m.account_id = ?2",
+        )
+        .bind(epoch.room.as_str())
+        .bind(account)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(room_id) = room_id else {
+            return Ok(EpochMade::NotMember);
+        };
+        let maker: Option<(String, String, String, String)> = sqlx::query_as(
+            "SELECT a.name, d.agree, d.sign, d.signature FROM devices d
+             JOIN accounts a ON a.id = d.account_id
+             WHERE d.device_id = ?1 AND d.account_id = ?2",
+        )
+        .bind(epoch.device.as_str())
+        .bind(account)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((name, agree, sign, signature)) = maker else {
+            return Ok(EpochMade::NotMember);
+        };
+        let latest: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(MAX(epoch), 0) FROM room_epochs WHERE room_id = ?1",
+        )
+        .bind(room_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if i64::from(epoch.epoch) != latest + 1 {
+            return Ok(EpochMade::Conflict);
+        }
+        let devices: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT d.id, d.device_id FROM private_members m
+             JOIN devices d ON d.account_id = m.account_id WHERE m.room_id = ?1",
+        )
+        .bind(room_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut wrapped: Vec<&str> = epoch.wraps.iter().map(|w| w.device.as_str()).collect();
+        let mut due: Vec<&str> = devices.iter().map(|(_, id)| id.as_str()).collect();
+        wrapped.sort_unstable();
+        due.sort_unstable();
+        if wrapped != due || epoch.wraps.iter().any(|w| !w.well_formed()) {
+            return Ok(EpochMade::Conflict);
+        }
+        sqlx::query(
+            "INSERT INTO room_epochs (room_id, epoch, from_account, from_device, from_agree,
+                                      from_sign, from_signature, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )
+        .bind(room_id)
+        .bind(i64::from(epoch.epoch))
+        .bind(&name)
+        .bind(epoch.device.as_str())
+        .bind(&agree)
+        .bind(&sign)
+        .bind(&signature)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+        for wrap in &epoch.wraps {
+            let row = devices
+                .iter()
+                .find(|(_, id)| id == wrap.device.as_str())
+                .map(|(row, _)| *row);
+            sqlx::query(
+                "INSERT INTO epoch_keys (room_id, epoch, device, iv, wrapped)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .bind(room_id)
+            .bind(i64::from(epoch.epoch))
+            .bind(row)
+            .bind(&wrap.iv)
+            .bind(&wrap.key)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query("UPDATE rooms SET key_epoch = ?1 WHERE id = ?2")
+            .bind(i64::from(epoch.epoch))
+            .bind(room_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(EpochMade::Done)
+    }
+}

@@ -1,0 +1,188 @@
+//! End-to-end encryption as the server sees it: devices and wrapped keys it
+//! stores and hands out but cannot use, epochs that change when people or
+//! devices come and go, and encrypted conversations that take only sealed
+//! bodies of the current epoch. The keys here are well-formed stand-ins:
+//! the server checks shapes, the browsers do the cryptography (its tests
+//! are in `app/tests/browser.rs` and Playwright).
+
+use crate::accounts::{Answer, call_as};
+use crate::common::*;
+use app::e2e::{RoomKeys, Sealed};
+
+/// A stand-in device record: right lengths, base64, no real keys.
+pub fn device(id: &str) -> serde_json::Value {
+    let key = format!("B{}=", "A".repeat(86));
+    serde_json::json!({
+        "id": id,
+        "agree": key,
+        "sign": key,
+        "signature": format!("{}==", "S".repeat(86)),
+    })
+}
+
+/// A device id made from a short name (`"sadia1"` → 16 characters).
+pub fn device_id(name: &str) -> String {
+    format!("{name:0<16}")
+}
+
+pub async fn publish(app: &TestApp, cookie: &str, name: &str) -> Answer {
+    call_as(
+        app,
+        "/api/publish_device",
+        serde_json::json!({ "keys": device(&device_id(name)) }),
+        Some(cookie),
+    )
+    .await
+}
+
+pub async fn room_keys(
+    app: &TestApp,
+    cookie: &str,
+    room: &str,
+    name: &str,
+) -> (u16, Option<RoomKeys>) {
+    let answer = call_as(
+        app,
+        "/api/room_keys",
+        serde_json::json!({ "room": room, "device": device_id(name) }),
+        Some(cookie),
+    )
+    .await;
+    (answer.status, serde_json::from_str(&answer.body).ok())
+}
+
+/// Publishes epoch `epoch` of `room`'s key from device `name`, wrapped for
+/// `devices` (ids).
+pub async fn publish_epoch(
+    app: &TestApp,
+    cookie: &str,
+    room: &str,
+    name: &str,
+    epoch: u32,
+    devices: &[String],
+) -> Answer {
+    let wraps: Vec<_> = devices
+        .iter()
+        .map(|d| serde_json::json!({"device": d, "iv": "AAAAAAAAAAAAAAAA", "key": "K".repeat(64)}))
+        .collect();
+    call_as(
+        app,
+        "/api/new_epoch",
+        serde_json::json!({ "epoch": {
+            "room": room, "epoch": epoch, "device": device_id(name), "wraps": wraps,
+        }}),
+        Some(cookie),
+    )
+    .await
+}
+
+/// Makes the next epoch of `room` from device `name`, wrapped for every
+/// member device the server lists; its number.
+pub async fn rekey(app: &TestApp, cookie: &str, room: &str, name: &str) -> u32 {
+    let (status, keys) = room_keys(app, cookie, room, name).await;
+    let keys = keys.unwrap_or_else(|| panic!("room keys: {status}"));
+    let devices: Vec<String> = keys.devices.iter().map(|d| d.keys.id.to_string()).collect();
+    let epoch = keys.latest + 1;
+    let made = publish_epoch(app, cookie, room, name, epoch, &devices).await;
+    assert_eq!(made.status, 200, "{}", made.body);
+    epoch
+}
+
+/// `marker` as a sealed body of `epoch` from device `name`: opaque to the
+/// server, and findable in what it stores and serves.
+pub fn sealed(epoch: u32, name: &str, marker: &str) -> String {
+    assert!(marker.len() % 4 == 0 && marker.bytes().all(|b| b.is_ascii_alphanumeric()));
+    let body = format!(
+        "e2e1.{epoch}.{}.AAAAAAAAAAAAAAAA.{marker}{}",
+        device_id(name),
+        "Q".repeat(24)
+    );
+    assert!(Sealed::parse(&body).is_some(), "{body}");
+    body
+}
+
+#[tokio::test]
+async fn an_encrypted_conversation_takes_only_sealed_bodies_of_its_current_epoch() {
+    use crate::accounts::{PASSWORD, get, sign_up, signed_in_client};
+    let app = spawn_app().await;
+    let sadia = sign_up(&app, "sadia", PASSWORD).await;
+    let usman = sign_up(&app, "usman", PASSWORD).await;
+    let dm = get(&app, "/dm/usman", Some(&sadia)).await;
+    let dm = dm.location().strip_prefix("/r/").unwrap().to_owned();
+    assert_eq!(publish(&app, &sadia, "sadia1").await.status, 200);
+    assert_eq!(publish(&app, &usman, "usman1").await.status, 200);
+    // Publishing again is fine; taking someone else's id is not.
+    assert_eq!(publish(&app, &sadia, "sadia1").await.status, 200);
+    assert_eq!(publish(&app, &usman, "sadia1").await.status, 409);
+
+    let mut her = signed_in_client(&app, &sadia).await;
+    her.join(&dm, "sadia").await;
+    // No epoch yet: even a sealed body waits for one.
+    let early = sealed(1, "sadia1", "ZWFybHk0");
+    her.send_text(&send_frame(&dm, "early-1", &early)).await;
+    assert_eq!(her.refusal().await, app::protocol::ErrorCode::NewKeyNeeded);
+
+    // Epoch 1 must be wrapped for exactly the members' devices.
+    let both = [device_id("sadia1"), device_id("usman1")];
+    let short = publish_epoch(&app, &sadia, &dm, "sadia1", 1, &both[..1]).await;
+    assert_eq!(short.status, 409, "{}", short.body);
+    let skipped = publish_epoch(&app, &sadia, &dm, "sadia1", 2, &both).await;
+    assert_eq!(skipped.status, 409, "{}", skipped.body);
+    assert_eq!(rekey(&app, &sadia, &dm, "sadia1").await, 1);
+
+    // Plain text is refused, and never stored.
+    her.send_text(&send_frame(&dm, "plain-1", "the launch is on tuesday"))
+        .await;
+    assert_eq!(her.refusal().await, app::protocol::ErrorCode::NotSealed);
+    let body = sealed(1, "sadia1", "bGF1bmNo");
+    her.say(&dm, &body).await;
+    let stored = read_rows(&app, "SELECT COALESCE(body, '') FROM entries").await;
+    assert!(
+        stored.iter().all(|r| !r[0].contains("tuesday")),
+        "{stored:?}"
+    );
+    assert!(stored.iter().any(|r| r[0] == body), "{stored:?}");
+
+    // usman reads epoch 1's key wrapped for his device, from hers.
+    let (_, keys) = room_keys(&app, &usman, &dm, "usman1").await;
+    let keys = keys.unwrap();
+    assert_eq!((keys.current, keys.latest), (1, 1));
+    assert_eq!(keys.keys.len(), 1);
+    assert_eq!(keys.keys[0].from.keys.id.as_str(), device_id("sadia1"));
+    assert_eq!(keys.devices.len(), 2);
+
+    // A new device of usman's: a new epoch is due before anyone writes.
+    assert_eq!(publish(&app, &usman, "usman2").await.status, 200);
+    let stale = sealed(1, "sadia1", "c3RhbGUx");
+    her.send_text(&send_frame(&dm, "stale-1", &stale)).await;
+    assert_eq!(her.refusal().await, app::protocol::ErrorCode::NewKeyNeeded);
+    assert_eq!(rekey(&app, &sadia, &dm, "sadia1").await, 2);
+    her.say(&dm, &sealed(2, "sadia1", "bmV3ZXBv")).await;
+    // The new device has epoch 2's key, not epoch 1's.
+    let (_, second) = room_keys(&app, &usman, &dm, "usman2").await;
+    let epochs: Vec<u32> = second.unwrap().keys.iter().map(|k| k.epoch).collect();
+    assert_eq!(epochs, [2]);
+
+    // Somebody else's device, a guest, an outsider: no keys.
+    let zara = sign_up(&app, "zara", PASSWORD).await;
+    assert_eq!(publish(&app, &zara, "zara1").await.status, 200);
+    assert_eq!(room_keys(&app, &zara, &dm, "zara1").await.0, 404);
+    assert_eq!(room_keys(&app, &sadia, &dm, "usman1").await.0, 409);
+    let guest = call_as(
+        &app,
+        "/api/room_keys",
+        serde_json::json!({ "room": &dm, "device": device_id("sadia1") }),
+        None,
+    )
+    .await;
+    assert_eq!(guest.status, 403);
+    let outsider_epoch = publish_epoch(&app, &zara, &dm, "zara1", 3, &both).await;
+    assert_eq!(outsider_epoch.status, 404);
+}
+
+fn send_frame(room: &str, client_id: &str, body: &str) -> String {
+    serde_json::json!({
+        "type": "send", "room": room, "client_id": client_id, "body": body,
+    })
+    .to_string()
+}
