@@ -58,7 +58,13 @@ impl Alerts {
             } else {
                 format!("{} in #{room}", entry.nick)
             };
-            let text = markup::plain_text(&markup::parse(body.as_str()));
+            // An encrypted message is not opened for the system's
+            // notification centre, which keeps what it is shown.
+            let text = if body.as_str().starts_with(crate::e2e::SEALED_PREFIX) {
+                "New encrypted message".to_owned()
+            } else {
+                markup::plain_text(&markup::parse(body.as_str()))
+            };
             browser::notify(&title, &text, room.as_str());
         }
         if self.sound.get_untracked() {

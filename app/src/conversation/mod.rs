@@ -16,6 +16,7 @@ pub use state::{Changed, Effect, Pending, RoomState, TYPING_SHOWN_MS, insert_ent
 
 use crate::alerts::Alerts;
 use crate::clock;
+use crate::e2e::{Opened, Sealed};
 use crate::erased::{Bell, Kept, Slot};
 use crate::media::{KEY_HEADER, MediaGrant, MediaId, PASS_PATH};
 use crate::messages::{ClientId, Entry, MessageBody, Quote, Seq, fetch_history};
@@ -119,6 +120,10 @@ pub struct Conversation {
     pub draft: Slot<String>,
     pub loading_older: Slot<bool>,
     typing_sent: Kept<i64>,
+    /// In an encrypted conversation, the sealed bodies this device opened
+    /// (or is opening: `None`), by their sealed text.
+    opened: Kept<Vec<(String, Option<Opened>)>>,
+    opened_bell: Bell,
 }
 
 /// The parts of the state the views read.
@@ -213,6 +218,86 @@ impl Conversation {
             draft: Slot::new(String::new()),
             loading_older: Slot::new(false),
             typing_sent: Kept::new(0),
+            opened: Kept::new(Vec::new()),
+            opened_bell: Bell::new(),
+        }
+    }
+
+    /// End-to-end encrypted: a private room or a direct message.
+    pub fn encrypted(&self) -> bool {
+        self.room.with_value(RoomName::is_private)
+    }
+
+    /// What `body` reads as here: itself, or for a sealed body what this
+    /// device opened it to (`None` while it opens, which starts the first
+    /// time it is asked). A view that reads it shows the text once open.
+    pub fn readable(self, body: &str) -> Option<Opened> {
+        let Some(sealed) = Sealed::parse(body) else {
+            return Some(Opened::Text(body.to_owned()));
+        };
+        self.opened_bell.listen();
+        let known = self
+            .opened
+            .with_value(|o| o.iter().find(|(b, _)| b == body).map(|(_, s)| s.clone()));
+        if let Some(state) = known {
+            return state;
+        }
+        self.opened
+            .update_value(|o| o.push((body.to_owned(), None)));
+        self.open_later(body.to_owned(), sealed);
+        None
+    }
+
+    /// The text of `body` if it reads as text here now (without waiting).
+    pub fn text_of(self, body: &str) -> Option<String> {
+        match Sealed::parse(body) {
+            None => Some(body.to_owned()),
+            Some(_) => self.opened.with_value(|o| {
+                o.iter().find_map(|(b, s)| match s {
+                    Some(Opened::Text(text)) if b == body => Some(text.clone()),
+                    _ => None,
+                })
+            }),
+        }
+    }
+
+    // Sealing and opening happen only in the browser.
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    fn remember_opened(self, body: &str, state: Opened) {
+        self.opened
+            .update_value(|o| match o.iter_mut().find(|(b, _)| b == body) {
+                Some(known) => known.1 = Some(state.clone()),
+                None => o.push((body.to_owned(), Some(state.clone()))),
+            });
+        self.opened_bell.ring();
+    }
+
+    fn open_later(self, body: String, sealed: Sealed) {
+        #[cfg(feature = "hydrate")]
+        leptos::task::spawn_local(async move {
+            let Some(me) = self.me().get_untracked() else {
+                return;
+            };
+            let opened = crate::e2e::keys::open(&self.room(), me.as_str(), &sealed).await;
+            self.remember_opened(&body, opened);
+        });
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (body, sealed);
+    }
+
+    /// Bodies that could not be opened yet are tried again (the keys they
+    /// wait for may be here now).
+    fn retry_waiting(self) {
+        let waiting: Vec<String> = self.opened.with_value(|o| {
+            o.iter()
+                .filter(|(_, s)| matches!(s, Some(Opened::Waiting)))
+                .map(|(b, _)| b.clone())
+                .collect()
+        });
+        for body in waiting {
+            if let Some(sealed) = Sealed::parse(&body) {
+                self.open_later(body, sealed);
+            }
         }
     }
 
@@ -323,6 +408,7 @@ impl Conversation {
             match effect {
                 Effect::FillGap { after, before } => self.fill_gap(after, before),
                 Effect::Retry(client_id) => self.retry_later(socket, client_id),
+                Effect::Reseal(client_id) => self.reseal(socket, client_id),
                 Effect::Media(grant) => {
                     self.uploads.resume(&grant, move || self.send_held());
                     self.take_media_pass(grant.key);
@@ -356,6 +442,49 @@ impl Conversation {
             },
             std::time::Duration::from_millis(RETRY_AFTER_MS),
         );
+    }
+
+    /// The server asks for a new key epoch: the message is sealed again
+    /// with it and goes again (same id), and what was waiting for a key is
+    /// tried again.
+    fn reseal(self, socket: ChatSocket, client_id: ClientId) {
+        #[cfg(feature = "hydrate")]
+        crate::e2e::keys::forget(&self.room());
+        let Some(pending) = self
+            .pending()
+            .with_untracked(|p| p.iter().find(|m| m.client_id == client_id).cloned())
+        else {
+            return;
+        };
+        self.seal_and_send(socket, pending);
+        self.retry_waiting();
+    }
+
+    /// In an encrypted conversation a message is sealed in the browser
+    /// first; then it shows as pending and goes (a new one, or one sealed
+    /// again in its place).
+    fn seal_and_send(self, socket: ChatSocket, mut pending: Pending) {
+        #[cfg(feature = "hydrate")]
+        leptos::task::spawn_local(async move {
+            let Some(me) = self.me().get_untracked() else {
+                return;
+            };
+            match crate::e2e::keys::seal(&self.room(), me.as_str(), &pending.body).await {
+                Ok(sealed) => {
+                    self.remember_opened(
+                        sealed.as_str(),
+                        Opened::Text(pending.body.as_str().into()),
+                    );
+                    pending.sealed = Some(sealed);
+                    let frame = pending.clone().frame(self.room());
+                    self.change(|s| s.queue(pending));
+                    socket.send(&frame);
+                }
+                Err(reason) => self.tell_problem(format!("The message was not sent: {reason}")),
+            }
+        });
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (socket, &mut pending);
     }
 
     /// Trades the room's media key for its pass, then shows its files (a
@@ -429,7 +558,12 @@ impl Conversation {
             Ok(body) => body,
             Err(reason) => return self.tell_problem(reason.to_string()),
         };
-        if let Some(target) = self.editing.get_untracked() {
+        if let Some(target) = self.editing.get_untracked()
+            && self.encrypted()
+        {
+            self.seal_edit(socket, target, body);
+            self.editing.set(None);
+        } else if let Some(target) = self.editing.get_untracked() {
             let edit = ClientFrame::Edit {
                 room: self.room(),
                 target,
@@ -468,13 +602,44 @@ impl Conversation {
             body,
             reply_to,
             media,
+            sealed: None,
         };
+        // The next keystroke starts a new "typing" at once.
+        self.typing_sent.set_value(0);
+        if self.encrypted() {
+            self.seal_and_send(socket, pending);
+            return true;
+        }
         let frame = pending.clone().frame(self.room());
         self.change(|s| s.queue(pending));
         socket.send(&frame);
-        // The next keystroke starts a new "typing" at once.
-        self.typing_sent.set_value(0);
         true
+    }
+
+    /// An edit in an encrypted conversation: its new text sealed first.
+    fn seal_edit(self, socket: ChatSocket, target: Seq, body: MessageBody) {
+        #[cfg(feature = "hydrate")]
+        leptos::task::spawn_local(async move {
+            let Some(me) = self.me().get_untracked() else {
+                return;
+            };
+            match crate::e2e::keys::seal(&self.room(), me.as_str(), &body).await {
+                Ok(sealed) => {
+                    self.remember_opened(sealed.as_str(), Opened::Text(body.as_str().into()));
+                    let edit = ClientFrame::Edit {
+                        room: self.room(),
+                        target,
+                        body: sealed,
+                    };
+                    if !socket.send(&edit) {
+                        self.tell_problem(OFFLINE);
+                    }
+                }
+                Err(reason) => self.tell_problem(format!("The edit was not saved: {reason}")),
+            }
+        });
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (socket, target, body);
     }
 
     /// Sends the draft with the picked files once they are all uploaded (at
@@ -520,7 +685,8 @@ impl Conversation {
 
     /// Puts message `seq` (this person's) in the composer to be edited.
     pub fn start_editing(&self, seq: Seq) {
-        if let Some(text) = self.state.with_value(|s| s.message_text(seq)) {
+        let text = self.state.with_value(|s| s.message_text(seq));
+        if let Some(text) = text.and_then(|t| self.text_of(&t)) {
             self.replying.set(None);
             self.editing.set(Some(seq));
             self.draft.set(text);
@@ -537,13 +703,29 @@ impl Conversation {
     }
 
     /// This person's latest message still in the log (Up arrow edits it).
+    /// Message `seq`'s body as the log holds it (sealed, in an encrypted
+    /// conversation).
+    pub fn message_text(&self, seq: Seq) -> Option<String> {
+        self.state.with_value(|s| s.message_text(seq))
+    }
+
     pub fn my_last_message(&self) -> Option<Seq> {
         self.state.with_value(RoomState::my_last_message)
     }
 
     /// Answers message `seq`: its quote goes above the composer.
     pub fn start_reply(&self, seq: Seq) {
-        let quote = self.state.with_value(|s| s.quote(seq));
+        let mut quote = self.state.with_value(|s| s.quote(seq));
+        // The quote above the composer shows what this device opened.
+        if let Some(quote) = &mut quote
+            && let Some(excerpt) = &quote.excerpt
+            && excerpt.starts_with(crate::e2e::SEALED_PREFIX)
+        {
+            let body = self.state.with_value(|s| s.message_text(seq));
+            quote.excerpt = body
+                .and_then(|b| self.text_of(&b))
+                .map(|t| crate::messages::excerpt(&t));
+        }
         if quote.is_some() {
             if self.editing.get_untracked().is_some() {
                 self.cancel_editing();

@@ -30,6 +30,9 @@ pub struct Pending {
     pub body: MessageBody,
     pub reply_to: Option<Seq>,
     pub media: Vec<MediaId>,
+    /// In an encrypted conversation, `body` as sealed for the server (the
+    /// page shows `body`).
+    pub sealed: Option<MessageBody>,
 }
 
 impl Pending {
@@ -37,7 +40,7 @@ impl Pending {
         ClientFrame::Send {
             room,
             client_id: self.client_id,
-            body: self.body,
+            body: self.sealed.unwrap_or(self.body),
             reply_to: self.reply_to,
             media: self.media,
         }
@@ -52,6 +55,9 @@ pub enum Effect {
     /// The server could not store this message: send it again a little later
     /// (with the same id, so it is never stored twice).
     Retry(ClientId),
+    /// The message was sealed with a key epoch that is over (someone or
+    /// some device came or went): seal it again and send it, same id.
+    Reseal(ClientId),
     /// The join granted the room's media: resume uploads, take the pass.
     Media(MediaGrant),
     /// The server refused who this is here: stop rejoining on reconnect.
@@ -351,8 +357,14 @@ impl RoomState {
     }
 
     /// A message shown as pending until the server acknowledges it.
+    /// A message to show as pending (in place of the one with its id, sealed
+    /// again).
     pub fn queue(&mut self, pending: Pending) {
-        self.pending_mut().push(pending);
+        let list = self.pending_mut();
+        match list.iter_mut().find(|p| p.client_id == pending.client_id) {
+            Some(queued) => *queued = pending,
+            None => list.push(pending),
+        }
     }
 
     /// The typing notices still showing at `now`.
@@ -423,6 +435,9 @@ impl RoomState {
                     self.tell_problem(Some(message));
                 }
                 (ErrorCode::Internal, Some(client_id)) => effects.push(Effect::Retry(client_id)),
+                (ErrorCode::NewKeyNeeded, Some(client_id)) => {
+                    effects.push(Effect::Reseal(client_id));
+                }
                 (
                     ErrorCode::AccountsOnly
                     | ErrorCode::Removed
@@ -435,7 +450,7 @@ impl RoomState {
                     self.standing_mut().joined = false;
                     self.tell_problem(Some(message));
                 }
-                (ErrorCode::NoSuchMedia, Some(client_id)) => {
+                (ErrorCode::NoSuchMedia | ErrorCode::NotSealed, Some(client_id)) => {
                     // Sending it again would be refused again.
                     self.acknowledged(&client_id);
                     self.tell_problem(Some(message));
@@ -748,6 +763,7 @@ mod tests {
             body: MessageBody::parse(text).unwrap(),
             reply_to: None,
             media: vec![],
+            sealed: None,
         };
         state.queue(pending("one", "p1"));
         state.queue(pending("two", "p2"));
@@ -775,6 +791,40 @@ mod tests {
         state.receive(refused(ErrorCode::NoSuchMedia, Some(p3)), NOW, false);
         assert!(state.pending().is_empty());
         assert_eq!(state.notes().problem.as_deref(), Some("refused"));
+    }
+
+    #[test]
+    fn a_message_sealed_with_an_old_key_is_sealed_again_and_keeps_its_place() {
+        let mut state = sadia_in(vec![], 0);
+        let id = ClientId::parse("p1").unwrap();
+        let sealed = |text: &str| Pending {
+            client_id: id.clone(),
+            body: MessageBody::parse("hello").unwrap(),
+            reply_to: None,
+            media: vec![],
+            sealed: Some(MessageBody::parse(text).unwrap()),
+        };
+        state.queue(sealed("old epoch"));
+        let effects = state.receive(
+            refused(ErrorCode::NewKeyNeeded, Some(id.clone())),
+            NOW,
+            false,
+        );
+        assert_eq!(effects, [Effect::Reseal(id.clone())]);
+        assert_eq!(state.pending().len(), 1, "still pending while sealed again");
+        state.queue(sealed("new epoch"));
+        assert_eq!(state.pending().len(), 1);
+        let ClientFrame::Send { body, .. } = state.pending()[0].clone().frame(room()) else {
+            unreachable!()
+        };
+        assert_eq!(
+            body.as_str(),
+            "new epoch",
+            "the server gets the sealed body"
+        );
+        // Plain text where only sealed is taken: refused for good.
+        state.receive(refused(ErrorCode::NotSealed, Some(id)), NOW, false);
+        assert!(state.pending().is_empty());
     }
 
     #[test]

@@ -7,7 +7,7 @@
 use super::crypto::{self, CryptoError};
 use super::device::{Device, this_device};
 use super::{
-    DeviceKeys, EpochKey, MemberDevice, NewEpoch, RoomKeys, Sealed, Wrap, additional_data,
+    DeviceKeys, EpochKey, MemberDevice, NewEpoch, Opened, RoomKeys, Sealed, Wrap, additional_data,
 };
 use crate::messages::MessageBody;
 use crate::rooms::RoomName;
@@ -22,17 +22,6 @@ pub enum SealError {
     Crypto(#[from] CryptoError),
     #[error("the server did not hand over this room's keys; try again")]
     Server,
-}
-
-/// A sealed body as this device can read it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Opened {
-    Text(String),
-    /// No key for its epoch here (yet): another device of this person, or
-    /// the sender, has to wrap it for this one.
-    Waiting,
-    /// It does not open with its epoch's key: changed on the way.
-    Broken,
 }
 
 struct Keyring {

@@ -79,7 +79,7 @@ impl fmt::Display for DeviceId {
 /// Standard base64 (with padding), as the browser's `btoa` writes it.
 pub fn is_base64(text: &str) -> bool {
     !text.is_empty()
-        && text.len() % 4 == 0
+        && text.len().is_multiple_of(4)
         && text
             .trim_end_matches('=')
             .bytes()
@@ -137,6 +137,28 @@ impl fmt::Display for Sealed {
             "{SEALED_PREFIX}{}.{}.{}.{}",
             self.epoch, self.device, self.iv, self.ciphertext
         )
+    }
+}
+
+/// A sealed body as this device can read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Opened {
+    Text(String),
+    /// No key for its epoch here (yet): another device of this person, or
+    /// the sender, has to wrap it for this one.
+    Waiting,
+    /// It does not open with its epoch's key: changed on the way.
+    Broken,
+}
+
+impl Opened {
+    /// What the log shows for a sealed body in this state.
+    pub fn shown(&self) -> &str {
+        match self {
+            Opened::Text(text) => text,
+            Opened::Waiting => "Waiting for the key from another device",
+            Opened::Broken => "This message could not be decrypted",
+        }
     }
 }
 

@@ -6,10 +6,11 @@
 
 use crate::clock::{self, Hydrated, Now};
 use crate::conversation::Conversation;
+use crate::e2e::Opened;
 use crate::erased::Slot;
 use crate::markup::{self, Block, Piece, Span};
 use crate::media::{Attachment, MediaKind, human_size, media_url, thumb_url};
-use crate::messages::{Entry, EntryKind, Said, Seq, crowd_line};
+use crate::messages::{self, Entry, EntryKind, Said, Seq, crowd_line};
 use crate::people::Nick;
 use leptos::either::{Either, EitherOf3, EitherOf4};
 use leptos::prelude::*;
@@ -178,12 +179,17 @@ pub(super) fn EntryLine(entry: Entry, grouped: bool, conv: Conversation) -> impl
             ..
         } => {
             let media = (!media.is_empty()).then(|| media_view(media, seq, conv));
+            let sealed = body.as_str().starts_with(crate::e2e::SEALED_PREFIX);
             let mentioned = {
                 let body = body.clone();
                 move || {
+                    let text = match conv.readable(body.as_str()) {
+                        Some(Opened::Text(text)) => text,
+                        _ => return false,
+                    };
                     me.with(|me| {
                         me.as_ref()
-                            .is_some_and(|me| markup::mentions(body.as_str(), me.as_str()))
+                            .is_some_and(|me| markup::mentions(&text, me.as_str()))
                     })
                 }
             };
@@ -193,10 +199,16 @@ pub(super) fn EntryLine(entry: Entry, grouped: bool, conv: Conversation) -> impl
             // `data-emoji`); one listener on the log acts for all of them
             // (see `on_log_click`), which keeps every line light.
             let quote = reply.map(|quote| {
-                let text = quote
-                    .excerpt
-                    .clone()
-                    .unwrap_or_else(|| "message deleted".to_owned());
+                let text = match &quote.excerpt {
+                    None => "message deleted".to_owned(),
+                    // The server's excerpt of a sealed body is no text: the
+                    // quoted message as this device opened it, if it is here.
+                    Some(excerpt) if excerpt.starts_with(crate::e2e::SEALED_PREFIX) => conv
+                        .message_text(quote.seq)
+                        .and_then(|b| conv.text_of(&b))
+                        .map_or_else(|| "encrypted message".to_owned(), |t| messages::excerpt(&t)),
+                    Some(excerpt) => excerpt.clone(),
+                };
                 let label = format!("In reply to {}: {text}", quote.nick);
                 view! {
                     <button
@@ -261,7 +273,20 @@ pub(super) fn EntryLine(entry: Entry, grouped: bool, conv: Conversation) -> impl
                 >
                     {meta}
                     {quote}
-                    <div class="body">{body_view(body.as_str())}</div>
+                    <div class="body">
+                        {if sealed {
+                            Either::Left(move || match conv.readable(body.as_str()) {
+                                Some(Opened::Text(text)) => Either::Left(body_view(&text)),
+                                state => Either::Right(view! {
+                                    <p class="sealed">
+                                        {state.as_ref().map_or("Decrypting…", Opened::shown).to_owned()}
+                                    </p>
+                                }),
+                            })
+                        } else {
+                            Either::Right(body_view(body.as_str()))
+                        }}
+                    </div>
                     {media}
                     {edited.then(|| view! { <span class="edited">"(edited)"</span> })}
                     {reactions}

@@ -363,6 +363,11 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
             <header class="room-header">
                 <h1>{title}</h1>
                 {kind.map(|kind| view! { <span class="private">{kind}</span> })}
+                {room.is_private().then(|| view! {
+                    <span class="encrypted" title="Only its members' devices can read what is said here">
+                        "End-to-end encrypted"
+                    </span>
+                })}
                 <span class="status" role="status">
                     {status_text}
                 </span>

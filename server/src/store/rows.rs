@@ -316,3 +316,40 @@ pub(super) fn standing(
     };
     Some((room, standing))
 }
+
+/// A device as the key queries read it: account name, device id, agree,
+/// sign, signature.
+pub(super) type DeviceRow = (String, String, String, String, String);
+
+pub(super) fn member_device(
+    (account, id, agree, sign, signature): DeviceRow,
+) -> Option<app::e2e::MemberDevice> {
+    Some(app::e2e::MemberDevice {
+        account: Nick::parse(&account).ok()?,
+        keys: app::e2e::DeviceKeys {
+            id: app::e2e::DeviceId::parse(&id)?,
+            agree,
+            sign,
+            signature,
+        },
+    })
+}
+
+/// An epoch's key wrapped for one device: the epoch, the maker's
+/// [`DeviceRow`], the wrap's IV and key.
+pub(super) type EpochKeyRow = (i64, String, String, String, String, String, String, String);
+
+pub(super) fn epoch_key(
+    (epoch, account, id, agree, sign, signature, iv, key): EpochKeyRow,
+    device: &app::e2e::DeviceId,
+) -> Option<app::e2e::EpochKey> {
+    Some(app::e2e::EpochKey {
+        epoch: u32::try_from(epoch).ok()?,
+        from: member_device((account, id, agree, sign, signature))?,
+        wrap: app::e2e::Wrap {
+            device: device.clone(),
+            iv,
+            key,
+        },
+    })
+}

@@ -91,7 +91,7 @@ pub async fn rekey(app: &TestApp, cookie: &str, room: &str, name: &str) -> u32 {
 /// `marker` as a sealed body of `epoch` from device `name`: opaque to the
 /// server, and findable in what it stores and serves.
 pub fn sealed(epoch: u32, name: &str, marker: &str) -> String {
-    assert!(marker.len() % 4 == 0 && marker.bytes().all(|b| b.is_ascii_alphanumeric()));
+    assert!(marker.len().is_multiple_of(4) && marker.bytes().all(|b| b.is_ascii_alphanumeric()));
     let body = format!(
         "e2e1.{epoch}.{}.AAAAAAAAAAAAAAAA.{marker}{}",
         device_id(name),

@@ -3,24 +3,10 @@
 //! server could decrypt with (see `app::e2e`).
 
 use super::{PostgresStore, StoreError, now_ms};
+use crate::store::rows::{DeviceRow, EpochKeyRow, epoch_key, member_device};
 use crate::store::{DevicePublished, EpochMade};
-use app::e2e::{DeviceId, DeviceKeys, EpochKey, MemberDevice, NewEpoch, RoomKeys, Wrap};
-use app::people::Nick;
+use app::e2e::{DeviceId, DeviceKeys, NewEpoch, RoomKeys};
 use app::rooms::RoomName;
-
-type DeviceRow = (String, String, String, String, String);
-
-fn member_device((account, id, agree, sign, signature): DeviceRow) -> Option<MemberDevice> {
-    Some(MemberDevice {
-        account: Nick::parse(&account).ok()?,
-        keys: DeviceKeys {
-            id: DeviceId::parse(&id)?,
-            agree,
-            sign,
-            signature,
-        },
-    })
-}
 
 impl PostgresStore {
     pub async fn publish_device(
@@ -112,31 +98,20 @@ impl PostgresStore {
         .bind(room_id)
         .fetch_all(&self.pool)
         .await?;
-        let keys: Vec<(i64, String, String, String, String, String, String, String)> =
-            sqlx::query_as(
-                "SELECT e.epoch, e.from_account, e.from_device, e.from_agree, e.from_sign,
+        let keys: Vec<EpochKeyRow> = sqlx::query_as(
+            "SELECT e.epoch, e.from_account, e.from_device, e.from_agree, e.from_sign,
                         e.from_signature, k.iv, k.wrapped
                  FROM epoch_keys k
                  JOIN room_epochs e ON e.room_id = k.room_id AND e.epoch = k.epoch
                  WHERE k.device = $1 AND k.room_id = $2 ORDER BY e.epoch",
-            )
-            .bind(device_row)
-            .bind(room_id)
-            .fetch_all(&self.pool)
-            .await?;
+        )
+        .bind(device_row)
+        .bind(room_id)
+        .fetch_all(&self.pool)
+        .await?;
         let keys = keys
             .into_iter()
-            .filter_map(|(epoch, account, id, agree, sign, signature, iv, key)| {
-                Some(EpochKey {
-                    epoch: u32::try_from(epoch).ok()?,
-                    from: member_device((account, id, agree, sign, signature))?,
-                    wrap: Wrap {
-                        device: device.clone(),
-                        iv,
-                        key,
-                    },
-                })
-            })
+            .filter_map(|row| epoch_key(row, device))
             .collect();
         Ok(Some(RoomKeys {
             current: u32::try_from(current).unwrap_or(0),
