@@ -61,8 +61,13 @@ impl JoinedRooms {
             // An account's private rooms and direct messages follow it to
             // every browser it signs in on.
             #[cfg(feature = "hydrate")]
-            if signed_in.is_some() {
+            if let Some(account) = signed_in.clone() {
                 leptos::task::spawn_local(async move {
+                    // Published as soon as the account is used here, so a
+                    // conversation begun with it seals the first words for
+                    // this browser too (a device that appears later reads
+                    // from then on).
+                    let _ = crate::e2e::device::this_device(account.as_str()).await;
                     let Ok(list) = crate::api::call(&crate::rooms::PrivateRooms {}).await else {
                         return;
                     };

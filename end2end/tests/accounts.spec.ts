@@ -157,6 +157,7 @@ test("a private room is read by the people its owner invites, and by nobody else
   await expect(owner).toHaveURL(/\/r\/~plans-[a-z0-9]{10}$/);
   const address = new URL(owner.url()).pathname;
   await expect(owner.getByText("Private room", { exact: true })).toBeVisible();
+  await expect(owner.getByText("End-to-end encrypted", { exact: true })).toBeVisible();
   await expectJoined(owner);
   await say(owner, "the launch is on tuesday");
 
@@ -175,9 +176,13 @@ test("a private room is read by the people its owner invites, and by nobody else
   await joined.getByRole("link", { name: /^#~plans/ }).click();
   await expect(member).toHaveURL(new RegExp(`${address}$`));
   await expectJoined(member);
-  await expect(bodies(member)).toHaveText(["the launch is on tuesday"]);
+  // What was said before he was let in was sealed for the devices in the
+  // room then: not his.
+  await expect(bodies(member)).toHaveText(["Waiting for the key from another device"]);
+  await say(owner, "welcome, tomas");
+  await expect(bodies(member)).toHaveText(["Waiting for the key from another device", "welcome, tomas"]);
   await say(member, "count me in");
-  await expect(bodies(owner)).toHaveText(["the launch is on tuesday", "count me in"]);
+  await expect(bodies(owner)).toHaveText(["the launch is on tuesday", "welcome, tomas", "count me in"]);
   // Only the owner lets people in and out.
   await expect(member.getByRole("button", { name: "Invite" })).toHaveCount(0);
 
