@@ -47,6 +47,12 @@ pub const DIRECT: Key = Key {
     name: "chat.direct",
     kind: Kind::Local,
 };
+/// The devices seen in each encrypted conversation, so a new one is
+/// announced: `room=id id id` lines.
+pub const DEVICES: Key = Key {
+    name: "chat.devices",
+    kind: Kind::Local,
+};
 /// Desktop notifications while the tab is hidden: "on" or "off".
 pub const NOTIFY: Key = Key {
     name: "chat.notify",
@@ -140,6 +146,26 @@ pub fn set_direct(list: &[(RoomName, Nick)]) {
     write(DIRECT, &pairs.join(","));
 }
 
+/// The device ids last seen in `room` (`None`: never looked).
+pub fn seen_devices(room: &RoomName) -> Option<Vec<String>> {
+    let all = read(DEVICES)?;
+    let line = all
+        .lines()
+        .find_map(|l| l.strip_prefix(room.as_str())?.strip_prefix('='))?;
+    Some(line.split(' ').map(str::to_owned).collect())
+}
+
+pub fn set_seen_devices(room: &RoomName, ids: &[&str]) {
+    let all = read(DEVICES).unwrap_or_default();
+    let mut lines: Vec<String> = all
+        .lines()
+        .filter(|l| !l.starts_with(&format!("{room}=")))
+        .map(str::to_owned)
+        .collect();
+    lines.push(format!("{room}={}", ids.join(" ")));
+    write(DEVICES, &lines.join("\n"));
+}
+
 /// A toggle: on only if it was explicitly turned on.
 pub fn flag(key: Key) -> bool {
     read(key).is_some_and(|v| v == "on")
@@ -155,7 +181,7 @@ mod tests {
 
     #[test]
     fn keys_stay_where_browsers_already_keep_them() {
-        let keys = [NICK, SESSION, ROOMS, DIRECT, NOTIFY, SOUND].map(|k| (k.name, k.kind));
+        let keys = [NICK, SESSION, ROOMS, DIRECT, DEVICES, NOTIFY, SOUND].map(|k| (k.name, k.kind));
         assert_eq!(
             keys,
             [
@@ -163,6 +189,7 @@ mod tests {
                 ("chat.session", Kind::Session),
                 ("chat.rooms", Kind::Local),
                 ("chat.direct", Kind::Local),
+                ("chat.devices", Kind::Local),
                 ("chat.notify", Kind::Local),
                 ("chat.sound", Kind::Local),
             ]

@@ -1,5 +1,16 @@
 import { test, expect } from "@playwright/test";
-import { bodies, expectJoined, joinOn, say, signUp } from "./people";
+import { type Page } from "@playwright/test";
+import { PASSWORD, bodies, expectJoined, joinOn, logIn, say, signUp } from "./people";
+
+/** The safety number `page` shows for its direct message. */
+async function safetyNumber(page: Page) {
+  await page.getByRole("button", { name: "Safety number" }).click();
+  const digits = page.getByLabel("Safety number", { exact: true });
+  await expect(digits).toHaveText(/^(\d{5} ){11}\d{5}$/);
+  const number = await digits.textContent();
+  await page.getByRole("button", { name: "Safety number" }).click();
+  return number;
+}
 
 // Direct messages: two accounts, one conversation that only they can find.
 
@@ -16,6 +27,7 @@ test("two accounts talk in a direct message the other finds in their sidebar", a
   const address = new URL(olek.url()).pathname;
   await expect(olek.getByRole("heading", { name: "wanjiru", level: 1 })).toBeVisible();
   await expect(olek.getByText("Direct message", { exact: true })).toBeVisible();
+  await expect(olek.getByText("End-to-end encrypted", { exact: true })).toBeVisible();
   await expectJoined(olek);
   await say(olek, "lunch at one?");
 
@@ -35,6 +47,45 @@ test("two accounts talk in a direct message the other finds in their sidebar", a
   await wanjiru.goto("/dm/olek");
   await expect(wanjiru).toHaveURL(new RegExp(`${address}$`));
   await expect(bodies(wanjiru)).toHaveText(["lunch at one?", "see you there"]);
+
+  // The server holds the words sealed: its history has no plain text.
+  const room = decodeURIComponent(address.replace("/r/", ""));
+  const stored = await olek.evaluate(async (room) => {
+    const answer = await fetch("/api/room_history", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ room }),
+    });
+    return answer.text();
+  }, room);
+  expect(stored).toContain("e2e1.");
+  expect(stored).not.toContain("lunch");
+  expect(stored).not.toContain("see you there");
+
+  // Both see the same safety number.
+  const number = await safetyNumber(olek);
+  expect(await safetyNumber(wanjiru)).toBe(number);
+
+  // olek signs in on a second device: it reads what is said from then on
+  // (the earlier words wait for a key), and wanjiru is told of it.
+  const phone = await (await browser.newContext()).newPage();
+  await logIn(phone, "olek", PASSWORD);
+  await expect(phone.getByRole("main").getByText("Signed in as olek")).toBeVisible();
+  await phone.goto("/dm/wanjiru");
+  await expect(phone).toHaveURL(new RegExp(`${address}$`));
+  await expectJoined(phone);
+  await expect(bodies(phone)).toHaveText([
+    "Waiting for the key from another device",
+    "Waiting for the key from another device",
+  ]);
+  await say(wanjiru, "hello to your phone");
+  await expect(wanjiru.getByText("olek added a new device")).toBeVisible();
+  await expect(bodies(phone).last()).toHaveText("hello to your phone");
+  await expect(bodies(olek).last()).toHaveText("hello to your phone");
+  // A new device makes a new safety number, the same on both sides again.
+  const renewed = await safetyNumber(wanjiru);
+  expect(renewed).not.toBe(number);
+  expect(await safetyNumber(phone)).toBe(renewed);
 
   // A third account finds nothing there.
   const third = await signUp(browser, "bartek");

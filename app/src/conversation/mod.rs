@@ -280,9 +280,18 @@ impl Conversation {
             };
             let opened = crate::e2e::keys::open(&self.room(), me.as_str(), &sealed).await;
             self.remember_opened(&body, opened);
+            self.tell_device_news();
         });
         #[cfg(not(feature = "hydrate"))]
         let _ = (body, sealed);
+    }
+
+    /// "usman added a new device", when the room's keys showed one.
+    #[cfg(feature = "hydrate")]
+    fn tell_device_news(self) {
+        for news in crate::e2e::keys::take_news(&self.room()) {
+            self.tell_info(news);
+        }
     }
 
     /// Bodies that could not be opened yet are tried again (the keys they
@@ -482,6 +491,7 @@ impl Conversation {
                 }
                 Err(reason) => self.tell_problem(format!("The message was not sent: {reason}")),
             }
+            self.tell_device_news();
         });
         #[cfg(not(feature = "hydrate"))]
         let _ = (socket, &mut pending);

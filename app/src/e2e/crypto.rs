@@ -81,6 +81,12 @@ pub fn from_base64(text: &str) -> Option<Vec<u8>> {
     latin1.chars().map(|c| u8::try_from(c).ok()).collect()
 }
 
+/// SHA-256 of `data`.
+pub async fn sha256(data: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    let digest = wait(subtle()?.digest_with_str_and_u8_array("SHA-256", data)).await?;
+    Ok(bytes_of(&digest))
+}
+
 /// A private key and its public key's raw bytes.
 pub struct KeyPair {
     pub private: CryptoKey,

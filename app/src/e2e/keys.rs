@@ -39,6 +39,8 @@ impl Keyring {
 }
 
 thread_local! {
+    /// What to tell about rooms' devices (a new one of someone's), by room.
+    static NEWS: RefCell<Vec<(RoomName, String)>> = const { RefCell::new(Vec::new()) };
     static RINGS: RefCell<Vec<Rc<Keyring>>> = const { RefCell::new(Vec::new()) };
     /// One fetch at a time: a page opening fifty sealed messages asks the
     /// server for the room's keys once.
@@ -98,6 +100,7 @@ async fn fetch(room: &RoomName, device: &Device) -> Result<Rc<Keyring>, SealErro
             keys.push((key.epoch, unwrapped));
         }
     }
+    announce_new_devices(room, &state.devices, device);
     let ring = Rc::new(Keyring {
         room: room.clone(),
         current: state.current,
@@ -110,6 +113,58 @@ async fn fetch(room: &RoomName, device: &Device) -> Result<Rc<Keyring>, SealErro
         r.push(ring.clone());
     });
     Ok(ring)
+}
+
+/// Notes "NAME added a new device" for each device in `room` this browser
+/// has not seen there before (none the first time it looks): a device the
+/// server added behind someone's back is announced like a real one.
+fn announce_new_devices(room: &RoomName, devices: &[MemberDevice], mine: &Device) {
+    let ids: Vec<&str> = devices.iter().map(|d| d.keys.id.as_str()).collect();
+    if let Some(seen) = crate::storage::seen_devices(room) {
+        for device in devices {
+            let id = device.keys.id.as_str();
+            if id == mine.keys.id.as_str() || seen.iter().any(|s| s == id) {
+                continue;
+            }
+            let news = format!("{} added a new device", device.account);
+            NEWS.with_borrow_mut(|n| n.push((room.clone(), news)));
+        }
+    }
+    crate::storage::set_seen_devices(room, &ids);
+}
+
+/// What there is to tell about `room`'s devices since last asked.
+pub fn take_news(room: &RoomName) -> Vec<String> {
+    NEWS.with_borrow_mut(|n| {
+        let (mine, rest): (Vec<_>, Vec<_>) = n.drain(..).partition(|(r, _)| r == room);
+        *n = rest;
+        mine.into_iter().map(|(_, news)| news).collect()
+    })
+}
+
+/// The safety number between `account` (on this device) and `with` in
+/// `room`, from the devices the server lists for them now: the same digits
+/// on both sides unless someone's keys were swapped.
+pub async fn safety_number(
+    room: &RoomName,
+    account: &str,
+    with: &crate::people::Nick,
+) -> Result<String, SealError> {
+    let device = this_device(account).await?;
+    let ring = fetch(room, &device).await?;
+    let mut halves = Vec::new();
+    for name in [account, with.as_str()] {
+        let keys: Vec<&str> = ring
+            .devices
+            .iter()
+            .filter(|d| d.account.as_str() == name)
+            .map(|d| d.keys.sign.as_str())
+            .collect();
+        let digest = crypto::sha256(&super::safety_input(name, keys)).await?;
+        halves.push((name.to_owned(), super::safety_digits(&digest)));
+    }
+    let [a, b]: [(String, String); 2] = halves.try_into().map_err(|_| SealError::Server)?;
+    Ok(super::safety_number([a, b]))
 }
 
 /// The cached ring if it can serve `wanted` (an epoch, or the current one

@@ -203,6 +203,40 @@ impl DeviceKeys {
     }
 }
 
+/// The digits of one person's half of a safety number: 30 digits from the
+/// SHA-256 of their devices' signing keys, 5 from each 5 bytes (a 40-bit
+/// number modulo 100000), as Signal shows them.
+pub fn safety_digits(digest: &[u8]) -> String {
+    digest
+        .chunks(5)
+        .take(6)
+        .map(|chunk| {
+            let n = chunk.iter().fold(0u64, |n, b| (n << 8) | u64::from(*b));
+            format!("{:05}", n % 100_000)
+        })
+        .collect()
+}
+
+/// What one person's half of a safety number hashes: their name and their
+/// devices' signing keys, in a fixed order.
+pub fn safety_input(account: &str, mut sign_keys: Vec<&str>) -> Vec<u8> {
+    sign_keys.sort_unstable();
+    format!("chat safety number v1\n{account}\n{}", sign_keys.join("\n")).into_bytes()
+}
+
+/// Two halves as both people see them: the lower name's first, in groups
+/// of five digits.
+pub fn safety_number(mut halves: [(String, String); 2]) -> String {
+    halves.sort();
+    let digits: String = halves.iter().map(|(_, d)| d.as_str()).collect();
+    digits
+        .as_bytes()
+        .chunks(5)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// A device of someone in a room, as the server lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberDevice {
@@ -334,6 +368,38 @@ mod tests {
         }
         let huge = format!("{}{}", &good[..40], "A".repeat(SEALED_MAX_CHARS));
         assert_eq!(Sealed::parse(&huge), None);
+    }
+
+    #[test]
+    fn a_safety_number_is_sixty_digits_the_same_from_either_side() {
+        let halves = |a: &str, b: &str| {
+            [
+                ("usman".to_owned(), a.to_owned()),
+                ("sadia".to_owned(), b.to_owned()),
+            ]
+        };
+        let digest: Vec<u8> = (0u8..32).collect();
+        let half = safety_digits(&digest);
+        assert_eq!(half.len(), 30);
+        assert!(half.bytes().all(|b| b.is_ascii_digit()));
+        // 0x0001020304 = 16909060: its last five digits.
+        assert_eq!(&half[..5], "09060");
+        let other = safety_digits(&[9u8; 32]);
+        let seen_by_usman = safety_number(halves(&half, &other));
+        let [a, b] = halves(&half, &other);
+        let seen_by_sadia = safety_number([b, a]);
+        assert_eq!(seen_by_usman, seen_by_sadia);
+        assert_eq!(seen_by_usman.split(' ').count(), 12);
+        assert!(seen_by_usman.starts_with(&other[..5]), "sadia's half first");
+        // Key order does not matter; a key more does.
+        assert_eq!(
+            safety_input("usman", vec!["k2", "k1"]),
+            safety_input("usman", vec!["k1", "k2"])
+        );
+        assert_ne!(
+            safety_input("usman", vec!["k1"]),
+            safety_input("usman", vec!["k1", "k2"])
+        );
     }
 
     #[test]

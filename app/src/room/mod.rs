@@ -12,6 +12,7 @@
 //! - `attach.rs`: the Attach button, the picked files' list (progress,
 //!   cancel, retry), paste and drop.
 //! - `viewer.rs`: pictures full size (arrows, Escape).
+//! - `safety.rs`: a direct message's safety number.
 //! - `members.rs`: a private room's members, and the owner's invite and
 //!   remove forms.
 //! - `emoji_picker.rs`: the emoji palette opened from the composer (and to
@@ -25,6 +26,7 @@ mod composer;
 mod emoji_picker;
 mod log;
 mod members;
+mod safety;
 mod viewer;
 
 use crate::accounts::Viewer;
@@ -368,6 +370,7 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
                         "End-to-end encrypted"
                     </span>
                 })}
+                {direct_with.clone().map(|with| view! { <safety::SafetyNumber conv with /> })}
                 <span class="status" role="status">
                     {status_text}
                 </span>
