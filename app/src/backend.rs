@@ -2,7 +2,7 @@
 //! [`ChatBackend`] and provides it as context for every request, so this crate
 //! needs no database or socket code of its own.
 
-use crate::e2e::{DeviceId, DeviceKeys, NewEpoch, RoomKeys};
+use crate::e2e::{DeviceId, DeviceKeys, NewEpoch, RoomKeys, SharedKeys};
 use crate::messages::{HistoryPage, Seq};
 use crate::rooms::{PrivateRoom, RoomName, RoomSummary};
 use crate::search::SearchPage;
@@ -48,6 +48,8 @@ pub trait ChatBackend: Send + Sync + 'static {
         room: RoomName,
         device: DeviceId,
     ) -> BoxFuture<'_, Result<RoomKeys, BackendError>>;
+    /// Epoch keys one of the reader's devices wraps for another of theirs.
+    fn share_keys(&self, shared: SharedKeys) -> BoxFuture<'_, Result<(), BackendError>>;
     /// A new epoch of a room's key, made by one of the reader's devices.
     fn new_epoch(&self, epoch: NewEpoch) -> BoxFuture<'_, Result<(), BackendError>>;
     /// Page `page` of the messages in `rooms` holding every one of `words`.

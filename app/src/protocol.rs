@@ -120,6 +120,10 @@ pub enum ServerFrame {
         #[serde(rename = "nick", skip_serializing_if = "Option::is_none")]
         with: Option<Nick>,
     },
+    /// The keys of the encrypted conversation `room` changed for this
+    /// person (a device of theirs was added, or was handed keys): fetch
+    /// them again, share what another device lacks, open what waited.
+    KeysChanged { room: RoomName },
     /// A request was refused; the connection stays open.
     Error {
         code: ErrorCode,
@@ -163,6 +167,7 @@ enum FrameKind {
     Ack,
     Typing,
     Invited,
+    KeysChanged,
     Error,
 }
 
@@ -198,6 +203,7 @@ impl TryFrom<WireFrame> for ServerFrame {
                 room: room?,
                 with: wire.nick,
             },
+            FrameKind::KeysChanged => ServerFrame::KeysChanged { room: room? },
             FrameKind::Error => ServerFrame::Error {
                 code: wire.code.ok_or("missing field `code`")?,
                 room: room.ok(),

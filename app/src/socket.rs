@@ -222,7 +222,8 @@ mod live {
             | ServerFrame::Entry { room, .. }
             | ServerFrame::Ack { room, .. }
             | ServerFrame::Typing { room, .. }
-            | ServerFrame::Invited { room, .. } => Some(room.clone()),
+            | ServerFrame::Invited { room, .. }
+            | ServerFrame::KeysChanged { room } => Some(room.clone()),
             ServerFrame::Error { room, .. } => room.clone(),
         };
         let handlers: Vec<Rc<dyn Fn(ServerFrame)>> = shared(socket)

@@ -66,8 +66,11 @@ test("two accounts talk in a direct message the other finds in their sidebar", a
   const number = await safetyNumber(olek);
   expect(await safetyNumber(wanjiru)).toBe(number);
 
-  // olek signs in on a second device: it reads what is said from then on
-  // (the earlier words wait for a key), and wanjiru is told of it.
+  // olek puts his laptop away and signs in on a second device: it reads
+  // what is said from then on (the earlier words wait for a key), and
+  // wanjiru is told of it.
+  const laptopBrowser = olek.context();
+  await olek.close();
   const phone = await (await browser.newContext()).newPage();
   await logIn(phone, "olek", PASSWORD);
   await expect(phone.getByRole("main").getByText("Signed in as olek")).toBeVisible();
@@ -81,7 +84,12 @@ test("two accounts talk in a direct message the other finds in their sidebar", a
   await say(wanjiru, "hello to your phone");
   await expect(wanjiru.getByText("olek added a new device")).toBeVisible();
   await expect(bodies(phone).last()).toHaveText("hello to your phone");
-  await expect(bodies(olek).last()).toHaveText("hello to your phone");
+  // Back on the laptop, which holds the earlier keys: it hands them to the
+  // phone, which then reads everything.
+  const laptop = await laptopBrowser.newPage();
+  await laptop.goto(address);
+  await expect(bodies(laptop)).toHaveText(["lunch at one?", "see you there", "hello to your phone"]);
+  await expect(bodies(phone)).toHaveText(["lunch at one?", "see you there", "hello to your phone"]);
   // A new device makes a new safety number, the same on both sides again.
   const renewed = await safetyNumber(wanjiru);
   expect(renewed).not.toBe(number);

@@ -12,7 +12,7 @@ use crate::accounts::throttle::Throttle;
 use crate::hub::RoomHub;
 use crate::store::{Author, DevicePublished, EpochMade, Store};
 use app::backend::{BackendError, ChatBackend};
-use app::e2e::{DeviceId, DeviceKeys, NewEpoch, RoomKeys};
+use app::e2e::{DeviceId, DeviceKeys, NewEpoch, RoomKeys, SharedKeys};
 use app::messages::{HistoryPage, Seq};
 use app::rooms::{PrivateRoom, RoomName, RoomSummary};
 use app::search::{SEARCH_PAGE, SearchPage};
@@ -48,6 +48,8 @@ pub struct Library {
     store: Store,
     access: Access,
     searches: Arc<SearchBudgets>,
+    /// Tells an account's sockets that its keys changed.
+    accounts: Arc<crate::accounts::Accounts>,
 }
 
 /// Per-address search budgets, keyed like every per-address limit
@@ -107,11 +109,18 @@ impl ReadError {
 }
 
 impl Library {
-    pub fn new(hub: Arc<RoomHub>, store: Store, access: Access, limits: SearchLimits) -> Self {
+    pub fn new(
+        hub: Arc<RoomHub>,
+        store: Store,
+        access: Access,
+        limits: SearchLimits,
+        accounts: Arc<crate::accounts::Accounts>,
+    ) -> Self {
         Self {
             hub,
             store,
             access,
+            accounts,
             searches: Arc::new(SearchBudgets(Throttle::new(limits.burst, limits.every))),
         }
     }
@@ -264,7 +273,15 @@ impl Reader {
             return Err(ReadError::DeviceTaken);
         }
         match self.library.store.publish_device(account, &keys).await? {
-            DevicePublished::Done => Ok(()),
+            DevicePublished::Known => Ok(()),
+            DevicePublished::Added(rooms) => {
+                // Its other devices (and it) fetch the keys again: they
+                // hand it what they hold.
+                for room in &rooms {
+                    self.library.accounts.keys_changed(room, account);
+                }
+                Ok(())
+            }
             DevicePublished::Taken => Err(ReadError::DeviceTaken),
             DevicePublished::TooMany => Err(ReadError::TooManyDevices),
         }
@@ -286,6 +303,16 @@ impl Reader {
             .room_keys(&room, account, &device)
             .await?
             .ok_or(ReadError::DeviceTaken)
+    }
+
+    pub async fn share_keys(&self, shared: SharedKeys) -> Result<(), ReadError> {
+        let account = self.account()?;
+        if self.library.store.share_keys(account, &shared).await? {
+            self.library.accounts.keys_changed(&shared.room, account);
+            Ok(())
+        } else {
+            Err(crate::access::Denied::NoSuchRoom.into())
+        }
     }
 
     pub async fn new_epoch(&self, epoch: NewEpoch) -> Result<(), ReadError> {
@@ -328,6 +355,14 @@ impl ChatBackend for Reader {
 
     fn new_epoch(&self, epoch: NewEpoch) -> BoxFuture<'_, Result<(), BackendError>> {
         Box::pin(async move { Reader::new_epoch(self, epoch).await.map_err(backend_error) })
+    }
+
+    fn share_keys(&self, shared: SharedKeys) -> BoxFuture<'_, Result<(), BackendError>> {
+        Box::pin(async move {
+            Reader::share_keys(self, shared)
+                .await
+                .map_err(backend_error)
+        })
     }
 
     fn private_rooms(&self) -> BoxFuture<'_, Result<Vec<PrivateRoom>, BackendError>> {
@@ -412,6 +447,11 @@ impl ChatBackend for PerRequest {
     fn new_epoch(&self, epoch: NewEpoch) -> BoxFuture<'_, Result<(), BackendError>> {
         let reader = self.reader();
         Box::pin(async move { ChatBackend::new_epoch(&reader, epoch).await })
+    }
+
+    fn share_keys(&self, shared: SharedKeys) -> BoxFuture<'_, Result<(), BackendError>> {
+        let reader = self.reader();
+        Box::pin(async move { ChatBackend::share_keys(&reader, shared).await })
     }
 
     fn private_rooms(&self) -> BoxFuture<'_, Result<Vec<PrivateRoom>, BackendError>> {

@@ -286,6 +286,21 @@ impl Conversation {
         let _ = (body, sealed);
     }
 
+    /// Fetches the room's keys again (handing this person's other devices
+    /// what they lack), then opens what waited for a key.
+    fn keys_changed(self) {
+        #[cfg(feature = "hydrate")]
+        leptos::task::spawn_local(async move {
+            let Some(me) = self.me().get_untracked() else {
+                return;
+            };
+            crate::e2e::keys::forget(&self.room());
+            crate::e2e::keys::refresh(&self.room(), me.as_str()).await;
+            self.tell_device_news();
+            self.retry_waiting();
+        });
+    }
+
     /// "usman added a new device", when the room's keys showed one.
     #[cfg(feature = "hydrate")]
     fn tell_device_news(self) {
@@ -418,6 +433,7 @@ impl Conversation {
                 Effect::FillGap { after, before } => self.fill_gap(after, before),
                 Effect::Retry(client_id) => self.retry_later(socket, client_id),
                 Effect::Reseal(client_id) => self.reseal(socket, client_id),
+                Effect::KeysChanged => self.keys_changed(),
                 Effect::Media(grant) => {
                     self.uploads.resume(&grant, move || self.send_held());
                     self.take_media_pass(grant.key);

@@ -58,6 +58,9 @@ pub enum Effect {
     /// The message was sealed with a key epoch that is over (someone or
     /// some device came or went): seal it again and send it, same id.
     Reseal(ClientId),
+    /// This person's keys for the room changed: fetch them again (sharing
+    /// with their other devices), and open what waited for a key.
+    KeysChanged,
     /// The join granted the room's media: resume uploads, take the pass.
     Media(MediaGrant),
     /// The server refused who this is here: stop rejoining on reconnect.
@@ -420,6 +423,7 @@ impl RoomState {
             }
             // The socket hands it to the sidebar, not to a room.
             ServerFrame::Invited { .. } => {}
+            ServerFrame::KeysChanged { .. } => effects.push(Effect::KeysChanged),
             ServerFrame::Error {
                 code,
                 client_id,

@@ -101,6 +101,7 @@ async fn fetch(room: &RoomName, device: &Device) -> Result<Rc<Keyring>, SealErro
         }
     }
     announce_new_devices(room, &state.devices, device);
+    share(room, device, &state, &keys).await;
     let ring = Rc::new(Keyring {
         room: room.clone(),
         current: state.current,
@@ -113,6 +114,49 @@ async fn fetch(room: &RoomName, device: &Device) -> Result<Rc<Keyring>, SealErro
         r.push(ring.clone());
     });
     Ok(ring)
+}
+
+/// Wraps for this person's other devices the epochs they lack and this one
+/// holds: how a second browser reads what was said before it appeared.
+async fn share(room: &RoomName, device: &Device, state: &RoomKeys, keys: &[(u32, CryptoKey)]) {
+    for request in &state.share {
+        if !genuine(&request.device).await {
+            continue;
+        }
+        let Some(public) = crypto::from_base64(&request.device.keys.agree) else {
+            continue;
+        };
+        let to = &request.device.keys.id;
+        let mut wrapped = Vec::new();
+        for (epoch, key) in keys.iter().filter(|(e, _)| request.epochs.contains(e)) {
+            let context = additional_data(room, *epoch, to);
+            if let Ok((iv, wrap)) = crypto::wrap(key, &device.agree, &public, &context).await {
+                let wrap = Wrap {
+                    device: to.clone(),
+                    iv: crypto::to_base64(&iv),
+                    key: crypto::to_base64(&wrap),
+                };
+                wrapped.push((*epoch, wrap));
+            }
+        }
+        if !wrapped.is_empty() {
+            let shared = super::SharedKeys {
+                room: room.clone(),
+                device: device.keys.id.clone(),
+                to: to.clone(),
+                keys: wrapped,
+            };
+            let _ = crate::api::call(&super::ShareKeys { shared }).await;
+        }
+    }
+}
+
+/// Fetches `room`'s keys again now (sharing what this person's other
+/// devices lack).
+pub async fn refresh(room: &RoomName, account: &str) {
+    if let Ok(device) = this_device(account).await {
+        let _ = fetch(room, &device).await;
+    }
 }
 
 /// Notes "NAME added a new device" for each device in `room` this browser

@@ -282,6 +282,28 @@ pub struct RoomKeys {
     pub devices: Vec<MemberDevice>,
     /// The epochs' keys wrapped for this device, oldest first.
     pub keys: Vec<EpochKey>,
+    /// This person's other devices, each with the epochs this device holds
+    /// and it does not: this device wraps them for it ([`SharedKeys`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub share: Vec<KeyRequest>,
+}
+
+/// Epochs another device of the same person lacks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRequest {
+    pub device: MemberDevice,
+    pub epochs: Vec<u32>,
+}
+
+/// Epoch keys one device wraps for another device of the same account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SharedKeys {
+    pub room: RoomName,
+    /// The wrapping device (the caller's).
+    pub device: DeviceId,
+    pub to: DeviceId,
+    /// Each epoch with its key wrapped for `to` (`Wrap::device` is `to`).
+    pub keys: Vec<(u32, Wrap)>,
 }
 
 /// A new epoch, as the device that made it publishes it: its key wrapped
@@ -326,6 +348,17 @@ pub async fn publish_epoch(epoch: NewEpoch) -> Result<(), leptos::prelude::Serve
     let backend = crate::backend::from_context()?;
     backend
         .new_epoch(epoch)
+        .await
+        .map_err(crate::backend::to_server_fn_error)
+}
+
+/// Hands epoch keys from one of the signed-in person's devices to another
+/// of theirs (never to anyone else's).
+#[leptos::server(prefix = "/api", endpoint = "share_keys", input = leptos::server_fn::codec::Json)]
+pub async fn share_keys(shared: SharedKeys) -> Result<(), leptos::prelude::ServerFnError> {
+    let backend = crate::backend::from_context()?;
+    backend
+        .share_keys(shared)
         .await
         .map_err(crate::backend::to_server_fn_error)
 }

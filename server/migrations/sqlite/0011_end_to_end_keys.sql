@@ -41,6 +41,14 @@ CREATE TABLE epoch_keys (
     device INTEGER NOT NULL REFERENCES devices (id) ON DELETE CASCADE,
     iv TEXT NOT NULL,
     wrapped TEXT NOT NULL,
+    -- Wrapped again by another device of the same account (sharing what
+    -- it holds with a newer one): that device's public record; NULL when
+    -- the epoch's maker wrapped it.
+    by_account TEXT,
+    by_device TEXT,
+    by_agree TEXT,
+    by_sign TEXT,
+    by_signature TEXT,
     PRIMARY KEY (device, room_id, epoch),
     FOREIGN KEY (room_id, epoch) REFERENCES room_epochs (room_id, epoch)
 ) WITHOUT ROWID;

@@ -385,6 +385,9 @@ impl Accounts {
                     } => {
                         accounts.tell_invited(&room, account_id, with);
                     }
+                    Control::KeysChanged { room, account_id } => {
+                        accounts.tell_keys_changed(&room, account_id);
+                    }
                     Control::NoLongerMember { room, account_id } => {
                         let author = crate::store::Author::Account(account_id);
                         let why = Evicted::NoLongerMember;
@@ -635,6 +638,22 @@ impl Accounts {
             account_id,
             with,
         });
+    }
+
+    /// Tells every socket of the account, on every server, that its keys for
+    /// the encrypted conversation `room` changed.
+    pub fn keys_changed(&self, room: &RoomName, account_id: i64) {
+        self.tell_keys_changed(room, account_id);
+        self.hub.bus().tell(&Control::KeysChanged {
+            room: room.clone(),
+            account_id,
+        });
+    }
+
+    fn tell_keys_changed(&self, room: &RoomName, account_id: i64) {
+        let frame = app::protocol::ServerFrame::KeysChanged { room: room.clone() };
+        self.sockets
+            .tell(account_id, &crate::connection::reader::frame(&frame));
     }
 
     /// Tells the account's sockets on this server that it was let into `room`.

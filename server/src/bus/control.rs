@@ -27,6 +27,9 @@ pub enum Control {
     /// The owner of a private room took an account out of it: its
     /// connections there leave.
     NoLongerMember { room: RoomName, account_id: i64 },
+    /// An account's keys for an encrypted conversation changed (a device of
+    /// its was added, or handed keys): its sockets fetch them again.
+    KeysChanged { room: RoomName, account_id: i64 },
     /// The owner of a private room let an account in, or a direct message
     /// with it (`with` the other person) began: its sockets hear it.
     Invited {

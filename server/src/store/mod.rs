@@ -198,10 +198,13 @@ pub struct DirectRoom {
 }
 
 /// What publishing a device did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DevicePublished {
-    /// Stored (or stored already, the same).
-    Done,
+    /// Stored already, the same.
+    Known,
+    /// New: its account's encrypted conversations (these) are due a new
+    /// epoch, and its other devices can hand it their keys.
+    Added(Vec<RoomName>),
     /// Another account's device has that id, or it had other keys.
     Taken,
     /// The account has as many devices as it may.
@@ -854,6 +857,15 @@ impl Store {
         device: &app::e2e::DeviceId,
     ) -> Result<Option<app::e2e::RoomKeys>, StoreError> {
         each!(self, db => db.room_keys(room, account, device).await)
+    }
+
+    /// Stores epoch keys one of `account`'s devices wrapped for another.
+    pub async fn share_keys(
+        &self,
+        account: i64,
+        shared: &app::e2e::SharedKeys,
+    ) -> Result<bool, StoreError> {
+        each!(self, db => db.share_keys(account, shared).await)
     }
 
     /// Stores a new key epoch made by `account`'s device.

@@ -335,6 +335,30 @@ pub(super) fn member_device(
     })
 }
 
+/// The account's other devices with the epochs they lack, grouped.
+pub(super) fn key_requests(
+    rows: Vec<(String, String, String, String, String, i64)>,
+) -> Vec<app::e2e::KeyRequest> {
+    let mut requests: Vec<app::e2e::KeyRequest> = Vec::new();
+    for (account, id, agree, sign, signature, epoch) in rows {
+        let Ok(epoch) = u32::try_from(epoch) else {
+            continue;
+        };
+        match requests.last_mut() {
+            Some(last) if last.device.keys.id.as_str() == id => last.epochs.push(epoch),
+            _ => {
+                if let Some(device) = member_device((account, id, agree, sign, signature)) {
+                    requests.push(app::e2e::KeyRequest {
+                        device,
+                        epochs: vec![epoch],
+                    });
+                }
+            }
+        }
+    }
+    requests
+}
+
 /// An epoch's key wrapped for one device: the epoch, the maker's
 /// [`DeviceRow`], the wrap's IV and key.
 pub(super) type EpochKeyRow = (i64, String, String, String, String, String, String, String);

@@ -151,17 +151,52 @@ async fn an_encrypted_conversation_takes_only_sealed_bodies_of_its_current_epoch
     assert_eq!(keys.keys[0].from.keys.id.as_str(), device_id("sadia1"));
     assert_eq!(keys.devices.len(), 2);
 
-    // A new device of usman's: a new epoch is due before anyone writes.
+    // A new device of usman's: a new epoch is due before anyone writes, and
+    // his sockets hear that his keys changed.
+    let mut his = signed_in_client(&app, &usman).await;
     assert_eq!(publish(&app, &usman, "usman2").await.status, 200);
+    his.recv_until(
+        |f| matches!(f, app::protocol::ServerFrame::KeysChanged { room } if room.as_str() == dm),
+    )
+    .await;
     let stale = sealed(1, "sadia1", "c3RhbGUx");
     her.send_text(&send_frame(&dm, "stale-1", &stale)).await;
     assert_eq!(her.refusal().await, app::protocol::ErrorCode::NewKeyNeeded);
     assert_eq!(rekey(&app, &sadia, &dm, "sadia1").await, 2);
     her.say(&dm, &sealed(2, "sadia1", "bmV3ZXBv")).await;
-    // The new device has epoch 2's key, not epoch 1's.
+    // The new device has epoch 2's key, not epoch 1's, until his first
+    // device, told what it lacks, wraps epoch 1 for it.
     let (_, second) = room_keys(&app, &usman, &dm, "usman2").await;
     let epochs: Vec<u32> = second.unwrap().keys.iter().map(|k| k.epoch).collect();
     assert_eq!(epochs, [2]);
+    let (_, first) = room_keys(&app, &usman, &dm, "usman1").await;
+    let share = first.unwrap().share;
+    assert_eq!(share.len(), 1);
+    assert_eq!(share[0].device.keys.id.as_str(), device_id("usman2"));
+    assert_eq!(share[0].epochs, [1]);
+    let handed = serde_json::json!({ "shared": {
+        "room": &dm, "device": device_id("usman1"), "to": device_id("usman2"),
+        "keys": [[1, {"device": device_id("usman2"), "iv": "BBBBBBBBBBBBBBBB", "key": "W".repeat(64)}]],
+    }});
+    // Only to one's own device: sadia cannot hand keys to his.
+    let foreign = serde_json::json!({ "shared": {
+        "room": &dm, "device": device_id("sadia1"), "to": device_id("usman2"),
+        "keys": [[1, {"device": device_id("usman2"), "iv": "BBBBBBBBBBBBBBBB", "key": "X".repeat(64)}]],
+    }});
+    let refused = call_as(&app, "/api/share_keys", foreign, Some(&sadia)).await;
+    assert_eq!(refused.status, 404, "{}", refused.body);
+    let shared = call_as(&app, "/api/share_keys", handed, Some(&usman)).await;
+    assert_eq!(shared.status, 200, "{}", shared.body);
+    his.recv_until(|f| matches!(f, app::protocol::ServerFrame::KeysChanged { .. }))
+        .await;
+    let (_, second) = room_keys(&app, &usman, &dm, "usman2").await;
+    let second = second.unwrap();
+    let epochs: Vec<u32> = second.keys.iter().map(|k| k.epoch).collect();
+    assert_eq!(epochs, [1, 2]);
+    assert_eq!(second.keys[0].from.keys.id.as_str(), device_id("usman1"));
+    assert_eq!(second.keys[0].wrap.key, "W".repeat(64));
+    let (_, first) = room_keys(&app, &usman, &dm, "usman1").await;
+    assert!(first.unwrap().share.is_empty(), "nothing left to share");
 
     // Somebody else's device, a guest, an outsider: no keys.
     let zara = sign_up(&app, "zara", PASSWORD).await;

@@ -3,7 +3,7 @@
 //! server could decrypt with (see `app::e2e`).
 
 use super::{SqliteStore, StoreError, now_ms};
-use crate::store::rows::{DeviceRow, EpochKeyRow, epoch_key, member_device};
+use crate::store::rows::{DeviceRow, EpochKeyRow, epoch_key, key_requests, member_device};
 use crate::store::{DevicePublished, EpochMade};
 use app::e2e::{DeviceId, DeviceKeys, NewEpoch, RoomKeys};
 use app::rooms::RoomName;
@@ -27,7 +27,7 @@ impl SqliteStore {
                 && sign == keys.sign
                 && signature == keys.signature;
             return Ok(if same {
-                DevicePublished::Done
+                DevicePublished::Known
             } else {
                 DevicePublished::Taken
             });
@@ -53,15 +53,21 @@ impl SqliteStore {
         .await?;
         // A new device reads what is said from now on: every conversation
         // of the account is due a new epoch that is wrapped for it too.
-        sqlx::query(
+        let rooms: Vec<String> = sqlx::query_scalar(
             "UPDATE rooms SET key_epoch = 0
-             WHERE id IN (SELECT room_id FROM private_members WHERE account_id = ?1)",
+             WHERE id IN (SELECT room_id FROM private_members WHERE account_id = ?1)
+             RETURNING name",
         )
         .bind(account)
-        .execute(&mut *tx)
+        .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(DevicePublished::Done)
+        Ok(DevicePublished::Added(
+            rooms
+                .iter()
+                .filter_map(|r| RoomName::parse(r).ok())
+                .collect(),
+        ))
     }
 
     /// `room`'s keys for `device`, if it is one of `account`'s.
@@ -99,8 +105,10 @@ impl SqliteStore {
         .fetch_all(&self.readers)
         .await?;
         let keys: Vec<EpochKeyRow> = sqlx::query_as(
-            "SELECT e.epoch, e.from_account, e.from_device, e.from_agree, e.from_sign,
-                        e.from_signature, k.iv, k.wrapped
+            "SELECT e.epoch, COALESCE(k.by_account, e.from_account),
+                    COALESCE(k.by_device, e.from_device), COALESCE(k.by_agree, e.from_agree),
+                    COALESCE(k.by_sign, e.from_sign), COALESCE(k.by_signature, e.from_signature),
+                    k.iv, k.wrapped
                  FROM epoch_keys k
                  JOIN room_epochs e ON e.room_id = k.room_id AND e.epoch = k.epoch
                  WHERE k.device = ?1 AND k.room_id = ?2 ORDER BY e.epoch",
@@ -113,12 +121,83 @@ impl SqliteStore {
             .into_iter()
             .filter_map(|row| epoch_key(row, device))
             .collect();
+        // The account's other devices, and the epochs this one holds that
+        // they do not.
+        let lacking: Vec<(String, String, String, String, String, i64)> = sqlx::query_as(
+            "SELECT a.name, d.device_id, d.agree, d.sign, d.signature, mine.epoch
+             FROM devices d JOIN accounts a ON a.id = d.account_id
+             JOIN epoch_keys mine ON mine.device = ?1 AND mine.room_id = ?2
+             WHERE d.account_id = ?3 AND d.id <> ?1
+               AND NOT EXISTS (SELECT 1 FROM epoch_keys k
+                               WHERE k.device = d.id AND k.room_id = ?2 AND k.epoch = mine.epoch)
+             ORDER BY d.id, mine.epoch",
+        )
+        .bind(device_row)
+        .bind(room_id)
+        .bind(account)
+        .fetch_all(&self.readers)
+        .await?;
         Ok(Some(RoomKeys {
             current: u32::try_from(current).unwrap_or(0),
             latest: u32::try_from(latest).unwrap_or(0),
             devices: devices.into_iter().filter_map(member_device).collect(),
             keys,
+            share: key_requests(lacking),
         }))
+    }
+
+    /// Stores epoch keys one of `account`'s devices wrapped for another of
+    /// its devices; false if either is not the account's, or it is not in
+    /// the room.
+    pub async fn share_keys(
+        &self,
+        account: i64,
+        shared: &app::e2e::SharedKeys,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.write().await?;
+        let found: Option<(i64, i64, String, String, String, String)> = sqlx::query_as(
+            "SELECT r.id, t.id, a.name, b.agree, b.sign, b.signature
+             FROM rooms r JOIN private_members m ON m.room_id = r.id AND m.account_id = ?1
+             JOIN accounts a ON a.id = ?1
+             JOIN devices b ON b.device_id = ?3 AND b.account_id = ?1
+             JOIN devices t ON t.device_id = ?4 AND t.account_id = ?1
+             WHERE r.name = ?2",
+        )
+        .bind(account)
+        .bind(shared.room.as_str())
+        .bind(shared.device.as_str())
+        .bind(shared.to.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((room_id, to, name, agree, sign, signature)) = found else {
+            return Ok(false);
+        };
+        for (epoch, wrap) in &shared.keys {
+            if !wrap.well_formed() {
+                continue;
+            }
+            sqlx::query(
+                "INSERT INTO epoch_keys (room_id, epoch, device, iv, wrapped, by_account,
+                                         by_device, by_agree, by_sign, by_signature)
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10
+                 WHERE EXISTS (SELECT 1 FROM room_epochs WHERE room_id = ?1 AND epoch = ?2)
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(room_id)
+            .bind(i64::from(*epoch))
+            .bind(to)
+            .bind(&wrap.iv)
+            .bind(&wrap.key)
+            .bind(&name)
+            .bind(shared.device.as_str())
+            .bind(&agree)
+            .bind(&sign)
+            .bind(&signature)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Stores a new epoch made by `account`'s device: it must be the next
