@@ -261,7 +261,7 @@ pub fn Sidebar() -> impl IntoView {
         </button>
         <nav id="sidebar" class="sidebar" class:open=move || open.get() aria-label="Joined rooms">
             <h2 class="sidebar-heading">"Your rooms"</h2>
-            <ul class="joined-rooms" aria-label="Your rooms">
+            <ul class="joined-rooms">
                 {move || {
                     joined
                         .list
