@@ -29,30 +29,28 @@ async function ready(page) {
 }
 
 // Enter in `from`, then the time until `to` shows the text (measured in
-// `to`'s page by a MutationObserver armed before the send).
+// `to`'s page by a MutationObserver, armed before the send).
 async function once(from, to, text) {
-  const seen = to.evaluate(
-    (text) =>
-      new Promise((resolve) => {
-        const log = document.querySelector('[role="log"]');
-        const check = () => {
-          const bodies = log.querySelectorAll(".message:not(.pending) .body");
-          const last = bodies[bodies.length - 1];
-          if (last && last.textContent.trim() === text) {
-            observer.disconnect();
-            resolve(performance.timeOrigin + performance.now());
-          }
-        };
-        const observer = new MutationObserver(check);
-        observer.observe(log, { childList: true, subtree: true, characterData: true });
-      }),
-    text,
-  );
+  await to.evaluate((text) => {
+    window.__seen = new Promise((resolve) => {
+      const log = document.querySelector('[role="log"]');
+      const observer = new MutationObserver(() => {
+        const bodies = log.querySelectorAll(".message:not(.pending) .body");
+        const last = bodies[bodies.length - 1];
+        if (last && last.textContent.trim() === text) {
+          observer.disconnect();
+          resolve(performance.timeOrigin + performance.now());
+        }
+      });
+      observer.observe(log, { childList: true, subtree: true, characterData: true });
+    });
+  }, text);
   const box = from.getByRole("textbox", { name: "Message" });
   await box.fill(text);
   const sent = await from.evaluate(() => performance.timeOrigin + performance.now());
   await box.press("Enter");
-  return (await seen) - sent;
+  const seen = await to.evaluate(() => window.__seen);
+  return seen - sent;
 }
 
 function summary(label, samples) {
