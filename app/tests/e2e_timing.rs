@@ -33,7 +33,9 @@ fn context() -> Vec<u8> {
 async fn sealing_and_opening_messages_and_a_ten_megabyte_file() {
     let key = crypto::room_key().await.unwrap();
     let ad = context();
-    let message = "a message of a typical length, with an emoji 🎉 and a link https://example.org/x ".repeat(3);
+    let message =
+        "a message of a typical length, with an emoji 🎉 and a link https://example.org/x "
+            .repeat(3);
     let rounds = 500;
     let started = now();
     let mut sealed = Vec::new();
@@ -89,9 +91,15 @@ async fn a_new_epoch_for_ten_devices() {
         .unwrap();
     let started = now();
     for _ in 0..rounds {
-        crypto::unwrap(&wrapped, &iv, &devices[0].private, &maker.public, &context())
-            .await
-            .unwrap();
+        crypto::unwrap(
+            &wrapped,
+            &iv,
+            &devices[0].private,
+            &maker.public,
+            &context(),
+        )
+        .await
+        .unwrap();
     }
     let unwrapping = now() - started;
     console_log!(
