@@ -307,11 +307,14 @@ impl Reader {
 
     pub async fn share_keys(&self, shared: SharedKeys) -> Result<(), ReadError> {
         let account = self.account()?;
-        if self.library.store.share_keys(account, &shared).await? {
-            self.library.accounts.keys_changed(&shared.room, account);
-            Ok(())
-        } else {
-            Err(crate::access::Denied::NoSuchRoom.into())
+        match self.library.store.share_keys(account, &shared).await? {
+            // Only news is told: a repeat would have every tab fetch again.
+            Some(stored) if stored > 0 => {
+                self.library.accounts.keys_changed(&shared.room, account);
+                Ok(())
+            }
+            Some(_) => Ok(()),
+            None => Err(crate::access::Denied::NoSuchRoom.into()),
         }
     }
 

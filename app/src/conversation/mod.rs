@@ -232,7 +232,7 @@ impl Conversation {
     /// device opened it to (`None` while it opens, which starts the first
     /// time it is asked). A view that reads it shows the text once open.
     pub fn readable(self, body: &str) -> Option<Opened> {
-        let Some(sealed) = Sealed::parse(body) else {
+        let Some(sealed) = Sealed::parse(body).filter(|_| self.encrypted()) else {
             return Some(Opened::Text(body.to_owned()));
         };
         self.opened_bell.listen();

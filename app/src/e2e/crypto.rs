@@ -58,13 +58,16 @@ fn bytes_of(buffer: &JsValue) -> Vec<u8> {
     Uint8Array::new(buffer).to_vec()
 }
 
-/// `N` random bytes from the browser's generator.
-pub fn random<const N: usize>() -> [u8; N] {
+/// `N` random bytes from the browser's generator (never a made-up
+/// stand-in: an IV used twice would break AES-GCM).
+pub fn random<const N: usize>() -> Result<[u8; N], CryptoError> {
     let mut bytes = [0u8; N];
-    if let Some(crypto) = web_sys::window().and_then(|w| w.crypto().ok()) {
-        let _ = crypto.get_random_values_with_u8_array(&mut bytes);
-    }
-    bytes
+    web_sys::window()
+        .and_then(|w| w.crypto().ok())
+        .ok_or(CryptoError::Unavailable)?
+        .get_random_values_with_u8_array(&mut bytes)
+        .map_err(|_| CryptoError::Unavailable)?;
+    Ok(bytes)
 }
 
 /// Standard base64, with the browser's `btoa`.
@@ -218,7 +221,7 @@ pub async fn wrap(
     context: &[u8],
 ) -> Result<([u8; 12], Vec<u8>), CryptoError> {
     let key = wrapping_key(private, public, context).await?;
-    let iv = random::<12>();
+    let iv = random::<12>()?;
     let wrapped =
         wait(subtle()?.wrap_key_with_object("raw", room_key, &key, &gcm(&iv, context))).await?;
     Ok((iv, bytes_of(&wrapped)))
@@ -256,7 +259,7 @@ pub async fn seal(
     plain: &[u8],
     additional_data: &[u8],
 ) -> Result<([u8; 12], Vec<u8>), CryptoError> {
-    let iv = random::<12>();
+    let iv = random::<12>()?;
     let sealed = wait(subtle()?.encrypt_with_object_and_u8_array(
         &gcm(&iv, additional_data),
         room_key,

@@ -28,6 +28,9 @@ pub struct Device {
 thread_local! {
     /// The device once loaded (or made) on this page, by account name.
     static LOADED: RefCell<Option<(String, Rc<Device>)>> = const { RefCell::new(None) };
+    /// One load at a time: the sidebar and every sealed message of a page
+    /// ask at once, and two makes would publish two devices.
+    static LOADING: Rc<futures::lock::Mutex<()>> = Rc::new(futures::lock::Mutex::new(()));
 }
 
 /// Waits for an IndexedDB request; its result.
@@ -98,19 +101,19 @@ async fn load(db: &IdbDatabase, account: &str) -> Result<Option<Device>, CryptoE
     Ok(Some(Device { keys, agree }))
 }
 
-fn new_id() -> DeviceId {
+fn new_id() -> Result<DeviceId, CryptoError> {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    let id: String = crypto::random::<{ super::DEVICE_ID_CHARS }>()
+    let id: String = crypto::random::<{ super::DEVICE_ID_CHARS }>()?
         .iter()
         .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
         .collect();
-    DeviceId::parse(&id).expect("made to the rule")
+    Ok(DeviceId::parse(&id).expect("made to the rule"))
 }
 
 async fn make(db: &IdbDatabase, account: &str) -> Result<Device, CryptoError> {
     let agree = crypto::agreement_pair().await?;
     let sign = crypto::signing_pair().await?;
-    let id = new_id();
+    let id = new_id()?;
     let agree_public = crypto::to_base64(&agree.public);
     let signature = crypto::sign(
         &sign.private,
@@ -151,6 +154,8 @@ async fn make(db: &IdbDatabase, account: &str) -> Result<Device, CryptoError> {
 /// This browser's device for `account`, made (and kept) the first time,
 /// published to the server once per page.
 pub async fn this_device(account: &str) -> Result<Rc<Device>, CryptoError> {
+    let lock = LOADING.with(Rc::clone);
+    let _one_at_a_time = lock.lock().await;
     let loaded = LOADED.with_borrow(|l| {
         l.as_ref()
             .filter(|(name, _)| name == account)

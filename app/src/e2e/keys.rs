@@ -30,6 +30,11 @@ struct Keyring {
     latest: u32,
     devices: Vec<MemberDevice>,
     keys: Vec<(u32, CryptoKey)>,
+    /// The epochs made (or handed over) by a device the server lists now
+    /// as a member's: only these are sealed with. An epoch from a device
+    /// nobody was told of (one the server made up) opens what it sealed,
+    /// but this device never seals with it.
+    sealable: Vec<u32>,
 }
 
 impl Keyring {
@@ -95,9 +100,14 @@ async fn fetch(room: &RoomName, device: &Device) -> Result<Rc<Keyring>, SealErro
     .await
     .map_err(|_| SealError::Server)?;
     let mut keys = Vec::new();
+    let mut sealable = Vec::new();
     for key in &state.keys {
         if let Some(unwrapped) = unwrap_epoch(room, device, key).await {
             keys.push((key.epoch, unwrapped));
+            let listed = state.devices.iter().any(|d| d.keys == key.from.keys);
+            if listed {
+                sealable.push(key.epoch);
+            }
         }
     }
     announce_new_devices(room, &state.devices, device);
@@ -108,6 +118,7 @@ async fn fetch(room: &RoomName, device: &Device) -> Result<Rc<Keyring>, SealErro
         latest: state.latest,
         devices: state.devices,
         keys,
+        sealable,
     });
     RINGS.with_borrow_mut(|r| {
         r.retain(|k| k.room != *room);
@@ -163,17 +174,21 @@ pub async fn refresh(room: &RoomName, account: &str) {
 /// has not seen there before (none the first time it looks): a device the
 /// server added behind someone's back is announced like a real one.
 fn announce_new_devices(room: &RoomName, devices: &[MemberDevice], mine: &Device) {
-    let ids: Vec<&str> = devices.iter().map(|d| d.keys.id.as_str()).collect();
+    // A device is its id and its signing key: new keys under a known id
+    // are a new device too.
+    let seen_as = |d: &MemberDevice| format!("{}:{}", d.keys.id, d.keys.sign);
+    let now: Vec<String> = devices.iter().map(seen_as).collect();
     if let Some(seen) = crate::storage::seen_devices(room) {
         for device in devices {
-            let id = device.keys.id.as_str();
-            if id == mine.keys.id.as_str() || seen.iter().any(|s| s == id) {
+            let id = seen_as(device);
+            if device.keys.id == mine.keys.id || seen.contains(&id) {
                 continue;
             }
             let news = format!("{} added a new device", device.account);
             NEWS.with_borrow_mut(|n| n.push((room.clone(), news)));
         }
     }
+    let ids: Vec<&str> = now.iter().map(String::as_str).collect();
     crate::storage::set_seen_devices(room, &ids);
 }
 
@@ -224,7 +239,7 @@ async fn ring(
         let serves = match wanted {
             // An epoch made after the ring was fetched may be there now.
             Some(epoch) => epoch <= ring.latest,
-            None => ring.current > 0 && ring.key(ring.current).is_some(),
+            None => ring.sealable.contains(&ring.current),
         };
         if serves {
             return Ok(ring);
@@ -278,7 +293,7 @@ pub async fn seal(
     let mut ring = ring(room, &device, None).await?;
     // Twice at most: a new epoch, then (if someone else's won) theirs.
     for _ in 0..2 {
-        if ring.current > 0 && ring.key(ring.current).is_some() {
+        if ring.current > 0 && ring.sealable.contains(&ring.current) {
             break;
         }
         new_epoch(room, &device, &ring).await?;

@@ -375,6 +375,8 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
                     {status_text}
                 </span>
                 <span class="me">{move || conv.me().get().map(|n| format!("You are {n}"))}</span>
+                // The server cannot search an encrypted conversation.
+                {(!room.is_private()).then(|| view! {
                 <form class="message-search" role="search" method="get" action=Route::Search.pattern()>
                     <input type="hidden" name="room" value=room.to_string() />
                     // The server cannot know which rooms this browser is in.
@@ -391,6 +393,7 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
                         "All my rooms"
                     </label>
                 </form>
+                })}
             </header>
             <div class="room-body">
                 <div class="log-column">

@@ -46,6 +46,20 @@ pub fn no_such_room(options: &LeptosOptions) -> String {
     document(options, "No such room", main.into_any())
 }
 
+/// Asks before a link from elsewhere starts a direct message.
+pub fn start_direct(options: &LeptosOptions, name: &str) -> String {
+    let name = name.to_owned();
+    let main = view! {
+        <h1>{format!("Message {name}?")}</h1>
+        <form method="post" action="/dm">
+            <input type="hidden" name="name" value=name.clone() />
+            <button type="submit">{format!("Message {name}")}</button>
+        </form>
+        <a href="/">"Back to the lobby"</a>
+    };
+    document(options, "Direct message", main.into_any())
+}
+
 fn problem_line(problem: Option<String>) -> impl IntoView {
     view! { <p class="problem" role="alert">{problem}</p> }
 }

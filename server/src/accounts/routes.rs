@@ -477,6 +477,17 @@ async fn open_direct(
     headers: HeaderMap,
     axum::extract::Path(name): axum::extract::Path<String>,
 ) -> Response {
+    // A link on another site must not start a conversation (and notify the
+    // other person) by itself: it gets a page with the button instead.
+    let cross_site = headers
+        .get("sec-fetch-site")
+        .is_some_and(|site| site.as_bytes() == b"cross-site");
+    if cross_site {
+        return page(
+            StatusCode::OK,
+            pages::start_direct(&state.leptos_options, &name),
+        );
+    }
     direct_message(&state, peer, &headers, &name).await
 }
 

@@ -337,6 +337,9 @@ pub enum Refusal {
         "this conversation is end-to-end encrypted: write in it from the app, with JavaScript on"
     )]
     NotSealed,
+    /// A sealed-looking body in a room that is not encrypted.
+    #[error("this room is not end-to-end encrypted: send the text itself")]
+    SealedInPlainRoom,
     /// Sealed with an epoch that is not the room's current one.
     #[error("someone came or went: the message is sealed again with a new key")]
     NewKeyNeeded,
@@ -356,6 +359,7 @@ impl Refusal {
             Refusal::NoSuchRoom => ErrorCode::NoSuchRoom,
             Refusal::NotSealed => ErrorCode::NotSealed,
             Refusal::NewKeyNeeded => ErrorCode::NewKeyNeeded,
+            Refusal::SealedInPlainRoom => ErrorCode::InvalidFrame,
         }
     }
 }
@@ -380,6 +384,10 @@ pub(crate) fn judge_author(draft: &Draft, standing: &Standing) -> Result<(), Ref
     };
     match crate::access::decide(Some(&draft.author), act, standing) {
         Ok(_) if standing.private => sealed_as_due(&draft.kind, standing.key_epoch),
+        // Readers' browsers would take it for one they cannot open.
+        Ok(_) if text_of(&draft.kind).is_some_and(|b| b.starts_with(app::e2e::SEALED_PREFIX)) => {
+            Err(Refusal::SealedInPlainRoom)
+        }
         Ok(_) => Ok(()),
         Err(crate::access::Rule::NoSuchRoom) => Err(Refusal::NoSuchRoom),
         Err(crate::access::Rule::Banned) => Err(Refusal::Banned),
@@ -391,15 +399,22 @@ pub(crate) fn judge_author(draft: &Draft, standing: &Standing) -> Result<(), Ref
     }
 }
 
+/// The text a message or an edit carries.
+fn text_of(kind: &EntryKind) -> Option<&str> {
+    match kind {
+        EntryKind::Message { body, .. } | EntryKind::Edit(_, body) => Some(body.as_str()),
+        _ => None,
+    }
+}
+
 /// In an encrypted conversation, a text (a message, an edit) must be
 /// sealed with the room's current key epoch: never stored in the clear, and
 /// never sealed with a key someone who left still holds.
 fn sealed_as_due(kind: &EntryKind, key_epoch: u32) -> Result<(), Refusal> {
-    let body = match kind {
-        EntryKind::Message { body, .. } | EntryKind::Edit(_, body) => body,
-        _ => return Ok(()),
+    let Some(body) = text_of(kind) else {
+        return Ok(());
     };
-    match app::e2e::Sealed::parse(body.as_str()) {
+    match app::e2e::Sealed::parse(body) {
         None => Err(Refusal::NotSealed),
         Some(sealed) if key_epoch == 0 || sealed.epoch != key_epoch => Err(Refusal::NewKeyNeeded),
         Some(_) => Ok(()),
@@ -864,7 +879,7 @@ impl Store {
         &self,
         account: i64,
         shared: &app::e2e::SharedKeys,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<u64>, StoreError> {
         each!(self, db => db.share_keys(account, shared).await)
     }
 

@@ -213,6 +213,46 @@ async fn an_encrypted_conversation_takes_only_sealed_bodies_of_its_current_epoch
     assert_eq!(guest.status, 403);
     let outsider_epoch = publish_epoch(&app, &zara, &dm, "zara1", 3, &both).await;
     assert_eq!(outsider_epoch.status, 404);
+
+    // A sealed-looking body in a room that is not encrypted is refused:
+    // its readers would take it for one they cannot open.
+    her.join("main", "sadia").await;
+    her.send_text(&send_frame(
+        "main",
+        "looks-1",
+        &sealed(1, "sadia1", "bG9va3Nl"),
+    ))
+    .await;
+    assert_eq!(her.refusal().await, app::protocol::ErrorCode::InvalidFrame);
+}
+
+#[tokio::test]
+async fn a_link_from_another_site_asks_before_starting_a_direct_message() {
+    use crate::accounts::{PASSWORD, sign_up};
+    let app = spawn_app().await;
+    let sadia = sign_up(&app, "sadia", PASSWORD).await;
+    sign_up(&app, "usman", PASSWORD).await;
+    let page = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("http://{}/dm/usman", app.addr()))
+        .header("cookie", &sadia)
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let body = page.text().await.unwrap();
+    assert!(body.contains("Message usman"), "{body}");
+    let listed = call_as(
+        &app,
+        "/api/private_rooms",
+        serde_json::json!({}),
+        Some(&sadia),
+    )
+    .await;
+    assert_eq!(listed.body, "[]", "nothing made");
 }
 
 fn send_frame(room: &str, client_id: &str, body: &str) -> String {

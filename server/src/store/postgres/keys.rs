@@ -147,13 +147,13 @@ impl PostgresStore {
     }
 
     /// Stores epoch keys one of `account`'s devices wrapped for another of
-    /// its devices; false if either is not the account's, or it is not in
-    /// the room.
+    /// its devices: how many were new; `None` if either is not the
+    /// account's, or it is not in the room.
     pub async fn share_keys(
         &self,
         account: i64,
         shared: &app::e2e::SharedKeys,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<u64>, StoreError> {
         let mut tx = self.pool.begin().await?;
         let found: Option<(i64, i64, String, String, String, String)> = sqlx::query_as(
             "SELECT r.id, t.id, a.name, b.agree, b.sign, b.signature
@@ -170,13 +170,14 @@ impl PostgresStore {
         .fetch_optional(&mut *tx)
         .await?;
         let Some((room_id, to, name, agree, sign, signature)) = found else {
-            return Ok(false);
+            return Ok(None);
         };
+        let mut stored = 0;
         for (epoch, wrap) in &shared.keys {
             if !wrap.well_formed() {
                 continue;
             }
-            sqlx::query(
+            stored += sqlx::query(
                 "INSERT INTO epoch_keys (room_id, epoch, device, iv, wrapped, by_account,
                                          by_device, by_agree, by_sign, by_signature)
                  SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10
@@ -194,24 +195,33 @@ impl PostgresStore {
             .bind(&sign)
             .bind(&signature)
             .execute(&mut *tx)
-            .await?;
+            .await?
+            .rows_affected();
         }
         tx.commit().await?;
-        Ok(true)
+        Ok(Some(stored))
     }
 
     /// Stores a new epoch made by `account`'s device: it must be the next
     /// one, and wrapped for exactly the members' devices now.
     pub async fn new_epoch(&self, account: i64, epoch: &NewEpoch) -> Result<EpochMade, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let room_id: Option<i64> = sqlx::query_scalar(
-            "SELECT r.id FROM rooms r JOIN private_members m ON m.room_id = r.id
-             WHERE r.name = $1 AND m.account_id = $2 FOR UPDATE OF r",
+        // The room's row first (as a member's removal locks it), then
+        // membership read after that lock: a member taken out a moment ago
+        // is out here too.
+        let room_id: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM rooms WHERE name = $1 FOR UPDATE")
+                .bind(epoch.room.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+        let member: Option<i64> = sqlx::query_scalar(
+            "SELECT room_id FROM private_members WHERE room_id = $1 AND account_id = $2",
         )
-        .bind(epoch.room.as_str())
+        .bind(room_id)
         .bind(account)
         .fetch_optional(&mut *tx)
         .await?;
+        let room_id = room_id.filter(|_| member.is_some());
         let Some(room_id) = room_id else {
             return Ok(EpochMade::NotMember);
         };

@@ -74,17 +74,20 @@ impl PostgresStore {
         } else {
             "DELETE FROM private_members WHERE room_id = $1 AND account_id = $2"
         };
-        sqlx::query(sql)
+        let changed = sqlx::query(sql)
             .bind(room_id)
             .bind(account_id)
             .execute(&mut *tx)
-            .await?;
+            .await?
+            .rows_affected();
         // Someone came or went: what is said next is sealed with a new
         // epoch's key, wrapped for exactly the members' devices now.
-        sqlx::query("UPDATE rooms SET key_epoch = 0 WHERE id = $1")
-            .bind(room_id)
-            .execute(&mut *tx)
-            .await?;
+        if changed > 0 {
+            sqlx::query("UPDATE rooms SET key_epoch = 0 WHERE id = $1")
+                .bind(room_id)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
         Ok(RosterChange::Done(account_id))
     }
@@ -157,6 +160,13 @@ impl PostgresStore {
             return Ok(None);
         };
         let (first, second) = (me.min(with_id), me.max(with_id));
+        // Two people opening their conversation at once: the second waits
+        // on these locks, then finds the first one's room.
+        sqlx::query("SELECT id FROM accounts WHERE id IN ($1, $2) ORDER BY id FOR UPDATE")
+            .bind(first)
+            .bind(second)
+            .execute(&mut *tx)
+            .await?;
         let found: Option<String> = sqlx::query_scalar(
             "SELECT r.name FROM direct_rooms d JOIN rooms r ON r.id = d.room_id
              WHERE d.first_id = $1 AND d.second_id = $2",

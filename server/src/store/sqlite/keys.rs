@@ -147,13 +147,13 @@ impl SqliteStore {
     }
 
     /// Stores epoch keys one of `account`'s devices wrapped for another of
-    /// its devices; false if either is not the account's, or it is not in
-    /// the room.
+    /// its devices: how many were new; `None` if either is not the
+    /// account's, or it is not in the room.
     pub async fn share_keys(
         &self,
         account: i64,
         shared: &app::e2e::SharedKeys,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<u64>, StoreError> {
         let mut tx = self.write().await?;
         let found: Option<(i64, i64, String, String, String, String)> = sqlx::query_as(
             "SELECT r.id, t.id, a.name, b.agree, b.sign, b.signature
@@ -170,13 +170,14 @@ impl SqliteStore {
         .fetch_optional(&mut *tx)
         .await?;
         let Some((room_id, to, name, agree, sign, signature)) = found else {
-            return Ok(false);
+            return Ok(None);
         };
+        let mut stored = 0;
         for (epoch, wrap) in &shared.keys {
             if !wrap.well_formed() {
                 continue;
             }
-            sqlx::query(
+            stored += sqlx::query(
                 "INSERT INTO epoch_keys (room_id, epoch, device, iv, wrapped, by_account,
                                          by_device, by_agree, by_sign, by_signature)
                  SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10
@@ -194,10 +195,11 @@ impl SqliteStore {
             .bind(&sign)
             .bind(&signature)
             .execute(&mut *tx)
-            .await?;
+            .await?
+            .rows_affected();
         }
         tx.commit().await?;
-        Ok(true)
+        Ok(Some(stored))
     }
 
     /// Stores a new epoch made by `account`'s device: it must be the next

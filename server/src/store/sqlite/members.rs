@@ -73,17 +73,20 @@ impl SqliteStore {
         } else {
             "DELETE FROM private_members WHERE room_id = ?1 AND account_id = ?2"
         };
-        sqlx::query(sql)
+        let changed = sqlx::query(sql)
             .bind(room_id)
             .bind(account_id)
             .execute(&mut *tx)
-            .await?;
+            .await?
+            .rows_affected();
         // Someone came or went: what is said next is sealed with a new
         // epoch's key, wrapped for exactly the members' devices now.
-        sqlx::query("UPDATE rooms SET key_epoch = 0 WHERE id = ?1")
-            .bind(room_id)
-            .execute(&mut *tx)
-            .await?;
+        if changed > 0 {
+            sqlx::query("UPDATE rooms SET key_epoch = 0 WHERE id = ?1")
+                .bind(room_id)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
         Ok(RosterChange::Done(account_id))
     }
