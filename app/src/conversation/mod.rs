@@ -276,6 +276,8 @@ impl Conversation {
         #[cfg(feature = "hydrate")]
         leptos::task::spawn_local(async move {
             let Some(me) = self.me().get_untracked() else {
+                // Not joined yet: tried again with what waits for a key.
+                self.remember_opened(&body, Opened::Waiting);
                 return;
             };
             let opened = crate::e2e::keys::open(&self.room(), me.as_str(), &sealed).await;
@@ -396,6 +398,9 @@ impl Conversation {
         };
         self.change(|s| s.joining(nick.clone()));
         self.socket.set_value(Some(socket));
+        // Who this is is known now: what could not be opened without it is
+        // opened.
+        self.retry_waiting();
         let room = self.room();
         socket.enter(
             room.clone(),

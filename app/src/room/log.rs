@@ -199,17 +199,28 @@ pub(super) fn EntryLine(entry: Entry, grouped: bool, conv: Conversation) -> impl
             // `data-emoji`); one listener on the log acts for all of them
             // (see `on_log_click`), which keeps every line light.
             let quote = reply.map(|quote| {
-                let text = match &quote.excerpt {
-                    None => "message deleted".to_owned(),
-                    // The server's excerpt of a sealed body is no text: the
-                    // quoted message as this device opened it, if it is here.
-                    Some(excerpt) if excerpt.starts_with(crate::e2e::SEALED_PREFIX) => conv
-                        .message_text(quote.seq)
-                        .and_then(|b| conv.text_of(&b))
-                        .map_or_else(|| "encrypted message".to_owned(), |t| messages::excerpt(&t)),
-                    Some(excerpt) => excerpt.clone(),
+                let text = {
+                    let excerpt = quote.excerpt.clone();
+                    let seq = quote.seq;
+                    move || match &excerpt {
+                        None => "message deleted".to_owned(),
+                        // The server's excerpt of a sealed body is no text:
+                        // the quoted message as this device opens it, if it
+                        // is here (shown once it is open).
+                        Some(excerpt) if excerpt.starts_with(crate::e2e::SEALED_PREFIX) => {
+                            match conv.message_text(seq).map(|body| conv.readable(&body)) {
+                                Some(Some(Opened::Text(text))) => messages::excerpt(&text),
+                                _ => "encrypted message".to_owned(),
+                            }
+                        }
+                        Some(excerpt) => excerpt.clone(),
+                    }
                 };
-                let label = format!("In reply to {}: {text}", quote.nick);
+                let label = {
+                    let text = text.clone();
+                    let nick = quote.nick.clone();
+                    move || format!("In reply to {nick}: {}", text())
+                };
                 view! {
                     <button
                         type="button"
