@@ -86,6 +86,8 @@ pub enum ReadError {
         app::e2e::DEVICES_PER_ACCOUNT
     )]
     TooManyDevices,
+    #[error("at most {} keys at once", app::e2e::SHARED_KEYS_MAX)]
+    TooManyKeys,
     /// Someone else made that epoch first, or the members' devices changed.
     #[error("the conversation's people or devices changed; try again")]
     KeysChanged,
@@ -104,6 +106,7 @@ impl ReadError {
             ReadError::TooSlow => StatusCode::SERVICE_UNAVAILABLE,
             ReadError::NotSignedIn | ReadError::TooManyDevices => StatusCode::FORBIDDEN,
             ReadError::DeviceTaken | ReadError::KeysChanged => StatusCode::CONFLICT,
+            ReadError::TooManyKeys => StatusCode::BAD_REQUEST,
         })
     }
 }
@@ -307,6 +310,9 @@ impl Reader {
 
     pub async fn share_keys(&self, shared: SharedKeys) -> Result<(), ReadError> {
         let account = self.account()?;
+        if shared.keys.len() > app::e2e::SHARED_KEYS_MAX {
+            return Err(ReadError::TooManyKeys);
+        }
         match self.library.store.share_keys(account, &shared).await? {
             // Only news is told: a repeat would have every tab fetch again.
             Some(stored) if stored > 0 => {

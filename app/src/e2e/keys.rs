@@ -150,12 +150,12 @@ async fn share(room: &RoomName, device: &Device, state: &RoomKeys, keys: &[(u32,
                 wrapped.push((*epoch, wrap));
             }
         }
-        if !wrapped.is_empty() {
+        for keys in wrapped.chunks(super::SHARED_KEYS_MAX) {
             let shared = super::SharedKeys {
                 room: room.clone(),
                 device: device.keys.id.clone(),
                 to: to.clone(),
-                keys: wrapped,
+                keys: keys.to_vec(),
             };
             let _ = crate::api::call(&super::ShareKeys { shared }).await;
         }

@@ -34,6 +34,11 @@ pub const SEALED_MAX_CHARS: usize = 22_000;
 /// Characters of a device id.
 pub const DEVICE_ID_CHARS: usize = 16;
 
+/// Epoch keys one `share_keys` call may carry: each is a row written under
+/// the store's write lock, so a lying client cannot hold it with thousands.
+/// A device with more to hand over sends them in several calls.
+pub const SHARED_KEYS_MAX: usize = 256;
+
 /// Devices one account may publish (a phone, a laptop, a few browsers).
 pub const DEVICES_PER_ACCOUNT: usize = 20;
 

@@ -185,6 +185,16 @@ async fn an_encrypted_conversation_takes_only_sealed_bodies_of_its_current_epoch
     }});
     let refused = call_as(&app, "/api/share_keys", foreign, Some(&sadia)).await;
     assert_eq!(refused.status, 404, "{}", refused.body);
+    // Thousands of rows in one call would hold the store's write lock.
+    let wrap = serde_json::json!({"device": device_id("usman2"), "iv": "BBBBBBBBBBBBBBBB", "key": "W".repeat(64)});
+    let flood: Vec<_> = (1..=app::e2e::SHARED_KEYS_MAX as u32 + 1)
+        .map(|epoch| serde_json::json!([epoch, wrap]))
+        .collect();
+    let flood = serde_json::json!({ "shared": {
+        "room": &dm, "device": device_id("usman1"), "to": device_id("usman2"), "keys": flood,
+    }});
+    let too_many = call_as(&app, "/api/share_keys", flood, Some(&usman)).await;
+    assert_eq!(too_many.status, 400, "{}", too_many.body);
     let shared = call_as(&app, "/api/share_keys", handed, Some(&usman)).await;
     assert_eq!(shared.status, 200, "{}", shared.body);
     his.recv_until(|f| matches!(f, app::protocol::ServerFrame::KeysChanged { .. }))
