@@ -27,6 +27,30 @@ pub const KEY_HEADER: &str = "x-chat-media-key";
 pub const PASS_PATH: &str = "/api/media/pass";
 pub const NAME_HEADER: &str = "x-chat-file-name";
 
+/// Set (to `1`) on an upload to an end-to-end encrypted conversation: the
+/// body is ciphertext the browser sealed, kept as opaque bytes with no name
+/// or type of its own (those travel inside the sealed message), and it is
+/// the only kind of upload such a conversation takes.
+pub const SEALED_HEADER: &str = "x-chat-sealed";
+
+/// What a sealed upload is stored and served as.
+pub const SEALED_TYPE: &str = "application/octet-stream";
+
+/// The only types ever shown inline (by the server, or by a browser that
+/// opened a sealed file).
+pub const INLINE_TYPES: [&str; 6] = [
+    "image/jpeg",
+    "image/png",
+    "image/gif",
+    "image/webp",
+    "video/mp4",
+    "video/webm",
+];
+
+/// Media ids one message may name: each file, and for an encrypted
+/// message's pictures their thumbnails (uploads of their own).
+pub const MEDIA_PER_MESSAGE: usize = 2 * FILES_PER_MESSAGE;
+
 /// A stored file's public id: random, so it cannot be guessed, and never
 /// derived from the bytes, so it does not tell who else has the same file.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

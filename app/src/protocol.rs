@@ -42,7 +42,8 @@ pub enum ClientFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reply_to: Option<Seq>,
         /// Files this connection's person uploaded to the room beforehand
-        /// (at most `FILES_PER_MESSAGE`), attached in this order.
+        /// (at most `MEDIA_PER_MESSAGE`: each file, and in an encrypted
+        /// conversation each picture's sealed thumbnail), in this order.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         media: Vec<MediaId>,
     },

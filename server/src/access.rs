@@ -38,15 +38,18 @@ pub enum Act {
     React,
     /// Remove or ban someone.
     Moderate,
-    /// Share a file in it.
+    /// Share a file in it, as it is (the server checks its type).
     Upload,
+    /// Share a file sealed in the browser (opaque bytes): the only kind an
+    /// end-to-end encrypted conversation takes, and only such a one.
+    UploadSealed,
     /// Download a file shared in it.
     Fetch,
 }
 
 impl Act {
     /// Every act, for tables of tests.
-    pub const ALL: [Act; 9] = [
+    pub const ALL: [Act; 10] = [
         Act::Read,
         Act::Join,
         Act::Post,
@@ -55,6 +58,7 @@ impl Act {
         Act::React,
         Act::Moderate,
         Act::Upload,
+        Act::UploadSealed,
         Act::Fetch,
     ];
 }
@@ -104,10 +108,14 @@ pub enum Denied {
     /// The room a file was shared in is gone.
     #[error("that is not there any more")]
     Gone,
-    /// Files are not encrypted yet, and an encrypted conversation's server
-    /// must not see one in the clear.
-    #[error("files cannot be shared in an end-to-end encrypted conversation yet")]
+    /// An encrypted conversation's server must never see a file in the
+    /// clear: the browser seals it first.
+    #[error("files in an end-to-end encrypted conversation are encrypted in the browser first")]
     Encrypted,
+    /// A sealed file in a room that is not encrypted would be one nobody
+    /// else can open.
+    #[error("this conversation is not end-to-end encrypted: share the file as it is")]
+    NotEncrypted,
     /// The store could not say; the detail is logged, never shown.
     #[error("the server could not check that right now; try again")]
     Store(#[from] StoreError),
@@ -124,7 +132,8 @@ impl Denied {
             Denied::Banned(_)
             | Denied::AccountsOnly(_)
             | Denied::NotModerator
-            | Denied::Encrypted => StatusCode::FORBIDDEN,
+            | Denied::Encrypted
+            | Denied::NotEncrypted => StatusCode::FORBIDDEN,
         }
     }
 
@@ -137,6 +146,7 @@ impl Denied {
             Denied::NotModerator => ErrorCode::NotModerator,
             Denied::Gone => ErrorCode::NoSuchMessage,
             Denied::Encrypted => ErrorCode::NotSealed,
+            Denied::NotEncrypted => ErrorCode::InvalidFrame,
             Denied::Store(_) => ErrorCode::Internal,
         }
     }
@@ -150,6 +160,7 @@ pub enum Rule {
     AccountsOnly,
     NotModerator,
     Encrypted,
+    NotEncrypted,
 }
 
 /// What is allowed, when it is.
@@ -180,6 +191,9 @@ pub fn decide(who: Option<&Author>, act: Act, standing: &Standing) -> Result<Gra
     }
     if act == Act::Upload && standing.private {
         return Err(Rule::Encrypted);
+    }
+    if act == Act::UploadSealed && !standing.private {
+        return Err(Rule::NotEncrypted);
     }
     Ok(Granted { moderator })
 }
@@ -264,6 +278,7 @@ impl Access {
             Rule::AccountsOnly => Denied::AccountsOnly(room.clone()),
             Rule::NotModerator => Denied::NotModerator,
             Rule::Encrypted => Denied::Encrypted,
+            Rule::NotEncrypted => Denied::NotEncrypted,
         })
     }
 }
@@ -312,6 +327,8 @@ mod tests {
                         Err(Rule::NotModerator)
                     } else if act == Act::Upload && standing.private {
                         Err(Rule::Encrypted)
+                    } else if act == Act::UploadSealed && !standing.private {
+                        Err(Rule::NotEncrypted)
                     } else {
                         Ok(Granted {
                             moderator: is_account && standing.moderator,

@@ -20,16 +20,29 @@ pub mod device;
 #[cfg(feature = "hydrate")]
 pub mod keys;
 
+use crate::media::{MediaId, MediaKind};
 use crate::rooms::RoomName;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// What a sealed body starts with: the format's name and version.
+/// What a sealed body starts with: the format's name and version. Its
+/// plaintext is the message's text.
 pub const SEALED_PREFIX: &str = "e2e1.";
 
+/// What a sealed message with files starts with: its plaintext is a
+/// [`Content`] in JSON (the text, and each file's name, type and key).
+pub const SEALED_FILES_PREFIX: &str = "e2e2.";
+
 /// The longest sealed body: a 4000-character message is at most 16000
-/// bytes of UTF-8, a third more in base64, plus the header.
-pub const SEALED_MAX_CHARS: usize = 22_000;
+/// bytes of UTF-8, ten files' records at most about 8000 more, a third
+/// more in base64, plus the header.
+pub const SEALED_MAX_CHARS: usize = 40_000;
+
+/// Whether `body` is sealed (in either format), judged by its start alone:
+/// cheap enough for every redraw. [`Sealed::parse`] checks the rest.
+pub fn is_sealed(body: &str) -> bool {
+    body.starts_with(SEALED_PREFIX) || body.starts_with(SEALED_FILES_PREFIX)
+}
 
 /// Characters of a device id.
 pub const DEVICE_ID_CHARS: usize = 16;
@@ -99,6 +112,8 @@ pub fn is_base64(text: &str) -> bool {
 /// a body moved to another room, epoch or device does not open.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sealed {
+    /// The plaintext is a [`Content`] (`e2e2.`), not bare text (`e2e1.`).
+    pub files: bool,
     pub epoch: u32,
     pub device: DeviceId,
     /// Base64 of the 12-byte IV.
@@ -110,7 +125,10 @@ pub struct Sealed {
 impl Sealed {
     /// The body's parts if it is sealed (any other text is not).
     pub fn parse(body: &str) -> Option<Self> {
-        let rest = body.strip_prefix(SEALED_PREFIX)?;
+        let (files, rest) = match body.strip_prefix(SEALED_PREFIX) {
+            Some(rest) => (false, rest),
+            None => (true, body.strip_prefix(SEALED_FILES_PREFIX)?),
+        };
         if body.len() > SEALED_MAX_CHARS {
             return None;
         }
@@ -127,6 +145,7 @@ impl Sealed {
             return None;
         }
         Some(Self {
+            files,
             epoch,
             device,
             iv: iv.to_owned(),
@@ -139,16 +158,133 @@ impl fmt::Display for Sealed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{SEALED_PREFIX}{}.{}.{}.{}",
-            self.epoch, self.device, self.iv, self.ciphertext
+            "{}{}.{}.{}.{}",
+            if self.files {
+                SEALED_FILES_PREFIX
+            } else {
+                SEALED_PREFIX
+            },
+            self.epoch,
+            self.device,
+            self.iv,
+            self.ciphertext
         )
     }
 }
+
+/// A file of an encrypted message, as its sealed [`Content`] describes
+/// it: the server holds only its ciphertext (and its thumbnail's), stored
+/// as an opaque upload; the key to both travels here, inside the message.
+/// On the wire an array, as [`crate::media::Attachment`] is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "SealedFileTuple", into = "SealedFileTuple")]
+pub struct SealedFile {
+    /// The upload holding the file's ciphertext.
+    pub id: MediaId,
+    pub name: String,
+    /// Bytes before encryption.
+    pub size: u64,
+    /// As the sender's browser knew it; shown inline only if it is on the
+    /// media allow list's picture and video types.
+    pub content_type: String,
+    pub kind: MediaKind,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    /// The file's own AES-256-GCM key (base64 of 32 bytes), made for it
+    /// alone.
+    pub key: String,
+    /// The IV the file was sealed with (base64 of 12 bytes).
+    pub iv: String,
+    /// A picture's thumbnail, made in the sender's browser and sealed with
+    /// the same key under its own IV: its upload and IV.
+    pub thumb: Option<(MediaId, String)>,
+}
+
+type SealedFileTuple = (
+    MediaId,
+    String,
+    u64,
+    String,
+    MediaKind,
+    Option<u32>,
+    Option<u32>,
+    String,
+    String,
+    Option<(MediaId, String)>,
+);
+
+impl From<SealedFileTuple> for SealedFile {
+    fn from(
+        (id, name, size, content_type, kind, width, height, key, iv, thumb): SealedFileTuple,
+    ) -> Self {
+        Self {
+            id,
+            name,
+            size,
+            content_type,
+            kind,
+            width,
+            height,
+            key,
+            iv,
+            thumb,
+        }
+    }
+}
+
+impl From<SealedFile> for SealedFileTuple {
+    fn from(f: SealedFile) -> Self {
+        (
+            f.id,
+            f.name,
+            f.size,
+            f.content_type,
+            f.kind,
+            f.width,
+            f.height,
+            f.key,
+            f.iv,
+            f.thumb,
+        )
+    }
+}
+
+impl SealedFile {
+    /// Its uploads (the file, then its thumbnail): what the message's
+    /// `media` names, so the server ties them to it.
+    pub fn uploads(&self) -> impl Iterator<Item = &MediaId> {
+        std::iter::once(&self.id).chain(self.thumb.as_ref().map(|(id, _)| id))
+    }
+
+    /// Whether the browser may show it inline (a picture or video of an
+    /// allowed type); anything else is a download.
+    pub fn inline(&self) -> bool {
+        self.kind != MediaKind::File
+            && crate::media::INLINE_TYPES.contains(&self.content_type.as_str())
+    }
+}
+
+/// What binds a file's ciphertext (or its thumbnail's) to its role, so
+/// the one cannot be shown as the other.
+pub fn file_additional_data(thumb: bool) -> &'static [u8] {
+    if thumb {
+        b"chat file thumb"
+    } else {
+        b"chat file"
+    }
+}
+
+/// The plaintext of a sealed message with files (`e2e2.`): its text and
+/// its files, as `[text, [file, ...]]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Content(pub String, pub Vec<SealedFile>);
 
 /// A sealed body as this device can read it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Opened {
     Text(String),
+    /// A message with files: its text and the files' records.
+    Files(String, Vec<SealedFile>),
     /// No key for its epoch here (yet): another device of this person, or
     /// the sender, has to wrap it for this one.
     Waiting,
@@ -157,10 +293,18 @@ pub enum Opened {
 }
 
 impl Opened {
+    /// The text, once open.
+    pub fn text(&self) -> Option<&str> {
+        match self {
+            Opened::Text(text) | Opened::Files(text, _) => Some(text),
+            Opened::Waiting | Opened::Broken => None,
+        }
+    }
+
     /// What the log shows for a sealed body in this state.
     pub fn shown(&self) -> &str {
         match self {
-            Opened::Text(text) => text,
+            Opened::Text(text) | Opened::Files(text, _) => text,
             Opened::Waiting => "Waiting for the key from another device",
             Opened::Broken => "This message could not be decrypted",
         }
@@ -379,6 +523,7 @@ mod tests {
     #[test]
     fn a_sealed_body_reads_back_as_it_was_written() {
         let sealed = Sealed {
+            files: false,
             epoch: 3,
             device: device(),
             iv: "AAAAAAAAAAAAAAAA".into(),
@@ -386,7 +531,47 @@ mod tests {
         };
         let body = sealed.to_string();
         assert!(body.starts_with("e2e1.3.a1b2c3d4e5f6g7h8."), "{body}");
-        assert_eq!(Sealed::parse(&body), Some(sealed));
+        assert_eq!(Sealed::parse(&body), Some(sealed.clone()));
+        let with_files = Sealed {
+            files: true,
+            ..sealed
+        };
+        let body = with_files.to_string();
+        assert!(body.starts_with("e2e2.3."), "{body}");
+        assert!(is_sealed(&body));
+        assert_eq!(Sealed::parse(&body), Some(with_files));
+        assert!(!is_sealed("e2e3.3.a1b2c3d4e5f6g7h8.AAAAAAAAAAAAAAAA.c2Vj"));
+    }
+
+    #[test]
+    fn a_message_with_files_keeps_every_record_through_json() {
+        let file = SealedFile {
+            id: MediaId::parse("m1").unwrap(),
+            name: "cat.png".into(),
+            size: 1234,
+            content_type: "image/png".into(),
+            kind: MediaKind::Image,
+            width: Some(640),
+            height: Some(480),
+            key: "k".repeat(44),
+            iv: "AAAAAAAAAAAAAAAA".into(),
+            thumb: Some((MediaId::parse("m2").unwrap(), "BBBBBBBBBBBBBBBB".into())),
+        };
+        assert!(file.inline());
+        assert_eq!(
+            file.uploads().map(MediaId::as_str).collect::<Vec<_>>(),
+            ["m1", "m2"]
+        );
+        let content = Content("look".into(), vec![file.clone()]);
+        let json = serde_json::to_string(&content).unwrap();
+        assert_eq!(serde_json::from_str::<Content>(&json).unwrap(), content);
+        // A type the sender claims but the allow list does not show inline
+        // is a download, whatever its kind says.
+        let svg = SealedFile {
+            content_type: "image/svg+xml".into(),
+            ..file
+        };
+        assert!(!svg.inline());
     }
 
     #[test]

@@ -228,7 +228,7 @@ impl Reader {
                 reply_to,
                 media,
             } => {
-                if media.len() > app::media::FILES_PER_MESSAGE {
+                if media.len() > app::media::MEDIA_PER_MESSAGE {
                     return Some(self::frame(&ServerFrame::Error {
                         code: ErrorCode::InvalidFrame,
                         room: Some(room),

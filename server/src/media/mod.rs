@@ -327,13 +327,15 @@ impl Media {
     }
 
     /// Receives one upload from `ip` by `member`, named `name` (cleaned
-    /// already), whose request announced `length` bytes. Over a limit,
-    /// nothing is kept.
+    /// already), whose request announced `length` bytes. A `sealed` one is
+    /// ciphertext from an encrypted conversation: kept as opaque bytes,
+    /// never sniffed or decoded. Over a limit, nothing is kept.
     pub async fn receive<S, E>(
         &self,
         ip: IpAddr,
         member: &Member,
         name: String,
+        sealed: bool,
         length: Option<u64>,
         body: S,
     ) -> Result<Attachment, UploadRefusal>
@@ -377,7 +379,9 @@ impl Media {
         let room = policy.daily_bytes - used;
         let (file, hash, size) =
             receive_to_file(body, policy.max_bytes, room, policy.daily_bytes, &name).await?;
-        let (mime, kind) = {
+        let (mime, kind) = if sealed {
+            (app::media::SEALED_TYPE.to_owned(), MediaKind::File)
+        } else {
             let mut head = vec![0u8; 8192];
             let mut opened = tokio::fs::File::open(file.path()).await.map_err(internal)?;
             let mut read = 0;
@@ -390,7 +394,7 @@ impl Media {
             head.truncate(read);
             inspect::sniff(&head)
         };
-        if !inspect::allowed(&mime, &policy.types) {
+        if !sealed && !inspect::allowed(&mime, &policy.types) {
             return Err(UploadRefusal::TypeNotAllowed(mime));
         }
         let blobs = &self.0.blobs;

@@ -8,7 +8,7 @@
 //! dropped instead).
 //!
 //! Every media response: the stored type with `nosniff`, a `sandbox` CSP,
-//! `inline` only for the pictures and videos on [`INLINE_TYPES`] and
+//! `inline` only for the pictures and videos on [`app::media::INLINE_TYPES`] and
 //! `attachment` for anything else (an HTML or SVG file is a download, never
 //! a page on our origin), byte ranges for seeking, and a year of private
 //! caching (a blob never changes under its id).
@@ -19,7 +19,8 @@ use crate::accounts;
 use crate::state::AppState;
 use crate::store::{Author, MediaRow, Member};
 use app::media::{
-    KEY_HEADER, MediaId, MediaKind, NAME_HEADER, PASS_PATH, UPLOAD_PATH, clean_file_name,
+    INLINE_TYPES, KEY_HEADER, MediaId, MediaKind, NAME_HEADER, PASS_PATH, SEALED_HEADER,
+    UPLOAD_PATH, clean_file_name,
 };
 use axum::Router;
 use axum::body::Body;
@@ -29,15 +30,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use std::net::SocketAddr;
 
-/// The only types ever shown inline.
-pub const INLINE_TYPES: [&str; 6] = [
-    "image/jpeg",
-    "image/png",
-    "image/gif",
-    "image/webp",
-    "video/mp4",
-    "video/webm",
-];
+/// What the server calls a sealed upload (its real name is encrypted).
+const SEALED_NAME: &str = "encrypted file";
 
 /// Nothing in a media response may run, load or be framed.
 const MEDIA_POLICY: &str = "default-src 'none'; frame-ancestors 'none'; sandbox";
@@ -112,15 +106,26 @@ async fn upload(
     body: Body,
 ) -> Response {
     let media = &state.sockets.media;
-    let member = match key_holder(&state, &headers, Act::Upload).await {
+    let sealed = headers.get(SEALED_HEADER).is_some_and(|v| v == "1");
+    let act = if sealed {
+        Act::UploadSealed
+    } else {
+        Act::Upload
+    };
+    let member = match key_holder(&state, &headers, act).await {
         Ok(member) => member,
         Err(refused) => return refused,
     };
-    let name = headers
-        .get(NAME_HEADER)
-        .and_then(|n| n.to_str().ok())
-        .and_then(|n| percent_encoding::percent_decode_str(n).decode_utf8().ok())
-        .and_then(|n| clean_file_name(&n));
+    // A sealed file's name is inside its message, never told the server.
+    let name = if sealed {
+        Some(SEALED_NAME.to_owned())
+    } else {
+        headers
+            .get(NAME_HEADER)
+            .and_then(|n| n.to_str().ok())
+            .and_then(|n| percent_encoding::percent_decode_str(n).decode_utf8().ok())
+            .and_then(|n| clean_file_name(&n))
+    };
     let Some(name) = name else {
         return refusal(UploadRefusal::NoName);
     };
@@ -128,7 +133,14 @@ async fn upload(
         .get(header::CONTENT_LENGTH)
         .and_then(|l| l.to_str().ok()?.parse().ok());
     match media
-        .receive(peer.ip(), &member, name, length, body.into_data_stream())
+        .receive(
+            peer.ip(),
+            &member,
+            name,
+            sealed,
+            length,
+            body.into_data_stream(),
+        )
         .await
     {
         Ok(attachment) => (StatusCode::CREATED, axum::Json(attachment)).into_response(),
@@ -223,6 +235,19 @@ async fn serve(state: &AppState, id: &str, headers: &HeaderMap, want_thumb: bool
         }
     };
     let Some(reader) = reader(state, &row, headers).await else {
+        // A private room's file is not there for whoever is not in it,
+        // as the room itself is not.
+        let private = matches!(
+            state
+                .sockets
+                .access
+                .check_id(row.room_id, None, Act::Fetch)
+                .await,
+            Err(Denied::NoSuchRoom)
+        );
+        if private {
+            return not_found();
+        }
         return text(
             StatusCode::FORBIDDEN,
             "You can see this file once you join the room it was shared in.\n",

@@ -385,7 +385,7 @@ pub(crate) fn judge_author(draft: &Draft, standing: &Standing) -> Result<(), Ref
     match crate::access::decide(Some(&draft.author), act, standing) {
         Ok(_) if standing.private => sealed_as_due(&draft.kind, standing.key_epoch),
         // Readers' browsers would take it for one they cannot open.
-        Ok(_) if text_of(&draft.kind).is_some_and(|b| b.starts_with(app::e2e::SEALED_PREFIX)) => {
+        Ok(_) if text_of(&draft.kind).is_some_and(app::e2e::is_sealed) => {
             Err(Refusal::SealedInPlainRoom)
         }
         Ok(_) => Ok(()),
@@ -395,7 +395,7 @@ pub(crate) fn judge_author(draft: &Draft, standing: &Standing) -> Result<(), Ref
         // Deleting others' messages is judged against the target (`judge`).
         Err(crate::access::Rule::NotModerator) => Ok(()),
         // Not a write's rule (files are refused before they are uploaded).
-        Err(crate::access::Rule::Encrypted) => Ok(()),
+        Err(crate::access::Rule::Encrypted | crate::access::Rule::NotEncrypted) => Ok(()),
     }
 }
 

@@ -271,3 +271,120 @@ fn send_frame(room: &str, client_id: &str, body: &str) -> String {
     })
     .to_string()
 }
+
+/// Uploads `bytes` as a sealed file (ciphertext from the browser) with
+/// `key`; the status and the body's text.
+async fn upload_sealed(app: &TestApp, key: &str, bytes: Vec<u8>) -> (u16, String) {
+    let origin = format!("http://{}", app.addr());
+    let res = reqwest::Client::new()
+        .post(format!("{origin}{}", app::media::UPLOAD_PATH))
+        .header("origin", &origin)
+        .header(app::media::KEY_HEADER, key)
+        .header(app::media::SEALED_HEADER, "1")
+        .body(bytes)
+        .send()
+        .await
+        .expect("the upload request goes");
+    let status = res.status().as_u16();
+    (status, res.text().await.expect("an answer"))
+}
+
+#[tokio::test]
+async fn files_in_an_encrypted_conversation_are_sealed_bytes_only_its_members_fetch() {
+    use crate::accounts::{PASSWORD, get, sign_up, signed_in_client};
+    use crate::media::{fetch, fetch_as, join_for_media, png, upload};
+    use app::media::{Attachment, MediaKind, SEALED_TYPE};
+    use app::messages::EntryKind;
+    use app::protocol::ServerFrame;
+    let app = spawn_app().await;
+    let sadia = sign_up(&app, "sadia", PASSWORD).await;
+    let usman = sign_up(&app, "usman", PASSWORD).await;
+    let dm = get(&app, "/dm/usman", Some(&sadia)).await;
+    let dm = dm.location().strip_prefix("/r/").unwrap().to_owned();
+    publish(&app, &sadia, "sadia1").await;
+    publish(&app, &usman, "usman1").await;
+    let epoch = rekey(&app, &sadia, &dm, "sadia1").await;
+    let mut her = signed_in_client(&app, &sadia).await;
+    let grant = join_for_media(&mut her, &dm, "sadia").await;
+    let mut his = signed_in_client(&app, &usman).await;
+    let his_grant = join_for_media(&mut his, &dm, "usman").await;
+
+    // A file as it is would be seen by the server: refused.
+    let (status, body) = upload(&app, &grant.key, "plans.png", png(8, 8)).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("encrypted in the browser"), "{body}");
+    // Sealed bytes (here a stand-in: anything opaque) are kept as they
+    // are, with no name or type of their own.
+    let ciphertext: Vec<u8> = (0..5000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let (status, body) = upload_sealed(&app, &grant.key, ciphertext.clone()).await;
+    assert_eq!(status, 201, "{body}");
+    let file: Attachment = serde_json::from_str(&body).unwrap();
+    assert_eq!(file.kind, MediaKind::File);
+    assert_eq!(file.content_type, SEALED_TYPE);
+    assert_eq!(file.size, 5000);
+    assert!(!body.contains("plans"), "{body}");
+    let (status, body) = upload_sealed(&app, &grant.key, vec![1; 300]).await;
+    assert_eq!(status, 201, "{body}");
+    let thumb: Attachment = serde_json::from_str(&body).unwrap();
+
+    // The message names both (a file and its thumbnail); the files'
+    // names and keys are inside its sealed body.
+    let message = sealed(epoch, "sadia1", "ZmlsZXM0").replacen("e2e1.", "e2e2.", 1);
+    let client_id = her.new_client_id();
+    her.send_frame(&app::protocol::ClientFrame::Send {
+        room: room(&dm),
+        client_id,
+        body: app::messages::MessageBody::parse(&message).unwrap(),
+        reply_to: None,
+        media: vec![file.id.clone(), thumb.id.clone()],
+    })
+    .await;
+    let heard = his
+        .recv_until(|f| {
+            matches!(f, ServerFrame::Entry { entry, .. } if matches!(entry.kind, EntryKind::Message { .. }))
+        })
+        .await;
+    let Some(ServerFrame::Entry { entry, .. }) = heard.into_iter().last() else {
+        unreachable!()
+    };
+    let EntryKind::Message { body, media, .. } = entry.kind else {
+        unreachable!()
+    };
+    assert_eq!(body.as_str(), message);
+    assert_eq!(media, vec![file.clone(), thumb]);
+
+    // A member fetches the bytes exactly as sealed, as a download.
+    let path = format!("/media/{}", file.id.as_str());
+    let got = fetch_as(&app, &his_grant.key, &path, &[]).await;
+    assert_eq!(got.status(), 200);
+    assert_eq!(got.headers()["content-type"], SEALED_TYPE);
+    assert!(
+        got.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment")
+    );
+    assert_eq!(got.bytes().await.unwrap().to_vec(), ciphertext);
+    // Someone else, even signed in, does not learn it exists.
+    let zara = sign_up(&app, "zara", PASSWORD).await;
+    let outside = fetch(&app, &path, &[("cookie", &zara)]).await;
+    assert_eq!(outside.status(), 404);
+    let nobody = fetch(&app, &path, &[]).await;
+    assert_eq!(nobody.status(), 404);
+
+    // A sealed file where nobody could open it is refused.
+    let mut open_room = app.client().await;
+    let plain_grant = join_for_media(&mut open_room, "main", "tariq").await;
+    let (status, body) = upload_sealed(&app, &plain_grant.key, vec![2; 100]).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("not end-to-end encrypted"), "{body}");
+
+    // What the server stored: opaque bytes under a name that says nothing.
+    let names = read_rows(&app, "SELECT name, content_type FROM media").await;
+    assert!(
+        names
+            .iter()
+            .all(|r| r[0] == "encrypted file" && r[1] == SEALED_TYPE),
+        "{names:?}"
+    );
+}
