@@ -60,7 +60,7 @@ impl Alerts {
             };
             // An encrypted message is not opened for the system's
             // notification centre, which keeps what it is shown.
-            let text = if body.as_str().starts_with(crate::e2e::SEALED_PREFIX) {
+            let text = if crate::e2e::is_sealed(body.as_str()) {
                 "New encrypted message".to_owned()
             } else {
                 markup::plain_text(&markup::parse(body.as_str()))

@@ -2,9 +2,12 @@
 //! each is uploaded as soon as it is picked (with progress, cancel, retry),
 //! and one that meets a dropped connection waits and goes again when the
 //! room is joined again. The bytes go over HTTP (`XMLHttpRequest`, for its
-//! upload progress), never over the socket. Only the browser uploads; on
-//! the server this is an inert list.
+//! upload progress), never over the socket. In an encrypted conversation
+//! each file is sealed in the browser first (`crate::e2e::files`): the
+//! server gets ciphertext, and a picture's sealed thumbnail beside it. Only
+//! the browser uploads; on the server this is an inert list.
 
+use crate::e2e::SealedFile;
 #[cfg(feature = "hydrate")]
 use crate::erased::Kept;
 use crate::erased::Slot;
@@ -44,12 +47,18 @@ pub struct Upload {
     pub name: String,
     pub size: u64,
     pub state: UploadState,
+    /// In an encrypted conversation, once uploaded: its record for the
+    /// sealed message (its key, its thumbnail).
+    pub sealed: Option<SealedFile>,
 }
 
 /// The files picked for the next message of one room.
 #[derive(Clone, Copy)]
 pub struct Uploads {
     pub list: Slot<Vec<Upload>>,
+    /// The room is end-to-end encrypted: files are sealed before they go.
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    sealed: bool,
     #[cfg(feature = "hydrate")]
     next: Kept<u32>,
     /// The files themselves and their request in flight, by local id.
@@ -57,16 +66,11 @@ pub struct Uploads {
     files: StoredValue<Vec<(u32, web_sys::File, Option<web_sys::XmlHttpRequest>)>, LocalStorage>,
 }
 
-impl Default for Uploads {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Uploads {
-    pub fn new() -> Self {
+    pub fn new(sealed: bool) -> Self {
         Self {
             list: Slot::new(vec![]),
+            sealed,
             #[cfg(feature = "hydrate")]
             next: Kept::new(0),
             #[cfg(feature = "hydrate")]
@@ -82,16 +86,25 @@ impl Uploads {
         });
     }
 
-    /// Every file uploaded: their ids, in order (`None` while any is not).
+    /// Every file uploaded: their ids, in order, a sealed picture's
+    /// thumbnail after it (`None` while any is not).
     pub fn ready(&self) -> Option<Vec<MediaId>> {
-        self.list.with_untracked(|list| {
+        let each: Option<Vec<Vec<MediaId>>> = self.list.with_untracked(|list| {
             list.iter()
-                .map(|u| match &u.state {
-                    UploadState::Done(attachment) => Some(attachment.id.clone()),
+                .map(|u| match (&u.state, &u.sealed) {
+                    (UploadState::Done(_), Some(file)) => Some(file.uploads().cloned().collect()),
+                    (UploadState::Done(attachment), None) => Some(vec![attachment.id.clone()]),
                     _ => None,
                 })
                 .collect()
-        })
+        });
+        each.map(|each| each.into_iter().flatten().collect())
+    }
+
+    /// The sealed records of the files, in order (for the sealed message).
+    pub fn sealed_files(&self) -> Vec<SealedFile> {
+        self.list
+            .with_untracked(|l| l.iter().filter_map(|u| u.sealed.clone()).collect())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -181,9 +194,11 @@ impl Uploads {
                 name => name,
             };
             let size = file.size() as u64;
+            // Sealing adds AES-GCM's 16-byte tag.
+            let sent = if self.sealed { size + 16 } else { size };
             // Known too big: refused here rather than after sending it all.
             let state = match &grant {
-                Some(grant) if size > grant.max_bytes => UploadState::Failed(format!(
+                Some(grant) if sent > grant.max_bytes => UploadState::Failed(format!(
                     "{name} is larger than the {} limit for one file.",
                     human_size(grant.max_bytes)
                 )),
@@ -196,6 +211,7 @@ impl Uploads {
                     name,
                     size,
                     state,
+                    sealed: None,
                 })
             });
             self.files
@@ -221,8 +237,6 @@ impl Uploads {
 
     #[cfg(feature = "hydrate")]
     fn send_file(&self, local: u32, grant: MediaGrant, done: std::rc::Rc<dyn Fn()>) {
-        use wasm_bindgen::JsCast;
-        use wasm_bindgen::closure::Closure;
         let Some(file) = self.files.with_value(|files| {
             files
                 .iter()
@@ -231,10 +245,56 @@ impl Uploads {
         }) else {
             return;
         };
-        let Some(name) = self
-            .list
-            .with_untracked(|l| l.iter().find(|u| u.local == local).map(|u| u.name.clone()))
-        else {
+        if !self.sealed {
+            return self.post(local, grant, file.into(), None, done);
+        }
+        let this = *self;
+        this.set_state(local, UploadState::Sending(0));
+        leptos::task::spawn_local(async move {
+            let prepared = match crate::e2e::files::prepare(&file).await {
+                Ok(prepared) => prepared,
+                Err(reason) => {
+                    this.set_state(
+                        local,
+                        UploadState::Failed(format!("This file could not be encrypted: {reason}.")),
+                    );
+                    return done();
+                }
+            };
+            // The thumbnail first (it is small), then the file with progress.
+            let thumb = match &prepared.thumb {
+                Some((blob, _)) => match post_sealed(&grant, blob).await {
+                    Ok(thumb) => Some(thumb.id),
+                    Err(reason) => {
+                        this.set_state(local, reason);
+                        return done();
+                    }
+                },
+                None => None,
+            };
+            let body = prepared.ciphertext.clone();
+            this.post(local, grant, body, Some((prepared, thumb)), done);
+        });
+    }
+
+    /// POSTs `body` as upload `local` (for a sealed file, its ciphertext,
+    /// with what its record needs once the server names it).
+    #[cfg(feature = "hydrate")]
+    fn post(
+        &self,
+        local: u32,
+        grant: MediaGrant,
+        body: web_sys::Blob,
+        sealed: Option<(crate::e2e::files::Prepared, Option<MediaId>)>,
+        done: std::rc::Rc<dyn Fn()>,
+    ) {
+        use wasm_bindgen::JsCast;
+        use wasm_bindgen::closure::Closure;
+        let Some((name, size)) = self.list.with_untracked(|l| {
+            l.iter()
+                .find(|u| u.local == local)
+                .map(|u| (u.name.clone(), u.size))
+        }) else {
             return;
         };
         let Ok(request) = web_sys::XmlHttpRequest::new() else {
@@ -244,9 +304,13 @@ impl Uploads {
         let opened = request
             .open_with_async("POST", crate::media::UPLOAD_PATH, true)
             .and_then(|()| request.set_request_header(crate::media::KEY_HEADER, &grant.key))
-            .and_then(|()| {
-                let encoded: String = js_sys::encode_uri_component(&name).into();
-                request.set_request_header(crate::media::NAME_HEADER, &encoded)
+            .and_then(|()| match sealed {
+                // A sealed file's name is inside its message, not here.
+                Some(_) => request.set_request_header(crate::media::SEALED_HEADER, "1"),
+                None => {
+                    let encoded: String = js_sys::encode_uri_component(&name).into();
+                    request.set_request_header(crate::media::NAME_HEADER, &encoded)
+                }
             });
         if opened.is_err() {
             this.set_state(
@@ -272,7 +336,18 @@ impl Uploads {
             let text = finished.response_text().ok().flatten().unwrap_or_default();
             let state = match status {
                 201 => match serde_json::from_str::<Attachment>(&text) {
-                    Ok(attachment) => UploadState::Done(attachment),
+                    Ok(attachment) => {
+                        if let Some((prepared, thumb)) = &sealed {
+                            let file =
+                                prepared.record(name, size, attachment.id.clone(), thumb.clone());
+                            this.list.update(|l| {
+                                if let Some(upload) = l.iter_mut().find(|u| u.local == local) {
+                                    upload.sealed = Some(file);
+                                }
+                            });
+                        }
+                        UploadState::Done(attachment)
+                    }
                     Err(_) => UploadState::Failed("The server's answer made no sense.".into()),
                 },
                 // The room's key went stale (the server forgot it): it
@@ -291,7 +366,7 @@ impl Uploads {
         let on_error = Closure::once_into_js(move || this.set_state(local, UploadState::Waiting));
         request.set_onerror(Some(on_error.unchecked_ref()));
         this.set_state(local, UploadState::Sending(0));
-        if request.send_with_opt_blob(Some(&file)).is_err() {
+        if request.send_with_opt_blob(Some(&body)).is_err() {
             this.set_state(local, UploadState::Waiting);
             return;
         }
@@ -300,5 +375,32 @@ impl Uploads {
                 entry.2 = Some(request);
             }
         });
+    }
+}
+
+/// Uploads a sealed thumbnail (small: no progress to show); the server's
+/// record of it, or the state its file fails in.
+#[cfg(feature = "hydrate")]
+async fn post_sealed(grant: &MediaGrant, blob: &web_sys::Blob) -> Result<Attachment, UploadState> {
+    use crate::media::{KEY_HEADER, SEALED_HEADER, UPLOAD_PATH};
+    let sent = gloo_net::http::Request::post(UPLOAD_PATH)
+        .header(KEY_HEADER, &grant.key)
+        .header(SEALED_HEADER, "1")
+        .body(wasm_bindgen::JsValue::from(blob.clone()));
+    let Ok(response) = (match sent {
+        Ok(request) => request.send().await,
+        Err(err) => Err(err),
+    }) else {
+        return Err(UploadState::Waiting);
+    };
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    match status {
+        201 => serde_json::from_str(&text)
+            .map_err(|_| UploadState::Failed("The server's answer made no sense.".into())),
+        _ if text.trim().is_empty() => Err(UploadState::Failed(format!(
+            "The upload failed (error {status})."
+        ))),
+        _ => Err(UploadState::Failed(text.trim().to_owned())),
     }
 }

@@ -124,6 +124,11 @@ pub struct Conversation {
     /// (or is opening: `None`), by their sealed text.
     opened: Kept<Vec<(String, Option<Opened>)>>,
     opened_bell: Bell,
+    /// Sealed files (and thumbnails) this device fetched and opened: their
+    /// `blob:` addresses by upload id (`None` while opening, `""` if it
+    /// failed).
+    files: Kept<Vec<(MediaId, Option<String>)>>,
+    files_bell: Bell,
 }
 
 /// The parts of the state the views read.
@@ -204,14 +209,13 @@ impl Conversation {
 impl Conversation {
     pub fn new(room: RoomName, entries: Vec<Entry>, at_start: bool) -> Self {
         Self {
-            room: Kept::new(room),
             state: Kept::new(RoomState::new(entries, at_start)),
             changed: std::array::from_fn(|_| Bell::new()),
             replying: Slot::new(None),
             editing: Slot::new(None),
             highlighted: Slot::new(None),
             files_open: Slot::new(false),
-            uploads: Uploads::new(),
+            uploads: Uploads::new(room.is_private()),
             held: Slot::new(None),
             viewing: Slot::new(None),
             socket: Kept::new(None),
@@ -220,6 +224,9 @@ impl Conversation {
             typing_sent: Kept::new(0),
             opened: Kept::new(Vec::new()),
             opened_bell: Bell::new(),
+            files: Kept::new(Vec::new()),
+            files_bell: Bell::new(),
+            room: Kept::new(room),
         }
     }
 
@@ -234,7 +241,7 @@ impl Conversation {
     pub fn readable(self, body: &str) -> Option<Opened> {
         // Every redraw asks: the known answer first, and a sealed body's
         // whole check (its base64 scanned) only the first time.
-        if !self.encrypted() || !body.starts_with(crate::e2e::SEALED_PREFIX) {
+        if !self.encrypted() || !crate::e2e::is_sealed(body) {
             return Some(Opened::Text(body.to_owned()));
         }
         self.opened_bell.listen();
@@ -259,7 +266,7 @@ impl Conversation {
             None => Some(body.to_owned()),
             Some(_) => self.opened.with_value(|o| {
                 o.iter().find_map(|(b, s)| match s {
-                    Some(Opened::Text(text)) if b == body => Some(text.clone()),
+                    Some(opened) if b == body => opened.text().map(str::to_owned),
                     _ => None,
                 })
             }),
@@ -504,12 +511,16 @@ impl Conversation {
             let Some(me) = self.me().get_untracked() else {
                 return;
             };
-            match crate::e2e::keys::seal(&self.room(), me.as_str(), &pending.body).await {
+            let room = self.room();
+            let sealing = crate::e2e::keys::seal(&room, me.as_str(), &pending.body, &pending.files);
+            match sealing.await {
                 Ok(sealed) => {
-                    self.remember_opened(
-                        sealed.as_str(),
-                        Opened::Text(pending.body.as_str().into()),
-                    );
+                    let text = pending.body.as_str().to_owned();
+                    let opened = match pending.files.is_empty() {
+                        true => Opened::Text(text),
+                        false => Opened::Files(text, pending.files.clone()),
+                    };
+                    self.remember_opened(sealed.as_str(), opened);
                     pending.sealed = Some(sealed);
                     let frame = pending.clone().frame(self.room());
                     self.change(|s| s.queue(pending));
@@ -613,7 +624,7 @@ impl Conversation {
             self.editing.set(None);
         } else {
             let reply_to = self.replying.get_untracked().map(|q| q.seq);
-            if !self.queue(socket, body, reply_to, vec![]) {
+            if !self.queue(socket, body, reply_to, vec![], vec![]) {
                 return;
             }
             self.replying.set(None);
@@ -629,6 +640,7 @@ impl Conversation {
         body: MessageBody,
         reply_to: Option<Seq>,
         media: Vec<MediaId>,
+        files: Vec<crate::e2e::SealedFile>,
     ) -> bool {
         let Ok(client_id) = ClientId::parse(&message_id()) else {
             return false;
@@ -639,6 +651,7 @@ impl Conversation {
             reply_to,
             media,
             sealed: None,
+            files,
         };
         // The next keystroke starts a new "typing" at once.
         self.typing_sent.set_value(0);
@@ -659,9 +672,16 @@ impl Conversation {
             let Some(me) = self.me().get_untracked() else {
                 return;
             };
-            match crate::e2e::keys::seal(&self.room(), me.as_str(), &body).await {
+            // The files stay as they were: an edit changes the words.
+            let files = self.opened_files_of(target);
+            match crate::e2e::keys::seal(&self.room(), me.as_str(), &body, &files).await {
                 Ok(sealed) => {
-                    self.remember_opened(sealed.as_str(), Opened::Text(body.as_str().into()));
+                    let text = body.as_str().to_owned();
+                    let opened = match files.is_empty() {
+                        true => Opened::Text(text),
+                        false => Opened::Files(text, files),
+                    };
+                    self.remember_opened(sealed.as_str(), opened);
                     let edit = ClientFrame::Edit {
                         room: self.room(),
                         target,
@@ -713,7 +733,8 @@ impl Conversation {
             Ok(body) => body,
             Err(reason) => return self.tell_problem(reason.to_string()),
         };
-        if self.queue(socket, body, held.reply_to, media) {
+        let files = self.uploads.sealed_files();
+        if self.queue(socket, body, held.reply_to, media, files) {
             self.held.set(None);
             self.uploads.clear();
         }
@@ -745,6 +766,71 @@ impl Conversation {
         self.state.with_value(|s| s.message_text(seq))
     }
 
+    /// Fetches, opens and downloads sealed file `id` of message `seq`.
+    pub fn save_file(self, seq: Seq, id: &MediaId) {
+        let Some(file) = self.opened_files_of(seq).into_iter().find(|f| f.id == *id) else {
+            return;
+        };
+        #[cfg(feature = "hydrate")]
+        leptos::task::spawn_local(async move {
+            if let Err(reason) = crate::e2e::files::save(&file).await {
+                self.tell_problem(format!("{}: {reason}.", file.name));
+            }
+        });
+        #[cfg(not(feature = "hydrate"))]
+        let _ = file;
+    }
+
+    /// The sealed files of message `seq`, as this device opened it.
+    pub fn opened_files_of(&self, seq: Seq) -> Vec<crate::e2e::SealedFile> {
+        let Some(body) = self.message_text(seq) else {
+            return vec![];
+        };
+        self.opened.with_value(|o| {
+            o.iter()
+                .find_map(|(b, s)| match s {
+                    Some(Opened::Files(_, files)) if *b == body => Some(files.clone()),
+                    _ => None,
+                })
+                .unwrap_or_default()
+        })
+    }
+
+    /// The `blob:` address of sealed `file` (its thumbnail if `thumb` and
+    /// it has one) once this device has fetched and opened it, which starts
+    /// the first time it is asked; `Some("")` if it cannot be. A view that
+    /// reads it redraws when it is ready.
+    pub fn file_url(self, file: &crate::e2e::SealedFile, thumb: bool) -> Option<String> {
+        let id = match (&file.thumb, thumb) {
+            (Some((id, _)), true) => id.clone(),
+            _ => file.id.clone(),
+        };
+        self.files_bell.listen();
+        if let Some(known) = self
+            .files
+            .with_value(|f| f.iter().find(|(i, _)| *i == id).map(|(_, url)| url.clone()))
+        {
+            return known;
+        }
+        self.files.update_value(|f| f.push((id.clone(), None)));
+        #[cfg(feature = "hydrate")]
+        {
+            let file = file.clone();
+            leptos::task::spawn_local(async move {
+                let url = crate::e2e::files::open(&file, thumb)
+                    .await
+                    .unwrap_or_default();
+                self.files.update_value(|f| {
+                    if let Some(known) = f.iter_mut().find(|(i, _)| *i == id) {
+                        known.1 = Some(url);
+                    }
+                });
+                self.files_bell.ring();
+            });
+        }
+        None
+    }
+
     pub fn my_last_message(&self) -> Option<Seq> {
         self.state.with_value(RoomState::my_last_message)
     }
@@ -755,7 +841,7 @@ impl Conversation {
         // The quote above the composer shows what this device opened.
         if let Some(quote) = &mut quote
             && let Some(excerpt) = &quote.excerpt
-            && excerpt.starts_with(crate::e2e::SEALED_PREFIX)
+            && crate::e2e::is_sealed(excerpt)
         {
             let body = self.state.with_value(|s| s.message_text(seq));
             quote.excerpt = body

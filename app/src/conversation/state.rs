@@ -33,6 +33,9 @@ pub struct Pending {
     /// In an encrypted conversation, `body` as sealed for the server (the
     /// page shows `body`).
     pub sealed: Option<MessageBody>,
+    /// In an encrypted conversation, the records of its files, sealed with
+    /// `body` (their uploads are in `media`).
+    pub files: Vec<crate::e2e::SealedFile>,
 }
 
 impl Pending {
@@ -768,6 +771,7 @@ mod tests {
             reply_to: None,
             media: vec![],
             sealed: None,
+            files: vec![],
         };
         state.queue(pending("one", "p1"));
         state.queue(pending("two", "p2"));
@@ -807,6 +811,7 @@ mod tests {
             reply_to: None,
             media: vec![],
             sealed: Some(MessageBody::parse(text).unwrap()),
+            files: vec![],
         };
         state.queue(sealed("old epoch"));
         let effects = state.receive(

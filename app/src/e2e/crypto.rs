@@ -282,3 +282,56 @@ pub async fn open(
     let plain = wait(promise).await.map_err(|_| CryptoError::DoesNotOpen)?;
     Ok(bytes_of(&plain))
 }
+
+/// A new key for one file: AES-256-GCM, extractable because it travels
+/// (in base64) inside the sealed message that carries the file.
+pub async fn file_key() -> Result<CryptoKey, CryptoError> {
+    room_key().await
+}
+
+/// The raw bytes of an extractable key.
+pub async fn export_raw(key: &CryptoKey) -> Result<Vec<u8>, CryptoError> {
+    Ok(bytes_of(&wait(subtle()?.export_key("raw", key)).await?))
+}
+
+/// An AES-256-GCM key from its raw bytes (`raw`: an `ArrayBuffer` or view).
+pub async fn import_aes(raw: &Object) -> Result<CryptoKey, CryptoError> {
+    Ok(wait(subtle()?.import_key_with_str(
+        "raw",
+        raw,
+        "AES-GCM",
+        false,
+        &usages(&["encrypt", "decrypt"]),
+    ))
+    .await?
+    .unchecked_into())
+}
+
+/// [`seal`] for bytes that stay in JavaScript (a file's `ArrayBuffer`):
+/// `(iv, ciphertext)`, the ciphertext an `ArrayBuffer`.
+pub async fn seal_buffer(
+    key: &CryptoKey,
+    plain: &Object,
+    additional_data: &[u8],
+) -> Result<([u8; 12], JsValue), CryptoError> {
+    let iv = random::<12>()?;
+    let sealed = wait(subtle()?.encrypt_with_object_and_buffer_source(
+        &gcm(&iv, additional_data),
+        key,
+        plain,
+    ))
+    .await?;
+    Ok((iv, sealed))
+}
+
+/// [`open`] for bytes that stay in JavaScript: the plaintext `ArrayBuffer`.
+pub async fn open_buffer(
+    key: &CryptoKey,
+    iv: &[u8],
+    ciphertext: &Object,
+    additional_data: &[u8],
+) -> Result<JsValue, CryptoError> {
+    let promise =
+        subtle()?.decrypt_with_object_and_buffer_source(&gcm(iv, additional_data), key, ciphertext);
+    wait(promise).await.map_err(|_| CryptoError::DoesNotOpen)
+}

@@ -7,7 +7,8 @@
 use super::crypto::{self, CryptoError};
 use super::device::{Device, this_device};
 use super::{
-    DeviceKeys, EpochKey, MemberDevice, NewEpoch, Opened, RoomKeys, Sealed, Wrap, additional_data,
+    Content, DeviceKeys, EpochKey, MemberDevice, NewEpoch, Opened, RoomKeys, Sealed, SealedFile,
+    Wrap, additional_data,
 };
 use crate::messages::MessageBody;
 use crate::rooms::RoomName;
@@ -282,12 +283,14 @@ async fn new_epoch(room: &RoomName, device: &Device, ring: &Keyring) -> Result<(
     Ok(())
 }
 
-/// `body` sealed for `room` with its current epoch's key, as `account`'s
-/// device on this browser (making the device, and a new epoch, if due).
+/// `body` (with the records of `files`, if it carries any) sealed for
+/// `room` with its current epoch's key, as `account`'s device on this
+/// browser (making the device, and a new epoch, if due).
 pub async fn seal(
     room: &RoomName,
     account: &str,
     body: &MessageBody,
+    files: &[SealedFile],
 ) -> Result<MessageBody, SealError> {
     let device = this_device(account).await?;
     let mut ring = ring(room, &device, None).await?;
@@ -301,8 +304,15 @@ pub async fn seal(
     }
     let key = ring.key(ring.current).ok_or(SealError::Server)?;
     let context = additional_data(room, ring.current, &device.keys.id);
-    let (iv, ciphertext) = crypto::seal(key, body.as_str().as_bytes(), &context).await?;
+    let plain = if files.is_empty() {
+        body.as_str().to_owned()
+    } else {
+        serde_json::to_string(&Content(body.as_str().to_owned(), files.to_vec()))
+            .map_err(|_| SealError::Server)?
+    };
+    let (iv, ciphertext) = crypto::seal(key, plain.as_bytes(), &context).await?;
     let sealed = Sealed {
+        files: !files.is_empty(),
         epoch: ring.current,
         device: device.keys.id.clone(),
         iv: crypto::to_base64(&iv),
@@ -330,6 +340,10 @@ pub async fn open(room: &RoomName, account: &str, sealed: &Sealed) -> Opened {
     };
     let context = additional_data(room, sealed.epoch, &sealed.device);
     match crypto::open(key, &iv, &ciphertext, &context).await {
+        Ok(plain) if sealed.files => serde_json::from_slice::<Content>(&plain)
+            .map_or(Opened::Broken, |Content(text, files)| {
+                Opened::Files(text, files)
+            }),
         Ok(plain) => String::from_utf8(plain).map_or(Opened::Broken, Opened::Text),
         Err(_) => Opened::Broken,
     }

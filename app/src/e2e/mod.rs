@@ -10,6 +10,9 @@
 //!   wrapping room keys and sealing messages;
 //! - `device` (browser only): this browser's device keys, kept in IndexedDB
 //!   as non-extractable `CryptoKey`s, published once per account;
+//! - `files` (browser only): a file sealed with a key of its own before
+//!   it is uploaded, a picture's thumbnail made in the browser, and a
+//!   fetched file opened into a `blob:` address;
 //! - `keys` (browser only): each room's keys as this device unwrapped them,
 //!   a new epoch when the server says one is due, sealing and opening.
 
@@ -17,6 +20,8 @@
 pub mod crypto;
 #[cfg(feature = "hydrate")]
 pub mod device;
+#[cfg(feature = "hydrate")]
+pub mod files;
 #[cfg(feature = "hydrate")]
 pub mod keys;
 

@@ -7,6 +7,7 @@
 use crate::clock::{self, Hydrated, Now};
 use crate::conversation::Conversation;
 use crate::e2e::Opened;
+use crate::e2e::SealedFile;
 use crate::erased::Slot;
 use crate::markup::{self, Block, Piece, Span};
 use crate::media::{Attachment, MediaKind, human_size, media_url, thumb_url};
@@ -178,18 +179,22 @@ pub(super) fn EntryLine(entry: Entry, grouped: bool, conv: Conversation) -> impl
             media,
             ..
         } => {
-            let media = (!media.is_empty()).then(|| media_view(media, seq, conv));
-            let sealed = body.as_str().starts_with(crate::e2e::SEALED_PREFIX);
+            let sealed = crate::e2e::is_sealed(body.as_str());
+            // A sealed message's uploads are ciphertext: its files show from
+            // the records inside it, once open.
+            let media = (!media.is_empty() && !sealed).then(|| media_view(media, seq, conv));
             let mentioned = {
                 let body = body.clone();
                 move || {
-                    let text = match conv.readable(body.as_str()) {
-                        Some(Opened::Text(text)) => text,
-                        _ => return false,
+                    let Some(opened) = conv.readable(body.as_str()) else {
+                        return false;
+                    };
+                    let Some(text) = opened.text() else {
+                        return false;
                     };
                     me.with(|me| {
                         me.as_ref()
-                            .is_some_and(|me| markup::mentions(&text, me.as_str()))
+                            .is_some_and(|me| markup::mentions(text, me.as_str()))
                     })
                 }
             };
@@ -207,9 +212,11 @@ pub(super) fn EntryLine(entry: Entry, grouped: bool, conv: Conversation) -> impl
                         // The server's excerpt of a sealed body is no text:
                         // the quoted message as this device opens it, if it
                         // is here (shown once it is open).
-                        Some(excerpt) if excerpt.starts_with(crate::e2e::SEALED_PREFIX) => {
-                            match conv.message_text(seq).map(|body| conv.readable(&body)) {
-                                Some(Some(Opened::Text(text))) => messages::excerpt(&text),
+                        Some(excerpt) if crate::e2e::is_sealed(excerpt) => {
+                            match conv.message_text(seq).and_then(|body| conv.readable(&body)) {
+                                Some(opened) if opened.text().is_some() => {
+                                    messages::excerpt(opened.shown())
+                                }
                                 _ => "encrypted message".to_owned(),
                             }
                         }
@@ -287,8 +294,12 @@ pub(super) fn EntryLine(entry: Entry, grouped: bool, conv: Conversation) -> impl
                     <div class="body">
                         {if sealed {
                             Either::Left(move || match conv.readable(body.as_str()) {
-                                Some(Opened::Text(text)) => Either::Left(body_view(&text)),
-                                state => Either::Right(view! {
+                                Some(Opened::Text(text)) => EitherOf3::A(body_view(&text)),
+                                Some(Opened::Files(text, files)) => EitherOf3::B(view! {
+                                    {body_view(&text)}
+                                    {sealed_media_view(files, seq, conv)}
+                                }),
+                                state => EitherOf3::C(view! {
                                     <p class="sealed">
                                         {state.as_ref().map_or("Decrypting…", Opened::shown).to_owned()}
                                     </p>
@@ -404,6 +415,12 @@ pub(super) fn on_log_click(
             "edit" => conv.start_editing(seq),
             "pick" => reacting.set(Some(seq)),
             "jump" => jump.run(seq),
+            "save" => {
+                let id = button.get_attribute("data-media").unwrap_or_default();
+                if let Ok(id) = crate::media::MediaId::parse(&id) {
+                    conv.save_file(seq, &id);
+                }
+            }
             "view" => {
                 // The link opens the picture on its own without JavaScript.
                 ev.prevent_default();
@@ -504,6 +521,67 @@ fn media_view(media: Vec<Attachment>, seq: Seq, conv: Conversation) -> impl Into
                                 {format!("{} · {}", human_size(file.size), file.content_type)}
                             </span>
                         </a>
+                    }),
+                }
+            }
+        })
+        .collect_view();
+    view! { <div class="media">{items}</div> }
+}
+
+/// An encrypted message's files, from the records sealed inside it:
+/// pictures as thumbnails this browser opened (the viewer shows them full
+/// size), videos playing from the opened bytes, anything else a card that
+/// downloads once opened. Until the room's media pass is here, their names.
+fn sealed_media_view(files: Vec<SealedFile>, seq: Seq, conv: Conversation) -> impl IntoView {
+    let items = files
+        .into_iter()
+        .map(|file| {
+            move || {
+                let name = file.name.clone();
+                if !conv.files_open.get() {
+                    return EitherOf4::A(view! { <span class="media-name">{name}</span> });
+                }
+                let id = file.id.as_str().to_owned();
+                match (file.inline(), file.kind) {
+                    (true, MediaKind::Image) => EitherOf4::B(view! {
+                        <a
+                            class="media-picture"
+                            href="#"
+                            data-action="view"
+                            data-seq=seq
+                            data-media=id
+                        >
+                            <img
+                                src=conv.file_url(&file, true)
+                                alt=name
+                                width=file.width
+                                height=file.height
+                            />
+                        </a>
+                    }),
+                    (true, _) => EitherOf4::C(view! {
+                        <video
+                            class="media-video"
+                            src=conv.file_url(&file, false)
+                            controls
+                            preload="metadata"
+                            aria-label=name
+                        ></video>
+                    }),
+                    (false, _) => EitherOf4::D(view! {
+                        <button
+                            type="button"
+                            class="file-card"
+                            data-action="save"
+                            data-seq=seq
+                            data-media=id
+                        >
+                            <span class="file-name">{name}</span>
+                            <span class="file-meta">
+                                {format!("{} · {}", human_size(file.size), file.content_type)}
+                            </span>
+                        </button>
                     }),
                 }
             }

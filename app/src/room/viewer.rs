@@ -3,25 +3,60 @@
 //! the log, Escape (or Close) goes back to where one was.
 
 use crate::conversation::Conversation;
+use crate::e2e::{Opened, SealedFile, is_sealed};
 use crate::erased::{effect, handler};
-use crate::media::{Attachment, MediaKind, media_url};
+use crate::media::{Attachment, MediaId, MediaKind, media_url};
 use crate::messages::EntryKind;
 use leptos::html;
 use leptos::prelude::*;
 
+/// A picture of the log: shared as it is, or sealed (in an encrypted
+/// conversation, as this device opened its message).
+struct Picture {
+    id: MediaId,
+    name: String,
+    sealed: Option<SealedFile>,
+}
+
 /// Every picture the log holds, oldest first.
-fn pictures(conv: Conversation) -> Vec<Attachment> {
-    conv.log().with_untracked(|log| {
+fn pictures(conv: Conversation) -> Vec<Picture> {
+    let messages: Vec<(String, Vec<Attachment>)> = conv.log().with_untracked(|log| {
         log.iter()
             .filter_map(|entry| match &entry.kind {
-                EntryKind::Message { media, .. } => Some(media),
+                EntryKind::Message { body, media, .. } if !media.is_empty() => {
+                    Some((body.as_str().to_owned(), media.clone()))
+                }
                 _ => None,
             })
-            .flatten()
-            .filter(|a| a.kind == MediaKind::Image)
-            .cloned()
             .collect()
-    })
+    });
+    let mut all = Vec::new();
+    for (body, media) in messages {
+        if !is_sealed(&body) {
+            all.extend(
+                media
+                    .into_iter()
+                    .filter(|a| a.kind == MediaKind::Image)
+                    .map(|a| Picture {
+                        id: a.id,
+                        name: a.name,
+                        sealed: None,
+                    }),
+            );
+        } else if let Some(Opened::Files(_, files)) = conv.readable(&body) {
+            all.extend(
+                files
+                    .into_iter()
+                    .filter(|f| f.inline() && f.kind == MediaKind::Image)
+                    .map(|f| Picture {
+                        id: f.id.clone(),
+                        name: f.name.clone(),
+                        sealed: Some(f),
+                    }),
+            );
+        }
+    }
+    all
 }
 
 /// Moves the viewer `by` pictures along the log (clamped at the ends).
@@ -60,7 +95,15 @@ pub(super) fn Viewer(conv: Conversation) -> impl IntoView {
         let all = pictures(conv);
         let at = all.iter().position(|a| a.id == open)?;
         let picture = &all[at];
-        Some((media_url(&picture.id), picture.name.clone(), at, all.len()))
+        // A sealed picture full size once open, its thumbnail until then.
+        let src = match &picture.sealed {
+            Some(file) => conv
+                .file_url(file, false)
+                .or_else(|| conv.file_url(file, true))
+                .unwrap_or_default(),
+            None => media_url(&picture.id),
+        };
+        Some((src, picture.name.clone(), at, all.len()))
     });
     // The keyboard goes to the viewer when it opens.
     effect(move || {

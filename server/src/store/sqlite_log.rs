@@ -389,7 +389,7 @@ fn apply(
     let room_id = draft.room_id;
     match &draft.kind {
         // The server cannot read a sealed body: nothing to index.
-        EntryKind::Message { .. } if body.is_some_and(|b| app::e2e::is_sealed(b)) => {}
+        EntryKind::Message { .. } if body.is_some_and(app::e2e::is_sealed) => {}
         EntryKind::Message { .. } => {
             let row = search_id.expect("append_one numbers every message's search row");
             tx.prepare_cached("INSERT INTO entries_search (rowid, body) VALUES (?1, ?2)")?
