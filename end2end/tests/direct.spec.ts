@@ -1,6 +1,7 @@
 import { test, expect } from "@playwright/test";
 import { type Page } from "@playwright/test";
-import { PASSWORD, bodies, expectJoined, joinOn, logIn, say, signUp } from "./people";
+import * as fs from "node:fs/promises";
+import { PASSWORD, attach, bodies, expectJoined, joinOn, log, logIn, say, send, signUp } from "./people";
 
 /** The safety number `page` shows for its direct message. */
 async function safetyNumber(page: Page) {
@@ -101,4 +102,83 @@ test("two accounts talk in a direct message the other finds in their sidebar", a
   expect(answer?.status()).toBe(404);
   await expect(third.getByRole("heading", { name: "No such room" })).toBeVisible();
   await expect(third.getByText("lunch")).toHaveCount(0);
+});
+
+test("files in a direct message are encrypted in the browser and open on the other side", async ({ browser }) => {
+  const halima = await signUp(browser, "halima");
+  const joaquin = await signUp(browser, "joaquin");
+  await halima.goto("/dm/joaquin");
+  await expectJoined(halima);
+  const address = new URL(halima.url()).pathname;
+  await joaquin.goto(address);
+  await expectJoined(joaquin);
+
+  // A picture and a text file, attached as anywhere else.
+  const shot = await halima.screenshot({ type: "png" });
+  await attach(halima, [
+    { name: "harbour.png", mimeType: "image/png", buffer: shot },
+    { name: "notes.txt", mimeType: "text/plain", buffer: Buffer.from("the secret plan\n") },
+  ]);
+  await halima.getByRole("textbox", { name: "Message" }).fill("the plans");
+  await send(halima);
+
+  // joaquin sees the picture's thumbnail, made and sealed in halima's
+  // browser and opened in his, and the file as a card.
+  await expect(bodies(joaquin)).toHaveText(["the plans"]);
+  const thumb = log(joaquin).getByRole("img", { name: "harbour.png" });
+  await expect(thumb).toHaveAttribute("src", /^blob:/);
+  // 640 pixels on its longer side (the screenshot is wider than tall).
+  await expect
+    .poll(() => thumb.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth))
+    .toBe(640);
+
+  // Full size in the viewer.
+  await thumb.click();
+  const viewer = joaquin.getByRole("dialog", { name: "Picture viewer" });
+  const full = viewer.getByRole("img", { name: "harbour.png" });
+  await expect
+    .poll(() => full.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth))
+    .toBe(await halima.evaluate(() => window.innerWidth * window.devicePixelRatio));
+  await joaquin.keyboard.press("Escape");
+
+  // The file downloads under its name, with its words.
+  const download = joaquin.waitForEvent("download");
+  await log(joaquin).getByRole("button", { name: /notes\.txt/ }).click();
+  const saved = await download;
+  expect(saved.suggestedFilename()).toBe("notes.txt");
+  expect(await fs.readFile(await saved.path(), "utf8")).toBe("the secret plan\n");
+
+  // The server holds ciphertext only: no names in the history, and its
+  // files are opaque bytes (no PNG, no words).
+  const room = decodeURIComponent(address.replace("/r/", ""));
+  const seen = await joaquin.evaluate(async (room) => {
+    const answer = await fetch("/api/room_history", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ room }),
+    });
+    const history = await answer.text();
+    const ids = [...history.matchAll(/\["([A-Za-z0-9_-]+)","encrypted file"/g)].map((m) => m[1]);
+    const stored = [];
+    for (const id of ids) {
+      const file = await fetch(`/media/${id}`);
+      const bytes = new Uint8Array(await file.arrayBuffer());
+      stored.push({
+        type: file.headers.get("content-type"),
+        png: bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47,
+        text: new TextDecoder().decode(bytes),
+      });
+    }
+    return { history, stored };
+  }, room);
+  expect(seen.history).toContain("e2e2.");
+  expect(seen.history).not.toContain("harbour");
+  expect(seen.history).not.toContain("notes.txt");
+  // The picture, its thumbnail and the file.
+  expect(seen.stored).toHaveLength(3);
+  for (const file of seen.stored) {
+    expect(file.type).toBe("application/octet-stream");
+    expect(file.png).toBe(false);
+    expect(file.text).not.toContain("secret plan");
+  }
 });

@@ -1,5 +1,5 @@
 import { test, expect, type Page } from "@playwright/test";
-import { joinFromLobby, joinOn, log } from "./people";
+import { attach, files, joinFromLobby, joinOn, log, send } from "./people";
 import { CuttableProxy } from "./proxy";
 
 // Pictures, videos and files as people share them: the Attach button, a
@@ -10,23 +10,6 @@ import { CuttableProxy } from "./proxy";
 /** A real PNG: a screenshot of what `page` shows. */
 async function picture(page: Page): Promise<Buffer> {
   return page.screenshot({ type: "png" });
-}
-
-/** Attaches files with the Attach button and its file chooser. */
-async function attach(page: Page, files: { name: string; mimeType: string; buffer: Buffer }[]) {
-  const chooser = page.waitForEvent("filechooser");
-  await page.getByRole("button", { name: "Attach" }).click();
-  await (await chooser).setFiles(files);
-}
-
-function files(page: Page) {
-  return page.getByRole("list", { name: "Files to send" });
-}
-
-/** Sends what is in the box, with the attached files, once they are uploaded. */
-async function send(page: Page) {
-  await page.getByRole("button", { name: "Send" }).click();
-  await expect(files(page)).toHaveCount(0);
 }
 
 test("nadia attaches a picture, usman sees its thumbnail and opens it", async ({ browser }) => {

@@ -85,3 +85,21 @@ export async function logIn(page: Page, username: string, password: string) {
   await fillCredentials(page, username, password);
   await page.getByRole("button", { name: "Log in" }).click();
 }
+
+/** Attaches files with the Attach button and its file chooser. */
+export async function attach(page: Page, files: { name: string; mimeType: string; buffer: Buffer }[]) {
+  const chooser = page.waitForEvent("filechooser");
+  await page.getByRole("button", { name: "Attach" }).click();
+  await (await chooser).setFiles(files);
+}
+
+/** The files picked for the next message. */
+export function files(page: Page) {
+  return page.getByRole("list", { name: "Files to send" });
+}
+
+/** Sends what is in the box, with the attached files, once they are uploaded. */
+export async function send(page: Page) {
+  await page.getByRole("button", { name: "Send" }).click();
+  await expect(files(page)).toHaveCount(0);
+}

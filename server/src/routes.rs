@@ -38,7 +38,9 @@ const HEALTH_DEADLINE: Duration = Duration::from_secs(2);
 
 /// The page's Content-Security-Policy: scripts only with this response's
 /// nonce (Leptos puts it on its hydration scripts), WebAssembly allowed to
-/// compile, nothing framed, nothing loaded from elsewhere.
+/// compile, nothing framed, nothing loaded from elsewhere. Pictures and
+/// videos also from `blob:`: an encrypted conversation's files, opened in the
+/// browser, are shown from there (`blob:` addresses are this origin's own).
 fn content_security_policy(nonce: &str, live_reload: Option<u32>) -> String {
     // Under `cargo leptos watch` the page also talks to the reload socket.
     let reload = live_reload
@@ -46,7 +48,7 @@ fn content_security_policy(nonce: &str, live_reload: Option<u32>) -> String {
         .unwrap_or_default();
     format!(
         "default-src 'self'; script-src 'nonce-{nonce}' 'strict-dynamic' 'wasm-unsafe-eval'; \
-         style-src 'self'; img-src 'self' data:; connect-src 'self'{reload}; object-src 'none'; \
+         style-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'{reload}; object-src 'none'; \
          base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     )
 }

@@ -182,7 +182,15 @@ pub(super) fn EntryLine(entry: Entry, grouped: bool, conv: Conversation) -> impl
             let sealed = crate::e2e::is_sealed(body.as_str());
             // A sealed message's uploads are ciphertext: its files show from
             // the records inside it, once open.
-            let media = (!media.is_empty() && !sealed).then(|| media_view(media, seq, conv));
+            let has_media = !media.is_empty();
+            let media = (has_media && !sealed).then(|| media_view(media, seq, conv));
+            let sealed_files = (sealed && has_media).then(|| {
+                let body = body.clone();
+                move || match conv.readable(body.as_str()) {
+                    Some(Opened::Files(_, files)) => Some(sealed_media_view(files, seq, conv)),
+                    _ => None,
+                }
+            });
             let mentioned = {
                 let body = body.clone();
                 move || {
@@ -294,12 +302,10 @@ pub(super) fn EntryLine(entry: Entry, grouped: bool, conv: Conversation) -> impl
                     <div class="body">
                         {if sealed {
                             Either::Left(move || match conv.readable(body.as_str()) {
-                                Some(Opened::Text(text)) => EitherOf3::A(body_view(&text)),
-                                Some(Opened::Files(text, files)) => EitherOf3::B(view! {
-                                    {body_view(&text)}
-                                    {sealed_media_view(files, seq, conv)}
-                                }),
-                                state => EitherOf3::C(view! {
+                                Some(Opened::Text(text) | Opened::Files(text, _)) => {
+                                    Either::Left(body_view(&text))
+                                }
+                                state => Either::Right(view! {
                                     <p class="sealed">
                                         {state.as_ref().map_or("Decrypting…", Opened::shown).to_owned()}
                                     </p>
@@ -310,6 +316,7 @@ pub(super) fn EntryLine(entry: Entry, grouped: bool, conv: Conversation) -> impl
                         }}
                     </div>
                     {media}
+                    {sealed_files}
                     {edited.then(|| view! { <span class="edited">"(edited)"</span> })}
                     {reactions}
                     <div class="actions" role="toolbar" aria-label="Message actions">
