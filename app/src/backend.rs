@@ -2,7 +2,7 @@
 //! [`ChatBackend`] and provides it as context for every request, so this crate
 //! needs no database or socket code of its own.
 
-use crate::e2e::{DeviceId, DeviceKeys, NewEpoch, RoomKeys, SharedKeys};
+use crate::e2e::{BackedUpKey, DeviceId, DeviceKeys, KeyBackup, NewEpoch, RoomKeys, SharedKeys};
 use crate::messages::{HistoryPage, Seq};
 use crate::rooms::{PrivateRoom, RoomName, RoomSummary};
 use crate::search::SearchPage;
@@ -52,6 +52,20 @@ pub trait ChatBackend: Send + Sync + 'static {
     fn share_keys(&self, shared: SharedKeys) -> BoxFuture<'_, Result<(), BackendError>>;
     /// A new epoch of a room's key, made by one of the reader's devices.
     fn new_epoch(&self, epoch: NewEpoch) -> BoxFuture<'_, Result<(), BackendError>>;
+    /// Starts the reader's key backup afresh (see [`crate::e2e::KeyBackup`]).
+    fn start_key_backup(
+        &self,
+        salt: String,
+        check: String,
+    ) -> BoxFuture<'_, Result<(), BackendError>>;
+    /// Adds keys of one room to the reader's key backup.
+    fn back_up_keys(
+        &self,
+        room: RoomName,
+        keys: Vec<BackedUpKey>,
+    ) -> BoxFuture<'_, Result<(), BackendError>>;
+    /// The reader's key backup, if any.
+    fn key_backup(&self) -> BoxFuture<'_, Result<Option<KeyBackup>, BackendError>>;
     /// Page `page` of the messages in `rooms` holding every one of `words`.
     fn search(
         &self,

@@ -10,9 +10,9 @@
 use crate::access::{Access, Act};
 use crate::accounts::throttle::Throttle;
 use crate::hub::RoomHub;
-use crate::store::{Author, DevicePublished, EpochMade, Store};
+use crate::store::{Author, BackedUp, DevicePublished, EpochMade, Store};
 use app::backend::{BackendError, ChatBackend};
-use app::e2e::{DeviceId, DeviceKeys, NewEpoch, RoomKeys, SharedKeys};
+use app::e2e::{BackedUpKey, DeviceId, DeviceKeys, KeyBackup, NewEpoch, RoomKeys, SharedKeys};
 use app::messages::{HistoryPage, Seq};
 use app::rooms::{PrivateRoom, RoomName, RoomSummary};
 use app::search::{SEARCH_PAGE, SearchPage};
@@ -88,6 +88,10 @@ pub enum ReadError {
     TooManyDevices,
     #[error("at most {} keys at once", app::e2e::SHARED_KEYS_MAX)]
     TooManyKeys,
+    #[error("that is not a key backup")]
+    BadBackup,
+    #[error("turn on key backup first")]
+    NoBackup,
     /// Someone else made that epoch first, or the members' devices changed.
     #[error("the conversation's people or devices changed; try again")]
     KeysChanged,
@@ -106,7 +110,8 @@ impl ReadError {
             ReadError::TooSlow => StatusCode::SERVICE_UNAVAILABLE,
             ReadError::NotSignedIn | ReadError::TooManyDevices => StatusCode::FORBIDDEN,
             ReadError::DeviceTaken | ReadError::KeysChanged => StatusCode::CONFLICT,
-            ReadError::TooManyKeys => StatusCode::BAD_REQUEST,
+            ReadError::TooManyKeys | ReadError::BadBackup => StatusCode::BAD_REQUEST,
+            ReadError::NoBackup => StatusCode::CONFLICT,
         })
     }
 }
@@ -324,6 +329,42 @@ impl Reader {
         }
     }
 
+    pub async fn start_key_backup(&self, salt: String, check: String) -> Result<(), ReadError> {
+        let account = self.account()?;
+        if !app::e2e::backup_well_formed(&salt, &check) {
+            return Err(ReadError::BadBackup);
+        }
+        self.library
+            .store
+            .start_key_backup(account, &salt, &check)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn back_up_keys(
+        &self,
+        room: RoomName,
+        keys: Vec<BackedUpKey>,
+    ) -> Result<(), ReadError> {
+        let account = self.account()?;
+        if keys.len() > app::e2e::SHARED_KEYS_MAX {
+            return Err(ReadError::TooManyKeys);
+        }
+        if !keys.iter().all(BackedUpKey::well_formed) {
+            return Err(ReadError::BadBackup);
+        }
+        match self
+            .library
+            .store
+            .back_up_keys(account, &room, &keys)
+            .await?
+        {
+            BackedUp::Done => Ok(()),
+            BackedUp::NoBackup => Err(ReadError::NoBackup),
+            BackedUp::NotMember => Err(crate::access::Denied::NoSuchRoom.into()),
+        }
+    }
+
     pub async fn new_epoch(&self, epoch: NewEpoch) -> Result<(), ReadError> {
         let account = self.account()?;
         self.library
@@ -371,6 +412,41 @@ impl ChatBackend for Reader {
             Reader::share_keys(self, shared)
                 .await
                 .map_err(backend_error)
+        })
+    }
+
+    fn start_key_backup(
+        &self,
+        salt: String,
+        check: String,
+    ) -> BoxFuture<'_, Result<(), BackendError>> {
+        Box::pin(async move {
+            Reader::start_key_backup(self, salt, check)
+                .await
+                .map_err(backend_error)
+        })
+    }
+
+    fn back_up_keys(
+        &self,
+        room: RoomName,
+        keys: Vec<BackedUpKey>,
+    ) -> BoxFuture<'_, Result<(), BackendError>> {
+        Box::pin(async move {
+            Reader::back_up_keys(self, room, keys)
+                .await
+                .map_err(backend_error)
+        })
+    }
+
+    fn key_backup(&self) -> BoxFuture<'_, Result<Option<KeyBackup>, BackendError>> {
+        Box::pin(async move {
+            let account = self.account().map_err(backend_error)?;
+            self.library
+                .store
+                .key_backup(account)
+                .await
+                .map_err(|e| backend_error(e.into()))
         })
     }
 
@@ -461,6 +537,29 @@ impl ChatBackend for PerRequest {
     fn share_keys(&self, shared: SharedKeys) -> BoxFuture<'_, Result<(), BackendError>> {
         let reader = self.reader();
         Box::pin(async move { ChatBackend::share_keys(&reader, shared).await })
+    }
+
+    fn start_key_backup(
+        &self,
+        salt: String,
+        check: String,
+    ) -> BoxFuture<'_, Result<(), BackendError>> {
+        let reader = self.reader();
+        Box::pin(async move { ChatBackend::start_key_backup(&reader, salt, check).await })
+    }
+
+    fn back_up_keys(
+        &self,
+        room: RoomName,
+        keys: Vec<BackedUpKey>,
+    ) -> BoxFuture<'_, Result<(), BackendError>> {
+        let reader = self.reader();
+        Box::pin(async move { ChatBackend::back_up_keys(&reader, room, keys).await })
+    }
+
+    fn key_backup(&self) -> BoxFuture<'_, Result<Option<KeyBackup>, BackendError>> {
+        let reader = self.reader();
+        Box::pin(async move { ChatBackend::key_backup(&reader).await })
     }
 
     fn private_rooms(&self) -> BoxFuture<'_, Result<Vec<PrivateRoom>, BackendError>> {

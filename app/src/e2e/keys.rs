@@ -340,11 +340,15 @@ pub async fn open(room: &RoomName, account: &str, sealed: &Sealed) -> Opened {
     };
     let context = additional_data(room, sealed.epoch, &sealed.device);
     match crypto::open(key, &iv, &ciphertext, &context).await {
-        Ok(plain) if sealed.files => serde_json::from_slice::<Content>(&plain)
-            .map_or(Opened::Broken, |Content(text, files)| {
-                Opened::Files(text, files)
-            }),
-        Ok(plain) => String::from_utf8(plain).map_or(Opened::Broken, Opened::Text),
+        // `from_str`, not `from_slice`: one JSON reader in the bundle, not two.
+        Ok(plain) => match (String::from_utf8(plain), sealed.files) {
+            (Ok(json), true) => serde_json::from_str::<Content>(&json)
+                .map_or(Opened::Broken, |Content(text, files)| {
+                    Opened::Files(text, files)
+                }),
+            (Ok(text), false) => Opened::Text(text),
+            (Err(_), _) => Opened::Broken,
+        },
         Err(_) => Opened::Broken,
     }
 }

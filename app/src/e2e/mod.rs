@@ -470,6 +470,85 @@ pub struct NewEpoch {
     pub wraps: Vec<Wrap>,
 }
 
+/// One epoch key in an account's key backup: the epoch, the IV and the
+/// 32-byte key sealed with the backup key (AES-256-GCM, the room and epoch
+/// as additional data), in base64. The backup key comes from the person's
+/// recovery passphrase (PBKDF2) and never reaches the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackedUpKey(pub u32, pub String, pub String);
+
+impl BackedUpKey {
+    pub fn well_formed(&self) -> bool {
+        self.0 > 0
+            && self.1.len() == 16
+            && self.2.len() == 64
+            && is_base64(&self.1)
+            && is_base64(&self.2)
+    }
+}
+
+/// An account's key backup as the server hands it back: the PBKDF2 salt
+/// (base64 of 16 bytes), a check sealed with the backup key (`IV.CT`, to
+/// tell a wrong passphrase at once), and the keys of the private rooms and
+/// direct messages the account is still in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyBackup(
+    pub String,
+    pub String,
+    pub Vec<(RoomName, Vec<BackedUpKey>)>,
+);
+
+/// Whether a new backup's salt and check have their shapes.
+pub fn backup_well_formed(salt: &str, check: &str) -> bool {
+    let Some((iv, sealed)) = check.split_once('.') else {
+        return false;
+    };
+    salt.len() == 24
+        && is_base64(salt)
+        && iv.len() == 16
+        && is_base64(iv)
+        && sealed.len() <= 128
+        && is_base64(sealed)
+}
+
+/// Starts the signed-in person's key backup afresh (a new passphrase): the
+/// salt and check of the new backup key; any older backup is dropped.
+#[leptos::server(prefix = "/api", endpoint = "start_key_backup", input = leptos::server_fn::codec::Json)]
+pub async fn start_key_backup(
+    salt: String,
+    check: String,
+) -> Result<(), leptos::prelude::ServerFnError> {
+    let backend = crate::backend::from_context()?;
+    backend
+        .start_key_backup(salt, check)
+        .await
+        .map_err(crate::backend::to_server_fn_error)
+}
+
+/// Adds keys of `room` to the signed-in person's key backup (at most
+/// [`SHARED_KEYS_MAX`] a call; keys already there are kept as they are).
+#[leptos::server(prefix = "/api", endpoint = "back_up_keys", input = leptos::server_fn::codec::Json)]
+pub async fn back_up_keys(
+    room: RoomName,
+    keys: Vec<BackedUpKey>,
+) -> Result<(), leptos::prelude::ServerFnError> {
+    let backend = crate::backend::from_context()?;
+    backend
+        .back_up_keys(room, keys)
+        .await
+        .map_err(crate::backend::to_server_fn_error)
+}
+
+/// The signed-in person's key backup, if they made one.
+#[leptos::server(prefix = "/api", endpoint = "key_backup", input = leptos::server_fn::codec::Json)]
+pub async fn fetch_key_backup() -> Result<Option<KeyBackup>, leptos::prelude::ServerFnError> {
+    let backend = crate::backend::from_context()?;
+    backend
+        .key_backup()
+        .await
+        .map_err(crate::backend::to_server_fn_error)
+}
+
 /// Publishes this browser's device for the signed-in account (again is
 /// fine; another device's id is refused).
 #[leptos::server(prefix = "/api", endpoint = "publish_device", input = leptos::server_fn::codec::Json)]

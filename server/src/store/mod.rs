@@ -421,6 +421,16 @@ fn sealed_as_due(kind: &EntryKind, key_epoch: u32) -> Result<(), Refusal> {
     }
 }
 
+/// What adding keys to a key backup did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackedUp {
+    Done,
+    /// The account has no key backup (or started a new one meanwhile).
+    NoBackup,
+    /// Not a private room the account is in.
+    NotMember,
+}
+
 /// An upload as stored (see `server/src/media`).
 #[derive(Debug, Clone)]
 pub struct MediaRow {
@@ -881,6 +891,35 @@ impl Store {
         shared: &app::e2e::SharedKeys,
     ) -> Result<Option<u64>, StoreError> {
         each!(self, db => db.share_keys(account, shared).await)
+    }
+
+    /// Starts `account`'s key backup afresh, dropping any older one.
+    pub async fn start_key_backup(
+        &self,
+        account: i64,
+        salt: &str,
+        check: &str,
+    ) -> Result<(), StoreError> {
+        each!(self, db => db.start_key_backup(account, salt, check).await)
+    }
+
+    /// Adds `keys` of `room` to `account`'s key backup (those of epochs
+    /// the room has; one already there stays as it is).
+    pub async fn back_up_keys(
+        &self,
+        account: i64,
+        room: &RoomName,
+        keys: &[app::e2e::BackedUpKey],
+    ) -> Result<BackedUp, StoreError> {
+        each!(self, db => db.back_up_keys(account, room, keys).await)
+    }
+
+    /// `account`'s key backup, with the keys of the rooms it is still in.
+    pub async fn key_backup(
+        &self,
+        account: i64,
+    ) -> Result<Option<app::e2e::KeyBackup>, StoreError> {
+        each!(self, db => db.key_backup(account).await)
     }
 
     /// Stores a new key epoch made by `account`'s device.

@@ -377,3 +377,22 @@ pub(super) fn epoch_key(
         },
     })
 }
+
+/// A key backup's rows (room, epoch, IV, sealed key), ordered by room,
+/// grouped by room.
+pub(crate) fn backup_rooms(
+    rows: Vec<(String, i64, String, String)>,
+) -> Vec<(RoomName, Vec<app::e2e::BackedUpKey>)> {
+    let mut rooms: Vec<(RoomName, Vec<app::e2e::BackedUpKey>)> = Vec::new();
+    for (room, epoch, iv, sealed) in rows {
+        let (Ok(room), Ok(epoch)) = (RoomName::parse(&room), u32::try_from(epoch)) else {
+            continue;
+        };
+        let key = app::e2e::BackedUpKey(epoch, iv, sealed);
+        match rooms.last_mut() {
+            Some((last, keys)) if *last == room => keys.push(key),
+            _ => rooms.push((room, vec![key])),
+        }
+    }
+    rooms
+}

@@ -388,3 +388,112 @@ async fn files_in_an_encrypted_conversation_are_sealed_bytes_only_its_members_fe
         "{names:?}"
     );
 }
+
+#[tokio::test]
+async fn a_key_backup_keeps_sealed_keys_of_the_rooms_its_account_is_in() {
+    use crate::accounts::{PASSWORD, get, sign_up};
+    let app = spawn_app().await;
+    let sadia = sign_up(&app, "sadia", PASSWORD).await;
+    let usman = sign_up(&app, "usman", PASSWORD).await;
+    let dm = get(&app, "/dm/usman", Some(&sadia)).await;
+    let dm = dm.location().strip_prefix("/r/").unwrap().to_owned();
+    publish(&app, &sadia, "sadia1").await;
+    publish(&app, &usman, "usman1").await;
+    assert_eq!(rekey(&app, &sadia, &dm, "sadia1").await, 1);
+    let key =
+        |epoch: u32, fill: &str| serde_json::json!([epoch, "AAAAAAAAAAAAAAAA", fill.repeat(64)]);
+    let back_up = |cookie: String, keys: Vec<serde_json::Value>| {
+        let app = &app;
+        let dm = dm.clone();
+        async move {
+            call_as(
+                app,
+                "/api/back_up_keys",
+                serde_json::json!({ "room": dm, "keys": keys }),
+                Some(&cookie),
+            )
+            .await
+        }
+    };
+    let start = |cookie: String, salt: &'static str| {
+        let app = &app;
+        async move {
+            call_as(
+                app,
+                "/api/start_key_backup",
+                serde_json::json!({ "salt": salt, "check": "BBBBBBBBBBBBBBBB.Y2hlY2tlZCBhbmQgdGFnIGhlcmU=" }),
+                Some(&cookie),
+            )
+            .await
+        }
+    };
+    let fetch_backup = |cookie: Option<String>| {
+        let app = &app;
+        async move {
+            call_as(
+                app,
+                "/api/key_backup",
+                serde_json::json!({}),
+                cookie.as_deref(),
+            )
+            .await
+        }
+    };
+
+    // Nothing to add to before a backup is started; nothing to fetch.
+    assert_eq!(back_up(sadia.clone(), vec![key(1, "K")]).await.status, 409);
+    assert_eq!(fetch_backup(Some(sadia.clone())).await.body, "null");
+    // A salt and check of the wrong shape are refused.
+    assert_eq!(start(sadia.clone(), "short").await.status, 400);
+    assert_eq!(
+        start(sadia.clone(), "c2FsdHNhbHRzYWx0c2FsdA==")
+            .await
+            .status,
+        200
+    );
+
+    // Keys of epochs the room has are kept (once); another epoch is not.
+    let added = back_up(sadia.clone(), vec![key(1, "K"), key(7, "K")]).await;
+    assert_eq!(added.status, 200, "{}", added.body);
+    assert_eq!(back_up(sadia.clone(), vec![key(1, "Z")]).await.status, 200);
+    let backup: app::e2e::KeyBackup =
+        serde_json::from_str(&fetch_backup(Some(sadia.clone())).await.body).unwrap();
+    assert_eq!(backup.0, "c2FsdHNhbHRzYWx0c2FsdA==");
+    assert_eq!(backup.2.len(), 1);
+    assert_eq!(backup.2[0].0.as_str(), dm);
+    assert_eq!(
+        backup.2[0].1,
+        [app::e2e::BackedUpKey(
+            1,
+            "AAAAAAAAAAAAAAAA".into(),
+            "K".repeat(64)
+        )]
+    );
+    // Malformed or too many keys, an outsider's room, a guest: refused.
+    assert_eq!(back_up(sadia.clone(), vec![key(1, "!")]).await.status, 400);
+    let flood = (1..=app::e2e::SHARED_KEYS_MAX as u32 + 1)
+        .map(|e| key(e, "K"))
+        .collect();
+    assert_eq!(back_up(sadia.clone(), flood).await.status, 400);
+    let zara = sign_up(&app, "zara", PASSWORD).await;
+    assert_eq!(
+        start(zara.clone(), "c2FsdHNhbHRzYWx0c2FsdA==").await.status,
+        200
+    );
+    assert_eq!(back_up(zara.clone(), vec![key(1, "K")]).await.status, 404);
+    assert_eq!(fetch_backup(None).await.status, 403);
+    assert_eq!(fetch_backup(Some(usman.clone())).await.body, "null");
+
+    // A new passphrase starts a new backup: the old keys could not be
+    // opened with it.
+    assert_eq!(
+        start(sadia.clone(), "bmV3c2FsdG5ld3NhbHRuZQ==")
+            .await
+            .status,
+        200
+    );
+    let backup: app::e2e::KeyBackup =
+        serde_json::from_str(&fetch_backup(Some(sadia.clone())).await.body).unwrap();
+    assert_eq!(backup.0, "bmV3c2FsdG5ld3NhbHRuZQ==");
+    assert!(backup.2.is_empty());
+}

@@ -3,9 +3,10 @@
 //! server could decrypt with (see `app::e2e`).
 
 use super::{SqliteStore, StoreError, now_ms};
+use crate::store::rows::backup_rooms;
 use crate::store::rows::{DeviceRow, EpochKeyRow, epoch_key, key_requests, member_device};
-use crate::store::{DevicePublished, EpochMade};
-use app::e2e::{DeviceId, DeviceKeys, NewEpoch, RoomKeys};
+use crate::store::{BackedUp, DevicePublished, EpochMade};
+use app::e2e::{BackedUpKey, DeviceId, DeviceKeys, KeyBackup, NewEpoch, RoomKeys};
 use app::rooms::RoomName;
 
 impl SqliteStore {
@@ -291,5 +292,105 @@ impl SqliteStore {
             .await?;
         tx.commit().await?;
         Ok(EpochMade::Done)
+    }
+
+    /// Starts `account`'s key backup afresh: the keys sealed with an older
+    /// passphrase's key could not be opened with the new one.
+    pub async fn start_key_backup(
+        &self,
+        account: i64,
+        salt: &str,
+        check: &str,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        sqlx::query("DELETE FROM backup_keys WHERE account_id = ?1")
+            .bind(account)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM key_backups WHERE account_id = ?1")
+            .bind(account)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO key_backups (account_id, salt, checked, created_at)
+             VALUES (?1, ?2, ?3, ?4)",
+        )
+        .bind(account)
+        .bind(salt)
+        .bind(check)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn back_up_keys(
+        &self,
+        account: i64,
+        room: &RoomName,
+        keys: &[BackedUpKey],
+    ) -> Result<BackedUp, StoreError> {
+        let mut tx = self.write().await?;
+        let has_backup: Option<i64> =
+            sqlx::query_scalar("SELECT account_id FROM key_backups WHERE account_id = ?1")
+                .bind(account)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if has_backup.is_none() {
+            return Ok(BackedUp::NoBackup);
+        }
+        let room_id: Option<i64> = sqlx::query_scalar(
+            "SELECT r.id FROM rooms r JOIN private_members m ON m.room_id = r.id
+             WHERE r.name = ?1 AND m.account_id = ?2",
+        )
+        .bind(room.as_str())
+        .bind(account)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(room_id) = room_id else {
+            return Ok(BackedUp::NotMember);
+        };
+        for key in keys {
+            sqlx::query(
+                "INSERT INTO backup_keys (account_id, room_id, epoch, iv, sealed)
+                 SELECT ?1, ?2, ?3, ?4, ?5
+                 WHERE EXISTS (SELECT 1 FROM room_epochs WHERE room_id = ?2 AND epoch = ?3)
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(account)
+            .bind(room_id)
+            .bind(i64::from(key.0))
+            .bind(&key.1)
+            .bind(&key.2)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(BackedUp::Done)
+    }
+
+    pub async fn key_backup(&self, account: i64) -> Result<Option<KeyBackup>, StoreError> {
+        let backup: Option<(String, String)> =
+            sqlx::query_as("SELECT salt, checked FROM key_backups WHERE account_id = ?1")
+                .bind(account)
+                .fetch_optional(&self.readers)
+                .await?;
+        let Some((salt, check)) = backup else {
+            return Ok(None);
+        };
+        // Only the rooms the account is still in: one it left or was taken
+        // out of keeps nothing to read with.
+        let rows: Vec<(String, i64, String, String)> = sqlx::query_as(
+            "SELECT r.name, b.epoch, b.iv, b.sealed FROM backup_keys b
+             JOIN rooms r ON r.id = b.room_id
+             JOIN private_members m ON m.room_id = b.room_id AND m.account_id = b.account_id
+             WHERE b.account_id = ?1
+             ORDER BY r.name, b.epoch",
+        )
+        .bind(account)
+        .fetch_all(&self.readers)
+        .await?;
+        Ok(Some(KeyBackup(salt, check, backup_rooms(rows))))
     }
 }
