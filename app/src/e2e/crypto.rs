@@ -294,13 +294,14 @@ pub async fn export_raw(key: &CryptoKey) -> Result<Vec<u8>, CryptoError> {
     Ok(bytes_of(&wait(subtle()?.export_key("raw", key)).await?))
 }
 
-/// An AES-256-GCM key from its raw bytes (`raw`: an `ArrayBuffer` or view).
-pub async fn import_aes(raw: &Object) -> Result<CryptoKey, CryptoError> {
+/// An AES-256-GCM key from its raw bytes (`raw`: an `ArrayBuffer` or
+/// view); `extractable` if it is to be wrapped for a device.
+pub async fn import_aes(raw: &Object, extractable: bool) -> Result<CryptoKey, CryptoError> {
     Ok(wait(subtle()?.import_key_with_str(
         "raw",
         raw,
         "AES-GCM",
-        false,
+        extractable,
         &usages(&["encrypt", "decrypt"]),
     ))
     .await?
@@ -334,4 +335,37 @@ pub async fn open_buffer(
     let promise =
         subtle()?.decrypt_with_object_and_buffer_source(&gcm(iv, additional_data), key, ciphertext);
     wait(promise).await.map_err(|_| CryptoError::DoesNotOpen)
+}
+
+/// PBKDF2-SHA-256 rounds for a recovery passphrase (OWASP's figure for
+/// 2023 on): about half a second in a browser, once per backup or restore.
+const PASSPHRASE_ROUNDS: u32 = 600_000;
+
+/// The AES-256-GCM key a recovery passphrase and `salt` make (PBKDF2).
+pub async fn passphrase_key(passphrase: &str, salt: &[u8]) -> Result<CryptoKey, CryptoError> {
+    let subtle = subtle()?;
+    let base: CryptoKey = wait(subtle.import_key_with_str(
+        "raw",
+        &array(passphrase.as_bytes()),
+        "PBKDF2",
+        false,
+        &usages(&["deriveKey"]),
+    ))
+    .await?
+    .unchecked_into();
+    let params = web_sys::Pbkdf2Params::new(
+        "PBKDF2",
+        &JsValue::from_str("SHA-256"),
+        PASSPHRASE_ROUNDS,
+        &array(salt),
+    );
+    Ok(wait(subtle.derive_key_with_object_and_object(
+        &params,
+        &base,
+        &AesDerivedKeyParams::new("AES-GCM", 256),
+        false,
+        &usages(&["encrypt", "decrypt"]),
+    ))
+    .await?
+    .unchecked_into())
 }

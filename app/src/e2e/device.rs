@@ -23,6 +23,9 @@ pub struct Device {
     pub keys: DeviceKeys,
     /// ECDH: unwraps the room keys wrapped for this device, wraps new ones.
     pub agree: CryptoKey,
+    /// The account's key backup key, once this device turned backup on or
+    /// restored from it (see `super::backup`).
+    pub backup: RefCell<Option<CryptoKey>>,
 }
 
 thread_local! {
@@ -98,7 +101,12 @@ async fn load(db: &IdbDatabase, account: &str) -> Result<Option<Device>, CryptoE
     let agree = field(&record, "agree")
         .ok_or(CryptoError::BadKey)?
         .unchecked_into();
-    Ok(Some(Device { keys, agree }))
+    let backup = field(&record, "backup").map(JsCast::unchecked_into);
+    Ok(Some(Device {
+        keys,
+        agree,
+        backup: RefCell::new(backup),
+    }))
 }
 
 fn new_id() -> Result<DeviceId, CryptoError> {
@@ -148,6 +156,7 @@ async fn make(db: &IdbDatabase, account: &str) -> Result<Device, CryptoError> {
     Ok(Device {
         keys,
         agree: agree.private,
+        backup: RefCell::new(None),
     })
 }
 
@@ -179,4 +188,35 @@ pub async fn this_device(account: &str) -> Result<Rc<Device>, CryptoError> {
     let device = Rc::new(device);
     LOADED.with_borrow_mut(|l| *l = Some((account.to_owned(), device.clone())));
     Ok(device)
+}
+
+/// Keeps `key` (a key backup's, non-extractable) with `account`'s device
+/// here: it seals each room key this device learns into the backup.
+pub async fn keep_backup_key(account: &str, key: &CryptoKey) -> Result<(), CryptoError> {
+    let device = this_device(account).await?;
+    let db = database().await?;
+    let name = JsValue::from_str(account);
+    // Read, then write in a transaction of its own: one kept open across
+    // an await could end before the write.
+    let record = {
+        let store = db
+            .transaction_with_str(DEVICES)
+            .and_then(|t| t.object_store(DEVICES))
+            .map_err(|_| CryptoError::Unavailable)?;
+        finished(&store.get(&name).map_err(|_| CryptoError::Unavailable)?).await?
+    };
+    if record.is_undefined() {
+        return Err(CryptoError::Unavailable);
+    }
+    let _ = Reflect::set(&record, &JsValue::from_str("backup"), key);
+    let store = db
+        .transaction_with_str_and_mode(DEVICES, IdbTransactionMode::Readwrite)
+        .and_then(|t| t.object_store(DEVICES))
+        .map_err(|_| CryptoError::Unavailable)?;
+    let request = store
+        .put_with_key(&record, &name)
+        .map_err(|_| CryptoError::Unavailable)?;
+    finished(&request).await?;
+    device.backup.replace(Some(key.clone()));
+    Ok(())
 }

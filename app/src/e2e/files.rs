@@ -207,7 +207,7 @@ pub async fn open(file: &SealedFile, thumb: bool) -> Result<String, OpenError> {
 
 async fn file_key(raw: &str) -> Option<CryptoKey> {
     let raw = crypto::from_base64(raw).filter(|raw| raw.len() == 32)?;
-    crypto::import_aes(&Uint8Array::from(raw.as_slice()).into())
+    crypto::import_aes(&Uint8Array::from(raw.as_slice()).into(), false)
         .await
         .ok()
 }

@@ -113,6 +113,7 @@ async fn fetch(room: &RoomName, device: &Device) -> Result<Rc<Keyring>, SealErro
     }
     announce_new_devices(room, &state.devices, device);
     share(room, device, &state, &keys).await;
+    super::backup::back_up(room, device, &keys).await;
     let ring = Rc::new(Keyring {
         room: room.clone(),
         current: state.current,

@@ -6,6 +6,7 @@
 //! - here: the [`Sealed`] body format, device ids and the public device
 //!   record, a room's key state as the server hands it to a device, and the
 //!   server functions that publish a device and a new epoch's keys;
+//! - `backup` (browser only): the key backup a recovery passphrase opens;
 //! - `crypto` (browser only): WebCrypto (`SubtleCrypto`) for device keys,
 //!   wrapping room keys and sealing messages;
 //! - `device` (browser only): this browser's device keys, kept in IndexedDB
@@ -16,6 +17,8 @@
 //! - `keys` (browser only): each room's keys as this device unwrapped them,
 //!   a new epoch when the server says one is due, sealing and opening.
 
+#[cfg(feature = "hydrate")]
+pub mod backup;
 #[cfg(feature = "hydrate")]
 pub mod crypto;
 #[cfg(feature = "hydrate")]

@@ -13,6 +13,7 @@
 //!   cancel, retry), paste and drop.
 //! - `viewer.rs`: pictures full size (arrows, Escape).
 //! - `safety.rs`: a direct message's safety number.
+//! - `backup.rs`: turning key backup on, and restoring from it.
 //! - `members.rs`: a private room's members, and the owner's invite and
 //!   remove forms.
 //! - `emoji_picker.rs`: the emoji palette opened from the composer (and to
@@ -22,6 +23,7 @@
 //! the lobby, in [`crate::nick_form`].
 
 mod attach;
+mod backup;
 mod composer;
 mod emoji_picker;
 mod log;
@@ -371,6 +373,7 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
                     </span>
                 })}
                 {direct_with.clone().map(|with| view! { <safety::SafetyNumber conv with /> })}
+                {room.is_private().then(|| view! { <backup::KeyBackup conv /> })}
                 <span class="status" role="status">
                     {status_text}
                 </span>
