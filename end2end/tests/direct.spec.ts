@@ -182,3 +182,50 @@ test("files in a direct message are encrypted in the browser and open on the oth
     expect(file.text).not.toContain("secret plan");
   }
 });
+
+test("a recovery passphrase gives a new device the history with no other device online", async ({ browser }) => {
+  const kofi = await signUp(browser, "kofi");
+  const amara = await signUp(browser, "amara");
+  await kofi.goto("/dm/amara");
+  await expectJoined(kofi);
+  const address = new URL(kofi.url()).pathname;
+  await say(kofi, "the old plan");
+  await amara.goto(address);
+  await expectJoined(amara);
+  await say(amara, "agreed");
+  await expect(bodies(kofi)).toHaveText(["the old plan", "agreed"]);
+
+  // kofi turns key backup on with a recovery passphrase (a short one is
+  // refused).
+  await kofi.getByRole("button", { name: "Key backup" }).click();
+  const passphrase = kofi.getByLabel("Recovery passphrase");
+  await passphrase.fill("too short");
+  await kofi.getByRole("button", { name: "Turn on key backup" }).click();
+  await expect(kofi.getByText("at least 12 characters")).toBeVisible();
+  await passphrase.fill("correct horse battery staple");
+  await kofi.getByRole("button", { name: "Turn on key backup" }).click();
+  await expect(kofi.getByText("Key backup is on: 1 key backed up.")).toBeVisible();
+
+  // His only device is gone; a new one reads nothing until he restores.
+  await kofi.context().close();
+  const phone = await (await browser.newContext()).newPage();
+  await logIn(phone, "kofi", PASSWORD);
+  await expect(phone.getByRole("main").getByText("Signed in as kofi")).toBeVisible();
+  await phone.goto(address);
+  await expectJoined(phone);
+  await expect(bodies(phone)).toHaveText([
+    "Waiting for the key from another device",
+    "Waiting for the key from another device",
+  ]);
+  await phone.getByRole("button", { name: "Key backup" }).click();
+  await phone.getByLabel("Recovery passphrase").fill("wrong horse battery staple");
+  await phone.getByRole("button", { name: "Restore from key backup" }).click();
+  await expect(phone.getByText("not this account's recovery passphrase")).toBeVisible();
+  await phone.getByLabel("Recovery passphrase").fill("correct horse battery staple");
+  await phone.getByRole("button", { name: "Restore from key backup" }).click();
+  await expect(phone.getByText("Restored 1 key from the backup.")).toBeVisible();
+  await expect(bodies(phone)).toHaveText(["the old plan", "agreed"]);
+  // And the conversation goes on, on a new key epoch.
+  await say(phone, "back on my phone");
+  await expect(bodies(amara)).toHaveText(["the old plan", "agreed", "back on my phone"]);
+});

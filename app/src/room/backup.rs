@@ -46,8 +46,8 @@ pub(super) fn KeyBackup(conv: Conversation) -> impl IntoView {
             };
             let done = outcome.is_ok();
             said.set(match (outcome, restore) {
-                (Ok(n), true) => format!("Restored {n} keys from the backup."),
-                (Ok(n), false) => format!("Key backup is on: {n} keys backed up."),
+                (Ok(n), true) => format!("Restored {} from the backup.", keys(n)),
+                (Ok(n), false) => format!("Key backup is on: {} backed up.", keys(n)),
                 (Err(reason), _) => format!("That did not work: {reason}."),
             });
             if done {
@@ -94,5 +94,14 @@ pub(super) fn KeyBackup(conv: Conversation) -> impl IntoView {
                 "The passphrase never leaves this browser. Without it, nobody (not even the server) can open the backup; forget it and the backup is lost."
             </p>
         </div>
+    }
+}
+
+#[cfg(feature = "hydrate")]
+fn keys(n: usize) -> String {
+    if n == 1 {
+        "1 key".to_owned()
+    } else {
+        format!("{n} keys")
     }
 }
