@@ -43,6 +43,26 @@
 //! - `backend` (ssr only): the trait through which server functions reach the
 //!   server's store and room hub, provided as context by the `server` crate.
 
+/// Gives a struct a JSON form that is an array of its fields, in order (as
+/// [`crate::media::Attachment`] has): the browser decodes an array with far
+/// less code than an object (docs/PERFORMANCE.md, "End-to-end encryption").
+/// The struct says `#[serde(from = "NameArray", into = "NameArray")]`.
+macro_rules! as_array {
+    ($name:ident, $array:ident, ($($field:ident: $ty:ty),+)) => {
+        type $array = ($($ty,)+);
+        impl From<$array> for $name {
+            fn from(($($field,)+): $array) -> Self {
+                Self { $($field),+ }
+            }
+        }
+        impl From<$name> for $array {
+            fn from(value: $name) -> Self {
+                ($(value.$field,)+)
+            }
+        }
+    };
+}
+
 pub mod accounts;
 pub mod alerts;
 pub mod api;

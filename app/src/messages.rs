@@ -200,7 +200,6 @@ pub enum EntryKind {
         client_id: ClientId,
         body: MessageBody,
         /// The message this one answers.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         reply: Option<Quote>,
         /// Its author changed the text since it was sent.
         #[serde(default, skip_serializing_if = "crate::people::is_false")]
@@ -366,6 +365,7 @@ pub struct Entry {
 
 /// A slice of a room's log in ascending `seq` order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "HistoryPageArray", into = "HistoryPageArray")]
 pub struct HistoryPage {
     pub room: RoomName,
     pub entries: Vec<Entry>,
@@ -569,3 +569,5 @@ mod tests {
         assert!(ClientId::parse("<script>").is_err());
     }
 }
+
+as_array!(HistoryPage, HistoryPageArray, (room: RoomName, entries: Vec<Entry>, at_start: bool, roster: Option<crate::rooms::Roster>));

@@ -101,6 +101,7 @@ impl fmt::Display for RoomName {
 
 /// Who may read a private room, as its page shows them to its members.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "RosterArray", into = "RosterArray")]
 pub struct Roster {
     /// Every member by name, in name order, the owner among them.
     pub members: Vec<crate::people::Nick>,
@@ -108,7 +109,6 @@ pub struct Roster {
     /// The reader owns the room: they invite people and take them out.
     pub yours: bool,
     /// A direct message: two people, no owner, nobody let in or out.
-    #[serde(default, skip_serializing_if = "crate::people::is_false")]
     pub direct: bool,
 }
 
@@ -125,15 +125,16 @@ impl Roster {
 /// A private room or direct message a signed-in person is in, as their
 /// sidebar lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "PrivateRoomArray", into = "PrivateRoomArray")]
 pub struct PrivateRoom {
     pub room: RoomName,
     /// A direct message's other person.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub with: Option<crate::people::Nick>,
 }
 
 /// One line of the lobby's room list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "RoomSummaryArray", into = "RoomSummaryArray")]
 pub struct RoomSummary {
     pub name: RoomName,
     /// People connected to the room right now.
@@ -237,3 +238,9 @@ mod tests {
         assert_eq!(RoomName::parse("main").unwrap().path(), "/r/main");
     }
 }
+
+as_array!(Roster, RosterArray, (members: Vec<crate::people::Nick>, owner: Option<crate::people::Nick>, yours: bool, direct: bool));
+
+as_array!(PrivateRoom, PrivateRoomArray, (room: RoomName, with: Option<crate::people::Nick>));
+
+as_array!(RoomSummary, RoomSummaryArray, (name: RoomName, online: u32));

@@ -34,6 +34,7 @@ pub struct Found {
 
 /// A page of results, newest first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "SearchPageArray", into = "SearchPageArray")]
 pub struct SearchPage {
     pub found: Vec<Found>,
     /// Another page follows.
@@ -143,3 +144,5 @@ mod tests {
         );
     }
 }
+
+as_array!(SearchPage, SearchPageArray, (found: Vec<Found>, more: bool));

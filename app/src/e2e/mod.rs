@@ -102,6 +102,13 @@ impl fmt::Display for DeviceId {
     }
 }
 
+as_array!(DeviceKeys, DeviceKeysArray, (id: DeviceId, agree: String, sign: String, signature: String));
+as_array!(MemberDevice, MemberDeviceArray, (account: crate::people::Nick, keys: DeviceKeys));
+as_array!(Wrap, WrapArray, (device: DeviceId, iv: String, key: String));
+as_array!(EpochKey, EpochKeyArray, (epoch: u32, from: MemberDevice, wrap: Wrap));
+as_array!(RoomKeys, RoomKeysArray, (current: u32, latest: u32, devices: Vec<MemberDevice>, keys: Vec<EpochKey>, share: Vec<KeyRequest>));
+as_array!(KeyRequest, KeyRequestArray, (device: MemberDevice, epochs: Vec<u32>));
+
 /// Standard base64 (with padding), as the browser's `btoa` writes it.
 pub fn is_base64(text: &str) -> bool {
     !text.is_empty()
@@ -329,6 +336,7 @@ pub fn additional_data(room: &RoomName, epoch: u32, device: &DeviceId) -> Vec<u8
 /// keys are wrapped for it) and its ECDSA P-256 key, which signs the rest
 /// ([`DeviceKeys::signed_bytes`]). Raw public keys, in base64.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "DeviceKeysArray", into = "DeviceKeysArray")]
 pub struct DeviceKeys {
     pub id: DeviceId,
     pub agree: String,
@@ -396,6 +404,7 @@ pub fn safety_number(mut halves: [(String, String); 2]) -> String {
 
 /// A device of someone in a room, as the server lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "MemberDeviceArray", into = "MemberDeviceArray")]
 pub struct MemberDevice {
     pub account: crate::people::Nick,
     pub keys: DeviceKeys,
@@ -404,6 +413,7 @@ pub struct MemberDevice {
 /// A room key wrapped for one device by another: the IV and the wrapped
 /// key, in base64.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "WrapArray", into = "WrapArray")]
 pub struct Wrap {
     pub device: DeviceId,
     pub iv: String,
@@ -419,6 +429,7 @@ impl Wrap {
 
 /// An epoch's key as wrapped for the asking device.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "EpochKeyArray", into = "EpochKeyArray")]
 pub struct EpochKey {
     pub epoch: u32,
     /// The device that made the epoch and wrapped its key; its public keys
@@ -429,6 +440,7 @@ pub struct EpochKey {
 
 /// A room's keys as the server hands them to one of its members' devices.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "RoomKeysArray", into = "RoomKeysArray")]
 pub struct RoomKeys {
     /// The epoch messages must be sealed with now; 0 when a new one is due
     /// (nobody made one yet, or someone or some device came or went since).
@@ -441,12 +453,12 @@ pub struct RoomKeys {
     pub keys: Vec<EpochKey>,
     /// This person's other devices, each with the epochs this device holds
     /// and it does not: this device wraps them for it ([`SharedKeys`]).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub share: Vec<KeyRequest>,
 }
 
 /// Epochs another device of the same person lacks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "KeyRequestArray", into = "KeyRequestArray")]
 pub struct KeyRequest {
     pub device: MemberDevice,
     pub epochs: Vec<u32>,

@@ -9,15 +9,11 @@ use crate::accounts::{Answer, call_as};
 use crate::common::*;
 use app::e2e::{RoomKeys, Sealed};
 
-/// A stand-in device record: right lengths, base64, no real keys.
+/// A stand-in device record (`[id, agree, sign, signature]`): right
+/// lengths, base64, no real keys.
 pub fn device(id: &str) -> serde_json::Value {
     let key = format!("B{}=", "A".repeat(86));
-    serde_json::json!({
-        "id": id,
-        "agree": key,
-        "sign": key,
-        "signature": format!("{}==", "S".repeat(86)),
-    })
+    serde_json::json!([id, key, key, format!("{}==", "S".repeat(86))])
 }
 
 /// A device id made from a short name (`"sadia1"` → 16 characters).
@@ -63,7 +59,7 @@ pub async fn publish_epoch(
 ) -> Answer {
     let wraps: Vec<_> = devices
         .iter()
-        .map(|d| serde_json::json!({"device": d, "iv": "AAAAAAAAAAAAAAAA", "key": "K".repeat(64)}))
+        .map(|d| serde_json::json!([d, "AAAAAAAAAAAAAAAA", "K".repeat(64)]))
         .collect();
     call_as(
         app,
@@ -176,17 +172,17 @@ async fn an_encrypted_conversation_takes_only_sealed_bodies_of_its_current_epoch
     assert_eq!(share[0].epochs, [1]);
     let handed = serde_json::json!({ "shared": {
         "room": &dm, "device": device_id("usman1"), "to": device_id("usman2"),
-        "keys": [[1, {"device": device_id("usman2"), "iv": "BBBBBBBBBBBBBBBB", "key": "W".repeat(64)}]],
+        "keys": [[1, [device_id("usman2"), "BBBBBBBBBBBBBBBB", "W".repeat(64)]]],
     }});
     // Only to one's own device: sadia cannot hand keys to his.
     let foreign = serde_json::json!({ "shared": {
         "room": &dm, "device": device_id("sadia1"), "to": device_id("usman2"),
-        "keys": [[1, {"device": device_id("usman2"), "iv": "BBBBBBBBBBBBBBBB", "key": "X".repeat(64)}]],
+        "keys": [[1, [device_id("usman2"), "BBBBBBBBBBBBBBBB", "X".repeat(64)]]],
     }});
     let refused = call_as(&app, "/api/share_keys", foreign, Some(&sadia)).await;
     assert_eq!(refused.status, 404, "{}", refused.body);
     // Thousands of rows in one call would hold the store's write lock.
-    let wrap = serde_json::json!({"device": device_id("usman2"), "iv": "BBBBBBBBBBBBBBBB", "key": "W".repeat(64)});
+    let wrap = serde_json::json!([device_id("usman2"), "BBBBBBBBBBBBBBBB", "W".repeat(64)]);
     let flood: Vec<_> = (1..=app::e2e::SHARED_KEYS_MAX as u32 + 1)
         .map(|epoch| serde_json::json!([epoch, wrap]))
         .collect();
