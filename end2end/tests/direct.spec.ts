@@ -185,14 +185,14 @@ test("files in a direct message are encrypted in the browser and open on the oth
 
 test("a recovery passphrase gives a new device the history with no other device online", async ({ browser }) => {
   const kofi = await signUp(browser, "kofi");
-  const amara = await signUp(browser, "amara");
-  await kofi.goto("/dm/amara");
+  const adaeze = await signUp(browser, "adaeze");
+  await kofi.goto("/dm/adaeze");
   await expectJoined(kofi);
   const address = new URL(kofi.url()).pathname;
   await say(kofi, "the old plan");
-  await amara.goto(address);
-  await expectJoined(amara);
-  await say(amara, "agreed");
+  await adaeze.goto(address);
+  await expectJoined(adaeze);
+  await say(adaeze, "agreed");
   await expect(bodies(kofi)).toHaveText(["the old plan", "agreed"]);
 
   // kofi turns key backup on with a recovery passphrase (a short one is
@@ -227,5 +227,5 @@ test("a recovery passphrase gives a new device the history with no other device 
   await expect(bodies(phone)).toHaveText(["the old plan", "agreed"]);
   // And the conversation goes on, on a new key epoch.
   await say(phone, "back on my phone");
-  await expect(bodies(amara)).toHaveText(["the old plan", "agreed", "back on my phone"]);
+  await expect(bodies(adaeze)).toHaveText(["the old plan", "agreed", "back on my phone"]);
 });
