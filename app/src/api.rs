@@ -43,7 +43,7 @@ async fn post_json(path: &str, body: &str) -> Result<String, CallFailed> {
         ("Content-Type", "application/json"),
         ("Accept", "application/json"),
     ];
-    let response = send(path, &headers, Some(body))
+    let response = send(path, &headers, Some(body.into()))
         .await
         .ok_or(CallFailed::Failed)?;
     let text = response.text().await.map_err(|_| CallFailed::Failed)?;
@@ -69,13 +69,13 @@ pub async fn post_header(path: &str, name: &str, value: &str) -> bool {
         .is_some_and(|response| response.ok())
 }
 
-/// POSTs `body` to `path` with `headers`; the answer, whatever its status
-/// (`None`: no answer).
+/// POSTs `body` (text, or a `Blob`) to `path` with `headers`; the answer,
+/// whatever its status (`None`: no answer).
 #[cfg(feature = "hydrate")]
-async fn send(
+pub async fn send(
     path: &str,
     headers: &[(&str, &str)],
-    body: Option<&str>,
+    body: Option<wasm_bindgen::JsValue>,
 ) -> Option<gloo_net::http::Response> {
     let mut request = gloo_net::http::Request::post(path);
     for (name, value) in headers {

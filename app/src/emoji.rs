@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 /// One emoji as offered to a person: the character(s) and its shortcode.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "EmojiChoiceArray", into = "EmojiChoiceArray")]
 pub struct EmojiChoice {
     pub emoji: String,
     pub shortcode: String,
@@ -16,6 +17,7 @@ pub struct EmojiChoice {
 
 /// A titled section of the picker ("Smileys & Emotion", ...).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "EmojiGroupArray", into = "EmojiGroupArray")]
 pub struct EmojiGroup {
     pub name: String,
     pub emojis: Vec<EmojiChoice>,
@@ -251,3 +253,7 @@ mod tests {
         assert_eq!(shortcode_before("é:é", 1), None);
     }
 }
+
+as_array!(EmojiChoice, EmojiChoiceArray, (emoji: String, shortcode: String));
+
+as_array!(EmojiGroup, EmojiGroupArray, (name: String, emojis: Vec<EmojiChoice>));

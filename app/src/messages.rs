@@ -187,6 +187,37 @@ pub fn toggle_reaction(reactions: &mut Vec<Reaction>, emoji: &Emoji, nick: &Nick
     }
 }
 
+/// A message's fields as one JSON array (see [`EntryKind::Message`]).
+mod message_fields {
+    use super::{Attachment, ClientId, MessageBody, Quote, Reaction};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    type Fields = (
+        ClientId,
+        MessageBody,
+        Option<Quote>,
+        bool,
+        Vec<Reaction>,
+        Vec<Attachment>,
+    );
+
+    pub fn serialize<S: Serializer>(
+        client_id: &ClientId,
+        body: &MessageBody,
+        reply: &Option<Quote>,
+        edited: &bool,
+        reactions: &[Reaction],
+        media: &[Attachment],
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        (client_id, body, reply, edited, reactions, media).serialize(serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Fields, D::Error> {
+        Fields::deserialize(deserializer)
+    }
+}
+
 /// What happened at one point of a room's log.
 ///
 /// Edits, deletions and reactions are entries of their own (with their own
@@ -196,19 +227,22 @@ pub fn toggle_reaction(reactions: &mut Vec<Reaction>, emoji: &Emoji, nick: &Nick
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EntryKind {
+    /// On the wire `{"message": [client_id, body, reply, edited, reactions,
+    /// media]}`: the entry the browser decodes most, as an array.
+    #[serde(
+        serialize_with = "message_fields::serialize",
+        deserialize_with = "message_fields::deserialize"
+    )]
     Message {
         client_id: ClientId,
         body: MessageBody,
         /// The message this one answers.
         reply: Option<Quote>,
         /// Its author changed the text since it was sent.
-        #[serde(default, skip_serializing_if = "crate::people::is_false")]
         edited: bool,
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
         reactions: Vec<Reaction>,
         /// Pictures, videos and files, in the order they were attached.
         /// Deleting the message deletes them.
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
         media: Vec<Attachment>,
     },
     /// The person arrived; shown as "NICK joined".
@@ -352,6 +386,7 @@ pub fn apply_action(log: &mut [Entry], action: &Entry) -> bool {
 
 /// One committed entry of a room's log, identical in history and live.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "EntryArray", into = "EntryArray")]
 pub struct Entry {
     pub seq: Seq,
     /// Commit time, milliseconds since the Unix epoch (UTC).
@@ -359,7 +394,6 @@ pub struct Entry {
     pub nick: Nick,
     pub kind: EntryKind,
     /// Written by a signed-in account; otherwise by a guest.
-    #[serde(default, skip_serializing_if = "crate::people::is_false")]
     pub account: bool,
 }
 
@@ -571,3 +605,5 @@ mod tests {
 }
 
 as_array!(HistoryPage, HistoryPageArray, (room: RoomName, entries: Vec<Entry>, at_start: bool, roster: Option<crate::rooms::Roster>));
+
+as_array!(Entry, EntryArray, (seq: Seq, at: i64, nick: Nick, kind: EntryKind, account: bool));

@@ -383,14 +383,9 @@ impl Uploads {
 #[cfg(feature = "hydrate")]
 async fn post_sealed(grant: &MediaGrant, blob: &web_sys::Blob) -> Result<Attachment, UploadState> {
     use crate::media::{KEY_HEADER, SEALED_HEADER, UPLOAD_PATH};
-    let sent = gloo_net::http::Request::post(UPLOAD_PATH)
-        .header(KEY_HEADER, &grant.key)
-        .header(SEALED_HEADER, "1")
-        .body(wasm_bindgen::JsValue::from(blob.clone()));
-    let Ok(response) = (match sent {
-        Ok(request) => request.send().await,
-        Err(err) => Err(err),
-    }) else {
+    let headers = [(KEY_HEADER, grant.key.as_str()), (SEALED_HEADER, "1")];
+    let body = Some(blob.clone().into());
+    let Some(response) = crate::api::send(UPLOAD_PATH, &headers, body).await else {
         return Err(UploadState::Waiting);
     };
     let status = response.status();

@@ -153,7 +153,8 @@ pub async fn join_granted(
 
 /// The send time stamped into a message body by [`body`].
 fn stamped_us(text: &str) -> Option<u64> {
-    let at = text.find("\"body\":\"t=")? + "\"body\":\"t=".len();
+    // The body is the second field of the message's array, and starts `t=`.
+    let at = text.find("\"t=")? + "\"t=".len();
     let digits = text[at..].bytes().take_while(u8::is_ascii_digit).count();
     text[at..at + digits].parse().ok()
 }
@@ -234,7 +235,7 @@ mod tests {
     #[test]
     fn the_send_time_is_read_back_from_an_entry_frame() {
         let frame = format!(
-            r#"{{"type":"entry","entry":{{"kind":{{"message":{{"client_id":"c","body":"{}"}}}}}}}}"#,
+            r#"{{"type":"entry","entry":[1,0,"n",{{"message":["c","{}",null,false,[],[]]}},false]}}"#,
             body(12345, 100)
         );
         assert_eq!(stamped_us(&frame), Some(12345));

@@ -143,7 +143,7 @@ test("files in a direct message are encrypted in the browser and open on the oth
 
   // The file downloads under its name, with its words.
   const download = joaquin.waitForEvent("download");
-  await log(joaquin).getByRole("button", { name: /notes\.txt/ }).click();
+  await log(joaquin).getByRole("link", { name: /notes\.txt/ }).click();
   const saved = await download;
   expect(saved.suggestedFilename()).toBe("notes.txt");
   expect(await fs.readFile(await saved.path(), "utf8")).toBe("the secret plan\n");

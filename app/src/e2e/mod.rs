@@ -28,7 +28,7 @@ pub mod files;
 #[cfg(feature = "hydrate")]
 pub mod keys;
 
-use crate::media::{MediaId, MediaKind};
+use crate::media::{Attachment, MediaId, MediaKind};
 use crate::rooms::RoomName;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -107,6 +107,8 @@ as_array!(MemberDevice, MemberDeviceArray, (account: crate::people::Nick, keys: 
 as_array!(Wrap, WrapArray, (device: DeviceId, iv: String, key: String));
 as_array!(EpochKey, EpochKeyArray, (epoch: u32, from: MemberDevice, wrap: Wrap));
 as_array!(RoomKeys, RoomKeysArray, (current: u32, latest: u32, devices: Vec<MemberDevice>, keys: Vec<EpochKey>, share: Vec<KeyRequest>));
+as_array!(SharedKeys, SharedKeysArray, (room: RoomName, device: DeviceId, to: DeviceId, keys: Vec<(u32, Wrap)>));
+as_array!(NewEpoch, NewEpochArray, (room: RoomName, epoch: u32, device: DeviceId, wraps: Vec<Wrap>));
 as_array!(KeyRequest, KeyRequestArray, (device: MemberDevice, epochs: Vec<u32>));
 
 /// Standard base64 (with padding), as the browser's `btoa` writes it.
@@ -215,31 +217,20 @@ pub struct SealedFile {
     pub thumb: Option<(MediaId, String)>,
 }
 
-type SealedFileTuple = (
-    MediaId,
-    String,
-    u64,
-    String,
-    MediaKind,
-    Option<u32>,
-    Option<u32>,
-    String,
-    String,
-    Option<(MediaId, String)>,
-);
+/// On the wire the file's visible part is an [`Attachment`] array (one
+/// decoder in the bundle for both), then the key, the IV and the thumbnail.
+type SealedFileTuple = (Attachment, String, String, Option<(MediaId, String)>);
 
 impl From<SealedFileTuple> for SealedFile {
-    fn from(
-        (id, name, size, content_type, kind, width, height, key, iv, thumb): SealedFileTuple,
-    ) -> Self {
+    fn from((file, key, iv, thumb): SealedFileTuple) -> Self {
         Self {
-            id,
-            name,
-            size,
-            content_type,
-            kind,
-            width,
-            height,
+            id: file.id,
+            name: file.name,
+            size: file.size,
+            content_type: file.content_type,
+            kind: file.kind,
+            width: file.width,
+            height: file.height,
             key,
             iv,
             thumb,
@@ -249,18 +240,16 @@ impl From<SealedFileTuple> for SealedFile {
 
 impl From<SealedFile> for SealedFileTuple {
     fn from(f: SealedFile) -> Self {
-        (
-            f.id,
-            f.name,
-            f.size,
-            f.content_type,
-            f.kind,
-            f.width,
-            f.height,
-            f.key,
-            f.iv,
-            f.thumb,
-        )
+        let file = Attachment {
+            id: f.id,
+            name: f.name,
+            size: f.size,
+            content_type: f.content_type,
+            kind: f.kind,
+            width: f.width,
+            height: f.height,
+        };
+        (file, f.key, f.iv, f.thumb)
     }
 }
 
@@ -466,6 +455,7 @@ pub struct KeyRequest {
 
 /// Epoch keys one device wraps for another device of the same account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "SharedKeysArray", into = "SharedKeysArray")]
 pub struct SharedKeys {
     pub room: RoomName,
     /// The wrapping device (the caller's).
@@ -478,6 +468,7 @@ pub struct SharedKeys {
 /// A new epoch, as the device that made it publishes it: its key wrapped
 /// for every device of every member.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "NewEpochArray", into = "NewEpochArray")]
 pub struct NewEpoch {
     pub room: RoomName,
     pub epoch: u32,

@@ -423,6 +423,7 @@ pub(super) fn on_log_click(
             "pick" => reacting.set(Some(seq)),
             "jump" => jump.run(seq),
             "save" => {
+                ev.prevent_default();
                 let id = button.get_attribute("data-media").unwrap_or_default();
                 if let Ok(id) = crate::media::MediaId::parse(&id) {
                     conv.save_file(seq, &id);
@@ -486,50 +487,11 @@ fn media_view(media: Vec<Attachment>, seq: Seq, conv: Conversation) -> impl Into
     let items = media
         .into_iter()
         .map(|file| {
-            let (id, name) = (file.id.clone(), file.name.clone());
             move || {
-                if !conv.files_open.get() {
-                    return EitherOf4::A(view! { <span class="media-name">{name.clone()}</span> });
-                }
-                let url = media_url(&id);
-                match file.kind {
-                    MediaKind::Image => EitherOf4::B(view! {
-                        <a
-                            class="media-picture"
-                            href=url
-                            data-action="view"
-                            data-seq=seq
-                            data-media=id.as_str().to_owned()
-                        >
-                            <img
-                                src=thumb_url(&id)
-                                alt=name.clone()
-                                loading="lazy"
-                                width=file.width
-                                height=file.height
-                            />
-                        </a>
-                    }),
-                    MediaKind::Video => EitherOf4::C(view! {
-                        <video
-                            class="media-video"
-                            src=url
-                            controls
-                            preload="metadata"
-                            aria-label=name.clone()
-                            width=file.width
-                            height=file.height
-                        ></video>
-                    }),
-                    MediaKind::File => EitherOf4::D(view! {
-                        <a class="file-card" href=url download=name.clone()>
-                            <span class="file-name">{name.clone()}</span>
-                            <span class="file-meta">
-                                {format!("{} · {}", human_size(file.size), file.content_type)}
-                            </span>
-                        </a>
-                    }),
-                }
+                let url = media_url(&file.id);
+                let thumb = thumb_url(&file.id);
+                let href = Some(url.clone());
+                file_view(conv, seq, &file, false, href, Some(thumb), Some(url))
             }
         })
         .collect_view();
@@ -539,62 +501,100 @@ fn media_view(media: Vec<Attachment>, seq: Seq, conv: Conversation) -> impl Into
 /// An encrypted message's files, from the records sealed inside it:
 /// pictures as thumbnails this browser opened (the viewer shows them full
 /// size), videos playing from the opened bytes, anything else a card that
-/// downloads once opened. Until the room's media pass is here, their names.
+/// downloads once opened (on a click: a big file is not fetched unasked).
 fn sealed_media_view(files: Vec<SealedFile>, seq: Seq, conv: Conversation) -> impl IntoView {
     let items = files
         .into_iter()
-        .map(|file| {
+        .map(|sealed| {
             move || {
-                let name = file.name.clone();
-                if !conv.files_open.get() {
-                    return EitherOf4::A(view! { <span class="media-name">{name}</span> });
-                }
-                let id = file.id.as_str().to_owned();
-                match (file.inline(), file.kind) {
-                    (true, MediaKind::Image) => EitherOf4::B(view! {
-                        <a
-                            class="media-picture"
-                            href="#"
-                            data-action="view"
-                            data-seq=seq
-                            data-media=id
-                        >
-                            <img
-                                src=conv.file_url(&file, true)
-                                alt=name
-                                width=file.width
-                                height=file.height
-                            />
-                        </a>
-                    }),
-                    (true, _) => EitherOf4::C(view! {
-                        <video
-                            class="media-video"
-                            src=conv.file_url(&file, false)
-                            controls
-                            preload="metadata"
-                            aria-label=name
-                        ></video>
-                    }),
-                    (false, _) => EitherOf4::D(view! {
-                        <button
-                            type="button"
-                            class="file-card"
-                            data-action="save"
-                            data-seq=seq
-                            data-media=id
-                        >
-                            <span class="file-name">{name}</span>
-                            <span class="file-meta">
-                                {format!("{} · {}", human_size(file.size), file.content_type)}
-                            </span>
-                        </button>
-                    }),
-                }
+                let file = Attachment {
+                    id: sealed.id.clone(),
+                    name: sealed.name.clone(),
+                    size: sealed.size,
+                    content_type: sealed.content_type.clone(),
+                    // Shown inline only if its type is an allowed one.
+                    kind: if sealed.inline() {
+                        sealed.kind
+                    } else {
+                        MediaKind::File
+                    },
+                    width: sealed.width,
+                    height: sealed.height,
+                };
+                let (thumb, full) = match file.kind {
+                    MediaKind::Image => (conv.file_url(&sealed, true), None),
+                    MediaKind::Video => (None, conv.file_url(&sealed, false)),
+                    MediaKind::File => (None, None),
+                };
+                file_view(conv, seq, &file, true, Some("#".into()), thumb, full)
             }
         })
         .collect_view();
     view! { <div class="media">{items}</div> }
+}
+
+/// One file of a message, plain or sealed (`href`: where its link goes
+/// without JavaScript; `thumb`, `full`: where the page shows it from, once
+/// known). A sealed file card downloads through the log's click handler.
+fn file_view(
+    conv: Conversation,
+    seq: Seq,
+    file: &Attachment,
+    sealed: bool,
+    href: Option<String>,
+    thumb: Option<String>,
+    full: Option<String>,
+) -> impl IntoView + use<> {
+    let name = file.name.clone();
+    if !conv.files_open.get() {
+        return EitherOf4::A(view! { <span class="media-name">{name}</span> });
+    }
+    let id = file.id.as_str().to_owned();
+    match file.kind {
+        MediaKind::Image => EitherOf4::B(view! {
+            <a
+                class="media-picture"
+                href=href
+                data-action="view"
+                data-seq=seq
+                data-media=id
+            >
+                <img
+                    src=thumb
+                    alt=name
+                    loading="lazy"
+                    width=file.width
+                    height=file.height
+                />
+            </a>
+        }),
+        MediaKind::Video => EitherOf4::C(view! {
+            <video
+                class="media-video"
+                src=full
+                controls
+                preload="metadata"
+                aria-label=name
+                width=file.width
+                height=file.height
+            ></video>
+        }),
+        MediaKind::File => EitherOf4::D(view! {
+            <a
+                class="file-card"
+                href=if sealed { href } else { full }
+                download=(!sealed).then(|| name.clone())
+                data-action=sealed.then_some("save")
+                data-seq=seq
+                data-media=id
+            >
+                <span class="file-name">{name.clone()}</span>
+                <span class="file-meta">
+                    {format!("{} · {}", human_size(file.size), file.content_type)}
+                </span>
+            </a>
+        }),
+    }
 }
 
 /// A message body drawn from its parsed tree: every piece of text goes into

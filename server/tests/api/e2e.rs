@@ -64,9 +64,7 @@ pub async fn publish_epoch(
     call_as(
         app,
         "/api/new_epoch",
-        serde_json::json!({ "epoch": {
-            "room": room, "epoch": epoch, "device": device_id(name), "wraps": wraps,
-        }}),
+        serde_json::json!({ "epoch": [room, epoch, device_id(name), wraps] }),
         Some(cookie),
     )
     .await
@@ -170,15 +168,15 @@ async fn an_encrypted_conversation_takes_only_sealed_bodies_of_its_current_epoch
     assert_eq!(share.len(), 1);
     assert_eq!(share[0].device.keys.id.as_str(), device_id("usman2"));
     assert_eq!(share[0].epochs, [1]);
-    let handed = serde_json::json!({ "shared": {
-        "room": &dm, "device": device_id("usman1"), "to": device_id("usman2"),
-        "keys": [[1, [device_id("usman2"), "BBBBBBBBBBBBBBBB", "W".repeat(64)]]],
-    }});
+    let handed = serde_json::json!({ "shared": [
+        &dm, device_id("usman1"), device_id("usman2"),
+        [[1, [device_id("usman2"), "BBBBBBBBBBBBBBBB", "W".repeat(64)]]],
+    ]});
     // Only to one's own device: sadia cannot hand keys to his.
-    let foreign = serde_json::json!({ "shared": {
-        "room": &dm, "device": device_id("sadia1"), "to": device_id("usman2"),
-        "keys": [[1, [device_id("usman2"), "BBBBBBBBBBBBBBBB", "X".repeat(64)]]],
-    }});
+    let foreign = serde_json::json!({ "shared": [
+        &dm, device_id("sadia1"), device_id("usman2"),
+        [[1, [device_id("usman2"), "BBBBBBBBBBBBBBBB", "X".repeat(64)]]],
+    ]});
     let refused = call_as(&app, "/api/share_keys", foreign, Some(&sadia)).await;
     assert_eq!(refused.status, 404, "{}", refused.body);
     // Thousands of rows in one call would hold the store's write lock.
@@ -186,9 +184,9 @@ async fn an_encrypted_conversation_takes_only_sealed_bodies_of_its_current_epoch
     let flood: Vec<_> = (1..=app::e2e::SHARED_KEYS_MAX as u32 + 1)
         .map(|epoch| serde_json::json!([epoch, wrap]))
         .collect();
-    let flood = serde_json::json!({ "shared": {
-        "room": &dm, "device": device_id("usman1"), "to": device_id("usman2"), "keys": flood,
-    }});
+    let flood = serde_json::json!({ "shared": [
+        &dm, device_id("usman1"), device_id("usman2"), flood,
+    ]});
     let too_many = call_as(&app, "/api/share_keys", flood, Some(&usman)).await;
     assert_eq!(too_many.status, 400, "{}", too_many.body);
     let shared = call_as(&app, "/api/share_keys", handed, Some(&usman)).await;
