@@ -334,31 +334,21 @@ impl Uploads {
         let on_load = Closure::once_into_js(move || {
             let status = finished.status().unwrap_or(0);
             let text = finished.response_text().ok().flatten().unwrap_or_default();
-            let state = match status {
-                201 => match serde_json::from_str::<Attachment>(&text) {
-                    Ok(attachment) => {
-                        if let Some((prepared, thumb)) = &sealed {
-                            let file =
-                                prepared.record(name, size, attachment.id.clone(), thumb.clone());
-                            this.list.update(|l| {
-                                if let Some(upload) = l.iter_mut().find(|u| u.local == local) {
-                                    upload.sealed = Some(file);
-                                }
-                            });
-                        }
-                        UploadState::Done(attachment)
-                    }
-                    Err(_) => UploadState::Failed("The server's answer made no sense.".into()),
-                },
-                // The room's key went stale (the server forgot it): it
-                // goes again with the next one.
-                403 if text.is_empty() => UploadState::Waiting,
-                _ if text.trim().is_empty() => {
-                    UploadState::Failed(format!("The upload failed (error {status})."))
+            let (state, record) = match answered(status, &text) {
+                Ok(attachment) => {
+                    let record = sealed.as_ref().map(|(prepared, thumb)| {
+                        prepared.record(name, size, attachment.id.clone(), thumb.clone())
+                    });
+                    (UploadState::Done(attachment), record)
                 }
-                _ => UploadState::Failed(text.trim().to_owned()),
+                Err(state) => (state, None),
             };
-            this.set_state(local, state);
+            this.list.update(|l| {
+                if let Some(upload) = l.iter_mut().find(|u| u.local == local) {
+                    upload.state = state;
+                    upload.sealed = record;
+                }
+            });
             done();
         });
         request.set_onload(Some(on_load.unchecked_ref()));
@@ -390,9 +380,19 @@ async fn post_sealed(grant: &MediaGrant, blob: &web_sys::Blob) -> Result<Attachm
     };
     let status = response.status();
     let text = response.text().await.unwrap_or_default();
+    answered(status, &text)
+}
+
+/// What the server's answer to an upload means for its file: the server's
+/// record of it, or the state the file is left in.
+#[cfg(feature = "hydrate")]
+fn answered(status: u16, text: &str) -> Result<Attachment, UploadState> {
     match status {
-        201 => serde_json::from_str(&text)
+        201 => serde_json::from_str(text)
             .map_err(|_| UploadState::Failed("The server's answer made no sense.".into())),
+        // The room's key went stale (the server forgot it): it goes again
+        // with the next one.
+        403 if text.is_empty() => Err(UploadState::Waiting),
         _ if text.trim().is_empty() => Err(UploadState::Failed(format!(
             "The upload failed (error {status})."
         ))),

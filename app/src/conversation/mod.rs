@@ -768,13 +768,17 @@ impl Conversation {
 
     /// Fetches, opens and downloads sealed file `id` of message `seq`.
     pub fn save_file(self, seq: Seq, id: &MediaId) {
-        let Some(file) = self.opened_files_of(seq).into_iter().find(|f| f.id == *id) else {
+        let Some(file) = self
+            .opened_files_of(seq)
+            .into_iter()
+            .find(|f| f.file.id == *id)
+        else {
             return;
         };
         #[cfg(feature = "hydrate")]
         leptos::task::spawn_local(async move {
             if let Err(reason) = crate::e2e::files::save(&file).await {
-                self.tell_problem(format!("{}: {reason}.", file.name));
+                self.tell_problem(format!("{}: {reason}.", file.file.name));
             }
         });
         #[cfg(not(feature = "hydrate"))]
@@ -803,7 +807,7 @@ impl Conversation {
     pub fn file_url(self, file: &crate::e2e::SealedFile, thumb: bool) -> Option<String> {
         let id = match (&file.thumb, thumb) {
             (Some((id, _)), true) => id.clone(),
-            _ => file.id.clone(),
+            _ => file.file.id.clone(),
         };
         self.files_bell.listen();
         if let Some(known) = self

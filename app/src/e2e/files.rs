@@ -11,7 +11,7 @@
 
 use super::crypto::{self, CryptoError};
 use super::{SealedFile, file_additional_data};
-use crate::media::{INLINE_TYPES, MediaId, MediaKind, SEALED_TYPE, media_url};
+use crate::media::{Attachment, INLINE_TYPES, MediaId, MediaKind, SEALED_TYPE, media_url};
 use js_sys::{Array, Object, Uint8Array};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -44,13 +44,15 @@ impl Prepared {
         thumb: Option<MediaId>,
     ) -> SealedFile {
         SealedFile {
-            id,
-            name,
-            size,
-            content_type: self.content_type.clone(),
-            kind: self.kind,
-            width: self.width,
-            height: self.height,
+            file: Attachment {
+                id,
+                name,
+                size,
+                content_type: self.content_type.clone(),
+                kind: self.kind,
+                width: self.width,
+                height: self.height,
+            },
             key: self.key.clone(),
             iv: self.iv.clone(),
             thumb: thumb.zip(self.thumb.as_ref().map(|(_, iv)| iv.clone())),
@@ -174,7 +176,7 @@ pub enum OpenError {
 pub async fn open(file: &SealedFile, thumb: bool) -> Result<String, OpenError> {
     let (id, iv) = match (&file.thumb, thumb) {
         (Some((id, iv)), true) => (id, iv),
-        _ => (&file.id, &file.iv),
+        _ => (&file.file.id, &file.iv),
     };
     let response = gloo_net::http::Request::get(&media_url(id))
         .send()
@@ -198,7 +200,7 @@ pub async fn open(file: &SealedFile, thumb: bool) -> Result<String, OpenError> {
         .map_err(|_| OpenError::Decrypt)?;
     let content_type = match (is_thumb, file.inline()) {
         (true, _) => "image/jpeg",
-        (false, true) => file.content_type.as_str(),
+        (false, true) => file.file.content_type.as_str(),
         (false, false) => SEALED_TYPE,
     };
     let blob = blob(&plain, Some(content_type)).map_err(|_| OpenError::Decrypt)?;
@@ -222,7 +224,7 @@ pub async fn save(file: &SealedFile) -> Result<(), OpenError> {
         .map(JsCast::unchecked_into);
     if let Some(link) = link {
         link.set_href(&url);
-        link.set_download(&file.name);
+        link.set_download(&file.file.name);
         link.click();
     }
     // The click has started the download from the bytes already.

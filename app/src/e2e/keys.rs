@@ -8,7 +8,7 @@ use super::crypto::{self, CryptoError};
 use super::device::{Device, this_device};
 use super::{
     Content, DeviceKeys, EpochKey, MemberDevice, NewEpoch, Opened, RoomKeys, Sealed, SealedFile,
-    Wrap, additional_data,
+    Wrap, additional_data, body_additional_data,
 };
 use crate::messages::MessageBody;
 use crate::rooms::RoomName;
@@ -304,7 +304,8 @@ pub async fn seal(
         ring = fetch(room, &device).await?;
     }
     let key = ring.key(ring.current).ok_or(SealError::Server)?;
-    let context = additional_data(room, ring.current, &device.keys.id);
+    let files_in = !files.is_empty();
+    let context = body_additional_data(room, ring.current, &device.keys.id, files_in);
     let plain = if files.is_empty() {
         body.as_str().to_owned()
     } else {
@@ -313,7 +314,7 @@ pub async fn seal(
     };
     let (iv, ciphertext) = crypto::seal(key, plain.as_bytes(), &context).await?;
     let sealed = Sealed {
-        files: !files.is_empty(),
+        files: files_in,
         epoch: ring.current,
         device: device.keys.id.clone(),
         iv: crypto::to_base64(&iv),
@@ -339,7 +340,7 @@ pub async fn open(room: &RoomName, account: &str, sealed: &Sealed) -> Opened {
     ) else {
         return Opened::Broken;
     };
-    let context = additional_data(room, sealed.epoch, &sealed.device);
+    let context = body_additional_data(room, sealed.epoch, &sealed.device, sealed.files);
     match crypto::open(key, &iv, &ciphertext, &context).await {
         // `from_str`, not `from_slice`: one JSON reader in the bundle, not two.
         Ok(plain) => match (String::from_utf8(plain), sealed.files) {

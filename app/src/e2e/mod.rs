@@ -192,21 +192,15 @@ impl fmt::Display for Sealed {
 /// A file of an encrypted message, as its sealed [`Content`] describes
 /// it: the server holds only its ciphertext (and its thumbnail's), stored
 /// as an opaque upload; the key to both travels here, inside the message.
-/// On the wire an array, as [`crate::media::Attachment`] is.
+/// On the wire an array, its first element an [`Attachment`] array.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(from = "SealedFileTuple", into = "SealedFileTuple")]
+#[serde(from = "SealedFileArray", into = "SealedFileArray")]
 pub struct SealedFile {
-    /// The upload holding the file's ciphertext.
-    pub id: MediaId,
-    pub name: String,
-    /// Bytes before encryption.
-    pub size: u64,
-    /// As the sender's browser knew it; shown inline only if it is on the
-    /// media allow list's picture and video types.
-    pub content_type: String,
-    pub kind: MediaKind,
-    pub width: Option<u32>,
-    pub height: Option<u32>,
+    /// The upload holding the file's ciphertext (`id`), and its name, size
+    /// before encryption, type and picture size as the sender's browser
+    /// knew them. The type is shown inline only if it is one of the media
+    /// allow list's picture and video types ([`SealedFile::shown`]).
+    pub file: Attachment,
     /// The file's own AES-256-GCM key (base64 of 32 bytes), made for it
     /// alone.
     pub key: String,
@@ -217,54 +211,30 @@ pub struct SealedFile {
     pub thumb: Option<(MediaId, String)>,
 }
 
-/// On the wire the file's visible part is an [`Attachment`] array (one
-/// decoder in the bundle for both), then the key, the IV and the thumbnail.
-type SealedFileTuple = (Attachment, String, String, Option<(MediaId, String)>);
-
-impl From<SealedFileTuple> for SealedFile {
-    fn from((file, key, iv, thumb): SealedFileTuple) -> Self {
-        Self {
-            id: file.id,
-            name: file.name,
-            size: file.size,
-            content_type: file.content_type,
-            kind: file.kind,
-            width: file.width,
-            height: file.height,
-            key,
-            iv,
-            thumb,
-        }
-    }
-}
-
-impl From<SealedFile> for SealedFileTuple {
-    fn from(f: SealedFile) -> Self {
-        let file = Attachment {
-            id: f.id,
-            name: f.name,
-            size: f.size,
-            content_type: f.content_type,
-            kind: f.kind,
-            width: f.width,
-            height: f.height,
-        };
-        (file, f.key, f.iv, f.thumb)
-    }
-}
+as_array!(SealedFile, SealedFileArray, (file: Attachment, key: String, iv: String, thumb: Option<(MediaId, String)>));
 
 impl SealedFile {
     /// Its uploads (the file, then its thumbnail): what the message's
     /// `media` names, so the server ties them to it.
     pub fn uploads(&self) -> impl Iterator<Item = &MediaId> {
-        std::iter::once(&self.id).chain(self.thumb.as_ref().map(|(id, _)| id))
+        std::iter::once(&self.file.id).chain(self.thumb.as_ref().map(|(id, _)| id))
     }
 
     /// Whether the browser may show it inline (a picture or video of an
     /// allowed type); anything else is a download.
     pub fn inline(&self) -> bool {
-        self.kind != MediaKind::File
-            && crate::media::INLINE_TYPES.contains(&self.content_type.as_str())
+        self.file.kind != MediaKind::File
+            && crate::media::INLINE_TYPES.contains(&self.file.content_type.as_str())
+    }
+
+    /// The file as the log shows it: a download, whatever the sender said
+    /// its kind is, unless it may be shown inline.
+    pub fn shown(&self) -> Attachment {
+        let mut file = self.file.clone();
+        if !self.inline() {
+            file.kind = MediaKind::File;
+        }
+        file
     }
 }
 
@@ -319,6 +289,22 @@ impl Opened {
 /// device (or, for a wrapped room key, the device it is wrapped for).
 pub fn additional_data(room: &RoomName, epoch: u32, device: &DeviceId) -> Vec<u8> {
     format!("{room}\n{epoch}\n{device}").into_bytes()
+}
+
+/// What a sealed message body is bound to: [`additional_data`], and for a
+/// body with files (`e2e2.`) that format too, so a server that swaps the
+/// prefix gets a body that does not open rather than one read the wrong way.
+pub fn body_additional_data(
+    room: &RoomName,
+    epoch: u32,
+    device: &DeviceId,
+    files: bool,
+) -> Vec<u8> {
+    let mut data = additional_data(room, epoch, device);
+    if files {
+        data.extend_from_slice(b"\nfiles");
+    }
+    data
 }
 
 /// A device's public keys as it publishes them: its ECDH P-256 key (room
@@ -634,15 +620,30 @@ mod tests {
     }
 
     #[test]
+    fn a_body_with_files_is_bound_to_its_format() {
+        let room = RoomName::parse("~abcdefghijklmnopqrst").unwrap();
+        assert_eq!(
+            body_additional_data(&room, 2, &device(), false),
+            additional_data(&room, 2, &device())
+        );
+        assert_ne!(
+            body_additional_data(&room, 2, &device(), true),
+            body_additional_data(&room, 2, &device(), false)
+        );
+    }
+
+    #[test]
     fn a_message_with_files_keeps_every_record_through_json() {
         let file = SealedFile {
-            id: MediaId::parse("m1").unwrap(),
-            name: "cat.png".into(),
-            size: 1234,
-            content_type: "image/png".into(),
-            kind: MediaKind::Image,
-            width: Some(640),
-            height: Some(480),
+            file: Attachment {
+                id: MediaId::parse("m1").unwrap(),
+                name: "cat.png".into(),
+                size: 1234,
+                content_type: "image/png".into(),
+                kind: MediaKind::Image,
+                width: Some(640),
+                height: Some(480),
+            },
             key: "k".repeat(44),
             iv: "AAAAAAAAAAAAAAAA".into(),
             thumb: Some((MediaId::parse("m2").unwrap(), "BBBBBBBBBBBBBBBB".into())),
@@ -657,11 +658,10 @@ mod tests {
         assert_eq!(serde_json::from_str::<Content>(&json).unwrap(), content);
         // A type the sender claims but the allow list does not show inline
         // is a download, whatever its kind says.
-        let svg = SealedFile {
-            content_type: "image/svg+xml".into(),
-            ..file
-        };
+        let mut svg = file;
+        svg.file.content_type = "image/svg+xml".into();
         assert!(!svg.inline());
+        assert_eq!(svg.shown().kind, MediaKind::File);
     }
 
     #[test]

@@ -507,20 +507,7 @@ fn sealed_media_view(files: Vec<SealedFile>, seq: Seq, conv: Conversation) -> im
         .into_iter()
         .map(|sealed| {
             move || {
-                let file = Attachment {
-                    id: sealed.id.clone(),
-                    name: sealed.name.clone(),
-                    size: sealed.size,
-                    content_type: sealed.content_type.clone(),
-                    // Shown inline only if its type is an allowed one.
-                    kind: if sealed.inline() {
-                        sealed.kind
-                    } else {
-                        MediaKind::File
-                    },
-                    width: sealed.width,
-                    height: sealed.height,
-                };
+                let file = sealed.shown();
                 let (thumb, full) = match file.kind {
                     MediaKind::Image => (conv.file_url(&sealed, true), None),
                     MediaKind::Video => (None, conv.file_url(&sealed, false)),

@@ -47,10 +47,10 @@ fn pictures(conv: Conversation) -> Vec<Picture> {
             all.extend(
                 files
                     .into_iter()
-                    .filter(|f| f.inline() && f.kind == MediaKind::Image)
+                    .filter(|f| f.inline() && f.file.kind == MediaKind::Image)
                     .map(|f| Picture {
-                        id: f.id.clone(),
-                        name: f.name.clone(),
+                        id: f.file.id.clone(),
+                        name: f.file.name.clone(),
                         sealed: Some(f),
                     }),
             );
