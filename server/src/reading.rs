@@ -353,6 +353,12 @@ impl Reader {
         if !keys.iter().all(BackedUpKey::well_formed) {
             return Err(ReadError::BadBackup);
         }
+        // The room's rules first, as for its keys (`room_keys`): a member
+        // may keep what they may read.
+        self.library
+            .access
+            .check(&room, self.requester.who.as_ref(), Act::Read)
+            .await?;
         match self
             .library
             .store
