@@ -95,6 +95,20 @@ pub fn sealed(epoch: u32, name: &str, marker: &str) -> String {
     body
 }
 
+/// sadia and usman, each with one device, in a direct message whose first
+/// key epoch sadia made: their session cookies and the conversation's name.
+async fn keyed_direct_message(app: &TestApp) -> (String, String, String) {
+    use crate::accounts::{PASSWORD, get, sign_up};
+    let sadia = sign_up(app, "sadia", PASSWORD).await;
+    let usman = sign_up(app, "usman", PASSWORD).await;
+    let dm = get(app, "/dm/usman", Some(&sadia)).await;
+    let dm = dm.location().strip_prefix("/r/").unwrap().to_owned();
+    assert_eq!(publish(app, &sadia, "sadia1").await.status, 200);
+    assert_eq!(publish(app, &usman, "usman1").await.status, 200);
+    assert_eq!(rekey(app, &sadia, &dm, "sadia1").await, 1);
+    (sadia, usman, dm)
+}
+
 #[tokio::test]
 async fn an_encrypted_conversation_takes_only_sealed_bodies_of_its_current_epoch() {
     use crate::accounts::{PASSWORD, get, sign_up, signed_in_client};
@@ -269,35 +283,19 @@ fn send_frame(room: &str, client_id: &str, body: &str) -> String {
 /// Uploads `bytes` as a sealed file (ciphertext from the browser) with
 /// `key`; the status and the body's text.
 async fn upload_sealed(app: &TestApp, key: &str, bytes: Vec<u8>) -> (u16, String) {
-    let origin = format!("http://{}", app.addr());
-    let res = reqwest::Client::new()
-        .post(format!("{origin}{}", app::media::UPLOAD_PATH))
-        .header("origin", &origin)
-        .header(app::media::KEY_HEADER, key)
-        .header(app::media::SEALED_HEADER, "1")
-        .body(bytes)
-        .send()
-        .await
-        .expect("the upload request goes");
-    let status = res.status().as_u16();
-    (status, res.text().await.expect("an answer"))
+    crate::media::upload_with(app, key, &[(app::media::SEALED_HEADER, "1")], bytes).await
 }
 
 #[tokio::test]
 async fn files_in_an_encrypted_conversation_are_sealed_bytes_only_its_members_fetch() {
-    use crate::accounts::{PASSWORD, get, sign_up, signed_in_client};
+    use crate::accounts::{PASSWORD, sign_up, signed_in_client};
     use crate::media::{fetch, fetch_as, join_for_media, png, upload};
     use app::media::{Attachment, MediaKind, SEALED_TYPE};
     use app::messages::EntryKind;
     use app::protocol::ServerFrame;
     let app = spawn_app().await;
-    let sadia = sign_up(&app, "sadia", PASSWORD).await;
-    let usman = sign_up(&app, "usman", PASSWORD).await;
-    let dm = get(&app, "/dm/usman", Some(&sadia)).await;
-    let dm = dm.location().strip_prefix("/r/").unwrap().to_owned();
-    publish(&app, &sadia, "sadia1").await;
-    publish(&app, &usman, "usman1").await;
-    let epoch = rekey(&app, &sadia, &dm, "sadia1").await;
+    let (sadia, usman, dm) = keyed_direct_message(&app).await;
+    let epoch = 1;
     let mut her = signed_in_client(&app, &sadia).await;
     let grant = join_for_media(&mut her, &dm, "sadia").await;
     let mut his = signed_in_client(&app, &usman).await;
@@ -385,15 +383,9 @@ async fn files_in_an_encrypted_conversation_are_sealed_bytes_only_its_members_fe
 
 #[tokio::test]
 async fn a_key_backup_keeps_sealed_keys_of_the_rooms_its_account_is_in() {
-    use crate::accounts::{PASSWORD, get, sign_up};
+    use crate::accounts::{PASSWORD, sign_up};
     let app = spawn_app().await;
-    let sadia = sign_up(&app, "sadia", PASSWORD).await;
-    let usman = sign_up(&app, "usman", PASSWORD).await;
-    let dm = get(&app, "/dm/usman", Some(&sadia)).await;
-    let dm = dm.location().strip_prefix("/r/").unwrap().to_owned();
-    publish(&app, &sadia, "sadia1").await;
-    publish(&app, &usman, "usman1").await;
-    assert_eq!(rekey(&app, &sadia, &dm, "sadia1").await, 1);
+    let (sadia, usman, dm) = keyed_direct_message(&app).await;
     let key =
         |epoch: u32, fill: &str| serde_json::json!([epoch, "AAAAAAAAAAAAAAAA", fill.repeat(64)]);
     let back_up = |cookie: String, keys: Vec<serde_json::Value>| {

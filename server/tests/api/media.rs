@@ -25,12 +25,25 @@ pub(crate) async fn join_for_media(
 
 /// Uploads `bytes` as `name` with `key`; the status and the body's text.
 pub(crate) async fn upload(app: &TestApp, key: &str, name: &str, bytes: Vec<u8>) -> (u16, String) {
+    upload_with(app, key, &[(NAME_HEADER, name)], bytes).await
+}
+
+/// Uploads `bytes` with `key` and `headers`; the status and the body's text.
+pub(crate) async fn upload_with(
+    app: &TestApp,
+    key: &str,
+    headers: &[(&str, &str)],
+    bytes: Vec<u8>,
+) -> (u16, String) {
     let origin = format!("http://{}", app.addr());
-    let res = reqwest::Client::new()
+    let mut request = reqwest::Client::new()
         .post(format!("{origin}/api/media"))
         .header("origin", &origin)
-        .header(KEY_HEADER, key)
-        .header(NAME_HEADER, name)
+        .header(KEY_HEADER, key);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let res = request
         .body(bytes)
         .send()
         .await
