@@ -76,12 +76,12 @@ pub enum ClientFrame {
 
 /// Frames the server sends.
 ///
-/// Read through [`WireFrame`], one flat object, rather than serde's
-/// internally tagged decoding: that buffers every frame and compiles each
-/// field's decoder a second time for the buffer, which the browser's bundle
-/// paid for in every type an entry holds. The JSON is the same either way.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", try_from = "WireFrame")]
+/// On the wire each is a JSON array: its type, then its fields in the order
+/// written here (`["ack","main","c1",12]`). Read by hand in one pass rather
+/// than as serde's internally tagged objects, which buffer every frame and
+/// compile each field's decoder a second time for the buffer: the browser's
+/// bundle paid for that in every type an entry holds (docs/PROTOCOL.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServerFrame {
     /// The connection is now in the room. `online` is who was there just
     /// before this join; `head` is the room's last `seq` at that moment:
@@ -93,14 +93,11 @@ pub enum ServerFrame {
         head: Seq,
         /// The client's `since` was too far behind (or beyond `head`): it
         /// gets the latest page instead of a replay and should drop what it
-        /// showed before. (What a frame may leave out is decided by
-        /// [`WireFrame`]; these attributes only shape what is written.)
+        /// showed before.
         reset: bool,
         /// This person may delete anyone's message here, remove and ban.
-        #[serde(skip_serializing_if = "crate::people::is_false")]
         moderator: bool,
         /// The key this person uploads to and fetches the room's media with.
-        #[serde(skip_serializing_if = "Option::is_none")]
         media: Option<MediaGrant>,
     },
     /// A committed entry of the room's log (replayed or live).
@@ -116,51 +113,24 @@ pub enum ServerFrame {
     /// The owner of the private room `room` let this person in, or a direct
     /// message with `with` began: sent to every socket of their account,
     /// whatever rooms it is in, so the room shows in their sidebar at once.
-    Invited {
-        room: RoomName,
-        #[serde(rename = "nick", skip_serializing_if = "Option::is_none")]
-        with: Option<Nick>,
-    },
+    Invited { room: RoomName, with: Option<Nick> },
     /// The keys of the encrypted conversation `room` changed for this
     /// person (a device of theirs was added, or was handed keys): fetch
     /// them again, share what another device lacks, open what waited.
     KeysChanged { room: RoomName },
     /// A request was refused; the connection stays open.
     Error {
-        code: ErrorCode,
-        #[serde(skip_serializing_if = "Option::is_none")]
+        /// The room it was about, if any (`null` on the wire otherwise).
         room: Option<RoomName>,
+        code: ErrorCode,
         /// The message a refused `send` carried, so the browser knows which
         /// one to try again (with the same id: it is never stored twice).
-        #[serde(skip_serializing_if = "Option::is_none")]
         client_id: Option<ClientId>,
         message: String,
     },
 }
 
-/// Every field any server frame has, as read off the wire; `kind` says
-/// which frame it is and so which fields it must have.
-#[derive(Deserialize)]
-struct WireFrame {
-    #[serde(rename = "type")]
-    kind: FrameKind,
-    room: Option<RoomName>,
-    nick: Option<Nick>,
-    online: Option<Vec<Person>>,
-    head: Option<Seq>,
-    #[serde(default)]
-    reset: bool,
-    #[serde(default)]
-    moderator: bool,
-    media: Option<MediaGrant>,
-    entry: Option<Entry>,
-    client_id: Option<ClientId>,
-    seq: Option<Seq>,
-    code: Option<ErrorCode>,
-    message: Option<String>,
-}
-
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 enum FrameKind {
     Joined,
@@ -172,45 +142,106 @@ enum FrameKind {
     Error,
 }
 
-impl TryFrom<WireFrame> for ServerFrame {
-    type Error = &'static str;
+impl Serialize for ServerFrame {
+    fn serialize<S: serde::Serializer>(&self, to: S) -> Result<S::Ok, S::Error> {
+        use FrameKind as K;
+        match self {
+            ServerFrame::Joined {
+                room,
+                nick,
+                online,
+                head,
+                reset,
+                moderator,
+                media,
+            } => (K::Joined, room, nick, online, head, reset, moderator, media).serialize(to),
+            ServerFrame::Entry { room, entry } => (K::Entry, room, entry).serialize(to),
+            ServerFrame::Ack {
+                room,
+                client_id,
+                seq,
+            } => (K::Ack, room, client_id, seq).serialize(to),
+            ServerFrame::Typing { room, nick } => (K::Typing, room, nick).serialize(to),
+            ServerFrame::Invited { room, with } => (K::Invited, room, with).serialize(to),
+            ServerFrame::KeysChanged { room } => (K::KeysChanged, room).serialize(to),
+            ServerFrame::Error {
+                room,
+                code,
+                client_id,
+                message,
+            } => (K::Error, room, code, client_id, message).serialize(to),
+        }
+    }
+}
 
-    fn try_from(wire: WireFrame) -> Result<Self, &'static str> {
-        let room = wire.room.ok_or("missing field `room`");
-        Ok(match wire.kind {
+impl<'de> Deserialize<'de> for ServerFrame {
+    fn deserialize<D: serde::Deserializer<'de>>(from: D) -> Result<Self, D::Error> {
+        from.deserialize_seq(FrameFields)
+    }
+}
+
+/// Reads a server frame's array: its type, then what that type has.
+struct FrameFields;
+
+impl<'de> serde::de::Visitor<'de> for FrameFields {
+    type Value = ServerFrame;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a server frame: [type, fields…]")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut fields: A,
+    ) -> Result<ServerFrame, A::Error> {
+        fn next<'de, T: Deserialize<'de>, A: serde::de::SeqAccess<'de>>(
+            fields: &mut A,
+        ) -> Result<T, A::Error> {
+            fields
+                .next_element()?
+                .ok_or_else(|| serde::de::Error::custom("the frame ends before its last field"))
+        }
+        let kind = next(&mut fields)?;
+        // Every frame names a room second; only an error may say `null`.
+        let room: Option<RoomName> = next(&mut fields)?;
+        if let FrameKind::Error = kind {
+            return Ok(ServerFrame::Error {
+                room,
+                code: next(&mut fields)?,
+                client_id: next(&mut fields)?,
+                message: next(&mut fields)?,
+            });
+        }
+        let room = room.ok_or_else(|| serde::de::Error::custom("a frame without its room"))?;
+        Ok(match kind {
             FrameKind::Joined => ServerFrame::Joined {
-                room: room?,
-                nick: wire.nick.ok_or("missing field `nick`")?,
-                online: wire.online.ok_or("missing field `online`")?,
-                head: wire.head.ok_or("missing field `head`")?,
-                reset: wire.reset,
-                moderator: wire.moderator,
-                media: wire.media,
+                room,
+                nick: next(&mut fields)?,
+                online: next(&mut fields)?,
+                head: next(&mut fields)?,
+                reset: next(&mut fields)?,
+                moderator: next(&mut fields)?,
+                media: next(&mut fields)?,
             },
             FrameKind::Entry => ServerFrame::Entry {
-                room: room?,
-                entry: wire.entry.ok_or("missing field `entry`")?,
+                room,
+                entry: next(&mut fields)?,
             },
             FrameKind::Ack => ServerFrame::Ack {
-                room: room?,
-                client_id: wire.client_id.ok_or("missing field `client_id`")?,
-                seq: wire.seq.ok_or("missing field `seq`")?,
+                room,
+                client_id: next(&mut fields)?,
+                seq: next(&mut fields)?,
             },
             FrameKind::Typing => ServerFrame::Typing {
-                room: room?,
-                nick: wire.nick.ok_or("missing field `nick`")?,
+                room,
+                nick: next(&mut fields)?,
             },
             FrameKind::Invited => ServerFrame::Invited {
-                room: room?,
-                with: wire.nick,
+                room,
+                with: next(&mut fields)?,
             },
-            FrameKind::KeysChanged => ServerFrame::KeysChanged { room: room? },
-            FrameKind::Error => ServerFrame::Error {
-                code: wire.code.ok_or("missing field `code`")?,
-                room: room.ok(),
-                client_id: wire.client_id,
-                message: wire.message.ok_or("missing field `message`")?,
-            },
+            // (An error returned above.)
+            FrameKind::KeysChanged | FrameKind::Error => ServerFrame::KeysChanged { room },
         })
     }
 }
@@ -396,17 +427,28 @@ mod tests {
 
     #[test]
     fn a_server_frame_missing_what_its_type_needs_is_refused() {
-        let err = serde_json::from_str::<ServerFrame>(r#"{"type":"ack","room":"main","seq":3}"#)
-            .unwrap_err();
-        assert!(err.to_string().contains("client_id"), "{err}");
-        let err =
-            serde_json::from_str::<ServerFrame>(r#"{"type":"shout","room":"main"}"#).unwrap_err();
+        let err = serde_json::from_str::<ServerFrame>(r#"["ack","main"]"#).unwrap_err();
+        assert!(err.to_string().contains("ends before"), "{err}");
+        let err = serde_json::from_str::<ServerFrame>(r#"["shout","main"]"#).unwrap_err();
         assert!(err.to_string().contains("shout"), "{err}");
+        let err = serde_json::from_str::<ServerFrame>(r#"["typing",null,"usman"]"#).unwrap_err();
+        assert!(err.to_string().contains("without its room"), "{err}");
+        let err = serde_json::from_str::<ServerFrame>(r#"["keys_changed","main",1]"#).unwrap_err();
+        assert!(err.to_string().contains("trailing"), "{err}");
         // An error frame about no room in particular needs none.
         let frame: ServerFrame =
-            serde_json::from_str(r#"{"type":"error","code":"invalid_frame","message":"not JSON"}"#)
-                .unwrap();
+            serde_json::from_str(r#"["error",null,"invalid_frame",null,"not JSON"]"#).unwrap();
         assert!(matches!(frame, ServerFrame::Error { room: None, .. }));
+    }
+
+    #[test]
+    fn a_server_frame_is_an_array_led_by_its_type() {
+        let ack = ServerFrame::Ack {
+            room: room(),
+            client_id: ClientId::parse("c1").unwrap(),
+            seq: 12,
+        };
+        assert_eq!(ack.to_json(), r#"["ack","main","c1",12]"#);
     }
 
     #[test]

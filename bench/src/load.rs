@@ -135,14 +135,14 @@ pub async fn join_granted(
         .map_err(|e| e.to_string())?;
     loop {
         match ws.next().await {
-            Some(Ok(Message::Text(text))) if text.contains(r#""type":"joined""#) => {
+            Some(Ok(Message::Text(text))) if text.starts_with(r#"["joined""#) => {
                 let key = match serde_json::from_str::<ServerFrame>(&text) {
                     Ok(ServerFrame::Joined { media, .. }) => media.map(|grant| grant.key),
                     _ => None,
                 };
                 return Ok((ws, key));
             }
-            Some(Ok(Message::Text(text))) if text.contains(r#""type":"error""#) => {
+            Some(Ok(Message::Text(text))) if text.starts_with(r#"["error""#) => {
                 return Err(format!("join refused: {text}"));
             }
             Some(Ok(_)) => continue,
@@ -199,7 +199,7 @@ pub async fn chat(
                         if tally.recording.load(Ordering::Relaxed) {
                             tally.latencies.record(clock.now_us().saturating_sub(sent));
                         }
-                    } else if text.contains(r#""type":"error""#) {
+                    } else if text.starts_with(r#"["error""#) {
                         tally.errors.fetch_add(1, Ordering::Relaxed);
                     }
                 }
@@ -235,7 +235,7 @@ mod tests {
     #[test]
     fn the_send_time_is_read_back_from_an_entry_frame() {
         let frame = format!(
-            r#"{{"type":"entry","entry":[1,0,"n",{{"message":["c","{}",null,false,[],[]]}},false]}}"#,
+            r#"["entry","main",[1,0,"n",{{"message":["c","{}",null,false,[],[]]}},false]]"#,
             body(12345, 100)
         );
         assert_eq!(stamped_us(&frame), Some(12345));

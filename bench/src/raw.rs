@@ -61,7 +61,7 @@ pub async fn serve() -> Result<(), String> {
             while let Some(Ok(message)) = read.next().await {
                 if let Message::Text(text) = message {
                     if text.contains(r#""type":"join""#) {
-                        let _ = replies.send(Message::text(r#"{"type":"joined"}"#));
+                        let _ = replies.send(Message::text(r#"["joined"]"#));
                     } else {
                         let _ = room.send(text);
                     }

@@ -13,7 +13,7 @@ async function seed(page: Page, room: string, nick: string, texts: string[]) {
       let acked = 0;
       const done = new Promise<void>((resolve) => {
         ws.onmessage = (event) => {
-          if (JSON.parse(event.data).type === "ack" && ++acked === texts.length) resolve();
+          if (JSON.parse(event.data)[0] === "ack" && ++acked === texts.length) resolve();
         };
       });
       ws.send(JSON.stringify({ type: "join", room, nick, session }));
