@@ -229,3 +229,58 @@ test("a recovery passphrase gives a new device the history with no other device 
   await say(phone, "back on my phone");
   await expect(bodies(adaeze)).toHaveText(["the old plan", "agreed", "back on my phone"]);
 });
+
+test("a device removed from the account page is logged out and left out of what is said next", async ({ browser }) => {
+  const ruth = await signUp(browser, "ruth");
+  const ayo = await signUp(browser, "ayo");
+  await ruth.goto("/dm/ayo");
+  await expectJoined(ruth);
+  const address = new URL(ruth.url()).pathname;
+  await say(ruth, "one for both devices");
+  await ayo.goto(address);
+  await expectJoined(ayo);
+
+  // ruth signs in on a second browser, which reads what is said from then.
+  const other = await (await browser.newContext()).newPage();
+  await logIn(other, "ruth", PASSWORD);
+  await expect(other.getByRole("main").getByText("Signed in as ruth")).toBeVisible();
+  await other.goto(address);
+  await expectJoined(other);
+  await say(ayo, "hello, second browser");
+  await expect(bodies(other).last()).toHaveText("hello, second browser");
+  await expect(ayo.getByText("ruth added a new device")).toBeVisible();
+
+  // From the first, she lists her devices and removes the other one.
+  await ruth.goto("/account");
+  const devices = ruth.getByRole("list", { name: "Your devices" });
+  await expect(devices.getByRole("listitem")).toHaveCount(2);
+  const gone = devices.getByRole("listitem").filter({ hasNotText: "(this browser)" });
+  await expect(gone).toContainText("Chrome on Linux");
+  await gone.getByRole("button", { name: /^Remove device / }).click();
+  await expect(ruth.getByRole("status")).toHaveText(/The device is removed/);
+  await expect(devices.getByRole("listitem")).toHaveCount(1);
+  await expect(devices).toContainText("(this browser)");
+
+  // The removed browser is logged out where it stood: the conversation is
+  // no longer there for it.
+  await expect(other.getByRole("heading", { name: "No such room" })).toBeVisible();
+  await expect(other.getByText("hello, second browser")).toHaveCount(0);
+
+  // The conversation goes on, on a key the removed browser never had.
+  await ruth.goto(address);
+  await expectJoined(ruth);
+  await say(ruth, "only my laptop reads this");
+  await expect(bodies(ayo).last()).toHaveText("only my laptop reads this");
+  await say(ayo, "understood");
+  await expect(bodies(ruth).last()).toHaveText("understood");
+  const epochs = await ruth.evaluate(async (room) => {
+    const answer = await fetch("/api/room_history", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ room }),
+    });
+    return [...(await answer.text()).matchAll(/e2e1\.(\d+)\./g)].map((m) => Number(m[1]));
+  }, decodeURIComponent(address.replace("/r/", "")));
+  // One epoch at first, one more for the second browser, and one without it.
+  expect(new Set(epochs).size).toBe(3);
+});

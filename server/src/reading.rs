@@ -28,6 +28,9 @@ use std::time::Duration;
 pub struct Requester {
     pub who: Option<Author>,
     pub ip: Option<IpAddr>,
+    /// A signed-in requester's session and browser, which a device it
+    /// publishes is then known by (see `accounts::devices`).
+    pub device_use: crate::store::DeviceUse,
 }
 
 /// A search that takes longer is given up (the person is told to narrow it).
@@ -280,7 +283,13 @@ impl Reader {
         if !keys.well_formed() {
             return Err(ReadError::DeviceTaken);
         }
-        match self.library.store.publish_device(account, &keys).await? {
+        let used = &self.requester.device_use;
+        match self
+            .library
+            .store
+            .publish_device(account, &keys, used)
+            .await?
+        {
             DevicePublished::Known => Ok(()),
             DevicePublished::Added(rooms) => {
                 // Its other devices (and it) fetch the keys again: they

@@ -219,12 +219,16 @@ async fn who_is_reading(
         .map(|ConnectInfo(peer)| peer.ip());
     let mut personal = false;
     if page_read || server_fn {
-        let mut requester = Requester { who: None, ip };
+        let mut requester = Requester {
+            ip,
+            ..Requester::default()
+        };
         if request.headers().contains_key(header::COOKIE) {
             let accounts = &state.sockets.accounts;
             let signed_in = accounts::routes::signed_in(accounts, request.headers()).await;
             if let Some(signed_in) = signed_in {
                 requester.who = Some(Author::Account(signed_in.account_id));
+                requester.device_use = accounts::devices::device_use(&signed_in, request.headers());
                 if page_read {
                     request
                         .extensions_mut()

@@ -7,6 +7,8 @@
 //! - [`throttle`]: attempt budgets per address and per username.
 //! - [`sockets`]: the open WebSockets of each signed-in session, so signing
 //!   out (or a password change) can close them.
+//! - [`devices`]: the browsers an account reads encrypted conversations
+//!   in, and removing one.
 //! - [`pages`]: the server-rendered forms (no JavaScript needed, none sent).
 //! - [`routes`]: the form handlers.
 //!
@@ -17,6 +19,7 @@
 //! login is worth nothing after it.
 
 pub mod cookie;
+pub mod devices;
 pub mod pages;
 pub mod password;
 pub mod routes;
@@ -82,6 +85,8 @@ pub enum AccountError {
     NotSignedIn,
     #[error("No account is named {0}.")]
     NoSuchAccount(String),
+    #[error("That device is not one of yours (or it was removed already).")]
+    NoSuchDevice,
     #[error(transparent)]
     BadRoomName(app::rooms::RoomNameError),
     #[error("The server is busy; try again in a moment.")]

@@ -2,7 +2,7 @@
 //! with JavaScript off and cost the browser bundle nothing. Leptos's `view!`
 //! renders them, so every value is escaped like the rest of the chat's pages.
 
-use crate::store::OwnedRoom;
+use crate::store::{AccountDevice, OwnedRoom, now_ms};
 use app::accounts::{PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS, USERNAME_MIN_CHARS};
 use app::navigation::Route;
 use app::people::{NICK_MAX_CHARS, Nick};
@@ -157,6 +157,7 @@ pub enum Done {
     Room,
     Moderators,
     Members,
+    Device,
 }
 
 pub struct AccountView<'a> {
@@ -164,6 +165,10 @@ pub struct AccountView<'a> {
     pub rooms: &'a [OwnedRoom],
     /// The private rooms this person is a member of.
     pub private: &'a [app::rooms::PrivateRoom],
+    /// The browsers it reads encrypted conversations in.
+    pub devices: &'a [AccountDevice],
+    /// The token hash of the session the page is for ("this browser").
+    pub session: &'a str,
     pub done: Option<Done>,
     pub problem: Option<String>,
 }
@@ -174,6 +179,9 @@ pub fn account(options: &LeptosOptions, page: AccountView<'_>) -> String {
         Done::Room => "The room's setting is saved.",
         Done::Moderators => "The room's moderators are saved.",
         Done::Members => "The room's members are saved.",
+        Done::Device => {
+            "The device is removed: it gets no key to anything said from now on, and its session is logged out."
+        }
     });
     let rooms = if page.rooms.is_empty() {
         view! { <p>"Rooms you create while signed in are listed here."</p> }.into_any()
@@ -331,6 +339,13 @@ pub fn account(options: &LeptosOptions, page: AccountView<'_>) -> String {
             <p class="hint">"A room closed to guests lets only signed-in people join."</p>
             {rooms}
         </section>
+        <section aria-labelledby="devices-heading">
+            <h2 id="devices-heading">"Devices"</h2>
+            <p class="hint">
+                "Each browser you have read private rooms or direct messages in. Remove one you have lost or no longer use: it cannot read anything said after, and it is logged out. The people you talk to see its safety number change."
+            </p>
+            {devices_view(page.devices, page.session)}
+        </section>
         <section aria-labelledby="sessions-heading">
             <h2 id="sessions-heading">"Sessions"</h2>
             <form method="post" action="/logout">
@@ -363,6 +378,47 @@ pub fn account(options: &LeptosOptions, page: AccountView<'_>) -> String {
     }
     .into_any();
     document(options, "Account", main)
+}
+
+/// The account's devices, each with the button that removes it.
+fn devices_view(devices: &[AccountDevice], session: &str) -> impl IntoView + use<> {
+    if devices.is_empty() {
+        return view! { <p>"None yet: a browser becomes one when you open a private room or a direct message in it."</p> }
+            .into_any();
+    }
+    let today = app::clock::day_number(now_ms(), 0);
+    let when = move |at: i64| {
+        format!(
+            "{} {} UTC",
+            app::clock::day_label(app::clock::day_number(at, 0), Some(today)),
+            app::clock::hhmm_utc(at)
+        )
+    };
+    let items = devices
+        .iter()
+        .map(|device| {
+            let id = device.id.as_str().to_owned();
+            let short: String = id.chars().take(8).collect();
+            let here = (device.session.as_deref() == Some(session)).then_some(" (this browser)");
+            let line = format!(
+                "{}, {short}{}: added {}, last used {}.",
+                device.browser,
+                here.unwrap_or_default(),
+                when(device.created_at),
+                when(device.seen_at)
+            );
+            view! {
+                <li>
+                    {line}
+                    <form method="post" action="/account/devices">
+                        <input type="hidden" name="device" value=id />
+                        <button type="submit">{format!("Remove device {short}")}</button>
+                    </form>
+                </li>
+            }
+        })
+        .collect_view();
+    view! { <ul aria-label="Your devices">{items}</ul> }.into_any()
 }
 
 /// A private room's members, each with a button to take them out (not the

@@ -2,6 +2,7 @@
 //! a redirect (303, so a reload does not post again) or the form again with
 //! what went wrong; all of them pass the router's CSRF check first.
 
+use super::devices::DeviceRemoved;
 use super::pages::{self, AccountView, Done, PAGE_POLICY};
 use super::{AccountError, Accounts, SignedIn};
 use crate::state::AppState;
@@ -37,6 +38,7 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/account/moderators", post(moderator_setting))
         .route("/account/private-rooms", post(new_private_room))
         .route("/account/members", post(member_setting))
+        .route("/account/devices", post(remove_device))
         .route("/dm", post(open_direct_form))
         .route("/dm/{name}", get(open_direct))
         // A name and a password or two: anything much bigger is not a form
@@ -95,6 +97,7 @@ fn status_of(err: &AccountError) -> StatusCode {
             StatusCode::BAD_REQUEST
         }
         AccountError::NameTaken => StatusCode::CONFLICT,
+        AccountError::NoSuchDevice => StatusCode::NOT_FOUND,
         AccountError::BadRoomName(_) => StatusCode::BAD_REQUEST,
         AccountError::WrongCredentials | AccountError::WrongPassword => StatusCode::UNAUTHORIZED,
         AccountError::NotSignedIn => StatusCode::UNAUTHORIZED,
@@ -225,6 +228,7 @@ async fn account_page(
         Some("room") => Some(Done::Room),
         Some("moderators") => Some(Done::Moderators),
         Some("members") => Some(Done::Members),
+        Some("device") => Some(Done::Device),
         _ => None,
     };
     render_account(&state, &headers, done, None).await
@@ -254,6 +258,13 @@ async fn render_account(
             vec![]
         }
     };
+    let devices = match accounts.devices(&signed_in).await {
+        Ok(devices) => devices,
+        Err(err) => {
+            tracing::error!(%err, "could not list an account's devices");
+            vec![]
+        }
+    };
     let view = |problem: Option<String>| {
         pages::account(
             &state.leptos_options,
@@ -261,6 +272,8 @@ async fn render_account(
                 name: &signed_in.name,
                 rooms: &rooms,
                 private: &private,
+                devices: &devices,
+                session: &signed_in.token_hash,
                 done,
                 problem,
             },
@@ -307,6 +320,32 @@ async fn log_out_everywhere(State(state): State<AppState>, headers: HeaderMap) -
         return render_account(&state, &headers, None, Some(&err)).await;
     }
     signed_out_redirect(&state)
+}
+
+#[derive(serde::Deserialize)]
+struct DeviceForm {
+    #[serde(default)]
+    device: String,
+}
+
+async fn remove_device(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<DeviceForm>,
+) -> Response {
+    let accounts = accounts(&state);
+    let Some(signed_in) = signed_in(accounts, &headers).await else {
+        return Redirect::to(Route::LogIn.pattern()).into_response();
+    };
+    match accounts
+        .remove_device(peer.ip(), &signed_in, &form.device)
+        .await
+    {
+        Ok(DeviceRemoved::Other) => Redirect::to("/account?done=device").into_response(),
+        Ok(DeviceRemoved::ThisSession) => signed_out_redirect(&state),
+        Err(err) => render_account(&state, &headers, None, Some(&err)).await,
+    }
 }
 
 #[derive(serde::Deserialize)]

@@ -211,6 +211,36 @@ pub enum DevicePublished {
     TooMany,
 }
 
+/// What a device's browser says about it when it publishes it (every page
+/// load): what it is, to its person, and the session it is used in.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeviceUse {
+    /// "Chrome on Linux": a label for people, never a proof of anything.
+    pub browser: String,
+    /// The session's token hash.
+    pub session: Option<String>,
+}
+
+/// One of an account's devices, as its account page lists them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountDevice {
+    pub id: app::e2e::DeviceId,
+    pub browser: String,
+    pub created_at: i64,
+    pub seen_at: i64,
+    /// The session that last published it (a token hash).
+    pub session: Option<String>,
+}
+
+/// What removing a device left to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemovedDevice {
+    /// The session that last used it, to end.
+    pub session: Option<String>,
+    /// The account's encrypted conversations, now due a new epoch.
+    pub rooms: Vec<RoomName>,
+}
+
 /// What publishing a new key epoch did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EpochMade {
@@ -870,8 +900,24 @@ impl Store {
         &self,
         account: i64,
         keys: &app::e2e::DeviceKeys,
+        used: &DeviceUse,
     ) -> Result<DevicePublished, StoreError> {
-        each!(self, db => db.publish_device(account, keys).await)
+        each!(self, db => db.publish_device(account, keys, used).await)
+    }
+
+    /// `account`'s devices, the newest first.
+    pub async fn account_devices(&self, account: i64) -> Result<Vec<AccountDevice>, StoreError> {
+        each!(self, db => db.account_devices(account).await)
+    }
+
+    /// Takes `device` away from `account` (see [`RemovedDevice`]); `None`
+    /// if it is not one of the account's.
+    pub async fn remove_device(
+        &self,
+        account: i64,
+        device: &app::e2e::DeviceId,
+    ) -> Result<Option<RemovedDevice>, StoreError> {
+        each!(self, db => db.remove_device(account, device).await)
     }
 
     /// `room`'s keys for `device`, if it is one of `account`'s.

@@ -396,3 +396,19 @@ pub(crate) fn backup_rooms(
     }
     rooms
 }
+
+/// One of an account's devices as both stores read it: id, browser,
+/// created, last seen, session.
+pub(super) type AccountDeviceRow = (String, String, i64, Option<i64>, Option<String>);
+
+pub(super) fn account_device(
+    (id, browser, created_at, seen_at, session): AccountDeviceRow,
+) -> Option<crate::store::AccountDevice> {
+    Some(crate::store::AccountDevice {
+        id: app::e2e::DeviceId::parse(&id)?,
+        browser,
+        created_at,
+        seen_at: seen_at.unwrap_or(created_at),
+        session,
+    })
+}

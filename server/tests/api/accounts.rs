@@ -33,7 +33,7 @@ impl Answer {
     }
 
     /// `name=value` of the session cookie this answer sets.
-    fn cookie(&self) -> String {
+    pub(crate) fn cookie(&self) -> String {
         let set = self.set_cookie.as_deref().expect("a session cookie is set");
         set.split(';').next().unwrap().to_owned()
     }
@@ -46,7 +46,7 @@ fn no_redirects() -> reqwest::Client {
         .unwrap()
 }
 
-async fn answer(res: reqwest::Response) -> Answer {
+pub(crate) async fn answer(res: reqwest::Response) -> Answer {
     let text = |name: header::HeaderName| {
         res.headers()
             .get(name)
@@ -67,7 +67,11 @@ async fn answer(res: reqwest::Response) -> Answer {
 }
 
 /// A POST to `path` from this site's own pages, with `cookie` if given.
-fn from_site(app: &TestApp, path: &str, cookie: Option<&str>) -> reqwest::RequestBuilder {
+pub(crate) fn from_site(
+    app: &TestApp,
+    path: &str,
+    cookie: Option<&str>,
+) -> reqwest::RequestBuilder {
     let origin = format!("http://{}", app.addr());
     let request = no_redirects()
         .post(format!("{origin}{path}"))
@@ -134,7 +138,7 @@ pub(crate) async fn sign_up(app: &TestApp, name: &str, password: &str) -> String
     answer.cookie()
 }
 
-async fn log_in(app: &TestApp, name: &str, password: &str) -> Answer {
+pub(crate) async fn log_in(app: &TestApp, name: &str, password: &str) -> Answer {
     post(
         app,
         "/login",

@@ -483,3 +483,100 @@ async fn a_key_backup_keeps_sealed_keys_of_the_rooms_its_account_is_in() {
     assert_eq!(backup.0, "bmV3c2FsdG5ld3NhbHRuZQ==");
     assert!(backup.2.is_empty());
 }
+
+#[tokio::test]
+async fn a_removed_device_is_left_out_of_the_next_epoch_and_its_session_logged_out() {
+    use crate::accounts::{PASSWORD, answer, from_site, get, log_in, post, signed_in_client};
+    let app = spawn_app_with(&["--login-username-burst", "100"]).await;
+    let (sadia, usman, dm) = keyed_direct_message(&app).await;
+    // usman's laptop: another login, its own device, a socket in the DM.
+    let laptop = log_in(&app, "usman", PASSWORD).await.cookie();
+    let firefox =
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0";
+    let published = from_site(&app, "/api/publish_device", Some(&laptop))
+        .header("content-type", "application/json")
+        .header("user-agent", firefox)
+        .body(serde_json::json!({ "keys": device(&device_id("usman2")) }).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer(published).await.status, 200);
+    let mut lost = signed_in_client(&app, &laptop).await;
+    lost.join(&dm, "usman").await;
+    assert_eq!(rekey(&app, &sadia, &dm, "sadia1").await, 2);
+
+    // His account page lists both, the newest first, and says which one
+    // it is open in.
+    let page = get(&app, "/account", Some(&usman)).await.body;
+    let laptop_line = page
+        .find("Firefox on Windows, usman200: added Today")
+        .expect(&page);
+    let phone_line = page
+        .find("usman100 (this browser): added Today")
+        .expect(&page);
+    assert!(laptop_line < phone_line);
+    assert!(page.contains("Remove device usman200"), "{page}");
+
+    // Nobody removes another account's device, or one that is no device.
+    let theirs = [("device", device_id("usman2"))];
+    let theirs: Vec<(&str, &str)> = theirs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let refused = post(&app, "/account/devices", &theirs, Some(&sadia)).await;
+    assert_eq!(refused.status, 404);
+    assert!(
+        refused.body.contains("not one of yours"),
+        "{}",
+        refused.body
+    );
+    let garbled = post(&app, "/account/devices", &[("device", "<b>")], Some(&usman)).await;
+    assert_eq!(garbled.status, 404);
+
+    let removed = post(&app, "/account/devices", &theirs, Some(&usman)).await;
+    assert_eq!(removed.location(), "/account?done=device");
+    // Its session is over, its socket closed.
+    assert_eq!(lost.close_code().await, Some(4003));
+    assert_eq!(get(&app, "/account", Some(&laptop)).await.status, 303);
+    let page = get(&app, removed.location(), Some(&usman)).await.body;
+    assert!(page.contains("The device is removed"), "{page}");
+    assert!(!page.contains("usman200"), "{page}");
+    // It gets no keys, and the next epoch must leave it out.
+    assert_eq!(room_keys(&app, &usman, &dm, "usman2").await.0, 409);
+    let mut her = signed_in_client(&app, &sadia).await;
+    her.join(&dm, "sadia").await;
+    her.send_text(&send_frame(
+        &dm,
+        "after-1",
+        &sealed(2, "sadia1", "YWZ0ZXIx"),
+    ))
+    .await;
+    assert_eq!(her.refusal().await, app::protocol::ErrorCode::NewKeyNeeded);
+    let with_it = [
+        device_id("sadia1"),
+        device_id("usman1"),
+        device_id("usman2"),
+    ];
+    let stale = publish_epoch(&app, &sadia, &dm, "sadia1", 3, &with_it).await;
+    assert_eq!(stale.status, 409, "{}", stale.body);
+    assert_eq!(rekey(&app, &sadia, &dm, "sadia1").await, 3);
+    let (_, keys) = room_keys(&app, &usman, &dm, "usman1").await;
+    let devices: Vec<String> = keys
+        .unwrap()
+        .devices
+        .iter()
+        .map(|d| d.keys.id.to_string())
+        .collect();
+    assert!(!devices.contains(&device_id("usman2")), "{devices:?}");
+    her.say(&dm, &sealed(3, "sadia1", "YWZ0ZXIy")).await;
+    let again = post(&app, "/account/devices", &theirs, Some(&usman)).await;
+    assert_eq!(again.status, 404);
+
+    // Removing the device of the very browser asking logs it out.
+    let own = post(
+        &app,
+        "/account/devices",
+        &[("device", &device_id("usman1"))],
+        Some(&usman),
+    )
+    .await;
+    assert_eq!(own.location(), "/");
+    assert_eq!(get(&app, "/account", Some(&usman)).await.status, 303);
+}

@@ -4,8 +4,11 @@
 
 use super::{SqliteStore, StoreError, now_ms};
 use crate::store::rows::backup_rooms;
-use crate::store::rows::{DeviceRow, EpochKeyRow, epoch_key, key_requests, member_device};
-use crate::store::{BackedUp, DevicePublished, EpochMade};
+use crate::store::rows::{
+    AccountDeviceRow, DeviceRow, EpochKeyRow, account_device, epoch_key, key_requests,
+    member_device,
+};
+use crate::store::{AccountDevice, BackedUp, DevicePublished, DeviceUse, EpochMade, RemovedDevice};
 use app::e2e::{BackedUpKey, DeviceId, DeviceKeys, KeyBackup, NewEpoch, RoomKeys};
 use app::rooms::RoomName;
 
@@ -14,6 +17,7 @@ impl SqliteStore {
         &self,
         account: i64,
         keys: &DeviceKeys,
+        used: &DeviceUse,
     ) -> Result<DevicePublished, StoreError> {
         let mut tx = self.write().await?;
         let existing: Option<(i64, String, String, String)> = sqlx::query_as(
@@ -27,11 +31,20 @@ impl SqliteStore {
                 && agree == keys.agree
                 && sign == keys.sign
                 && signature == keys.signature;
-            return Ok(if same {
-                DevicePublished::Known
-            } else {
-                DevicePublished::Taken
-            });
+            if !same {
+                return Ok(DevicePublished::Taken);
+            }
+            sqlx::query(
+                "UPDATE devices SET browser = ?1, seen_at = ?2, session = ?3 WHERE device_id = ?4",
+            )
+            .bind(&used.browser)
+            .bind(now_ms())
+            .bind(&used.session)
+            .bind(keys.id.as_str())
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            return Ok(DevicePublished::Known);
         }
         let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM devices WHERE account_id = ?1")
             .bind(account)
@@ -41,8 +54,9 @@ impl SqliteStore {
             return Ok(DevicePublished::TooMany);
         }
         sqlx::query(
-            "INSERT INTO devices (account_id, device_id, agree, sign, signature, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO devices
+               (account_id, device_id, agree, sign, signature, created_at, seen_at, browser, session)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8)",
         )
         .bind(account)
         .bind(keys.id.as_str())
@@ -50,25 +64,51 @@ impl SqliteStore {
         .bind(&keys.sign)
         .bind(&keys.signature)
         .bind(now_ms())
+        .bind(&used.browser)
+        .bind(&used.session)
         .execute(&mut *tx)
         .await?;
         // A new device reads what is said from now on: every conversation
         // of the account is due a new epoch that is wrapped for it too.
-        let rooms: Vec<String> = sqlx::query_scalar(
-            "UPDATE rooms SET key_epoch = 0
-             WHERE id IN (SELECT room_id FROM private_members WHERE account_id = ?1)
-             RETURNING name",
+        let rooms = new_epochs_due(&mut tx, account).await?;
+        tx.commit().await?;
+        Ok(DevicePublished::Added(rooms))
+    }
+
+    /// `account`'s devices, the newest first.
+    pub async fn account_devices(&self, account: i64) -> Result<Vec<AccountDevice>, StoreError> {
+        let rows: Vec<AccountDeviceRow> = sqlx::query_as(
+            "SELECT device_id, browser, created_at, seen_at, session FROM devices
+             WHERE account_id = ?1 ORDER BY created_at DESC, id DESC",
         )
         .bind(account)
-        .fetch_all(&mut *tx)
+        .fetch_all(&self.readers)
         .await?;
+        Ok(rows.into_iter().filter_map(account_device).collect())
+    }
+
+    /// Takes `device` away from `account`: the keys wrapped for it go with
+    /// it, and every conversation of the account is due a new epoch that
+    /// leaves it out. `None` if it is not one of the account's.
+    pub async fn remove_device(
+        &self,
+        account: i64,
+        device: &DeviceId,
+    ) -> Result<Option<RemovedDevice>, StoreError> {
+        let mut tx = self.write().await?;
+        let session: Option<Option<String>> = sqlx::query_scalar(
+            "DELETE FROM devices WHERE account_id = ?1 AND device_id = ?2 RETURNING session",
+        )
+        .bind(account)
+        .bind(device.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(session) = session else {
+            return Ok(None);
+        };
+        let rooms = new_epochs_due(&mut tx, account).await?;
         tx.commit().await?;
-        Ok(DevicePublished::Added(
-            rooms
-                .iter()
-                .filter_map(|r| RoomName::parse(r).ok())
-                .collect(),
-        ))
+        Ok(Some(RemovedDevice { session, rooms }))
     }
 
     /// `room`'s keys for `device`, if it is one of `account`'s.
@@ -393,4 +433,24 @@ impl SqliteStore {
         .await?;
         Ok(Some(KeyBackup(salt, check, backup_rooms(rows))))
     }
+}
+
+/// Marks every encrypted conversation of `account` due a new epoch (one of
+/// its devices came or went); their names.
+async fn new_epochs_due(
+    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    account: i64,
+) -> Result<Vec<RoomName>, StoreError> {
+    let rooms: Vec<String> = sqlx::query_scalar(
+        "UPDATE rooms SET key_epoch = 0
+         WHERE id IN (SELECT room_id FROM private_members WHERE account_id = ?1)
+         RETURNING name",
+    )
+    .bind(account)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rooms
+        .iter()
+        .filter_map(|r| RoomName::parse(r).ok())
+        .collect())
 }
