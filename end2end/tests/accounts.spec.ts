@@ -1,5 +1,5 @@
 import { test, expect } from "@playwright/test";
-import { PASSWORD, bodies, expectJoined, fillCredentials, joinOn, logIn, log, say, signUp } from "./people";
+import { PASSWORD, bodies, expectJoined, fillCredentials, joinOn, logIn, log, safetyNumber, say, signUp } from "./people";
 
 // Accounts as people use them: sign up, talk, log in elsewhere, log out; and
 // the guests around them.
@@ -185,6 +185,11 @@ test("a private room is read by the people its owner invites, and by nobody else
   await expect(bodies(owner)).toHaveText(["the launch is on tuesday", "welcome, tomas", "count me in"]);
   // Only the owner lets people in and out.
   await expect(member.getByRole("button", { name: "Invite" })).toHaveCount(0);
+  // Each can check the other's devices: the same digits on both sides,
+  // and none beside one's own name.
+  const number = await safetyNumber(owner, "Safety number with tomas");
+  expect(await safetyNumber(member, "Safety number with priya")).toBe(number);
+  await expect(owner.getByRole("button", { name: "Safety number with priya" })).toHaveCount(0);
 
   // Anyone else finds nothing there, the same as at a name nobody took.
   const outsider = await signUp(browser, "ingrid");

@@ -1,17 +1,6 @@
 import { test, expect } from "@playwright/test";
-import { type Page } from "@playwright/test";
 import * as fs from "node:fs/promises";
-import { PASSWORD, attach, bodies, expectJoined, joinOn, log, logIn, say, send, signUp } from "./people";
-
-/** The safety number `page` shows for its direct message. */
-async function safetyNumber(page: Page) {
-  await page.getByRole("button", { name: "Safety number" }).click();
-  const digits = page.getByLabel("Safety number", { exact: true });
-  await expect(digits).toHaveText(/^(\d{5} ){11}\d{5}$/);
-  const number = await digits.textContent();
-  await page.getByRole("button", { name: "Safety number" }).click();
-  return number;
-}
+import { PASSWORD, attach, bodies, expectJoined, joinOn, log, logIn, safetyNumber, say, send, signUp } from "./people";
 
 // Direct messages: two accounts, one conversation that only they can find.
 

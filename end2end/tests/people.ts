@@ -103,3 +103,15 @@ export async function send(page: Page) {
   await page.getByRole("button", { name: "Send" }).click();
   await expect(files(page)).toHaveCount(0);
 }
+
+/** The safety number `page` shows under `label`: "Safety number" in a
+ * direct message, "Safety number with NAME" beside a private room's member. */
+export async function safetyNumber(page: Page, label = "Safety number") {
+  const toggle = page.getByRole("button", { name: label, exact: true });
+  await toggle.click();
+  const digits = page.getByLabel(label, { exact: true });
+  await expect(digits).toHaveText(/^(\d{5} ){11}\d{5}$/);
+  const number = await digits.textContent();
+  await toggle.click();
+  return number;
+}

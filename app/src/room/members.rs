@@ -1,8 +1,10 @@
-//! A private room's members beside its log: who may read it, and for its
-//! owner a button to take each out and a form to invite someone. The forms
+//! A private room's members beside its log: who may read it, the safety
+//! number with each, and for its owner a button to take each out and a form
+//! to invite someone. The forms
 //! are plain posts (they work without JavaScript); the server sends the
 //! page back, with the new list.
 
+use crate::conversation::Conversation;
 use crate::erased::{Slot, handler};
 use crate::people::NICK_MAX_CHARS;
 use crate::rooms::{RoomName, Roster};
@@ -13,7 +15,13 @@ use leptos::prelude::*;
 const MEMBERS_PATH: &str = "/account/members";
 
 #[component]
-pub(super) fn Members(room: RoomName, roster: Roster) -> impl IntoView {
+pub(super) fn Members(
+    conv: Conversation,
+    room: RoomName,
+    roster: Roster,
+    /// The reader, who has no safety number with themselves.
+    me: Option<crate::people::Nick>,
+) -> impl IntoView {
     let inviting = Slot::new(false);
     let yours = roster.yours;
     let items = roster
@@ -33,11 +41,16 @@ pub(super) fn Members(room: RoomName, roster: Roster) -> impl IntoView {
                     </form>
                 }
             });
+            let safety = (me.as_ref() != Some(member)).then(|| {
+                let label = format!("Safety number with {member}");
+                view! { <super::safety::SafetyNumber conv with=member.clone() label /> }
+            });
             view! {
                 <li>
                     <bdi>{member.to_string()}</bdi>
                     {owner.then(|| view! { <span class="owner">" owner"</span> })}
                     {remove}
+                    {safety}
                 </li>
             }
         })

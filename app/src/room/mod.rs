@@ -12,7 +12,8 @@
 //! - `attach.rs`: the Attach button, the picked files' list (progress,
 //!   cancel, retry), paste and drop.
 //! - `viewer.rs`: pictures full size (arrows, Escape).
-//! - `safety.rs`: a direct message's safety number.
+//! - `safety.rs`: the safety number with another person in an encrypted
+//!   conversation.
 //! - `backup.rs`: turning key backup on, and restoring from it.
 //! - `members.rs`: a private room's members, and the owner's invite and
 //!   remove forms.
@@ -124,11 +125,11 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
     if let Some(with) = &direct_with {
         joined.remember_direct(&room, with.clone());
     }
-    let members = page
-        .roster
-        .filter(|roster| !roster.direct)
-        .map(|roster| view! { <members::Members room=room.clone() roster /> });
     let conv = joined.conversation(room.clone(), page.entries, page.at_start);
+    let members = page.roster.filter(|roster| !roster.direct).map(|roster| {
+        let me = signed_in.clone();
+        view! { <members::Members conv room=room.clone() roster me /> }
+    });
     let local = use_context::<Hydrated>().map(|h| h.0);
     let log_ref = NodeRef::<html::Div>::new();
     // Follow new entries only while the reader is at the bottom; otherwise
@@ -372,7 +373,9 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
                         "End-to-end encrypted"
                     </span>
                 })}
-                {direct_with.clone().map(|with| view! { <safety::SafetyNumber conv with /> })}
+                {direct_with.clone().map(|with| view! {
+                    <safety::SafetyNumber conv with label="Safety number".to_owned() />
+                })}
                 {room.is_private().then(|| view! { <backup::KeyBackup conv /> })}
                 <span class="status" role="status">
                     {status_text}
