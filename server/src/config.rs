@@ -194,6 +194,17 @@ pub struct Config {
     #[arg(long, env = "CHAT_SEARCH_EVERY_MS", default_value_t = 500)]
     pub search_every_ms: u64,
 
+    /// Calls to the end-to-end encryption's key endpoints (publishing a
+    /// device, fetching, making, sharing and backing up keys) one account,
+    /// and one address, may make at once, before one per
+    /// `--key-calls-every-ms` applies. Turning key backup on makes two for
+    /// each encrypted conversation.
+    #[arg(long, env = "CHAT_KEY_CALLS_BURST", default_value_t = 300)]
+    pub key_calls_burst: u32,
+
+    #[arg(long, env = "CHAT_KEY_CALLS_EVERY_MS", default_value_t = 200)]
+    pub key_calls_every_ms: u64,
+
     /// Database connections searches have to themselves. Searches from many
     /// addresses at once queue for these, so they use at most this many
     /// cores' worth of the database, and logins (Argon2), joins and history
@@ -349,10 +360,17 @@ impl Config {
         }
     }
 
-    pub fn search_limits(&self) -> crate::reading::SearchLimits {
-        crate::reading::SearchLimits {
+    pub fn search_limits(&self) -> crate::reading::CallBudget {
+        crate::reading::CallBudget {
             burst: self.search_burst.max(1),
             every: std::time::Duration::from_millis(self.search_every_ms),
+        }
+    }
+
+    pub fn key_call_limits(&self) -> crate::reading::CallBudget {
+        crate::reading::CallBudget {
+            burst: self.key_calls_burst.max(1),
+            every: std::time::Duration::from_millis(self.key_calls_every_ms),
         }
     }
 

@@ -186,6 +186,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
             library_store,
             access.clone(),
             config.search_limits(),
+            config.key_call_limits(),
             accounts.clone(),
         ),
         sockets: connection::Shared {

@@ -36,9 +36,9 @@ pub struct Requester {
 /// A search that takes longer is given up (the person is told to narrow it).
 const SEARCH_DEADLINE: Duration = Duration::from_secs(2);
 
-/// Search budgets per address: a burst, then one every `every`.
+/// A budget of calls: a burst, then one every `every`.
 #[derive(Clone, Copy, Debug)]
-pub struct SearchLimits {
+pub struct CallBudget {
     pub burst: u32,
     pub every: Duration,
 }
@@ -51,6 +51,10 @@ pub struct Library {
     store: Store,
     access: Access,
     searches: Arc<SearchBudgets>,
+    /// Calls to the end-to-end keys' endpoints, per account and per
+    /// address: each may write several rows, and a loop of them would
+    /// hold the store's write lock.
+    key_calls: Arc<Throttle>,
     /// Tells an account's sockets that its keys changed.
     accounts: Arc<crate::accounts::Accounts>,
 }
@@ -75,6 +79,8 @@ pub enum ReadError {
     Denied(#[from] crate::access::Denied),
     #[error("you are searching too fast; wait a moment")]
     TooManySearches,
+    #[error("too many key requests; wait a moment")]
+    TooManyKeyCalls,
     #[error("that search took too long; add a word or make it longer")]
     TooSlow,
     #[error("the server could not load this; try again")]
@@ -85,7 +91,7 @@ pub enum ReadError {
     #[error("that device id is another device's")]
     DeviceTaken,
     #[error(
-        "this account has as many devices as it may ({}): log out of an old one",
+        "this account has as many devices as it may ({}): remove an old one on the account page",
         app::e2e::DEVICES_PER_ACCOUNT
     )]
     TooManyDevices,
@@ -109,7 +115,9 @@ impl ReadError {
         Some(match self {
             ReadError::Denied(Denied::Store(_)) | ReadError::Store(_) => return None,
             ReadError::Denied(denied) => denied.http_status(),
-            ReadError::TooManySearches => StatusCode::TOO_MANY_REQUESTS,
+            ReadError::TooManySearches | ReadError::TooManyKeyCalls => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ReadError::TooSlow => StatusCode::SERVICE_UNAVAILABLE,
             ReadError::NotSignedIn | ReadError::TooManyDevices => StatusCode::FORBIDDEN,
             ReadError::DeviceTaken | ReadError::KeysChanged => StatusCode::CONFLICT,
@@ -124,7 +132,8 @@ impl Library {
         hub: Arc<RoomHub>,
         store: Store,
         access: Access,
-        limits: SearchLimits,
+        searches: CallBudget,
+        key_calls: CallBudget,
         accounts: Arc<crate::accounts::Accounts>,
     ) -> Self {
         Self {
@@ -132,7 +141,8 @@ impl Library {
             store,
             access,
             accounts,
-            searches: Arc::new(SearchBudgets(Throttle::new(limits.burst, limits.every))),
+            searches: Arc::new(SearchBudgets(Throttle::new(searches.burst, searches.every))),
+            key_calls: Arc::new(Throttle::new(key_calls.burst, key_calls.every)),
         }
     }
 
@@ -271,11 +281,22 @@ fn backend_error(err: ReadError) -> BackendError {
 }
 
 impl Reader {
+    /// The signed-in account calling a key endpoint, within its budget and
+    /// its address's.
     fn account(&self) -> Result<i64, ReadError> {
-        match self.requester.who {
-            Some(Author::Account(id)) => Ok(id),
-            _ => Err(ReadError::NotSignedIn),
+        let Some(Author::Account(id)) = self.requester.who else {
+            return Err(ReadError::NotSignedIn);
+        };
+        let over = |key: String| self.library.key_calls.attempt(&key).is_err();
+        if over(format!("account {id}"))
+            || self
+                .requester
+                .ip
+                .is_some_and(|ip| over(crate::peers::address_key(ip).to_string()))
+        {
+            return Err(ReadError::TooManyKeyCalls);
         }
+        Ok(id)
     }
 
     pub async fn publish_device(&self, keys: DeviceKeys) -> Result<(), ReadError> {

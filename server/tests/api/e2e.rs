@@ -580,3 +580,55 @@ async fn a_removed_device_is_left_out_of_the_next_epoch_and_its_session_logged_o
     assert_eq!(own.location(), "/");
     assert_eq!(get(&app, "/account", Some(&usman)).await.status, 303);
 }
+
+#[tokio::test]
+async fn key_endpoints_have_a_budget_per_account_and_per_address() {
+    use crate::accounts::{PASSWORD, answer, sign_up};
+    let app = spawn_app_with(&["--key-calls-burst", "4", "--key-calls-every-ms", "60000"]).await;
+    let sadia = sign_up(&app, "sadia", PASSWORD).await;
+    let usman = sign_up(&app, "usman", PASSWORD).await;
+    let zara = sign_up(&app, "zara", PASSWORD).await;
+    // Publishing a device, as every page load does, from `source`.
+    let publish_from = |cookie: &str, name: &str, source: [u8; 4]| {
+        let origin = format!("http://{}", app.addr());
+        let request = reqwest::Client::builder()
+            .local_address(std::net::IpAddr::from(source))
+            .build()
+            .unwrap()
+            .post(format!("{origin}/api/publish_device"))
+            .header("origin", &origin)
+            .header("cookie", cookie)
+            .header("content-type", "application/json")
+            .body(serde_json::json!({ "keys": device(&device_id(name)) }).to_string());
+        async move { answer(request.send().await.unwrap()).await }
+    };
+    for _ in 0..4 {
+        assert_eq!(
+            publish_from(&sadia, "sadia1", [127, 0, 0, 1]).await.status,
+            200
+        );
+    }
+    let over = publish_from(&sadia, "sadia1", [127, 0, 0, 1]).await;
+    assert_eq!(over.status, 429, "{}", over.body);
+    assert!(over.body.contains("too many key requests"), "{}", over.body);
+    // Another account at that address is over with it ...
+    assert_eq!(
+        publish_from(&zara, "zara1", [127, 0, 0, 1]).await.status,
+        429
+    );
+    // ... while one elsewhere has its own budget, and runs out of it too.
+    for _ in 0..4 {
+        assert_eq!(
+            publish_from(&usman, "usman1", [127, 0, 0, 2]).await.status,
+            200
+        );
+    }
+    assert_eq!(
+        publish_from(&usman, "usman1", [127, 0, 0, 3]).await.status,
+        429
+    );
+    assert_eq!(
+        publish_from(&zara, "zara1", [127, 0, 0, 4]).await.status,
+        200
+    );
+}
