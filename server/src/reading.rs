@@ -90,6 +90,8 @@ pub enum ReadError {
     NotSignedIn,
     #[error("that device id is another device's")]
     DeviceTaken,
+    #[error("that device record is not one this account's browser made")]
+    BadDevice,
     #[error(
         "this account has as many devices as it may ({}): remove an old one on the account page",
         app::e2e::DEVICES_PER_ACCOUNT
@@ -121,7 +123,9 @@ impl ReadError {
             ReadError::TooSlow => StatusCode::SERVICE_UNAVAILABLE,
             ReadError::NotSignedIn | ReadError::TooManyDevices => StatusCode::FORBIDDEN,
             ReadError::DeviceTaken | ReadError::KeysChanged => StatusCode::CONFLICT,
-            ReadError::TooManyKeys | ReadError::BadBackup => StatusCode::BAD_REQUEST,
+            ReadError::TooManyKeys | ReadError::BadBackup | ReadError::BadDevice => {
+                StatusCode::BAD_REQUEST
+            }
             ReadError::NoBackup => StatusCode::CONFLICT,
         })
     }
@@ -301,8 +305,10 @@ impl Reader {
 
     pub async fn publish_device(&self, keys: DeviceKeys) -> Result<(), ReadError> {
         let account = self.account()?;
-        if !keys.well_formed() {
-            return Err(ReadError::DeviceTaken);
+        let name = self.library.store.account_by_id(account).await?;
+        let signed = name.is_some_and(|row| crate::accounts::devices::genuine(&row.name, &keys));
+        if !keys.well_formed() || !signed {
+            return Err(ReadError::BadDevice);
         }
         let used = &self.requester.device_use;
         match self

@@ -325,8 +325,8 @@ const PUBLIC_KEY_B64: usize = 88;
 const SIGNATURE_B64: usize = 88;
 
 impl DeviceKeys {
-    /// Whether every part has the shape it must (the server checks no more:
-    /// the browsers verify the signature).
+    /// Whether every part has the shape it must (the server then verifies
+    /// the signature, and the browsers do again before trusting it).
     pub fn well_formed(&self) -> bool {
         self.agree.len() == PUBLIC_KEY_B64
             && self.sign.len() == PUBLIC_KEY_B64

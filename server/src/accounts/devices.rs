@@ -8,7 +8,8 @@
 use super::{AccountError, Accounts, SignedIn};
 use crate::bus::Ended;
 use crate::store::{AccountDevice, DeviceUse};
-use app::e2e::DeviceId;
+use app::e2e::{DeviceId, DeviceKeys};
+use app::people::Nick;
 use axum::http::{HeaderMap, header};
 
 /// What a signed-in request's device would be known by.
@@ -57,6 +58,35 @@ fn browser_label(agent: &str) -> String {
         (None, Some(system)) => format!("A browser on {system}"),
         (None, None) => "A browser".to_owned(),
     }
+}
+
+/// Whether `keys` is a device record `account` could have made: its
+/// signature verifies under its own signing key over what it covers
+/// ([`DeviceKeys::signed_bytes`]), and its key agreement key is a point on
+/// P-256. The browsers check the same before wrapping a key for it; checked
+/// here too, a bad record never reaches the store, where it would stop every
+/// new epoch of its account's conversations (none could be wrapped for
+/// every member device).
+pub fn genuine(account: &Nick, keys: &DeviceKeys) -> bool {
+    use base64::Engine as _;
+    use p256::ecdsa::signature::Verifier as _;
+    let decode = |part: &str| base64::engine::general_purpose::STANDARD.decode(part).ok();
+    let (Some(agree), Some(sign), Some(signature)) = (
+        decode(&keys.agree),
+        decode(&keys.sign),
+        decode(&keys.signature),
+    ) else {
+        return false;
+    };
+    let (Ok(_), Ok(signer), Ok(signature)) = (
+        p256::PublicKey::from_sec1_bytes(&agree),
+        p256::ecdsa::VerifyingKey::from_sec1_bytes(&sign),
+        p256::ecdsa::Signature::from_slice(&signature),
+    ) else {
+        return false;
+    };
+    let signed = DeviceKeys::signed_bytes(account.as_str(), &keys.id, &keys.agree);
+    signer.verify(&signed, &signature).is_ok()
 }
 
 /// What removing a device did to the session asking.

@@ -9,11 +9,43 @@ use crate::accounts::{Answer, call_as};
 use crate::common::*;
 use app::e2e::{RoomKeys, Sealed};
 
-/// A stand-in device record (`[id, agree, sign, signature]`): right
-/// lengths, base64, no real keys.
-pub fn device(id: &str) -> serde_json::Value {
-    let key = format!("B{}=", "A".repeat(86));
-    serde_json::json!([id, key, key, format!("{}==", "S".repeat(86))])
+/// A device record (`[id, agree, sign, signature]`) of `account`'s, as a
+/// browser makes one: real P-256 keys (derived from the device's name, so
+/// the same name gives the same record) and a real signature, which the
+/// server verifies.
+pub fn device(account: &str, id: &str) -> serde_json::Value {
+    use base64::Engine as _;
+    use p256::ecdsa::signature::Signer as _;
+    use sha2::Digest as _;
+    let secret = |what: &str| sha2::Sha256::digest(format!("{what} {id}"));
+    let public = |key: &p256::SecretKey| {
+        let point =
+            p256::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(&key.public_key(), false);
+        base64::engine::general_purpose::STANDARD.encode(point.as_bytes())
+    };
+    let agree = public(&p256::SecretKey::from_slice(&secret("agree")).unwrap());
+    let signer = p256::ecdsa::SigningKey::from_slice(&secret("sign")).unwrap();
+    let sign = public(&p256::SecretKey::from(signer.as_nonzero_scalar()));
+    let id = app::e2e::DeviceId::parse(id).unwrap();
+    let signed = app::e2e::DeviceKeys::signed_bytes(account, &id, &agree);
+    let signature: p256::ecdsa::Signature = signer.sign(&signed);
+    let signature = base64::engine::general_purpose::STANDARD.encode(signature.to_bytes());
+    serde_json::json!([id.as_str(), agree, sign, signature])
+}
+
+async fn publish_record(app: &TestApp, cookie: &str, keys: serde_json::Value) -> Answer {
+    call_as(
+        app,
+        "/api/publish_device",
+        serde_json::json!({ "keys": keys }),
+        Some(cookie),
+    )
+    .await
+}
+
+/// The account a test device's name belongs to (`"sadia1"` → `"sadia"`).
+fn owner_of(name: &str) -> &str {
+    name.trim_end_matches(|c: char| c.is_ascii_digit())
 }
 
 /// A device id made from a short name (`"sadia1"` → 16 characters).
@@ -22,13 +54,7 @@ pub fn device_id(name: &str) -> String {
 }
 
 pub async fn publish(app: &TestApp, cookie: &str, name: &str) -> Answer {
-    call_as(
-        app,
-        "/api/publish_device",
-        serde_json::json!({ "keys": device(&device_id(name)) }),
-        Some(cookie),
-    )
-    .await
+    publish_record(app, cookie, device(owner_of(name), &device_id(name))).await
 }
 
 pub async fn room_keys(
@@ -121,7 +147,24 @@ async fn an_encrypted_conversation_takes_only_sealed_bodies_of_its_current_epoch
     assert_eq!(publish(&app, &usman, "usman1").await.status, 200);
     // Publishing again is fine; taking someone else's id is not.
     assert_eq!(publish(&app, &sadia, "sadia1").await.status, 200);
-    assert_eq!(publish(&app, &usman, "sadia1").await.status, 409);
+    let taken = publish_record(&app, &usman, device("usman", &device_id("sadia1"))).await;
+    assert_eq!(taken.status, 409, "{}", taken.body);
+    // A record the account's browser did not sign is never stored: it
+    // would stop every new epoch (none could be wrapped for it).
+    let someone_elses = publish_record(&app, &usman, device("sadia", &device_id("usman9"))).await;
+    assert_eq!(someone_elses.status, 400, "{}", someone_elses.body);
+    let mut forged = device("usman", &device_id("usman9"));
+    forged[1] = device("usman", &device_id("usman8"))[1].clone();
+    let forged = publish_record(&app, &usman, forged).await;
+    assert_eq!(forged.status, 400, "{}", forged.body);
+    assert!(
+        forged.body.contains("not one this account"),
+        "{}",
+        forged.body
+    );
+    let mut off_curve = device("usman", &device_id("usman9"));
+    off_curve[1] = serde_json::json!(format!("B{}=", "A".repeat(86)));
+    assert_eq!(publish_record(&app, &usman, off_curve).await.status, 400);
 
     let mut her = signed_in_client(&app, &sadia).await;
     her.join(&dm, "sadia").await;
@@ -496,7 +539,7 @@ async fn a_removed_device_is_left_out_of_the_next_epoch_and_its_session_logged_o
     let published = from_site(&app, "/api/publish_device", Some(&laptop))
         .header("content-type", "application/json")
         .header("user-agent", firefox)
-        .body(serde_json::json!({ "keys": device(&device_id("usman2")) }).to_string())
+        .body(serde_json::json!({ "keys": device("usman", &device_id("usman2")) }).to_string())
         .send()
         .await
         .unwrap();
@@ -599,7 +642,9 @@ async fn key_endpoints_have_a_budget_per_account_and_per_address() {
             .header("origin", &origin)
             .header("cookie", cookie)
             .header("content-type", "application/json")
-            .body(serde_json::json!({ "keys": device(&device_id(name)) }).to_string());
+            .body(
+                serde_json::json!({ "keys": device(owner_of(name), &device_id(name)) }).to_string(),
+            );
         async move { answer(request.send().await.unwrap()).await }
     };
     for _ in 0..4 {
