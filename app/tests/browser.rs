@@ -75,7 +75,7 @@ fn local_times_follow_the_browser_clock() {
 #[wasm_bindgen_test]
 fn server_frames_decode_in_the_browser() {
     let frame: ServerFrame = serde_json::from_str(
-        r#"{"type":"error","code":"nick_in_use","room":"main","message":"that nickname is already in use in this room"}"#,
+        r#"["error","main","nick_in_use",null,"that nickname is already in use in this room"]"#,
     )
     .unwrap();
     assert!(matches!(
