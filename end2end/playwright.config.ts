@@ -14,7 +14,9 @@ const media = path.join(os.tmpdir(), `chat-e2e-media-${process.pid}-${Date.now()
 
 // Every browser here comes from 127.0.0.1, so the per-address budgets are
 // lifted; the server's integration tests check them at their defaults.
-const flags = `--site-root ../target/site --max-replay 5 --rate-burst 1000 --rate-per-sec 1000 --address-rate-burst 10000 --address-rate-per-sec 10000 --join-burst 1000 --address-join-burst 1000 --max-connections-per-address 1000 --insecure-cookies --login-address-burst 1000 --search-burst 1000 --key-calls-burst 10000 --media-store ${media} --media-max-bytes 3000000`;
+// The assistant talks to a scripted OpenAI-compatible server (provider.mjs).
+const providerPort = port + 73;
+const flags = `--ai-base-url http://127.0.0.1:${providerPort}/v1 --ai-api-key scripted --ai-model scripted --ai-cooldown-ms 1 --site-root ../target/site --max-replay 5 --rate-burst 1000 --rate-per-sec 1000 --address-rate-burst 10000 --address-rate-per-sec 10000 --join-burst 1000 --address-join-burst 1000 --max-connections-per-address 1000 --insecure-cookies --login-address-burst 1000 --search-burst 1000 --key-calls-burst 10000 --media-store ${media} --media-max-bytes 3000000`;
 
 const server = (port: number, options: string) => ({
   command: `../target/release/server --addr 127.0.0.1:${port} ${options} ${flags}`,
@@ -64,5 +66,14 @@ export default defineConfig({
       ],
     },
   },
-  webServer: [server(port, `--database-url sqlite://${db}`), ...cluster],
+  webServer: [
+    {
+      command: `node provider.mjs ${providerPort}`,
+      url: `http://127.0.0.1:${providerPort}/`,
+      reuseExistingServer: false,
+      timeout: 10_000,
+    },
+    server(port, `--database-url sqlite://${db}`),
+    ...cluster,
+  ],
 });

@@ -393,8 +393,10 @@ pub struct Entry {
     pub at: i64,
     pub nick: Nick,
     pub kind: EntryKind,
-    /// Written by a signed-in account; otherwise by a guest.
+    /// Written by a signed-in account; otherwise by a guest (or a bot).
     pub account: bool,
+    /// Written by the server's assistant (never by a person).
+    pub bot: bool,
 }
 
 /// A slice of a room's log in ascending `seq` order.
@@ -532,6 +534,7 @@ mod tests {
             nick: Nick::parse(nick).unwrap(),
             kind,
             account: false,
+            bot: false,
         }
     }
 
@@ -606,4 +609,30 @@ mod tests {
 
 as_array!(HistoryPage, HistoryPageArray, (room: RoomName, entries: Vec<Entry>, at_start: bool, roster: Option<crate::rooms::Roster>));
 
-as_array!(Entry, EntryArray, (seq: Seq, at: i64, nick: Nick, kind: EntryKind, account: bool));
+/// An entry on the wire: `[seq, at, nick, kind, writer]`, the writer being
+/// 0 for a guest, 1 for an account, 2 for the assistant.
+type EntryArray = (Seq, i64, Nick, EntryKind, u8);
+
+impl From<EntryArray> for Entry {
+    fn from((seq, at, nick, kind, writer): EntryArray) -> Self {
+        Self {
+            seq,
+            at,
+            nick,
+            kind,
+            account: writer == 1,
+            bot: writer == 2,
+        }
+    }
+}
+
+impl From<Entry> for EntryArray {
+    fn from(entry: Entry) -> Self {
+        let writer = if entry.bot {
+            2
+        } else {
+            u8::from(entry.account)
+        };
+        (entry.seq, entry.at, entry.nick, entry.kind, writer)
+    }
+}

@@ -72,6 +72,9 @@ pub enum ClientFrame {
     /// The person is typing in `room`; others see it for a few seconds.
     /// Browsers send it at most every couple of seconds while typing.
     Typing { room: RoomName },
+    /// Stop the assistant's answer being written in `room` (its asker, or
+    /// one of the room's moderators): what it wrote so far is kept.
+    StopAssistant { room: RoomName },
 }
 
 /// Frames the server sends.
@@ -114,6 +117,17 @@ pub enum ServerFrame {
     /// message with `with` began: sent to every socket of their account,
     /// whatever rooms it is in, so the room shows in their sidebar at once.
     Invited { room: RoomName, with: Option<Nick> },
+    /// The assistant's answer to message `question` (asked by `asker`)
+    /// as it is written: not stored, like typing. The answer itself comes
+    /// as an ordinary entry once finished (a reply to `question`).
+    Assist {
+        room: RoomName,
+        /// The assistant's name.
+        bot: Nick,
+        question: Seq,
+        asker: Nick,
+        step: AssistStep,
+    },
     /// The keys of the encrypted conversation `room` changed for this
     /// person (a device of theirs was added, or was handed keys): fetch
     /// them again, share what another device lacks, open what waited.
@@ -130,6 +144,21 @@ pub enum ServerFrame {
     },
 }
 
+/// Where an answer being written is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AssistStep {
+    /// Asked; no words yet.
+    Thinking,
+    /// More of the answer: `(at, text)`, the text going at character `at`
+    /// of what came before (a browser that missed a piece waits for the
+    /// entry). A pair, not a struct: less decoding code in the bundle.
+    Text(u32, String),
+    /// Not answered, and why (asked too often, the day's budget spent):
+    /// said to the room, not stored.
+    Refused(String),
+}
+
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 enum FrameKind {
@@ -137,6 +166,7 @@ enum FrameKind {
     Entry,
     Ack,
     Typing,
+    Assist,
     Invited,
     KeysChanged,
     Error,
@@ -162,6 +192,13 @@ impl Serialize for ServerFrame {
                 seq,
             } => (K::Ack, room, client_id, seq).serialize(to),
             ServerFrame::Typing { room, nick } => (K::Typing, room, nick).serialize(to),
+            ServerFrame::Assist {
+                room,
+                bot,
+                question,
+                asker,
+                step,
+            } => (K::Assist, room, bot, question, asker, step).serialize(to),
             ServerFrame::Invited { room, with } => (K::Invited, room, with).serialize(to),
             ServerFrame::KeysChanged { room } => (K::KeysChanged, room).serialize(to),
             ServerFrame::Error {
@@ -235,6 +272,13 @@ impl<'de> serde::de::Visitor<'de> for FrameFields {
             FrameKind::Typing => ServerFrame::Typing {
                 room,
                 nick: next(&mut fields)?,
+            },
+            FrameKind::Assist => ServerFrame::Assist {
+                room,
+                bot: next(&mut fields)?,
+                question: next(&mut fields)?,
+                asker: next(&mut fields)?,
+                step: next(&mut fields)?,
             },
             FrameKind::Invited => ServerFrame::Invited {
                 room,
@@ -382,6 +426,7 @@ mod tests {
                 MessageBody::parse("Hello Sadia!").unwrap(),
             ),
             account: false,
+            bot: false,
         };
         let frames = [
             ServerFrame::Joined {

@@ -222,6 +222,7 @@ mod live {
             | ServerFrame::Entry { room, .. }
             | ServerFrame::Ack { room, .. }
             | ServerFrame::Typing { room, .. }
+            | ServerFrame::Assist { room, .. }
             | ServerFrame::Invited { room, .. }
             | ServerFrame::KeysChanged { room } => Some(room.clone()),
             ServerFrame::Error { room, .. } => room.clone(),

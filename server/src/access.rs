@@ -182,7 +182,8 @@ pub fn decide(who: Option<&Author>, act: Act, standing: &Standing) -> Result<Gra
     if standing.banned {
         return Err(Rule::Banned);
     }
-    if standing.accounts_only && !account {
+    // The server's own assistant is no guest: it answers accounts too.
+    if standing.accounts_only && !account && !who.is_some_and(Author::is_bot) {
         return Err(Rule::AccountsOnly);
     }
     let moderator = account && standing.moderator;

@@ -146,6 +146,63 @@ pub struct Config {
     #[arg(long, env = "CHAT_METRICS_TOKEN")]
     pub metrics_token: Option<String>,
 
+    /// The assistant's OpenAI-compatible API, up to and including `/v1`:
+    /// OpenAI's, or a local server's (llama.cpp's `llama-server`, Ollama,
+    /// vLLM; see README.md).
+    #[arg(
+        long,
+        env = "OPENAI_BASE_URL",
+        default_value = "https://api.openai.com/v1"
+    )]
+    pub ai_base_url: String,
+
+    /// The API key. Without one there is no assistant (a local server that
+    /// needs none takes any text here).
+    #[arg(long, env = "OPENAI_API_KEY", hide_env_values = true)]
+    pub ai_api_key: Option<String>,
+
+    #[arg(long, env = "CHAT_AI_MODEL", default_value = "gpt-4o-mini")]
+    pub ai_model: String,
+
+    /// The assistant's name in rooms: `@NAME` calls it. No person may take it.
+    #[arg(long, env = "CHAT_AI_NAME", default_value = "assistant")]
+    pub ai_name: String,
+
+    #[arg(
+        long,
+        env = "CHAT_AI_SYSTEM_PROMPT",
+        default_value = "You are a helpful assistant in a group chat. Each user message starts with the name of who wrote it. Answer briefly, in plain text."
+    )]
+    pub ai_system_prompt: String,
+
+    /// The longest answer, in tokens.
+    #[arg(long, env = "CHAT_AI_MAX_ANSWER_TOKENS", default_value_t = 600)]
+    pub ai_max_answer_tokens: u32,
+
+    /// How much of the room's recent conversation the model is shown, in
+    /// tokens (about four characters each).
+    #[arg(long, env = "CHAT_AI_CONTEXT_TOKENS", default_value_t = 3000)]
+    pub ai_context_tokens: u64,
+
+    /// Tokens in and out the whole server may spend per UTC day.
+    #[arg(long, env = "CHAT_AI_DAILY_TOKENS", default_value_t = 500_000)]
+    pub ai_daily_tokens: u64,
+
+    /// One question per person, and per address, this often.
+    #[arg(long, env = "CHAT_AI_COOLDOWN_MS", default_value_t = 10_000)]
+    pub ai_cooldown_ms: u64,
+
+    #[arg(long, env = "CHAT_AI_CONNECT_TIMEOUT_MS", default_value_t = 5_000)]
+    pub ai_connect_timeout_ms: u64,
+
+    /// From asking to the answer's first words.
+    #[arg(long, env = "CHAT_AI_FIRST_TOKEN_TIMEOUT_MS", default_value_t = 30_000)]
+    pub ai_first_token_timeout_ms: u64,
+
+    /// The longest pause between two pieces of an answer.
+    #[arg(long, env = "CHAT_AI_IDLE_TIMEOUT_MS", default_value_t = 15_000)]
+    pub ai_idle_timeout_ms: u64,
+
     /// Send the session cookie over plain HTTP too (no `Secure` flag, no
     /// `__Host-` prefix): only for local use without TLS. `./scripts/serve`
     /// sets it, since it serves http://127.0.0.1:3000.
@@ -358,6 +415,38 @@ impl Config {
             window: std::time::Duration::from_millis(self.notice_window_ms.min(60_000)),
             quiet_above: self.notices_quiet_above,
         }
+    }
+
+    /// The assistant's settings, or `None` without an API key (or with a
+    /// name no person could have).
+    pub fn assistant(&self) -> Option<crate::assistant::AssistantConfig> {
+        use std::time::Duration;
+        let key = self.ai_api_key.clone().filter(|k| !k.trim().is_empty())?;
+        let name = match app::people::Nick::parse(&self.ai_name) {
+            Ok(name) => name,
+            Err(err) => {
+                tracing::error!(%err, name = %self.ai_name, "the assistant's name is not a valid name: no assistant");
+                return None;
+            }
+        };
+        Some(crate::assistant::AssistantConfig {
+            name,
+            system_prompt: self.ai_system_prompt.clone(),
+            provider: crate::assistant::provider::ProviderConfig {
+                base_url: self.ai_base_url.clone(),
+                api_key: key,
+                model: self.ai_model.clone(),
+                timeouts: crate::assistant::provider::Timeouts {
+                    connect: Duration::from_millis(self.ai_connect_timeout_ms),
+                    first_token: Duration::from_millis(self.ai_first_token_timeout_ms),
+                    between_tokens: Duration::from_millis(self.ai_idle_timeout_ms),
+                },
+            },
+            max_answer_tokens: self.ai_max_answer_tokens.max(1),
+            context_tokens: self.ai_context_tokens,
+            daily_tokens: self.ai_daily_tokens,
+            cooldown: Duration::from_millis(self.ai_cooldown_ms),
+        })
     }
 
     pub fn search_limits(&self) -> crate::reading::CallBudget {

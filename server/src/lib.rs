@@ -21,12 +21,14 @@
 //!   headers) and the backend that server functions call.
 //! - [`media`]: uploads, the blob store seam (directory or S3), media responses.
 //! - [`search`]: the search page (results rendered on the server).
+//! - [`assistant`]: the bot that answers in rooms, through an OpenAI-compatible API.
 //! - [`metrics`]: the server's own counters, `/metrics` for Prometheus.
 //! - [`listener`]: accepting connections: admission, header timeouts, shutdown.
 //! - this file: starting, binding and stopping a server ([`start`]).
 
 pub mod access;
 pub mod accounts;
+pub mod assistant;
 pub mod bus;
 pub mod config;
 pub mod connection;
@@ -176,6 +178,29 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
     let accounts = accounts::Accounts::new(hub.clone(), accounts_store, config.account_policy());
     accounts.purge_expired_sessions();
     accounts.follow_other_servers();
+    let assistant = match config.assistant() {
+        Some(settings) => match assistant::Assistant::new(settings, hub.clone()) {
+            Ok(assistant) => match assistant.reserve_name().await {
+                Ok(()) => {
+                    assistant.follow_other_servers();
+                    tracing::info!(name = %assistant.name(), model = assistant.model(), url = %config.ai_base_url, "assistant on");
+                    Some(assistant)
+                }
+                Err(why) => {
+                    tracing::error!(%why, "no assistant");
+                    None
+                }
+            },
+            Err(err) => {
+                tracing::error!(%err, "the assistant's HTTP client could not be made: no assistant");
+                None
+            }
+        },
+        None => {
+            tracing::info!("assistant off: no --ai-api-key (OPENAI_API_KEY)");
+            None
+        }
+    };
     let peers = peers::Peers::new(config.address_limits());
     let (stop, stopped) = watch::channel(false);
     let (drain, mut drained) = mpsc::channel::<()>(1);
@@ -196,6 +221,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
             peers: peers.clone(),
             media: media.clone(),
             limits: config.limits(),
+            assistant,
             shutdown: stopped.clone(),
             drain,
         },

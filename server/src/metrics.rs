@@ -32,6 +32,18 @@ pub const SLOW_CLOSES: &str = "chat_slow_consumer_closes_total";
 pub const RATE_REFUSALS: &str = "chat_rate_refusals_total";
 /// From a server handing an entry to Redis to a server hearing it (Redis bus).
 pub const BUS_LAG: &str = "chat_bus_lag_seconds";
+/// Questions the assistant started answering.
+pub const AI_REQUESTS: &str = "chat_assistant_requests_total";
+/// Tokens sent to (`way="in"`) and received from (`way="out"`) the provider.
+pub const AI_TOKENS: &str = "chat_assistant_tokens_total";
+/// From asking the provider to its first words.
+pub const AI_FIRST_TOKEN: &str = "chat_assistant_first_token_seconds";
+/// Questions not (fully) answered, by `kind`: the provider's failures
+/// (`rate_limited`, `status`, `unreachable`, `no_first_token`, `stalled`,
+/// `malformed`), `stopped`, `busy`, `refused`.
+pub const AI_FAILURES: &str = "chat_assistant_failures_total";
+/// Requests tried again after a 429 or a 5xx.
+pub const AI_RETRIES: &str = "chat_assistant_retries_total";
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -77,6 +89,18 @@ fn describe() {
         metrics::Unit::Seconds,
         "time from an entry's announcement on the Redis bus to its arrival"
     );
+    describe_counter!(AI_REQUESTS, "questions the assistant started answering");
+    describe_counter!(AI_TOKENS, "tokens to and from the assistant's provider");
+    describe_histogram!(
+        AI_FIRST_TOKEN,
+        metrics::Unit::Seconds,
+        "time from asking the assistant's provider to its first words"
+    );
+    describe_counter!(
+        AI_FAILURES,
+        "questions the assistant did not answer in full"
+    );
+    describe_counter!(AI_RETRIES, "provider requests tried again after 429 or 5xx");
 }
 
 /// The exposition, for a scraper that shows the token.

@@ -338,9 +338,13 @@ async fn health(State(state): State<AppState>) -> Response {
         Ok(what) => format!("ok ({what})"),
         Err(why) => format!("down ({why})"),
     };
+    let assistant = match &state.sockets.assistant {
+        Some(assistant) => format!("on ({} as {})", assistant.model(), assistant.name()),
+        None => "off (no API key)".to_owned(),
+    };
     (
         status,
-        format!("{first}\ndatabase: {database}\nbus: {bus}\n"),
+        format!("{first}\ndatabase: {database}\nbus: {bus}\nassistant: {assistant}\n"),
     )
         .into_response()
 }
@@ -595,12 +599,25 @@ async fn post_without_js(
         .post_without_socket(&room, &nick, &author, &client_id, &body)
         .await
     {
-        Ok(_) => Redirect::to(&format!(
-            "{}?nick={}",
-            room.path(),
-            query_escape(nick.as_str())
-        ))
-        .into_response(),
+        Ok(seq) => {
+            if let Some(assistant) = &state.sockets.assistant {
+                assistant.heard(crate::assistant::Question {
+                    room: room.clone(),
+                    seq,
+                    nick: nick.clone(),
+                    author: author.clone(),
+                    ip: Some(peer.ip()),
+                    text: body.as_str().to_owned(),
+                    reply_to: None,
+                });
+            }
+            Redirect::to(&format!(
+                "{}?nick={}",
+                room.path(),
+                query_escape(nick.as_str())
+            ))
+            .into_response()
+        }
         Err(HubError::NickInUse) => refused(
             StatusCode::CONFLICT,
             format!("someone in #{room} is using the nickname {nick}; pick another."),

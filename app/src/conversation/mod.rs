@@ -12,7 +12,7 @@
 
 mod state;
 
-pub use state::{Changed, Effect, Pending, RoomState, TYPING_SHOWN_MS, insert_entry};
+pub use state::{Answering, Changed, Effect, Pending, RoomState, TYPING_SHOWN_MS, insert_entry};
 
 use crate::alerts::Alerts;
 use crate::clock;
@@ -162,6 +162,17 @@ impl Conversation {
     /// Who is typing, with when their notice expires (ms since the epoch).
     pub fn typing(&self) -> Part<Vec<(Nick, i64)>> {
         self.part(Changed::PEOPLE, |s| &s.people().typing)
+    }
+
+    /// The assistant's answer being written here, if any.
+    pub fn answering(&self) -> Part<Option<Answering>> {
+        self.part(Changed::PEOPLE, |s| &s.people().answering)
+    }
+
+    /// Asks the server to stop the answer being written (it keeps what was
+    /// written; only its asker or a moderator is heard).
+    pub fn stop_assistant(&self, socket: ChatSocket) {
+        socket.send(&ClientFrame::StopAssistant { room: self.room() });
     }
 
     /// Messages from others that arrived while the room was not on screen.

@@ -14,7 +14,7 @@
 use crate::media::{MediaGrant, MediaId};
 use crate::messages::{ClientId, Entry, EntryKind, MessageBody, Quote, Seq, apply_action, excerpt};
 use crate::people::{Nick, Online};
-use crate::protocol::{ClientFrame, ErrorCode, ServerFrame};
+use crate::protocol::{AssistStep, ClientFrame, ErrorCode, ServerFrame};
 use crate::rooms::RoomName;
 
 /// How long "x is typing…" stays without a fresh typing frame.
@@ -89,6 +89,22 @@ pub struct People {
     pub online: Online,
     /// Who is typing, with when their notice expires (ms since the epoch).
     pub typing: Vec<(Nick, i64)>,
+    /// The assistant's answer being written here, if any.
+    pub answering: Option<Answering>,
+}
+
+/// The assistant's answer as it is written (from `assist` frames), until
+/// the stored answer arrives as an entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answering {
+    /// The assistant's name.
+    pub bot: Nick,
+    pub question: Seq,
+    pub asker: Nick,
+    /// The words so far; empty while it thinks.
+    pub text: String,
+    /// Not answered, and why (told to the room, not stored).
+    pub refused: Option<String>,
 }
 
 /// Messages from others that arrived while the room was not seen.
@@ -424,6 +440,13 @@ impl RoomState {
                     effects.push(Effect::TypingShown);
                 }
             }
+            ServerFrame::Assist {
+                bot,
+                question,
+                asker,
+                step,
+                ..
+            } => self.on_assist(bot, question, asker, step),
             // The socket hands it to the sidebar, not to a room.
             ServerFrame::Invited { .. } => {}
             ServerFrame::KeysChanged { .. } => effects.push(Effect::KeysChanged),
@@ -475,6 +498,47 @@ impl RoomState {
         }
     }
 
+    /// The assistant's answer to `question`, a step further. A piece that
+    /// does not follow what is shown (this page came in mid-answer, or lost
+    /// a frame) is skipped: the stored answer shows it all.
+    fn on_assist(&mut self, bot: Nick, question: Seq, asker: Nick, step: AssistStep) {
+        let current = self
+            .people
+            .answering
+            .as_ref()
+            .filter(|a| a.question == question);
+        let next = match step {
+            AssistStep::Thinking => Answering {
+                bot,
+                question,
+                asker,
+                text: String::new(),
+                refused: None,
+            },
+            AssistStep::Text(at, text) => {
+                let shown = current.map_or("", |a| a.text.as_str());
+                if shown.chars().count() != at as usize {
+                    return;
+                }
+                Answering {
+                    bot,
+                    question,
+                    asker,
+                    text: format!("{shown}{text}"),
+                    refused: None,
+                }
+            }
+            AssistStep::Refused(why) => Answering {
+                bot,
+                question,
+                asker,
+                text: String::new(),
+                refused: Some(why),
+            },
+        };
+        self.people_mut().answering = Some(next);
+    }
+
     fn on_entry(&mut self, entry: Entry, tab_hidden: bool, effects: &mut Vec<Effect>) {
         let live = entry.seq > self.head;
         let last = self.log.entries.last().map_or(0, |e| e.seq);
@@ -513,7 +577,16 @@ impl RoomState {
             insert_entry(log, entry);
             return;
         }
-        if let EntryKind::Message { client_id, .. } = &entry.kind {
+        if let EntryKind::Message {
+            client_id, reply, ..
+        } = &entry.kind
+        {
+            if entry.bot
+                && let Some(answering) = &self.people.answering
+                && reply.as_ref().is_some_and(|q| q.seq == answering.question)
+            {
+                self.people_mut().answering = None;
+            }
             self.acknowledged(client_id);
             // Their message is out: they are no longer typing it.
             if self.people.typing.iter().any(|(n, _)| n == &entry.nick) {
@@ -610,6 +683,7 @@ mod tests {
             nick: nick(who),
             kind,
             account: false,
+            bot: false,
         }
     }
 

@@ -148,7 +148,15 @@ pub(super) fn EntryLine(entry: Entry, grouped: bool, conv: Conversation) -> impl
     let me = conv.me();
     let highlighted = move || conv.highlighted.get() == Some(seq);
     // Guests pick any free nickname for a visit; an account's name is theirs.
-    let guest = (!entry.account).then(|| view! { <span class="guest">"guest"</span> });
+    // The assistant is marked for what it is, not as a guest.
+    let guest = (!entry.account).then(|| {
+        let (class, label) = if entry.bot {
+            ("bot", "bot")
+        } else {
+            ("guest", "guest")
+        };
+        view! { <span class=class>{label}</span> }
+    });
     let meta = if grouped {
         Either::Left(view! {
             // Heard by screen readers, not shown: the group's first line names them.
@@ -642,6 +650,7 @@ mod tests {
                 crate::messages::MessageBody::parse("hi").unwrap(),
             ),
             account: false,
+            bot: false,
         }
     }
 

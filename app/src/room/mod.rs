@@ -12,6 +12,7 @@
 //! - `attach.rs`: the Attach button, the picked files' list (progress,
 //!   cancel, retry), paste and drop.
 //! - `viewer.rs`: pictures full size (arrows, Escape).
+//! - `answer.rs`: the assistant's answer as it is written.
 //! - `safety.rs`: the safety number with another person in an encrypted
 //!   conversation.
 //! - `backup.rs`: turning key backup on, and restoring from it.
@@ -23,6 +24,7 @@
 //! The nickname form shown when the room has no nickname yet is shared with
 //! the lobby, in [`crate::nick_form`].
 
+mod answer;
 mod attach;
 mod backup;
 mod composer;
@@ -489,6 +491,7 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
                                 }
                             })
                     }}
+                    <answer::Answer conv socket />
                     <p class="typing" aria-live="polite">
                         {typing}
                     </p>

@@ -393,6 +393,8 @@ impl Accounts {
                     Control::KeysChanged { room, account_id } => {
                         accounts.tell_keys_changed(&room, account_id);
                     }
+                    // The assistant follows these itself.
+                    Control::StopAssistant { .. } => {}
                     Control::NoLongerMember { room, account_id } => {
                         let author = crate::store::Author::Account(account_id);
                         let why = Evicted::NoLongerMember;
@@ -697,6 +699,8 @@ impl Accounts {
                         on,
                     });
                 }
+                // Read from the store at each question: nothing to tell.
+                RoomFlag::AssistantOff => {}
             }
         }
         Ok(changed)

@@ -163,6 +163,8 @@ pub enum Done {
 pub struct AccountView<'a> {
     pub name: &'a Nick,
     pub rooms: &'a [OwnedRoom],
+    /// The assistant's name, when there is one (its switch per room).
+    pub assistant: Option<&'a Nick>,
     /// The private rooms this person is a member of.
     pub private: &'a [app::rooms::PrivateRoom],
     /// The browsers it reads encrypted conversations in.
@@ -238,6 +240,21 @@ pub fn account(options: &LeptosOptions, page: AccountView<'_>) -> String {
                             <input type="hidden" name="quiet_notices" value=notices_value />
                             <button type="submit">{notices_button}</button>
                         </form>
+                        {page.assistant.filter(|_| !room.name.is_private()).map(|bot| {
+                            let (said, button, value) = if room.assistant_off {
+                                ("does not answer", format!("Let {bot} answer in #{name}"), "off")
+                            } else {
+                                ("answers when mentioned", format!("Turn {bot} off in #{name}"), "on")
+                            };
+                            view! {
+                                <p>{format!("#{name}: {bot} {said}.")}</p>
+                                <form method="post" action="/account/rooms">
+                                    <input type="hidden" name="room" value=name.clone() />
+                                    <input type="hidden" name="assistant_off" value=value />
+                                    <button type="submit">{button}</button>
+                                </form>
+                            }
+                        })}
                         {members}
                         <p>{moderators}</p>
                         <form method="post" action="/account/moderators">

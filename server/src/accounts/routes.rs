@@ -271,6 +271,7 @@ async fn render_account(
             AccountView {
                 name: &signed_in.name,
                 rooms: &rooms,
+                assistant: state.sockets.assistant.as_ref().map(|a| a.name()),
                 private: &private,
                 devices: &devices,
                 session: &signed_in.token_hash,
@@ -579,6 +580,7 @@ struct RoomSetting {
     room: String,
     accounts_only: Option<String>,
     quiet_notices: Option<String>,
+    assistant_off: Option<String>,
 }
 
 async fn room_setting(
@@ -592,9 +594,14 @@ async fn room_setting(
         Ok(found) => found,
         Err(refused) => return refused,
     };
-    let (flag, on) = match (&form.accounts_only, &form.quiet_notices) {
-        (Some(on), None) => (RoomFlag::AccountsOnly, on),
-        (None, Some(on)) => (RoomFlag::QuietNotices, on),
+    let (flag, on) = match (
+        &form.accounts_only,
+        &form.quiet_notices,
+        &form.assistant_off,
+    ) {
+        (Some(on), None, None) => (RoomFlag::AccountsOnly, on),
+        (None, Some(on), None) => (RoomFlag::QuietNotices, on),
+        (None, None, Some(on)) => (RoomFlag::AssistantOff, on),
         _ => return (StatusCode::BAD_REQUEST, "name one setting\n").into_response(),
     };
     match accounts

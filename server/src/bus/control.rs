@@ -30,6 +30,14 @@ pub enum Control {
     /// An account's keys for an encrypted conversation changed (a device of
     /// its was added, or handed keys): its sockets fetch them again.
     KeysChanged { room: RoomName, account_id: i64 },
+    /// Someone asked to stop the assistant's answer in a room (`by` the
+    /// author as stored; `moderator` whether they moderate the room): the
+    /// server writing it stops it, if it is theirs to stop.
+    StopAssistant {
+        room: RoomName,
+        by: String,
+        moderator: bool,
+    },
     /// The owner of a private room let an account in, or a direct message
     /// with it (`with` the other person) began: its sockets hear it.
     Invited {

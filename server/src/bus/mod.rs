@@ -148,12 +148,17 @@ impl Feed {
 
     /// Tells everyone in the room that `nick` is typing.
     pub fn typing(&self, nick: &Nick) {
-        let frame: Utf8Bytes = ServerFrame::Typing {
+        self.pass(&ServerFrame::Typing {
             room: self.room.clone(),
             nick: nick.clone(),
-        }
-        .to_json()
-        .into();
+        });
+    }
+
+    /// Sends a passing frame (typing, an answer being written) to everyone
+    /// in the room, on every server: never stored, so one lost while Redis
+    /// restarts is not read back.
+    pub fn pass(&self, frame: &ServerFrame) {
+        let frame: Utf8Bytes = frame.to_json().into();
         if let Some(link) = &self.link {
             let payload = format!("T {} {}", link.server, frame.as_str());
             link.announce(Channel::Room(self.room_id), payload);

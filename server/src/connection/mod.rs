@@ -53,6 +53,8 @@ pub struct Shared {
     pub peers: Arc<Peers>,
     pub media: crate::media::Media,
     pub limits: Limits,
+    /// The assistant, when one is configured: it hears every message.
+    pub assistant: Option<Arc<crate::assistant::Assistant>>,
     pub shutdown: watch::Receiver<bool>,
     /// Held by every connection; shutdown waits until all clones are gone.
     pub drain: mpsc::Sender<()>,
@@ -80,6 +82,7 @@ pub fn serve(
         peers,
         media,
         limits,
+        assistant,
         mut shutdown,
         drain: keep_open,
     } = shared;
@@ -113,6 +116,8 @@ pub fn serve(
         rooms: Default::default(),
         rate: rate::RateLimit::new(&limits, peers, ip),
         limits,
+        assistant,
+        ip,
     };
     let held = Held {
         _admitted: admitted,

@@ -15,6 +15,7 @@ use app::people::Nick;
 use app::protocol::{ClientFrame, ErrorCode, ServerFrame};
 use app::rooms::RoomName;
 use axum::extract::ws::Message;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
@@ -133,6 +134,9 @@ pub struct Reader {
     pub rooms: Memberships,
     pub rate: RateLimit,
     pub limits: Limits,
+    /// Hears every message this connection sends, when configured.
+    pub assistant: Option<Arc<crate::assistant::Assistant>>,
+    pub ip: IpAddr,
 }
 
 impl Reader {
@@ -203,6 +207,24 @@ impl Reader {
                 }
                 None
             }
+            ClientFrame::StopAssistant { room } => {
+                let Some(membership) = self.rooms.get(&room) else {
+                    return Some(error(
+                        ErrorCode::NotInRoom,
+                        Some(room),
+                        "join the room before stopping its assistant",
+                    ));
+                };
+                let author = membership.author.clone();
+                if let Some(assistant) = self.assistant.clone() {
+                    let moderator = self
+                        .may(&room, &author, Act::Moderate)
+                        .await
+                        .unwrap_or(false);
+                    assistant.stop(&room, &author, moderator);
+                }
+                None
+            }
             ClientFrame::Typing { room } => {
                 let Some(membership) = self.rooms.get_mut(&room) else {
                     return Some(error(
@@ -254,16 +276,36 @@ impl Reader {
                 );
                 message.reply_to = reply_to;
                 message.media = media;
+                let heard = self.assistant.as_ref().and_then(|assistant| {
+                    let question = crate::assistant::Question {
+                        room: room.clone(),
+                        seq: 0,
+                        nick: membership.nick.clone(),
+                        author: membership.author.clone(),
+                        ip: Some(self.ip),
+                        text: body.as_str().to_owned(),
+                        reply_to,
+                    };
+                    assistant
+                        .may_be_called(&question)
+                        .then(|| (assistant.clone(), question))
+                });
                 // The ack waits for the commit, but the reader does not.
                 let outbox = self.outbox.clone();
                 self.hub
                     .post_then(&membership.room, message, move |posted| {
                         let reply = match posted {
-                            Ok(seq) => ServerFrame::Ack {
-                                room,
-                                client_id,
-                                seq,
-                            },
+                            Ok(seq) => {
+                                if let Some((assistant, mut question)) = heard {
+                                    question.seq = seq;
+                                    assistant.heard(question);
+                                }
+                                ServerFrame::Ack {
+                                    room,
+                                    client_id,
+                                    seq,
+                                }
+                            }
                             Err(HubError::Refused(refusal)) => ServerFrame::Error {
                                 code: refusal.code(),
                                 room: Some(room),

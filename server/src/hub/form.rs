@@ -43,3 +43,27 @@ impl RoomHub {
         seq
     }
 }
+
+impl RoomHub {
+    /// The room `name` in memory for a writer that is not a member (the
+    /// assistant writing an answer): kept there, not retired, until
+    /// [`RoomHub::let_go`]. Only a room that exists.
+    pub async fn hold(&self, name: &RoomName) -> Result<Arc<Room>, HubError> {
+        loop {
+            let room = self.room(name, None).await?;
+            let members = room.members.lock().expect("member lock");
+            if room.retired.load(Ordering::Acquire) {
+                continue;
+            }
+            room.posting.fetch_add(1, Ordering::AcqRel);
+            drop(members);
+            return Ok(room);
+        }
+    }
+
+    /// Ends a [`RoomHub::hold`].
+    pub async fn let_go(&self, room: &Arc<Room>) {
+        room.posting.fetch_sub(1, Ordering::AcqRel);
+        self.retire_if_empty(room).await;
+    }
+}

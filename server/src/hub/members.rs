@@ -216,7 +216,9 @@ impl RoomHub {
                         }
                         // Every tab of an account stays; one that was
                         // expected back after a restart is here now.
-                        Author::Account(_) => member.holders.retain(|h| h.conn != RETURNING),
+                        Author::Account(_) | Author::Bot(_) => {
+                            member.holders.retain(|h| h.conn != RETURNING)
+                        }
                     }
                     member.holders.push(holder);
                     member.nick = nick.clone();

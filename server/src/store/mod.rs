@@ -103,6 +103,8 @@ pub enum RoomFlag {
     AccountsOnly,
     /// Join and leave notices hidden.
     QuietNotices,
+    /// The assistant does not answer in it.
+    AssistantOff,
 }
 
 impl RoomFlag {
@@ -111,6 +113,7 @@ impl RoomFlag {
         match self {
             RoomFlag::AccountsOnly => "accounts_only",
             RoomFlag::QuietNotices => "quiet_notices",
+            RoomFlag::AssistantOff => "assistant_off",
         }
     }
 }
@@ -122,6 +125,8 @@ impl RoomFlag {
 pub enum Author {
     Account(i64),
     Guest(SessionId),
+    /// The server's assistant, by its name (`crate::assistant`).
+    Bot(Nick),
 }
 
 impl Author {
@@ -129,6 +134,7 @@ impl Author {
         match self {
             Author::Account(id) => format!("account:{id}"),
             Author::Guest(session) => format!("guest:{}", session.as_str()),
+            Author::Bot(name) => format!("bot:{name}"),
         }
     }
 
@@ -138,12 +144,19 @@ impl Author {
         if let Some(id) = text.strip_prefix("account:") {
             return id.parse().ok().map(Author::Account);
         }
+        if let Some(name) = text.strip_prefix("bot:") {
+            return Nick::parse(name).ok().map(Author::Bot);
+        }
         let session = text.strip_prefix("guest:").unwrap_or(text);
         SessionId::parse(session).ok().map(Author::Guest)
     }
 
     pub fn is_account(&self) -> bool {
         matches!(self, Author::Account(_))
+    }
+
+    pub fn is_bot(&self) -> bool {
+        matches!(self, Author::Bot(_))
     }
 }
 
@@ -171,6 +184,8 @@ pub struct OwnedRoom {
     pub name: RoomName,
     pub accounts_only: bool,
     pub quiet_notices: bool,
+    /// Its owner turned the assistant off in it.
+    pub assistant_off: bool,
     /// The moderators its owner named.
     pub moderators: Vec<Nick>,
     /// A private room's members (the owner among them).
@@ -314,6 +329,7 @@ impl Draft {
             nick: self.nick.clone(),
             kind,
             account: self.author.is_account(),
+            bot: self.author.is_bot(),
         }
     }
 
@@ -796,6 +812,26 @@ impl Store {
     }
 
     /// The room's owner, or a moderator its owner named.
+    /// Claims `room` for the assistant's answer until `until` (ms), across
+    /// every server, unless a claim holds it past `now`; whether it did.
+    pub async fn claim_assistant_turn(
+        &self,
+        room: &RoomName,
+        until: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        each!(self, db => db.claim_assistant_turn(room, until, now).await)
+    }
+
+    pub async fn end_assistant_turn(&self, room: &RoomName) -> Result<(), StoreError> {
+        each!(self, db => db.end_assistant_turn(room).await)
+    }
+
+    /// Whether `room`'s owner turned the assistant off there.
+    pub async fn assistant_off(&self, room: &RoomName) -> Result<bool, StoreError> {
+        each!(self, db => db.assistant_off(room).await)
+    }
+
     pub async fn may_moderate(&self, room_id: i64, account_id: i64) -> Result<bool, StoreError> {
         each!(self, db => db.may_moderate(room_id, account_id).await)
     }

@@ -19,6 +19,7 @@ pub(super) struct EntryRow {
     pub client_id: Option<String>,
     pub body: Option<String>,
     pub account: bool,
+    pub bot: bool,
     pub target: Option<i64>,
     pub edited: bool,
     /// For a reply: the name and current text of the message it answers.
@@ -79,6 +80,7 @@ impl EntryRow {
             nick,
             kind,
             account: self.account,
+            bot: self.bot,
         })
     }
 }
@@ -272,11 +274,13 @@ pub(super) fn owned_room(
     name: &str,
     accounts_only: bool,
     quiet_notices: bool,
+    assistant_off: bool,
 ) -> Option<OwnedRoom> {
     Some(OwnedRoom {
         name: RoomName::parse(name).ok()?,
         accounts_only,
         quiet_notices,
+        assistant_off,
         moderators: vec![],
         members: vec![],
     })

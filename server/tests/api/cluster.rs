@@ -85,11 +85,16 @@ struct Pair {
 }
 
 async fn pair() -> Pair {
+    pair_with(&[]).await
+}
+
+async fn pair_with(extra: &[&str]) -> Pair {
     let db = fresh_postgres_database().await;
     let redis = Redis::start();
     let url = redis.url();
     let mut flags = vec!["--bus", &url, "--presence-lease-ms", LEASE_MS];
     flags.extend_from_slice(UNLIMITED);
+    flags.extend_from_slice(extra);
     let app = async || TestApp {
         server: start_with(db.clone(), &flags).await,
         db: db.clone(),
@@ -184,7 +189,7 @@ async fn people_on_two_servers_talk_in_one_room() {
         .await
         .unwrap();
     assert_eq!(
-        body, "ok\ndatabase: ok\nbus: ok (redis connected)\n",
+        body, "ok\ndatabase: ok\nbus: ok (redis connected)\nassistant: off (no API key)\n",
         "each part reported"
     );
 }
@@ -812,4 +817,67 @@ async fn a_member_taken_out_of_a_private_room_on_one_server_leaves_it_on_the_oth
     sadia.recv_until(|f| says(f, "usman left")).await;
     let again = member.try_join(&team, "usman").await;
     assert_eq!(error_code(&again), Some(ErrorCode::NoSuchRoom));
+}
+
+#[tokio::test]
+async fn the_assistant_answers_once_for_both_servers_and_one_question_at_a_time_per_room() {
+    use crate::assistant::{Turn, answer, body, provider};
+    use app::protocol::{AssistStep, ClientFrame};
+    let slow = Turn::Stream {
+        pieces: vec!["word "; 60],
+        gap: Duration::from_millis(50),
+        finish: "stop",
+    };
+    let (url, asked) = provider(vec![slow]).await;
+    let pair = pair_with(&[
+        "--ai-base-url",
+        &url,
+        "--ai-api-key",
+        "k",
+        "--ai-cooldown-ms",
+        "1",
+    ])
+    .await;
+    let mut sadia = Client::connect(pair.a.addr()).await;
+    sadia.join("main", "sadia").await;
+    let mut usman = Client::connect(pair.b.addr()).await;
+    usman.join("main", "usman").await;
+    sadia.say("main", "@assistant count words").await;
+    // The answer grows on the other server too.
+    usman
+        .recv_until(|f| {
+            matches!(
+                f,
+                ServerFrame::Assist {
+                    step: AssistStep::Text(..),
+                    ..
+                }
+            )
+        })
+        .await;
+    // A question through the other server meanwhile waits its turn.
+    usman.say("main", "@assistant and me?").await;
+    usman
+        .recv_until(|f| matches!(f, ServerFrame::Assist { step: AssistStep::Refused(why), .. } if why.contains("another question")))
+        .await;
+    // The asker, in a tab on the other server, stops it from there.
+    let mut again = Client::connect(pair.b.addr()).await;
+    again.carry_on_from(&sadia);
+    again.join("main", "sadia").await;
+    drop(sadia);
+    again
+        .send_frame(&ClientFrame::StopAssistant { room: room("main") })
+        .await;
+    let (heard, _) = answer(&mut usman).await;
+    assert!(body(&heard).ends_with("(stopped)"), "{}", body(&heard));
+    assert_eq!(asked.lock().unwrap().len(), 1);
+    // Stored once, the same on both servers.
+    for server in [&pair.a, &pair.b] {
+        let answers: Vec<_> = log_of(server, "main")
+            .await
+            .into_iter()
+            .filter(|e| e.bot)
+            .collect();
+        assert_eq!(answers, std::slice::from_ref(&heard));
+    }
 }

@@ -272,7 +272,10 @@ async fn health_says_ready_when_the_store_commits() {
     };
     assert_eq!(
         app.get("/health").await,
-        (200, format!("ok\ndatabase: ok\nbus: ok ({bus})\n"))
+        (
+            200,
+            format!("ok\ndatabase: ok\nbus: ok ({bus})\nassistant: off (no API key)\n")
+        )
     );
 }
 

@@ -4,6 +4,7 @@
 //!
 //! - [`common`]: the harness (test apps, clients, frame helpers).
 //! - [`accounts`]: sign up, log in, sessions, reserved names, owners' rooms.
+//! - [`assistant`]: the assistant against a scripted OpenAI-compatible server.
 //! - [`actions`]: replies, edits, deletions, reactions, search.
 //! - [`batches`]: group commits: a resend, many rooms, a refused entry inside one batch.
 //! - [`chat`]: rooms, messages, notices, pages.
@@ -25,6 +26,7 @@
 mod abuse;
 mod accounts;
 mod actions;
+mod assistant;
 mod batches;
 mod binary;
 mod budgets;

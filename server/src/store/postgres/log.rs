@@ -62,7 +62,8 @@ impl PostgresStore {
         let rows = sqlx::query_as!(
             EntryRow,
             r#"SELECT e.room_id, e.seq, e.at, e.nick, e.kind, e.client_id, e.body,
-                      e.author LIKE 'account:%' AS "account!", e.target, e.edited,
+                      e.author LIKE 'account:%' AS "account!",
+                      e.author LIKE 'bot:%' AS "bot!", e.target, e.edited,
                       q.nick AS "quote_nick?", q.body AS "quote_body?"
                FROM entries e
                LEFT JOIN entries q ON e.kind = 'message' AND q.room_id = e.room_id AND q.seq = e.target
@@ -122,7 +123,8 @@ impl PostgresStore {
         let mut rows = sqlx::query_as!(
             EntryRow,
             r#"SELECT e.room_id, e.seq, e.at, e.nick, e.kind, e.client_id, e.body,
-                      e.author LIKE 'account:%' AS "account!", e.target, e.edited,
+                      e.author LIKE 'account:%' AS "account!",
+                      e.author LIKE 'bot:%' AS "bot!", e.target, e.edited,
                       q.nick AS "quote_nick?", q.body AS "quote_body?"
                FROM entries e
                LEFT JOIN entries q ON e.kind = 'message' AND q.room_id = e.room_id AND q.seq = e.target
@@ -576,13 +578,13 @@ pub(super) async fn authors_refused(
             super::super::Author::Account(id) => moderators
                 .iter()
                 .any(|(room, account)| *room == draft.room_id && *account == id),
-            super::super::Author::Guest(_) => false,
+            super::super::Author::Guest(_) | super::super::Author::Bot(_) => false,
         };
         let member = match draft.author {
             super::super::Author::Account(id) => members
                 .iter()
                 .any(|(room, account)| *room == draft.room_id && *account == id),
-            super::super::Author::Guest(_) => false,
+            super::super::Author::Guest(_) | super::super::Author::Bot(_) => false,
         };
         let standing = Standing {
             private: private(draft.room_id),

@@ -86,7 +86,8 @@ impl SqliteStore {
         let rows = sqlx::query_as!(
             EntryRow,
             r#"SELECT e.room_id, e.seq, e.at, e.nick, e.kind, e.client_id, e.body,
-                      e.author LIKE 'account:%' AS "account!: bool", e.target,
+                      e.author LIKE 'account:%' AS "account!: bool",
+                      e.author LIKE 'bot:%' AS "bot!: bool", e.target,
                       e.edited AS "edited!: bool", q.nick AS "quote_nick?", q.body AS quote_body
                FROM entries e
                LEFT JOIN entries q ON e.kind = 'message' AND q.room_id = e.room_id AND q.seq = e.target
@@ -146,7 +147,8 @@ impl SqliteStore {
         let mut rows = sqlx::query_as!(
             EntryRow,
             r#"SELECT e.room_id, e.seq, e.at, e.nick, e.kind, e.client_id, e.body,
-                      e.author LIKE 'account:%' AS "account!: bool", e.target,
+                      e.author LIKE 'account:%' AS "account!: bool",
+                      e.author LIKE 'bot:%' AS "bot!: bool", e.target,
                       e.edited AS "edited!: bool", q.nick AS "quote_nick?", q.body AS quote_body
                FROM entries e
                LEFT JOIN entries q ON e.kind = 'message' AND q.room_id = e.room_id AND q.seq = e.target

@@ -7,7 +7,8 @@ impl SqliteStore {
     pub async fn owned_rooms(&self, account_id: i64) -> Result<Vec<OwnedRoom>, StoreError> {
         let rows = sqlx::query!(
             r#"SELECT name, accounts_only AS "accounts_only!: bool",
-                      quiet_notices AS "quiet_notices!: bool"
+                      quiet_notices AS "quiet_notices!: bool",
+                      assistant_off AS "assistant_off!: bool"
                FROM rooms WHERE owner_id = ?1 ORDER BY name"#,
             account_id
         )
@@ -15,8 +16,49 @@ impl SqliteStore {
         .await?;
         Ok(rows
             .into_iter()
-            .filter_map(|r| owned_room(&r.name, r.accounts_only, r.quiet_notices))
+            .filter_map(|r| owned_room(&r.name, r.accounts_only, r.quiet_notices, r.assistant_off))
             .collect())
+    }
+
+    /// Claims `room` for an answer until `until` (ms), unless another
+    /// claim holds it past `now`; whether it is this one's.
+    pub async fn claim_assistant_turn(
+        &self,
+        room: &RoomName,
+        until: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let claimed = sqlx::query(
+            "INSERT INTO assistant_turns (room, held_until) VALUES (?1, ?2)
+             ON CONFLICT (room) DO UPDATE SET held_until = excluded.held_until
+             WHERE assistant_turns.held_until < ?3",
+        )
+        .bind(room.as_str())
+        .bind(until)
+        .bind(now)
+        .execute(&self.writer)
+        .await?
+        .rows_affected();
+        Ok(claimed == 1)
+    }
+
+    /// Ends a claim of [`Self::claim_assistant_turn`].
+    pub async fn end_assistant_turn(&self, room: &RoomName) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM assistant_turns WHERE room = ?1")
+            .bind(room.as_str())
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    /// Whether `room`'s owner turned the assistant off there.
+    pub async fn assistant_off(&self, room: &RoomName) -> Result<bool, StoreError> {
+        let off: Option<bool> =
+            sqlx::query_scalar("SELECT assistant_off FROM rooms WHERE name = ?1")
+                .bind(room.as_str())
+                .fetch_optional(&self.readers)
+                .await?;
+        Ok(off.unwrap_or(false))
     }
 
     pub async fn may_moderate(&self, room_id: i64, account_id: i64) -> Result<bool, StoreError> {

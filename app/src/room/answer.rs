@@ -1,0 +1,36 @@
+//! The assistant's answer as it is written, below the log: "thinking…",
+//! then its words growing, with **Stop generating** for its asker and the
+//! room's moderators; gone once the answer is stored and shows in the log.
+//! A question it would not take (asked too often, another one first) says
+//! why here, without a trace in the log.
+
+use crate::conversation::Conversation;
+use crate::erased::handler;
+use crate::socket::ChatSocket;
+use leptos::prelude::*;
+
+#[component]
+pub(super) fn Answer(conv: Conversation, socket: ChatSocket) -> impl IntoView {
+    move || {
+        let answering = conv.answering().get()?;
+        let stoppable = answering.refused.is_none()
+            && (conv.moderator().get() || conv.me().get().as_ref() == Some(&answering.asker));
+        let said = match (&answering.refused, answering.text.is_empty()) {
+            (Some(why), _) => why.clone(),
+            (None, true) => "thinking…".to_owned(),
+            (None, false) => answering.text.clone(),
+        };
+        Some(view! {
+            <div class="answering" role="status" aria-label="Answer being written">
+                <span class="nick">{answering.bot.to_string()}</span>
+                <span class="bot">"bot"</span>
+                <p class="text">{said}</p>
+                {stoppable.then(|| view! {
+                    <button type="button" on:click=handler(move |_| conv.stop_assistant(socket))>
+                        "Stop generating"
+                    </button>
+                })}
+            </div>
+        })
+    }
+}
