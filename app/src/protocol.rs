@@ -102,6 +102,10 @@ pub enum ServerFrame {
         moderator: bool,
         /// The key this person uploads to and fetches the room's media with.
         media: Option<MediaGrant>,
+        /// The server's assistant, if it has one: its name, and whether it
+        /// answers here (never in an encrypted conversation, nor where the
+        /// room's owner turned it off).
+        assistant: Option<(Nick, bool)>,
     },
     /// A committed entry of the room's log (replayed or live).
     Entry { room: RoomName, entry: Entry },
@@ -184,7 +188,19 @@ impl Serialize for ServerFrame {
                 reset,
                 moderator,
                 media,
-            } => (K::Joined, room, nick, online, head, reset, moderator, media).serialize(to),
+                assistant,
+            } => (
+                K::Joined,
+                room,
+                nick,
+                online,
+                head,
+                reset,
+                moderator,
+                media,
+                assistant,
+            )
+                .serialize(to),
             ServerFrame::Entry { room, entry } => (K::Entry, room, entry).serialize(to),
             ServerFrame::Ack {
                 room,
@@ -259,6 +275,7 @@ impl<'de> serde::de::Visitor<'de> for FrameFields {
                 reset: next(&mut fields)?,
                 moderator: next(&mut fields)?,
                 media: next(&mut fields)?,
+                assistant: next(&mut fields)?,
             },
             FrameKind::Entry => ServerFrame::Entry {
                 room,
@@ -443,6 +460,7 @@ mod tests {
                     key: "k1".into(),
                     max_bytes: 25_000_000,
                 }),
+                assistant: Some((Nick::parse("assistant").unwrap(), true)),
             },
             ServerFrame::Entry {
                 room: room(),

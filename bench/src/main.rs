@@ -4,7 +4,8 @@
 //!
 //! Layout:
 //! - `main.rs`: the command line and the scenarios (fanout, rooms, cluster,
-//!   idle, history, search, crowd, page, media, compare, smoke).
+//!   idle, history, search, crowd, page, media, assistant, compare, smoke).
+//! - [`assistant`]: a scripted streaming provider for the assistant scenario.
 //! - [`target`]: the server process, and its CPU and memory from /proc.
 //! - [`load`]: joining, sending and receiving clients with latency stamps.
 //! - [`raw`]: the raw broadcast twin `compare` measures the server against.
@@ -12,6 +13,7 @@
 //! Run it on a release build: `cargo build --release -p server -p bench`, then
 //! `target/release/bench fanout` (see `docs/PERFORMANCE.md`).
 
+mod assistant;
 mod load;
 mod raw;
 mod target;
@@ -184,6 +186,17 @@ enum Scenario {
         #[arg(long, default_value_t = 20)]
         photos: usize,
     },
+    /// The assistant's answer as it is written: from the provider's token
+    /// to each viewer's socket, and what each viewer costs.
+    Assistant {
+        #[arg(long, default_value_t = 100)]
+        viewers: usize,
+        #[arg(long, default_value_t = 200)]
+        tokens: usize,
+        /// Between tokens, in ms (a fast model streams one every 10-30 ms).
+        #[arg(long, default_value_t = 20)]
+        every_ms: u64,
+    },
     /// One room's fanout through the chat server, then through the raw
     /// broadcast twin (no storage, no checks): CPU per delivery of each.
     Compare {
@@ -313,6 +326,14 @@ async fn main() -> std::process::ExitCode {
             rate,
             seconds,
         } => compare(&cli.server_bin, sockets, senders, rate, seconds).await,
+        Scenario::Assistant {
+            viewers,
+            tokens,
+            every_ms,
+        } => {
+            assistant::scenario(&cli.server_bin, viewers, tokens, Duration::from_millis(every_ms))
+                .await
+        }
         Scenario::RawServer => raw::serve().await,
         Scenario::Smoke { postgres } => smoke(&cli.server_bin, &postgres).await,
     };
@@ -1617,6 +1638,7 @@ async fn smoke(bin: &std::path::Path, postgres: &str) -> Outcome {
     crowd_scenario(bin, 20, 2, 20.0, 1).await?;
     page(bin, 2, 1).await?;
     media(bin, 3, 1, 2, 2).await?;
+    assistant::scenario(bin, 3, 20, Duration::from_millis(5)).await?;
     Ok(())
 }
 

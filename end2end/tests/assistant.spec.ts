@@ -1,5 +1,5 @@
 import { test, expect, type Page } from "@playwright/test";
-import { bodies, joinFromLobby, log, say } from "./people";
+import { bodies, expectJoined, joinFromLobby, log, say, signUp } from "./people";
 
 // The assistant, answering from a scripted OpenAI-compatible server
 // (provider.mjs): the answer grows for everyone, then stays in the log.
@@ -12,6 +12,9 @@ function writing(page: Page) {
 test("both people watch the assistant's answer grow, and keep it after a reload", async ({ browser }) => {
   const lerato = await joinFromLobby(browser, "lerato", "ask-anything");
   const mehmet = await joinFromLobby(browser, "mehmet", "ask-anything");
+  // Where it answers, it is among who is online, marked as a bot.
+  const listed = mehmet.getByRole("list", { name: "Online" }).getByRole("listitem").filter({ hasText: "assistant" });
+  await expect(listed).toContainText("bot");
   await say(lerato, "@assistant hello there");
   // Words arrive before the answer is stored, on both screens.
   for (const page of [lerato, mehmet]) {
@@ -51,4 +54,14 @@ test("a failure is said in the room, and the room goes on", async ({ browser }) 
   );
   await say(page, "oh well");
   await expect(bodies(page).last()).toHaveText("oh well");
+});
+
+test("in an encrypted conversation, mentioning the assistant says it is not asked", async ({ browser }) => {
+  const nomvula = await signUp(browser, "nomvula");
+  await signUp(browser, "arjun");
+  await nomvula.goto("/dm/arjun");
+  await expectJoined(nomvula);
+  await expect(nomvula.getByRole("list", { name: "Online" })).not.toContainText("assistant");
+  await nomvula.getByRole("textbox", { name: "Message" }).fill("@assistant are you here?");
+  await expect(nomvula.getByText("assistant cannot read end-to-end encrypted conversations")).toBeVisible();
 });

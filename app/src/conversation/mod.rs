@@ -203,6 +203,11 @@ impl Conversation {
         self.part(Changed::STANDING, |s| &s.standing().moderator)
     }
 
+    /// The server's assistant and whether it answers here.
+    pub fn assistant(&self) -> Part<Option<(Nick, bool)>> {
+        self.part(Changed::STANDING, |s| &s.standing().assistant)
+    }
+
     /// The room's media key and upload limits (from the last join).
     pub fn media(&self) -> Part<Option<MediaGrant>> {
         self.part(Changed::STANDING, |s| &s.standing().media)

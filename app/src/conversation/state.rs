@@ -103,8 +103,6 @@ pub struct Answering {
     pub asker: Nick,
     /// The words so far; empty while it thinks.
     pub text: String,
-    /// Not answered, and why (told to the room, not stored).
-    pub refused: Option<String>,
 }
 
 /// Messages from others that arrived while the room was not seen.
@@ -126,6 +124,8 @@ pub struct Standing {
     pub moderator: bool,
     /// The room's media key and upload limits (from the last join).
     pub media: Option<MediaGrant>,
+    /// The server's assistant and whether it answers here (from the join).
+    pub assistant: Option<(Nick, bool)>,
 }
 
 /// What the room page says about the room, beside the log.
@@ -408,6 +408,7 @@ impl RoomState {
                 reset,
                 moderator,
                 media,
+                assistant,
                 ..
             } => {
                 if let Some(grant) = &media {
@@ -416,6 +417,7 @@ impl RoomState {
                 let standing = self.standing_mut();
                 standing.moderator = moderator;
                 standing.media = media;
+                standing.assistant = assistant;
                 standing.joined = true;
                 if reset {
                     // Too much was missed to replay: the latest page follows,
@@ -513,7 +515,6 @@ impl RoomState {
                 question,
                 asker,
                 text: String::new(),
-                refused: None,
             },
             AssistStep::Text(at, text) => {
                 let shown = current.map_or("", |a| a.text.as_str());
@@ -525,16 +526,16 @@ impl RoomState {
                     question,
                     asker,
                     text: format!("{shown}{text}"),
-                    refused: None,
                 }
             }
-            AssistStep::Refused(why) => Answering {
-                bot,
-                question,
-                asker,
-                text: String::new(),
-                refused: Some(why),
-            },
+            // Said to whoever asked, beside the room: an answer being
+            // written meanwhile goes on showing.
+            AssistStep::Refused(why) => {
+                if self.standing.me.as_ref() == Some(&asker) {
+                    self.notes_mut().info = Some(format!("{bot}: {why}"));
+                }
+                return;
+            }
         };
         self.people_mut().answering = Some(next);
     }
@@ -711,6 +712,7 @@ mod tests {
             reset: false,
             moderator: false,
             media: None,
+            assistant: None,
         }
     }
 
@@ -746,6 +748,63 @@ mod tests {
 
     fn online(state: &RoomState) -> Vec<String> {
         state.people().online.nicks().map(Nick::to_string).collect()
+    }
+
+    #[test]
+    fn the_answer_being_written_grows_in_order_and_gives_way_to_the_stored_one() {
+        let mut state = sadia_in(vec![], 0);
+        let assist = |asker: &str, step: AssistStep| ServerFrame::Assist {
+            room: room(),
+            bot: nick("assistant"),
+            question: 1,
+            asker: nick(asker),
+            step,
+        };
+        let shown = |state: &RoomState| state.people().answering.as_ref().map(|a| a.text.clone());
+        state.receive(assist("usman", AssistStep::Thinking), NOW, false);
+        assert_eq!(shown(&state).as_deref(), Some(""));
+        state.receive(
+            assist("usman", AssistStep::Text(0, "Hel".into())),
+            NOW,
+            false,
+        );
+        // A piece past a gap waits for the stored answer.
+        state.receive(
+            assist("usman", AssistStep::Text(9, "xyz".into())),
+            NOW,
+            false,
+        );
+        state.receive(
+            assist("usman", AssistStep::Text(3, "lo".into())),
+            NOW,
+            false,
+        );
+        assert_eq!(shown(&state).as_deref(), Some("Hello"));
+        // Someone else's refused question leaves it be; one's own is said.
+        state.receive(
+            assist("omar", AssistStep::Refused("busy".into())),
+            NOW,
+            false,
+        );
+        assert_eq!(state.notes().info, None);
+        assert_eq!(shown(&state).as_deref(), Some("Hello"));
+        state.receive(
+            assist("sadia", AssistStep::Refused("busy".into())),
+            NOW,
+            false,
+        );
+        assert_eq!(state.notes().info.as_deref(), Some("assistant: busy"));
+        let mut answer = message(2, "assistant", "Hello there");
+        answer.bot = true;
+        if let EntryKind::Message { reply, .. } = &mut answer.kind {
+            *reply = Some(Quote {
+                seq: 1,
+                nick: nick("usman"),
+                excerpt: Some("@assistant hi".into()),
+            });
+        }
+        state.receive(arrives(answer), NOW, false);
+        assert_eq!(shown(&state), None);
     }
 
     #[test]
@@ -981,6 +1040,7 @@ mod tests {
                 key: "k".into(),
                 max_bytes: 10,
             }),
+            assistant: None,
         };
         let effects = state.receive(reset, NOW, false);
         assert!(matches!(effects.as_slice(), [Effect::Media(g)] if g.key == "k"));

@@ -1,8 +1,8 @@
 //! The assistant's answer as it is written, below the log: "thinking…",
 //! then its words growing, with **Stop generating** for its asker and the
 //! room's moderators; gone once the answer is stored and shows in the log.
-//! A question it would not take (asked too often, another one first) says
-//! why here, without a trace in the log.
+//! (A question it would not take says why to its asker, in the room's
+//! notes: `conversation::state`.)
 
 use crate::conversation::Conversation;
 use crate::erased::handler;
@@ -13,12 +13,12 @@ use leptos::prelude::*;
 pub(super) fn Answer(conv: Conversation, socket: ChatSocket) -> impl IntoView {
     move || {
         let answering = conv.answering().get()?;
-        let stoppable = answering.refused.is_none()
-            && (conv.moderator().get() || conv.me().get().as_ref() == Some(&answering.asker));
-        let said = match (&answering.refused, answering.text.is_empty()) {
-            (Some(why), _) => why.clone(),
-            (None, true) => "thinking…".to_owned(),
-            (None, false) => answering.text.clone(),
+        let stoppable =
+            conv.moderator().get() || conv.me().get().as_ref() == Some(&answering.asker);
+        let said = if answering.text.is_empty() {
+            "thinking…".to_owned()
+        } else {
+            answering.text.clone()
         };
         Some(view! {
             <div class="answering" role="status" aria-label="Answer being written">

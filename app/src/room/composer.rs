@@ -278,6 +278,18 @@ pub(super) fn Composer(
                     },
                 )
             }}
+            // Mentioning the assistant where it does not answer says so.
+            {move || {
+                let (bot, _) = conv.assistant().get().filter(|(_, here)| !here)?;
+                conv.draft.with(|d| crate::markup::mentions(d, bot.as_str())).then(|| {
+                    let why = if conv.room().is_private() {
+                        format!("{bot} cannot read end-to-end encrypted conversations, so it is not asked here.")
+                    } else {
+                        format!("{bot} is turned off in this room by its owner.")
+                    };
+                    view! { <p class="composing-note" role="status">{why}</p> }
+                })
+            }}
             <When when=move || suggestions.with(|s| !s.is_empty())>
                 <ul
                     class="emoji-suggestions"

@@ -501,6 +501,17 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
                         "Online " <span class="count">{move || conv.online().with(|o| o.len())}</span>
                     </h2>
                     <ul aria-label="Online">
+                        // The assistant, where it answers, marked as the bot it is.
+                        {move || {
+                            conv.assistant().get().filter(|(_, here)| *here).map(|(bot, _)| {
+                                view! {
+                                    <li>
+                                        <bdi>{bot.to_string()}</bdi>
+                                        <span class="bot">"bot"</span>
+                                    </li>
+                                }
+                            })
+                        }}
                         {move || {
                             conv.online()
                                 .get()

@@ -150,14 +150,9 @@ impl Assistant {
     }
 
     /// Whether `text` calls the assistant: `@name` as a word of its own,
-    /// in any case.
+    /// in any case, as a mention of a person is found.
     pub fn mentioned(&self, text: &str) -> bool {
-        let wanted = format!("@{}", self.config.name.as_str()).to_lowercase();
-        let text = text.to_lowercase();
-        text.match_indices(&wanted).any(|(at, _)| {
-            let after = text[at + wanted.len()..].chars().next();
-            !after.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '-')
-        })
+        app::markup::mentions(text, self.config.name.as_str())
     }
 
     /// Whether `question` may call the assistant, before it is stored: a
@@ -237,16 +232,26 @@ impl Assistant {
         }
     }
 
-    /// A mention, or a reply to one of the assistant's answers, in a room
-    /// whose owner did not turn it off.
-    async fn called(&self, question: &Question) -> bool {
-        match self.hub.store().assistant_off(&question.room).await {
-            Ok(false) => {}
-            Ok(true) => return false,
+    /// Whether it answers in `room`: not in an encrypted conversation, nor
+    /// where the room's owner turned it off.
+    pub async fn answers_in(&self, room: &RoomName) -> bool {
+        if room.is_private() {
+            return false;
+        }
+        match self.hub.store().assistant_off(room).await {
+            Ok(off) => !off,
             Err(err) => {
                 tracing::warn!(%err, "could not read whether the assistant is on in a room");
-                return false;
+                false
             }
+        }
+    }
+
+    /// A mention, or a reply to one of the assistant's answers, in a room
+    /// it answers in.
+    async fn called(&self, question: &Question) -> bool {
+        if !self.answers_in(&question.room).await {
+            return false;
         }
         if self.mentioned(&question.text) {
             return true;

@@ -572,6 +572,10 @@ impl Reader {
                 None
             }
         };
+        let assistant = match &self.assistant {
+            Some(assistant) => Some((assistant.name().clone(), assistant.answers_in(&room).await)),
+            None => None,
+        };
         let joined = ServerFrame::Joined {
             room: room.clone(),
             nick: nick.clone(),
@@ -580,6 +584,7 @@ impl Reader {
             reset,
             moderator,
             media,
+            assistant,
         };
         let Some(feed) = joining.feed else {
             // Already in the room: its forwarder keeps going.

@@ -383,3 +383,43 @@ async fn without_a_key_there_is_no_assistant_and_its_name_is_nobody_s_to_take() 
         "{refused:?}"
     );
 }
+
+#[tokio::test]
+async fn a_room_s_owner_turns_the_assistant_off_and_encrypted_conversations_never_call_it() {
+    use crate::accounts::{PASSWORD, get, post, sign_up, signed_in_client};
+    let (app, asked) = app_with(vec![stream(vec!["hi"])], &[]).await;
+    let sadia = sign_up(&app, "sadia", PASSWORD).await;
+    let mut hers = signed_in_client(&app, &sadia).await;
+    let ServerFrame::Joined { assistant, .. } = hers.try_join("tea", "sadia").await else {
+        panic!("joined")
+    };
+    assert_eq!(assistant, Some((nick("assistant"), true)));
+    let off = post(
+        &app,
+        "/account/rooms",
+        &[("room", "tea"), ("assistant_off", "on")],
+        Some(&sadia),
+    )
+    .await;
+    assert_eq!(off.location(), "/account?done=room");
+    let page = get(&app, "/account", Some(&sadia)).await.body;
+    assert!(page.contains("Let assistant answer in #tea"), "{page}");
+    hers.say("tea", "@assistant are you there?").await;
+    let mut guest = Client::connect(app.addr()).await;
+    let ServerFrame::Joined { assistant, .. } = guest.try_join("tea", "omar").await else {
+        panic!("joined")
+    };
+    assert_eq!(assistant, Some((nick("assistant"), false)));
+
+    // A direct message: sealed bodies only, and a reply there never asks.
+    sign_up(&app, "usman", PASSWORD).await;
+    let dm = get(&app, "/dm/usman", Some(&sadia)).await;
+    let dm = dm.location().strip_prefix("/r/").unwrap().to_owned();
+    let ServerFrame::Joined { assistant, .. } = hers.try_join(&dm, "sadia").await else {
+        panic!("joined")
+    };
+    assert_eq!(assistant, Some((nick("assistant"), false)));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(asked.lock().unwrap().is_empty());
+    assert!(log_of(&app, "tea").await.iter().all(|e| !e.bot));
+}
