@@ -1,10 +1,11 @@
 // A scripted OpenAI-compatible chat-completions server for the assistant's
 // end-to-end tests (tests/assistant.spec.ts): it streams as compatible
-// servers do (a role-only first chunk, no usage block, no [DONE]). What it
-// answers depends on the question (the last message):
+// servers do (a role-only first chunk; with or without a usage block and
+// [DONE]). What it answers depends on the question (the last message):
 //   "... fail ..."  -> HTTP 500 every time (the failure is shown in the room)
 //   "... slow ..."  -> 200 words, one every 100 ms (long enough to stop)
-//   anything else   -> "Hello from the scripted model, NAME." word by word
+//   anything else   -> "Hello from the scripted model, NAME." word by word,
+//                      then an empty finish_reason, a usage block and [DONE]
 // Usage: node provider.mjs PORT
 import http from "node:http";
 
@@ -39,7 +40,15 @@ http
         if (res.destroyed) return;
         res.write(chunk({ content: word }));
       }
-      res.end(chunk({}, "stop"));
+      if (question.includes("slow")) {
+        // Just the end of the stream, as some local servers do.
+        res.end(chunk({}, "stop"));
+        return;
+      }
+      // As OpenAI does: an empty finish_reason first, a usage block, [DONE].
+      res.write(chunk({}, ""));
+      res.write(`data: ${JSON.stringify({ choices: [], usage: { prompt_tokens: 12, completion_tokens: 6 } })}\n\n`);
+      res.end("data: [DONE]\n\n");
     });
   })
   .listen(port, "127.0.0.1");
