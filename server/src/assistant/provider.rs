@@ -81,8 +81,9 @@ pub struct Usage {
 pub enum ProviderError {
     #[error("the provider is rate limiting us{}", wait_hint(*.0))]
     RateLimited(Option<Duration>),
+    /// With the `Retry-After` it asked for, if any.
     #[error("the provider failed (HTTP {0}); try again later")]
-    Status(u16),
+    Status(u16, Option<Duration>),
     #[error("the provider could not be reached")]
     Unreachable,
     #[error("the provider did not start answering in time")]
@@ -105,7 +106,7 @@ impl ProviderError {
     pub fn kind(&self) -> &'static str {
         match self {
             ProviderError::RateLimited(_) => "rate_limited",
-            ProviderError::Status(_) => "status",
+            ProviderError::Status(..) => "status",
             ProviderError::Unreachable => "unreachable",
             ProviderError::NoFirstToken => "no_first_token",
             ProviderError::Stalled => "stalled",
@@ -172,9 +173,10 @@ impl Provider {
         mut piece: impl FnMut(&str),
     ) -> Result<Ended, ProviderError> {
         let response = match self.request(messages, max_tokens).await {
-            Err(err @ (ProviderError::RateLimited(_) | ProviderError::Status(500..=599))) => {
+            Err(err @ (ProviderError::RateLimited(_) | ProviderError::Status(500..=599, _))) => {
                 let wait = match err {
-                    ProviderError::RateLimited(Some(wait)) => wait,
+                    ProviderError::RateLimited(Some(wait))
+                    | ProviderError::Status(_, Some(wait)) => wait,
                     _ => Duration::from_secs(1),
                 };
                 if wait > LONGEST_RETRY_WAIT {
@@ -264,15 +266,15 @@ impl Provider {
             return Ok(response);
         }
         tracing::warn!(%status, "the assistant's provider refused");
+        let wait = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
         if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-            let wait = response
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs);
             return Err(ProviderError::RateLimited(wait));
         }
-        Err(ProviderError::Status(status.as_u16()))
+        Err(ProviderError::Status(status.as_u16(), wait))
     }
 }

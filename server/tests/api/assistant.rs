@@ -259,6 +259,17 @@ async fn a_rate_limited_provider_is_tried_once_more_after_its_retry_after() {
 }
 
 #[tokio::test]
+async fn a_failing_provider_is_tried_once_more_after_its_retry_after_too() {
+    let (app, asked) = app_with(vec![Turn::Status(503, Some(1)), stream(vec!["back"])], &[]).await;
+    let mut sadia = Client::connect(app.addr()).await;
+    sadia.join("main", "sadia").await;
+    sadia.say("main", "@assistant are you up?").await;
+    let (answer, _) = answer(&mut sadia).await;
+    assert_eq!(body(&answer), "back");
+    assert_eq!(asked.lock().unwrap().len(), 2);
+}
+
+#[tokio::test]
 async fn failures_are_said_plainly_as_the_answer() {
     for (turns, said) in [
         (
