@@ -507,7 +507,7 @@ fn RoomView(page: HistoryPage) -> impl IntoView {
                                 view! {
                                     <li>
                                         <bdi>{bot.to_string()}</bdi>
-                                        <span class="bot">"bot"</span>
+                                        <span class="bot">" bot"</span>
                                     </li>
                                 }
                             })
