@@ -158,16 +158,21 @@ impl Assistant {
     /// Whether `question` may call the assistant, before it is stored: a
     /// mention, or a reply (to what, [`Assistant::heard`] finds out), in a
     /// room the server can read. Most messages stop here, with no task.
-    pub fn may_be_called(&self, question: &Question) -> bool {
-        !question.room.is_private()
-            && question.author != self.author()
-            && (question.reply_to.is_some() || self.mentioned(&question.text))
+    pub fn may_be_called(
+        &self,
+        room: &RoomName,
+        author: &Author,
+        text: &str,
+        reply_to: Option<Seq>,
+    ) -> bool {
+        !room.is_private() && !author.is_bot() && (reply_to.is_some() || self.mentioned(text))
     }
 
     /// Looks at a message just committed, and answers it if it calls the
     /// assistant (in a task of its own: the caller goes on at once).
     pub fn heard(self: &Arc<Self>, question: Question) {
-        if !self.may_be_called(&question) {
+        let (room, author) = (&question.room, &question.author);
+        if !self.may_be_called(room, author, &question.text, question.reply_to) {
             return;
         }
         let assistant = self.clone();

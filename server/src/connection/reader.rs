@@ -276,20 +276,23 @@ impl Reader {
                 );
                 message.reply_to = reply_to;
                 message.media = media;
-                let heard = self.assistant.as_ref().and_then(|assistant| {
-                    let question = crate::assistant::Question {
-                        room: room.clone(),
-                        seq: 0,
-                        nick: membership.nick.clone(),
-                        author: membership.author.clone(),
-                        ip: Some(self.ip),
-                        text: body.as_str().to_owned(),
-                        reply_to,
-                    };
-                    assistant
-                        .may_be_called(&question)
-                        .then(|| (assistant.clone(), question))
-                });
+                // Checked before anything is copied: most messages stop here.
+                let heard = self
+                    .assistant
+                    .as_ref()
+                    .filter(|a| a.may_be_called(&room, &membership.author, body.as_str(), reply_to))
+                    .map(|assistant| {
+                        let question = crate::assistant::Question {
+                            room: room.clone(),
+                            seq: 0,
+                            nick: membership.nick.clone(),
+                            author: membership.author.clone(),
+                            ip: Some(self.ip),
+                            text: body.as_str().to_owned(),
+                            reply_to,
+                        };
+                        (assistant.clone(), question)
+                    });
                 // The ack waits for the commit, but the reader does not.
                 let outbox = self.outbox.clone();
                 self.hub
