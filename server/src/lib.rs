@@ -23,6 +23,7 @@
 //! - [`search`]: the search page (results rendered on the server).
 //! - [`assistant`]: the bot that answers in rooms, through an OpenAI-compatible API.
 //! - [`metrics`]: the server's own counters, `/metrics` for Prometheus.
+//! - [`operator`]: the operator's commands: migrate to PostgreSQL, backup, restore, admin.
 //! - [`listener`]: accepting connections: admission, header timeouts, shutdown.
 //! - this file: starting, binding and stopping a server ([`start`]).
 
@@ -38,6 +39,7 @@ pub mod journal;
 pub mod listener;
 pub mod media;
 pub mod metrics;
+pub mod operator;
 pub mod peers;
 pub mod presence;
 pub mod reading;

@@ -1,20 +1,62 @@
-//! `server`: starts the chat (see `server --help`).
+//! `server`: serves the chat, or runs one of the operator's commands
+//! (`server migrate`, `backup`, `restore`, `admin`; see `server --help`).
 
 use clap::Parser;
 use server::config::Config;
+use server::operator::Command;
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
+/// A real-time chat server: rooms, history and live messages over
+/// WebSockets. Without a command it serves; the commands are the operator's.
+#[derive(Debug, Parser)]
+#[command(name = "server", version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: Config,
+    /// How log lines are written to stderr: `text` for people, `json` (one
+    /// object per line) for log shippers.
+    #[arg(
+        long,
+        env = "CHAT_LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
+    log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
-    // Logs go to stderr; stdout carries only the start line, for scripts.
-    tracing_subscriber::fmt()
+    let cli = Cli::parse();
+    // Logs go to stderr; stdout carries only the start line (or a
+    // command's report), for scripts.
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .init();
-    let config = Config::parse();
+        .with_env_filter(filter);
+    match cli.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().flatten_event(true).init(),
+    }
+    if let Some(command) = cli.command {
+        return match command.run().await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("error: {err}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let config = cli.serve;
     raise_open_files_limit();
     let server = match server::start(config).await {
         Ok(server) => server,

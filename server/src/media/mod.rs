@@ -22,7 +22,7 @@ pub mod routes;
 use crate::accounts::cookie::hex;
 use crate::store::{Author, MediaRow, Member, Store, StoreError, now_ms};
 use app::media::{Attachment, MediaGrant, MediaKind, human_size};
-use blobs::Blobs;
+pub use blobs::Blobs;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use sha2::{Digest, Sha256};

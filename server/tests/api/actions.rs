@@ -6,7 +6,7 @@ use crate::common::*;
 use app::messages::{ClientId, Emoji, EntryKind, MessageBody, Quote, Seq};
 use app::protocol::{ClientFrame, ErrorCode, ServerFrame};
 
-fn edit(target: Seq, text: &str) -> ClientFrame {
+pub(crate) fn edit(target: Seq, text: &str) -> ClientFrame {
     ClientFrame::Edit {
         room: room("main"),
         target,
@@ -21,7 +21,7 @@ fn delete(target: Seq) -> ClientFrame {
     }
 }
 
-fn react(target: Seq, emoji: &str, on: bool) -> ClientFrame {
+pub(crate) fn react(target: Seq, emoji: &str, on: bool) -> ClientFrame {
     ClientFrame::React {
         room: room("main"),
         target,

@@ -17,6 +17,7 @@
 //! - [`frames`]: property tests of frame decoding.
 //! - [`moderation`]: owners and moderators delete, remove, ban; naming moderators.
 //! - [`notices`]: join and leave notices grouped, as servers run by default.
+//! - [`operator`]: `server migrate`, `backup`, `restore` run as the binary (PostgreSQL as the target).
 //! - [`private`]: private rooms: only members read or take part, on every path.
 //! - [`rules`]: every room rule on every entry point (socket, form, history, search, media).
 //! - [`rule_table`]: the same as one table: every entry point in every standing.
@@ -41,6 +42,7 @@ mod http;
 mod media;
 mod moderation;
 mod notices;
+mod operator;
 mod private;
 mod rule_table;
 mod rules;

@@ -1,0 +1,69 @@
+//! The operator's commands, in the same binary as the server: `server
+//! migrate` (SQLite to PostgreSQL), `server backup` / `server restore`
+//! (SQLite while serving), `server admin ...` (accounts and rooms without
+//! SQL, on either store). Each runs and exits; none needs the server
+//! stopped except where its help says so.
+//!
+//! - [`migrate`]: a SQLite chat copied into PostgreSQL, resumable, verified.
+//! - [`backup`]: a consistent copy of a live SQLite database, and putting one back.
+
+pub mod backup;
+pub mod migrate;
+
+use crate::media::MediaError;
+use crate::store::StoreError;
+
+/// What the operator runs instead of serving.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Copy a SQLite chat (rooms, logs, accounts, sessions, moderation,
+    /// media records, encrypted conversations' keys) into an empty
+    /// PostgreSQL database, then verify the copy. Stop the SQLite server
+    /// first. Interrupted, it resumes where it stopped when run again.
+    Migrate(migrate::MigrateArgs),
+    /// Copy a SQLite database consistently while its server keeps serving.
+    Backup(backup::BackupArgs),
+    /// Check a backup and put it in place of a SQLite database (stop its
+    /// server first); the database it replaces is kept beside it.
+    Restore(backup::RestoreArgs),
+}
+
+impl Command {
+    pub async fn run(self) -> Result<(), OperatorError> {
+        match self {
+            Command::Migrate(args) => migrate::run(args).await,
+            Command::Backup(args) => backup::backup(args).await,
+            Command::Restore(args) => backup::restore(args).await,
+        }
+    }
+}
+
+/// Why an operator's command failed; printed to its terminal in full (the
+/// operator, unlike a browser, may see the detail).
+#[derive(Debug, thiserror::Error)]
+pub enum OperatorError {
+    #[error("{0}")]
+    Usage(String),
+    #[error("cannot open the database {url}: {source}")]
+    Open { url: String, source: sqlx::Error },
+    #[error("database error: {0}")]
+    Query(#[from] sqlx::Error),
+    #[error("cannot bring the database's schema up to date: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("SQLite error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("reading {table} from the source: {detail}")]
+    Source { table: &'static str, detail: String },
+    #[error(
+        "verification failed: {0} differ between the two databases (the target keeps what was copied; run the migration again into an empty database)"
+    )]
+    Verification(String),
+    #[error(transparent)]
+    Media(#[from] MediaError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("a worker thread failed: {0}")]
+    Worker(#[from] tokio::task::JoinError),
+}

@@ -1,0 +1,223 @@
+//! The operator's commands, run as the real binary against real databases:
+//! a populated SQLite chat moved into PostgreSQL and served from there;
+//! backups taken while messages are being written, served, and restored.
+//! (SQLite sources whichever store the run is on; the target is the test
+//! PostgreSQL server.)
+
+use crate::accounts::{PASSWORD, get, log_in, post, sign_up, signed_in_client};
+use crate::actions::{edit, react};
+use crate::common::*;
+use crate::e2e::{publish, rekey, room_keys, sealed};
+use crate::media::{fetch_as, join_for_media, png, send_with, uploaded};
+use app::protocol::{ClientFrame, ErrorCode, ServerFrame};
+use std::process::{Command, Output};
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_server"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("the server binary runs")
+}
+
+fn said(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn lines(log: &[app::messages::Entry]) -> Vec<String> {
+    log.iter()
+        .map(|e| format!("{} {}", e.seq, line(e)))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_sqlite_chat_moves_to_postgresql_whole_and_is_served_from_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = format!("sqlite://{}", dir.path().join("chat.db").display());
+    let media = dir.path().join("media").display().to_string();
+    let old = TestApp {
+        server: start_with(sqlite.clone(), &["--media-store", &media]).await,
+        db: sqlite.clone(),
+        dir: tempfile::tempdir().unwrap(),
+    };
+
+    // Every kind of entry, by accounts and guests.
+    let sadia_cookie = sign_up(&old, "sadia", PASSWORD).await;
+    let usman_cookie = sign_up(&old, "usman", PASSWORD).await;
+    let mut sadia = signed_in_client(&old, &sadia_cookie).await;
+    sadia.join("main", "sadia").await;
+    let mut lerato = old.client().await;
+    lerato.join("main", "lerato").await;
+    let first = sadia.say("main", "welcome to the garden").await;
+    lerato
+        .reply("main", first, "thanks, lovely plans <b>for</b> spring")
+        .await;
+    sadia
+        .send_frame(&edit(first, "welcome to the rose garden"))
+        .await;
+    lerato.hear_action().await;
+    lerato.send_frame(&react(first, "👍", true)).await;
+    sadia.hear_action().await;
+    let oops = lerato.say("main", "oops, wrong room").await;
+    lerato
+        .send_frame(&ClientFrame::Delete {
+            room: room("main"),
+            target: oops,
+        })
+        .await;
+    sadia.hear_action().await;
+    // Moderation: a moderator named, a guest banned.
+    let named = post(
+        &old,
+        "/account/moderators",
+        &[("room", "main"), ("name", "usman"), ("on", "on")],
+        Some(&sadia_cookie),
+    )
+    .await;
+    assert_eq!(named.status, 303, "{}", named.body);
+    let mut mehmet = old.client().await;
+    mehmet.join("main", "mehmet").await;
+    let spam = mehmet.say("main", "cheap watches").await;
+    sadia
+        .send_frame(&ClientFrame::Ban {
+            room: room("main"),
+            target: spam,
+        })
+        .await;
+    assert_eq!(mehmet.refusal().await, ErrorCode::Banned);
+    // A picture, with its thumbnail.
+    let mut thandi = old.client().await;
+    let grant = join_for_media(&mut thandi, "main", "thandi").await;
+    let picture = uploaded(&old, &grant.key, "harbour.png", png(800, 600)).await;
+    send_with(&mut thandi, "main", "the harbour", &[&picture.id]).await;
+    lerato.hear("the harbour").await;
+    // An encrypted conversation: devices, an epoch's wrapped keys, a sealed body.
+    let dm = get(&old, "/dm/usman", Some(&sadia_cookie)).await;
+    let dm = dm.location().strip_prefix("/r/").unwrap().to_owned();
+    assert_eq!(publish(&old, &sadia_cookie, "sadia1").await.status, 200);
+    assert_eq!(publish(&old, &usman_cookie, "usman1").await.status, 200);
+    assert_eq!(rekey(&old, &sadia_cookie, &dm, "sadia1").await, 1);
+    let mut her = signed_in_client(&old, &sadia_cookie).await;
+    her.join(&dm, "sadia").await;
+    let secret = sealed(1, "sadia1", "bGF1bmNo");
+    her.say(&dm, &secret).await;
+    let before_last = lerato.say("main", "one more before the move").await;
+    let last = lerato.say("main", "last words before the move").await;
+
+    let main_before = lines(&log_of(&old, "main").await);
+    let dm_before = lines(&log_of(&old, &dm).await);
+    let mehmet_session = mehmet.session.clone();
+    drop((sadia, mehmet, thandi, her));
+    old.server.shutdown().await.unwrap();
+
+    let pg = fresh_postgres_database().await;
+    let migrated = run(&[
+        "migrate",
+        "--from",
+        &sqlite,
+        "--to",
+        &pg,
+        "--media-from",
+        &media,
+    ]);
+    let report = said(&migrated);
+    assert!(migrated.status.success(), "{report}");
+    assert!(
+        report.contains("entries: ") && report.contains("rows/s"),
+        "{report}"
+    );
+    assert!(
+        report.contains("rooms' logs have the same SHA-256 on both sides  ok"),
+        "{report}"
+    );
+    assert!(!report.contains("DIFFERENT"), "{report}");
+    assert!(report.contains("Migration complete"), "{report}");
+    // Once done, the target holds a chat: a second run is refused.
+    let again = run(&["migrate", "--from", &sqlite, "--to", &pg]);
+    assert!(!again.status.success());
+    assert!(
+        said(&again).contains("already holds a chat"),
+        "{}",
+        said(&again)
+    );
+
+    let new = TestApp {
+        server: start_with(pg.clone(), &["--media-store", &media]).await,
+        db: pg.clone(),
+        dir: tempfile::tempdir().unwrap(),
+    };
+    // The same history, the same seqs.
+    assert_eq!(lines(&log_of(&new, "main").await), main_before);
+    assert_eq!(lines(&log_of(&new, &dm).await), dm_before);
+    let (_, results) = new.get("/search?q=plans&room=main").await;
+    assert!(
+        results.contains("<mark>plans"),
+        "the search index is rebuilt: {results}"
+    );
+
+    // Old passwords log in; old sessions stay signed in.
+    assert_eq!(log_in(&new, "sadia", PASSWORD).await.status, 303);
+    let account = get(&new, "/account", Some(&usman_cookie)).await;
+    assert_eq!(account.status, 200);
+    assert!(account.body.contains("usman"), "{}", account.body);
+    // New accounts take new ids (sign-up would fail on a taken one).
+    sign_up(&new, "kofi", PASSWORD).await;
+
+    // lerato's tab, which had read up to `before_last`, resumes with no gap
+    // and no repeat (and its nickname waited for it), and the log goes on
+    // after the old head.
+    let mut back = new.client().await;
+    back.carry_on_from(&lerato);
+    back.join_since("main", "lerato", Some(before_last)).await;
+    let replay = back.recv_until(|f| entry_seq(f) == Some(last)).await;
+    assert!(
+        replay
+            .iter()
+            .all(|f| !matches!(f, ServerFrame::Joined { reset: true, .. })),
+        "{replay:?}"
+    );
+    let seqs: Vec<_> = replay.iter().filter_map(entry_seq).collect();
+    assert_eq!(seqs, vec![last], "only what it had not read: {replay:?}");
+    assert_eq!(last, before_last + 1);
+    let next = back.say("main", "hello from postgres").await;
+    assert!(next > last);
+    let log: Vec<_> = log_of(&new, "main").await.iter().map(|e| e.seq).collect();
+    assert!(log.windows(2).all(|w| w[1] == w[0] + 1), "{log:?}");
+    assert_eq!(log.last(), Some(&next));
+
+    // Moderators, bans, media and keys came along.
+    let mut usman = signed_in_client(&new, &usman_cookie).await;
+    assert!(matches!(
+        usman.try_join("main", "usman").await,
+        ServerFrame::Joined {
+            moderator: true,
+            ..
+        }
+    ));
+    let mut banned = new.client().await;
+    banned.session = mehmet_session;
+    assert_eq!(
+        error_code(&banned.try_join("main", "mehmet").await),
+        Some(ErrorCode::Banned)
+    );
+    let mut viewer = new.client().await;
+    let grant = join_for_media(&mut viewer, "main", "ines").await;
+    let full = fetch_as(
+        &new,
+        &grant.key,
+        &format!("/media/{}", picture.id.as_str()),
+        &[],
+    )
+    .await;
+    assert_eq!(full.status(), 200);
+    let bytes = full.bytes().await.unwrap();
+    let decoded = image::load_from_memory(&bytes).unwrap();
+    assert_eq!((decoded.width(), decoded.height()), (800, 600));
+    let (status, keys) = room_keys(&new, &usman_cookie, &dm, "usman1").await;
+    let keys = keys.unwrap_or_else(|| panic!("room keys: {status}"));
+    assert_eq!((keys.current, keys.latest), (1, 1));
+}
