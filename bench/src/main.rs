@@ -209,6 +209,16 @@ enum Scenario {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// `server migrate` of a SQLite chat of MESSAGES messages in ROOMS rooms
+    /// into a fresh PostgreSQL database: log entries per second.
+    Migrate {
+        #[arg(long, default_value_t = 1_000_000)]
+        messages: u64,
+        #[arg(long, default_value_t = 100)]
+        rooms: u64,
+        #[arg(long, env = "CHAT_TEST_POSTGRES")]
+        postgres: String,
+    },
     /// The raw broadcast twin itself (started by `compare`).
     #[command(hide = true)]
     RawServer,
@@ -334,6 +344,11 @@ async fn main() -> std::process::ExitCode {
             assistant::scenario(&cli.server_bin, viewers, tokens, Duration::from_millis(every_ms))
                 .await
         }
+        Scenario::Migrate {
+            messages,
+            rooms,
+            postgres,
+        } => migrate(&cli.server_bin, &postgres, messages, rooms).await,
         Scenario::RawServer => raw::serve().await,
         Scenario::Smoke { postgres } => smoke(&cli.server_bin, &postgres).await,
     };
@@ -953,6 +968,107 @@ async fn seed(db: &std::path::Path, messages: u64) -> Outcome {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// A SQLite chat of `messages` messages spread over `rooms` rooms (written
+/// by accounts and guests, a tenth of them replies), moved to PostgreSQL by
+/// the server's own `migrate` command.
+async fn migrate(bin: &std::path::Path, postgres: &str, messages: u64, rooms: u64) -> Outcome {
+    use sqlx::Connection;
+    let (target, dir) = start(bin)?;
+    target.stop();
+    let db = dir.path().join("bench.db");
+    let url = format!("sqlite://{}", db.display());
+    let mut conn = sqlx::SqliteConnection::connect(&url)
+        .await
+        .map_err(|e| e.to_string())?;
+    exec(&mut conn, &format!(
+        "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < {rooms})
+         INSERT INTO rooms (id, name, created_at, active_at) SELECT x, 'room' || x, 0, 0 FROM n;
+         WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 100)
+         INSERT INTO accounts (id, name, name_key, password_hash, created_at)
+         SELECT x, 'person' || x, 'person' || x, '$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA', 0 FROM n;"
+    ))
+    .await?;
+    let started = Instant::now();
+    let bar = progress(messages, "seeding");
+    let batch = 100_000u64;
+    let mut done = 0;
+    while done < messages {
+        let upto = (done + batch).min(messages);
+        // Message x is in room x % rooms, numbered within it.
+        exec(&mut conn, &format!(
+            "WITH RECURSIVE n(x) AS (SELECT {} UNION ALL SELECT x + 1 FROM n WHERE x < {upto} - 1)
+             INSERT INTO entries (room_id, seq, at, nick, kind, client_id, body, author, target)
+             SELECT x % {rooms} + 1, x / {rooms} + 1, 1700000000000 + x,
+                    'person' || (x % 100), 'message', 'seed-' || x,
+                    'message number ' || x || ' with some text to make it about a hundred bytes long....',
+                    CASE WHEN x % 2 = 0 THEN 'account:' || (x % 100 + 1) ELSE 'guest:session-' || (x % 100) END,
+                    CASE WHEN x % 10 = 0 AND x >= {rooms} THEN x / {rooms} END
+             FROM n",
+            done
+        ))
+        .await?;
+        done = upto;
+        bar.set_position(done);
+    }
+    bar.finish_and_clear();
+    drop(conn);
+    println!(
+        "seeded {messages} messages in {rooms} rooms in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let to = fresh_postgres(postgres).await?;
+    let started = Instant::now();
+    let output = std::process::Command::new(bin)
+        .args(["migrate", "--from", &url, "--to", &to])
+        .env("RUST_LOG", "warn")
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", bin.display()))?;
+    let total = started.elapsed().as_secs_f64();
+    let report = String::from_utf8_lossy(&output.stdout).into_owned();
+    if !output.status.success() {
+        return Err(format!(
+            "migrate failed: {report}{}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    let entries = report
+        .lines()
+        .find(|l| l.trim_start().starts_with("entries:"))
+        .ok_or_else(|| format!("no entries line in: {report}"))?
+        .trim()
+        .to_owned();
+    let line_of = |start: &str| {
+        report
+            .lines()
+            .find(|l| l.trim_start().starts_with(start))
+            .unwrap_or_default()
+            .trim()
+            .to_owned()
+    };
+    let rate = messages as f64 / total;
+    table(
+        &format!("migrate: {messages} messages in {rooms} rooms, SQLite to PostgreSQL"),
+        &[
+            ("log copy", entries),
+            ("search index", line_of("search index:")),
+            ("verification", line_of("Verified in")),
+            (
+                "whole command (copy, index, verify)",
+                format!("{total:.1} s, {rate:.0} entries/s"),
+            ),
+        ],
+    );
+    Ok(())
+}
+
+async fn exec(conn: &mut sqlx::SqliteConnection, sql: &str) -> Outcome {
+    sqlx::raw_sql(sql)
+        .execute(conn)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 /// Times `requests` calls of the `room_history` server function at `url`.
@@ -1639,6 +1755,7 @@ async fn smoke(bin: &std::path::Path, postgres: &str) -> Outcome {
     page(bin, 2, 1).await?;
     media(bin, 3, 1, 2, 2).await?;
     assistant::scenario(bin, 3, 20, Duration::from_millis(5)).await?;
+    migrate(bin, postgres, 2000, 3).await?;
     Ok(())
 }
 
