@@ -221,3 +221,157 @@ async fn a_sqlite_chat_moves_to_postgresql_whole_and_is_served_from_there() {
     let keys = keys.unwrap_or_else(|| panic!("room keys: {status}"));
     assert_eq!((keys.current, keys.latest), (1, 1));
 }
+
+#[tokio::test]
+async fn a_backup_taken_while_messages_are_written_holds_every_acknowledged_one_and_restores() {
+    use std::sync::{Arc, Mutex};
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("chat.db");
+    let sqlite = format!("sqlite://{}", file.display());
+    let app = TestApp {
+        server: start_with(sqlite.clone(), UNLIMITED).await,
+        db: sqlite.clone(),
+        dir: tempfile::tempdir().unwrap(),
+    };
+    // A writer keeps sending; what was acknowledged is recorded as it comes.
+    let acked = Arc::new(Mutex::new(Vec::<String>::new()));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut writer = app.client().await;
+    writer.join("main", "ruth").await;
+    let writing = tokio::spawn({
+        let (acked, stop) = (acked.clone(), stop.clone());
+        async move {
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                n += 1;
+                let text = format!("m{n}");
+                writer.say("main", &text).await;
+                acked.lock().unwrap().push(text);
+            }
+            writer
+        }
+    });
+    let acked_count = || acked.lock().unwrap().len();
+    while acked_count() < 20 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+
+    let backup = dir.path().join("backup.db");
+    let before = acked.lock().unwrap().clone();
+    let args = [
+        "backup",
+        "--database-url",
+        &sqlite,
+        "--to",
+        backup.to_str().unwrap(),
+    ];
+    let taken = run(&args);
+    let after = acked_count();
+    while acked_count() < after + 5 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _writer = writing.await.unwrap();
+    assert!(taken.status.success(), "{}", said(&taken));
+    assert!(said(&taken).contains("Backed up to"), "{}", said(&taken));
+    let all = acked.lock().unwrap().clone();
+    assert!(
+        all.len() > before.len(),
+        "messages were being written before and during the backup ({} then {})",
+        before.len(),
+        all.len()
+    );
+    // A backup never overwrites a file.
+    assert!(!run(&args).status.success());
+
+    // A server started on the backup serves every message acknowledged
+    // before the backup began.
+    let copy = format!("sqlite://{}", backup.display());
+    let served = TestApp {
+        server: start_with(copy.clone(), &[]).await,
+        db: copy,
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let kept: Vec<String> = log_of(&served, "main")
+        .await
+        .iter()
+        .filter_map(|e| match &e.kind {
+            app::messages::EntryKind::Message { body, .. } => Some(body.as_str().to_owned()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(kept[..before.len()], before[..]);
+    assert!(kept.len() <= all.len(), "nothing invented");
+    served.server.shutdown().await.unwrap();
+
+    app.server.shutdown().await.unwrap();
+
+    // Restoring needs the server stopped, and says so. (Another database,
+    // served by the binary: a stopped process lets go of its file for sure.)
+    let live = dir.path().join("live.db");
+    let live_url = format!("sqlite://{}", live.display());
+    let (mut server, addr) = start_binary(&live_url, &[]);
+    let mut lerato = Client::connect(addr).await;
+    lerato.join("main", "lerato").await;
+    lerato.say("main", "said after the backup").await;
+    let restore = [
+        "restore",
+        "--from",
+        backup.to_str().unwrap(),
+        "--database-url",
+        &live_url,
+    ];
+    let refused = run(&restore);
+    assert!(!refused.status.success());
+    assert!(
+        said(&refused).contains("stop its server"),
+        "{}",
+        said(&refused)
+    );
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let restored = run(&restore);
+    let report = said(&restored);
+    assert!(restored.status.success(), "{report}");
+    // What it replaced is kept beside it, whole.
+    let aside = report
+        .split("the database it replaced is ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{report}"))
+        .trim();
+    let replaced = read_rows_at(
+        &format!("sqlite://{aside}"),
+        "SELECT body FROM entries WHERE kind = 'message'",
+    )
+    .await;
+    assert_eq!(replaced, vec![vec!["said after the backup".to_owned()]]);
+    let back = TestApp {
+        server: start_with(live_url.clone(), &[]).await,
+        db: live_url.clone(),
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let messages = |log: Vec<app::messages::Entry>| {
+        log.iter()
+            .filter(|e| matches!(e.kind, app::messages::EntryKind::Message { .. }))
+            .count()
+    };
+    assert_eq!(messages(log_of(&back, "main").await), kept.len());
+    back.server.shutdown().await.unwrap();
+
+    // A file that is not a chat database is refused.
+    let junk = dir.path().join("junk.db");
+    std::fs::write(&junk, b"not a database at all").unwrap();
+    let refused = run(&[
+        "restore",
+        "--from",
+        junk.to_str().unwrap(),
+        "--database-url",
+        &format!("sqlite://{}", dir.path().join("other.db").display()),
+    ]);
+    assert!(!refused.status.success());
+    assert!(
+        said(&refused).contains("not a database"),
+        "{}",
+        said(&refused)
+    );
+}
