@@ -265,7 +265,15 @@ async fn a_backup_taken_while_messages_are_written_holds_every_acknowledged_one_
         "--to",
         backup.to_str().unwrap(),
     ];
-    let taken = run(&args);
+    // On a thread of its own: the server (in this process) keeps serving.
+    let taken = {
+        let args = args.map(str::to_owned);
+        tokio::task::spawn_blocking(move || {
+            run(&args.iter().map(String::as_str).collect::<Vec<_>>())
+        })
+        .await
+        .unwrap()
+    };
     let after = acked_count();
     while acked_count() < after + 5 {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
