@@ -222,6 +222,12 @@ pub struct Config {
     #[arg(long, env = "CHAT_SESSION_MAX_SECS")]
     pub session_max_secs: Option<u64>,
 
+    /// How often each server looks for sessions ended outside it (by `server
+    /// admin`: a reset password, a deleted account) and closes their open
+    /// sockets (milliseconds).
+    #[arg(long, env = "CHAT_ENDED_SESSIONS_CHECK_MS", default_value_t = 15_000)]
+    pub ended_sessions_check_ms: u64,
+
     /// Password hashes computed at once (each takes 19 MiB and a core for
     /// tens of milliseconds); more logins wait their turn.
     #[arg(long, env = "CHAT_HASH_CONCURRENCY", default_value_t = 2)]
@@ -381,6 +387,7 @@ impl Config {
             },
             idle: Duration::from_secs(self.session_idle_days.max(1) * day),
             absolute,
+            ended_sessions_check: Duration::from_millis(self.ended_sessions_check_ms.max(100)),
             hash_concurrency: self.hash_concurrency.clamp(1, 64),
             address_burst: self.login_address_burst.max(1),
             address_every: Duration::from_secs_f64(self.login_address_every_secs.max(0.001)),

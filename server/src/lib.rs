@@ -179,6 +179,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
     hub.keep_presence();
     let accounts = accounts::Accounts::new(hub.clone(), accounts_store, config.account_policy());
     accounts.purge_expired_sessions();
+    accounts.close_ended_sessions();
     accounts.follow_other_servers();
     let assistant = match config.assistant() {
         Some(settings) => match assistant::Assistant::new(settings, hub.clone()) {

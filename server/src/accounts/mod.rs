@@ -128,6 +128,8 @@ pub struct AccountPolicy {
     pub cookie: CookiePolicy,
     pub idle: Duration,
     pub absolute: Duration,
+    /// How often sessions ended outside this server are looked for.
+    pub ended_sessions_check: Duration,
     pub hash_concurrency: usize,
     /// Attempts per address: a burst, then one every `address_every`.
     pub address_burst: u32,
@@ -731,7 +733,7 @@ impl Accounts {
                     continue;
                 }
                 // An open socket is a session in use: not purged as idle.
-                for token_hash in accounts.sockets.open_sessions() {
+                for (_, token_hash) in accounts.sockets.open_sessions() {
                     if let Err(err) = accounts.store.touch_session(&token_hash).await {
                         tracing::warn!(%err, "could not keep an open session alive");
                     }
@@ -743,6 +745,48 @@ impl Accounts {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(sessions = n, "expired sessions deleted"),
                     Err(err) => tracing::warn!(%err, "could not delete expired sessions"),
+                }
+            }
+        });
+    }
+}
+
+impl Accounts {
+    /// Closes, now and then for as long as the server runs, the sockets of
+    /// sessions that are gone from the database without this server or the
+    /// bus being told: ended by `server admin` (a reset password, a deleted
+    /// account), which may run with no bus at all.
+    pub fn close_ended_sessions(self: &Arc<Self>) {
+        let accounts = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let every = accounts
+                .upgrade()
+                .map_or(EXPIRY_CHECK_EVERY, |a| a.policy.ended_sessions_check);
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                let Some(accounts) = accounts.upgrade() else {
+                    return;
+                };
+                // One indexed read per open session.
+                for (account_id, token_hash) in accounts.sockets.open_sessions() {
+                    match accounts.store.session(&token_hash).await {
+                        Ok(Some(_)) => {}
+                        Ok(None) => {
+                            tracing::info!(
+                                account = account_id,
+                                "a session ended elsewhere: its sockets close"
+                            );
+                            accounts
+                                .sockets
+                                .close(account_id, &Ended::Session(token_hash));
+                        }
+                        Err(err) => {
+                            tracing::warn!(%err, "could not check sessions");
+                            break;
+                        }
+                    }
                 }
             }
         });

@@ -84,13 +84,12 @@ impl SignedInSockets {
         closed
     }
 
-    /// The sessions with a socket open, each once.
-    pub fn open_sessions(&self) -> Vec<String> {
+    /// The sessions with a socket open, each once, with their accounts.
+    pub fn open_sessions(&self) -> Vec<(i64, String)> {
         let by_account = self.by_account.lock().expect("sockets lock");
-        let mut sessions: Vec<String> = by_account
-            .values()
-            .flatten()
-            .map(|s| s.token_hash.clone())
+        let mut sessions: Vec<(i64, String)> = by_account
+            .iter()
+            .flat_map(|(account, sockets)| sockets.iter().map(|s| (*account, s.token_hash.clone())))
             .collect();
         sessions.sort_unstable();
         sessions.dedup();

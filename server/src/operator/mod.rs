@@ -5,8 +5,10 @@
 //! stopped except where its help says so.
 //!
 //! - [`migrate`]: a SQLite chat copied into PostgreSQL, resumable, verified.
+//! - [`admin`]: accounts and rooms fixed without SQL, on either store.
 //! - [`backup`]: a consistent copy of a live SQLite database, and putting one back.
 
+pub mod admin;
 pub mod backup;
 pub mod migrate;
 
@@ -26,6 +28,10 @@ pub enum Command {
     /// Check a backup and put it in place of a SQLite database (stop its
     /// server first); the database it replaces is kept beside it.
     Restore(backup::RestoreArgs),
+    /// Accounts and rooms: list, create, reset a password, owners,
+    /// moderators, bans, delete an account. SQLite or PostgreSQL, servers
+    /// running or not.
+    Admin(admin::AdminArgs),
 }
 
 impl Command {
@@ -34,6 +40,7 @@ impl Command {
             Command::Migrate(args) => migrate::run(args).await,
             Command::Backup(args) => backup::backup(args).await,
             Command::Restore(args) => backup::restore(args).await,
+            Command::Admin(args) => admin::run(args).await,
         }
     }
 }

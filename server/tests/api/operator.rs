@@ -115,6 +115,8 @@ async fn a_sqlite_chat_moves_to_postgresql_whole_and_is_served_from_there() {
     old.server.shutdown().await.unwrap();
 
     let pg = fresh_postgres_database().await;
+    // The files move too, to the new servers' blob store.
+    let moved = dir.path().join("moved media").display().to_string();
     let migrated = run(&[
         "migrate",
         "--from",
@@ -123,6 +125,8 @@ async fn a_sqlite_chat_moves_to_postgresql_whole_and_is_served_from_there() {
         &pg,
         "--media-from",
         &media,
+        "--media-to",
+        &moved,
     ]);
     let report = said(&migrated);
     assert!(migrated.status.success(), "{report}");
@@ -136,6 +140,10 @@ async fn a_sqlite_chat_moves_to_postgresql_whole_and_is_served_from_there() {
     );
     assert!(!report.contains("DIFFERENT"), "{report}");
     assert!(report.contains("Migration complete"), "{report}");
+    assert!(
+        report.contains("files: 2 copied"),
+        "a picture and its thumbnail: {report}"
+    );
     // Once done, the target holds a chat: a second run is refused.
     let again = run(&["migrate", "--from", &sqlite, "--to", &pg]);
     assert!(!again.status.success());
@@ -146,7 +154,7 @@ async fn a_sqlite_chat_moves_to_postgresql_whole_and_is_served_from_there() {
     );
 
     let new = TestApp {
-        server: start_with(pg.clone(), &["--media-store", &media]).await,
+        server: start_with(pg.clone(), &["--media-store", &moved]).await,
         db: pg.clone(),
         dir: tempfile::tempdir().unwrap(),
     };
@@ -382,4 +390,151 @@ async fn a_backup_taken_while_messages_are_written_holds_every_acknowledged_one_
         "{}",
         said(&refused)
     );
+}
+
+/// `server admin ARGS` on `app`'s database, with `input` on its standard input.
+async fn admin(app: &TestApp, args: &[&str], input: &str) -> (bool, String) {
+    use std::io::Write;
+    let mut command = Command::new(env!("CARGO_BIN_EXE_server"));
+    command
+        .args(["admin", "--database-url", &app.db])
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let input = input.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let mut child = command.spawn().expect("the server binary runs");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let output = child.wait_with_output().unwrap();
+        (output.status.success(), said(&output))
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn admin_commands_fix_accounts_and_rooms_of_a_running_chat() {
+    let app = spawn_app_with(&["--ended-sessions-check-ms", "200"]).await;
+    let sadia = sign_up(&app, "sadia", PASSWORD).await;
+    let usman = sign_up(&app, "usman", PASSWORD).await;
+    let mut owner = signed_in_client(&app, &sadia).await;
+    owner.join("main", "sadia").await;
+    let mut his = signed_in_client(&app, &usman).await;
+    his.join("main", "usman").await;
+    his.say("main", "hello from usman").await;
+
+    let (ok, accounts) = admin(&app, &["accounts"], "").await;
+    assert!(ok, "{accounts}");
+    assert!(
+        accounts.contains("sadia") && accounts.contains("usman"),
+        "{accounts}"
+    );
+    assert!(accounts.contains("(2 in all)"), "{accounts}");
+    let (ok, rooms) = admin(&app, &["rooms"], "").await;
+    assert!(ok, "{rooms}");
+    let main = rooms
+        .lines()
+        .find(|l| l.starts_with("main "))
+        .unwrap_or_else(|| panic!("{rooms}"));
+    assert!(main.contains("public") && main.contains("sadia"), "{rooms}");
+
+    // A new account, its password from standard input, under the sign-up rules.
+    let (ok, said) = admin(&app, &["create-account", "kemal"], "a long enough secret\n").await;
+    assert!(ok, "{said}");
+    assert_eq!(
+        log_in(&app, "kemal", "a long enough secret").await.status,
+        303
+    );
+    let (ok, said) = admin(&app, &["create-account", "SADIA"], "a long enough secret\n").await;
+    assert!(!ok && said.contains("taken"), "{said}");
+    let (ok, said) = admin(&app, &["create-account", "farida"], "short\n").await;
+    assert!(!ok && said.contains("password"), "{said}");
+    let (ok, said) = admin(&app, &["reset-password", "nobody"], "whatever it is\n").await;
+    assert!(!ok && said.contains("no account is named nobody"), "{said}");
+
+    // Moderators and owners, as the next join reads them.
+    let (ok, said) = admin(&app, &["moderator", "main", "usman"], "").await;
+    assert!(ok, "{said}");
+    let mut again = signed_in_client(&app, &usman).await;
+    assert!(matches!(
+        again.try_join("main", "usman2").await,
+        ServerFrame::Joined {
+            moderator: true,
+            ..
+        }
+    ));
+    let (ok, said) = admin(&app, &["moderator", "main", "usman", "--remove"], "").await;
+    assert!(ok, "{said}");
+    let mut again = signed_in_client(&app, &usman).await;
+    assert!(matches!(
+        again.try_join("main", "usman3").await,
+        ServerFrame::Joined {
+            moderator: false,
+            ..
+        }
+    ));
+    let (ok, said) = admin(&app, &["owner", "main", "kemal"], "").await;
+    assert!(ok, "{said}");
+    let (_, rooms) = admin(&app, &["rooms"], "").await;
+    assert!(
+        rooms
+            .lines()
+            .any(|l| l.starts_with("main ") && l.contains("kemal")),
+        "{rooms}"
+    );
+    let (ok, said) = admin(&app, &["owner", "main", "--none"], "").await;
+    assert!(ok, "{said}");
+
+    // Bans hold from the next join; lifted, the door opens again.
+    let (ok, said) = admin(&app, &["ban", "main", "usman"], "").await;
+    assert!(ok, "{said}");
+    let mut banned = signed_in_client(&app, &usman).await;
+    assert_eq!(
+        error_code(&banned.try_join("main", "usman").await),
+        Some(ErrorCode::Banned)
+    );
+    let (ok, said) = admin(&app, &["unban", "main", "usman"], "").await;
+    assert!(ok, "{said}");
+    let mut back = signed_in_client(&app, &usman).await;
+    assert!(matches!(
+        back.try_join("main", "usman4").await,
+        ServerFrame::Joined { .. }
+    ));
+
+    // A reset password ends every session: open sockets close, the old
+    // password no longer works, the new one does.
+    let (ok, said) = admin(&app, &["reset-password", "usman"], "the new secret words\n").await;
+    assert!(ok, "{said}");
+    assert_eq!(his.close_code().await, Some(4003));
+    assert_eq!(back.close_code().await, Some(4003));
+    assert_eq!(get(&app, "/account", Some(&usman)).await.status, 303);
+    assert_ne!(log_in(&app, "usman", PASSWORD).await.status, 303);
+    assert_eq!(
+        log_in(&app, "usman", "the new secret words").await.status,
+        303
+    );
+
+    // Deleting an account keeps its messages, under "deleted user".
+    let (ok, said) = admin(&app, &["delete-account", "usman"], "").await;
+    assert!(ok, "{said}");
+    assert_ne!(
+        log_in(&app, "usman", "the new secret words").await.status,
+        303
+    );
+    let log = log_of(&app, "main").await;
+    assert!(
+        log.iter()
+            .any(|e| line(e) == "deleted user: hello from usman"),
+        "{:?}",
+        log.iter().map(line).collect::<Vec<_>>()
+    );
+    let (_, accounts) = admin(&app, &["accounts"], "").await;
+    assert!(!accounts.contains("usman"), "{accounts}");
 }
