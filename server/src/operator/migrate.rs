@@ -25,10 +25,6 @@ use std::fmt::Write as _;
 use std::str::FromStr;
 use std::time::Instant;
 
-/// Rows per batch: big enough that a transaction's cost is spread thin,
-/// small enough that an interruption loses little.
-const BATCH: usize = 20_000;
-
 #[derive(Debug, clap::Args)]
 pub struct MigrateArgs {
     /// The SQLite database to copy (stop its server first).
@@ -45,6 +41,11 @@ pub struct MigrateArgs {
     /// servers' `--media-store` must reach them there.
     #[arg(long)]
     pub media_to: Option<String>,
+    /// Rows per batch (each its own transaction): big enough that a
+    /// transaction's cost is spread thin, small enough that an interruption
+    /// loses little.
+    #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub batch_rows: u32,
 }
 
 /// How a column is read on one side and written on the other.
@@ -368,7 +369,7 @@ pub async fn run(args: MigrateArgs) -> Result<(), OperatorError> {
     let mut indexing = None;
     for table in TABLES {
         let resume = done.get(table.name).cloned();
-        copy_table(&source, &target, table, resume).await?;
+        copy_table(&source, &target, table, resume, args.batch_rows as usize).await?;
         if table.name == LOG {
             // Built while the rest is copied and checked.
             indexing = Some(tokio::spawn(build_search_index(target.clone())));
@@ -515,6 +516,7 @@ async fn copy_table(
     target: &PgPool,
     table: &'static Table,
     resume: Option<serde_json::Value>,
+    batch: usize,
 ) -> Result<(), OperatorError> {
     let already: i64 = sqlx::query_scalar(
         "SELECT COALESCE(MAX(copied), 0) FROM chat_migration_tables WHERE name = $1",
@@ -545,7 +547,7 @@ async fn copy_table(
     );
     bar.set_position(already as u64);
     let reader = tokio::task::spawn_blocking(move || {
-        if let Err(err) = read_batches(&path, table, resume, &batches) {
+        if let Err(err) = read_batches(&path, table, resume, batch, &batches) {
             let _ = batches.blocking_send(Err(err));
         }
     });
@@ -596,19 +598,20 @@ fn open_source(path: &std::path::Path) -> Result<rusqlite::Connection, rusqlite:
 }
 
 /// The reading thread: the table in key order after `resume`, encoded for
-/// `COPY` in batches of [`BATCH`] rows.
+/// `COPY` in batches of `batch` rows.
 fn read_batches(
     path: &std::path::Path,
     table: &Table,
     resume: Option<serde_json::Value>,
+    batch: usize,
     out: &tokio::sync::mpsc::Sender<Result<Batch, String>>,
 ) -> Result<(), String> {
     let db = open_source(path).map_err(|e| e.to_string())?;
     let keys = table.key.join(", ");
     let placeholders = vec!["?"; table.key.len()].join(", ");
     let select = format!("SELECT {keys}, {} FROM {}", column_list(table), table.name);
-    let first = format!("{select} ORDER BY {keys} LIMIT {BATCH}");
-    let next = format!("{select} WHERE ({keys}) > ({placeholders}) ORDER BY {keys} LIMIT {BATCH}");
+    let first = format!("{select} ORDER BY {keys} LIMIT {batch}");
+    let next = format!("{select} WHERE ({keys}) > ({placeholders}) ORDER BY {keys} LIMIT {batch}");
     let mut after: Option<Vec<rusqlite::types::Value>> = resume.and_then(|key| {
         key.as_array()
             .map(|values| values.iter().map(Value::from_json).collect())
@@ -622,7 +625,7 @@ fn read_batches(
             None => statement.query([]),
         }
         .map_err(|e| e.to_string())?;
-        let mut text = String::with_capacity(BATCH * 128);
+        let mut text = String::with_capacity(batch * 128);
         let mut count = 0u64;
         let mut last = Vec::new();
         while let Some(row) = rows.next().map_err(|e| e.to_string())? {
@@ -668,7 +671,7 @@ fn read_batches(
             // The writer stopped (and says why).
             return Ok(());
         }
-        let short = count < BATCH as u64;
+        let short = count < batch as u64;
         after = Some(last.clone());
         if short {
             return Ok(());

@@ -538,3 +538,98 @@ async fn admin_commands_fix_accounts_and_rooms_of_a_running_chat() {
     let (_, accounts) = admin(&app, &["accounts"], "").await;
     assert!(!accounts.contains("usman"), "{accounts}");
 }
+
+#[tokio::test]
+async fn an_interrupted_migration_resumes_where_it_stopped_and_copies_each_entry_once() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = format!("sqlite://{}", dir.path().join("chat.db").display());
+    // A server makes the schema and a room; the log is then filled in bulk.
+    let app = TestApp {
+        server: start_with(sqlite.clone(), &[]).await,
+        db: sqlite.clone(),
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let mut sadia = app.client().await;
+    sadia.join("main", "sadia").await;
+    let head = sadia.say("main", "before the bulk").await;
+    app.server.shutdown().await.unwrap();
+    let mut db = sqlx::SqliteConnection::connect(&sqlite).await.unwrap();
+    sqlx::query(
+        "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 200000)
+         INSERT INTO entries (room_id, seq, at, nick, kind, client_id, body, author)
+         SELECT (SELECT id FROM rooms WHERE name = 'main'), $1 + x, 1700000000000 + x, 'sadia',
+                'message', 'bulk-' || x, 'bulk message ' || x, 'guest:bulk'
+         FROM n",
+    )
+    .bind(head as i64)
+    .execute(&mut db)
+    .await
+    .unwrap();
+    db.close().await.unwrap();
+
+    // Stopped hard (kill -9) once some batches are in.
+    let pg = fresh_postgres_database().await;
+    let mut first = Command::new(env!("CARGO_BIN_EXE_server"))
+        .args([
+            "migrate",
+            "--from",
+            &sqlite,
+            "--to",
+            &pg,
+            "--batch-rows",
+            "500",
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let progress = "SELECT COALESCE((SELECT CAST(copied AS TEXT) FROM chat_migration_tables
+                     WHERE name = 'entries'), '0')";
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let copied = sqlx::PgConnection::connect(&pg)
+            .await
+            .ok()
+            .map(|mut conn| async move {
+                sqlx::query_scalar::<_, String>(progress)
+                    .fetch_one(&mut conn)
+                    .await
+                    .ok()
+            });
+        let copied = match copied {
+            Some(reading) => reading.await.unwrap_or_default(),
+            None => String::new(),
+        };
+        if copied.parse::<u64>().unwrap_or(0) >= 5000 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no progress");
+        assert!(
+            first.try_wait().unwrap().is_none(),
+            "it finished before it could be stopped"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+
+    let second = run(&["migrate", "--from", &sqlite, "--to", &pg]);
+    let report = said(&second);
+    assert!(second.status.success(), "{report}");
+    assert!(
+        report.contains("Resuming the unfinished migration"),
+        "{report}"
+    );
+    assert!(report.contains("copied before"), "{report}");
+    assert!(
+        report.contains(&format!(
+            "entries: {} rows in SQLite, {} in PostgreSQL  ok",
+            200_001 + 1,
+            200_001 + 1
+        )),
+        "each entry once (sadia's join, her message, the bulk): {report}"
+    );
+    assert!(report.contains("have the same SHA-256"), "{report}");
+}
