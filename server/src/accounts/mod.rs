@@ -498,6 +498,19 @@ impl Accounts {
         Ok(())
     }
 
+    /// The account's own data as JSON ("Download my data"). Each download
+    /// reads all the account's messages, so it counts against the same
+    /// budget as changes to its rooms.
+    pub async fn data(&self, ip: IpAddr, signed_in: &SignedIn) -> Result<String, AccountError> {
+        self.room_change(ip, signed_in)?;
+        let data = self
+            .store
+            .account_data(signed_in.account_id)
+            .await?
+            .ok_or(AccountError::NotSignedIn)?;
+        serde_json::to_string_pretty(&data).map_err(|e| AccountError::Internal(e.to_string()))
+    }
+
     pub async fn owned_rooms(&self, signed_in: &SignedIn) -> Result<Vec<OwnedRoom>, AccountError> {
         let store = &self.store;
         let mut rooms = store.owned_rooms(signed_in.account_id).await?;

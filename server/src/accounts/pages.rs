@@ -372,6 +372,15 @@ pub fn account(options: &LeptosOptions, page: AccountView<'_>) -> String {
                 <button type="submit">"Log out everywhere"</button>
             </form>
         </section>
+        <section aria-labelledby="data-heading">
+            <h2 id="data-heading">"Your data"</h2>
+            <p class="hint">
+                "Your account, the messages you sent, your reactions, the files you uploaded and the rooms you own or belong to, as one JSON file."
+            </p>
+            <p>
+                <a href="/account/data" download>"Download my data"</a>
+            </p>
+        </section>
         <section aria-labelledby="delete-heading">
             <h2 id="delete-heading">"Delete account"</h2>
             <p class="hint">

@@ -39,6 +39,7 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/account/private-rooms", post(new_private_room))
         .route("/account/members", post(member_setting))
         .route("/account/devices", post(remove_device))
+        .route("/account/data", get(download_data))
         .route("/dm", post(open_direct_form))
         .route("/dm/{name}", get(open_direct))
         // A name and a password or two: anything much bigger is not a form
@@ -345,6 +346,33 @@ async fn remove_device(
     {
         Ok(DeviceRemoved::Other) => Redirect::to("/account?done=device").into_response(),
         Ok(DeviceRemoved::ThisSession) => signed_out_redirect(&state),
+        Err(err) => render_account(&state, &headers, None, Some(&err)).await,
+    }
+}
+
+/// "Download my data": the signed-in account's own data as a JSON file.
+async fn download_data(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let accounts = accounts(&state);
+    let Some(signed_in) = signed_in(accounts, &headers).await else {
+        return Redirect::to(Route::LogIn.pattern()).into_response();
+    };
+    match accounts.data(peer.ip(), &signed_in).await {
+        Ok(json) => (
+            [
+                (header::CONTENT_TYPE, "application/json".to_owned()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"chat-{}.json\"", signed_in.name),
+                ),
+                (header::CACHE_CONTROL, "no-store".to_owned()),
+            ],
+            json,
+        )
+            .into_response(),
         Err(err) => render_account(&state, &headers, None, Some(&err)).await,
     }
 }

@@ -6,6 +6,7 @@
 //! [`rows`] holds what both read back. Both check their queries at compile
 //! time against the committed `.sqlx/` data (see README.md for regenerating it).
 
+pub mod export;
 #[cfg(not(prepare_queries = "sqlite"))]
 mod postgres;
 mod rows;
@@ -653,6 +654,17 @@ impl Store {
             Store::Sqlite(_) => Ok("local".to_owned()),
             #[cfg(not(prepare_queries = "sqlite"))]
             Store::Postgres(db) => db.cluster_name().await,
+        }
+    }
+
+    /// Everything the account `id` may download about itself
+    /// ([`export::AccountData`]); `None` if there is no such account.
+    pub async fn account_data(&self, id: i64) -> Result<Option<export::AccountData>, StoreError> {
+        match self {
+            #[cfg(not(prepare_queries = "postgres"))]
+            Store::Sqlite(db) => export::from_sqlite(db.reading_pool(), id).await,
+            #[cfg(not(prepare_queries = "sqlite"))]
+            Store::Postgres(db) => export::from_postgres(db.reading_pool(), id).await,
         }
     }
 

@@ -719,3 +719,58 @@ async fn an_oversized_account_form_is_refused_before_any_hashing() {
     // The server is fine, and nobody was signed up.
     assert_eq!(log_in(&app, "sadia", PASSWORD).await.status, 401);
 }
+
+#[tokio::test]
+async fn download_my_data_gives_the_account_its_own_messages_and_nobody_elses() {
+    let app = spawn_app().await;
+    let sadia = sign_up(&app, "sadia", PASSWORD).await;
+    let mut her = signed_in_client(&app, &sadia).await;
+    her.join("garden", "sadia").await;
+    let first = her.say("garden", "tulips <b>first</b>").await;
+    let mut guest = app.client().await;
+    guest.join("garden", "lerato").await;
+    let theirs = guest.say("garden", "not hers to download").await;
+    her.reply("garden", theirs, "agreed").await;
+    her.send_frame(&crate::actions::react_in("garden", theirs, "👍", true))
+        .await;
+    guest.hear_action().await;
+
+    let page = get(&app, "/account", Some(&sadia)).await;
+    assert!(
+        page.body
+            .contains(r#"<a href="/account/data" download>Download my data</a>"#),
+        "{}",
+        page.body
+    );
+    let res = reqwest::Client::new()
+        .get(format!("http://{}/account/data", app.addr()))
+        .header(header::COOKIE, &sadia)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let disposition = res.headers()[header::CONTENT_DISPOSITION].to_str().unwrap();
+    assert_eq!(disposition, r#"attachment; filename="chat-sadia.json""#);
+    let caching = res.headers()[header::CACHE_CONTROL].to_str().unwrap();
+    assert!(caching.contains("no-store"), "{caching}");
+    let data: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(data["account"]["name"], "sadia");
+    assert_eq!(data["rooms_owned"], serde_json::json!(["garden"]));
+    let messages = data["messages"].as_array().unwrap();
+    let texts: Vec<&str> = messages
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["tulips <b>first</b>", "agreed"]);
+    assert_eq!(messages[0]["seq"], first);
+    assert_eq!(messages[1]["reply_to"], theirs);
+    assert_eq!(
+        data["reactions"],
+        serde_json::json!([{ "room": "garden", "seq": theirs, "emoji": "👍" }])
+    );
+
+    // Only for the signed-in: anyone else is sent to log in.
+    let anonymous = get(&app, "/account/data", None).await;
+    assert_eq!(anonymous.status, 303);
+    assert_eq!(anonymous.location(), "/login");
+}

@@ -30,6 +30,16 @@ pub(crate) fn react(target: Seq, emoji: &str, on: bool) -> ClientFrame {
     }
 }
 
+/// [`react`] in another room.
+pub(crate) fn react_in(room_name: &str, target: Seq, emoji: &str, on: bool) -> ClientFrame {
+    ClientFrame::React {
+        room: room(room_name),
+        target,
+        emoji: Emoji::parse(emoji).unwrap(),
+        on,
+    }
+}
+
 /// The entry at `seq` of main's log as a page of history shows it now.
 async fn now_at(app: &TestApp, seq: Seq) -> EntryKind {
     log_of(app, "main")

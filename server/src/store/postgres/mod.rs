@@ -90,3 +90,9 @@ impl PostgresStore {
         Ok(Self { pool, searchers })
     }
 }
+
+impl PostgresStore {
+    pub(super) fn reading_pool(&self) -> &PgPool {
+        &self.pool
+    }
+}

@@ -114,3 +114,10 @@ impl SqliteStore {
         })
     }
 }
+
+impl SqliteStore {
+    /// Pages' and exports' connections.
+    pub(super) fn reading_pool(&self) -> &SqlitePool {
+        &self.readers
+    }
+}
