@@ -222,6 +222,16 @@ pub struct Config {
     #[arg(long, env = "CHAT_SESSION_MAX_SECS")]
     pub session_max_secs: Option<u64>,
 
+    /// Delete messages older than this many days, with their files and
+    /// search entries (a room's owner may set fewer for it); without it,
+    /// only rooms whose owners set a limit lose anything.
+    #[arg(long, env = "CHAT_RETENTION_DAYS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub retention_days: Option<u32>,
+
+    /// How often old messages are looked for (milliseconds).
+    #[arg(long, env = "CHAT_RETENTION_CHECK_MS", default_value_t = 300_000)]
+    pub retention_check_ms: u64,
+
     /// How often each server looks for sessions ended outside it (by `server
     /// admin`: a reset password, a deleted account) and closes their open
     /// sockets (milliseconds).

@@ -15,6 +15,7 @@
 //! - [`presence`]: names held across servers (leases in Redis).
 //! - [`connection`]: one WebSocket connection's reader, writer and forwarders.
 //! - [`peers`]: limits per address (connections, send and join budgets).
+//! - [`retention`]: old messages deleted a little at a time (`--retention-days`).
 //! - [`reading`]: history and search over HTTP, each read asking [`access`].
 //! - [`state`]: what every request handler shares (`AppState`).
 //! - [`routes`]: the router, request checks (Host, Origin, CSRF, security
@@ -43,6 +44,7 @@ pub mod operator;
 pub mod peers;
 pub mod presence;
 pub mod reading;
+pub mod retention;
 pub mod routes;
 pub mod search;
 pub mod state;
@@ -167,6 +169,11 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
     let accounts_store = store.clone();
     let library_store = store.clone();
     media.keep_sweeping();
+    retention::keep_sweeping(
+        store.clone(),
+        config.retention_days,
+        Duration::from_millis(config.retention_check_ms.max(10)),
+    );
     let hub = RoomHub::new(
         store,
         bus,

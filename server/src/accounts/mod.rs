@@ -721,6 +721,22 @@ impl Accounts {
         Ok(changed)
     }
 
+    /// Sets how many days `room`'s messages are kept (`None`: for ever, or
+    /// as long as the server's `--retention-days`); whether the account owns it.
+    pub async fn set_retention(
+        &self,
+        ip: IpAddr,
+        signed_in: &SignedIn,
+        room: &RoomName,
+        days: Option<u32>,
+    ) -> Result<bool, AccountError> {
+        self.room_change(ip, signed_in)?;
+        Ok(self
+            .store
+            .set_retention(room, signed_in.account_id, days)
+            .await?)
+    }
+
     /// Deletes expired sessions now and then, for as long as the server runs.
     pub fn purge_expired_sessions(self: &Arc<Self>) {
         let accounts = Arc::downgrade(self);

@@ -255,6 +255,21 @@ pub fn account(options: &LeptosOptions, page: AccountView<'_>) -> String {
                                 </form>
                             }
                         })}
+                        <form method="post" action="/account/retention">
+                            <input type="hidden" name="room" value=name.clone() />
+                            <label>
+                                {format!("Delete messages in #{name} after (days)")}
+                                <input
+                                    type="number"
+                                    name="days"
+                                    min="1"
+                                    max="36500"
+                                    placeholder="never"
+                                    value=room.retention_days.map(|d| d.to_string()).unwrap_or_default()
+                                />
+                            </label>
+                            <button type="submit">"Save"</button>
+                        </form>
                         {members}
                         <p>{moderators}</p>
                         <form method="post" action="/account/moderators">

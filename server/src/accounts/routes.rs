@@ -40,6 +40,7 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/account/members", post(member_setting))
         .route("/account/devices", post(remove_device))
         .route("/account/data", get(download_data))
+        .route("/account/retention", post(retention_setting))
         .route("/dm", post(open_direct_form))
         .route("/dm/{name}", get(open_direct))
         // A name and a password or two: anything much bigger is not a form
@@ -346,6 +347,54 @@ async fn remove_device(
     {
         Ok(DeviceRemoved::Other) => Redirect::to("/account?done=device").into_response(),
         Ok(DeviceRemoved::ThisSession) => signed_out_redirect(&state),
+        Err(err) => render_account(&state, &headers, None, Some(&err)).await,
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct RetentionSetting {
+    room: String,
+    /// Days, or empty for no limit of the room's own.
+    #[serde(default)]
+    days: String,
+}
+
+/// The most days a room's owner may ask for (a hundred years).
+const RETENTION_DAYS_MAX: u32 = 36_500;
+
+/// The owner of a room sets how long its messages are kept.
+async fn retention_setting(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<RetentionSetting>,
+) -> Response {
+    let accounts = accounts(&state);
+    let (signed_in, room) = match room_owner_form(accounts, &headers, &form.room).await {
+        Ok(found) => found,
+        Err(refused) => return refused,
+    };
+    let days = match form.days.trim() {
+        "" => None,
+        days => match days.parse::<u32>() {
+            Ok(days) if (1..=RETENTION_DAYS_MAX).contains(&days) => Some(days),
+            _ => {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "days must be a whole number from 1 to {RETENTION_DAYS_MAX}, or empty\n"
+                    ),
+                )
+                    .into_response();
+            }
+        },
+    };
+    match accounts
+        .set_retention(peer.ip(), &signed_in, &room, days)
+        .await
+    {
+        Ok(true) => Redirect::to("/account?done=room").into_response(),
+        Ok(false) => (StatusCode::FORBIDDEN, "that room is not yours\n").into_response(),
         Err(err) => render_account(&state, &headers, None, Some(&err)).await,
     }
 }

@@ -95,6 +95,7 @@ const TABLES: &[Table] = &[
             ("quiet_notices", Bool),
             ("key_epoch", Int),
             ("assistant_off", Bool),
+            ("retention_days", Int),
         ],
     },
     Table {

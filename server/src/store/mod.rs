@@ -187,6 +187,8 @@ pub struct OwnedRoom {
     pub quiet_notices: bool,
     /// Its owner turned the assistant off in it.
     pub assistant_off: bool,
+    /// Its owner has its messages deleted after this many days.
+    pub retention_days: Option<u32>,
     /// The moderators its owner named.
     pub moderators: Vec<Nick>,
     /// A private room's members (the owner among them).
@@ -666,6 +668,33 @@ impl Store {
             #[cfg(not(prepare_queries = "sqlite"))]
             Store::Postgres(db) => export::from_postgres(db.reading_pool(), id).await,
         }
+    }
+
+    /// Every room with the retention its owner set (days), for the
+    /// retention sweep (`crate::retention`).
+    pub async fn retention_rooms(&self) -> Result<Vec<(i64, Option<u32>)>, StoreError> {
+        let rooms = each!(self, db => db.retention_rooms().await)?;
+        Ok(rooms
+            .into_iter()
+            .map(|(id, days)| (id, days.and_then(|d| u32::try_from(d).ok())))
+            .collect())
+    }
+
+    /// Sets the retention of `room` if `owner` owns it; whether it did.
+    pub async fn set_retention(
+        &self,
+        room: &RoomName,
+        owner: i64,
+        days: Option<u32>,
+    ) -> Result<bool, StoreError> {
+        each!(self, db => db.set_retention(room, owner, days).await)
+    }
+
+    /// Deletes, among the room's `batch` oldest entries, those older than
+    /// `cutoff` (ms since the epoch) with their search rows, reactions and
+    /// files, never the room's newest entry; how many went.
+    pub async fn expire(&self, room_id: i64, cutoff: i64, batch: i64) -> Result<u64, StoreError> {
+        each!(self, db => db.expire(room_id, cutoff, batch).await)
     }
 
     /// The room's row, created (owned by `creator`) if it does not exist yet.

@@ -275,12 +275,14 @@ pub(super) fn owned_room(
     accounts_only: bool,
     quiet_notices: bool,
     assistant_off: bool,
+    retention_days: Option<i64>,
 ) -> Option<OwnedRoom> {
     Some(OwnedRoom {
         name: RoomName::parse(name).ok()?,
         accounts_only,
         quiet_notices,
         assistant_off,
+        retention_days: retention_days.and_then(|d| u32::try_from(d).ok()),
         moderators: vec![],
         members: vec![],
     })

@@ -19,6 +19,7 @@
 //! - [`notices`]: join and leave notices grouped, as servers run by default.
 //! - [`operator`]: `server migrate`, `backup`, `restore` run as the binary (PostgreSQL as the target).
 //! - [`private`]: private rooms: only members read or take part, on every path.
+//! - [`retention`]: old messages deleted with their files, search rows and reactions.
 //! - [`rules`]: every room rule on every entry point (socket, form, history, search, media).
 //! - [`rule_table`]: the same as one table: every entry point in every standing.
 //! - [`media`]: uploads, thumbnails, safe serving, ranges, members only, both blob stores.
@@ -44,5 +45,6 @@ mod moderation;
 mod notices;
 mod operator;
 mod private;
+mod retention;
 mod rule_table;
 mod rules;

@@ -12,7 +12,7 @@
 //! Durability is PostgreSQL's: a commit returns once its WAL record is
 //! flushed (`synchronous_commit = on`, the default).
 //!
-//! By table, each file an `impl` of its own: [`log`], [`accounts`], [`moderation`], [`members`], [`media`], [`search`].
+//! By table, each file an `impl` of its own: [`log`], [`accounts`], [`moderation`], [`members`], [`media`], [`search`], [`retention`].
 
 mod accounts;
 mod keys;
@@ -20,6 +20,7 @@ mod log;
 mod media;
 mod members;
 mod moderation;
+mod retention;
 mod search;
 
 use super::rows::StandingRow;

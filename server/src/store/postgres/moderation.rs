@@ -6,14 +6,23 @@ use super::*;
 impl PostgresStore {
     pub async fn owned_rooms(&self, account_id: i64) -> Result<Vec<OwnedRoom>, StoreError> {
         let rows = sqlx::query!(
-            "SELECT name, accounts_only, quiet_notices, assistant_off FROM rooms WHERE owner_id = $1 ORDER BY name",
+            "SELECT name, accounts_only, quiet_notices, assistant_off, retention_days
+             FROM rooms WHERE owner_id = $1 ORDER BY name",
             account_id
         )
         .fetch_all(&self.pool)
         .await?;
         Ok(rows
             .into_iter()
-            .filter_map(|r| owned_room(&r.name, r.accounts_only, r.quiet_notices, r.assistant_off))
+            .filter_map(|r| {
+                owned_room(
+                    &r.name,
+                    r.accounts_only,
+                    r.quiet_notices,
+                    r.assistant_off,
+                    r.retention_days.map(i64::from),
+                )
+            })
             .collect())
     }
 

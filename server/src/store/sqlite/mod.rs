@@ -17,7 +17,7 @@
 //! A write that is one statement (accounts, sessions, room settings) needs no
 //! transaction of its own: it runs on the writer as it is.
 //!
-//! By table, each file an `impl` of its own: [`log`], [`accounts`], [`moderation`], [`members`], [`media`], [`search`].
+//! By table, each file an `impl` of its own: [`log`], [`accounts`], [`moderation`], [`members`], [`media`], [`search`], [`retention`].
 
 mod accounts;
 mod keys;
@@ -25,6 +25,7 @@ mod log;
 mod media;
 mod members;
 mod moderation;
+mod retention;
 mod search;
 
 pub(super) use moderation::STANDING_BY_ID;

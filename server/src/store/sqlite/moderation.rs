@@ -8,7 +8,8 @@ impl SqliteStore {
         let rows = sqlx::query!(
             r#"SELECT name, accounts_only AS "accounts_only!: bool",
                       quiet_notices AS "quiet_notices!: bool",
-                      assistant_off AS "assistant_off!: bool"
+                      assistant_off AS "assistant_off!: bool",
+                      retention_days
                FROM rooms WHERE owner_id = ?1 ORDER BY name"#,
             account_id
         )
@@ -16,7 +17,15 @@ impl SqliteStore {
         .await?;
         Ok(rows
             .into_iter()
-            .filter_map(|r| owned_room(&r.name, r.accounts_only, r.quiet_notices, r.assistant_off))
+            .filter_map(|r| {
+                owned_room(
+                    &r.name,
+                    r.accounts_only,
+                    r.quiet_notices,
+                    r.assistant_off,
+                    r.retention_days,
+                )
+            })
             .collect())
     }
 
