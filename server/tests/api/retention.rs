@@ -74,6 +74,8 @@ async fn old_messages_go_with_their_files_search_rows_and_reactions_and_nothing_
     lerato.hear_action().await;
     let middling = lerato.say("garden", "ten days old").await;
     lerato.say("garden", "fresh words about zebrafish").await;
+    // A new reply to an old message outlives it, its quote gone.
+    let reply = her.reply("garden", old, "still true").await;
     // A room where everything is old: its newest entry stays (its head).
     let mut kofi = app.client().await;
     kofi.join("quiet", "kofi").await;
@@ -84,12 +86,20 @@ async fn old_messages_go_with_their_files_search_rows_and_reactions_and_nothing_
     age(&app, "garden", middling, middling, 10).await;
     age(&app, "quiet", 1, last, 40).await;
 
-    until_left(
+    let garden = until_left(
         &app,
         "garden",
-        &["ten days old", "fresh words about zebrafish"],
+        &["ten days old", "fresh words about zebrafish", "still true"],
     )
     .await;
+    let kept_reply = garden.iter().find(|e| e.seq == reply).unwrap();
+    assert!(
+        matches!(
+            &kept_reply.kind,
+            app::messages::EntryKind::Message { reply: None, .. }
+        ),
+        "{kept_reply:?}"
+    );
     let quiet = until_left(&app, "quiet", &["last words before the silence"]).await;
     assert_eq!(quiet.len(), 1, "only the newest entry: {quiet:?}");
     assert_eq!(
@@ -146,5 +156,10 @@ async fn old_messages_go_with_their_files_search_rows_and_reactions_and_nothing_
         "{}",
         page.body
     );
-    until_left(&app, "garden", &["fresh words about zebrafish"]).await;
+    until_left(
+        &app,
+        "garden",
+        &["fresh words about zebrafish", "still true"],
+    )
+    .await;
 }
