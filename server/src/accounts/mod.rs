@@ -798,22 +798,27 @@ impl Accounts {
                 let Some(accounts) = accounts.upgrade() else {
                     return;
                 };
-                // One indexed read per open session.
-                for (account_id, token_hash) in accounts.sockets.open_sessions() {
-                    match accounts.store.session(&token_hash).await {
-                        Ok(Some(_)) => {}
-                        Ok(None) => {
+                // One query per batch of open sessions.
+                let open = accounts.sockets.open_sessions();
+                for batch in open.chunks(SESSIONS_CHECKED_AT_ONCE) {
+                    let hashes: Vec<String> = batch.iter().map(|(_, hash)| hash.clone()).collect();
+                    let existing: std::collections::HashSet<String> =
+                        match accounts.store.sessions_that_exist(&hashes).await {
+                            Ok(existing) => existing.into_iter().collect(),
+                            Err(err) => {
+                                tracing::warn!(%err, "could not check sessions");
+                                break;
+                            }
+                        };
+                    for (account_id, token_hash) in batch {
+                        if !existing.contains(token_hash) {
                             tracing::info!(
                                 account = account_id,
                                 "a session ended elsewhere: its sockets close"
                             );
                             accounts
                                 .sockets
-                                .close(account_id, &Ended::Session(token_hash));
-                        }
-                        Err(err) => {
-                            tracing::warn!(%err, "could not check sessions");
-                            break;
+                                .close(*account_id, &Ended::Session(token_hash.clone()));
                         }
                     }
                 }
@@ -821,6 +826,9 @@ impl Accounts {
         });
     }
 }
+
+/// Open sessions looked up in one query by the ended-sessions sweep.
+const SESSIONS_CHECKED_AT_ONCE: usize = 500;
 
 /// How often sockets of sessions past their lifetime are looked for (in
 /// memory: no database call).

@@ -822,6 +822,14 @@ impl Store {
         each!(self, db => db.session(token_hash).await)
     }
 
+    /// Which of these sessions still exist (one query, however many).
+    pub async fn sessions_that_exist(
+        &self,
+        token_hashes: &[String],
+    ) -> Result<Vec<String>, StoreError> {
+        each!(self, db => db.sessions_that_exist(token_hashes).await)
+    }
+
     pub async fn touch_session(&self, token_hash: &str) -> Result<(), StoreError> {
         each!(self, db => db.touch_session(token_hash).await)
     }

@@ -508,6 +508,10 @@ async fn admin_commands_fix_accounts_and_rooms_of_a_running_chat() {
         ServerFrame::Joined { .. }
     ));
 
+    // Sessions that still exist keep their sockets through the sweeps.
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    his.say("main", "still here after the sweeps").await;
+
     // A reset password ends every session: open sockets close, the old
     // password no longer works, the new one does.
     let (ok, said) = admin(&app, &["reset-password", "usman"], "the new secret words\n").await;

@@ -124,6 +124,18 @@ impl PostgresStore {
         Ok(row.and_then(|r| session_row(r.account_id, &r.name, r.created_at, r.seen_at)))
     }
 
+    pub async fn sessions_that_exist(
+        &self,
+        token_hashes: &[String],
+    ) -> Result<Vec<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT token_hash FROM sessions WHERE token_hash = ANY($1)")
+                .bind(token_hashes)
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
     pub async fn touch_session(&self, token_hash: &str) -> Result<(), StoreError> {
         let now = now_ms();
         sqlx::query!(

@@ -123,6 +123,19 @@ impl SqliteStore {
         Ok(row.and_then(|r| session_row(r.account_id, &r.name, r.created_at, r.seen_at)))
     }
 
+    pub async fn sessions_that_exist(
+        &self,
+        token_hashes: &[String],
+    ) -> Result<Vec<String>, StoreError> {
+        let wanted = serde_json::to_string(token_hashes).unwrap_or_else(|_| "[]".to_owned());
+        Ok(sqlx::query_scalar(
+            "SELECT token_hash FROM sessions WHERE token_hash IN (SELECT value FROM json_each(?1))",
+        )
+        .bind(wanted)
+        .fetch_all(&self.readers)
+        .await?)
+    }
+
     pub async fn touch_session(&self, token_hash: &str) -> Result<(), StoreError> {
         let now = now_ms();
         sqlx::query!(
