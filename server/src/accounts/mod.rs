@@ -160,6 +160,12 @@ pub struct Accounts {
     pub sockets: Arc<SignedInSockets>,
 }
 
+/// Whether a name's comparison key is that of "deleted user", which deleted
+/// accounts' messages show and nobody may take.
+pub fn names_deleted_user(key: &str) -> bool {
+    Nick::parse(crate::hub::DELETED_USER).is_ok_and(|d| nick_key(&d) == key)
+}
+
 impl Accounts {
     pub fn new(hub: Arc<RoomHub>, store: Store, policy: AccountPolicy) -> Arc<Self> {
         Arc::new(Self {
@@ -217,7 +223,7 @@ impl Accounts {
         // nobody's budget, nor fill the throttle with keys.
         let key = nick_key(&name);
         self.attempt(ip, &key)?;
-        if Nick::parse(crate::hub::DELETED_USER).is_ok_and(|d| nick_key(&d) == key) {
+        if names_deleted_user(&key) {
             return Err(AccountError::NameTaken);
         }
         let store = &self.store;

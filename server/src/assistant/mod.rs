@@ -38,7 +38,7 @@ use tokio::sync::watch;
 
 /// The stored password hash of the account holding the assistant's name:
 /// not a PHC string, so no password matches it.
-const BOT_PASSWORD_HASH: &str = "!assistant";
+pub const BOT_PASSWORD_HASH: &str = "!assistant";
 
 /// How often the answer's new words go out while it is written: each
 /// frame goes to every socket in the room, so tokens are gathered a little.

@@ -11,7 +11,9 @@
 //! reads them as numbered names) and values read back as text.
 
 use super::OperatorError;
+use crate::accounts::names_deleted_user;
 use crate::accounts::password::Hasher;
+use crate::assistant::BOT_PASSWORD_HASH;
 use crate::hub::{DELETED_USER, nick_key};
 use crate::store::Store;
 use app::accounts::{check_password, parse_username};
@@ -101,73 +103,27 @@ impl Db {
 
     /// Rows, every column read as text (NULL as "").
     async fn rows(&self, sql: &str, binds: &[Bind<'_>]) -> Result<Vec<Vec<String>>, OperatorError> {
-        macro_rules! run {
-            ($pool:expr) => {{
-                let mut query = sqlx::query(sql);
-                for bind in binds {
-                    query = match bind {
-                        Bind::Int(n) => query.bind(*n),
-                        Bind::Text(t) => query.bind(*t),
-                    };
-                }
-                query
-                    .fetch_all($pool)
-                    .await?
-                    .iter()
-                    .map(|row| {
-                        (0..row.len())
-                            .map(|i| {
-                                row.try_get::<Option<String>, _>(i)
-                                    .ok()
-                                    .flatten()
-                                    .unwrap_or_default()
-                            })
-                            .collect()
-                    })
-                    .collect()
-            }};
-        }
         Ok(match self {
-            Db::Sqlite(pool) => run!(pool),
-            Db::Postgres(pool) => run!(pool),
+            Db::Sqlite(pool) => bound(sql, binds)
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(RowText::texts)
+                .collect(),
+            Db::Postgres(pool) => bound(sql, binds)
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(RowText::texts)
+                .collect(),
         })
     }
 
     async fn execute(&self, sql: &str, binds: &[Bind<'_>]) -> Result<u64, OperatorError> {
-        macro_rules! run {
-            ($pool:expr) => {{
-                let mut query = sqlx::query(sql);
-                for bind in binds {
-                    query = match bind {
-                        Bind::Int(n) => query.bind(*n),
-                        Bind::Text(t) => query.bind(*t),
-                    };
-                }
-                query.execute($pool).await?.rows_affected()
-            }};
-        }
         Ok(match self {
-            Db::Sqlite(pool) => run!(pool),
-            Db::Postgres(pool) => run!(pool),
+            Db::Sqlite(pool) => bound(sql, binds).execute(pool).await?.rows_affected(),
+            Db::Postgres(pool) => bound(sql, binds).execute(pool).await?.rows_affected(),
         })
-    }
-
-    /// The account `name` names (compared as sign-in compares it): its id
-    /// and name as written.
-    async fn account(&self, name: &str) -> Result<(i64, String), OperatorError> {
-        let key = Nick::parse(name.trim())
-            .map(|nick| nick_key(&nick))
-            .map_err(|_| OperatorError::Usage(format!("{name:?} is not a valid name")))?;
-        let found = self
-            .rows(
-                "SELECT CAST(id AS TEXT), name FROM accounts WHERE name_key = $1",
-                &[Bind::Text(&key)],
-            )
-            .await?;
-        match found.first() {
-            Some(row) => Ok((row[0].parse().unwrap_or_default(), row[1].clone())),
-            None => Err(OperatorError::Usage(format!("no account is named {name}"))),
-        }
     }
 
     async fn room(&self, name: &str) -> Result<i64, OperatorError> {
@@ -186,6 +142,63 @@ impl Db {
     }
 }
 
+/// `sql` with `binds` bound in order, for either database.
+fn bound<'q, DB>(
+    sql: &'q str,
+    binds: &'q [Bind<'q>],
+) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
+where
+    DB: sqlx::Database,
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    binds
+        .iter()
+        .fold(sqlx::query(sql), |query, bind| match bind {
+            Bind::Int(n) => query.bind(*n),
+            Bind::Text(t) => query.bind(*t),
+        })
+}
+
+/// A row's columns as text (NULL as "").
+trait RowText {
+    fn texts(&self) -> Vec<String>;
+}
+
+impl<R: Row> RowText for R
+where
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    fn texts(&self) -> Vec<String> {
+        (0..self.len())
+            .map(|i| {
+                self.try_get::<Option<String>, _>(i)
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default()
+            })
+            .collect()
+    }
+}
+
+/// The account `name` names (compared as sign-in compares it): its id and
+/// name as written.
+async fn account(store: &Store, name: &str) -> Result<(i64, Nick), OperatorError> {
+    let key = Nick::parse(name.trim())
+        .map(|nick| nick_key(&nick))
+        .map_err(|_| OperatorError::Usage(format!("{name:?} is not a valid name")))?;
+    match store.account_by_key(&key).await? {
+        // Held for the server itself (the assistant's name): no password,
+        // moderation or deletion from here.
+        Some(found) if found.password_hash == BOT_PASSWORD_HASH => Err(OperatorError::Usage(
+            format!("{} is reserved for the server itself", found.name),
+        )),
+        Some(found) => Ok((found.id, found.name)),
+        None => Err(OperatorError::Usage(format!("no account is named {name}"))),
+    }
+}
+
 pub async fn run(args: AdminArgs) -> Result<(), OperatorError> {
     // The schema is brought up to date first, as a server starting would.
     let store = Store::open(&args.database_url, 1).await?;
@@ -197,8 +210,8 @@ pub async fn run(args: AdminArgs) -> Result<(), OperatorError> {
                     "SELECT CAST(a.id AS TEXT), a.name, CAST(a.created_at AS TEXT),
                             CAST((SELECT count(*) FROM sessions s WHERE s.account_id = a.id) AS TEXT),
                             CAST((SELECT count(*) FROM rooms r WHERE r.owner_id = a.id) AS TEXT)
-                     FROM accounts a WHERE a.password_hash NOT LIKE '!%' ORDER BY a.id",
-                    &[],
+                     FROM accounts a WHERE a.password_hash <> $1 ORDER BY a.id",
+                    &[Bind::Text(BOT_PASSWORD_HASH)],
                 )
                 .await?;
             print_table(
@@ -231,9 +244,7 @@ pub async fn run(args: AdminArgs) -> Result<(), OperatorError> {
             let nick = parse_username(&name)
                 .map_err(|err| OperatorError::Usage(format!("{name:?}: {err}")))?;
             let key = nick_key(&nick);
-            if nick_key(&Nick::parse(DELETED_USER).expect("a valid name")) == key
-                || store.account_by_key(&key).await?.is_some()
-            {
+            if names_deleted_user(&key) || store.account_by_key(&key).await?.is_some() {
                 return Err(OperatorError::Usage(format!("the name {nick} is taken")));
             }
             let hash = new_password_hash(&format!("Password for {nick}: ")).await?;
@@ -244,7 +255,7 @@ pub async fn run(args: AdminArgs) -> Result<(), OperatorError> {
             println!("Account {nick} created.");
         }
         AdminAction::ResetPassword { name } => {
-            let (id, name) = db.account(&name).await?;
+            let (id, name) = account(&store, &name).await?;
             let hash = new_password_hash(&format!("New password for {name}: ")).await?;
             store.set_password(id, &hash).await?;
             store.delete_sessions(id, None).await?;
@@ -253,7 +264,7 @@ pub async fn run(args: AdminArgs) -> Result<(), OperatorError> {
         AdminAction::Owner { room, name, none } => {
             let room_id = db.room(&room).await?;
             let owner = match (name, none) {
-                (Some(name), false) => Some(db.account(&name).await?),
+                (Some(name), false) => Some(account(&store, &name).await?),
                 _ => None,
             };
             match &owner {
@@ -279,7 +290,7 @@ pub async fn run(args: AdminArgs) -> Result<(), OperatorError> {
         }
         AdminAction::Moderator { room, name, remove } => {
             let room_id = db.room(&room).await?;
-            let (id, name) = db.account(&name).await?;
+            let (id, name) = account(&store, &name).await?;
             if remove {
                 db.execute(
                     "DELETE FROM moderators WHERE room_id = $1 AND account_id = $2",
@@ -298,14 +309,13 @@ pub async fn run(args: AdminArgs) -> Result<(), OperatorError> {
         }
         AdminAction::Ban { room, name } => {
             let room_id = db.room(&room).await?;
-            let (id, name) = db.account(&name).await?;
-            let nick = Nick::parse(&name).expect("a stored name is valid");
-            store.ban(room_id, &format!("account:{id}"), &nick).await?;
+            let (id, name) = account(&store, &name).await?;
+            store.ban(room_id, &format!("account:{id}"), &name).await?;
             println!("{name} is banned from {room}.");
         }
         AdminAction::Unban { room, name } => {
             let room_id = db.room(&room).await?;
-            let (id, name) = db.account(&name).await?;
+            let (id, name) = account(&store, &name).await?;
             let lifted = db
                 .execute(
                     "DELETE FROM bans WHERE room_id = $1 AND author = $2",
@@ -319,7 +329,7 @@ pub async fn run(args: AdminArgs) -> Result<(), OperatorError> {
             }
         }
         AdminAction::DeleteAccount { name } => {
-            let (id, name) = db.account(&name).await?;
+            let (id, name) = account(&store, &name).await?;
             store.delete_account(id, DELETED_USER).await?;
             println!(
                 "{name}'s account is deleted; its messages stay, shown as \"{DELETED_USER}\"."
