@@ -3,12 +3,14 @@
 //! [`Store`] is the seam callers use; each database is a variant behind it
 //! ([`sqlite`] for one server, the default; [`postgres`] for several servers
 //! sharing one database), so callers never know which one they talk to.
-//! [`rows`] holds what both read back. Both check their queries at compile
+//! [`rows`] holds what both read back; [`export`] and [`retention`] hold
+//! SQL both run as written. Both check their queries at compile
 //! time against the committed `.sqlx/` data (see README.md for regenerating it).
 
 pub mod export;
 #[cfg(not(prepare_queries = "sqlite"))]
 mod postgres;
+mod retention;
 mod rows;
 #[cfg(not(prepare_queries = "postgres"))]
 mod sqlite;
@@ -687,6 +689,7 @@ impl Store {
         owner: i64,
         days: Option<u32>,
     ) -> Result<bool, StoreError> {
+        let days = days.map(|d| i32::try_from(d).unwrap_or(i32::MAX));
         each!(self, db => db.set_retention(room, owner, days).await)
     }
 
