@@ -769,6 +769,19 @@ async fn download_my_data_gives_the_account_its_own_messages_and_nobody_elses() 
         serde_json::json!([{ "room": "garden", "seq": theirs, "emoji": "👍" }])
     );
 
+    // Each download reads everything the account wrote: it spends the
+    // account's budget for room changes (20 at once), so a loop of them stops.
+    let download = || {
+        reqwest::Client::new()
+            .get(format!("http://{}/account/data", app.addr()))
+            .header(header::COOKIE, &sadia)
+            .send()
+    };
+    for _ in 0..19 {
+        assert_eq!(download().await.unwrap().status(), 200);
+    }
+    assert_eq!(download().await.unwrap().status(), 429);
+
     // Only for the signed-in: anyone else is sent to log in.
     let anonymous = get(&app, "/account/data", None).await;
     assert_eq!(anonymous.status, 303);
