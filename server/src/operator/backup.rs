@@ -16,7 +16,6 @@
 
 use super::OperatorError;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 #[derive(Debug, clap::Args)]
 pub struct BackupArgs {
@@ -56,30 +55,11 @@ impl std::fmt::Display for Contents {
     }
 }
 
-fn sqlite_file(url: &str) -> Result<PathBuf, OperatorError> {
-    if !url.starts_with("sqlite:") {
-        return Err(OperatorError::Usage(format!(
-            "backup and restore are for SQLite databases; for PostgreSQL use pg_dump and pg_restore (docs/OPERATIONS.md), not {}",
-            crate::config::redacted(url)
-        )));
-    }
-    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url).map_err(|source| {
-        OperatorError::Open {
-            url: url.to_owned(),
-            source,
-        }
-    })?;
-    Ok(options.get_filename().to_path_buf())
-}
+/// Said when backup or restore is pointed at PostgreSQL.
+const FOR_SQLITE: &str = "backup and restore are for SQLite databases; for PostgreSQL use pg_dump and pg_restore (docs/OPERATIONS.md)";
 
 pub async fn backup(args: BackupArgs) -> Result<(), OperatorError> {
-    let live = sqlite_file(&args.database_url)?;
-    if !live.is_file() {
-        return Err(OperatorError::Usage(format!(
-            "there is no SQLite database at {}",
-            live.display()
-        )));
-    }
+    let live = super::existing_sqlite_file(&args.database_url, FOR_SQLITE)?;
     if args.to.exists() {
         return Err(OperatorError::Usage(format!(
             "{} exists already; back up to a new file",
@@ -117,7 +97,7 @@ pub async fn backup(args: BackupArgs) -> Result<(), OperatorError> {
 }
 
 pub async fn restore(args: RestoreArgs) -> Result<(), OperatorError> {
-    let live = sqlite_file(&args.database_url)?;
+    let live = super::sqlite_file(&args.database_url, FOR_SQLITE)?;
     let from = args.from.clone();
     let message = tokio::task::spawn_blocking(move || -> Result<String, OperatorError> {
         let contents = check(&from)?;

@@ -18,11 +18,9 @@ use crate::media::Blobs;
 use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
-use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Connection, Row};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::str::FromStr;
 use std::time::Instant;
 
 #[derive(Debug, clap::Args)]
@@ -348,7 +346,7 @@ struct Batch {
 }
 
 pub async fn run(args: MigrateArgs) -> Result<(), OperatorError> {
-    let source = sqlite_path(&args.from)?;
+    let source = super::existing_sqlite_file(&args.from, "--from must be a sqlite:// URL")?;
     bring_source_up_to_date(&args.from).await?;
     let target = PgPoolOptions::new()
         .max_connections(3)
@@ -397,29 +395,6 @@ pub async fn run(args: MigrateArgs) -> Result<(), OperatorError> {
     Ok(())
 }
 
-/// The file behind a `sqlite://` URL; refuses anything else, and a file that
-/// is not there (a typo would otherwise copy an empty new database).
-fn sqlite_path(url: &str) -> Result<std::path::PathBuf, OperatorError> {
-    if !url.starts_with("sqlite:") {
-        return Err(OperatorError::Usage(format!(
-            "--from must be a sqlite:// URL, not {}",
-            redacted(url)
-        )));
-    }
-    let options = SqliteConnectOptions::from_str(url).map_err(|source| OperatorError::Open {
-        url: url.to_owned(),
-        source,
-    })?;
-    let path = options.get_filename().to_path_buf();
-    if !path.is_file() {
-        return Err(OperatorError::Usage(format!(
-            "there is no SQLite database at {}",
-            path.display()
-        )));
-    }
-    Ok(path)
-}
-
 /// A database left by an older server gets this version's schema first, as
 /// starting the server would give it.
 async fn bring_source_up_to_date(url: &str) -> Result<(), OperatorError> {
@@ -445,16 +420,14 @@ async fn begin_or_resume(
         .unwrap_or_else(|_| source.to_path_buf())
         .display()
         .to_string();
-    let unfinished: Option<String> = sqlx::query_scalar(
-        "SELECT source FROM chat_migration WHERE to_regclass('chat_migration') IS NOT NULL",
-    )
-    .fetch_optional(target)
-    .await
-    .or_else(|err| match &err {
-        // No such table: no migration was ever started here.
-        sqlx::Error::Database(db) if db.code().as_deref() == Some("42P01") => Ok(None),
-        _ => Err(err),
-    })?;
+    let unfinished: Option<String> = sqlx::query_scalar("SELECT source FROM chat_migration")
+        .fetch_optional(target)
+        .await
+        .or_else(|err| match &err {
+            // No such table: no migration was ever started here.
+            sqlx::Error::Database(db) if db.code().as_deref() == Some("42P01") => Ok(None),
+            _ => Err(err),
+        })?;
     match unfinished {
         Some(from) if from == source_name => {
             let rows = sqlx::query("SELECT name, last_key FROM chat_migration_tables")

@@ -74,3 +74,38 @@ pub enum OperatorError {
     #[error("a worker thread failed: {0}")]
     Worker(#[from] tokio::task::JoinError),
 }
+
+/// The file behind a `sqlite://` URL; `other` says what to do instead when
+/// the URL is not SQLite's.
+pub(crate) fn sqlite_file(url: &str, other: &str) -> Result<std::path::PathBuf, OperatorError> {
+    use std::str::FromStr;
+    if !url.starts_with("sqlite:") {
+        return Err(OperatorError::Usage(format!(
+            "{other}, not {}",
+            crate::config::redacted(url)
+        )));
+    }
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url).map_err(|source| {
+        OperatorError::Open {
+            url: url.to_owned(),
+            source,
+        }
+    })?;
+    Ok(options.get_filename().to_path_buf())
+}
+
+/// [`sqlite_file`], which must be there (a typo would otherwise read or
+/// copy an empty new database).
+pub(crate) fn existing_sqlite_file(
+    url: &str,
+    other: &str,
+) -> Result<std::path::PathBuf, OperatorError> {
+    let path = sqlite_file(url, other)?;
+    if !path.is_file() {
+        return Err(OperatorError::Usage(format!(
+            "there is no SQLite database at {}",
+            path.display()
+        )));
+    }
+    Ok(path)
+}
